@@ -1,0 +1,223 @@
+// Package demo loads the demo data set: the organisation, product lines and
+// measures of the consulting deck Cascade comes from (see DOMAIN.md), with one
+// user per role and well-known tokens, so a new user can try every call.
+package demo
+
+import (
+	"context"
+	"fmt"
+
+	"github.com/shopspring/decimal"
+
+	"github.com/cascade-planning/cascade/planning"
+)
+
+// TokenFor returns the well-known demo token of a demo user. These tokens are
+// public knowledge: never load the demo data into a production database.
+func TokenFor(username string) string { return planning.TokenPrefix + "demo_" + username }
+
+// User is one demo user and their token.
+type User struct {
+	Username string
+	Name     string
+	Role     planning.Role
+	Scope    string // org unit code, for scoped roles
+	Token    string
+}
+
+// Result says what Load did and lists the demo users.
+type Result struct {
+	Loaded bool // false when the data was already there
+	Users  []User
+}
+
+type unit struct {
+	code, name, local string
+	kind              planning.OrgUnitKind
+	children          []unit
+}
+
+func branch(code, name, local string) unit {
+	return unit{code: code, name: name + " branch", local: local + "分公司", kind: planning.KindBranch, children: []unit{
+		{code: code + "-KA", name: name + " key accounts", local: local + "大客户部", kind: planning.KindKeyAccountTeam},
+		{code: code + "-CH", name: name + " channels", local: local + "渠道部", kind: planning.KindChannelTeam},
+	}}
+}
+
+// orgTree is the sales organisation: the company, the national departments,
+// three regions and their branches, each branch with a key-account team and
+// a channel team.
+var orgTree = unit{code: "CO", name: "Start Group", local: "实达集团", kind: planning.KindCompany, children: []unit{
+	{code: "NKA", name: "National key accounts", local: "全国大客户部", kind: planning.KindNationalKeyAccounts},
+	{code: "NCH", name: "National channels", local: "全国渠道部", kind: planning.KindNationalChannels},
+	{code: "R-EAST", name: "East China region", local: "华东片区", kind: planning.KindRegion, children: []unit{
+		branch("B-SH", "Shanghai", "上海"), branch("B-JS", "Jiangsu", "江苏"),
+		branch("B-ZJ", "Zhejiang", "浙江"), branch("B-AH", "Anhui", "安徽"),
+	}},
+	{code: "R-NORTH", name: "North China region", local: "华北片区", kind: planning.KindRegion, children: []unit{
+		branch("B-BJ", "Beijing", "北京"), branch("B-TJ", "Tianjin", "天津"),
+	}},
+	{code: "R-SOUTH", name: "South China region", local: "华南片区", kind: planning.KindRegion, children: []unit{
+		branch("B-GD", "Guangdong", "广东"), branch("B-FJ", "Fujian", "福建"),
+	}},
+}}
+
+type productLine struct {
+	code, name, local string
+	group             planning.ProductGroup
+	owner             string
+}
+
+var productLines = []productLine{
+	{"TERM", "Terminals", "终端", planning.GroupIndustry, "pm-industry"},
+	{"POS", "POS systems", "POS", planning.GroupIndustry, "pm-industry"},
+	{"DMP", "Dot-matrix printers", "针打", planning.GroupIndustry, "pm-industry"},
+	{"ATM", "ATMs", "ATM", planning.GroupIndustry, "pm-industry"},
+	{"SOFT", "Software and solutions", "软件", planning.GroupIndustry, "pm-industry"},
+	{"CPC", "Commercial PCs", "商用PC", planning.GroupCommercialHome, "pm-commercial"},
+	{"HPC", "Home PCs", "家用PC", planning.GroupCommercialHome, "pm-commercial"},
+	{"UPS", "UPS", "UPS", planning.GroupCommercialHome, "pm-commercial"},
+	{"MODEM", "Modems", "Modem", planning.GroupCommercialHome, "pm-commercial"},
+	{"PERI", "Peripherals and printers", "外设/打印机", planning.GroupCommercialHome, "pm-commercial"},
+	{"COMPAQ", "Compaq (agency)", "康柏", planning.GroupAgency, "pm-agency"},
+	{"EPSON", "Epson (agency)", "爱普生", planning.GroupAgency, "pm-agency"},
+}
+
+var measures = []planning.Measure{
+	{Code: "revenue", Name: "Sales revenue", NameLocal: "销售收入", Unit: "CNY", Scale: 2},
+	{Code: "gross_margin", Name: "Gross margin", NameLocal: "毛利", Unit: "CNY", Scale: 2},
+	{Code: "sales_expense", Name: "Sales expense budget", NameLocal: "销售费用", Unit: "CNY", Scale: 2},
+	{Code: "units", Name: "Units sold", NameLocal: "销量", Unit: "count", Scale: 0},
+	{Code: "collections", Name: "Receivables collected", NameLocal: "帐款回笼", Unit: "CNY", Scale: 2},
+}
+
+// Users returns the demo users: one per role, a product manager per product
+// group, a manager per branch and a team lead.
+func Users() []User {
+	us := []User{
+		{Username: "admin", Name: "System administrator", Role: planning.RoleAdmin},
+		{Username: "strategy", Name: "Business planning office (业务计划)", Role: planning.RoleStrategyOffice},
+		{Username: "pm-industry", Name: "Industry products manager (行业产品经理)", Role: planning.RoleProductManager},
+		{Username: "pm-commercial", Name: "Commercial/home products manager (商用/家用产品经理)", Role: planning.RoleProductManager},
+		{Username: "pm-agency", Name: "Agency products manager (代理产品经理)", Role: planning.RoleProductManager},
+		{Username: "sales-director", Name: "Sales director (销售总监)", Role: planning.RoleSalesDirector},
+		{Username: "marketing-director", Name: "Marketing director (市场营销总监)", Role: planning.RoleMarketingDirector},
+		{Username: "president", Name: "President (总裁)", Role: planning.RolePresident},
+		{Username: "auditor", Name: "Internal auditor (审计)", Role: planning.RoleAuditor},
+	}
+	for _, region := range orgTree.children {
+		for _, b := range region.children {
+			us = append(us, User{Username: "bm-" + lower(b.code[2:]), Name: b.local + "总经理 (" + b.name + " general manager)",
+				Role: planning.RoleBranchManager, Scope: b.code})
+		}
+	}
+	us = append(us, User{Username: "tl-sh-ka", Name: "上海大客户部经理 (Shanghai key-account lead)", Role: planning.RoleTeamLead, Scope: "B-SH-KA"})
+	for i := range us {
+		us[i].Token = TokenFor(us[i].Username)
+	}
+	return us
+}
+
+func lower(s string) string {
+	b := []byte(s)
+	for i, c := range b {
+		if 'A' <= c && c <= 'Z' {
+			b[i] = c + 'a' - 'A'
+		}
+	}
+	return string(b)
+}
+
+// Load fills an empty database with the demo data, acting as the system. It
+// does nothing when the demo data is already there, and refuses a database
+// that holds other data.
+func Load(ctx context.Context, svcs planning.Services) (*Result, error) {
+	ctx = planning.NewContextWithActor(ctx, planning.SystemActor())
+	res := &Result{Users: Users()}
+	existing, _, err := svcs.Users.FindUsers(ctx, planning.UserFilter{Username: "pm-industry"})
+	if err != nil {
+		return nil, err
+	} else if len(existing) > 0 {
+		return res, nil
+	}
+	units, _, err := svcs.OrgUnits.FindOrgUnits(ctx, planning.OrgUnitFilter{Page: planning.PageRequest{Limit: 1}})
+	if err != nil {
+		return nil, err
+	} else if len(units) > 0 {
+		return nil, fmt.Errorf("the database already holds an org tree; load the demo data into an empty database")
+	}
+	ids := map[string]int64{}
+	if err := createUnit(ctx, svcs, orgTree, nil, ids); err != nil {
+		return nil, err
+	}
+	userIDs := map[string]int64{}
+	for _, du := range res.Users {
+		u := &planning.User{Username: du.Username, Name: du.Name, Email: du.Username + "@start.example"}
+		if err := svcs.Users.CreateUser(ctx, u); err != nil {
+			return nil, fmt.Errorf("demo user %s: %w", du.Username, err)
+		}
+		userIDs[du.Username] = u.ID
+		ra := &planning.RoleAssignment{UserID: u.ID, Role: du.Role}
+		if du.Scope != "" {
+			id := ids[du.Scope]
+			ra.OrgUnitID = &id
+		}
+		if err := svcs.Users.AddRole(ctx, ra); err != nil {
+			return nil, fmt.Errorf("demo role of %s: %w", du.Username, err)
+		}
+		if err := svcs.Tokens.CreateTokenWithSecret(ctx, &planning.Token{UserID: u.ID, Name: "demo token"}, du.Token); err != nil {
+			return nil, fmt.Errorf("demo token of %s: %w", du.Username, err)
+		}
+	}
+	for _, p := range productLines {
+		owner := userIDs[p.owner]
+		pl := &planning.ProductLine{Code: p.code, Name: p.name, NameLocal: p.local, Group: p.group, OwnerID: &owner}
+		if err := svcs.ProductLines.CreateProductLine(ctx, pl); err != nil {
+			return nil, fmt.Errorf("demo product line %s: %w", p.code, err)
+		}
+	}
+	for _, m := range measures {
+		m := m
+		if err := svcs.Measures.CreateMeasure(ctx, &m); err != nil {
+			return nil, fmt.Errorf("demo measure %s: %w", m.Code, err)
+		}
+	}
+	for _, p := range profiles() {
+		if err := svcs.Seasonality.CreateSeasonalityProfile(ctx, p); err != nil {
+			return nil, fmt.Errorf("demo seasonality profile %s: %w", p.Code, err)
+		}
+	}
+	res.Loaded = true
+	return res, nil
+}
+
+func createUnit(ctx context.Context, svcs planning.Services, u unit, parent *int64, ids map[string]int64) error {
+	ou := &planning.OrgUnit{Code: u.code, Name: u.name, NameLocal: u.local, Kind: u.kind, ParentID: parent}
+	if err := svcs.OrgUnits.CreateOrgUnit(ctx, ou); err != nil {
+		return fmt.Errorf("demo org unit %s: %w", u.code, err)
+	}
+	ids[u.code] = ou.ID
+	for _, c := range u.children {
+		if err := createUnit(ctx, svcs, c, &ou.ID, ids); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// profiles are seasonality profiles typical of the business: IT hardware
+// sales peak before the Spring Festival budget close and at the year end.
+func profiles() []*planning.SeasonalityProfile {
+	mk := func(code, name string, ws ...int64) *planning.SeasonalityProfile {
+		p := &planning.SeasonalityProfile{Code: code, Name: name}
+		for i, w := range ws {
+			p.Weights[i] = decimal.NewFromInt(w)
+		}
+		return p
+	}
+	return []*planning.SeasonalityProfile{
+		mk("even", "Even (均匀)", 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1),
+		mk("year-end-peak", "Year-end peak (年底旺季)", 6, 5, 7, 8, 8, 8, 7, 7, 9, 9, 11, 15),
+		mk("government", "Government budget cycle (政府采购)", 3, 3, 6, 7, 8, 9, 8, 8, 10, 11, 12, 15),
+	}
+}

@@ -1,0 +1,94 @@
+package planning
+
+import (
+	"errors"
+	"fmt"
+)
+
+// Error codes. Each maps to exactly one HTTP status in the api package.
+const (
+	EINVALID      = "invalid"      // a rule about the input is broken (422)
+	EBADREQUEST   = "bad_request"  // the request itself is malformed (400)
+	ENOTFOUND     = "not_found"    // unknown, or invisible to the caller (404)
+	ECONFLICT     = "conflict"     // the resource is in the wrong state (409)
+	EPRECONDITION = "precondition" // a stale If-Match (412)
+	EUNAUTHORIZED = "unauthorized" // no valid credentials (401)
+	EFORBIDDEN    = "forbidden"    // authenticated, but out of role or scope (403)
+	ETOOLARGE     = "too_large"    // a documented limit is exceeded (413)
+	EUNAVAILABLE  = "unavailable"  // a dependency such as the database is down (503)
+	EINTERNAL     = "internal"     // anything else; details are logged, not shown (500)
+)
+
+// FieldError names one offending input field and says what is wrong with it.
+type FieldError struct {
+	Field   string
+	Message string
+}
+
+// Error is the one error type of the domain. Its Message is written for the
+// user and is shown as it is; Fields lists validation failures per field.
+type Error struct {
+	Code    string
+	Message string
+	Fields  []FieldError
+}
+
+// Error implements the error interface.
+func (e *Error) Error() string {
+	if len(e.Fields) == 0 {
+		return fmt.Sprintf("cascade: code=%s message=%s", e.Code, e.Message)
+	}
+	return fmt.Sprintf("cascade: code=%s message=%s fields=%v", e.Code, e.Message, e.Fields)
+}
+
+// Errorf returns an *Error with the given code and a formatted message.
+func Errorf(code, format string, args ...any) *Error {
+	return &Error{Code: code, Message: fmt.Sprintf(format, args...)}
+}
+
+// ErrorCode returns the code of err if it is (or wraps) an *Error, and
+// EINTERNAL for any other non-nil error.
+func ErrorCode(err error) string {
+	var e *Error
+	if err == nil {
+		return ""
+	} else if errors.As(err, &e) {
+		return e.Code
+	}
+	return EINTERNAL
+}
+
+// ErrorMessage returns the user-facing message of err. Errors that are not an
+// *Error are internal and get a generic message, so internals never leak.
+func ErrorMessage(err error) string {
+	var e *Error
+	if err == nil {
+		return ""
+	} else if errors.As(err, &e) {
+		return e.Message
+	}
+	return "internal error"
+}
+
+// Validation collects field errors so a caller can report all of them at once.
+type Validation struct {
+	fields []FieldError
+}
+
+// Add records a problem with one field.
+func (v *Validation) Add(field, format string, args ...any) {
+	v.fields = append(v.fields, FieldError{Field: field, Message: fmt.Sprintf(format, args...)})
+}
+
+// Err returns an EINVALID *Error listing every recorded field, or nil when
+// nothing was recorded.
+func (v *Validation) Err() error {
+	if len(v.fields) == 0 {
+		return nil
+	}
+	msg := "invalid input: " + v.fields[0].Field + ": " + v.fields[0].Message
+	if len(v.fields) > 1 {
+		msg = fmt.Sprintf("%s (and %d more)", msg, len(v.fields)-1)
+	}
+	return &Error{Code: EINVALID, Message: msg, Fields: v.fields}
+}

@@ -1,0 +1,72 @@
+package planning
+
+import (
+	"encoding/base64"
+	"fmt"
+	"strconv"
+)
+
+// Page size limits for every list.
+const (
+	DefaultPageSize = 100
+	MaxPageSize     = 1000
+)
+
+// PageRequest asks for one page of a list: at most Limit items after the
+// position Cursor names. Cursors are opaque to callers.
+type PageRequest struct {
+	Limit  int
+	Cursor string
+}
+
+// Size returns the effective page size.
+func (p PageRequest) Size() int {
+	if p.Limit <= 0 {
+		return DefaultPageSize
+	}
+	return min(p.Limit, MaxPageSize)
+}
+
+// Validate checks the limit and that the cursor is one this package made.
+func (p PageRequest) Validate() error {
+	var v Validation
+	if p.Limit < 0 || p.Limit > MaxPageSize {
+		v.Add("limit", "must be between 1 and %d", MaxPageSize)
+	}
+	if _, err := DecodeCursor(p.Cursor); err != nil {
+		v.Add("cursor", "is not a cursor returned by this list")
+	}
+	return v.Err()
+}
+
+// EncodeCursor makes an opaque cursor from the sort key of the last item.
+func EncodeCursor(key string) string {
+	if key == "" {
+		return ""
+	}
+	return base64.RawURLEncoding.EncodeToString([]byte(key))
+}
+
+// DecodeCursor returns the sort key a cursor encodes; "" for no cursor.
+func DecodeCursor(c string) (string, error) {
+	if c == "" {
+		return "", nil
+	}
+	b, err := base64.RawURLEncoding.DecodeString(c)
+	if err != nil || len(b) == 0 || len(b) > 256 {
+		return "", Errorf(EINVALID, "invalid cursor")
+	}
+	return string(b), nil
+}
+
+func fieldIndex(field string, i int) string { return field + "[" + strconv.Itoa(i) + "]" }
+
+// ParseID parses a positive decimal id from a path or query parameter.
+func ParseID(field, s string) (int64, error) {
+	id, err := strconv.ParseInt(s, 10, 64)
+	if err != nil || id <= 0 {
+		return 0, &Error{Code: EBADREQUEST, Message: fmt.Sprintf("%s must be a positive integer id", field),
+			Fields: []FieldError{{Field: field, Message: "must be a positive integer id"}}}
+	}
+	return id, nil
+}

@@ -1,0 +1,25 @@
+package planning
+
+import "context"
+
+// Services bundles every service a storage adapter provides, so the HTTP
+// layer and the command line can be wired from one value.
+type Services struct {
+	OrgUnits     OrgUnitService
+	ProductLines ProductLineService
+	Measures     MeasureService
+	Seasonality  SeasonalityProfileService
+	Users        UserService
+	Tokens       TokenService
+	Audit        AuditService
+	// Ping reports whether the storage is reachable (for readiness checks).
+	Ping func(ctx context.Context) error
+}
+
+// SystemActor is the actor the command line uses for set-up work such as
+// loading demo data or creating the first administrator: an administrator
+// that is no user, recorded in the audit trail with no actor id.
+func SystemActor() *Actor {
+	return &Actor{User: &User{ID: 0, Username: "system", Name: "system", Active: true},
+		Roles: []RoleAssignment{{Role: RoleAdmin}}}
+}

@@ -1,0 +1,223 @@
+// Package sqlstore implements the planning services on SQL databases through
+// bun: embedded SQLite (the default, no set-up) and PostgreSQL (production).
+// Anything dialect-specific lives here and nowhere else.
+package sqlstore
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/uptrace/bun"
+	"github.com/uptrace/bun/dialect/pgdialect"
+	"github.com/uptrace/bun/dialect/sqlitedialect"
+	"github.com/uptrace/bun/driver/pgdriver"
+	"github.com/uptrace/bun/driver/sqliteshim"
+	"github.com/uptrace/bun/migrate"
+
+	"github.com/cascade-planning/cascade/migrations"
+	"github.com/cascade-planning/cascade/planning"
+)
+
+// Dialect names the database behind a DB.
+type Dialect string
+
+// The supported databases.
+const (
+	SQLite   Dialect = "sqlite"
+	Postgres Dialect = "postgres"
+)
+
+// DB is an open Cascade database.
+type DB struct {
+	bun     *bun.DB
+	dialect Dialect
+	// Now returns the current time; tests may replace it.
+	Now func() time.Time
+}
+
+// IsPostgresDSN reports whether dsn names a PostgreSQL database rather than a
+// SQLite file.
+func IsPostgresDSN(dsn string) bool {
+	return strings.HasPrefix(dsn, "postgres://") || strings.HasPrefix(dsn, "postgresql://")
+}
+
+// Open opens the database dsn names: a postgres:// URL, or a SQLite file path
+// (created if missing). SQLite runs in WAL mode with foreign keys on and
+// write transactions that take the write lock when they begin, so two
+// writers wait for each other instead of failing halfway.
+func Open(ctx context.Context, dsn string) (*DB, error) {
+	var db *DB
+	if IsPostgresDSN(dsn) {
+		sqldb := sql.OpenDB(pgdriver.NewConnector(pgdriver.WithDSN(dsn)))
+		sqldb.SetMaxOpenConns(20)
+		sqldb.SetMaxIdleConns(20)
+		db = &DB{bun: bun.NewDB(sqldb, pgdialect.New()), dialect: Postgres}
+	} else {
+		if dsn == "" {
+			return nil, fmt.Errorf("empty database path")
+		}
+		path := strings.TrimPrefix(dsn, "file:")
+		if i := strings.IndexByte(path, '?'); i >= 0 {
+			path = path[:i]
+		}
+		u := "file:" + path + "?_pragma=foreign_keys(1)&_pragma=journal_mode(WAL)" +
+			"&_pragma=busy_timeout(10000)&_pragma=synchronous(NORMAL)&_txlock=immediate"
+		sqldb, err := sql.Open(sqliteshim.ShimName, u)
+		if err != nil {
+			return nil, err
+		}
+		sqldb.SetMaxOpenConns(4)
+		db = &DB{bun: bun.NewDB(sqldb, sqlitedialect.New()), dialect: SQLite}
+	}
+	db.Now = func() time.Time { return time.Now().UTC().Truncate(time.Microsecond) }
+	if err := db.Ping(ctx); err != nil {
+		db.bun.Close()
+		return nil, fmt.Errorf("open database: %w", err)
+	}
+	return db, nil
+}
+
+// Close closes the database.
+func (db *DB) Close() error { return db.bun.Close() }
+
+// Dialect returns which database this is.
+func (db *DB) Dialect() Dialect { return db.dialect }
+
+// SQLDB returns the underlying pool, for metrics and tests.
+func (db *DB) SQLDB() *sql.DB { return db.bun.DB }
+
+// Bun returns the bun handle, for tests and benchmarks in this module.
+func (db *DB) Bun() *bun.DB { return db.bun }
+
+// Ping reports whether the database answers; an outage is EUNAVAILABLE.
+func (db *DB) Ping(ctx context.Context) error {
+	ctx, cancel := context.WithTimeout(ctx, 2*time.Second)
+	defer cancel()
+	if err := db.bun.PingContext(ctx); err != nil {
+		return &planning.Error{Code: planning.EUNAVAILABLE, Message: "database unavailable"}
+	}
+	return nil
+}
+
+func (db *DB) migrator() *migrate.Migrator {
+	m := migrations.SQLite
+	if db.dialect == Postgres {
+		m = migrations.Postgres
+	}
+	return migrate.NewMigrator(db.bun, m)
+}
+
+// Migrate applies every pending migration. Several processes may call it at
+// once: the migration lock makes the others wait and retry.
+func (db *DB) Migrate(ctx context.Context) error {
+	m := db.migrator()
+	if err := m.Init(ctx); err != nil {
+		return fmt.Errorf("init migrations: %w", err)
+	}
+	var err error
+	for attempt := 0; attempt < 50; attempt++ {
+		if err = m.Lock(ctx); err == nil {
+			break
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
+	if err != nil {
+		return fmt.Errorf("lock migrations: %w", err)
+	}
+	defer m.Unlock(ctx) //nolint:errcheck // the lock row is removed best-effort
+	if _, err := m.Migrate(ctx); err != nil {
+		return fmt.Errorf("migrate: %w", err)
+	}
+	return nil
+}
+
+// MigrateDown rolls back the last group of applied migrations and returns
+// its description.
+func (db *DB) MigrateDown(ctx context.Context) (string, error) {
+	m := db.migrator()
+	if err := m.Init(ctx); err != nil {
+		return "", err
+	}
+	if err := m.Lock(ctx); err != nil {
+		return "", err
+	}
+	defer m.Unlock(ctx) //nolint:errcheck
+	g, err := m.Rollback(ctx)
+	if err != nil {
+		return "", err
+	}
+	return g.String(), nil
+}
+
+// MigrationStatus lists each migration with whether it is applied.
+func (db *DB) MigrationStatus(ctx context.Context) ([]string, error) {
+	m := db.migrator()
+	if err := m.Init(ctx); err != nil {
+		return nil, err
+	}
+	ms, err := m.MigrationsWithStatus(ctx)
+	if err != nil {
+		return nil, err
+	}
+	var out []string
+	for _, x := range ms {
+		state := "pending"
+		if x.IsApplied() {
+			state = fmt.Sprintf("applied (group %d)", x.GroupID)
+		}
+		out = append(out, fmt.Sprintf("%s  %s", x.Name, state))
+	}
+	return out, nil
+}
+
+// inTx runs fn in one transaction and commits it only if fn succeeds, so a
+// write happens whole or not at all.
+func (db *DB) inTx(ctx context.Context, fn func(tx bun.Tx) error) error {
+	err := db.bun.RunInTx(ctx, nil, func(ctx context.Context, tx bun.Tx) error { return fn(tx) })
+	return db.mapError(err)
+}
+
+// mapError turns driver errors into domain errors: constraint violations
+// become conflicts or invalid input, lost connections an outage.
+func (db *DB) mapError(err error) error {
+	if err == nil {
+		return nil
+	}
+	var perr *planning.Error
+	if errors.As(err, &perr) {
+		return err
+	}
+	if errors.Is(err, sql.ErrNoRows) {
+		return planning.Errorf(planning.ENOTFOUND, "not found")
+	}
+	var pgErr pgdriver.Error
+	if errors.As(err, &pgErr) {
+		switch pgErr.Field('C') {
+		case "23505":
+			return planning.Errorf(planning.ECONFLICT, "already exists: %s", pgErr.Field('n'))
+		case "23503":
+			return planning.Errorf(planning.EINVALID, "refers to something that does not exist, or is still in use")
+		case "40001", "40P01":
+			return planning.Errorf(planning.ECONFLICT, "a concurrent change conflicted with this one; retry")
+		case "57P01", "57P02", "57P03", "08000", "08003", "08006":
+			return planning.Errorf(planning.EUNAVAILABLE, "database unavailable")
+		}
+		return err
+	}
+	msg := err.Error()
+	switch {
+	case strings.Contains(msg, "UNIQUE constraint failed"):
+		return planning.Errorf(planning.ECONFLICT, "already exists: %s", strings.TrimSpace(msg[strings.Index(msg, "UNIQUE constraint failed")+len("UNIQUE constraint failed:"):]))
+	case strings.Contains(msg, "FOREIGN KEY constraint failed"):
+		return planning.Errorf(planning.EINVALID, "refers to something that does not exist, or is still in use")
+	case strings.Contains(msg, "connection refused"), strings.Contains(msg, "broken pipe"),
+		strings.Contains(msg, "unexpected EOF"), strings.Contains(msg, "driver: bad connection"),
+		strings.Contains(msg, "connection reset"):
+		return planning.Errorf(planning.EUNAVAILABLE, "database unavailable")
+	}
+	return err
+}

@@ -1,0 +1,17 @@
+package sqlstore
+
+import "github.com/cascade-planning/cascade/planning"
+
+// NewServices returns every planning service backed by db.
+func NewServices(db *DB) planning.Services {
+	return planning.Services{
+		OrgUnits:     &OrgUnitService{db: db},
+		ProductLines: &ProductLineService{db: db},
+		Measures:     &MeasureService{db: db},
+		Seasonality:  &SeasonalityProfileService{db: db},
+		Users:        &UserService{db: db},
+		Tokens:       &TokenService{db: db},
+		Audit:        &AuditService{db: db},
+		Ping:         db.Ping,
+	}
+}
