@@ -1,0 +1,206 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/cascade-planning/cascade/api"
+	"github.com/cascade-planning/cascade/planning/demo"
+	"github.com/cascade-planning/cascade/planning/sqlstore"
+)
+
+// Config is the configuration of a running service.
+type Config struct {
+	DB              string        // SQLite path or postgres:// URL
+	Addr            string        // listen address; port 0 picks a free port
+	Demo            bool          // load the demo data when the database is empty
+	Migrate         bool          // apply pending migrations at start
+	BodyLimit       int64         // largest request body in bytes
+	ShutdownTimeout time.Duration // how long in-flight requests may finish
+	LogFormat       string        // "text" or "json"
+	LogLevel        slog.Level
+}
+
+// Main is the running service: the database, the HTTP server and its
+// listener. Tests start it on port 0 with a temporary database.
+type Main struct {
+	Config Config
+	Stdout io.Writer
+	Logger *slog.Logger
+
+	db       *sqlstore.DB
+	server   *http.Server
+	listener net.Listener
+	done     chan error
+}
+
+// NewMain returns a Main with the default configuration.
+func NewMain() *Main {
+	return &Main{
+		Config: Config{DB: "cascade.db", Addr: "127.0.0.1:8080", Migrate: true, BodyLimit: api.DefaultBodyLimit,
+			ShutdownTimeout: 20 * time.Second, LogFormat: "text", LogLevel: slog.LevelInfo},
+		Stdout: os.Stdout,
+	}
+}
+
+// Run opens the database, migrates it, loads the demo data if asked, and
+// starts serving in the background. It returns once the server listens.
+func (m *Main) Run(ctx context.Context) (err error) {
+	if m.Logger == nil {
+		m.Logger = newLogger(os.Stderr, m.Config.LogFormat, m.Config.LogLevel)
+	}
+	if m.db, err = sqlstore.Open(ctx, m.Config.DB); err != nil {
+		return err
+	}
+	if m.Config.Migrate {
+		if err := m.db.Migrate(ctx); err != nil {
+			return err
+		}
+	}
+	svcs := sqlstore.NewServices(m.db)
+	var demoUsers []demo.User
+	if m.Config.Demo {
+		res, err := demo.Load(ctx, svcs)
+		if err != nil {
+			return fmt.Errorf("demo data: %w", err)
+		}
+		if res.Loaded {
+			m.Logger.Info("demo data loaded")
+		}
+		demoUsers = res.Users
+	}
+	handler := api.NewServer(api.Config{Version: Version, BodyLimit: m.Config.BodyLimit, DB: m.db.SQLDB()}, svcs, m.Logger)
+	if m.listener, err = net.Listen("tcp", m.Config.Addr); err != nil {
+		return err
+	}
+	m.server = &http.Server{
+		Handler:           handler,
+		ReadHeaderTimeout: 10 * time.Second,
+		ReadTimeout:       60 * time.Second,
+		IdleTimeout:       120 * time.Second,
+		ErrorLog:          slog.NewLogLogger(m.Logger.Handler(), slog.LevelWarn),
+	}
+	m.done = make(chan error, 1)
+	go func() { m.done <- m.server.Serve(m.listener) }()
+	m.printBanner(demoUsers)
+	return nil
+}
+
+// URL returns the base URL the service answers on.
+func (m *Main) URL() string {
+	addr := m.listener.Addr().(*net.TCPAddr)
+	host := addr.IP.String()
+	if addr.IP.IsUnspecified() {
+		host = "localhost"
+	}
+	return "http://" + net.JoinHostPort(host, strconv.Itoa(addr.Port))
+}
+
+func (m *Main) printBanner(users []demo.User) {
+	u := m.URL()
+	fmt.Fprintf(m.Stdout, "Cascade %s listening on %s\n", Version, u)
+	fmt.Fprintf(m.Stdout, "  Swagger UI:  %s/swagger/index.html\n", u)
+	fmt.Fprintf(m.Stdout, "  OpenAPI:     %s/openapi.json\n", u)
+	fmt.Fprintf(m.Stdout, "  database:    %s\n", redactDSN(m.Config.DB))
+	if len(users) > 0 {
+		fmt.Fprintln(m.Stdout, "  demo users (well-known tokens: never use --demo with real data):")
+		for _, du := range users {
+			scope := ""
+			if du.Scope != "" {
+				scope = " @" + du.Scope
+			}
+			fmt.Fprintf(m.Stdout, "    %-20s %-36s %s\n", du.Username, string(du.Role)+scope, du.Token)
+		}
+		fmt.Fprintf(m.Stdout, "  try:  curl -H 'Authorization: Bearer %s' %s/api/v1/me\n", users[0].Token, u)
+	}
+}
+
+// redactDSN hides a password in a postgres:// URL.
+func redactDSN(dsn string) string {
+	if i := strings.Index(dsn, "://"); i >= 0 {
+		if at := strings.LastIndex(dsn, "@"); at > i {
+			if c := strings.Index(dsn[i+3:at], ":"); c >= 0 {
+				return dsn[:i+3+c+1] + "***" + dsn[at:]
+			}
+		}
+	}
+	return dsn
+}
+
+// Wait blocks until the server stops on its own (an error) or ctx ends.
+func (m *Main) Wait(ctx context.Context) error {
+	select {
+	case err := <-m.done:
+		if errors.Is(err, http.ErrServerClosed) {
+			return nil
+		}
+		return err
+	case <-ctx.Done():
+		return nil
+	}
+}
+
+// Close stops accepting connections, lets in-flight requests finish within
+// the shutdown timeout, then closes the database.
+func (m *Main) Close() error {
+	var err error
+	if m.server != nil {
+		ctx, cancel := context.WithTimeout(context.Background(), m.Config.ShutdownTimeout)
+		defer cancel()
+		err = m.server.Shutdown(ctx)
+	}
+	if m.db != nil {
+		if cerr := m.db.Close(); err == nil {
+			err = cerr
+		}
+	}
+	return err
+}
+
+func newLogger(w io.Writer, format string, level slog.Level) *slog.Logger {
+	opts := &slog.HandlerOptions{Level: level}
+	if format == "json" {
+		return slog.New(slog.NewJSONHandler(w, opts))
+	}
+	return slog.New(slog.NewTextHandler(w, opts))
+}
+
+func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	m := NewMain()
+	m.Stdout = stdout
+	fs, db := newFlagSet("serve", stderr)
+	fs.StringVar(&m.Config.Addr, "addr", envOr("CASCADE_ADDR", m.Config.Addr), "listen address (env CASCADE_ADDR)")
+	fs.BoolVar(&m.Config.Demo, "demo", envOr("CASCADE_DEMO", "") == "true", "load the demo data set into an empty database (env CASCADE_DEMO=true)")
+	noMigrate := fs.Bool("no-migrate", envOr("CASCADE_MIGRATE", "true") == "false", "do not apply pending migrations at start (env CASCADE_MIGRATE=false)")
+	fs.Int64Var(&m.Config.BodyLimit, "body-limit", m.Config.BodyLimit, "largest request body in bytes")
+	fs.DurationVar(&m.Config.ShutdownTimeout, "shutdown-timeout", m.Config.ShutdownTimeout, "how long in-flight requests may finish on shutdown")
+	fs.StringVar(&m.Config.LogFormat, "log-format", envOr("CASCADE_LOG_FORMAT", "text"), "log format: text or json (env CASCADE_LOG_FORMAT)")
+	level := fs.String("log-level", envOr("CASCADE_LOG_LEVEL", "info"), "log level: debug, info, warn, error (env CASCADE_LOG_LEVEL)")
+	if err := parse(fs, args); err != nil {
+		return err
+	}
+	if err := m.Config.LogLevel.UnmarshalText([]byte(*level)); err != nil {
+		return fmt.Errorf("--log-level: %w", err)
+	}
+	m.Config.DB, m.Config.Migrate = *db, !*noMigrate
+	m.Logger = newLogger(stderr, m.Config.LogFormat, m.Config.LogLevel)
+	if err := m.Run(ctx); err != nil {
+		m.Close()
+		return err
+	}
+	err := m.Wait(ctx)
+	m.Logger.Info("shutting down; letting in-flight requests finish")
+	if cerr := m.Close(); err == nil {
+		err = cerr
+	}
+	return err
+}
