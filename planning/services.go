@@ -12,6 +12,9 @@ type Services struct {
 	Users        UserService
 	Tokens       TokenService
 	Audit        AuditService
+	Rounds       RoundService
+	Versions     VersionService
+	Targets      TargetService
 	// Ping reports whether the storage is reachable (for readiness checks).
 	Ping func(ctx context.Context) error
 }

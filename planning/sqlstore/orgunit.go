@@ -37,6 +37,7 @@ func (r *orgUnitRow) toDomain() *planning.OrgUnit {
 var orgDataTables = []struct{ table, column string }{
 	{"org_units", "parent_id"},
 	{"role_assignments", "org_unit_id"},
+	{"target_cells", "org_unit_id"},
 }
 
 // OrgUnitService implements planning.OrgUnitService.

@@ -12,6 +12,9 @@ func NewServices(db *DB) planning.Services {
 		Users:        &UserService{db: db},
 		Tokens:       &TokenService{db: db},
 		Audit:        &AuditService{db: db},
+		Rounds:       &RoundService{db: db},
+		Versions:     &VersionService{db: db},
+		Targets:      &TargetService{db: db},
 		Ping:         db.Ping,
 	}
 }

@@ -1,0 +1,169 @@
+package api_test
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"strings"
+	"testing"
+
+	"github.com/getkin/kin-openapi/openapi3"
+
+	"github.com/cascade-planning/cascade/api/apitest"
+)
+
+// TestHealth checks liveness and readiness, including readiness failing with
+// a problem when the database goes away.
+func TestHealth(t *testing.T) {
+	env := apitest.New(t)
+	apitest.Run(t, env, []apitest.Scenario{
+		{Name: "healthz", Method: "GET", URL: "/healthz", ExpectedStatus: 200, ExpectedContent: []string{`"status":"ok"`, `"version":"test"`}},
+		{Name: "readyz", Method: "GET", URL: "/readyz", ExpectedStatus: 200, ExpectedContent: []string{`"status":"ok"`}},
+	})
+	if err := env.DB.Close(); err != nil {
+		t.Fatal(err)
+	}
+	apitest.Run(t, env, []apitest.Scenario{
+		{Name: "readyz without a database", Method: "GET", URL: "/readyz", ExpectedStatus: 503,
+			ExpectedHeaders: map[string]string{"Content-Type": "application/problem+json"},
+			ExpectedContent: []string{`"type":"urn:cascade:problem:unavailable"`}},
+		{Name: "healthz without a database", Method: "GET", URL: "/healthz", ExpectedStatus: 200},
+	})
+}
+
+// TestOpenAPI checks the served OpenAPI 3 document: it is valid, covers every
+// API route, declares the bearer scheme on each operation, and shows decimals
+// as strings.
+func TestOpenAPI(t *testing.T) {
+	env := apitest.New(t)
+	r := env.Request("GET", "/openapi.json", "", nil, nil)
+	if r.Status != 200 || !strings.HasPrefix(r.Header.Get("Content-Type"), "application/json") {
+		t.Fatalf("openapi.json: %d %v", r.Status, r.Header)
+	}
+	doc, err := openapi3.NewLoader().LoadFromData(r.Body)
+	if err != nil {
+		t.Fatalf("load: %v", err)
+	}
+	if !strings.HasPrefix(doc.OpenAPI, "3.0") {
+		t.Errorf("openapi version %q", doc.OpenAPI)
+	}
+	if err := doc.Validate(context.Background()); err != nil {
+		t.Errorf("invalid OpenAPI 3 document: %v", err)
+	}
+	if len(doc.Servers) == 0 || doc.Servers[0].URL != "/api/v1" {
+		t.Errorf("servers %v", doc.Servers)
+	}
+	ops := map[string]bool{}
+	for path, item := range doc.Paths.Map() {
+		for method, op := range item.Operations() {
+			ops[method+" "+path] = true
+			if op.Security == nil || len(*op.Security) == 0 {
+				t.Errorf("%s %s: no security requirement", method, path)
+			}
+			if op.Summary == "" || len(op.Tags) == 0 {
+				t.Errorf("%s %s: no summary or tags", method, path)
+			}
+			if path != "/me" && op.Responses.Status(400) == nil && op.Responses.Status(403) == nil {
+				t.Errorf("%s %s: no failure documented", method, path)
+			}
+		}
+	}
+	for _, want := range []string{
+		"GET /me", "GET /org-units", "POST /org-units", "GET /org-units/{id}", "PATCH /org-units/{id}", "DELETE /org-units/{id}",
+		"GET /product-lines", "POST /product-lines", "GET /product-lines/{id}", "PATCH /product-lines/{id}",
+		"GET /measures", "POST /measures", "GET /measures/{id}", "PATCH /measures/{id}",
+		"GET /seasonality-profiles", "POST /seasonality-profiles", "GET /seasonality-profiles/{id}", "PATCH /seasonality-profiles/{id}",
+		"GET /users", "POST /users", "GET /users/{id}", "PATCH /users/{id}",
+		"GET /users/{id}/roles", "POST /users/{id}/roles", "DELETE /users/{id}/roles/{role_id}",
+		"GET /tokens", "POST /tokens", "DELETE /tokens/{id}", "GET /audit",
+	} {
+		if !ops[want] {
+			t.Errorf("operation %s is not documented", want)
+		}
+		delete(ops, want)
+	}
+	if len(ops) > 0 {
+		t.Errorf("undocumented extra operations %v", ops)
+	}
+	if _, ok := doc.Components.SecuritySchemes["BearerAuth"]; !ok {
+		t.Errorf("no BearerAuth scheme")
+	}
+	for _, name := range []string{"api.SeasonalityProfile", "api.SeasonalityProfileCreate", "api.SeasonalityProfilePatch"} {
+		s := doc.Components.Schemas[name]
+		if s == nil || s.Value.Properties["weights"] == nil || !s.Value.Properties["weights"].Value.Items.Value.Type.Is("string") {
+			t.Errorf("%s: weights are not strings", name)
+		}
+	}
+	p := doc.Components.Schemas["api.Problem"]
+	if p == nil || p.Value.Properties["errors"] == nil {
+		t.Errorf("no Problem schema")
+	}
+
+	apitest.Run(t, env, []apitest.Scenario{
+		{Name: "swagger UI", Method: "GET", URL: "/swagger/index.html", ExpectedStatus: 200,
+			ExpectedContent: []string{"swagger-ui"}, ExpectedHeaders: map[string]string{"Content-Type": "text/html; charset=utf-8"}},
+		{Name: "swagger 2 document", Method: "GET", URL: "/swagger/doc.json", ExpectedStatus: 200,
+			ExpectedContent: []string{`"swagger": "2.0"`, `"title": "Cascade API"`}},
+	})
+}
+
+// TestObservability checks request ids, the one log line per request and the
+// metrics labelled by route template.
+func TestObservability(t *testing.T) {
+	env := apitest.New(t)
+	bsh := env.OrgUnitID("B-SH")
+	r := env.Request("GET", fmt.Sprintf("/api/v1/org-units/%d", bsh), apitest.Token("bm-sh"), nil,
+		map[string]string{"X-Request-Id": "trace-42.a"})
+	if r.Status != 200 || r.Header.Get("X-Request-Id") != "trace-42.a" {
+		t.Fatalf("request id not echoed: %d %v", r.Status, r.Header)
+	}
+	r = env.Request("GET", "/api/v1/me", "", nil, map[string]string{"X-Request-Id": "evil\tid with spaces"})
+	rid := r.Header.Get("X-Request-Id")
+	if rid == "" || strings.ContainsAny(rid, " \t") {
+		t.Errorf("hostile request id kept: %q", rid)
+	}
+	if !strings.Contains(string(r.Body), `"request_id":"`+rid+`"`) {
+		t.Errorf("problem lacks the request id: %s", r.Body)
+	}
+
+	var line map[string]any
+	for _, l := range strings.Split(strings.TrimSpace(env.Logs()), "\n") {
+		if strings.Contains(l, `"trace-42.a"`) {
+			if line != nil {
+				t.Errorf("two log lines for one request")
+			}
+			if err := json.Unmarshal([]byte(l), &line); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	want := map[string]any{"msg": "request", "method": "GET", "route": "/api/v1/org-units/:id",
+		"path": fmt.Sprintf("/api/v1/org-units/%d", bsh), "status": float64(200), "user_id": float64(env.UserID("bm-sh"))}
+	for k, v := range want {
+		if line[k] != v {
+			t.Errorf("log %s = %v, want %v (line %v)", k, line[k], v, line)
+		}
+	}
+	if _, ok := line["latency"]; !ok {
+		t.Errorf("log line without latency: %v", line)
+	}
+
+	env.Request("GET", "/api/v1/no/such/thing/12345", "", nil, nil)
+	r = env.Request("GET", "/metrics", "", nil, nil)
+	m := string(r.Body)
+	for _, want := range []string{
+		`cascade_http_requests_total{method="GET",route="/api/v1/org-units/:id",status="200"} 1`,
+		`cascade_http_request_duration_seconds_bucket{method="GET",route="/api/v1/org-units/:id",status="200",le="+Inf"} 1`,
+		`cascade_http_requests_total{method="GET",route="/api/v1/me",status="401"} 1`,
+		`cascade_http_requests_total{method="GET",route="unmatched",status="404"} 1`,
+		`go_sql_open_connections{db_name="cascade"}`,
+		`go_goroutines`,
+	} {
+		if !strings.Contains(m, want) {
+			t.Errorf("metrics lack %s", want)
+		}
+	}
+	if strings.Contains(m, "12345") || strings.Contains(m, fmt.Sprintf("/org-units/%d", bsh)) {
+		t.Errorf("metrics carry raw paths")
+	}
+}

@@ -1,0 +1,137 @@
+package api
+
+import (
+	"database/sql"
+	"io"
+	"log/slog"
+	"net/http"
+	"time"
+
+	"github.com/labstack/echo/v4"
+	"github.com/labstack/echo/v4/middleware"
+	echoSwagger "github.com/swaggo/echo-swagger"
+
+	_ "github.com/cascade-planning/cascade/docs" // registers the generated OpenAPI document
+	"github.com/cascade-planning/cascade/planning"
+)
+
+// DefaultRequestTimeout bounds how long one request may take unless
+// Config.RequestTimeout says otherwise.
+const DefaultRequestTimeout = 30 * time.Second
+
+// Config tunes the HTTP layer. The zero value is usable.
+type Config struct {
+	// Version is the build's version, reported by /healthz.
+	Version string
+	// BodyLimit is the largest request body in bytes; 0 means
+	// DefaultBodyLimit (1 MiB). Larger bodies are refused with 413.
+	BodyLimit int64
+	// RequestTimeout bounds each request's context; 0 means
+	// DefaultRequestTimeout, a negative value means no bound.
+	RequestTimeout time.Duration
+	// DB, when set, is the connection pool whose statistics /metrics reports.
+	DB *sql.DB
+}
+
+// Server is the HTTP API of Cascade: routes, authentication, error mapping,
+// logging and metrics around the planning services. It is an http.Handler;
+// run it in an http.Server, which owns listening and graceful shutdown.
+type Server struct {
+	cfg     Config
+	svcs    planning.Services
+	logger  *slog.Logger
+	echo    *echo.Echo
+	metrics *metrics
+	openapi []byte
+}
+
+// NewServer builds the server. A nil logger discards logs.
+func NewServer(cfg Config, svcs planning.Services, logger *slog.Logger) *Server {
+	if cfg.BodyLimit <= 0 {
+		cfg.BodyLimit = DefaultBodyLimit
+	}
+	if cfg.RequestTimeout == 0 {
+		cfg.RequestTimeout = DefaultRequestTimeout
+	}
+	if logger == nil {
+		logger = slog.New(slog.NewTextHandler(io.Discard, nil))
+	}
+	s := &Server{cfg: cfg, svcs: svcs, logger: logger, echo: echo.New()}
+	s.metrics = newMetrics(cfg.DB)
+	s.openapi = s.buildOpenAPI()
+
+	e := s.echo
+	e.HideBanner, e.HidePort = true, true
+	e.Logger.SetOutput(io.Discard)
+	e.HTTPErrorHandler = s.handleError
+
+	e.Pre(dropBadRequestID)
+	e.Use(middleware.RequestIDWithConfig(middleware.RequestIDConfig{}))
+	e.Use(s.observe)
+	e.Use(middleware.RecoverWithConfig(middleware.RecoverConfig{LogErrorFunc: s.logPanic}))
+	e.Use(s.limitBody, s.timeout, s.securityHeaders)
+
+	s.routes()
+	return s
+}
+
+// Handler returns the server as an http.Handler.
+func (s *Server) Handler() http.Handler { return s.echo }
+
+// ServeHTTP implements http.Handler.
+func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) { s.echo.ServeHTTP(w, r) }
+
+// routes registers every endpoint.
+func (s *Server) routes() {
+	e := s.echo
+	e.GET("/healthz", s.healthz)
+	e.GET("/readyz", s.readyz)
+	e.GET("/openapi.json", s.openAPIDocument)
+	e.GET("/swagger", func(c echo.Context) error {
+		return c.Redirect(http.StatusMovedPermanently, "/swagger/index.html")
+	})
+	e.GET("/swagger/*", echoSwagger.WrapHandler)
+	e.GET("/metrics", echo.WrapHandler(s.metrics.handler()))
+
+	// Authentication is route middleware rather than group middleware: on a
+	// group, echo would also route every unknown path and method under the
+	// prefix to it, turning 405s into 404s.
+	v1 := e.Group(pathPrefix)
+	auth := func(method, path string, h echo.HandlerFunc) { v1.Add(method, path, h, s.authenticate) }
+	auth(http.MethodGet, "/me", s.getMe)
+
+	auth(http.MethodGet, "/org-units", s.listOrgUnits)
+	auth(http.MethodPost, "/org-units", s.createOrgUnit)
+	auth(http.MethodGet, "/org-units/:id", s.getOrgUnit)
+	auth(http.MethodPatch, "/org-units/:id", s.updateOrgUnit)
+	auth(http.MethodDelete, "/org-units/:id", s.deleteOrgUnit)
+
+	auth(http.MethodGet, "/product-lines", s.listProductLines)
+	auth(http.MethodPost, "/product-lines", s.createProductLine)
+	auth(http.MethodGet, "/product-lines/:id", s.getProductLine)
+	auth(http.MethodPatch, "/product-lines/:id", s.updateProductLine)
+
+	auth(http.MethodGet, "/measures", s.listMeasures)
+	auth(http.MethodPost, "/measures", s.createMeasure)
+	auth(http.MethodGet, "/measures/:id", s.getMeasure)
+	auth(http.MethodPatch, "/measures/:id", s.updateMeasure)
+
+	auth(http.MethodGet, "/seasonality-profiles", s.listSeasonalityProfiles)
+	auth(http.MethodPost, "/seasonality-profiles", s.createSeasonalityProfile)
+	auth(http.MethodGet, "/seasonality-profiles/:id", s.getSeasonalityProfile)
+	auth(http.MethodPatch, "/seasonality-profiles/:id", s.updateSeasonalityProfile)
+
+	auth(http.MethodGet, "/users", s.listUsers)
+	auth(http.MethodPost, "/users", s.createUser)
+	auth(http.MethodGet, "/users/:id", s.getUser)
+	auth(http.MethodPatch, "/users/:id", s.updateUser)
+	auth(http.MethodGet, "/users/:id/roles", s.listUserRoles)
+	auth(http.MethodPost, "/users/:id/roles", s.addUserRole)
+	auth(http.MethodDelete, "/users/:id/roles/:role_id", s.removeUserRole)
+
+	auth(http.MethodGet, "/tokens", s.listTokens)
+	auth(http.MethodPost, "/tokens", s.createToken)
+	auth(http.MethodDelete, "/tokens/:id", s.revokeToken)
+
+	auth(http.MethodGet, "/audit", s.listAuditEvents)
+}

@@ -1,0 +1,249 @@
+package sqlstore
+
+import (
+	"bufio"
+	"context"
+	"database/sql"
+	"io"
+	"strconv"
+	"strings"
+
+	"github.com/uptrace/bun"
+	"github.com/uptrace/bun/driver/pgdriver"
+
+	"github.com/cascade-planning/cascade/allocation"
+)
+
+// inConnTx runs fn in one transaction on one dedicated connection, so bulk
+// operations that need the connection itself (PostgreSQL's COPY) take part
+// in the transaction.
+func (db *DB) inConnTx(ctx context.Context, fn func(conn bun.Conn, tx bun.Tx) error) (err error) {
+	conn, err := db.bun.Conn(ctx)
+	if err != nil {
+		return db.mapError(err)
+	}
+	defer conn.Close()
+	tx, err := conn.BeginTx(ctx, nil)
+	if err != nil {
+		return db.mapError(err)
+	}
+	defer func() {
+		if p := recover(); p != nil {
+			_ = tx.Rollback()
+			panic(p)
+		}
+	}()
+	if err := fn(conn, tx); err != nil {
+		_ = tx.Rollback()
+		return db.mapError(err)
+	}
+	return db.mapError(tx.Commit())
+}
+
+// writtenUnits returns the ids of the plan's nodes an allocation writes:
+// every node but the locked ones, which keep their cells.
+func (p *plan) writtenUnits() []int64 {
+	var locked map[int][]string
+	if len(p.Lines) > 0 {
+		locked = p.Lines[0].Locks
+	}
+	out := make([]int64, 0, len(p.IDs))
+	for i, id := range p.IDs {
+		if _, ok := locked[i]; !ok {
+			out = append(out, id)
+		}
+	}
+	return out
+}
+
+func (p *plan) lineIDs() []int64 {
+	out := make([]int64, len(p.Lines))
+	for i, l := range p.Lines {
+		out[i] = l.ProductLineID
+	}
+	return out
+}
+
+// clearAllocated deletes the cells and buffers an allocation replaces and
+// returns how many cells it deleted.
+func (db *DB) clearAllocated(ctx context.Context, tx bun.Tx, versionID int64, p *plan) (int64, error) {
+	var deleted int64
+	for _, chunk := range chunks(p.writtenUnits(), 1000) {
+		res, err := tx.NewDelete().TableExpr("target_cells").
+			Where("version_id = ? AND measure_id = ? AND product_line_id IN (?) AND org_unit_id IN (?)",
+				versionID, p.MeasureID, bun.In(p.lineIDs()), bun.In(chunk)).Exec(ctx)
+		if err != nil {
+			return 0, err
+		}
+		n, _ := res.RowsAffected()
+		deleted += n
+		if _, err := tx.NewDelete().TableExpr("allocation_buffers").
+			Where("version_id = ? AND measure_id = ? AND product_line_id IN (?) AND org_unit_id IN (?)",
+				versionID, p.MeasureID, bun.In(p.lineIDs()), bun.In(chunk)).Exec(ctx); err != nil {
+			return 0, err
+		}
+	}
+	return deleted, nil
+}
+
+// writeBuffers records, for every parent an allocation split with a
+// buffer, the buffer its children carry, for the consistency check.
+func (db *DB) writeBuffers(ctx context.Context, tx bun.Tx, versionID int64, p *plan) error {
+	hasKids := make([]bool, len(p.IDs))
+	depth := make([]int, len(p.IDs))
+	for i := 1; i < len(p.IDs); i++ {
+		hasKids[p.Parents[i]] = true
+		depth[i] = depth[p.Parents[i]] + 1
+	}
+	var rows []string
+	var args []any
+	locked := map[int][]string{}
+	if len(p.Lines) > 0 {
+		locked = p.Lines[0].Locks
+	}
+	for i, id := range p.IDs {
+		if _, isLocked := locked[i]; !hasKids[i] || isLocked {
+			continue
+		}
+		b := p.Levels[min(depth[i], len(p.Levels)-1)].Buffer
+		if b == "0" || b == "" {
+			continue
+		}
+		for _, l := range p.Lines {
+			rows = append(rows, "(?, ?, ?, ?, ?)")
+			args = append(args, versionID, id, l.ProductLineID, p.MeasureID, b)
+		}
+	}
+	for len(rows) > 0 {
+		n := min(len(rows), 500)
+		if _, err := tx.NewRaw("INSERT INTO allocation_buffers (version_id, org_unit_id, product_line_id, measure_id, buffer) VALUES "+
+			strings.Join(rows[:n], ", "), args[:n*5]...).Exec(ctx); err != nil {
+			return err
+		}
+		rows, args = rows[n:], args[n*5:]
+	}
+	return nil
+}
+
+// writeAllocated inserts every written node's twelve month cells for every
+// line and returns how many it wrote. PostgreSQL gets them through COPY on
+// the transaction's connection; SQLite through a prepared multi-row INSERT.
+func (db *DB) writeAllocated(ctx context.Context, conn bun.Conn, tx bun.Tx, versionID int64, p *plan, results []*allocation.CascadeResult) (int64, error) {
+	rows := func(emit func(unit, line int64, period int, amount []byte) error) error {
+		var buf []byte
+		for li, r := range results {
+			line := p.Lines[li].ProductLineID
+			for i := 0; i < r.Len(); i++ {
+				idx := p.index(r.Key(i))
+				if _, ok := p.Lines[li].Locks[idx]; ok {
+					continue
+				}
+				for m := 1; m <= 12; m++ {
+					buf, _ = r.Month(i, m).AppendText(buf[:0])
+					if err := emit(p.IDs[idx], line, m, buf); err != nil {
+						return err
+					}
+				}
+			}
+		}
+		return nil
+	}
+	if db.dialect == Postgres {
+		return copyCells(ctx, conn, versionID, p.MeasureID, rows)
+	}
+	return insertCells(ctx, tx.Tx, versionID, p.MeasureID, rows)
+}
+
+type cellSource func(emit func(unit, line int64, period int, amount []byte) error) error
+
+// copyCells streams the cells to PostgreSQL's COPY in its text format.
+func copyCells(ctx context.Context, conn bun.Conn, versionID, measureID int64, rows cellSource) (int64, error) {
+	pr, pw := io.Pipe()
+	go func() {
+		w := bufio.NewWriterSize(pw, 1<<16)
+		prefix := strconv.AppendInt(nil, versionID, 10)
+		suffix := strconv.AppendInt([]byte{'\t'}, measureID, 10)
+		var line []byte
+		err := rows(func(unit, pl int64, period int, amount []byte) error {
+			line = append(line[:0], prefix...)
+			line = append(line, '\t')
+			line = strconv.AppendInt(line, unit, 10)
+			line = append(line, '\t')
+			line = strconv.AppendInt(line, pl, 10)
+			line = append(line, suffix...)
+			line = append(line, '\t')
+			line = strconv.AppendInt(line, int64(period), 10)
+			line = append(line, '\t')
+			line = append(line, amount...)
+			line = append(line, '\n')
+			_, err := w.Write(line)
+			return err
+		})
+		if err == nil {
+			err = w.Flush()
+		}
+		pw.CloseWithError(err)
+	}()
+	res, err := pgdriver.CopyFrom(ctx, conn, pr,
+		"COPY target_cells (version_id, org_unit_id, product_line_id, measure_id, period, amount) FROM STDIN")
+	pr.Close()
+	if err != nil {
+		return 0, err
+	}
+	return res.RowsAffected()
+}
+
+// sqliteBatch is how many cells one INSERT statement carries.
+const sqliteBatch = 200
+
+// insertCells writes the cells with one prepared multi-row INSERT reused for
+// every full batch.
+func insertCells(ctx context.Context, tx *sql.Tx, versionID, measureID int64, rows cellSource) (int64, error) {
+	stmtFor := func(n int) string {
+		var b strings.Builder
+		b.WriteString("INSERT INTO target_cells (version_id, org_unit_id, product_line_id, measure_id, period, amount) VALUES ")
+		for i := 0; i < n; i++ {
+			if i > 0 {
+				b.WriteByte(',')
+			}
+			b.WriteString("(?,?,?,?,?,?)")
+		}
+		return b.String()
+	}
+	full, err := tx.PrepareContext(ctx, stmtFor(sqliteBatch))
+	if err != nil {
+		return 0, err
+	}
+	defer full.Close()
+	args := make([]any, 0, sqliteBatch*6)
+	var written int64
+	flush := func(stmt *sql.Stmt) error {
+		if _, err := stmt.ExecContext(ctx, args...); err != nil {
+			return err
+		}
+		written += int64(len(args) / 6)
+		args = args[:0]
+		return nil
+	}
+	err = rows(func(unit, line int64, period int, amount []byte) error {
+		args = append(args, versionID, unit, line, measureID, period, string(amount))
+		if len(args) == cap(args) {
+			return flush(full)
+		}
+		return nil
+	})
+	if err != nil {
+		return 0, err
+	}
+	if len(args) > 0 {
+		last, err := tx.PrepareContext(ctx, stmtFor(len(args)/6))
+		if err != nil {
+			return 0, err
+		}
+		defer last.Close()
+		if err := flush(last); err != nil {
+			return 0, err
+		}
+	}
+	return written, nil
+}

@@ -1,0 +1,169 @@
+package sqlstore
+
+import (
+	"context"
+	"fmt"
+
+	"github.com/shopspring/decimal"
+
+	"github.com/cascade-planning/cascade/allocation"
+	"github.com/cascade-planning/cascade/planning"
+)
+
+// minorUnits returns an SQL expression for a cell amount that sums exactly.
+// PostgreSQL sums numeric exactly. SQLite would sum text as floating point,
+// so there the amount, stored at its measure's fixed scale, becomes an
+// integer of minor units by dropping the point: "-1234.50" → -123450.
+func (db *DB) minorUnits(col string) string {
+	if db.dialect == Postgres {
+		return col
+	}
+	return "CAST(REPLACE(" + col + ", '.', '') AS INTEGER)"
+}
+
+// fromMinor turns what minorUnits summed back into an amount.
+func (db *DB) fromMinor(s string, scale int32) (decimal.Decimal, error) {
+	d, err := decimal.NewFromString(s)
+	if err != nil {
+		return decimal.Decimal{}, err
+	}
+	if db.dialect == Postgres {
+		return d, nil
+	}
+	return d.Shift(-scale), nil
+}
+
+type groupRow struct {
+	ParentID      int64   `bun:"parent_id"`
+	ProductLineID int64   `bun:"product_line_id"`
+	MeasureID     int64   `bun:"measure_id"`
+	Period        int     `bun:"period"`
+	Children      string  `bun:"children"`
+	Parent        *string `bun:"parent"`
+	Scale         int32   `bun:"scale"`
+	Buffer        *string `bun:"buffer"`
+}
+
+// FindInconsistencies implements planning.TargetService. For every parent,
+// product line, measure and month where the children hold cells, their sum
+// must equal the parent's amount, or, where an allocation left an
+// over-assignment buffer b, the parent's months × (1 + b) as the allocation
+// engine rounds them. The sums run in the database; only the groups that
+// differ from the plain parent amount come back.
+func (s *TargetService) FindInconsistencies(ctx context.Context, versionID int64, page planning.PageRequest) ([]planning.Inconsistency, string, error) {
+	a, err := planning.RequireActor(ctx)
+	if err != nil {
+		return nil, "", err
+	}
+	if err := page.Validate(); err != nil {
+		return nil, "", err
+	}
+	if _, err := s.db.loadVersion(ctx, s.db.bun, versionID); err != nil {
+		return nil, "", err
+	}
+	scope, scopeArgs := "", []any{}
+	if !a.SeesAllOrgUnits() {
+		scope = " AND (1 = 0"
+		for _, p := range a.ScopePaths() {
+			scope += " OR pu.path LIKE ?"
+			scopeArgs = append(scopeArgs, p+"%")
+		}
+		scope += ")"
+	}
+	q := `SELECT g.parent_id, g.product_line_id, g.measure_id, g.period, g.children, p.amount AS parent, m.scale, b.buffer
+		FROM (SELECT ou.parent_id, c.product_line_id, c.measure_id, c.period, SUM(` + s.db.minorUnits("c.amount") + `) AS children
+		      FROM target_cells AS c JOIN org_units AS ou ON ou.id = c.org_unit_id
+		      WHERE c.version_id = ? AND ou.parent_id IS NOT NULL
+		      GROUP BY ou.parent_id, c.product_line_id, c.measure_id, c.period) AS g
+		JOIN measures AS m ON m.id = g.measure_id
+		JOIN org_units AS pu ON pu.id = g.parent_id
+		LEFT JOIN target_cells AS p ON p.version_id = ? AND p.org_unit_id = g.parent_id
+		     AND p.product_line_id = g.product_line_id AND p.measure_id = g.measure_id AND p.period = g.period
+		LEFT JOIN allocation_buffers AS b ON b.version_id = ? AND b.org_unit_id = g.parent_id
+		     AND b.product_line_id = g.product_line_id AND b.measure_id = g.measure_id
+		WHERE (p.amount IS NULL OR g.children <> ` + s.db.minorUnits("p.amount") + `)` + scope + `
+		ORDER BY g.parent_id, g.product_line_id, g.measure_id, g.period`
+	args := append([]any{versionID, versionID, versionID}, scopeArgs...)
+	var groups []groupRow
+	if err := s.db.bun.NewRaw(q, args...).Scan(ctx, &groups); err != nil {
+		return nil, "", s.db.mapError(err)
+	}
+	var after planning.CellKey
+	if c, _ := planning.DecodeCursor(page.Cursor); c != "" {
+		if _, err := fmt.Sscanf(c, "%d,%d,%d,%d", &after.OrgUnitID, &after.ProductLineID, &after.MeasureID, &after.Period); err != nil {
+			return nil, "", fieldErr(planning.EINVALID, "cursor", "is not a cursor returned by this list")
+		}
+	}
+	var out []planning.Inconsistency
+	buffered := map[planning.CellKey][12]decimal.Decimal{}
+	for _, g := range groups {
+		k := planning.CellKey{OrgUnitID: g.ParentID, ProductLineID: g.ProductLineID, MeasureID: g.MeasureID, Period: g.Period}
+		if !keyAfter(k, after) {
+			continue
+		}
+		children, err := s.db.fromMinor(g.Children, g.Scale)
+		if err != nil {
+			return nil, "", err
+		}
+		expected := decimal.Zero
+		if g.Parent != nil {
+			if expected, err = decimal.NewFromString(*g.Parent); err != nil {
+				return nil, "", err
+			}
+		}
+		if g.Buffer != nil && g.Parent != nil {
+			yk := k
+			yk.Period = 0
+			months, ok := buffered[yk]
+			if !ok {
+				if months, err = s.bufferedMonths(ctx, versionID, yk, *g.Buffer, g.Scale); err != nil {
+					return nil, "", err
+				}
+				buffered[yk] = months
+			}
+			expected = months[g.Period-1]
+		}
+		if children.Equal(expected) {
+			continue
+		}
+		if len(out) == page.Size() {
+			last := out[len(out)-1]
+			return out, planning.EncodeCursor(fmt.Sprintf("%d,%d,%d,%d", last.ParentID, last.ProductLineID, last.MeasureID, last.Period)), nil
+		}
+		out = append(out, planning.Inconsistency{ParentID: g.ParentID, ProductLineID: g.ProductLineID, MeasureID: g.MeasureID,
+			Period: g.Period, Expected: expected, ChildrenSum: children, Difference: children.Sub(expected)})
+	}
+	return out, "", nil
+}
+
+// bufferedMonths returns what the children of a buffered parent must add up
+// to in each month: the parent's months × (1 + buffer), rounded the way the
+// allocation engine rounds them.
+func (s *TargetService) bufferedMonths(ctx context.Context, versionID int64, k planning.CellKey, buffer string, scale int32) ([12]decimal.Decimal, error) {
+	var out [12]decimal.Decimal
+	b, err := decimal.NewFromString(buffer)
+	if err != nil {
+		return out, err
+	}
+	var cells []cellRow
+	if err := s.db.bun.NewSelect().TableExpr("target_cells").Column("period", "amount").
+		Where("version_id = ? AND org_unit_id = ? AND product_line_id = ? AND measure_id = ?", versionID, k.OrgUnitID, k.ProductLineID, k.MeasureID).
+		Scan(ctx, &cells); err != nil {
+		return out, err
+	}
+	months := make([]decimal.Decimal, 12)
+	for i := range months {
+		months[i] = decimal.Zero
+	}
+	for _, c := range cells {
+		if months[c.Period-1], err = decimal.NewFromString(c.Amount); err != nil {
+			return out, err
+		}
+	}
+	got, err := allocation.BufferedMonths(months, b, scale)
+	if err != nil {
+		return out, err
+	}
+	copy(out[:], got)
+	return out, nil
+}

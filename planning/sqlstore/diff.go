@@ -1,0 +1,205 @@
+package sqlstore
+
+import (
+	"context"
+	"fmt"
+	"slices"
+	"strings"
+
+	"github.com/shopspring/decimal"
+	"github.com/uptrace/bun"
+
+	"github.com/cascade-planning/cascade/planning"
+)
+
+// cellFilterSQL builds the WHERE clause that selects one version's cells by
+// the grid filters and the actor's scope, for use inside raw SQL.
+func (db *DB) cellFilterSQL(ctx context.Context, a *planning.Actor, versionID int64, orgUnitID *int64, subtree bool,
+	lines, measures []int64, from, to int) (string, []any, error) {
+	where := []string{"version_id = ?", "period BETWEEN ? AND ?"}
+	args := []any{versionID, from, to}
+	if orgUnitID != nil {
+		unit := new(orgUnitRow)
+		if err := db.scanOne(ctx, db.bun.NewSelect().Model(unit).Where("id = ?", *orgUnitID), "org unit", *orgUnitID); err != nil {
+			return "", nil, err
+		}
+		if !a.CanSeeOrgPath(unit.Path) {
+			return "", nil, notFound("org unit", *orgUnitID)
+		}
+		if subtree {
+			where = append(where, "org_unit_id IN (SELECT id FROM org_units WHERE path LIKE ?)")
+			args = append(args, unit.Path+"%")
+		} else {
+			where = append(where, "org_unit_id = ?")
+			args = append(args, unit.ID)
+		}
+	} else if !a.SeesAllOrgUnits() {
+		paths := a.ScopePaths()
+		if len(paths) == 0 {
+			where = append(where, "1 = 0")
+		} else {
+			var ors []string
+			for _, p := range paths {
+				ors = append(ors, "path LIKE ?")
+				args = append(args, p+"%")
+			}
+			where = append(where, "org_unit_id IN (SELECT id FROM org_units WHERE "+strings.Join(ors, " OR ")+")")
+		}
+	}
+	if len(lines) > 0 {
+		where = append(where, "product_line_id IN (?)")
+		args = append(args, bun.In(lines))
+	}
+	if len(measures) > 0 {
+		where = append(where, "measure_id IN (?)")
+		args = append(args, bun.In(measures))
+	}
+	return strings.Join(where, " AND "), args, nil
+}
+
+// DiffVersions implements planning.TargetService. It joins the two versions'
+// cells in the database and streams the differences once, collecting the
+// requested page and the rollups as it goes, so memory stays proportional
+// to the page and the number of rollup keys, not to the cells.
+func (s *TargetService) DiffVersions(ctx context.Context, f planning.DiffFilter) (*planning.Diff, error) {
+	a, err := planning.RequireActor(ctx)
+	if err != nil {
+		return nil, err
+	}
+	if err := f.Page.Validate(); err != nil {
+		return nil, err
+	}
+	from, to, err := periodRange(f.PeriodFrom, f.PeriodTo)
+	if err != nil {
+		return nil, err
+	}
+	v, err := s.db.loadVersion(ctx, s.db.bun, f.VersionID)
+	if err != nil {
+		return nil, err
+	}
+	other, err := s.db.loadVersion(ctx, s.db.bun, f.AgainstID)
+	if err != nil {
+		if planning.ErrorCode(err) == planning.ENOTFOUND {
+			return nil, fieldErr(planning.EINVALID, "against", "no such version")
+		}
+		return nil, err
+	}
+	if other.RoundID != v.RoundID {
+		return nil, fieldErr(planning.EINVALID, "against", "version %d belongs to another round", other.ID)
+	}
+	var after planning.CellKey
+	if c, _ := planning.DecodeCursor(f.Page.Cursor); c != "" {
+		if _, err := fmt.Sscanf(c, "%d,%d,%d,%d", &after.OrgUnitID, &after.ProductLineID, &after.MeasureID, &after.Period); err != nil {
+			return nil, fieldErr(planning.EINVALID, "cursor", "is not a cursor returned by this list")
+		}
+	}
+	whereA, argsA, err := s.db.cellFilterSQL(ctx, a, v.ID, f.OrgUnitID, f.Subtree, f.ProductLineIDs, f.MeasureIDs, from, to)
+	if err != nil {
+		return nil, err
+	}
+	whereB, argsB, _ := s.db.cellFilterSQL(ctx, a, other.ID, f.OrgUnitID, f.Subtree, f.ProductLineIDs, f.MeasureIDs, from, to)
+	q := `SELECT COALESCE(a.org_unit_id, b.org_unit_id), COALESCE(a.product_line_id, b.product_line_id),
+		COALESCE(a.measure_id, b.measure_id), COALESCE(a.period, b.period), b.amount, a.amount
+		FROM (SELECT * FROM target_cells WHERE ` + whereA + `) AS a
+		FULL OUTER JOIN (SELECT * FROM target_cells WHERE ` + whereB + `) AS b
+		ON a.org_unit_id = b.org_unit_id AND a.product_line_id = b.product_line_id
+		AND a.measure_id = b.measure_id AND a.period = b.period
+		WHERE a.amount IS NULL OR b.amount IS NULL OR a.amount <> b.amount
+		ORDER BY 1, 2, 3, 4`
+	rows, err := s.db.bun.QueryContext(ctx, q, append(argsA, argsB...)...)
+	if err != nil {
+		return nil, s.db.mapError(err)
+	}
+	defer rows.Close()
+	d := &planning.Diff{}
+	acc := newRollups()
+	size := f.Page.Size()
+	for rows.Next() {
+		var k planning.CellKey
+		var before, afterAmt *string
+		if err := rows.Scan(&k.OrgUnitID, &k.ProductLineID, &k.MeasureID, &k.Period, &before, &afterAmt); err != nil {
+			return nil, err
+		}
+		b, err := optDecimal(before)
+		if err != nil {
+			return nil, err
+		}
+		x, err := optDecimal(afterAmt)
+		if err != nil {
+			return nil, err
+		}
+		if b.Equal(x) {
+			continue // a missing cell and an explicit zero are the same target
+		}
+		ch := planning.CellChange{CellKey: k, Before: b, After: x, Delta: x.Sub(b)}
+		d.ChangedCells++
+		acc.add(&ch)
+		if keyAfter(k, after) {
+			if len(d.Changes) < size {
+				d.Changes = append(d.Changes, ch)
+			} else if d.NextCursor == "" {
+				last := d.Changes[len(d.Changes)-1].CellKey
+				d.NextCursor = planning.EncodeCursor(fmt.Sprintf("%d,%d,%d,%d", last.OrgUnitID, last.ProductLineID, last.MeasureID, last.Period))
+			}
+		}
+	}
+	if err := rows.Err(); err != nil {
+		return nil, s.db.mapError(err)
+	}
+	d.ByOrgUnit, d.ByProductLine, d.ByMeasure, d.ByPeriod = acc.unit.list(), acc.line.list(), acc.measure.list(), acc.period.list()
+	return d, nil
+}
+
+func keyAfter(k, after planning.CellKey) bool {
+	return cmpKey(k, after) > 0
+}
+
+func cmpKey(a, b planning.CellKey) int {
+	for _, c := range [][2]int64{{a.OrgUnitID, b.OrgUnitID}, {a.ProductLineID, b.ProductLineID}, {a.MeasureID, b.MeasureID}, {int64(a.Period), int64(b.Period)}} {
+		if c[0] != c[1] {
+			if c[0] < c[1] {
+				return -1
+			}
+			return 1
+		}
+	}
+	return 0
+}
+
+func optDecimal(s *string) (decimal.Decimal, error) {
+	if s == nil {
+		return decimal.Zero, nil
+	}
+	return decimal.NewFromString(*s)
+}
+
+type rollup map[int64]*planning.DiffRollup
+
+func (r rollup) add(key int64, ch *planning.CellChange) {
+	x, ok := r[key]
+	if !ok {
+		x = &planning.DiffRollup{Key: key}
+		r[key] = x
+	}
+	x.Before, x.After, x.Delta = x.Before.Add(ch.Before), x.After.Add(ch.After), x.Delta.Add(ch.Delta)
+}
+
+func (r rollup) list() []planning.DiffRollup {
+	out := make([]planning.DiffRollup, 0, len(r))
+	for _, x := range r {
+		out = append(out, *x)
+	}
+	slices.SortFunc(out, func(a, b planning.DiffRollup) int { return int(a.Key - b.Key) })
+	return out
+}
+
+type rollups struct{ unit, line, measure, period rollup }
+
+func newRollups() *rollups { return &rollups{rollup{}, rollup{}, rollup{}, rollup{}} }
+
+func (r *rollups) add(ch *planning.CellChange) {
+	r.unit.add(ch.OrgUnitID, ch)
+	r.line.add(ch.ProductLineID, ch)
+	r.measure.add(ch.MeasureID, ch)
+	r.period.add(int64(ch.Period), ch)
+}

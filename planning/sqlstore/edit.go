@@ -1,0 +1,272 @@
+package sqlstore
+
+import (
+	"context"
+	"fmt"
+	"slices"
+
+	"github.com/shopspring/decimal"
+	"github.com/uptrace/bun"
+
+	"github.com/cascade-planning/cascade/planning"
+)
+
+// writeChecker validates the keys of cells an actor writes into a round:
+// known active org units, product lines the actor may plan, measures of the
+// round, amounts at the measure's scale.
+type writeChecker struct {
+	actor    *planning.Actor
+	round    *planning.Round
+	measures map[int64]*measureRow
+	lines    map[int64]*productLineRow
+	units    map[int64]*orgUnitRow
+}
+
+func (db *DB) newWriteChecker(ctx context.Context, idb bun.IDB, a *planning.Actor, r *planning.Round, unitIDs, lineIDs []int64) (*writeChecker, error) {
+	w := &writeChecker{actor: a, round: r, measures: map[int64]*measureRow{}, lines: map[int64]*productLineRow{}, units: map[int64]*orgUnitRow{}}
+	if len(r.MeasureIDs) > 0 {
+		var ms []measureRow
+		if err := idb.NewSelect().Model(&ms).Where("id IN (?)", bun.In(r.MeasureIDs)).Scan(ctx); err != nil {
+			return nil, err
+		}
+		for i := range ms {
+			w.measures[ms[i].ID] = &ms[i]
+		}
+	}
+	if len(lineIDs) > 0 {
+		var ls []productLineRow
+		if err := idb.NewSelect().Model(&ls).Where("id IN (?)", bun.In(uniq(lineIDs))).Scan(ctx); err != nil {
+			return nil, err
+		}
+		for i := range ls {
+			w.lines[ls[i].ID] = &ls[i]
+		}
+	}
+	for _, chunk := range chunks(uniq(unitIDs), 5000) {
+		var us []orgUnitRow
+		if err := idb.NewSelect().Model(&us).Where("id IN (?)", bun.In(chunk)).Scan(ctx); err != nil {
+			return nil, err
+		}
+		for i := range us {
+			w.units[us[i].ID] = &us[i]
+		}
+	}
+	return w, nil
+}
+
+// canPlan reports whether the actor may write targets of the product line.
+func canPlan(a *planning.Actor, pl *productLineRow) bool {
+	if a.HasRole(planning.RoleAdmin, planning.RoleStrategyOffice) {
+		return true
+	}
+	return a.HasRole(planning.RoleProductManager) && pl.OwnerID != nil && *pl.OwnerID == a.UserID()
+}
+
+// checkLine validates a product line the actor writes; forbidden lines are
+// reported as an error of their own, so the caller can answer 403.
+func (w *writeChecker) checkLine(v *planning.Validation, field string, id int64) error {
+	pl, ok := w.lines[id]
+	if !ok {
+		v.Add(field, "no such product line")
+		return nil
+	}
+	if !canPlan(w.actor, pl) {
+		return planning.Errorf(planning.EFORBIDDEN, "product line %s is not yours to plan: only its product manager, the strategy office and administrators write its targets", pl.Code)
+	}
+	return nil
+}
+
+func (w *writeChecker) checkUnit(v *planning.Validation, field string, id int64) {
+	u, ok := w.units[id]
+	if !ok || !w.actor.CanSeeOrgPath(u.Path) {
+		v.Add(field, "no such org unit")
+	} else if !u.Active {
+		v.Add(field, "org unit %s is inactive", u.Code)
+	}
+}
+
+func (w *writeChecker) checkMeasure(v *planning.Validation, field string, id int64) *measureRow {
+	m, ok := w.measures[id]
+	if !ok {
+		v.Add(field, "is not a measure of round %s", w.round.Code)
+		return nil
+	}
+	return m
+}
+
+// checkAmount refuses amounts with more decimal places than the scale.
+func checkAmount(v *planning.Validation, field string, d decimal.Decimal, scale int32) {
+	if d.Exponent() < -scale {
+		v.Add(field, "has more than %d decimal places", scale)
+	}
+}
+
+func uniq(ids []int64) []int64 {
+	out := slices.Clone(ids)
+	slices.Sort(out)
+	return slices.Compact(out)
+}
+
+func chunks[T any](xs []T, n int) [][]T {
+	var out [][]T
+	for len(xs) > n {
+		out = append(out, xs[:n])
+		xs = xs[n:]
+	}
+	if len(xs) > 0 {
+		out = append(out, xs)
+	}
+	return out
+}
+
+// cellChange is the audit record of one edited cell.
+type cellChange struct {
+	OrgUnitID     int64   `json:"org_unit_id"`
+	ProductLineID int64   `json:"product_line_id"`
+	MeasureID     int64   `json:"measure_id"`
+	Period        int     `json:"period"`
+	Before        *string `json:"before"`
+	After         string  `json:"after"`
+}
+
+// EditCells implements planning.TargetService.
+func (s *TargetService) EditCells(ctx context.Context, versionID int64, edits []planning.CellEdit, ifMatch *int64) (*planning.Version, error) {
+	a, err := planning.RequireActor(ctx)
+	if err != nil {
+		return nil, err
+	}
+	if !a.HasRole(planning.RoleAdmin, planning.RoleStrategyOffice, planning.RoleProductManager) {
+		return nil, planning.Errorf(planning.EFORBIDDEN, "only product managers, the strategy office and administrators edit targets")
+	}
+	if len(edits) == 0 {
+		return nil, fieldErr(planning.EINVALID, "cells", "must list at least one cell")
+	}
+	if len(edits) > planning.MaxBatchCells {
+		return nil, fieldErr(planning.ETOOLARGE, "cells", "at most %d cells per batch", planning.MaxBatchCells)
+	}
+	var out *planning.Version
+	err = s.db.inTx(ctx, func(tx bun.Tx) error {
+		v, r, err := s.db.lockWorkingVersion(ctx, tx, versionID, ifMatch)
+		if err != nil {
+			return err
+		}
+		unitIDs, lineIDs := make([]int64, len(edits)), make([]int64, len(edits))
+		for i, e := range edits {
+			unitIDs[i], lineIDs[i] = e.OrgUnitID, e.ProductLineID
+		}
+		w, err := s.db.newWriteChecker(ctx, tx, a, r, unitIDs, lineIDs)
+		if err != nil {
+			return err
+		}
+		var val planning.Validation
+		seen := make(map[planning.CellKey]int, len(edits))
+		for i, e := range edits {
+			f := fmt.Sprintf("cells[%d]", i)
+			w.checkUnit(&val, f+".org_unit", e.OrgUnitID)
+			if err := w.checkLine(&val, f+".product_line", e.ProductLineID); err != nil {
+				return err
+			}
+			if m := w.checkMeasure(&val, f+".measure", e.MeasureID); m != nil {
+				checkAmount(&val, f+".amount", e.Amount, m.Scale)
+			}
+			if e.Period < 1 || e.Period > 12 {
+				val.Add(f+".period", "must be a month of the round's fiscal year")
+			}
+			if j, dup := seen[e.CellKey]; dup {
+				val.Add(f, "sets the same cell as cells[%d]", j)
+			}
+			seen[e.CellKey] = i
+		}
+		if err := val.Err(); err != nil {
+			return err
+		}
+		before, err := s.db.readCells(ctx, tx, versionID, keysOf(edits))
+		if err != nil {
+			return err
+		}
+		changes := make([]cellChange, len(edits))
+		added := int64(0)
+		for i, e := range edits {
+			scale := w.measures[e.MeasureID].Scale
+			changes[i] = cellChange{OrgUnitID: e.OrgUnitID, ProductLineID: e.ProductLineID, MeasureID: e.MeasureID,
+				Period: e.Period, After: e.Amount.StringFixed(scale)}
+			if old, ok := before[e.CellKey]; ok {
+				o := old.StringFixed(scale)
+				changes[i].Before = &o
+			} else {
+				added++
+			}
+		}
+		if err := s.db.upsertCells(ctx, tx, versionID, edits, w.measures); err != nil {
+			return err
+		}
+		v.CellCount += added
+		if _, err := tx.NewUpdate().Model(v).Column("cell_count").WherePK().Exec(ctx); err != nil {
+			return err
+		}
+		out = v.toDomain()
+		return s.db.writeAudit(ctx, tx, "targets.edit", "version", versionID, nil, map[string]any{"cells": changes})
+	})
+	return out, err
+}
+
+func keysOf(edits []planning.CellEdit) []planning.CellKey {
+	out := make([]planning.CellKey, len(edits))
+	for i, e := range edits {
+		out[i] = e.CellKey
+	}
+	return out
+}
+
+// readCells returns the current amounts of the given cells that exist.
+func (db *DB) readCells(ctx context.Context, idb bun.IDB, versionID int64, keys []planning.CellKey) (map[planning.CellKey]decimal.Decimal, error) {
+	out := make(map[planning.CellKey]decimal.Decimal, len(keys))
+	for _, chunk := range chunks(keys, 500) {
+		vals := make([]any, 0, len(chunk)*4+1)
+		vals = append(vals, versionID)
+		ph := make([]byte, 0, len(chunk)*12)
+		for i, k := range chunk {
+			if i > 0 {
+				ph = append(ph, ',')
+			}
+			ph = append(ph, "(?,?,?,?)"...)
+			vals = append(vals, k.OrgUnitID, k.ProductLineID, k.MeasureID, k.Period)
+		}
+		var rows []cellRow
+		err := idb.NewRaw("SELECT org_unit_id, product_line_id, measure_id, period, amount FROM target_cells WHERE version_id = ? AND (org_unit_id, product_line_id, measure_id, period) IN (VALUES "+string(ph)+")", vals...).Scan(ctx, &rows)
+		if err != nil {
+			return nil, err
+		}
+		for _, r := range rows {
+			d, err := decimal.NewFromString(r.Amount)
+			if err != nil {
+				return nil, err
+			}
+			out[planning.CellKey{OrgUnitID: r.OrgUnitID, ProductLineID: r.ProductLineID, MeasureID: r.MeasureID, Period: r.Period}] = d
+		}
+	}
+	return out, nil
+}
+
+// upsertCells writes cells, replacing any existing amounts. Amounts are
+// stored at their measure's scale, so equal amounts are equal text in
+// SQLite too.
+func (db *DB) upsertCells(ctx context.Context, idb bun.IDB, versionID int64, edits []planning.CellEdit, measures map[int64]*measureRow) error {
+	for _, chunk := range chunks(edits, 500) {
+		vals := make([]any, 0, len(chunk)*6)
+		ph := make([]byte, 0, len(chunk)*14)
+		for i, e := range chunk {
+			if i > 0 {
+				ph = append(ph, ',')
+			}
+			ph = append(ph, "(?,?,?,?,?,?)"...)
+			vals = append(vals, versionID, e.OrgUnitID, e.ProductLineID, e.MeasureID, e.Period, e.Amount.StringFixed(measures[e.MeasureID].Scale))
+		}
+		q := "INSERT INTO target_cells (version_id, org_unit_id, product_line_id, measure_id, period, amount) VALUES " + string(ph) +
+			" ON CONFLICT (version_id, org_unit_id, product_line_id, measure_id, period) DO UPDATE SET amount = excluded.amount"
+		if _, err := idb.NewRaw(q, vals...).Exec(ctx); err != nil {
+			return err
+		}
+	}
+	return nil
+}

@@ -1,0 +1,378 @@
+package sqlstore
+
+import (
+	"context"
+	"encoding/json"
+	"strings"
+	"time"
+
+	"github.com/uptrace/bun"
+
+	"github.com/cascade-planning/cascade/planning"
+)
+
+type roundRow struct {
+	bun.BaseModel    `bun:"table:rounds,alias:r"`
+	ID               int64     `bun:"id,pk,autoincrement" json:"id"`
+	Code             string    `bun:"code" json:"code"`
+	Name             string    `bun:"name" json:"name"`
+	FiscalYear       int       `bun:"fiscal_year" json:"fiscal_year"`
+	FirstMonth       int       `bun:"first_month" json:"first_month"`
+	MeasureIDs       string    `bun:"measure_ids" json:"measure_ids"`
+	Calendar         string    `bun:"calendar" json:"calendar"`
+	ApprovalChain    string    `bun:"approval_chain" json:"approval_chain"`
+	Status           string    `bun:"status" json:"status"`
+	WorkingVersionID *int64    `bun:"working_version_id" json:"working_version_id"`
+	RecordVersionID  *int64    `bun:"record_version_id" json:"record_version_id"`
+	Revision         int64     `bun:"revision" json:"revision"`
+	CreatedBy        *int64    `bun:"created_by" json:"created_by"`
+	CreatedAt        time.Time `bun:"created_at" json:"created_at"`
+	UpdatedAt        time.Time `bun:"updated_at" json:"updated_at"`
+}
+
+type deadlineJSON struct {
+	Phase string    `json:"phase"`
+	Due   time.Time `json:"due"`
+}
+
+type stepJSON struct {
+	Role   string `json:"role"`
+	Action string `json:"action"`
+}
+
+func (r *roundRow) toDomain() (*planning.Round, error) {
+	out := &planning.Round{ID: r.ID, Code: r.Code, Name: r.Name, FiscalYear: r.FiscalYear, FirstMonth: r.FirstMonth,
+		Status: planning.RoundStatus(r.Status), WorkingVersionID: r.WorkingVersionID, RecordVersionID: r.RecordVersionID,
+		Revision: r.Revision, CreatedBy: r.CreatedBy, CreatedAt: r.CreatedAt.UTC(), UpdatedAt: r.UpdatedAt.UTC()}
+	var cal []deadlineJSON
+	var chain []stepJSON
+	if json.Unmarshal([]byte(r.MeasureIDs), &out.MeasureIDs) != nil || json.Unmarshal([]byte(r.Calendar), &cal) != nil ||
+		json.Unmarshal([]byte(r.ApprovalChain), &chain) != nil {
+		return nil, planning.Errorf(planning.EINTERNAL, "round %d is corrupt", r.ID)
+	}
+	for _, d := range cal {
+		out.Calendar = append(out.Calendar, planning.Deadline{Phase: planning.RoundStatus(d.Phase), Due: d.Due.UTC()})
+	}
+	for _, s := range chain {
+		out.ApprovalChain = append(out.ApprovalChain, planning.ApprovalStep{Role: planning.Role(s.Role), Action: s.Action})
+	}
+	return out, nil
+}
+
+// setFromDomain stores the list-valued fields of r as JSON.
+func (r *roundRow) setFromDomain(d *planning.Round) {
+	ids := d.MeasureIDs
+	if ids == nil {
+		ids = []int64{}
+	}
+	b, _ := json.Marshal(ids)
+	r.MeasureIDs = string(b)
+	cal := make([]deadlineJSON, len(d.Calendar))
+	for i, x := range d.Calendar {
+		cal[i] = deadlineJSON{Phase: string(x.Phase), Due: x.Due.UTC()}
+	}
+	b, _ = json.Marshal(cal)
+	r.Calendar = string(b)
+	chain := make([]stepJSON, len(d.ApprovalChain))
+	for i, x := range d.ApprovalChain {
+		chain[i] = stepJSON{Role: string(x.Role), Action: x.Action}
+	}
+	b, _ = json.Marshal(chain)
+	r.ApprovalChain = string(b)
+	r.Code, r.Name, r.FiscalYear, r.FirstMonth = d.Code, d.Name, d.FiscalYear, d.FirstMonth
+}
+
+type transitionRow struct {
+	bun.BaseModel `bun:"table:round_transitions"`
+	ID            int64     `bun:"id,pk,autoincrement" json:"id"`
+	RoundID       int64     `bun:"round_id" json:"round_id"`
+	From          string    `bun:"from_status" json:"from"`
+	To            string    `bun:"to_status" json:"to"`
+	ActorID       *int64    `bun:"actor_id" json:"actor_id"`
+	Comment       string    `bun:"comment" json:"comment"`
+	At            time.Time `bun:"at" json:"at"`
+}
+
+// RoundService implements planning.RoundService.
+type RoundService struct{ db *DB }
+
+var _ planning.RoundService = (*RoundService)(nil)
+
+func (db *DB) loadRound(ctx context.Context, idb bun.IDB, id int64) (*roundRow, *planning.Round, error) {
+	row := new(roundRow)
+	if err := db.scanOne(ctx, idb.NewSelect().Model(row).Where("id = ?", id), "round", id); err != nil {
+		return nil, nil, err
+	}
+	r, err := row.toDomain()
+	return row, r, err
+}
+
+// FindRoundByID implements planning.RoundService.
+func (s *RoundService) FindRoundByID(ctx context.Context, id int64) (*planning.Round, error) {
+	if _, err := planning.RequireActor(ctx); err != nil {
+		return nil, err
+	}
+	_, r, err := s.db.loadRound(ctx, s.db.bun, id)
+	return r, err
+}
+
+// FindRounds implements planning.RoundService.
+func (s *RoundService) FindRounds(ctx context.Context, f planning.RoundFilter) ([]*planning.Round, string, error) {
+	if _, err := planning.RequireActor(ctx); err != nil {
+		return nil, "", err
+	}
+	if err := f.Page.Validate(); err != nil {
+		return nil, "", err
+	}
+	var rows []roundRow
+	q := s.db.bun.NewSelect().Model(&rows).OrderExpr("id ASC").Limit(fetchLimit(f.Page))
+	if f.FiscalYear != nil {
+		q.Where("fiscal_year = ?", *f.FiscalYear)
+	}
+	if f.Status != "" {
+		q.Where("status = ?", string(f.Status))
+	}
+	if after, _ := planning.DecodeCursor(f.Page.Cursor); after != "" {
+		q.Where("id > ?", after)
+	}
+	if err := q.Scan(ctx); err != nil {
+		return nil, "", s.db.mapError(err)
+	}
+	rows, next := cutPage(rows, f.Page, func(r *roundRow) string { return itoa(r.ID) })
+	out := make([]*planning.Round, len(rows))
+	for i := range rows {
+		r, err := rows[i].toDomain()
+		if err != nil {
+			return nil, "", err
+		}
+		out[i] = r
+	}
+	return out, next, nil
+}
+
+func requireRoundManager(a *planning.Actor) error {
+	if !a.HasRole(planning.RoleStrategyOffice, planning.RoleAdmin) {
+		return planning.Errorf(planning.EFORBIDDEN, "only the strategy office and administrators manage planning rounds")
+	}
+	return nil
+}
+
+// checkMeasures verifies that every id names an active measure.
+func (db *DB) checkMeasures(ctx context.Context, idb bun.IDB, ids []int64) error {
+	if len(ids) == 0 {
+		return nil
+	}
+	n, err := idb.NewSelect().Model((*measureRow)(nil)).Where("id IN (?) AND active", bun.In(ids)).Count(ctx)
+	if err != nil {
+		return err
+	} else if int(n) != len(ids) {
+		return fieldErr(planning.EINVALID, "measures", "every measure must exist and be active")
+	}
+	return nil
+}
+
+// CreateRound implements planning.RoundService.
+func (s *RoundService) CreateRound(ctx context.Context, r *planning.Round) error {
+	a, err := planning.RequireActor(ctx)
+	if err != nil {
+		return err
+	}
+	if err := requireRoundManager(a); err != nil {
+		return err
+	}
+	if len(r.ApprovalChain) == 0 {
+		r.ApprovalChain = planning.DefaultApprovalChain()
+	}
+	if err := r.Validate(); err != nil {
+		return err
+	}
+	return s.db.inTx(ctx, func(tx bun.Tx) error {
+		if err := s.db.checkMeasures(ctx, tx, r.MeasureIDs); err != nil {
+			return err
+		}
+		now := s.db.Now()
+		row := &roundRow{Status: string(planning.RoundDraft), Revision: 1, CreatedAt: now, UpdatedAt: now}
+		if uid := a.UserID(); uid != 0 {
+			row.CreatedBy = &uid
+		}
+		row.setFromDomain(r)
+		if _, err := tx.NewInsert().Model(row).Returning("id").Exec(ctx); err != nil {
+			if planning.ErrorCode(s.db.mapError(err)) == planning.ECONFLICT {
+				return fieldErr(planning.ECONFLICT, "code", "a round with code %q exists", r.Code)
+			}
+			return s.db.mapError(err)
+		}
+		out, err := row.toDomain()
+		if err != nil {
+			return err
+		}
+		*r = *out
+		return s.db.writeAudit(ctx, tx, "round.create", "round", row.ID, nil, row)
+	})
+}
+
+// UpdateRound implements planning.RoundService.
+func (s *RoundService) UpdateRound(ctx context.Context, id int64, upd planning.RoundUpdate) (*planning.Round, error) {
+	a, err := planning.RequireActor(ctx)
+	if err != nil {
+		return nil, err
+	}
+	if err := requireRoundManager(a); err != nil {
+		return nil, err
+	}
+	var out *planning.Round
+	err = s.db.inTx(ctx, func(tx bun.Tx) error {
+		row, r, err := s.db.loadRound(ctx, tx, id)
+		if err != nil {
+			return err
+		}
+		if err := checkRevision(upd.IfMatch, row.Revision); err != nil {
+			return err
+		}
+		if r.Status == planning.RoundClosed {
+			return planning.Errorf(planning.ECONFLICT, "round %s is closed", r.Code)
+		}
+		if (upd.MeasureIDs != nil || upd.ApprovalChain != nil) && r.Status != planning.RoundDraft {
+			return planning.Errorf(planning.ECONFLICT, "round %s is %s: its measures and approval chain change only while it is a draft", r.Code, r.Status)
+		}
+		before := *row
+		if upd.Name != nil {
+			r.Name = *upd.Name
+		}
+		if upd.MeasureIDs != nil {
+			r.MeasureIDs = *upd.MeasureIDs
+			if err := s.db.checkMeasures(ctx, tx, r.MeasureIDs); err != nil {
+				return err
+			}
+		}
+		if upd.Calendar != nil {
+			r.Calendar = *upd.Calendar
+		}
+		if upd.ApprovalChain != nil {
+			r.ApprovalChain = *upd.ApprovalChain
+		}
+		if err := r.Validate(); err != nil {
+			return err
+		}
+		row.setFromDomain(r)
+		row.Revision++
+		row.UpdatedAt = s.db.Now()
+		if _, err := tx.NewUpdate().Model(row).WherePK().Exec(ctx); err != nil {
+			return err
+		}
+		if out, err = row.toDomain(); err != nil {
+			return err
+		}
+		return s.db.writeAudit(ctx, tx, "round.update", "round", id, before, row)
+	})
+	return out, err
+}
+
+// TransitionRound implements planning.RoundService.
+func (s *RoundService) TransitionRound(ctx context.Context, id int64, to planning.RoundStatus, comment string, ifMatch *int64) (*planning.Round, error) {
+	a, err := planning.RequireActor(ctx)
+	if err != nil {
+		return nil, err
+	}
+	if !to.Valid() {
+		return nil, fieldErr(planning.EINVALID, "to", "must be one of %v", planning.RoundStatuses)
+	}
+	var out *planning.Round
+	err = s.db.inTx(ctx, func(tx bun.Tx) error {
+		row, r, err := s.db.loadRound(ctx, tx, id)
+		if err != nil {
+			return err
+		}
+		if err := checkRevision(ifMatch, row.Revision); err != nil {
+			return err
+		}
+		rule := planning.FindTransition(r.Status, to)
+		if rule == nil {
+			var possible []string
+			for _, t := range planning.TransitionsFrom(r.Status) {
+				possible = append(possible, string(t.To))
+			}
+			if len(possible) == 0 {
+				possible = []string{"none"}
+			}
+			return planning.Errorf(planning.ECONFLICT, "round %s is %s and cannot move to %s; possible now: %s",
+				r.Code, r.Status, to, strings.Join(possible, ", "))
+		}
+		if !a.HasRole(rule.Roles...) {
+			return planning.Errorf(planning.EFORBIDDEN, "moving a round from %s to %s needs the role %v", rule.From, rule.To, rule.Roles)
+		}
+		before := *row
+		if err := s.enter(ctx, tx, a, row, r, to); err != nil {
+			return err
+		}
+		row.Status = string(to)
+		row.Revision++
+		row.UpdatedAt = s.db.Now()
+		if _, err := tx.NewUpdate().Model(row).WherePK().Exec(ctx); err != nil {
+			return err
+		}
+		tr := &transitionRow{RoundID: id, From: string(r.Status), To: string(to), Comment: comment, At: row.UpdatedAt}
+		if uid := a.UserID(); uid != 0 {
+			tr.ActorID = &uid
+		}
+		if _, err := tx.NewInsert().Model(tr).Exec(ctx); err != nil {
+			return err
+		}
+		if out, err = row.toDomain(); err != nil {
+			return err
+		}
+		return s.db.writeAudit(ctx, tx, "round.transition", "round", id, before, row)
+	})
+	return out, err
+}
+
+// enter checks the preconditions of entering phase to and does what entering
+// it entails.
+func (s *RoundService) enter(ctx context.Context, tx bun.Tx, a *planning.Actor, row *roundRow, r *planning.Round, to planning.RoundStatus) error {
+	switch to {
+	case planning.RoundOpen:
+		if len(r.MeasureIDs) == 0 {
+			return planning.Errorf(planning.ECONFLICT, "round %s has no measures; add at least one before opening it", r.Code)
+		}
+		if row.WorkingVersionID == nil {
+			v, err := s.db.insertVersion(ctx, tx, a, r.ID, nil, "top-down", "top-down allocation")
+			if err != nil {
+				return err
+			}
+			row.WorkingVersionID = &v.ID
+		}
+	case planning.RoundCounterproposals, planning.RoundReview:
+		if row.WorkingVersionID == nil {
+			return planning.Errorf(planning.ECONFLICT, "round %s has no working version", r.Code)
+		}
+	case planning.RoundApproved:
+		if row.WorkingVersionID == nil {
+			return planning.Errorf(planning.ECONFLICT, "round %s has no working version to approve", r.Code)
+		}
+		if _, err := s.db.freeze(ctx, tx, a, *row.WorkingVersionID, nil); err != nil && planning.ErrorCode(err) != planning.ECONFLICT {
+			return err
+		}
+		row.RecordVersionID = row.WorkingVersionID
+	}
+	return nil
+}
+
+// FindRoundTransitions implements planning.RoundService.
+func (s *RoundService) FindRoundTransitions(ctx context.Context, roundID int64) ([]*planning.RoundTransition, error) {
+	if _, err := planning.RequireActor(ctx); err != nil {
+		return nil, err
+	}
+	if _, _, err := s.db.loadRound(ctx, s.db.bun, roundID); err != nil {
+		return nil, err
+	}
+	var rows []transitionRow
+	if err := s.db.bun.NewSelect().Model(&rows).Where("round_id = ?", roundID).OrderExpr("id ASC").Scan(ctx); err != nil {
+		return nil, s.db.mapError(err)
+	}
+	out := make([]*planning.RoundTransition, len(rows))
+	for i, t := range rows {
+		out[i] = &planning.RoundTransition{ID: t.ID, RoundID: t.RoundID, From: planning.RoundStatus(t.From),
+			To: planning.RoundStatus(t.To), ActorID: t.ActorID, Comment: t.Comment, At: t.At.UTC()}
+	}
+	return out, nil
+}

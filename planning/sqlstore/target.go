@@ -1,0 +1,186 @@
+package sqlstore
+
+import (
+	"context"
+	"fmt"
+	"strings"
+
+	"github.com/shopspring/decimal"
+	"github.com/uptrace/bun"
+
+	"github.com/cascade-planning/cascade/planning"
+)
+
+// TargetService implements planning.TargetService.
+type TargetService struct{ db *DB }
+
+var _ planning.TargetService = (*TargetService)(nil)
+
+// cellRow is a target cell joined with the codes that order and label it.
+type cellRow struct {
+	OrgUnitID       int64  `bun:"org_unit_id"`
+	ProductLineID   int64  `bun:"product_line_id"`
+	MeasureID       int64  `bun:"measure_id"`
+	Period          int    `bun:"period"`
+	Amount          string `bun:"amount"`
+	Path            string `bun:"path"`
+	ProductLineCode string `bun:"pl_code"`
+	MeasureCode     string `bun:"m_code"`
+	OrgUnitCode     string `bun:"ou_code"`
+	Scale           int32  `bun:"scale"`
+}
+
+// cellScope restricts a query over target_cells joined as c with org_units
+// as ou to the units the filter and the actor's scope allow. It returns
+// ENOTFOUND when the filter names a unit the actor cannot see.
+func (db *DB) cellScope(ctx context.Context, q *bun.SelectQuery, a *planning.Actor, orgUnitID *int64, subtree bool) error {
+	if orgUnitID != nil {
+		unit := new(orgUnitRow)
+		if err := db.scanOne(ctx, db.bun.NewSelect().Model(unit).Where("id = ?", *orgUnitID), "org unit", *orgUnitID); err != nil {
+			return err
+		}
+		if !a.CanSeeOrgPath(unit.Path) {
+			return notFound("org unit", *orgUnitID)
+		}
+		if subtree {
+			q.Where("ou.path LIKE ?", unit.Path+"%")
+		} else {
+			q.Where("c.org_unit_id = ?", unit.ID)
+		}
+		return nil
+	}
+	scopeWhere(q, a, "ou.path")
+	return nil
+}
+
+func periodRange(from, to int) (int, int, error) {
+	if from == 0 {
+		from = 1
+	}
+	if to == 0 {
+		to = 12
+	}
+	if from < 1 || from > 12 || to < 1 || to > 12 || from > to {
+		return 0, 0, fieldErr(planning.EINVALID, "period", "must be a range of months inside the round's fiscal year")
+	}
+	return from, to, nil
+}
+
+// FindGrid implements planning.TargetService.
+func (s *TargetService) FindGrid(ctx context.Context, f planning.GridFilter) ([]planning.GridRow, string, error) {
+	a, err := planning.RequireActor(ctx)
+	if err != nil {
+		return nil, "", err
+	}
+	if err := f.Page.Validate(); err != nil {
+		return nil, "", err
+	}
+	from, to, err := periodRange(f.PeriodFrom, f.PeriodTo)
+	if err != nil {
+		return nil, "", err
+	}
+	if f.Grain == "" {
+		f.Grain = planning.GrainMonth
+	}
+	if f.Grain != planning.GrainMonth && f.Grain != planning.GrainQuarter && f.Grain != planning.GrainYear {
+		return nil, "", fieldErr(planning.EINVALID, "grain", "must be month, quarter or year")
+	}
+	v, err := s.db.loadVersion(ctx, s.db.bun, f.VersionID)
+	if err != nil {
+		return nil, "", err
+	}
+	_, r, err := s.db.loadRound(ctx, s.db.bun, v.RoundID)
+	if err != nil {
+		return nil, "", err
+	}
+	var rows []cellRow
+	q := s.db.bun.NewSelect().TableExpr("target_cells AS c").
+		ColumnExpr("c.org_unit_id, c.product_line_id, c.measure_id, c.period, c.amount").
+		ColumnExpr("ou.path, ou.code AS ou_code, pl.code AS pl_code, m.code AS m_code, m.scale").
+		Join("JOIN org_units AS ou ON ou.id = c.org_unit_id").
+		Join("JOIN product_lines AS pl ON pl.id = c.product_line_id").
+		Join("JOIN measures AS m ON m.id = c.measure_id").
+		Where("c.version_id = ?", v.ID).
+		Where("c.period BETWEEN ? AND ?", from, to).
+		OrderExpr("ou.path, pl.code, m.code, c.period").
+		Limit(int64((f.Page.Size() + 1) * 12))
+	if err := s.db.cellScope(ctx, q, a, f.OrgUnitID, f.Subtree); err != nil {
+		return nil, "", err
+	}
+	if len(f.ProductLineIDs) > 0 {
+		q.Where("c.product_line_id IN (?)", bun.In(f.ProductLineIDs))
+	}
+	if len(f.MeasureIDs) > 0 {
+		q.Where("c.measure_id IN (?)", bun.In(f.MeasureIDs))
+	}
+	if after, _ := planning.DecodeCursor(f.Page.Cursor); after != "" {
+		parts := strings.Split(after, "\x1f")
+		if len(parts) != 3 {
+			return nil, "", fieldErr(planning.EINVALID, "cursor", "is not a cursor returned by this list")
+		}
+		q.Where("(ou.path > ? OR (ou.path = ? AND (pl.code > ? OR (pl.code = ? AND m.code > ?))))",
+			parts[0], parts[0], parts[1], parts[1], parts[2])
+	}
+	if err := q.Scan(ctx, &rows); err != nil {
+		return nil, "", s.db.mapError(err)
+	}
+	out, next, err := buildGrid(rows, r, f.Grain, from, to, f.Page.Size())
+	return out, next, err
+}
+
+// buildGrid groups month cells into rows, fills missing months with zero
+// and rolls them up to the grain. Rollups are exact decimal sums.
+func buildGrid(rows []cellRow, r *planning.Round, grain planning.Grain, from, to, size int) ([]planning.GridRow, string, error) {
+	var out []planning.GridRow
+	var months [13]decimal.Decimal
+	var keys []string
+	flush := func(c *cellRow) {
+		g := planning.GridRow{OrgUnitID: c.OrgUnitID, OrgUnitCode: c.OrgUnitCode, ProductLineID: c.ProductLineID,
+			ProductLineCode: c.ProductLineCode, MeasureID: c.MeasureID, MeasureCode: c.MeasureCode, Scale: c.Scale}
+		g.Total = decimal.Zero
+		for p := from; p <= to; p++ {
+			g.Total = g.Total.Add(months[p])
+		}
+		switch grain {
+		case planning.GrainMonth:
+			for p := from; p <= to; p++ {
+				g.Periods = append(g.Periods, planning.PeriodAmount{Period: r.MonthLabel(p), Amount: months[p]})
+			}
+		case planning.GrainQuarter:
+			for q := (from-1)/3 + 1; q <= (to-1)/3+1; q++ {
+				sum := decimal.Zero
+				for p := max(from, q*3-2); p <= min(to, q*3); p++ {
+					sum = sum.Add(months[p])
+				}
+				g.Periods = append(g.Periods, planning.PeriodAmount{Period: fmt.Sprintf("FY%d-Q%d", r.FiscalYear, q), Amount: sum})
+			}
+		case planning.GrainYear:
+			g.Periods = append(g.Periods, planning.PeriodAmount{Period: fmt.Sprintf("FY%d", r.FiscalYear), Amount: g.Total})
+		}
+		out = append(out, g)
+		keys = append(keys, c.Path+"\x1f"+c.ProductLineCode+"\x1f"+c.MeasureCode)
+	}
+	for i := range rows {
+		c := &rows[i]
+		if i > 0 && !sameSeries(&rows[i-1], c) {
+			flush(&rows[i-1])
+			months = [13]decimal.Decimal{}
+		}
+		d, err := decimal.NewFromString(c.Amount)
+		if err != nil {
+			return nil, "", fmt.Errorf("cell amount %q: %w", c.Amount, err)
+		}
+		months[c.Period] = d
+	}
+	if len(rows) > 0 {
+		flush(&rows[len(rows)-1])
+	}
+	if len(out) > size {
+		return out[:size], planning.EncodeCursor(keys[size-1]), nil
+	}
+	return out, "", nil
+}
+
+func sameSeries(a, b *cellRow) bool {
+	return a.OrgUnitID == b.OrgUnitID && a.ProductLineID == b.ProductLineID && a.MeasureID == b.MeasureID
+}

@@ -1,0 +1,239 @@
+package sqlstore
+
+import (
+	"context"
+	"time"
+
+	"github.com/uptrace/bun"
+
+	"github.com/cascade-planning/cascade/planning"
+)
+
+type versionRow struct {
+	bun.BaseModel `bun:"table:versions,alias:v"`
+	ID            int64      `bun:"id,pk,autoincrement" json:"id"`
+	RoundID       int64      `bun:"round_id" json:"round_id"`
+	Number        int        `bun:"number" json:"number"`
+	Label         string     `bun:"label" json:"label"`
+	Purpose       string     `bun:"purpose" json:"purpose"`
+	Status        string     `bun:"status" json:"status"`
+	ParentID      *int64     `bun:"parent_id" json:"parent_id"`
+	Revision      int64      `bun:"revision" json:"revision"`
+	CellCount     int64      `bun:"cell_count" json:"cell_count"`
+	CreatedBy     *int64     `bun:"created_by" json:"created_by"`
+	CreatedAt     time.Time  `bun:"created_at" json:"created_at"`
+	FrozenBy      *int64     `bun:"frozen_by" json:"frozen_by"`
+	FrozenAt      *time.Time `bun:"frozen_at" json:"frozen_at"`
+}
+
+func (r *versionRow) toDomain() *planning.Version {
+	return &planning.Version{ID: r.ID, RoundID: r.RoundID, Number: r.Number, Label: r.Label, Purpose: r.Purpose,
+		Status: planning.VersionStatus(r.Status), ParentID: r.ParentID, Revision: r.Revision, CellCount: r.CellCount,
+		CreatedBy: r.CreatedBy, CreatedAt: r.CreatedAt.UTC(), FrozenBy: r.FrozenBy, FrozenAt: utcPtr(r.FrozenAt)}
+}
+
+// VersionService implements planning.VersionService.
+type VersionService struct{ db *DB }
+
+var _ planning.VersionService = (*VersionService)(nil)
+
+func actorIDPtr(a *planning.Actor) *int64 {
+	if uid := a.UserID(); uid != 0 {
+		return &uid
+	}
+	return nil
+}
+
+func (db *DB) loadVersion(ctx context.Context, idb bun.IDB, id int64) (*versionRow, error) {
+	row := new(versionRow)
+	if err := db.scanOne(ctx, idb.NewSelect().Model(row).Where("id = ?", id), "version", id); err != nil {
+		return nil, err
+	}
+	return row, nil
+}
+
+// insertVersion creates the next working version of a round.
+func (db *DB) insertVersion(ctx context.Context, tx bun.Tx, a *planning.Actor, roundID int64, parentID *int64, label, purpose string) (*versionRow, error) {
+	var maxNumber int
+	if err := tx.NewSelect().Model((*versionRow)(nil)).ColumnExpr("COALESCE(MAX(number), 0)").
+		Where("round_id = ?", roundID).Scan(ctx, &maxNumber); err != nil {
+		return nil, err
+	}
+	row := &versionRow{RoundID: roundID, Number: maxNumber + 1, Label: label, Purpose: purpose,
+		Status: string(planning.VersionWorking), ParentID: parentID, Revision: 1, CreatedBy: actorIDPtr(a), CreatedAt: db.Now()}
+	if _, err := tx.NewInsert().Model(row).Returning("id").Exec(ctx); err != nil {
+		return nil, db.mapError(err)
+	}
+	return row, db.writeAudit(ctx, tx, "version.create", "version", row.ID, nil, row)
+}
+
+// FindVersionByID implements planning.VersionService.
+func (s *VersionService) FindVersionByID(ctx context.Context, id int64) (*planning.Version, error) {
+	if _, err := planning.RequireActor(ctx); err != nil {
+		return nil, err
+	}
+	row, err := s.db.loadVersion(ctx, s.db.bun, id)
+	if err != nil {
+		return nil, err
+	}
+	return row.toDomain(), nil
+}
+
+// FindVersions implements planning.VersionService.
+func (s *VersionService) FindVersions(ctx context.Context, f planning.VersionFilter) ([]*planning.Version, string, error) {
+	if _, err := planning.RequireActor(ctx); err != nil {
+		return nil, "", err
+	}
+	if err := f.Page.Validate(); err != nil {
+		return nil, "", err
+	}
+	if _, _, err := s.db.loadRound(ctx, s.db.bun, f.RoundID); err != nil {
+		return nil, "", err
+	}
+	var rows []versionRow
+	q := s.db.bun.NewSelect().Model(&rows).Where("round_id = ?", f.RoundID).OrderExpr("number ASC").Limit(fetchLimit(f.Page))
+	if f.Status != "" {
+		q.Where("status = ?", string(f.Status))
+	}
+	if after, _ := planning.DecodeCursor(f.Page.Cursor); after != "" {
+		q.Where("number > ?", after)
+	}
+	if err := q.Scan(ctx); err != nil {
+		return nil, "", s.db.mapError(err)
+	}
+	rows, next := cutPage(rows, f.Page, func(r *versionRow) string { return itoa(int64(r.Number)) })
+	out := make([]*planning.Version, len(rows))
+	for i := range rows {
+		out[i] = rows[i].toDomain()
+	}
+	return out, next, nil
+}
+
+// CopyVersion implements planning.VersionService.
+func (s *VersionService) CopyVersion(ctx context.Context, from int64, label, purpose string) (*planning.Version, error) {
+	a, err := planning.RequireActor(ctx)
+	if err != nil {
+		return nil, err
+	}
+	if !a.HasRole(planning.RoleStrategyOffice, planning.RoleAdmin, planning.RoleProductManager) {
+		return nil, planning.Errorf(planning.EFORBIDDEN, "only the strategy office, administrators and product managers create versions")
+	}
+	if err := (&planning.Version{Label: label, Purpose: purpose}).Validate(); err != nil {
+		return nil, err
+	}
+	var out *planning.Version
+	err = s.db.inTx(ctx, func(tx bun.Tx) error {
+		src, err := s.db.loadVersion(ctx, tx, from)
+		if err != nil {
+			return err
+		}
+		row, r, err := s.db.loadRound(ctx, tx, src.RoundID)
+		if err != nil {
+			return err
+		}
+		if r.Status == planning.RoundDraft || r.Status == planning.RoundClosed {
+			return planning.Errorf(planning.ECONFLICT, "round %s is %s: versions are made while it is open", r.Code, r.Status)
+		}
+		v, err := s.db.insertVersion(ctx, tx, a, r.ID, &src.ID, label, purpose)
+		if err != nil {
+			return err
+		}
+		if _, err := tx.NewRaw(`INSERT INTO target_cells (version_id, org_unit_id, product_line_id, measure_id, period, amount)
+			SELECT ?, org_unit_id, product_line_id, measure_id, period, amount FROM target_cells WHERE version_id = ?`, v.ID, src.ID).Exec(ctx); err != nil {
+			return err
+		}
+		if _, err := tx.NewRaw(`INSERT INTO allocation_buffers (version_id, org_unit_id, product_line_id, measure_id, buffer)
+			SELECT ?, org_unit_id, product_line_id, measure_id, buffer FROM allocation_buffers WHERE version_id = ?`, v.ID, src.ID).Exec(ctx); err != nil {
+			return err
+		}
+		v.CellCount = src.CellCount
+		if _, err := tx.NewUpdate().Model(v).Column("cell_count").WherePK().Exec(ctx); err != nil {
+			return err
+		}
+		before := *row
+		row.WorkingVersionID = &v.ID
+		row.Revision++
+		row.UpdatedAt = s.db.Now()
+		if _, err := tx.NewUpdate().Model(row).Column("working_version_id", "revision", "updated_at").WherePK().Exec(ctx); err != nil {
+			return err
+		}
+		out = v.toDomain()
+		return s.db.writeAudit(ctx, tx, "round.working_version", "round", row.ID, before, row)
+	})
+	return out, err
+}
+
+// freeze makes a working version immutable.
+func (db *DB) freeze(ctx context.Context, tx bun.Tx, a *planning.Actor, id int64, ifMatch *int64) (*versionRow, error) {
+	row, err := db.loadVersion(ctx, tx, id)
+	if err != nil {
+		return nil, err
+	}
+	if err := checkRevision(ifMatch, row.Revision); err != nil {
+		return nil, err
+	}
+	if row.Status == string(planning.VersionFrozen) {
+		return nil, planning.Errorf(planning.ECONFLICT, "version %d is frozen already", id)
+	}
+	before := *row
+	now := db.Now()
+	row.Status, row.FrozenAt, row.FrozenBy = string(planning.VersionFrozen), &now, actorIDPtr(a)
+	row.Revision++
+	if _, err := tx.NewUpdate().Model(row).Column("status", "frozen_at", "frozen_by", "revision").WherePK().Exec(ctx); err != nil {
+		return nil, err
+	}
+	return row, db.writeAudit(ctx, tx, "version.freeze", "version", id, before, row)
+}
+
+// FreezeVersion implements planning.VersionService.
+func (s *VersionService) FreezeVersion(ctx context.Context, id int64, ifMatch *int64) (*planning.Version, error) {
+	a, err := planning.RequireActor(ctx)
+	if err != nil {
+		return nil, err
+	}
+	if !a.HasRole(planning.RoleStrategyOffice, planning.RoleAdmin) {
+		return nil, planning.Errorf(planning.EFORBIDDEN, "only the strategy office and administrators freeze versions")
+	}
+	var out *planning.Version
+	err = s.db.inTx(ctx, func(tx bun.Tx) error {
+		row, err := s.db.freeze(ctx, tx, a, id, ifMatch)
+		if err == nil {
+			out = row.toDomain()
+		}
+		return err
+	})
+	return out, err
+}
+
+// lockWorkingVersion claims a version for a write of its cells: it must be a
+// working version of a round that is under way, at the revision the caller
+// read (when given). Bumping the revision in the same statement takes the
+// row's write lock, so concurrent writers to one version queue up instead of
+// interleaving, on every server sharing the database.
+func (db *DB) lockWorkingVersion(ctx context.Context, tx bun.Tx, id int64, ifMatch *int64) (*versionRow, *planning.Round, error) {
+	res, err := tx.NewUpdate().Model((*versionRow)(nil)).Set("revision = revision + 1").Where("id = ?", id).Exec(ctx)
+	if err != nil {
+		return nil, nil, err
+	}
+	if n, _ := res.RowsAffected(); n == 0 {
+		return nil, nil, notFound("version", id)
+	}
+	row, err := db.loadVersion(ctx, tx, id)
+	if err != nil {
+		return nil, nil, err
+	}
+	if ifMatch != nil && *ifMatch != row.Revision-1 {
+		return nil, nil, planning.Errorf(planning.EPRECONDITION, "version %d changed since you read it (revision %d, you sent %d); read it again", id, row.Revision-1, *ifMatch)
+	}
+	if row.Status != string(planning.VersionWorking) {
+		return nil, nil, planning.Errorf(planning.ECONFLICT, "version %d is frozen: it never changes; copy it into a new working version", id)
+	}
+	_, r, err := db.loadRound(ctx, tx, row.RoundID)
+	if err != nil {
+		return nil, nil, err
+	}
+	if r.Status == planning.RoundDraft || r.Status == planning.RoundClosed {
+		return nil, nil, planning.Errorf(planning.ECONFLICT, "round %s is %s: targets change only while it is under way", r.Code, r.Status)
+	}
+	return row, r, nil
+}
