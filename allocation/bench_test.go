@@ -82,7 +82,7 @@ func benchTree(rng *rand.Rand) (Node, []int64, benchShape) {
 	return root, weights, shape
 }
 
-func benchLines_(b testing.TB) ([]benchLine, benchShape) {
+func makeBenchLines(b testing.TB) ([]benchLine, benchShape) {
 	rng := rand.New(rand.NewPCG(1, 2))
 	var lines []benchLine
 	var shape benchShape
@@ -189,7 +189,7 @@ func baselineCascade(l *benchLine, sh *benchShape, cells []int64, scratch []int6
 }
 
 func BenchmarkBaselineInt64(b *testing.B) {
-	lines, shape := benchLines_(b)
+	lines, shape := makeBenchLines(b)
 	cells := make([]int64, shape.nodes*13)
 	scratch, rem, idx := make([]int64, 64), make([]int64, 64), make([]int32, 64)
 	b.ReportAllocs()
@@ -203,7 +203,7 @@ func BenchmarkBaselineInt64(b *testing.B) {
 }
 
 func BenchmarkCascade(b *testing.B) {
-	lines, shape := benchLines_(b)
+	lines, shape := makeBenchLines(b)
 	b.ReportAllocs()
 	b.ResetTimer()
 	for range b.N {
@@ -224,7 +224,7 @@ func benchCells(sh benchShape) int { return benchLines * sh.nodes * Months }
 // ratio of their times (x-baseline), the cascade's ns and bytes allocated
 // per month cell.
 func BenchmarkCascadeVsBaseline(b *testing.B) {
-	lines, shape := benchLines_(b)
+	lines, shape := makeBenchLines(b)
 	cells := make([]int64, shape.nodes*13)
 	scratch, rem, idx := make([]int64, 64), make([]int64, 64), make([]int32, 64)
 	var base, casc time.Duration
@@ -257,4 +257,71 @@ func BenchmarkCascadeVsBaseline(b *testing.B) {
 	b.ReportMetric(float64(casc.Nanoseconds())/n, "cascade-ns/op")
 	b.ReportMetric(float64(casc.Nanoseconds())/n/nc, "cascade-ns/cell")
 	b.ReportMetric(float64(bytes)/n/nc, "bytes/cell")
+}
+
+// The flat shape of the issue: 20,000 parents × 50 children, one
+// proportional split each, through the public Split (decimal in, Amounts
+// out) and through the plain int64 loop.
+const (
+	flatParents  = 20_000
+	flatChildren = 50
+)
+
+func flatInputs() ([][]Child, []decimal.Decimal, [][]int64, []int64) {
+	rng := rand.New(rand.NewPCG(3, 4))
+	children := make([][]Child, flatParents)
+	totals := make([]decimal.Decimal, flatParents)
+	weights := make([][]int64, flatParents)
+	minor := make([]int64, flatParents)
+	for p := range children {
+		minor[p] = rng.Int64N(1e10)
+		totals[p] = decimal.New(minor[p], -2)
+		children[p] = make([]Child, flatChildren)
+		weights[p] = make([]int64, flatChildren)
+		for c := range children[p] {
+			weights[p][c] = 1 + rng.Int64N(1e6)
+			children[p][c] = Child{Key: fmt.Sprintf("C%02d", c), Weight: decimal.New(weights[p][c], -2)}
+		}
+	}
+	return children, totals, weights, minor
+}
+
+// BenchmarkSplitVsBaseline reports the ratio of 20,000 calls of Split
+// (50 children each, 1,000,000 shares) to the int64 loop over the same
+// shares, and Split's bytes per share.
+func BenchmarkSplitVsBaseline(b *testing.B) {
+	children, totals, weights, minor := flatInputs()
+	out, rem, idx := make([]int64, flatChildren), make([]int64, flatChildren), make([]int32, flatChildren)
+	var base, split time.Duration
+	var bytes uint64
+	var ms0, ms1 runtime.MemStats
+	b.ResetTimer()
+	for range b.N {
+		t0 := time.Now()
+		for p := range weights {
+			wsum := int64(0)
+			for _, w := range weights[p] {
+				wsum += w
+			}
+			baselineLR(minor[p], weights[p], wsum, out, rem, idx)
+		}
+		t1 := time.Now()
+		runtime.ReadMemStats(&ms0)
+		t2 := time.Now()
+		for p := range children {
+			if _, err := Split(totals[p], 2, children[p], Spec{Method: Proportional}); err != nil {
+				b.Fatal(err)
+			}
+		}
+		t3 := time.Now()
+		runtime.ReadMemStats(&ms1)
+		base += t1.Sub(t0)
+		split += t3.Sub(t2)
+		bytes += ms1.TotalAlloc - ms0.TotalAlloc
+	}
+	n := float64(b.N)
+	b.ReportMetric(float64(split)/float64(base), "x-baseline")
+	b.ReportMetric(float64(base.Nanoseconds())/n, "baseline-ns/op")
+	b.ReportMetric(float64(split.Nanoseconds())/n, "split-ns/op")
+	b.ReportMetric(float64(bytes)/n/float64(flatParents*flatChildren), "bytes/cell")
 }

@@ -51,7 +51,8 @@ func Cascade(in CascadeInput) (*CascadeResult, error) {
 // run computes every cell, parents before children.
 func (r *CascadeResult) run() *Error {
 	t := r.t
-	st := &stepper{scale: t.scale, grid: grid{scale: t.scale}}
+	st := getStepper(t.scale)
+	defer putStepper(st)
 	r.set(0, 0, t.amount)
 	var months, colTotals, mrems []num
 	if t.phase != nil {

@@ -149,8 +149,15 @@ func TestCascade(t *testing.T) {
 					t.Errorf("%s = %s, want %s", key, r.Year(i), want)
 				}
 			}
+			all, err := r.Explanations()
+			if err != nil || len(all) != r.Len() {
+				t.Fatalf("explanations: %v", err)
+			}
 			for i := 0; i < r.Len(); i++ {
 				ne, err := r.Explain(r.Key(i))
+				if err == nil && fmt.Sprint(*ne) != fmt.Sprint(all[i]) {
+					t.Fatalf("Explain(%s) = %+v, Explanations()[%d] = %+v", r.Key(i), *ne, i, all[i])
+				}
 				if err != nil {
 					t.Fatalf("explain %s: %v", r.Key(i), err)
 				}

@@ -175,7 +175,9 @@ func explainShare(e *Explanation, q ratio, rank, of, units int, tie bool, scale 
 //
 // propBasis is the basis of a proportional share (proportional, profile or
 // reference); BasisEvenFallback marks a phasing that fell back to even.
-func explainYear(tr *yearTrace, kinds []uint8, pos int, key string, share num, scale int32, propBasis Basis) Explanation {
+//
+// k is the child's index among the free children, or −1.
+func explainYear(tr *yearTrace, kinds []uint8, pos, k int, key string, share num, scale int32, propBasis Basis) Explanation {
 	e := Explanation{Key: key, Amount: Amount{v: share, scale: scale}}
 	switch kinds[pos] {
 	case kindLocked:
@@ -212,10 +214,6 @@ func explainYear(tr *yearTrace, kinds []uint8, pos int, key string, share num, s
 	case spreadEvenFallback:
 		e.Basis = BasisEvenFallback
 	}
-	k := 0
-	for k < len(tr.free) && int(tr.free[k]) != pos {
-		k++
-	}
 	lt := &tr.lr
 	q := ratio{neg: lt.neg, floor: lt.floors[k], rem: lt.rems[k], den: lt.den}
 	explainShare(&e, q, int(lt.rank[k]), lt.ranked, lt.units, lt.tie[k], scale, share)
@@ -228,14 +226,11 @@ func explainYear(tr *yearTrace, kinds []uint8, pos int, key string, share num, s
 	return e
 }
 
-// explainCell explains cell (row pos, column j) of a traced table.
-func explainCell(tr *gridTrace, pos, j int, key string, cell num, scale int32) Explanation {
+// explainCell explains cell (free row k, column j) of a traced table; k is
+// −1 for a pinned row.
+func explainCell(tr *gridTrace, k, j int, key string, cell num, scale int32) Explanation {
 	e := Explanation{Key: key, Month: j + 1, Amount: Amount{v: cell, scale: scale}, Basis: BasisPhased}
-	k := 0
-	for k < len(tr.free) && int(tr.free[k]) != pos {
-		k++
-	}
-	if k == len(tr.free) {
+	if k < 0 {
 		e.Basis, e.Rule, e.Floor = BasisPinned, RuleFixed, e.Amount
 		e.Reason = e.Amount.String() + ": a locked month, kept as it was"
 		return e

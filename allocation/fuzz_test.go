@@ -39,7 +39,7 @@ func FuzzSplit(f *testing.F) {
 		ws := parseList(weights, 64)
 		children := make([]Child, len(ws))
 		for i, w := range ws {
-			children[i] = Child{Key: string(rune('A' + i%26)) + string(rune('a'+i/26)), Weight: w}
+			children[i] = Child{Key: string(rune('A'+i%26)) + string(rune('a'+i/26)), Weight: w}
 		}
 		// fixed: "index:amount" pairs; odd indexes lock, even ones are manual.
 		for _, p := range strings.Split(fixed, ",") {
@@ -131,7 +131,8 @@ func fuzzTree(shape []byte) Node {
 		kids := int(shape[b] % 4)
 		for k := 0; k < kids; k++ {
 			count++
-			n.Children = append(n.Children, Node{Key: string(rune('a'+count%26)) + string(rune('0'+count/26)), Weight: decimal.New(int64(shape[b]>>2), -1)})
+			w := decimal.New(int64(shape[b]>>2)+int64(k%2), -1) // zero only for some siblings
+			n.Children = append(n.Children, Node{Key: string(rune('a'+count%26)) + string(rune('0'+count/26)), Weight: w})
 		}
 		for k := range n.Children {
 			queue = append(queue, &n.Children[k])
@@ -141,9 +142,10 @@ func fuzzTree(shape []byte) Node {
 }
 
 func FuzzCascade(f *testing.F) {
-	f.Add([]byte{2, 3, 1, 2, 0, 6}, "1000.00", int8(2), []byte{1, 2, 1}, "0.1", "1,2,3,4,5,6,7,8,9,10,11,12", "a0:5")
-	f.Add([]byte{3, 3, 3, 3}, "-12345.67", int8(2), []byte{2, 2}, "0.125", "", "b0:-1")
-	f.Add([]byte{1, 1, 1, 1, 1}, "92233720368547758.07", int8(2), []byte{1, 1, 1, 1, 1}, "2", "0,0,0,0,0,0,0,0,0,0,0,0", "")
+	f.Add([]byte{2, 3, 1, 2, 0, 6}, "1000.00", int8(2), []byte{1, 0x80, 0}, "0.1", "1,2,3,4,5,6,7,8,9,10,11,12", "c0:5")
+	f.Add([]byte{3, 3, 3, 3}, "-12345.67", int8(2), []byte{0, 0x81, 0}, "0.125", "x", "d0:-1")
+	f.Add([]byte{1, 1, 1, 1, 1}, "92233720368547758.07", int8(2), []byte{0, 0, 0x81, 0, 0}, "2", "0,0,0,0,0,0,0,0,0,0,0,0", "")
+	f.Add([]byte{2, 2, 2, 2, 2, 2, 2}, "17", int8(0), []byte{7, 6, 0x80}, "0.5", "1,0,0,0,0,0,0,0,0,0,0,3", "b0:9,f0:1")
 	f.Fuzz(func(t *testing.T, shape []byte, amount string, scale int8, methods []byte, buffer string, season string, locks string) {
 		a, err := decimal.NewFromString(amount)
 		if err != nil {

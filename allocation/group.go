@@ -1,5 +1,7 @@
 package allocation
 
+import "sync"
+
 // stepper holds everything one call needs to split parents: the scale and
 // the scratch buffers of every algorithm. A cascade runs all its nodes
 // through one stepper, so the hot path allocates only its results.
@@ -7,11 +9,24 @@ type stepper struct {
 	scale int32
 	lr    lr
 	grid  grid
-	ws    weightScratch
 	fw    []num   // weights of the free children
 	fo    []num   // shares of the free children
 	fpos  []int32 // positions of the free children
 }
+
+// steppers recycles steppers, and with them their scratch buffers, across
+// calls. Every buffer is overwritten before it is read, so a recycled
+// stepper computes exactly what a new one would.
+var steppers = sync.Pool{New: func() any { return new(stepper) }}
+
+// getStepper returns a stepper for amounts at scale; putStepper returns it.
+func getStepper(scale int32) *stepper {
+	st := steppers.Get().(*stepper)
+	st.scale, st.grid.scale = scale, scale
+	return st
+}
+
+func putStepper(st *stepper) { steppers.Put(st) }
 
 // group is one parent's children, in canonical (ascending key) order.
 type group struct {

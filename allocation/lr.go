@@ -9,11 +9,10 @@ import (
 // (Hamilton's method). One lr serves a whole call, so the nodes of a
 // cascade reuse its buffers instead of allocating per node.
 type lr struct {
-	floors []num
-	rems   []num
-	order  []int32
-	keys   []uint64
-	tmp    []int64
+	rems  []num
+	order []int32
+	keys  []uint64
+	tmp   []int64
 }
 
 // lrTrace records how a largest-remainder split came about, so that a

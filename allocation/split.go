@@ -73,9 +73,15 @@ func Split(total decimal.Decimal, scale int32, children []Child, spec Spec) (*Re
 		return nil, err
 	}
 	r.perm = perm
-	r.g = group{kinds: make([]uint8, n), fixed: make([]num, n)}
+	r.g = group{kinds: make([]uint8, n)}
 	for p, i := range perm {
 		c := &children[i]
+		if c.Lock == nil && c.Manual == nil {
+			continue
+		}
+		if r.g.fixed == nil {
+			r.g.fixed = make([]num, n)
+		}
 		field := fmt.Sprintf("children[%d]", i)
 		if c.Lock != nil && c.Manual != nil {
 			return nil, errorf(EINVALID, field, c.Key, "a child is either locked or manual, not both")
@@ -117,7 +123,8 @@ func Split(total decimal.Decimal, scale int32, children []Child, spec Spec) (*Re
 
 // run computes the shares, tracing them when tr is not nil.
 func (r *Result) run(tr *yearTrace) *Error {
-	st := stepper{scale: r.scale}
+	st := getStepper(r.scale)
+	defer putStepper(st)
 	n := len(r.keys)
 	r.canonOut = resize(r.canonOut, n)
 	o, err := st.splitYear(r.parent, &r.spec, r.fac, &r.g, r.canonOut, tr, r.fields)
@@ -125,7 +132,15 @@ func (r *Result) run(tr *yearTrace) *Error {
 		return err
 	}
 	r.out = o
-	r.shares = resize(r.shares, n)
+	identity := true
+	for p, i := range r.perm {
+		identity = identity && int(i) == p
+	}
+	if identity {
+		r.shares = r.canonOut
+		return nil
+	}
+	r.shares = make([]num, n)
 	for p, i := range r.perm {
 		r.shares[i] = r.canonOut[p]
 	}
@@ -212,8 +227,9 @@ func (r *Result) Explain() ([]Explanation, error) {
 		return nil, internalf("the split did not repeat itself")
 	}
 	ex := make([]Explanation, len(r.keys))
+	free := freeIndex(tr.free, len(r.keys))
 	for p, i := range r.perm {
-		ex[i] = explainYear(tr, r.g.kinds, p, r.keys[i], r.canonOut[p], r.scale, r.basis)
+		ex[i] = explainYear(tr, r.g.kinds, p, free[p], r.keys[i], r.canonOut[p], r.scale, r.basis)
 	}
 	return ex, nil
 }

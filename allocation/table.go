@@ -120,8 +120,9 @@ func (t *Table) run(tr *gridTrace) *Error {
 		fb[j] = small(1)
 	}
 	t.canon = resize(t.canon, n*m)
-	g := grid{scale: t.scale}
-	if err := g.round(t.rows, t.cols, t.pins, fb, small(int64(m)), t.canon, tr); err != nil {
+	st := getStepper(t.scale)
+	defer putStepper(st)
+	if err := st.grid.round(t.rows, t.cols, t.pins, fb, small(int64(m)), t.canon, tr); err != nil {
 		if err.Code != EINTERNAL {
 			err.Field = "rows"
 		}
@@ -167,9 +168,10 @@ func (t *Table) Explain(i int) ([]Explanation, error) {
 	for int(t.perm[p]) != i {
 		p++
 	}
+	k := freeIndex(tr.free, len(t.keys))[p]
 	ex := make([]Explanation, t.m)
 	for j := range ex {
-		ex[j] = explainCell(tr, p, j, t.keys[i], t.cells[i*t.m+j], t.scale)
+		ex[j] = explainCell(tr, k, j, t.keys[i], t.cells[i*t.m+j], t.scale)
 	}
 	return ex, nil
 }

@@ -22,6 +22,16 @@ import (
 // Config.BodyLimit says otherwise: 1 MiB. Larger bodies get 413.
 const DefaultBodyLimit int64 = 1 << 20
 
+// DefaultBulkBodyLimit is the largest body of a bulk write (a batch of up to
+// planning.MaxBatchCells target cells) unless Config.BulkBodyLimit says
+// otherwise.
+const DefaultBulkBodyLimit int64 = 16 << 20
+
+// bulkRoutes are the routes whose bodies may reach the bulk limit.
+var bulkRoutes = map[string]bool{
+	http.MethodPut + " " + pathPrefix + "/versions/:id/targets": true,
+}
+
 // maxJSONDepth is the deepest nesting of objects and arrays a request body
 // may have. No request type nests nearly this deep; the limit keeps hostile
 // input from costing stack and time.

@@ -144,11 +144,15 @@ func (s *Server) logPanic(c echo.Context, err error, stack []byte) error {
 func (s *Server) limitBody(next echo.HandlerFunc) echo.HandlerFunc {
 	return func(c echo.Context) error {
 		req := c.Request()
-		if req.ContentLength > s.cfg.BodyLimit {
-			return planning.Errorf(planning.ETOOLARGE, "the request body is larger than the limit of %d bytes", s.cfg.BodyLimit)
+		limit := s.cfg.BodyLimit
+		if bulkRoutes[req.Method+" "+c.Path()] {
+			limit = s.cfg.BulkBodyLimit
+		}
+		if req.ContentLength > limit {
+			return planning.Errorf(planning.ETOOLARGE, "the request body is larger than the limit of %d bytes", limit)
 		}
 		if req.Body != nil {
-			req.Body = http.MaxBytesReader(c.Response(), req.Body, s.cfg.BodyLimit)
+			req.Body = http.MaxBytesReader(c.Response(), req.Body, limit)
 		}
 		return next(c)
 	}

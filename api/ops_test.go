@@ -68,15 +68,11 @@ func TestOpenAPI(t *testing.T) {
 			}
 		}
 	}
-	for _, want := range []string{
-		"GET /me", "GET /org-units", "POST /org-units", "GET /org-units/{id}", "PATCH /org-units/{id}", "DELETE /org-units/{id}",
-		"GET /product-lines", "POST /product-lines", "GET /product-lines/{id}", "PATCH /product-lines/{id}",
-		"GET /measures", "POST /measures", "GET /measures/{id}", "PATCH /measures/{id}",
-		"GET /seasonality-profiles", "POST /seasonality-profiles", "GET /seasonality-profiles/{id}", "PATCH /seasonality-profiles/{id}",
-		"GET /users", "POST /users", "GET /users/{id}", "PATCH /users/{id}",
-		"GET /users/{id}/roles", "POST /users/{id}/roles", "DELETE /users/{id}/roles/{role_id}",
-		"GET /tokens", "POST /tokens", "DELETE /tokens/{id}", "GET /audit",
-	} {
+	routes := env.API.Routes()
+	if len(routes) < 40 {
+		t.Fatalf("only %d routes: %v", len(routes), routes)
+	}
+	for _, want := range routes {
 		if !ops[want] {
 			t.Errorf("operation %s is not documented", want)
 		}

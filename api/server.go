@@ -5,6 +5,8 @@ import (
 	"io"
 	"log/slog"
 	"net/http"
+	"slices"
+	"strings"
 	"time"
 
 	"github.com/labstack/echo/v4"
@@ -26,6 +28,9 @@ type Config struct {
 	// BodyLimit is the largest request body in bytes; 0 means
 	// DefaultBodyLimit (1 MiB). Larger bodies are refused with 413.
 	BodyLimit int64
+	// BulkBodyLimit is the largest body of a bulk write such as a batch
+	// edit of target cells; 0 means DefaultBulkBodyLimit (16 MiB).
+	BulkBodyLimit int64
 	// RequestTimeout bounds each request's context; 0 means
 	// DefaultRequestTimeout, a negative value means no bound.
 	RequestTimeout time.Duration
@@ -49,6 +54,9 @@ type Server struct {
 func NewServer(cfg Config, svcs planning.Services, logger *slog.Logger) *Server {
 	if cfg.BodyLimit <= 0 {
 		cfg.BodyLimit = DefaultBodyLimit
+	}
+	if cfg.BulkBodyLimit <= 0 {
+		cfg.BulkBodyLimit = max(DefaultBulkBodyLimit, cfg.BodyLimit)
 	}
 	if cfg.RequestTimeout == 0 {
 		cfg.RequestTimeout = DefaultRequestTimeout
@@ -80,6 +88,27 @@ func (s *Server) Handler() http.Handler { return s.echo }
 
 // ServeHTTP implements http.Handler.
 func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) { s.echo.ServeHTTP(w, r) }
+
+// Routes lists the API's operations as "METHOD /path" with OpenAPI-style
+// parameters ("/versions/{id}"), relative to the base path, so tests can
+// check every one against the documentation and the authorization rules.
+func (s *Server) Routes() []string {
+	var out []string
+	for _, r := range s.echo.Routes() {
+		if !strings.HasPrefix(r.Path, pathPrefix+"/") || r.Method == echo.RouteNotFound {
+			continue
+		}
+		parts := strings.Split(strings.TrimPrefix(r.Path, pathPrefix), "/")
+		for i, p := range parts {
+			if strings.HasPrefix(p, ":") {
+				parts[i] = "{" + p[1:] + "}"
+			}
+		}
+		out = append(out, r.Method+" "+strings.Join(parts, "/"))
+	}
+	slices.Sort(out)
+	return slices.Compact(out)
+}
 
 // routes registers every endpoint.
 func (s *Server) routes() {
@@ -134,4 +163,23 @@ func (s *Server) routes() {
 	auth(http.MethodDelete, "/tokens/:id", s.revokeToken)
 
 	auth(http.MethodGet, "/audit", s.listAuditEvents)
+
+	auth(http.MethodGet, "/rounds", s.listRounds)
+	auth(http.MethodPost, "/rounds", s.createRound)
+	auth(http.MethodGet, "/rounds/:id", s.getRound)
+	auth(http.MethodPatch, "/rounds/:id", s.updateRound)
+	auth(http.MethodGet, "/rounds/:id/transitions", s.listRoundTransitions)
+	auth(http.MethodPost, "/rounds/:id/transitions", s.transitionRound)
+	auth(http.MethodGet, "/rounds/:id/versions", s.listVersions)
+	auth(http.MethodPost, "/rounds/:id/versions", s.createVersion)
+
+	auth(http.MethodGet, "/versions/:id", s.getVersion)
+	auth(http.MethodPost, "/versions/:id/freeze", s.freezeVersion)
+	auth(http.MethodGet, "/versions/:id/targets", s.getTargets)
+	auth(http.MethodPut, "/versions/:id/targets", s.putTargets)
+	auth(http.MethodGet, "/versions/:id/allocations", s.listAllocations)
+	auth(http.MethodPost, "/versions/:id/allocations", s.allocate)
+	auth(http.MethodGet, "/versions/:id/diff", s.diffVersions)
+	auth(http.MethodGet, "/versions/:id/consistency", s.getConsistency)
+	auth(http.MethodGet, "/allocations/:id", s.getAllocation)
 }

@@ -21,6 +21,64 @@ const docTemplate = `{
     "host": "{{.Host}}",
     "basePath": "{{.BasePath}}",
     "paths": {
+        "/allocations/{id}": {
+            "get": {
+                "security": [
+                    {
+                        "BearerAuth": []
+                    }
+                ],
+                "description": "Replays the run from its recorded inputs (replayed=true when the checksum matches) and explains, for every product line, how each child of explain_under (default: the run's root) got its year and months: the exact quota, the rounding, and the rule that decided it.",
+                "produces": [
+                    "application/json"
+                ],
+                "tags": [
+                    "targets"
+                ],
+                "summary": "Get an allocation run with its explanation",
+                "parameters": [
+                    {
+                        "type": "integer",
+                        "description": "Allocation run id",
+                        "name": "id",
+                        "in": "path",
+                        "required": true
+                    },
+                    {
+                        "type": "string",
+                        "description": "Org unit code whose children to explain",
+                        "name": "explain_under",
+                        "in": "query"
+                    }
+                ],
+                "responses": {
+                    "200": {
+                        "description": "OK",
+                        "schema": {
+                            "$ref": "#/definitions/api.AllocationRun"
+                        }
+                    },
+                    "400": {
+                        "description": "Bad id or query parameter",
+                        "schema": {
+                            "$ref": "#/definitions/api.Problem"
+                        }
+                    },
+                    "404": {
+                        "description": "No such run",
+                        "schema": {
+                            "$ref": "#/definitions/api.Problem"
+                        }
+                    },
+                    "422": {
+                        "description": "explain_under is not part of the run",
+                        "schema": {
+                            "$ref": "#/definitions/api.Problem"
+                        }
+                    }
+                }
+            }
+        },
         "/audit": {
             "get": {
                 "security": [
@@ -1167,6 +1225,558 @@ const docTemplate = `{
                 }
             }
         },
+        "/rounds": {
+            "get": {
+                "security": [
+                    {
+                        "BearerAuth": []
+                    }
+                ],
+                "produces": [
+                    "application/json"
+                ],
+                "tags": [
+                    "rounds"
+                ],
+                "summary": "List planning rounds",
+                "parameters": [
+                    {
+                        "type": "integer",
+                        "description": "Only rounds of this fiscal year",
+                        "name": "fiscal_year",
+                        "in": "query"
+                    },
+                    {
+                        "enum": [
+                            "draft",
+                            "open",
+                            "counterproposals",
+                            "review",
+                            "approved",
+                            "closed"
+                        ],
+                        "type": "string",
+                        "description": "Only rounds in this phase",
+                        "name": "status",
+                        "in": "query"
+                    },
+                    {
+                        "type": "integer",
+                        "description": "Page size (1-1000, default 100)",
+                        "name": "limit",
+                        "in": "query"
+                    },
+                    {
+                        "type": "string",
+                        "description": "next_cursor of the previous page",
+                        "name": "cursor",
+                        "in": "query"
+                    }
+                ],
+                "responses": {
+                    "200": {
+                        "description": "OK",
+                        "schema": {
+                            "$ref": "#/definitions/api.RoundPage"
+                        }
+                    },
+                    "400": {
+                        "description": "Bad query parameter",
+                        "schema": {
+                            "$ref": "#/definitions/api.Problem"
+                        }
+                    },
+                    "401": {
+                        "description": "Not authenticated",
+                        "schema": {
+                            "$ref": "#/definitions/api.Problem"
+                        }
+                    }
+                }
+            },
+            "post": {
+                "security": [
+                    {
+                        "BearerAuth": []
+                    }
+                ],
+                "description": "Creates a draft round. Needs the strategy_office or admin role.",
+                "consumes": [
+                    "application/json"
+                ],
+                "produces": [
+                    "application/json"
+                ],
+                "tags": [
+                    "rounds"
+                ],
+                "summary": "Create a planning round",
+                "parameters": [
+                    {
+                        "description": "The round",
+                        "name": "body",
+                        "in": "body",
+                        "required": true,
+                        "schema": {
+                            "$ref": "#/definitions/api.RoundCreate"
+                        }
+                    }
+                ],
+                "responses": {
+                    "201": {
+                        "description": "Created",
+                        "schema": {
+                            "$ref": "#/definitions/api.Round"
+                        }
+                    },
+                    "400": {
+                        "description": "Malformed body",
+                        "schema": {
+                            "$ref": "#/definitions/api.Problem"
+                        }
+                    },
+                    "401": {
+                        "description": "Not authenticated",
+                        "schema": {
+                            "$ref": "#/definitions/api.Problem"
+                        }
+                    },
+                    "403": {
+                        "description": "Not the strategy office",
+                        "schema": {
+                            "$ref": "#/definitions/api.Problem"
+                        }
+                    },
+                    "409": {
+                        "description": "Duplicate code",
+                        "schema": {
+                            "$ref": "#/definitions/api.Problem"
+                        }
+                    },
+                    "422": {
+                        "description": "Invalid fields",
+                        "schema": {
+                            "$ref": "#/definitions/api.Problem"
+                        }
+                    }
+                }
+            }
+        },
+        "/rounds/{id}": {
+            "get": {
+                "security": [
+                    {
+                        "BearerAuth": []
+                    }
+                ],
+                "produces": [
+                    "application/json"
+                ],
+                "tags": [
+                    "rounds"
+                ],
+                "summary": "Get a planning round",
+                "parameters": [
+                    {
+                        "type": "integer",
+                        "description": "Round id",
+                        "name": "id",
+                        "in": "path",
+                        "required": true
+                    }
+                ],
+                "responses": {
+                    "200": {
+                        "description": "OK",
+                        "schema": {
+                            "$ref": "#/definitions/api.Round"
+                        },
+                        "headers": {
+                            "ETag": {
+                                "type": "string",
+                                "description": "The revision, as a strong entity tag"
+                            }
+                        }
+                    },
+                    "400": {
+                        "description": "Bad id or query parameter",
+                        "schema": {
+                            "$ref": "#/definitions/api.Problem"
+                        }
+                    },
+                    "401": {
+                        "description": "Not authenticated",
+                        "schema": {
+                            "$ref": "#/definitions/api.Problem"
+                        }
+                    },
+                    "404": {
+                        "description": "No such round",
+                        "schema": {
+                            "$ref": "#/definitions/api.Problem"
+                        }
+                    }
+                }
+            },
+            "patch": {
+                "security": [
+                    {
+                        "BearerAuth": []
+                    }
+                ],
+                "description": "Name and calendar until the round closes; measures and approval chain while it is a draft. Send If-Match to refuse a lost update.",
+                "consumes": [
+                    "application/json"
+                ],
+                "produces": [
+                    "application/json"
+                ],
+                "tags": [
+                    "rounds"
+                ],
+                "summary": "Change a planning round",
+                "parameters": [
+                    {
+                        "type": "integer",
+                        "description": "Round id",
+                        "name": "id",
+                        "in": "path",
+                        "required": true
+                    },
+                    {
+                        "type": "string",
+                        "description": "ETag of the round as read",
+                        "name": "If-Match",
+                        "in": "header"
+                    },
+                    {
+                        "description": "The changes",
+                        "name": "body",
+                        "in": "body",
+                        "required": true,
+                        "schema": {
+                            "$ref": "#/definitions/api.RoundPatch"
+                        }
+                    }
+                ],
+                "responses": {
+                    "200": {
+                        "description": "OK",
+                        "schema": {
+                            "$ref": "#/definitions/api.Round"
+                        }
+                    },
+                    "400": {
+                        "description": "Malformed body",
+                        "schema": {
+                            "$ref": "#/definitions/api.Problem"
+                        }
+                    },
+                    "403": {
+                        "description": "Not the strategy office",
+                        "schema": {
+                            "$ref": "#/definitions/api.Problem"
+                        }
+                    },
+                    "404": {
+                        "description": "No such round",
+                        "schema": {
+                            "$ref": "#/definitions/api.Problem"
+                        }
+                    },
+                    "409": {
+                        "description": "Wrong phase for this change",
+                        "schema": {
+                            "$ref": "#/definitions/api.Problem"
+                        }
+                    },
+                    "412": {
+                        "description": "Stale If-Match",
+                        "schema": {
+                            "$ref": "#/definitions/api.Problem"
+                        }
+                    },
+                    "422": {
+                        "description": "Invalid fields",
+                        "schema": {
+                            "$ref": "#/definitions/api.Problem"
+                        }
+                    }
+                }
+            }
+        },
+        "/rounds/{id}/transitions": {
+            "get": {
+                "security": [
+                    {
+                        "BearerAuth": []
+                    }
+                ],
+                "produces": [
+                    "application/json"
+                ],
+                "tags": [
+                    "rounds"
+                ],
+                "summary": "List a round's phase moves",
+                "parameters": [
+                    {
+                        "type": "integer",
+                        "description": "Round id",
+                        "name": "id",
+                        "in": "path",
+                        "required": true
+                    }
+                ],
+                "responses": {
+                    "200": {
+                        "description": "OK",
+                        "schema": {
+                            "$ref": "#/definitions/api.RoundTransitionList"
+                        }
+                    },
+                    "400": {
+                        "description": "Bad id or query parameter",
+                        "schema": {
+                            "$ref": "#/definitions/api.Problem"
+                        }
+                    },
+                    "404": {
+                        "description": "No such round",
+                        "schema": {
+                            "$ref": "#/definitions/api.Problem"
+                        }
+                    }
+                }
+            },
+            "post": {
+                "security": [
+                    {
+                        "BearerAuth": []
+                    }
+                ],
+                "description": "draft → open (creates the first working version) → counterproposals → review → approved (the president's sign-off; freezes the working version as the budget of record) → closed, with steps back from counterproposals and review. An illegal move is 409 and lists the possible ones; the wrong role is 403.",
+                "consumes": [
+                    "application/json"
+                ],
+                "produces": [
+                    "application/json"
+                ],
+                "tags": [
+                    "rounds"
+                ],
+                "summary": "Move a round to another phase",
+                "parameters": [
+                    {
+                        "type": "integer",
+                        "description": "Round id",
+                        "name": "id",
+                        "in": "path",
+                        "required": true
+                    },
+                    {
+                        "type": "string",
+                        "description": "ETag of the round as read",
+                        "name": "If-Match",
+                        "in": "header"
+                    },
+                    {
+                        "description": "The target phase",
+                        "name": "body",
+                        "in": "body",
+                        "required": true,
+                        "schema": {
+                            "$ref": "#/definitions/api.TransitionRequest"
+                        }
+                    }
+                ],
+                "responses": {
+                    "200": {
+                        "description": "OK",
+                        "schema": {
+                            "$ref": "#/definitions/api.Round"
+                        }
+                    },
+                    "400": {
+                        "description": "Malformed body",
+                        "schema": {
+                            "$ref": "#/definitions/api.Problem"
+                        }
+                    },
+                    "403": {
+                        "description": "Role may not take this move",
+                        "schema": {
+                            "$ref": "#/definitions/api.Problem"
+                        }
+                    },
+                    "404": {
+                        "description": "No such round",
+                        "schema": {
+                            "$ref": "#/definitions/api.Problem"
+                        }
+                    },
+                    "409": {
+                        "description": "Illegal move or unmet precondition",
+                        "schema": {
+                            "$ref": "#/definitions/api.Problem"
+                        }
+                    },
+                    "412": {
+                        "description": "Stale If-Match",
+                        "schema": {
+                            "$ref": "#/definitions/api.Problem"
+                        }
+                    },
+                    "422": {
+                        "description": "Unknown phase",
+                        "schema": {
+                            "$ref": "#/definitions/api.Problem"
+                        }
+                    }
+                }
+            }
+        },
+        "/rounds/{id}/versions": {
+            "get": {
+                "security": [
+                    {
+                        "BearerAuth": []
+                    }
+                ],
+                "produces": [
+                    "application/json"
+                ],
+                "tags": [
+                    "versions"
+                ],
+                "summary": "List a round's versions",
+                "parameters": [
+                    {
+                        "type": "integer",
+                        "description": "Round id",
+                        "name": "id",
+                        "in": "path",
+                        "required": true
+                    },
+                    {
+                        "enum": [
+                            "working",
+                            "frozen"
+                        ],
+                        "type": "string",
+                        "description": "Only working or frozen versions",
+                        "name": "status",
+                        "in": "query"
+                    },
+                    {
+                        "type": "integer",
+                        "description": "Page size (1-1000, default 100)",
+                        "name": "limit",
+                        "in": "query"
+                    },
+                    {
+                        "type": "string",
+                        "description": "next_cursor of the previous page",
+                        "name": "cursor",
+                        "in": "query"
+                    }
+                ],
+                "responses": {
+                    "200": {
+                        "description": "OK",
+                        "schema": {
+                            "$ref": "#/definitions/api.VersionPage"
+                        }
+                    },
+                    "400": {
+                        "description": "Bad id or query parameter",
+                        "schema": {
+                            "$ref": "#/definitions/api.Problem"
+                        }
+                    },
+                    "404": {
+                        "description": "No such round",
+                        "schema": {
+                            "$ref": "#/definitions/api.Problem"
+                        }
+                    }
+                }
+            },
+            "post": {
+                "security": [
+                    {
+                        "BearerAuth": []
+                    }
+                ],
+                "description": "Copies every cell of from_version_id (any version of the round, frozen or not) into a new working version, which becomes the round's working version. Product managers, the strategy office and admins.",
+                "consumes": [
+                    "application/json"
+                ],
+                "produces": [
+                    "application/json"
+                ],
+                "tags": [
+                    "versions"
+                ],
+                "summary": "Create a working version",
+                "parameters": [
+                    {
+                        "type": "integer",
+                        "description": "Round id",
+                        "name": "id",
+                        "in": "path",
+                        "required": true
+                    },
+                    {
+                        "description": "What to copy",
+                        "name": "body",
+                        "in": "body",
+                        "required": true,
+                        "schema": {
+                            "$ref": "#/definitions/api.VersionCreate"
+                        }
+                    }
+                ],
+                "responses": {
+                    "201": {
+                        "description": "Created",
+                        "schema": {
+                            "$ref": "#/definitions/api.Version"
+                        }
+                    },
+                    "400": {
+                        "description": "Malformed body",
+                        "schema": {
+                            "$ref": "#/definitions/api.Problem"
+                        }
+                    },
+                    "403": {
+                        "description": "Role may not create versions",
+                        "schema": {
+                            "$ref": "#/definitions/api.Problem"
+                        }
+                    },
+                    "404": {
+                        "description": "No such round or version",
+                        "schema": {
+                            "$ref": "#/definitions/api.Problem"
+                        }
+                    },
+                    "409": {
+                        "description": "Round is a draft or closed",
+                        "schema": {
+                            "$ref": "#/definitions/api.Problem"
+                        }
+                    },
+                    "422": {
+                        "description": "Invalid fields",
+                        "schema": {
+                            "$ref": "#/definitions/api.Problem"
+                        }
+                    }
+                }
+            }
+        },
         "/seasonality-profiles": {
             "get": {
                 "security": [
@@ -2200,9 +2810,935 @@ const docTemplate = `{
                     }
                 }
             }
+        },
+        "/versions/{id}": {
+            "get": {
+                "security": [
+                    {
+                        "BearerAuth": []
+                    }
+                ],
+                "produces": [
+                    "application/json"
+                ],
+                "tags": [
+                    "versions"
+                ],
+                "summary": "Get a version",
+                "parameters": [
+                    {
+                        "type": "integer",
+                        "description": "Version id",
+                        "name": "id",
+                        "in": "path",
+                        "required": true
+                    }
+                ],
+                "responses": {
+                    "200": {
+                        "description": "OK",
+                        "schema": {
+                            "$ref": "#/definitions/api.Version"
+                        },
+                        "headers": {
+                            "ETag": {
+                                "type": "string",
+                                "description": "The revision, as a strong entity tag"
+                            }
+                        }
+                    },
+                    "400": {
+                        "description": "Bad id or query parameter",
+                        "schema": {
+                            "$ref": "#/definitions/api.Problem"
+                        }
+                    },
+                    "404": {
+                        "description": "No such version",
+                        "schema": {
+                            "$ref": "#/definitions/api.Problem"
+                        }
+                    }
+                }
+            }
+        },
+        "/versions/{id}/allocations": {
+            "get": {
+                "security": [
+                    {
+                        "BearerAuth": []
+                    }
+                ],
+                "produces": [
+                    "application/json"
+                ],
+                "tags": [
+                    "targets"
+                ],
+                "summary": "List a version's allocation runs",
+                "parameters": [
+                    {
+                        "type": "integer",
+                        "description": "Version id",
+                        "name": "id",
+                        "in": "path",
+                        "required": true
+                    },
+                    {
+                        "type": "integer",
+                        "description": "Page size (1-1000, default 100)",
+                        "name": "limit",
+                        "in": "query"
+                    },
+                    {
+                        "type": "string",
+                        "description": "next_cursor of the previous page",
+                        "name": "cursor",
+                        "in": "query"
+                    }
+                ],
+                "responses": {
+                    "200": {
+                        "description": "OK",
+                        "schema": {
+                            "$ref": "#/definitions/api.AllocationRunPage"
+                        }
+                    },
+                    "400": {
+                        "description": "Bad id or query parameter",
+                        "schema": {
+                            "$ref": "#/definitions/api.Problem"
+                        }
+                    },
+                    "404": {
+                        "description": "No such version",
+                        "schema": {
+                            "$ref": "#/definitions/api.Problem"
+                        }
+                    }
+                }
+            },
+            "post": {
+                "security": [
+                    {
+                        "BearerAuth": []
+                    }
+                ],
+                "description": "Cascades each product line's annual amount from the root org unit down its subtree, level by level (even, proportional to a reference version or to weights, manual), with an optional over-assignment buffer per level and locked units, and phases every node into the twelve months (even, by a seasonality profile, or like a reference version). Children add up exactly to their parent (× (1 + buffer)) at every node and month. A real run replaces the cells of the subtree (but locked units and everything below them) in one transaction and is recorded; dry_run returns the result and saves nothing.",
+                "consumes": [
+                    "application/json"
+                ],
+                "produces": [
+                    "application/json"
+                ],
+                "tags": [
+                    "targets"
+                ],
+                "summary": "Run a top-down allocation",
+                "parameters": [
+                    {
+                        "type": "integer",
+                        "description": "Version id",
+                        "name": "id",
+                        "in": "path",
+                        "required": true
+                    },
+                    {
+                        "type": "string",
+                        "description": "ETag of the version as read",
+                        "name": "If-Match",
+                        "in": "header"
+                    },
+                    {
+                        "description": "The allocation",
+                        "name": "body",
+                        "in": "body",
+                        "required": true,
+                        "schema": {
+                            "$ref": "#/definitions/api.AllocationRequest"
+                        }
+                    }
+                ],
+                "responses": {
+                    "200": {
+                        "description": "Dry run: nothing saved",
+                        "schema": {
+                            "$ref": "#/definitions/api.AllocationResponse"
+                        }
+                    },
+                    "201": {
+                        "description": "Saved and recorded",
+                        "schema": {
+                            "$ref": "#/definitions/api.AllocationResponse"
+                        }
+                    },
+                    "400": {
+                        "description": "Malformed body",
+                        "schema": {
+                            "$ref": "#/definitions/api.Problem"
+                        }
+                    },
+                    "403": {
+                        "description": "Not your product line",
+                        "schema": {
+                            "$ref": "#/definitions/api.Problem"
+                        }
+                    },
+                    "404": {
+                        "description": "No such version",
+                        "schema": {
+                            "$ref": "#/definitions/api.Problem"
+                        }
+                    },
+                    "409": {
+                        "description": "Version frozen or round not under way",
+                        "schema": {
+                            "$ref": "#/definitions/api.Problem"
+                        }
+                    },
+                    "412": {
+                        "description": "Stale If-Match",
+                        "schema": {
+                            "$ref": "#/definitions/api.Problem"
+                        }
+                    },
+                    "413": {
+                        "description": "Too many cells",
+                        "schema": {
+                            "$ref": "#/definitions/api.Problem"
+                        }
+                    },
+                    "422": {
+                        "description": "Invalid allocation, fields named",
+                        "schema": {
+                            "$ref": "#/definitions/api.Problem"
+                        }
+                    }
+                }
+            }
+        },
+        "/versions/{id}/consistency": {
+            "get": {
+                "security": [
+                    {
+                        "BearerAuth": []
+                    }
+                ],
+                "description": "Every parent, product line, measure and month whose children hold targets that do not add up to the parent's (times 1 + the buffer an allocation set there), e.g. after manual edits. Empty when the version is consistent. Scoped to the parents you may see.",
+                "produces": [
+                    "application/json"
+                ],
+                "tags": [
+                    "versions"
+                ],
+                "summary": "Where children do not add up",
+                "parameters": [
+                    {
+                        "type": "integer",
+                        "description": "Version id",
+                        "name": "id",
+                        "in": "path",
+                        "required": true
+                    },
+                    {
+                        "type": "integer",
+                        "description": "Page size (1-1000, default 100)",
+                        "name": "limit",
+                        "in": "query"
+                    },
+                    {
+                        "type": "string",
+                        "description": "next_cursor of the previous page",
+                        "name": "cursor",
+                        "in": "query"
+                    }
+                ],
+                "responses": {
+                    "200": {
+                        "description": "OK",
+                        "schema": {
+                            "$ref": "#/definitions/api.InconsistencyPage"
+                        }
+                    },
+                    "400": {
+                        "description": "Bad id or query parameter",
+                        "schema": {
+                            "$ref": "#/definitions/api.Problem"
+                        }
+                    },
+                    "404": {
+                        "description": "No such version",
+                        "schema": {
+                            "$ref": "#/definitions/api.Problem"
+                        }
+                    }
+                }
+            }
+        },
+        "/versions/{id}/diff": {
+            "get": {
+                "security": [
+                    {
+                        "BearerAuth": []
+                    }
+                ],
+                "description": "Every cell that differs between this version and another of the same round (a missing cell counts as zero), with before, after and delta, paged; plus rollups of all changes by org unit, product line, measure and period. Takes the grid's filters. Scoped like the grid.",
+                "produces": [
+                    "application/json"
+                ],
+                "tags": [
+                    "versions"
+                ],
+                "summary": "Compare two versions",
+                "parameters": [
+                    {
+                        "type": "integer",
+                        "description": "Version id",
+                        "name": "id",
+                        "in": "path",
+                        "required": true
+                    },
+                    {
+                        "type": "integer",
+                        "description": "The version to compare with",
+                        "name": "against",
+                        "in": "query",
+                        "required": true
+                    },
+                    {
+                        "type": "string",
+                        "description": "Org unit code (with subtree=true, its subtree)",
+                        "name": "org_unit",
+                        "in": "query"
+                    },
+                    {
+                        "type": "boolean",
+                        "description": "Include the org unit's descendants",
+                        "name": "subtree",
+                        "in": "query"
+                    },
+                    {
+                        "type": "string",
+                        "description": "Product line codes, comma-separated",
+                        "name": "product_line",
+                        "in": "query"
+                    },
+                    {
+                        "type": "string",
+                        "description": "Measure codes, comma-separated",
+                        "name": "measure",
+                        "in": "query"
+                    },
+                    {
+                        "type": "string",
+                        "description": "A month, a range 2027-04..2027-09, or a quarter Q1-Q4",
+                        "name": "period",
+                        "in": "query"
+                    },
+                    {
+                        "type": "integer",
+                        "description": "Changes per page (1-1000, default 100)",
+                        "name": "limit",
+                        "in": "query"
+                    },
+                    {
+                        "type": "string",
+                        "description": "next_cursor of the previous page",
+                        "name": "cursor",
+                        "in": "query"
+                    }
+                ],
+                "responses": {
+                    "200": {
+                        "description": "OK",
+                        "schema": {
+                            "$ref": "#/definitions/api.Diff"
+                        }
+                    },
+                    "400": {
+                        "description": "Bad query parameter",
+                        "schema": {
+                            "$ref": "#/definitions/api.Problem"
+                        }
+                    },
+                    "404": {
+                        "description": "No such version",
+                        "schema": {
+                            "$ref": "#/definitions/api.Problem"
+                        }
+                    },
+                    "422": {
+                        "description": "against is not a version of the same round",
+                        "schema": {
+                            "$ref": "#/definitions/api.Problem"
+                        }
+                    }
+                }
+            }
+        },
+        "/versions/{id}/freeze": {
+            "post": {
+                "security": [
+                    {
+                        "BearerAuth": []
+                    }
+                ],
+                "description": "Makes a working version immutable: every later write to it is 409. Strategy office and admins.",
+                "produces": [
+                    "application/json"
+                ],
+                "tags": [
+                    "versions"
+                ],
+                "summary": "Freeze a version",
+                "parameters": [
+                    {
+                        "type": "integer",
+                        "description": "Version id",
+                        "name": "id",
+                        "in": "path",
+                        "required": true
+                    },
+                    {
+                        "type": "string",
+                        "description": "ETag of the version as read",
+                        "name": "If-Match",
+                        "in": "header"
+                    }
+                ],
+                "responses": {
+                    "200": {
+                        "description": "OK",
+                        "schema": {
+                            "$ref": "#/definitions/api.Version"
+                        }
+                    },
+                    "403": {
+                        "description": "Role may not freeze",
+                        "schema": {
+                            "$ref": "#/definitions/api.Problem"
+                        }
+                    },
+                    "404": {
+                        "description": "No such version",
+                        "schema": {
+                            "$ref": "#/definitions/api.Problem"
+                        }
+                    },
+                    "409": {
+                        "description": "Frozen already",
+                        "schema": {
+                            "$ref": "#/definitions/api.Problem"
+                        }
+                    },
+                    "412": {
+                        "description": "Stale If-Match",
+                        "schema": {
+                            "$ref": "#/definitions/api.Problem"
+                        }
+                    }
+                }
+            }
+        },
+        "/versions/{id}/targets": {
+            "get": {
+                "security": [
+                    {
+                        "BearerAuth": []
+                    }
+                ],
+                "description": "Rows of (org unit, product line, measure) with their amounts by period. Quarters are fiscal (relative to the round's first month); rollups are exact sums. Branch managers and team leads see their subtree only. The ETag is the version's revision.",
+                "produces": [
+                    "application/json"
+                ],
+                "tags": [
+                    "targets"
+                ],
+                "summary": "Read the target grid",
+                "parameters": [
+                    {
+                        "type": "integer",
+                        "description": "Version id",
+                        "name": "id",
+                        "in": "path",
+                        "required": true
+                    },
+                    {
+                        "type": "string",
+                        "description": "Org unit code: that unit only (or its subtree with subtree=true)",
+                        "name": "org_unit",
+                        "in": "query"
+                    },
+                    {
+                        "type": "boolean",
+                        "description": "Include the org unit's descendants",
+                        "name": "subtree",
+                        "in": "query"
+                    },
+                    {
+                        "type": "string",
+                        "description": "Product line codes, comma-separated",
+                        "name": "product_line",
+                        "in": "query"
+                    },
+                    {
+                        "type": "string",
+                        "description": "Measure codes, comma-separated",
+                        "name": "measure",
+                        "in": "query"
+                    },
+                    {
+                        "type": "string",
+                        "description": "A month 2027-04, a range 2027-04..2027-09, or a quarter Q1-Q4",
+                        "name": "period",
+                        "in": "query"
+                    },
+                    {
+                        "enum": [
+                            "month",
+                            "quarter",
+                            "year"
+                        ],
+                        "type": "string",
+                        "description": "month (default), quarter or year",
+                        "name": "grain",
+                        "in": "query"
+                    },
+                    {
+                        "type": "integer",
+                        "description": "Rows per page (1-1000, default 100)",
+                        "name": "limit",
+                        "in": "query"
+                    },
+                    {
+                        "type": "string",
+                        "description": "next_cursor of the previous page",
+                        "name": "cursor",
+                        "in": "query"
+                    }
+                ],
+                "responses": {
+                    "200": {
+                        "description": "OK",
+                        "schema": {
+                            "$ref": "#/definitions/api.GridPage"
+                        },
+                        "headers": {
+                            "ETag": {
+                                "type": "string",
+                                "description": "The version's revision"
+                            }
+                        }
+                    },
+                    "400": {
+                        "description": "Bad query parameter",
+                        "schema": {
+                            "$ref": "#/definitions/api.Problem"
+                        }
+                    },
+                    "404": {
+                        "description": "No such version, or org unit outside your scope",
+                        "schema": {
+                            "$ref": "#/definitions/api.Problem"
+                        }
+                    }
+                }
+            },
+            "put": {
+                "security": [
+                    {
+                        "BearerAuth": []
+                    }
+                ],
+                "description": "Sets up to 10,000 cells of a working version in one transaction: all or nothing. Product managers write their own product lines; the strategy office and admins any. Each amount must be at its measure's scale. Send If-Match with the version's ETag to refuse writing over changes you have not seen.",
+                "consumes": [
+                    "application/json"
+                ],
+                "produces": [
+                    "application/json"
+                ],
+                "tags": [
+                    "targets"
+                ],
+                "summary": "Edit target cells",
+                "parameters": [
+                    {
+                        "type": "integer",
+                        "description": "Version id",
+                        "name": "id",
+                        "in": "path",
+                        "required": true
+                    },
+                    {
+                        "type": "string",
+                        "description": "ETag of the version as read",
+                        "name": "If-Match",
+                        "in": "header"
+                    },
+                    {
+                        "description": "The cells",
+                        "name": "body",
+                        "in": "body",
+                        "required": true,
+                        "schema": {
+                            "$ref": "#/definitions/api.CellBatch"
+                        }
+                    }
+                ],
+                "responses": {
+                    "200": {
+                        "description": "OK",
+                        "schema": {
+                            "$ref": "#/definitions/api.Version"
+                        }
+                    },
+                    "400": {
+                        "description": "Malformed body",
+                        "schema": {
+                            "$ref": "#/definitions/api.Problem"
+                        }
+                    },
+                    "403": {
+                        "description": "Not your product line",
+                        "schema": {
+                            "$ref": "#/definitions/api.Problem"
+                        }
+                    },
+                    "404": {
+                        "description": "No such version",
+                        "schema": {
+                            "$ref": "#/definitions/api.Problem"
+                        }
+                    },
+                    "409": {
+                        "description": "Version frozen or round not under way",
+                        "schema": {
+                            "$ref": "#/definitions/api.Problem"
+                        }
+                    },
+                    "412": {
+                        "description": "Stale If-Match",
+                        "schema": {
+                            "$ref": "#/definitions/api.Problem"
+                        }
+                    },
+                    "413": {
+                        "description": "Too many cells",
+                        "schema": {
+                            "$ref": "#/definitions/api.Problem"
+                        }
+                    },
+                    "422": {
+                        "description": "Invalid cells, each named",
+                        "schema": {
+                            "$ref": "#/definitions/api.Problem"
+                        }
+                    }
+                }
+            }
         }
     },
     "definitions": {
+        "api.AllocatedNode": {
+            "type": "object",
+            "properties": {
+                "locked": {
+                    "type": "boolean"
+                },
+                "months": {
+                    "type": "array",
+                    "items": {
+                        "type": "string"
+                    }
+                },
+                "org_unit": {
+                    "type": "string",
+                    "example": "B-SH"
+                },
+                "product_line": {
+                    "type": "string",
+                    "example": "POS"
+                },
+                "year": {
+                    "type": "string",
+                    "example": "1000000.00"
+                }
+            }
+        },
+        "api.AllocationLevel": {
+            "type": "object",
+            "properties": {
+                "buffer": {
+                    "description": "Buffer lets the children together carry parent × (1 + buffer).",
+                    "type": "string",
+                    "example": "0.10"
+                },
+                "manual": {
+                    "description": "Manual: these year amounts per org unit; the rest of the parent is\nspread evenly over the other children.",
+                    "type": "array",
+                    "items": {
+                        "$ref": "#/definitions/api.UnitValue"
+                    }
+                },
+                "method": {
+                    "type": "string",
+                    "enum": [
+                        "even",
+                        "proportional",
+                        "manual"
+                    ],
+                    "example": "proportional"
+                },
+                "reference_version_id": {
+                    "description": "ReferenceVersionID: proportional to each child's year in that version.",
+                    "type": "integer",
+                    "example": 1
+                },
+                "weights": {
+                    "description": "Weights: proportional to these weights, per org unit; units not\nlisted weigh zero.",
+                    "type": "array",
+                    "items": {
+                        "$ref": "#/definitions/api.UnitValue"
+                    }
+                },
+                "zero_weights": {
+                    "description": "ZeroWeights: when every weight is zero, \"even\" falls back to an even\nsplit, \"fail\" (the default) refuses.",
+                    "type": "string",
+                    "enum": [
+                        "even",
+                        "fail"
+                    ],
+                    "example": "even"
+                }
+            }
+        },
+        "api.AllocationPhasing": {
+            "type": "object",
+            "properties": {
+                "method": {
+                    "type": "string",
+                    "enum": [
+                        "even",
+                        "profile",
+                        "reference"
+                    ],
+                    "example": "profile"
+                },
+                "profile": {
+                    "description": "Profile is a seasonality profile code (method profile).",
+                    "type": "string",
+                    "example": "year-end-peak"
+                },
+                "reference_version_id": {
+                    "description": "ReferenceVersionID phases like the root's months in that version.",
+                    "type": "integer"
+                }
+            }
+        },
+        "api.AllocationRequest": {
+            "type": "object",
+            "properties": {
+                "depth": {
+                    "description": "Depth is how many levels below the root to fill; 0 means to the\nleaves.",
+                    "type": "integer",
+                    "example": 0
+                },
+                "dry_run": {
+                    "type": "boolean",
+                    "example": false
+                },
+                "include_nodes": {
+                    "description": "IncludeNodes returns every node's year and months with a real run\ntoo (a dry run always returns them).",
+                    "type": "boolean",
+                    "example": false
+                },
+                "levels": {
+                    "description": "Levels[0] splits the root among its children, Levels[1] the next\nlevel, and so on; the last level's rule repeats further down.\nDefault: one even level.",
+                    "type": "array",
+                    "items": {
+                        "$ref": "#/definitions/api.AllocationLevel"
+                    }
+                },
+                "locks": {
+                    "type": "array",
+                    "items": {
+                        "type": "string"
+                    },
+                    "example": [
+                        "B-SH"
+                    ]
+                },
+                "measure": {
+                    "type": "string",
+                    "example": "revenue"
+                },
+                "phasing": {
+                    "$ref": "#/definitions/api.AllocationPhasing"
+                },
+                "root": {
+                    "description": "Root is the org unit code the amounts start at, e.g. the company.",
+                    "type": "string",
+                    "example": "CO"
+                },
+                "targets": {
+                    "type": "array",
+                    "items": {
+                        "$ref": "#/definitions/api.AllocationTarget"
+                    }
+                }
+            }
+        },
+        "api.AllocationResponse": {
+            "type": "object",
+            "properties": {
+                "nodes": {
+                    "type": "array",
+                    "items": {
+                        "$ref": "#/definitions/api.AllocatedNode"
+                    }
+                },
+                "run": {
+                    "$ref": "#/definitions/api.AllocationRun"
+                }
+            }
+        },
+        "api.AllocationRun": {
+            "type": "object",
+            "properties": {
+                "actor_id": {
+                    "type": "integer"
+                },
+                "at": {
+                    "type": "string"
+                },
+                "cell_count": {
+                    "type": "integer",
+                    "example": 360
+                },
+                "checksum": {
+                    "type": "string",
+                    "example": "9f2c…"
+                },
+                "dry_run": {
+                    "type": "boolean",
+                    "example": false
+                },
+                "explanation": {
+                    "type": "array",
+                    "items": {
+                        "$ref": "#/definitions/api.NodeExplanation"
+                    }
+                },
+                "id": {
+                    "type": "integer",
+                    "example": 3
+                },
+                "replayed": {
+                    "description": "Replayed says the run was recomputed from its recorded inputs and\ngave the recorded checksum again.",
+                    "type": "boolean"
+                },
+                "request": {
+                    "$ref": "#/definitions/api.AllocationRunRequest"
+                },
+                "version_id": {
+                    "type": "integer",
+                    "example": 1
+                }
+            }
+        },
+        "api.AllocationRunPage": {
+            "type": "object",
+            "properties": {
+                "items": {
+                    "type": "array",
+                    "items": {
+                        "$ref": "#/definitions/api.AllocationRun"
+                    }
+                },
+                "next_cursor": {
+                    "type": "string"
+                }
+            }
+        },
+        "api.AllocationRunRequest": {
+            "type": "object",
+            "properties": {
+                "depth": {
+                    "type": "integer"
+                },
+                "levels": {
+                    "type": "array",
+                    "items": {
+                        "type": "string"
+                    },
+                    "example": [
+                        "proportional",
+                        "even"
+                    ]
+                },
+                "locks": {
+                    "type": "array",
+                    "items": {
+                        "type": "integer"
+                    }
+                },
+                "measure_id": {
+                    "type": "integer"
+                },
+                "phasing": {
+                    "type": "string",
+                    "example": "profile"
+                },
+                "root_id": {
+                    "type": "integer"
+                },
+                "targets": {
+                    "type": "array",
+                    "items": {
+                        "type": "object",
+                        "properties": {
+                            "amount": {
+                                "type": "string"
+                            },
+                            "product_line_id": {
+                                "type": "integer"
+                            }
+                        }
+                    }
+                }
+            }
+        },
+        "api.AllocationTarget": {
+            "type": "object",
+            "properties": {
+                "amount": {
+                    "type": "string",
+                    "example": "12000000.00"
+                },
+                "product_line": {
+                    "type": "string",
+                    "example": "POS"
+                }
+            }
+        },
+        "api.ApprovalStep": {
+            "type": "object",
+            "properties": {
+                "action": {
+                    "type": "string",
+                    "enum": [
+                        "submit",
+                        "review",
+                        "approve"
+                    ],
+                    "example": "approve"
+                },
+                "role": {
+                    "type": "string",
+                    "example": "president"
+                }
+            }
+        },
         "api.AuditEvent": {
             "type": "object",
             "properties": {
@@ -2251,6 +3787,281 @@ const docTemplate = `{
                 },
                 "next_cursor": {
                     "type": "string"
+                }
+            }
+        },
+        "api.CellBatch": {
+            "type": "object",
+            "properties": {
+                "cells": {
+                    "type": "array",
+                    "items": {
+                        "$ref": "#/definitions/api.CellInput"
+                    }
+                }
+            }
+        },
+        "api.CellChange": {
+            "type": "object",
+            "properties": {
+                "after": {
+                    "type": "string",
+                    "example": "120000.00"
+                },
+                "before": {
+                    "description": "Before is the amount in the \"against\" version, After in this one; a\nmissing cell counts as zero.",
+                    "type": "string",
+                    "example": "100000.00"
+                },
+                "delta": {
+                    "type": "string",
+                    "example": "20000.00"
+                },
+                "measure": {
+                    "type": "string",
+                    "example": "revenue"
+                },
+                "org_unit": {
+                    "type": "string",
+                    "example": "B-SH-KA"
+                },
+                "org_unit_id": {
+                    "type": "integer"
+                },
+                "period": {
+                    "type": "string",
+                    "example": "2027-04"
+                },
+                "product_line": {
+                    "type": "string",
+                    "example": "POS"
+                }
+            }
+        },
+        "api.CellInput": {
+            "type": "object",
+            "properties": {
+                "amount": {
+                    "description": "Amount is a decimal string at the measure's scale.",
+                    "type": "string",
+                    "example": "125000.00"
+                },
+                "measure": {
+                    "type": "string",
+                    "example": "revenue"
+                },
+                "org_unit": {
+                    "type": "string",
+                    "example": "B-SH-KA"
+                },
+                "period": {
+                    "description": "Period is a month of the round's fiscal year.",
+                    "type": "string",
+                    "example": "2027-04"
+                },
+                "product_line": {
+                    "type": "string",
+                    "example": "POS"
+                }
+            }
+        },
+        "api.Deadline": {
+            "type": "object",
+            "properties": {
+                "due": {
+                    "type": "string"
+                },
+                "phase": {
+                    "type": "string",
+                    "example": "counterproposals"
+                }
+            }
+        },
+        "api.Diff": {
+            "type": "object",
+            "properties": {
+                "against": {
+                    "type": "integer"
+                },
+                "changed_cells": {
+                    "type": "integer"
+                },
+                "changes": {
+                    "type": "array",
+                    "items": {
+                        "$ref": "#/definitions/api.CellChange"
+                    }
+                },
+                "next_cursor": {
+                    "type": "string"
+                },
+                "rollups": {
+                    "$ref": "#/definitions/api.DiffRollups"
+                },
+                "version_id": {
+                    "type": "integer"
+                }
+            }
+        },
+        "api.DiffRollup": {
+            "type": "object",
+            "properties": {
+                "after": {
+                    "type": "string"
+                },
+                "before": {
+                    "type": "string"
+                },
+                "delta": {
+                    "type": "string"
+                },
+                "key": {
+                    "type": "string",
+                    "example": "B-SH"
+                }
+            }
+        },
+        "api.DiffRollups": {
+            "type": "object",
+            "properties": {
+                "by_measure": {
+                    "type": "array",
+                    "items": {
+                        "$ref": "#/definitions/api.DiffRollup"
+                    }
+                },
+                "by_org_unit": {
+                    "type": "array",
+                    "items": {
+                        "$ref": "#/definitions/api.DiffRollup"
+                    }
+                },
+                "by_period": {
+                    "type": "array",
+                    "items": {
+                        "$ref": "#/definitions/api.DiffRollup"
+                    }
+                },
+                "by_product_line": {
+                    "type": "array",
+                    "items": {
+                        "$ref": "#/definitions/api.DiffRollup"
+                    }
+                }
+            }
+        },
+        "api.GridPage": {
+            "type": "object",
+            "properties": {
+                "grain": {
+                    "type": "string",
+                    "example": "month"
+                },
+                "items": {
+                    "type": "array",
+                    "items": {
+                        "$ref": "#/definitions/api.GridRow"
+                    }
+                },
+                "next_cursor": {
+                    "type": "string"
+                },
+                "version_id": {
+                    "type": "integer",
+                    "example": 1
+                }
+            }
+        },
+        "api.GridRow": {
+            "type": "object",
+            "properties": {
+                "measure": {
+                    "type": "string",
+                    "example": "revenue"
+                },
+                "measure_id": {
+                    "type": "integer",
+                    "example": 1
+                },
+                "org_unit": {
+                    "type": "string",
+                    "example": "B-SH"
+                },
+                "org_unit_id": {
+                    "type": "integer",
+                    "example": 4
+                },
+                "periods": {
+                    "type": "array",
+                    "items": {
+                        "$ref": "#/definitions/api.PeriodValue"
+                    }
+                },
+                "product_line": {
+                    "type": "string",
+                    "example": "POS"
+                },
+                "product_line_id": {
+                    "type": "integer",
+                    "example": 2
+                },
+                "total": {
+                    "type": "string",
+                    "example": "1250000.00"
+                }
+            }
+        },
+        "api.Inconsistency": {
+            "type": "object",
+            "properties": {
+                "children_sum": {
+                    "type": "string",
+                    "example": "99000.00"
+                },
+                "difference": {
+                    "type": "string",
+                    "example": "-1000.00"
+                },
+                "expected": {
+                    "description": "Expected is the parent's amount, times 1 + buffer where an\nallocation set one.",
+                    "type": "string",
+                    "example": "100000.00"
+                },
+                "measure": {
+                    "type": "string",
+                    "example": "revenue"
+                },
+                "parent": {
+                    "type": "string",
+                    "example": "B-SH"
+                },
+                "parent_id": {
+                    "type": "integer"
+                },
+                "period": {
+                    "type": "string",
+                    "example": "2027-06"
+                },
+                "product_line": {
+                    "type": "string",
+                    "example": "POS"
+                }
+            }
+        },
+        "api.InconsistencyPage": {
+            "type": "object",
+            "properties": {
+                "items": {
+                    "type": "array",
+                    "items": {
+                        "$ref": "#/definitions/api.Inconsistency"
+                    }
+                },
+                "next_cursor": {
+                    "type": "string"
+                },
+                "version_id": {
+                    "type": "integer"
                 }
             }
         },
@@ -2384,6 +4195,105 @@ const docTemplate = `{
                 }
             }
         },
+        "api.MeasureRef": {
+            "type": "object",
+            "properties": {
+                "code": {
+                    "type": "string",
+                    "example": "revenue"
+                },
+                "id": {
+                    "type": "integer",
+                    "example": 1
+                },
+                "scale": {
+                    "type": "integer",
+                    "example": 2
+                }
+            }
+        },
+        "api.MonthExplanation": {
+            "type": "object",
+            "properties": {
+                "amount": {
+                    "type": "string"
+                },
+                "basis": {
+                    "type": "string",
+                    "example": "phased"
+                },
+                "period": {
+                    "type": "string",
+                    "example": "2027-04"
+                },
+                "quota": {
+                    "type": "string"
+                },
+                "reason": {
+                    "type": "string"
+                },
+                "rule": {
+                    "type": "string"
+                }
+            }
+        },
+        "api.NodeExplanation": {
+            "type": "object",
+            "properties": {
+                "amount": {
+                    "type": "string",
+                    "example": "4444444.45"
+                },
+                "basis": {
+                    "type": "string",
+                    "example": "proportional"
+                },
+                "floor": {
+                    "type": "string",
+                    "example": "4444444.44"
+                },
+                "months": {
+                    "type": "array",
+                    "items": {
+                        "$ref": "#/definitions/api.MonthExplanation"
+                    }
+                },
+                "of": {
+                    "type": "integer",
+                    "example": 5
+                },
+                "org_unit": {
+                    "type": "string",
+                    "example": "R-EAST"
+                },
+                "org_unit_id": {
+                    "type": "integer"
+                },
+                "product_line": {
+                    "type": "string",
+                    "example": "POS"
+                },
+                "quota": {
+                    "description": "Quota is the exact share before rounding: a decimal, or a fraction\nwhen it does not terminate.",
+                    "type": "string",
+                    "example": "40000000/9"
+                },
+                "rank": {
+                    "type": "integer",
+                    "example": 1
+                },
+                "reason": {
+                    "type": "string"
+                },
+                "rule": {
+                    "type": "string",
+                    "example": "largest_remainder"
+                },
+                "tie_by_key": {
+                    "type": "boolean"
+                }
+            }
+        },
         "api.OrgUnit": {
             "type": "object",
             "properties": {
@@ -2504,6 +4414,19 @@ const docTemplate = `{
                 "parent_id": {
                     "type": "integer",
                     "example": 3
+                }
+            }
+        },
+        "api.PeriodValue": {
+            "type": "object",
+            "properties": {
+                "amount": {
+                    "type": "string",
+                    "example": "104166.67"
+                },
+                "period": {
+                    "type": "string",
+                    "example": "2027-04"
                 }
             }
         },
@@ -2758,6 +4681,222 @@ const docTemplate = `{
                 }
             }
         },
+        "api.Round": {
+            "type": "object",
+            "properties": {
+                "approval_chain": {
+                    "type": "array",
+                    "items": {
+                        "$ref": "#/definitions/api.ApprovalStep"
+                    }
+                },
+                "calendar": {
+                    "type": "array",
+                    "items": {
+                        "$ref": "#/definitions/api.Deadline"
+                    }
+                },
+                "code": {
+                    "type": "string",
+                    "example": "FY2027"
+                },
+                "created_at": {
+                    "type": "string"
+                },
+                "created_by": {
+                    "type": "integer",
+                    "example": 2
+                },
+                "first_month": {
+                    "description": "FirstMonth is the calendar month the fiscal year starts in.",
+                    "type": "integer",
+                    "example": 1
+                },
+                "fiscal_year": {
+                    "type": "integer",
+                    "example": 2027
+                },
+                "id": {
+                    "type": "integer",
+                    "example": 1
+                },
+                "measures": {
+                    "type": "array",
+                    "items": {
+                        "$ref": "#/definitions/api.MeasureRef"
+                    }
+                },
+                "months": {
+                    "description": "Months are the round's twelve months, first month first.",
+                    "type": "array",
+                    "items": {
+                        "type": "string"
+                    },
+                    "example": [
+                        "2027-01",
+                        "2027-02"
+                    ]
+                },
+                "name": {
+                    "type": "string",
+                    "example": "Annual plan 2027"
+                },
+                "possible_transitions": {
+                    "description": "PossibleTransitions are the moves the round can make from here.",
+                    "type": "array",
+                    "items": {
+                        "$ref": "#/definitions/api.TransitionRule"
+                    }
+                },
+                "record_version_id": {
+                    "type": "integer"
+                },
+                "revision": {
+                    "type": "integer",
+                    "example": 2
+                },
+                "status": {
+                    "type": "string",
+                    "enum": [
+                        "draft",
+                        "open",
+                        "counterproposals",
+                        "review",
+                        "approved",
+                        "closed"
+                    ],
+                    "example": "open"
+                },
+                "updated_at": {
+                    "type": "string"
+                },
+                "working_version_id": {
+                    "type": "integer",
+                    "example": 1
+                }
+            }
+        },
+        "api.RoundCreate": {
+            "type": "object",
+            "properties": {
+                "approval_chain": {
+                    "description": "ApprovalChain defaults to product manager submits → sales director\nreviews → marketing director reviews → president approves.",
+                    "type": "array",
+                    "items": {
+                        "$ref": "#/definitions/api.ApprovalStep"
+                    }
+                },
+                "calendar": {
+                    "type": "array",
+                    "items": {
+                        "$ref": "#/definitions/api.Deadline"
+                    }
+                },
+                "code": {
+                    "type": "string",
+                    "example": "FY2027"
+                },
+                "first_month": {
+                    "type": "integer",
+                    "example": 1
+                },
+                "fiscal_year": {
+                    "type": "integer",
+                    "example": 2027
+                },
+                "measures": {
+                    "description": "Measures are measure codes.",
+                    "type": "array",
+                    "items": {
+                        "type": "string"
+                    },
+                    "example": [
+                        "revenue",
+                        "gross_margin"
+                    ]
+                },
+                "name": {
+                    "type": "string",
+                    "example": "Annual plan 2027"
+                }
+            }
+        },
+        "api.RoundPage": {
+            "type": "object",
+            "properties": {
+                "items": {
+                    "type": "array",
+                    "items": {
+                        "$ref": "#/definitions/api.Round"
+                    }
+                },
+                "next_cursor": {
+                    "type": "string"
+                }
+            }
+        },
+        "api.RoundPatch": {
+            "type": "object",
+            "properties": {
+                "approval_chain": {
+                    "type": "array",
+                    "items": {
+                        "$ref": "#/definitions/api.ApprovalStep"
+                    }
+                },
+                "calendar": {
+                    "type": "array",
+                    "items": {
+                        "$ref": "#/definitions/api.Deadline"
+                    }
+                },
+                "measures": {
+                    "type": "array",
+                    "items": {
+                        "type": "string"
+                    }
+                },
+                "name": {
+                    "type": "string"
+                }
+            }
+        },
+        "api.RoundTransition": {
+            "type": "object",
+            "properties": {
+                "actor_id": {
+                    "type": "integer"
+                },
+                "at": {
+                    "type": "string"
+                },
+                "comment": {
+                    "type": "string"
+                },
+                "from": {
+                    "type": "string",
+                    "example": "draft"
+                },
+                "id": {
+                    "type": "integer"
+                },
+                "to": {
+                    "type": "string",
+                    "example": "open"
+                }
+            }
+        },
+        "api.RoundTransitionList": {
+            "type": "object",
+            "properties": {
+                "items": {
+                    "type": "array",
+                    "items": {
+                        "$ref": "#/definitions/api.RoundTransition"
+                    }
+                }
+            }
+        },
         "api.SeasonalityProfile": {
             "type": "object",
             "properties": {
@@ -2986,6 +5125,62 @@ const docTemplate = `{
                 }
             }
         },
+        "api.TransitionRequest": {
+            "type": "object",
+            "properties": {
+                "comment": {
+                    "type": "string",
+                    "example": "Targets are out"
+                },
+                "to": {
+                    "type": "string",
+                    "enum": [
+                        "draft",
+                        "open",
+                        "counterproposals",
+                        "review",
+                        "approved",
+                        "closed"
+                    ],
+                    "example": "open"
+                }
+            }
+        },
+        "api.TransitionRule": {
+            "type": "object",
+            "properties": {
+                "description": {
+                    "type": "string"
+                },
+                "roles": {
+                    "type": "array",
+                    "items": {
+                        "type": "string"
+                    },
+                    "example": [
+                        "strategy_office",
+                        "admin"
+                    ]
+                },
+                "to": {
+                    "type": "string",
+                    "example": "counterproposals"
+                }
+            }
+        },
+        "api.UnitValue": {
+            "type": "object",
+            "properties": {
+                "org_unit": {
+                    "type": "string",
+                    "example": "R-EAST"
+                },
+                "value": {
+                    "type": "string",
+                    "example": "4"
+                }
+            }
+        },
         "api.User": {
             "type": "object",
             "properties": {
@@ -3072,6 +5267,97 @@ const docTemplate = `{
                 "name": {
                     "type": "string",
                     "example": "王伟"
+                }
+            }
+        },
+        "api.Version": {
+            "type": "object",
+            "properties": {
+                "cell_count": {
+                    "type": "integer",
+                    "example": 4320
+                },
+                "created_at": {
+                    "type": "string"
+                },
+                "created_by": {
+                    "type": "integer"
+                },
+                "frozen_at": {
+                    "type": "string"
+                },
+                "frozen_by": {
+                    "type": "integer"
+                },
+                "id": {
+                    "type": "integer",
+                    "example": 2
+                },
+                "label": {
+                    "type": "string",
+                    "example": "after counterproposals"
+                },
+                "number": {
+                    "type": "integer",
+                    "example": 2
+                },
+                "parent_id": {
+                    "description": "ParentID is the version this one was copied from.",
+                    "type": "integer",
+                    "example": 1
+                },
+                "purpose": {
+                    "type": "string",
+                    "example": "rebalanced after the branches' input"
+                },
+                "revision": {
+                    "description": "Revision grows with every change of the version or its cells.",
+                    "type": "integer",
+                    "example": 7
+                },
+                "round_id": {
+                    "type": "integer",
+                    "example": 1
+                },
+                "status": {
+                    "type": "string",
+                    "enum": [
+                        "working",
+                        "frozen"
+                    ],
+                    "example": "working"
+                }
+            }
+        },
+        "api.VersionCreate": {
+            "type": "object",
+            "properties": {
+                "from_version_id": {
+                    "description": "FromVersionID is the version to copy; it becomes the new one's parent.",
+                    "type": "integer",
+                    "example": 1
+                },
+                "label": {
+                    "type": "string",
+                    "example": "re-forecast Q2"
+                },
+                "purpose": {
+                    "type": "string",
+                    "example": "after the first quarter's actuals"
+                }
+            }
+        },
+        "api.VersionPage": {
+            "type": "object",
+            "properties": {
+                "items": {
+                    "type": "array",
+                    "items": {
+                        "$ref": "#/definitions/api.Version"
+                    }
+                },
+                "next_cursor": {
+                    "type": "string"
                 }
             }
         }

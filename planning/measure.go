@@ -46,6 +46,7 @@ func (m *Measure) Validate() error {
 type MeasureFilter struct {
 	IDs    []int64
 	Code   string
+	Codes  []string
 	Active *bool
 	Page   PageRequest
 }

@@ -72,6 +72,7 @@ func (u *OrgUnit) Validate() error {
 type OrgUnitFilter struct {
 	IDs       []int64
 	Code      string
+	Codes     []string
 	Kind      OrgUnitKind
 	ParentID  *int64
 	SubtreeOf *int64 // the unit and all its descendants

@@ -54,6 +54,7 @@ func (p *ProductLine) Validate() error {
 type ProductLineFilter struct {
 	IDs     []int64
 	Code    string
+	Codes   []string
 	Group   ProductGroup
 	OwnerID *int64
 	Active  *bool

@@ -148,6 +148,9 @@ type AllocationRequest struct {
 	// Locks are org units whose current amounts (and whole subtree) stay.
 	Locks  []int64
 	DryRun bool
+	// IncludeNodes asks a real run to return every node's amounts, as a
+	// dry run always does.
+	IncludeNodes bool
 	// IfMatch, when set, is the version revision the caller based the
 	// allocation on (EPRECONDITION when it moved on).
 	IfMatch *int64

@@ -86,6 +86,9 @@ func (s *TargetService) Allocate(ctx context.Context, req planning.AllocationReq
 		}
 		out = &planning.AllocationResult{Run: &planning.AllocationRun{ID: run.ID, VersionID: v.ID, Request: req,
 			CellCount: written, Checksum: run.Checksum, ActorID: run.ActorID, At: run.At}}
+		if req.IncludeNodes {
+			out.Nodes = nodesOf(p, results)
+		}
 		// The audit event names the run; the run holds the cells' inputs
 		// and checksum, so a million cells are not written twice.
 		return s.db.writeAudit(ctx, tx, "targets.allocate", "version", v.ID, nil,

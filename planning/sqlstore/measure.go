@@ -61,6 +61,9 @@ func (s *MeasureService) FindMeasures(ctx context.Context, f planning.MeasureFil
 	if f.Code != "" {
 		q.Where("code = ?", f.Code)
 	}
+	if len(f.Codes) > 0 {
+		q.Where("code IN (?)", bun.In(f.Codes))
+	}
 	if f.Active != nil {
 		q.Where("active = ?", *f.Active)
 	}

@@ -109,6 +109,9 @@ func (s *OrgUnitService) FindOrgUnits(ctx context.Context, f planning.OrgUnitFil
 	if f.Code != "" {
 		q.Where("code = ?", f.Code)
 	}
+	if len(f.Codes) > 0 {
+		q.Where("code IN (?)", bun.In(f.Codes))
+	}
 	if f.Kind != "" {
 		q.Where("kind = ?", string(f.Kind))
 	}

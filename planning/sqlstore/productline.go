@@ -62,6 +62,9 @@ func (s *ProductLineService) FindProductLines(ctx context.Context, f planning.Pr
 	if f.Code != "" {
 		q.Where("code = ?", f.Code)
 	}
+	if len(f.Codes) > 0 {
+		q.Where("code IN (?)", bun.In(f.Codes))
+	}
 	if f.Group != "" {
 		q.Where("product_group = ?", string(f.Group))
 	}

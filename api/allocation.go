@@ -1,0 +1,470 @@
+package api
+
+import (
+	"fmt"
+	"net/http"
+	"time"
+
+	"github.com/labstack/echo/v4"
+	"github.com/shopspring/decimal"
+
+	"github.com/cascade-planning/cascade/planning"
+)
+
+// AllocationRequest is the body of POST /versions/{id}/allocations: a
+// top-down cascade of one measure of some product lines from an org unit
+// down its subtree and across the months.
+type AllocationRequest struct {
+	Measure string `json:"measure" example:"revenue"`
+	// Root is the org unit code the amounts start at, e.g. the company.
+	Root    string             `json:"root" example:"CO"`
+	Targets []AllocationTarget `json:"targets"`
+	// Levels[0] splits the root among its children, Levels[1] the next
+	// level, and so on; the last level's rule repeats further down.
+	// Default: one even level.
+	Levels []AllocationLevel `json:"levels"`
+	// Depth is how many levels below the root to fill; 0 means to the
+	// leaves.
+	Depth   int               `json:"depth" example:"0"`
+	Phasing AllocationPhasing `json:"phasing"`
+	Locks   []string          `json:"locks" example:"B-SH"`
+	DryRun  bool              `json:"dry_run" example:"false"`
+	// IncludeNodes returns every node's year and months with a real run
+	// too (a dry run always returns them).
+	IncludeNodes bool `json:"include_nodes" example:"false"`
+}
+
+// AllocationTarget is one product line's annual amount at the root.
+type AllocationTarget struct {
+	ProductLine string `json:"product_line" example:"POS"`
+	Amount      string `json:"amount" example:"12000000.00"`
+}
+
+// AllocationLevel says how one level is split.
+type AllocationLevel struct {
+	Method string `json:"method" example:"proportional" enums:"even,proportional,manual"`
+	// ReferenceVersionID: proportional to each child's year in that version.
+	ReferenceVersionID *int64 `json:"reference_version_id" example:"1"`
+	// Weights: proportional to these weights, per org unit; units not
+	// listed weigh zero.
+	Weights []UnitValue `json:"weights"`
+	// Manual: these year amounts per org unit; the rest of the parent is
+	// spread evenly over the other children.
+	Manual []UnitValue `json:"manual"`
+	// Buffer lets the children together carry parent × (1 + buffer).
+	Buffer string `json:"buffer" example:"0.10"`
+	// ZeroWeights: when every weight is zero, "even" falls back to an even
+	// split, "fail" (the default) refuses.
+	ZeroWeights string `json:"zero_weights" example:"even" enums:"even,fail"`
+}
+
+// UnitValue is a decimal string for one org unit: a weight or an amount.
+type UnitValue struct {
+	OrgUnit string `json:"org_unit" example:"R-EAST"`
+	Value   string `json:"value" example:"4"`
+}
+
+// AllocationPhasing says how years are spread across the months.
+type AllocationPhasing struct {
+	Method string `json:"method" example:"profile" enums:"even,profile,reference"`
+	// Profile is a seasonality profile code (method profile).
+	Profile string `json:"profile" example:"year-end-peak"`
+	// ReferenceVersionID phases like the root's months in that version.
+	ReferenceVersionID *int64 `json:"reference_version_id"`
+}
+
+// AllocationRun is a recorded allocation.
+type AllocationRun struct {
+	ID        int64     `json:"id" example:"3"`
+	VersionID int64     `json:"version_id" example:"1"`
+	DryRun    bool      `json:"dry_run" example:"false"`
+	CellCount int64     `json:"cell_count" example:"360"`
+	Checksum  string    `json:"checksum" example:"9f2c…"`
+	ActorID   *int64    `json:"actor_id"`
+	At        time.Time `json:"at"`
+	// Replayed says the run was recomputed from its recorded inputs and
+	// gave the recorded checksum again.
+	Replayed    *bool                `json:"replayed,omitempty"`
+	Request     AllocationRunRequest `json:"request"`
+	Explanation []NodeExplanation    `json:"explanation,omitempty"`
+}
+
+// AllocationRunRequest is the request a run was made with, by id.
+type AllocationRunRequest struct {
+	MeasureID int64   `json:"measure_id"`
+	RootID    int64   `json:"root_id"`
+	Depth     int     `json:"depth"`
+	Locks     []int64 `json:"locks"`
+	Targets   []struct {
+		ProductLineID int64  `json:"product_line_id"`
+		Amount        string `json:"amount"`
+	} `json:"targets"`
+	Levels  []string `json:"levels" example:"proportional,even"`
+	Phasing string   `json:"phasing" example:"profile"`
+}
+
+// NodeExplanation says how one node's amounts came about.
+type NodeExplanation struct {
+	OrgUnitID   int64  `json:"org_unit_id"`
+	OrgUnit     string `json:"org_unit" example:"R-EAST"`
+	ProductLine string `json:"product_line" example:"POS"`
+	Amount      string `json:"amount" example:"4444444.45"`
+	Basis       string `json:"basis" example:"proportional"`
+	// Quota is the exact share before rounding: a decimal, or a fraction
+	// when it does not terminate.
+	Quota    string             `json:"quota" example:"40000000/9"`
+	Floor    string             `json:"floor" example:"4444444.44"`
+	Rule     string             `json:"rule" example:"largest_remainder"`
+	Rank     int                `json:"rank" example:"1"`
+	Of       int                `json:"of" example:"5"`
+	TieByKey bool               `json:"tie_by_key"`
+	Reason   string             `json:"reason"`
+	Months   []MonthExplanation `json:"months"`
+}
+
+// MonthExplanation explains one month of a node.
+type MonthExplanation struct {
+	Period string `json:"period" example:"2027-04"`
+	Amount string `json:"amount"`
+	Basis  string `json:"basis" example:"phased"`
+	Quota  string `json:"quota"`
+	Rule   string `json:"rule"`
+	Reason string `json:"reason"`
+}
+
+// AllocatedNode is one org unit's allocated year and months.
+type AllocatedNode struct {
+	OrgUnit     string   `json:"org_unit" example:"B-SH"`
+	ProductLine string   `json:"product_line" example:"POS"`
+	Year        string   `json:"year" example:"1000000.00"`
+	Months      []string `json:"months"`
+	Locked      bool     `json:"locked"`
+}
+
+// AllocationResponse answers POST /versions/{id}/allocations.
+type AllocationResponse struct {
+	Run   AllocationRun   `json:"run"`
+	Nodes []AllocatedNode `json:"nodes,omitempty"`
+}
+
+// AllocationRunPage is one page of runs.
+type AllocationRunPage struct {
+	Items      []AllocationRun `json:"items"`
+	NextCursor string          `json:"next_cursor,omitempty"`
+}
+
+// toDomain resolves the request's codes and parses its amounts.
+func (req *AllocationRequest) toDomain(s *Server, res *resolver, versionID int64) (planning.AllocationRequest, error) {
+	out := planning.AllocationRequest{VersionID: versionID, Depth: req.Depth, DryRun: req.DryRun, IncludeNodes: req.IncludeNodes}
+	units := append([]string{req.Root}, req.Locks...)
+	for _, l := range req.Levels {
+		for _, w := range l.Weights {
+			units = append(units, w.OrgUnit)
+		}
+		for _, m := range l.Manual {
+			units = append(units, m.OrgUnit)
+		}
+	}
+	var lines []string
+	for _, t := range req.Targets {
+		lines = append(lines, t.ProductLine)
+	}
+	if err := res.loadUnits(units); err != nil {
+		return out, err
+	}
+	if err := res.loadLines(lines); err != nil {
+		return out, err
+	}
+	if err := res.loadMeasures([]string{req.Measure}); err != nil {
+		return out, err
+	}
+	out.RootID = res.unit("root", req.Root)
+	scale := int32(planning.MaxScale)
+	if m := res.measure("measure", req.Measure); m != nil {
+		out.MeasureID, scale = m.ID, m.Scale
+	}
+	for i, t := range req.Targets {
+		f := fmt.Sprintf("targets[%d]", i)
+		at := planning.AllocationTarget{ProductLineID: res.line(f+".product_line", t.ProductLine)}
+		d, err := planning.ParseAmount(t.Amount, scale)
+		if err != nil {
+			res.val.Add(f+".amount", "%s", err)
+		}
+		at.Amount = d
+		out.Targets = append(out.Targets, at)
+	}
+	for i, l := range req.Levels {
+		f := fmt.Sprintf("levels[%d]", i)
+		spec := planning.LevelSpec{Method: planning.AllocationMethod(l.Method), ReferenceVersionID: l.ReferenceVersionID, ZeroWeights: l.ZeroWeights}
+		if l.Buffer != "" {
+			b, err := planning.ParseAmount(l.Buffer, 6)
+			if err != nil {
+				res.val.Add(f+".buffer", "%s", err)
+			}
+			spec.Buffer = b
+		}
+		if len(l.Weights) > 0 {
+			spec.Weights = res.unitValues(f+".weights", l.Weights, 12)
+		}
+		if len(l.Manual) > 0 {
+			spec.Manual = res.unitValues(f+".manual", l.Manual, scale)
+		}
+		out.Levels = append(out.Levels, spec)
+	}
+	for i, code := range req.Locks {
+		out.Locks = append(out.Locks, res.unit(fmt.Sprintf("locks[%d]", i), code))
+	}
+	out.Phasing.Method = planning.PhasingMethod(req.Phasing.Method)
+	out.Phasing.ReferenceVersionID = req.Phasing.ReferenceVersionID
+	if req.Phasing.Profile != "" {
+		ps, _, err := s.svcs.Seasonality.FindSeasonalityProfiles(res.ctx, planning.SeasonalityProfileFilter{Code: req.Phasing.Profile})
+		if err != nil {
+			return out, err
+		}
+		if len(ps) == 0 {
+			res.val.Add("phasing.profile", "no seasonality profile with code %q", req.Phasing.Profile)
+		} else {
+			out.Phasing.ProfileID = &ps[0].ID
+		}
+	}
+	return out, res.err()
+}
+
+// unitValues parses per-unit decimals, naming each bad entry.
+func (r *resolver) unitValues(field string, vs []UnitValue, scale int32) map[int64]decimal.Decimal {
+	out := make(map[int64]decimal.Decimal, len(vs))
+	for i, v := range vs {
+		f := fmt.Sprintf("%s[%d]", field, i)
+		id := r.unit(f+".org_unit", v.OrgUnit)
+		d, err := planning.ParseAmount(v.Value, scale)
+		if err != nil {
+			r.val.Add(f+".value", "%s", err)
+		}
+		if _, dup := out[id]; dup && id != 0 {
+			r.val.Add(f+".org_unit", "is listed twice")
+		}
+		out[id] = d
+	}
+	return out
+}
+
+func (s *Server) fromDomainRun(res *resolver, r *planning.Round, run *planning.AllocationRun, dry bool) (AllocationRun, error) {
+	var unitIDs, lineIDs []int64
+	for _, ex := range run.Explanation {
+		unitIDs, lineIDs = append(unitIDs, ex.OrgUnitID), append(lineIDs, ex.ProductLineID)
+	}
+	for _, t := range run.Request.Targets {
+		lineIDs = append(lineIDs, t.ProductLineID)
+	}
+	if err := res.loadIDs(unitIDs, lineIDs, []int64{run.Request.MeasureID}); err != nil {
+		return AllocationRun{}, err
+	}
+	scale := int32(2)
+	if m := res.measureOf(run.Request.MeasureID); m != nil {
+		scale = m.Scale
+	}
+	out := AllocationRun{ID: run.ID, VersionID: run.VersionID, DryRun: dry, CellCount: run.CellCount, Checksum: run.Checksum,
+		ActorID: run.ActorID, At: run.At}
+	if !dry && run.ID != 0 && run.Explanation != nil {
+		out.Replayed = &run.Replayed
+	}
+	rq := &out.Request
+	rq.MeasureID, rq.RootID, rq.Depth, rq.Locks, rq.Phasing = run.Request.MeasureID, run.Request.RootID, run.Request.Depth, run.Request.Locks, string(run.Request.Phasing.Method)
+	if rq.Locks == nil {
+		rq.Locks = []int64{}
+	}
+	for _, t := range run.Request.Targets {
+		rq.Targets = append(rq.Targets, struct {
+			ProductLineID int64  `json:"product_line_id"`
+			Amount        string `json:"amount"`
+		}{t.ProductLineID, planning.FormatAmount(t.Amount, scale)})
+	}
+	for _, l := range run.Request.Levels {
+		rq.Levels = append(rq.Levels, string(l.Method))
+	}
+	for _, ex := range run.Explanation {
+		e := NodeExplanation{OrgUnitID: ex.OrgUnitID, OrgUnit: res.unitCode(ex.OrgUnitID), ProductLine: res.lineCode(ex.ProductLineID),
+			Amount: planning.FormatAmount(ex.Amount, scale), Basis: ex.Basis, Quota: ex.Quota, Floor: planning.FormatAmount(ex.Floor, scale),
+			Rule: ex.Rule, Rank: ex.Rank, Of: ex.Of, TieByKey: ex.TieByKey, Reason: ex.Reason, Months: []MonthExplanation{}}
+		for _, m := range ex.Months {
+			e.Months = append(e.Months, MonthExplanation{Period: r.MonthLabel(m.Period), Amount: planning.FormatAmount(m.Amount, scale),
+				Basis: m.Basis, Quota: m.Quota, Rule: m.Rule, Reason: m.Reason})
+		}
+		out.Explanation = append(out.Explanation, e)
+	}
+	return out, nil
+}
+
+// allocate godoc
+//
+//	@Summary		Run a top-down allocation
+//	@Description	Cascades each product line's annual amount from the root org unit down its subtree, level by level (even, proportional to a reference version or to weights, manual), with an optional over-assignment buffer per level and locked units, and phases every node into the twelve months (even, by a seasonality profile, or like a reference version). Children add up exactly to their parent (× (1 + buffer)) at every node and month. A real run replaces the cells of the subtree (but locked units and everything below them) in one transaction and is recorded; dry_run returns the result and saves nothing.
+//	@Tags			targets
+//	@Security		BearerAuth
+//	@Accept			json
+//	@Produce		json
+//	@Param			id			path		int						true	"Version id"
+//	@Param			If-Match	header		string					false	"ETag of the version as read"
+//	@Param			body		body		api.AllocationRequest	true	"The allocation"
+//	@Success		200			{object}	api.AllocationResponse	"Dry run: nothing saved"
+//	@Success		201			{object}	api.AllocationResponse	"Saved and recorded"
+//	@Failure		400			{object}	api.Problem				"Malformed body"
+//	@Failure		403			{object}	api.Problem				"Not your product line"
+//	@Failure		404			{object}	api.Problem				"No such version"
+//	@Failure		409			{object}	api.Problem				"Version frozen or round not under way"
+//	@Failure		412			{object}	api.Problem				"Stale If-Match"
+//	@Failure		413			{object}	api.Problem				"Too many cells"
+//	@Failure		422			{object}	api.Problem				"Invalid allocation, fields named"
+//	@Router			/versions/{id}/allocations [post]
+func (s *Server) allocate(c echo.Context) error {
+	id, err := pathID(c, "id")
+	if err != nil {
+		return err
+	}
+	match, err := ifMatch(c)
+	if err != nil {
+		return err
+	}
+	var req AllocationRequest
+	if err := decodeJSON(c, &req); err != nil {
+		return err
+	}
+	_, r, err := s.versionRound(c, id)
+	if err != nil {
+		return err
+	}
+	ctx := c.Request().Context()
+	res := newResolver(ctx, s.svcs)
+	dreq, err := req.toDomain(s, res, id)
+	if err != nil {
+		return err
+	}
+	dreq.IfMatch = match
+	result, err := s.svcs.Targets.Allocate(ctx, dreq)
+	if err != nil {
+		return err
+	}
+	run, err := s.fromDomainRun(res, r, result.Run, req.DryRun)
+	if err != nil {
+		return err
+	}
+	resp := AllocationResponse{Run: run}
+	if req.DryRun || req.IncludeNodes {
+		nodes := result.Nodes
+		var unitIDs, lineIDs []int64
+		for _, n := range nodes {
+			unitIDs, lineIDs = append(unitIDs, n.OrgUnitID), append(lineIDs, n.ProductLineID)
+		}
+		if err := res.loadIDs(unitIDs, lineIDs, nil); err != nil {
+			return err
+		}
+		scale := res.measureOf(dreq.MeasureID).Scale
+		for _, n := range nodes {
+			an := AllocatedNode{OrgUnit: res.unitCode(n.OrgUnitID), ProductLine: res.lineCode(n.ProductLineID),
+				Year: planning.FormatAmount(n.Year, scale), Locked: n.Locked, Months: make([]string, 12)}
+			for m := range n.Months {
+				an.Months[m] = planning.FormatAmount(n.Months[m], scale)
+			}
+			resp.Nodes = append(resp.Nodes, an)
+		}
+	}
+	if req.DryRun {
+		return c.JSON(http.StatusOK, resp)
+	}
+	return created(c, location("/allocations/%d", run.ID), nil, resp)
+}
+
+// listAllocations godoc
+//
+//	@Summary	List a version's allocation runs
+//	@Tags		targets
+//	@Security	BearerAuth
+//	@Produce	json
+//	@Param		id		path		int		true	"Version id"
+//	@Param		limit	query		int		false	"Page size (1-1000, default 100)"
+//	@Param		cursor	query		string	false	"next_cursor of the previous page"
+//	@Success	200		{object}	api.AllocationRunPage
+//	@Failure	404		{object}	api.Problem	"No such version"
+//	@Failure	400		{object}	api.Problem	"Bad id or query parameter"
+//	@Router		/versions/{id}/allocations [get]
+func (s *Server) listAllocations(c echo.Context) error {
+	id, err := pathID(c, "id")
+	if err != nil {
+		return err
+	}
+	q := newQuery(c)
+	page := q.page()
+	if err := q.err(); err != nil {
+		return err
+	}
+	_, r, err := s.versionRound(c, id)
+	if err != nil {
+		return err
+	}
+	ctx := c.Request().Context()
+	runs, next, err := s.svcs.Targets.FindAllocationRuns(ctx, id, page)
+	if err != nil {
+		return err
+	}
+	res := newResolver(ctx, s.svcs)
+	out := AllocationRunPage{Items: make([]AllocationRun, 0, len(runs)), NextCursor: next}
+	for _, run := range runs {
+		x, err := s.fromDomainRun(res, r, run, false)
+		if err != nil {
+			return err
+		}
+		out.Items = append(out.Items, x)
+	}
+	return c.JSON(http.StatusOK, out)
+}
+
+// getAllocation godoc
+//
+//	@Summary		Get an allocation run with its explanation
+//	@Description	Replays the run from its recorded inputs (replayed=true when the checksum matches) and explains, for every product line, how each child of explain_under (default: the run's root) got its year and months: the exact quota, the rounding, and the rule that decided it.
+//	@Tags			targets
+//	@Security		BearerAuth
+//	@Produce		json
+//	@Param			id				path		int		true	"Allocation run id"
+//	@Param			explain_under	query		string	false	"Org unit code whose children to explain"
+//	@Success		200				{object}	api.AllocationRun
+//	@Failure		404				{object}	api.Problem	"No such run"
+//	@Failure		422				{object}	api.Problem	"explain_under is not part of the run"
+//	@Failure		400				{object}	api.Problem	"Bad id or query parameter"
+//	@Router			/allocations/{id} [get]
+func (s *Server) getAllocation(c echo.Context) error {
+	id, err := pathID(c, "id")
+	if err != nil {
+		return err
+	}
+	q := newQuery(c, "explain_under")
+	if err := q.err(); err != nil {
+		return err
+	}
+	ctx := c.Request().Context()
+	res := newResolver(ctx, s.svcs)
+	var under *int64
+	if code, ok := q.get("explain_under"); ok {
+		if err := res.loadUnits([]string{code}); err != nil {
+			return err
+		}
+		uid := res.unit("explain_under", code)
+		if err := res.err(); err != nil {
+			return err
+		}
+		under = &uid
+	}
+	run, err := s.svcs.Targets.FindAllocationRunByID(ctx, id, under)
+	if err != nil {
+		return err
+	}
+	_, r, err := s.versionRound(c, run.VersionID)
+	if err != nil {
+		return err
+	}
+	out, err := s.fromDomainRun(res, r, run, false)
+	if err != nil {
+		return err
+	}
+	return c.JSON(http.StatusOK, out)
+}

@@ -1,0 +1,221 @@
+package api
+
+import (
+	"net/http"
+
+	"github.com/labstack/echo/v4"
+
+	"github.com/cascade-planning/cascade/planning"
+)
+
+// CellChange is one cell that differs between two versions.
+type CellChange struct {
+	OrgUnitID   int64  `json:"org_unit_id"`
+	OrgUnit     string `json:"org_unit" example:"B-SH-KA"`
+	ProductLine string `json:"product_line" example:"POS"`
+	Measure     string `json:"measure" example:"revenue"`
+	Period      string `json:"period" example:"2027-04"`
+	// Before is the amount in the "against" version, After in this one; a
+	// missing cell counts as zero.
+	Before string `json:"before" example:"100000.00"`
+	After  string `json:"after" example:"120000.00"`
+	Delta  string `json:"delta" example:"20000.00"`
+}
+
+// DiffRollup sums the changes by one dimension. Amounts of different
+// measures are summed separately (by_measure) and together elsewhere only
+// within one measure filter: filter by measure for meaningful totals.
+type DiffRollup struct {
+	Key    string `json:"key" example:"B-SH"`
+	Before string `json:"before"`
+	After  string `json:"after"`
+	Delta  string `json:"delta"`
+}
+
+// DiffRollups groups the rollups.
+type DiffRollups struct {
+	ByOrgUnit     []DiffRollup `json:"by_org_unit"`
+	ByProductLine []DiffRollup `json:"by_product_line"`
+	ByMeasure     []DiffRollup `json:"by_measure"`
+	ByPeriod      []DiffRollup `json:"by_period"`
+}
+
+// Diff compares two versions of one round.
+type Diff struct {
+	VersionID    int64        `json:"version_id"`
+	AgainstID    int64        `json:"against"`
+	ChangedCells int64        `json:"changed_cells"`
+	Changes      []CellChange `json:"changes"`
+	NextCursor   string       `json:"next_cursor,omitempty"`
+	Rollups      DiffRollups  `json:"rollups"`
+}
+
+// Inconsistency is a place where children do not add up to their parent.
+type Inconsistency struct {
+	ParentID    int64  `json:"parent_id"`
+	Parent      string `json:"parent" example:"B-SH"`
+	ProductLine string `json:"product_line" example:"POS"`
+	Measure     string `json:"measure" example:"revenue"`
+	Period      string `json:"period" example:"2027-06"`
+	// Expected is the parent's amount, times 1 + buffer where an
+	// allocation set one.
+	Expected    string `json:"expected" example:"100000.00"`
+	ChildrenSum string `json:"children_sum" example:"99000.00"`
+	Difference  string `json:"difference" example:"-1000.00"`
+}
+
+// InconsistencyPage is one page of the consistency report; empty means
+// every level adds up.
+type InconsistencyPage struct {
+	VersionID  int64           `json:"version_id"`
+	Items      []Inconsistency `json:"items"`
+	NextCursor string          `json:"next_cursor,omitempty"`
+}
+
+// diffVersions godoc
+//
+//	@Summary		Compare two versions
+//	@Description	Every cell that differs between this version and another of the same round (a missing cell counts as zero), with before, after and delta, paged; plus rollups of all changes by org unit, product line, measure and period. Takes the grid's filters. Scoped like the grid.
+//	@Tags			versions
+//	@Security		BearerAuth
+//	@Produce		json
+//	@Param			id				path		int		true	"Version id"
+//	@Param			against			query		int		true	"The version to compare with"
+//	@Param			org_unit		query		string	false	"Org unit code (with subtree=true, its subtree)"
+//	@Param			subtree			query		bool	false	"Include the org unit's descendants"
+//	@Param			product_line	query		string	false	"Product line codes, comma-separated"
+//	@Param			measure			query		string	false	"Measure codes, comma-separated"
+//	@Param			period			query		string	false	"A month, a range 2027-04..2027-09, or a quarter Q1-Q4"
+//	@Param			limit			query		int		false	"Changes per page (1-1000, default 100)"
+//	@Param			cursor			query		string	false	"next_cursor of the previous page"
+//	@Success		200				{object}	api.Diff
+//	@Failure		400				{object}	api.Problem	"Bad query parameter"
+//	@Failure		404				{object}	api.Problem	"No such version"
+//	@Failure		422				{object}	api.Problem	"against is not a version of the same round"
+//	@Router			/versions/{id}/diff [get]
+func (s *Server) diffVersions(c echo.Context) error {
+	id, err := pathID(c, "id")
+	if err != nil {
+		return err
+	}
+	_, r, err := s.versionRound(c, id)
+	if err != nil {
+		return err
+	}
+	ctx := c.Request().Context()
+	res := newResolver(ctx, s.svcs)
+	q := newQuery(c, "against", "org_unit", "subtree", "product_line", "measure", "period")
+	f := planning.DiffFilter{VersionID: id, Page: q.page()}
+	if against := q.id("against"); against != nil {
+		f.AgainstID = *against
+	} else if _, given := q.get("against"); !given {
+		q.fail("against", "is required: the id of the version to compare with")
+	}
+	f.OrgUnitID, f.Subtree, f.ProductLineIDs, f.MeasureIDs, f.PeriodFrom, f.PeriodTo, err = s.gridFilters(q, res, r)
+	if err != nil {
+		return err
+	}
+	if err := q.err(); err != nil {
+		return err
+	}
+	d, err := s.svcs.Targets.DiffVersions(ctx, f)
+	if err != nil {
+		return err
+	}
+	var units, lines, measures []int64
+	for _, ch := range d.Changes {
+		units, lines, measures = append(units, ch.OrgUnitID), append(lines, ch.ProductLineID), append(measures, ch.MeasureID)
+	}
+	for _, x := range d.ByOrgUnit {
+		units = append(units, x.Key)
+	}
+	for _, x := range d.ByProductLine {
+		lines = append(lines, x.Key)
+	}
+	for _, x := range d.ByMeasure {
+		measures = append(measures, x.Key)
+	}
+	if err := res.loadIDs(units, lines, measures); err != nil {
+		return err
+	}
+	// Rollups across measures mix units; they are shown at the widest
+	// scale among the measures involved so no digit is lost.
+	wide := int32(0)
+	for _, id := range measures {
+		if m := res.measureOf(id); m != nil {
+			wide = max(wide, m.Scale)
+		}
+	}
+	out := Diff{VersionID: id, AgainstID: f.AgainstID, ChangedCells: d.ChangedCells, Changes: make([]CellChange, 0, len(d.Changes)), NextCursor: d.NextCursor}
+	for _, ch := range d.Changes {
+		scale := res.measureOf(ch.MeasureID).Scale
+		out.Changes = append(out.Changes, CellChange{OrgUnitID: ch.OrgUnitID, OrgUnit: res.unitCode(ch.OrgUnitID), ProductLine: res.lineCode(ch.ProductLineID),
+			Measure: res.measureOf(ch.MeasureID).Code, Period: r.MonthLabel(ch.Period), Before: planning.FormatAmount(ch.Before, scale),
+			After: planning.FormatAmount(ch.After, scale), Delta: planning.FormatAmount(ch.Delta, scale)})
+	}
+	roll := func(xs []planning.DiffRollup, key func(int64) string, scale func(int64) int32) []DiffRollup {
+		out := make([]DiffRollup, 0, len(xs))
+		for _, x := range xs {
+			sc := scale(x.Key)
+			out = append(out, DiffRollup{Key: key(x.Key), Before: planning.FormatAmount(x.Before, sc), After: planning.FormatAmount(x.After, sc), Delta: planning.FormatAmount(x.Delta, sc)})
+		}
+		return out
+	}
+	widest := func(int64) int32 { return wide }
+	out.Rollups.ByOrgUnit = roll(d.ByOrgUnit, res.unitCode, widest)
+	out.Rollups.ByProductLine = roll(d.ByProductLine, res.lineCode, widest)
+	out.Rollups.ByMeasure = roll(d.ByMeasure, func(id int64) string { return res.measureOf(id).Code }, func(id int64) int32 { return res.measureOf(id).Scale })
+	out.Rollups.ByPeriod = roll(d.ByPeriod, func(p int64) string { return r.MonthLabel(int(p)) }, widest)
+	return c.JSON(http.StatusOK, out)
+}
+
+// getConsistency godoc
+//
+//	@Summary		Where children do not add up
+//	@Description	Every parent, product line, measure and month whose children hold targets that do not add up to the parent's (times 1 + the buffer an allocation set there), e.g. after manual edits. Empty when the version is consistent. Scoped to the parents you may see.
+//	@Tags			versions
+//	@Security		BearerAuth
+//	@Produce		json
+//	@Param			id		path		int		true	"Version id"
+//	@Param			limit	query		int		false	"Page size (1-1000, default 100)"
+//	@Param			cursor	query		string	false	"next_cursor of the previous page"
+//	@Success		200		{object}	api.InconsistencyPage
+//	@Failure		404		{object}	api.Problem	"No such version"
+//	@Failure		400		{object}	api.Problem	"Bad id or query parameter"
+//	@Router			/versions/{id}/consistency [get]
+func (s *Server) getConsistency(c echo.Context) error {
+	id, err := pathID(c, "id")
+	if err != nil {
+		return err
+	}
+	q := newQuery(c)
+	page := q.page()
+	if err := q.err(); err != nil {
+		return err
+	}
+	_, r, err := s.versionRound(c, id)
+	if err != nil {
+		return err
+	}
+	ctx := c.Request().Context()
+	items, next, err := s.svcs.Targets.FindInconsistencies(ctx, id, page)
+	if err != nil {
+		return err
+	}
+	res := newResolver(ctx, s.svcs)
+	var units, lines, measures []int64
+	for _, x := range items {
+		units, lines, measures = append(units, x.ParentID), append(lines, x.ProductLineID), append(measures, x.MeasureID)
+	}
+	if err := res.loadIDs(units, lines, measures); err != nil {
+		return err
+	}
+	out := InconsistencyPage{VersionID: id, Items: make([]Inconsistency, 0, len(items)), NextCursor: next}
+	for _, x := range items {
+		m := res.measureOf(x.MeasureID)
+		out.Items = append(out.Items, Inconsistency{ParentID: x.ParentID, Parent: res.unitCode(x.ParentID), ProductLine: res.lineCode(x.ProductLineID),
+			Measure: m.Code, Period: r.MonthLabel(x.Period), Expected: planning.FormatAmount(x.Expected, m.Scale),
+			ChildrenSum: planning.FormatAmount(x.ChildrenSum, m.Scale), Difference: planning.FormatAmount(x.Difference, m.Scale)})
+	}
+	return c.JSON(http.StatusOK, out)
+}

@@ -1,0 +1,261 @@
+package api
+
+import (
+	"fmt"
+
+	"github.com/labstack/echo/v4"
+
+	"github.com/cascade-planning/cascade/planning"
+)
+
+// GridRow is one row of the target grid: an org unit's amounts for one
+// product line and measure, by period, with their total.
+type GridRow struct {
+	OrgUnitID     int64         `json:"org_unit_id" example:"4"`
+	OrgUnit       string        `json:"org_unit" example:"B-SH"`
+	ProductLineID int64         `json:"product_line_id" example:"2"`
+	ProductLine   string        `json:"product_line" example:"POS"`
+	MeasureID     int64         `json:"measure_id" example:"1"`
+	Measure       string        `json:"measure" example:"revenue"`
+	Periods       []PeriodValue `json:"periods"`
+	Total         string        `json:"total" example:"1250000.00"`
+}
+
+// PeriodValue is one period's amount: a month "2027-04", a quarter
+// "FY2027-Q1" or the year "FY2027".
+type PeriodValue struct {
+	Period string `json:"period" example:"2027-04"`
+	Amount string `json:"amount" example:"104166.67"`
+}
+
+// GridPage is one page of the target grid.
+type GridPage struct {
+	VersionID  int64     `json:"version_id" example:"1"`
+	Grain      string    `json:"grain" example:"month"`
+	Items      []GridRow `json:"items"`
+	NextCursor string    `json:"next_cursor,omitempty"`
+}
+
+// CellInput sets one target cell.
+type CellInput struct {
+	OrgUnit     string `json:"org_unit" example:"B-SH-KA"`
+	ProductLine string `json:"product_line" example:"POS"`
+	Measure     string `json:"measure" example:"revenue"`
+	// Period is a month of the round's fiscal year.
+	Period string `json:"period" example:"2027-04"`
+	// Amount is a decimal string at the measure's scale.
+	Amount string `json:"amount" example:"125000.00"`
+}
+
+// CellBatch is the body of PUT /versions/{id}/targets: up to 10,000 cells,
+// written all or nothing.
+type CellBatch struct {
+	Cells []CellInput `json:"cells"`
+}
+
+// versionRound returns the version and its round.
+func (s *Server) versionRound(c echo.Context, id int64) (*planning.Version, *planning.Round, error) {
+	ctx := c.Request().Context()
+	v, err := s.svcs.Versions.FindVersionByID(ctx, id)
+	if err != nil {
+		return nil, nil, err
+	}
+	r, err := s.svcs.Rounds.FindRoundByID(ctx, v.RoundID)
+	return v, r, err
+}
+
+// gridFilters reads the filters the grid and the diff share.
+func (s *Server) gridFilters(q *query, res *resolver, r *planning.Round) (orgUnit *int64, subtree bool, lines, measures []int64, from, to int, err error) {
+	if code, ok := q.get("org_unit"); ok {
+		if err = res.loadUnits([]string{code}); err != nil {
+			return
+		}
+		if u, found := res.units[code]; found {
+			orgUnit = &u.ID
+		} else {
+			return nil, false, nil, nil, 0, 0, planning.Errorf(planning.ENOTFOUND, "org unit %s not found", code)
+		}
+	}
+	if b := q.boolean("subtree"); b != nil {
+		subtree = *b
+	}
+	if codes := codesList(q.str("product_line")); len(codes) > 0 {
+		if err = res.loadLines(codes); err != nil {
+			return
+		}
+		for _, code := range codes {
+			if l, found := res.lines[code]; found {
+				lines = append(lines, l.ID)
+			} else {
+				q.fail("product_line", "no product line with code %q", code)
+			}
+		}
+	}
+	if codes := codesList(q.str("measure")); len(codes) > 0 {
+		if err = res.loadMeasures(codes); err != nil {
+			return
+		}
+		for _, code := range codes {
+			if m, found := res.measures[code]; found {
+				measures = append(measures, m.ID)
+			} else {
+				q.fail("measure", "no measure with code %q", code)
+			}
+		}
+	}
+	var perr error
+	if from, to, perr = parsePeriods(r, q.str("period")); perr != nil {
+		q.fail("period", "%s", perr)
+	}
+	return orgUnit, subtree, lines, measures, from, to, nil
+}
+
+// getTargets godoc
+//
+//	@Summary		Read the target grid
+//	@Description	Rows of (org unit, product line, measure) with their amounts by period. Quarters are fiscal (relative to the round's first month); rollups are exact sums. Branch managers and team leads see their subtree only. The ETag is the version's revision.
+//	@Tags			targets
+//	@Security		BearerAuth
+//	@Produce		json
+//	@Param			id				path		int		true	"Version id"
+//	@Param			org_unit		query		string	false	"Org unit code: that unit only (or its subtree with subtree=true)"
+//	@Param			subtree			query		bool	false	"Include the org unit's descendants"
+//	@Param			product_line	query		string	false	"Product line codes, comma-separated"
+//	@Param			measure			query		string	false	"Measure codes, comma-separated"
+//	@Param			period			query		string	false	"A month 2027-04, a range 2027-04..2027-09, or a quarter Q1-Q4"
+//	@Param			grain			query		string	false	"month (default), quarter or year"	Enums(month,quarter,year)
+//	@Param			limit			query		int		false	"Rows per page (1-1000, default 100)"
+//	@Param			cursor			query		string	false	"next_cursor of the previous page"
+//	@Success		200				{object}	api.GridPage
+//	@Header			200				{string}	ETag		"The version's revision"
+//	@Failure		400				{object}	api.Problem	"Bad query parameter"
+//	@Failure		404				{object}	api.Problem	"No such version, or org unit outside your scope"
+//	@Router			/versions/{id}/targets [get]
+func (s *Server) getTargets(c echo.Context) error {
+	id, err := pathID(c, "id")
+	if err != nil {
+		return err
+	}
+	v, r, err := s.versionRound(c, id)
+	if err != nil {
+		return err
+	}
+	ctx := c.Request().Context()
+	res := newResolver(ctx, s.svcs)
+	q := newQuery(c, "org_unit", "subtree", "product_line", "measure", "period", "grain")
+	f := planning.GridFilter{VersionID: id, Grain: planning.Grain(q.str("grain")), Page: q.page()}
+	if f.Grain != "" && f.Grain != planning.GrainMonth && f.Grain != planning.GrainQuarter && f.Grain != planning.GrainYear {
+		q.fail("grain", "must be month, quarter or year")
+	}
+	f.OrgUnitID, f.Subtree, f.ProductLineIDs, f.MeasureIDs, f.PeriodFrom, f.PeriodTo, err = s.gridFilters(q, res, r)
+	if err != nil {
+		return err
+	}
+	if err := q.err(); err != nil {
+		return err
+	}
+	rows, next, err := s.svcs.Targets.FindGrid(ctx, f)
+	if err != nil {
+		return err
+	}
+	if f.Grain == "" {
+		f.Grain = planning.GrainMonth
+	}
+	page := GridPage{VersionID: id, Grain: string(f.Grain), Items: make([]GridRow, 0, len(rows)), NextCursor: next}
+	for _, row := range rows {
+		g := GridRow{OrgUnitID: row.OrgUnitID, OrgUnit: row.OrgUnitCode, ProductLineID: row.ProductLineID, ProductLine: row.ProductLineCode,
+			MeasureID: row.MeasureID, Measure: row.MeasureCode, Total: planning.FormatAmount(row.Total, row.Scale),
+			Periods: make([]PeriodValue, len(row.Periods))}
+		for i, p := range row.Periods {
+			g.Periods[i] = PeriodValue{Period: p.Period, Amount: planning.FormatAmount(p.Amount, row.Scale)}
+		}
+		page.Items = append(page.Items, g)
+	}
+	return ok(c, v.Revision, page)
+}
+
+// putTargets godoc
+//
+//	@Summary		Edit target cells
+//	@Description	Sets up to 10,000 cells of a working version in one transaction: all or nothing. Product managers write their own product lines; the strategy office and admins any. Each amount must be at its measure's scale. Send If-Match with the version's ETag to refuse writing over changes you have not seen.
+//	@Tags			targets
+//	@Security		BearerAuth
+//	@Accept			json
+//	@Produce		json
+//	@Param			id			path		int				true	"Version id"
+//	@Param			If-Match	header		string			false	"ETag of the version as read"
+//	@Param			body		body		api.CellBatch	true	"The cells"
+//	@Success		200			{object}	api.Version
+//	@Failure		400			{object}	api.Problem	"Malformed body"
+//	@Failure		403			{object}	api.Problem	"Not your product line"
+//	@Failure		404			{object}	api.Problem	"No such version"
+//	@Failure		409			{object}	api.Problem	"Version frozen or round not under way"
+//	@Failure		412			{object}	api.Problem	"Stale If-Match"
+//	@Failure		413			{object}	api.Problem	"Too many cells"
+//	@Failure		422			{object}	api.Problem	"Invalid cells, each named"
+//	@Router			/versions/{id}/targets [put]
+func (s *Server) putTargets(c echo.Context) error {
+	id, err := pathID(c, "id")
+	if err != nil {
+		return err
+	}
+	match, err := ifMatch(c)
+	if err != nil {
+		return err
+	}
+	var req CellBatch
+	if err := decodeJSON(c, &req); err != nil {
+		return err
+	}
+	if len(req.Cells) > planning.MaxBatchCells {
+		return &planning.Error{Code: planning.ETOOLARGE, Message: fmt.Sprintf("at most %d cells per batch; split the edit", planning.MaxBatchCells),
+			Fields: []planning.FieldError{{Field: "cells", Message: "too many cells"}}}
+	}
+	_, r, err := s.versionRound(c, id)
+	if err != nil {
+		return err
+	}
+	ctx := c.Request().Context()
+	res := newResolver(ctx, s.svcs)
+	var units, lines, measures []string
+	for _, cell := range req.Cells {
+		units, lines, measures = append(units, cell.OrgUnit), append(lines, cell.ProductLine), append(measures, cell.Measure)
+	}
+	if err := res.loadUnits(units); err != nil {
+		return err
+	}
+	if err := res.loadLines(lines); err != nil {
+		return err
+	}
+	if err := res.loadMeasures(measures); err != nil {
+		return err
+	}
+	edits := make([]planning.CellEdit, len(req.Cells))
+	for i, cell := range req.Cells {
+		f := fmt.Sprintf("cells[%d]", i)
+		e := &edits[i]
+		e.OrgUnitID = res.unit(f+".org_unit", cell.OrgUnit)
+		e.ProductLineID = res.line(f+".product_line", cell.ProductLine)
+		if p, perr := r.PeriodOf(cell.Period); perr != nil {
+			res.val.Add(f+".period", "%s", perr)
+		} else {
+			e.Period = p
+		}
+		if m := res.measure(f+".measure", cell.Measure); m != nil {
+			e.MeasureID = m.ID
+			if d, aerr := planning.ParseAmount(cell.Amount, m.Scale); aerr != nil {
+				res.val.Add(f+".amount", "%s", aerr)
+			} else {
+				e.Amount = d
+			}
+		}
+	}
+	if err := res.err(); err != nil {
+		return err
+	}
+	v, err := s.svcs.Targets.EditCells(ctx, id, edits, match)
+	if err != nil {
+		return err
+	}
+	return ok(c, v.Revision, fromDomainVersion(v))
+}
