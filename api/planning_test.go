@@ -93,13 +93,13 @@ func TestRoundLifecycleOverHTTP(t *testing.T) {
 		apitest.Run(t, env, []apitest.Scenario{
 			{Name: "product manager may not create a round", Method: "POST", URL: "/api/v1/rounds", As: "pm-industry", Body: body, ExpectedStatus: 403},
 			{Name: "unknown measure is named", Method: "POST", URL: "/api/v1/rounds", As: "strategy",
-				Body: map[string]any{"code": "X", "name": "X", "fiscal_year": 2028, "first_month": 1, "measures": []string{"nope"}},
+				Body:           map[string]any{"code": "X", "name": "X", "fiscal_year": 2028, "first_month": 1, "measures": []string{"nope"}},
 				ExpectedStatus: 422, ExpectedContent: []string{`"field":"measures[0]"`}},
 			{Name: "first month out of range", Method: "POST", URL: "/api/v1/rounds", As: "strategy",
 				Body: map[string]any{"code": "X", "name": "X", "fiscal_year": 2028, "first_month": 13}, ExpectedStatus: 422, ExpectedContent: []string{"first_month"}},
 			{Name: "strategy office creates a draft", Method: "POST", URL: "/api/v1/rounds", As: "strategy", Body: body, ExpectedStatus: 201,
 				ExpectedContent: []string{`"status":"draft"`, `"months":["2028-01"`, `"role":"president","action":"approve"`},
-				After: func(t *testing.T, env *apitest.Env, res *apitest.Response) { res.Decode(t, &round) }},
+				After:           func(t *testing.T, env *apitest.Env, res *apitest.Response) { res.Decode(t, &round) }},
 		})
 		base := fmt.Sprintf("/api/v1/rounds/%d", round.ID)
 		apitest.Run(t, env, []apitest.Scenario{
@@ -203,10 +203,10 @@ func TestAllocationOverHTTP(t *testing.T) {
 			{Name: "another owner's line is forbidden", Method: "POST", URL: fmt.Sprintf("/api/v1/versions/%d/allocations", vid), As: "pm-agency",
 				Body: map[string]any{"measure": "revenue", "root": "CO", "targets": []map[string]any{{"product_line": "POS", "amount": "1.00"}}}, ExpectedStatus: 403},
 			{Name: "too many decimals for the measure", Method: "POST", URL: fmt.Sprintf("/api/v1/versions/%d/allocations", vid), As: "pm-industry",
-				Body: map[string]any{"measure": "units", "root": "CO", "targets": []map[string]any{{"product_line": "POS", "amount": "1.5"}}},
+				Body:           map[string]any{"measure": "units", "root": "CO", "targets": []map[string]any{{"product_line": "POS", "amount": "1.5"}}},
 				ExpectedStatus: 422, ExpectedContent: []string{`"field":"targets[0].amount"`}},
 			{Name: "unknown root", Method: "POST", URL: fmt.Sprintf("/api/v1/versions/%d/allocations", vid), As: "pm-industry",
-				Body: map[string]any{"measure": "revenue", "root": "NOPE", "targets": []map[string]any{{"product_line": "POS", "amount": "1.00"}}},
+				Body:           map[string]any{"measure": "revenue", "root": "NOPE", "targets": []map[string]any{{"product_line": "POS", "amount": "1.00"}}},
 				ExpectedStatus: 422, ExpectedContent: []string{`"field":"root"`}},
 			{Name: "branch manager may not allocate", Method: "POST", URL: fmt.Sprintf("/api/v1/versions/%d/allocations", vid), As: "bm-sh",
 				Body: map[string]any{"measure": "revenue", "root": "B-SH", "targets": []map[string]any{{"product_line": "POS", "amount": "1.00"}}}, ExpectedStatus: 403},

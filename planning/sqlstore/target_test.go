@@ -343,7 +343,6 @@ func TestRoundLifecycle(t *testing.T) {
 	})
 }
 
-
 func TestVersionsFreezeCopyDiff(t *testing.T) {
 	forEachDB(t, func(t *testing.T, e *env) {
 		re := openRound(t, e)
