@@ -39,21 +39,17 @@ type benchShape struct {
 }
 
 func benchTree(rng *rand.Rand) (Node, []int64, benchShape) {
-	w := func() (decimal.Decimal, int64) {
-		v := 1000 + rng.Int64N(999_000) // 10.00 … 10,000.00 of last year's actuals
-		return decimal.New(v, -2), v
+	w := func() decimal.Decimal {
+		return decimal.New(1000+rng.Int64N(999_000), -2) // 10.00 … 10,000.00 of last year's actuals
 	}
 	var weights []int64
 	root := Node{Key: "CO"}
 	for r := 0; r < benchRegions; r++ {
-		rd, _ := w()
-		region := Node{Key: fmt.Sprintf("R%02d", r), Weight: rd}
+		region := Node{Key: fmt.Sprintf("R%02d", r), Weight: w()}
 		for b := 0; b < benchBranches; b++ {
-			bd, _ := w()
-			branch := Node{Key: fmt.Sprintf("R%02d-B%02d", r, b), Weight: bd}
+			branch := Node{Key: fmt.Sprintf("R%02d-B%02d", r, b), Weight: w()}
 			for k := 0; k < benchTeams; k++ {
-				td, _ := w()
-				branch.Children = append(branch.Children, Node{Key: fmt.Sprintf("R%02d-B%02d-T%02d", r, b, k), Weight: td})
+				branch.Children = append(branch.Children, Node{Key: fmt.Sprintf("R%02d-B%02d-T%02d", r, b, k), Weight: w()})
 			}
 			region.Children = append(region.Children, branch)
 		}
@@ -82,7 +78,7 @@ func benchTree(rng *rand.Rand) (Node, []int64, benchShape) {
 	return root, weights, shape
 }
 
-func makeBenchLines(b testing.TB) ([]benchLine, benchShape) {
+func makeBenchLines() ([]benchLine, benchShape) {
 	rng := rand.New(rand.NewPCG(1, 2))
 	var lines []benchLine
 	var shape benchShape
@@ -189,7 +185,7 @@ func baselineCascade(l *benchLine, sh *benchShape, cells []int64, scratch []int6
 }
 
 func BenchmarkBaselineInt64(b *testing.B) {
-	lines, shape := makeBenchLines(b)
+	lines, shape := makeBenchLines()
 	cells := make([]int64, shape.nodes*13)
 	scratch, rem, idx := make([]int64, 64), make([]int64, 64), make([]int32, 64)
 	b.ReportAllocs()
@@ -203,7 +199,7 @@ func BenchmarkBaselineInt64(b *testing.B) {
 }
 
 func BenchmarkCascade(b *testing.B) {
-	lines, shape := makeBenchLines(b)
+	lines, shape := makeBenchLines()
 	b.ReportAllocs()
 	b.ResetTimer()
 	for range b.N {
@@ -222,9 +218,17 @@ func benchCells(sh benchShape) int { return benchLines * sh.nodes * Months }
 // BenchmarkCascadeVsBaseline runs the int64 baseline and the cascade on the
 // same 40 × 2,011 × 12 cells in the same run, alternating, and reports the
 // ratio of their times (x-baseline), the cascade's ns and bytes allocated
-// per month cell.
+// per month cell. The cascade's time covers everything a caller pays for:
+// converting the decimal inputs, validating and ordering the tree, splitting
+// the years, buffering and phasing the months with both sums exact, and
+// allocating the result; explanations are not computed.
+//
+// Measured on the 2-vCPU development machine (AMD EPYC, Go 1.26, shared
+// with other work): baseline ≈ 26 ms, cascade ≈ 55 ms per run (≈ 57 ns per
+// month cell), 2.05–2.2 × the baseline, up to 2.6 × while other jobs loaded
+// the machine; 15.1 bytes allocated per month cell.
 func BenchmarkCascadeVsBaseline(b *testing.B) {
-	lines, shape := makeBenchLines(b)
+	lines, shape := makeBenchLines()
 	cells := make([]int64, shape.nodes*13)
 	scratch, rem, idx := make([]int64, 64), make([]int64, 64), make([]int32, 64)
 	var base, casc time.Duration
@@ -232,6 +236,10 @@ func BenchmarkCascadeVsBaseline(b *testing.B) {
 	var ms0, ms1 runtime.MemStats
 	b.ResetTimer()
 	for range b.N {
+		// Collect the cascade's garbage before timing the baseline, so
+		// that the cascade pays for its own collections and the baseline
+		// for none of them.
+		runtime.GC()
 		t0 := time.Now()
 		for l := range lines {
 			baselineCascade(&lines[l], &shape, cells, scratch, rem, idx)
@@ -288,7 +296,9 @@ func flatInputs() ([][]Child, []decimal.Decimal, [][]int64, []int64) {
 
 // BenchmarkSplitVsBaseline reports the ratio of 20,000 calls of Split
 // (50 children each, 1,000,000 shares) to the int64 loop over the same
-// shares, and Split's bytes per share.
+// shares, and Split's bytes per share. Measured as above: about 1.9–2.7 ×
+// the baseline, 72 bytes per share (the decimal inputs are converted and the
+// result allocated per call).
 func BenchmarkSplitVsBaseline(b *testing.B) {
 	children, totals, weights, minor := flatInputs()
 	out, rem, idx := make([]int64, flatChildren), make([]int64, flatChildren), make([]int32, flatChildren)
@@ -297,6 +307,7 @@ func BenchmarkSplitVsBaseline(b *testing.B) {
 	var ms0, ms1 runtime.MemStats
 	b.ResetTimer()
 	for range b.N {
+		runtime.GC()
 		t0 := time.Now()
 		for p := range weights {
 			wsum := int64(0)

@@ -279,3 +279,29 @@ func TestCascadeBigCells(t *testing.T) {
 		t.Fatalf("decimal %s", got)
 	}
 }
+
+func TestCascadeConcurrent(t *testing.T) {
+	in := CascadeInput{Root: org(), Amount: d("987654.32"), Scale: 2,
+		Levels:  []Spec{{Method: Proportional}, {Method: Proportional, Buffer: d("0.1")}, {Method: Even}},
+		Phasing: &Phasing{Method: PhaseProfile, Weights: profile}}
+	want, err := Cascade(in)
+	if err != nil {
+		t.Fatal(err)
+	}
+	sums := make(chan string, 16)
+	for range 16 {
+		go func() {
+			r, err := Cascade(in)
+			if err != nil {
+				sums <- err.Error()
+				return
+			}
+			sums <- r.Checksum()
+		}()
+	}
+	for range 16 {
+		if got := <-sums; got != want.Checksum() {
+			t.Fatalf("concurrent run gave %s, want %s", got, want.Checksum())
+		}
+	}
+}

@@ -16,6 +16,10 @@ import (
 // candidates are ranked, and not at all when they are no more than the
 // units left.
 func (g *grid) fillColumn(j, nf int, tr *gridTrace) {
+	if g.fast && tr == nil {
+		g.fillColumn64(j, nf)
+		return
+	}
 	x0 := j * nf
 	if tr != nil {
 		for k := 0; k < nf; k++ {
@@ -43,15 +47,7 @@ func (g *grid) fillColumn(j, nf int, tr *gridTrace) {
 	}
 	if len(g.order) > g.c[j] {
 		if g.fast {
-			g.tmp = resize(g.tmp, len(g.order))
-			for i, k := range g.order {
-				g.tmp[i] = g.r64[x0+int(k)]
-			}
-			g.cand = append(g.cand[:0], g.order...)
-			g.order, g.keys = top64(g.order[:0], g.keys, g.tmp, g.c[j])
-			for i, p := range g.order {
-				g.order[i] = g.cand[p]
-			}
+			g.topOfColumn(x0, g.c[j])
 		} else {
 			slices.SortStableFunc(g.order, func(a, b int32) int { return g.rems[x0+int(b)].cmp(g.rems[x0+int(a)]) })
 		}
@@ -66,6 +62,63 @@ func (g *grid) fillColumn(j, nf int, tr *gridTrace) {
 		if g.hasRem(x0 + k) {
 			g.opp[k]--
 		}
+	}
+}
+
+// fillColumn64 is fillColumn for int64 quotas without tracing: the same
+// decisions in fewer passes, since it is the cascade's hottest loop.
+func (g *grid) fillColumn64(j, nf int) {
+	x0 := j * nf
+	rem, bump, a, opp := g.r64[x0:x0+nf], g.bump[x0:x0+nf], g.a[:nf], g.opp[:nf]
+	c := g.c[j]
+	if c > 0 {
+		for k, r := range rem {
+			if r > 0 && a[k] > 0 && a[k] >= opp[k] {
+				bump[k] = 1
+				a[k]--
+				if c--; c == 0 {
+					break
+				}
+			}
+		}
+	}
+	g.order = g.order[:0]
+	if c > 0 {
+		for k, r := range rem {
+			if r > 0 && a[k] > 0 && bump[k] == 0 {
+				g.order = append(g.order, int32(k))
+			}
+		}
+		if len(g.order) > c {
+			g.topOfColumn(x0, c)
+			g.order = g.order[:c]
+		}
+		for _, k := range g.order {
+			bump[k] = 1
+			a[k]--
+		}
+		c -= len(g.order)
+	}
+	g.c[j] = c
+	for k, r := range rem {
+		if r > 0 {
+			opp[k]--
+		}
+	}
+}
+
+// topOfColumn narrows g.order, candidate rows of the column starting at
+// cell x0, to the want with the largest int64 remainders (ties to the
+// smaller row) in its first want places.
+func (g *grid) topOfColumn(x0, want int) {
+	g.tmp = resize(g.tmp, len(g.order))
+	for i, k := range g.order {
+		g.tmp[i] = g.r64[x0+int(k)]
+	}
+	g.cand = append(g.cand[:0], g.order...)
+	g.order, g.keys = top64(g.order[:0], g.keys, g.tmp, want)
+	for i, p := range g.order {
+		g.order[i] = g.cand[p]
 	}
 }
 

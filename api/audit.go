@@ -24,6 +24,9 @@ type AuditEvent struct {
 	Before json.RawMessage `json:"before" swaggertype:"object"`
 	// After is the entity after the write; null for a deletion.
 	After json.RawMessage `json:"after" swaggertype:"object"`
+	// RoundID and VersionID place the event in a planning round.
+	RoundID   *int64 `json:"round_id,omitempty"`
+	VersionID *int64 `json:"version_id,omitempty"`
 }
 
 // AuditEventPage is one page of audit events, newest first.
@@ -34,7 +37,7 @@ type AuditEventPage struct {
 
 func fromDomainAuditEvent(e *planning.AuditEvent) AuditEvent {
 	return AuditEvent{ID: e.ID, At: e.At.UTC(), ActorID: e.ActorID, Action: e.Action, Entity: e.Entity,
-		EntityID: e.EntityID, Before: rawOrNull(e.Before), After: rawOrNull(e.After)}
+		EntityID: e.EntityID, Before: rawOrNull(e.Before), After: rawOrNull(e.After), RoundID: e.RoundID, VersionID: e.VersionID}
 }
 
 // rawOrNull passes stored JSON through, and null when there is none (or it
@@ -49,7 +52,7 @@ func rawOrNull(b json.RawMessage) json.RawMessage {
 // listAuditEvents godoc
 //
 //	@Summary		Read the audit trail
-//	@Description	Needs the admin or auditor role. Newest first.
+//	@Description	Newest first. Admins and auditors read everything; the strategy office, product managers, directors and the president everything but users and tokens; branch managers and team leads the events of their own units. No endpoint changes or deletes an event.
 //	@Tags			audit
 //	@Security		BearerAuth
 //	@Produce		json
@@ -58,18 +61,20 @@ func rawOrNull(b json.RawMessage) json.RawMessage {
 //	@Param			actor		query		int		false	"Only events written by this user id"
 //	@Param			from		query		string	false	"Only events at or after this RFC 3339 time"	Format(date-time)
 //	@Param			to			query		string	false	"Only events before this RFC 3339 time"			Format(date-time)
+//	@Param			round		query		int		false	"Only events of this round"
+//	@Param			version		query		int		false	"Only events of this version"
 //	@Param			limit		query		int		false	"Page size (1-1000, default 100)"
 //	@Param			cursor		query		string	false	"next_cursor of the previous page"
 //	@Success		200			{object}	api.AuditEventPage
 //	@Failure		400			{object}	api.Problem	"Bad query parameter"
 //	@Failure		401			{object}	api.Problem	"Not authenticated"
-//	@Failure		403			{object}	api.Problem	"Neither admin nor auditor"
+//	@Failure		403			{object}	api.Problem	"No scope to read"
 //	@Failure		422			{object}	api.Problem	"Invalid filter"
 //	@Router			/audit [get]
 func (s *Server) listAuditEvents(c echo.Context) error {
-	q := newQuery(c, "entity", "entity_id", "actor", "from", "to")
+	q := newQuery(c, "entity", "entity_id", "actor", "from", "to", "round", "version")
 	f := planning.AuditFilter{Entity: q.str("entity"), EntityID: q.id("entity_id"), ActorID: q.id("actor"),
-		From: q.time("from"), To: q.time("to"), Page: q.page()}
+		From: q.time("from"), To: q.time("to"), RoundID: q.id("round"), VersionID: q.id("version"), Page: q.page()}
 	if f.From != nil && f.To != nil && f.To.Before(*f.From) {
 		q.fail("to", "must not be before from")
 	}
@@ -85,4 +90,102 @@ func (s *Server) listAuditEvents(c echo.Context) error {
 		page.Items = append(page.Items, fromDomainAuditEvent(e))
 	}
 	return c.JSON(http.StatusOK, page)
+}
+
+// CellHistoryEntry is one change of a target cell.
+type CellHistoryEntry struct {
+	At      time.Time `json:"at"`
+	ActorID *int64    `json:"actor_id"`
+	// Action is targets.edit, targets.allocate or counterproposal.decide.
+	Action string `json:"action" example:"counterproposal.decide"`
+	// Before is null where the action does not record it (an allocation
+	// run), or the cell did not exist.
+	Before          *string `json:"before" example:"1000.00"`
+	After           string  `json:"after" example:"1200.00"`
+	AuditEventID    int64   `json:"audit_event_id"`
+	AllocationRunID *int64  `json:"allocation_run_id,omitempty"`
+}
+
+// CellHistory is the history of one cell, oldest first.
+type CellHistory struct {
+	VersionID   int64              `json:"version_id"`
+	OrgUnit     string             `json:"org_unit"`
+	ProductLine string             `json:"product_line"`
+	Measure     string             `json:"measure"`
+	Period      string             `json:"period"`
+	Items       []CellHistoryEntry `json:"items"`
+}
+
+// getCellHistory godoc
+//
+//	@Summary		The history of one target cell
+//	@Description	Who set the cell to what, when, and through which action: batch edits, counterproposal decisions, and the allocation runs that wrote it (their amount recomputed from the recorded run), across the version's lineage. Scoped like the grid.
+//	@Tags			audit
+//	@Security		BearerAuth
+//	@Produce		json
+//	@Param			id				path		int		true	"Version id"
+//	@Param			org_unit		query		string	true	"Org unit code"
+//	@Param			product_line	query		string	true	"Product line code"
+//	@Param			measure			query		string	true	"Measure code"
+//	@Param			period			query		string	true	"Month, e.g. 2027-04"
+//	@Success		200				{object}	api.CellHistory
+//	@Failure		400				{object}	api.Problem	"Bad query parameter"
+//	@Failure		404				{object}	api.Problem	"No such version, or unit outside your scope"
+//	@Router			/versions/{id}/cell-history [get]
+func (s *Server) getCellHistory(c echo.Context) error {
+	id, err := pathID(c, "id")
+	if err != nil {
+		return err
+	}
+	_, r, err := s.versionRound(c, id)
+	if err != nil {
+		return err
+	}
+	q := newQuery(c, "org_unit", "product_line", "measure", "period")
+	ctx := c.Request().Context()
+	res := newResolver(ctx, s.svcs)
+	unit, line, measure, period := q.str("org_unit"), q.str("product_line"), q.str("measure"), q.str("period")
+	for name, v := range map[string]string{"org_unit": unit, "product_line": line, "measure": measure, "period": period} {
+		if v == "" {
+			q.fail(name, "is required")
+		}
+	}
+	if err := q.err(); err != nil {
+		return err
+	}
+	if err := res.loadUnits([]string{unit}); err != nil {
+		return err
+	}
+	if err := res.loadLines([]string{line}); err != nil {
+		return err
+	}
+	if err := res.loadMeasures([]string{measure}); err != nil {
+		return err
+	}
+	k := planning.CellKey{OrgUnitID: res.unit("org_unit", unit), ProductLineID: res.line("product_line", line)}
+	m := res.measure("measure", measure)
+	if p, perr := r.PeriodOf(period); perr != nil {
+		res.val.Add("period", "%s", perr)
+	} else {
+		k.Period = p
+	}
+	if err := res.err(); err != nil {
+		return err
+	}
+	k.MeasureID = m.ID
+	hist, err := s.svcs.Audit.FindCellHistory(ctx, id, k)
+	if err != nil {
+		return err
+	}
+	out := CellHistory{VersionID: id, OrgUnit: unit, ProductLine: line, Measure: measure, Period: period, Items: make([]CellHistoryEntry, 0, len(hist))}
+	for _, h := range hist {
+		e := CellHistoryEntry{At: h.At, ActorID: h.ActorID, Action: h.Action, After: planning.FormatAmount(h.After, m.Scale),
+			AuditEventID: h.AuditEventID, AllocationRunID: h.AllocationRunID}
+		if h.Before != nil {
+			b := planning.FormatAmount(*h.Before, m.Scale)
+			e.Before = &b
+		}
+		out.Items = append(out.Items, e)
+	}
+	return c.JSON(http.StatusOK, out)
 }

@@ -128,11 +128,13 @@ func roleScenarios(env *apitest.Env) []apitest.Scenario {
 		{Name: "bm-sh cannot revoke a token", Method: "DELETE", URL: "/api/v1/tokens/1", As: "bm-sh", ExpectedStatus: 403,
 			After: expectStatus("admin", "/api/v1/me", 200)},
 
-		// Audit: admin and auditor.
+		// Audit: admin and auditor read all; others by role and scope.
 		{Name: "auditor reads the audit trail", Method: "GET", URL: "/api/v1/audit?entity=product_line", As: "auditor",
 			ExpectedStatus: 200, ExpectedContent: []string{`"action":"product_line.update"`, `"entity":"product_line"`}},
-		{Name: "strategy office cannot read the audit trail", Method: "GET", URL: "/api/v1/audit", As: "strategy", ExpectedStatus: 403},
-		{Name: "bm-sh cannot read the audit trail", Method: "GET", URL: "/api/v1/audit", As: "bm-sh", ExpectedStatus: 403},
+		{Name: "strategy office reads the audit trail but users and tokens", Method: "GET", URL: "/api/v1/audit?limit=1000", As: "strategy", ExpectedStatus: 200,
+			ExpectedContent: []string{`"entity":"org_unit"`}, NotExpectedContent: []string{`"entity":"user"`, `"entity":"token"`}},
+		{Name: "bm-sh reads only the audit trail of its own units", Method: "GET", URL: "/api/v1/audit?limit=1000", As: "bm-sh", ExpectedStatus: 200,
+			ExpectedContent: []string{`"code":"B-SH"`}, NotExpectedContent: []string{`"code":"B-JS"`, `"entity":"user"`, `"entity":"product_line"`}},
 		{Name: "there is no way to delete audit events", Method: "DELETE", URL: "/api/v1/audit", As: "admin", ExpectedStatus: 405,
 			ExpectedHeaders: map[string]string{"Allow": "OPTIONS, GET"}},
 	}

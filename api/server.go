@@ -182,4 +182,19 @@ func (s *Server) routes() {
 	auth(http.MethodGet, "/versions/:id/diff", s.diffVersions)
 	auth(http.MethodGet, "/versions/:id/consistency", s.getConsistency)
 	auth(http.MethodGet, "/allocations/:id", s.getAllocation)
+	auth(http.MethodGet, "/versions/:id/cell-history", s.getCellHistory)
+
+	auth(http.MethodGet, "/versions/:id/counterproposals", s.listCounterproposals)
+	auth(http.MethodPost, "/versions/:id/counterproposals", s.createCounterproposal)
+	auth(http.MethodGet, "/versions/:id/counterproposals/overview", s.counterproposalOverview)
+	auth(http.MethodGet, "/counterproposals/:id", s.getCounterproposal)
+	auth(http.MethodPatch, "/counterproposals/:id", s.updateCounterproposal)
+	auth(http.MethodPost, "/counterproposals/:id/submit", s.submitCounterproposal)
+	auth(http.MethodPost, "/counterproposals/:id/withdraw", s.withdrawCounterproposal)
+	auth(http.MethodPost, "/counterproposals/:id/decision", s.decideCounterproposal)
+	auth(http.MethodGet, "/counterproposals/:id/comments", s.listComments)
+	auth(http.MethodPost, "/counterproposals/:id/comments", s.addComment)
+
+	auth(http.MethodGet, "/versions/:id/approval", s.getApproval)
+	auth(http.MethodPost, "/versions/:id/approval/actions", s.actOnApproval)
 }

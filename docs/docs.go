@@ -21,6 +21,166 @@ const docTemplate = `{
     "host": "{{.Host}}",
     "basePath": "{{.BasePath}}",
     "paths": {
+        "/actuals": {
+            "get": {
+                "security": [
+                    {
+                        "BearerAuth": []
+                    }
+                ],
+                "description": "Actuals by org unit, product line and measure, with the months that hold any. Actuals are stored at the leaves of the org tree; every other unit's amounts are the exact sums over its subtree. With org_unit the unit alone (rolled up), with subtree=true each unit of its subtree; without it every unit you may see. Branch managers and team leads see their subtree only.",
+                "produces": [
+                    "application/json"
+                ],
+                "tags": [
+                    "actuals"
+                ],
+                "summary": "Read actuals",
+                "parameters": [
+                    {
+                        "type": "string",
+                        "description": "Org unit code",
+                        "name": "org_unit",
+                        "in": "query"
+                    },
+                    {
+                        "type": "boolean",
+                        "description": "Each unit of the org unit's subtree",
+                        "name": "subtree",
+                        "in": "query"
+                    },
+                    {
+                        "type": "string",
+                        "description": "Product line codes, comma-separated",
+                        "name": "product_line",
+                        "in": "query"
+                    },
+                    {
+                        "type": "string",
+                        "description": "Measure codes, comma-separated",
+                        "name": "measure",
+                        "in": "query"
+                    },
+                    {
+                        "type": "string",
+                        "description": "A month 2027-06 or a range 2027-04..2027-06",
+                        "name": "period",
+                        "in": "query"
+                    },
+                    {
+                        "type": "integer",
+                        "description": "Rows per page (1-1000, default 100)",
+                        "name": "limit",
+                        "in": "query"
+                    },
+                    {
+                        "type": "string",
+                        "description": "next_cursor of the previous page",
+                        "name": "cursor",
+                        "in": "query"
+                    }
+                ],
+                "responses": {
+                    "200": {
+                        "description": "OK",
+                        "schema": {
+                            "$ref": "#/definitions/api.ActualPage"
+                        }
+                    },
+                    "400": {
+                        "description": "Bad query parameter",
+                        "schema": {
+                            "$ref": "#/definitions/api.Problem"
+                        }
+                    },
+                    "404": {
+                        "description": "Org unit outside your scope",
+                        "schema": {
+                            "$ref": "#/definitions/api.Problem"
+                        }
+                    }
+                }
+            }
+        },
+        "/actuals/imports": {
+            "post": {
+                "security": [
+                    {
+                        "BearerAuth": []
+                    }
+                ],
+                "description": "Reads actuals per (org unit code, product line code, measure code, month \"YYYY-MM\") → amount from the multipart part \"file\": CSV (UTF-8) or XLSX (the sheet \"actuals\", else the first), with a header row naming the columns org_unit, product_line, measure, month, amount in any order. Every row is checked: the org unit must be an active leaf of the org tree (a unit without children: actuals are stored at the leaves and roll up), the product line and measure must exist, the amount must be a plain decimal at the measure's scale, no row may repeat another's key, and with round the month must lie in its fiscal year and the measure be one of its measures.\nA dry run (dry_run=true) reports every problem and what the import would change, and changes nothing. A real import with any bad row changes nothing either and answers 422 with every problem. Otherwise, in one transaction, the file's rows replace the actuals stored for each (org unit, measure, month) the file names: rows not in the file for those are removed; so importing the same file again changes nothing. Strategy office and admins. Files up to the bulk body limit (16 MiB by default; 413 beyond, before anything is read) and 500,000 rows.",
+                "consumes": [
+                    "multipart/form-data"
+                ],
+                "produces": [
+                    "application/json"
+                ],
+                "tags": [
+                    "actuals"
+                ],
+                "summary": "Import actuals from a CSV or XLSX file",
+                "parameters": [
+                    {
+                        "type": "file",
+                        "description": "The CSV or XLSX file; the format is taken from the file name's extension, else from its content",
+                        "name": "file",
+                        "in": "formData",
+                        "required": true
+                    },
+                    {
+                        "type": "boolean",
+                        "description": "Check and report, change nothing (also accepted as a query parameter)",
+                        "name": "dry_run",
+                        "in": "formData"
+                    },
+                    {
+                        "type": "string",
+                        "description": "Round code or id whose months and measures the rows must fit (also accepted as a query parameter)",
+                        "name": "round",
+                        "in": "formData"
+                    }
+                ],
+                "responses": {
+                    "200": {
+                        "description": "OK",
+                        "schema": {
+                            "$ref": "#/definitions/api.ActualImportReport"
+                        }
+                    },
+                    "400": {
+                        "description": "Malformed upload",
+                        "schema": {
+                            "$ref": "#/definitions/api.Problem"
+                        }
+                    },
+                    "403": {
+                        "description": "Only the strategy office and admins import actuals",
+                        "schema": {
+                            "$ref": "#/definitions/api.Problem"
+                        }
+                    },
+                    "413": {
+                        "description": "File too large",
+                        "schema": {
+                            "$ref": "#/definitions/api.Problem"
+                        }
+                    },
+                    "415": {
+                        "description": "Not multipart/form-data",
+                        "schema": {
+                            "$ref": "#/definitions/api.Problem"
+                        }
+                    },
+                    "422": {
+                        "description": "Bad rows; nothing imported",
+                        "schema": {
+                            "$ref": "#/definitions/api.ActualImportRefused"
+                        }
+                    }
+                }
+            }
+        },
         "/allocations/{id}": {
             "get": {
                 "security": [
@@ -86,7 +246,7 @@ const docTemplate = `{
                         "BearerAuth": []
                     }
                 ],
-                "description": "Needs the admin or auditor role. Newest first.",
+                "description": "Newest first. Admins and auditors read everything; the strategy office, product managers, directors and the president everything but users and tokens; branch managers and team leads the events of their own units. No endpoint changes or deletes an event.",
                 "produces": [
                     "application/json"
                 ],
@@ -129,6 +289,18 @@ const docTemplate = `{
                     },
                     {
                         "type": "integer",
+                        "description": "Only events of this round",
+                        "name": "round",
+                        "in": "query"
+                    },
+                    {
+                        "type": "integer",
+                        "description": "Only events of this version",
+                        "name": "version",
+                        "in": "query"
+                    },
+                    {
+                        "type": "integer",
                         "description": "Page size (1-1000, default 100)",
                         "name": "limit",
                         "in": "query"
@@ -160,13 +332,484 @@ const docTemplate = `{
                         }
                     },
                     "403": {
-                        "description": "Neither admin nor auditor",
+                        "description": "No scope to read",
                         "schema": {
                             "$ref": "#/definitions/api.Problem"
                         }
                     },
                     "422": {
                         "description": "Invalid filter",
+                        "schema": {
+                            "$ref": "#/definitions/api.Problem"
+                        }
+                    }
+                }
+            }
+        },
+        "/counterproposals/{id}": {
+            "get": {
+                "security": [
+                    {
+                        "BearerAuth": []
+                    }
+                ],
+                "produces": [
+                    "application/json"
+                ],
+                "tags": [
+                    "counterproposals"
+                ],
+                "summary": "Get a counterproposal",
+                "parameters": [
+                    {
+                        "type": "integer",
+                        "description": "Counterproposal id",
+                        "name": "id",
+                        "in": "path",
+                        "required": true
+                    }
+                ],
+                "responses": {
+                    "200": {
+                        "description": "OK",
+                        "schema": {
+                            "$ref": "#/definitions/api.Counterproposal"
+                        },
+                        "headers": {
+                            "ETag": {
+                                "type": "string",
+                                "description": "The revision"
+                            }
+                        }
+                    },
+                    "400": {
+                        "description": "Bad id",
+                        "schema": {
+                            "$ref": "#/definitions/api.Problem"
+                        }
+                    },
+                    "404": {
+                        "description": "No such counterproposal, or not yours to see",
+                        "schema": {
+                            "$ref": "#/definitions/api.Problem"
+                        }
+                    }
+                }
+            },
+            "patch": {
+                "security": [
+                    {
+                        "BearerAuth": []
+                    }
+                ],
+                "description": "Replaces the title and/or the lines of a draft.",
+                "consumes": [
+                    "application/json"
+                ],
+                "produces": [
+                    "application/json"
+                ],
+                "tags": [
+                    "counterproposals"
+                ],
+                "summary": "Change a draft counterproposal",
+                "parameters": [
+                    {
+                        "type": "integer",
+                        "description": "Counterproposal id",
+                        "name": "id",
+                        "in": "path",
+                        "required": true
+                    },
+                    {
+                        "type": "string",
+                        "description": "ETag as read",
+                        "name": "If-Match",
+                        "in": "header"
+                    },
+                    {
+                        "description": "The changes",
+                        "name": "body",
+                        "in": "body",
+                        "required": true,
+                        "schema": {
+                            "$ref": "#/definitions/api.CounterproposalPatch"
+                        }
+                    }
+                ],
+                "responses": {
+                    "200": {
+                        "description": "OK",
+                        "schema": {
+                            "$ref": "#/definitions/api.Counterproposal"
+                        }
+                    },
+                    "400": {
+                        "description": "Malformed body",
+                        "schema": {
+                            "$ref": "#/definitions/api.Problem"
+                        }
+                    },
+                    "403": {
+                        "description": "Not the author",
+                        "schema": {
+                            "$ref": "#/definitions/api.Problem"
+                        }
+                    },
+                    "404": {
+                        "description": "No such counterproposal",
+                        "schema": {
+                            "$ref": "#/definitions/api.Problem"
+                        }
+                    },
+                    "409": {
+                        "description": "Not a draft",
+                        "schema": {
+                            "$ref": "#/definitions/api.Problem"
+                        }
+                    },
+                    "412": {
+                        "description": "Stale If-Match",
+                        "schema": {
+                            "$ref": "#/definitions/api.Problem"
+                        }
+                    },
+                    "422": {
+                        "description": "Invalid lines",
+                        "schema": {
+                            "$ref": "#/definitions/api.Problem"
+                        }
+                    }
+                }
+            }
+        },
+        "/counterproposals/{id}/comments": {
+            "get": {
+                "security": [
+                    {
+                        "BearerAuth": []
+                    }
+                ],
+                "produces": [
+                    "application/json"
+                ],
+                "tags": [
+                    "counterproposals"
+                ],
+                "summary": "Read a counterproposal's thread",
+                "parameters": [
+                    {
+                        "type": "integer",
+                        "description": "Counterproposal id",
+                        "name": "id",
+                        "in": "path",
+                        "required": true
+                    }
+                ],
+                "responses": {
+                    "200": {
+                        "description": "OK",
+                        "schema": {
+                            "$ref": "#/definitions/api.CPCommentList"
+                        }
+                    },
+                    "400": {
+                        "description": "Bad id",
+                        "schema": {
+                            "$ref": "#/definitions/api.Problem"
+                        }
+                    },
+                    "404": {
+                        "description": "No such counterproposal",
+                        "schema": {
+                            "$ref": "#/definitions/api.Problem"
+                        }
+                    }
+                }
+            },
+            "post": {
+                "security": [
+                    {
+                        "BearerAuth": []
+                    }
+                ],
+                "description": "Anyone who sees the counterproposal, in any state.",
+                "consumes": [
+                    "application/json"
+                ],
+                "produces": [
+                    "application/json"
+                ],
+                "tags": [
+                    "counterproposals"
+                ],
+                "summary": "Comment on a counterproposal",
+                "parameters": [
+                    {
+                        "type": "integer",
+                        "description": "Counterproposal id",
+                        "name": "id",
+                        "in": "path",
+                        "required": true
+                    },
+                    {
+                        "description": "The comment",
+                        "name": "body",
+                        "in": "body",
+                        "required": true,
+                        "schema": {
+                            "$ref": "#/definitions/api.CommentBody"
+                        }
+                    }
+                ],
+                "responses": {
+                    "201": {
+                        "description": "Created",
+                        "schema": {
+                            "$ref": "#/definitions/api.CPComment"
+                        }
+                    },
+                    "400": {
+                        "description": "Malformed body",
+                        "schema": {
+                            "$ref": "#/definitions/api.Problem"
+                        }
+                    },
+                    "404": {
+                        "description": "No such counterproposal",
+                        "schema": {
+                            "$ref": "#/definitions/api.Problem"
+                        }
+                    },
+                    "422": {
+                        "description": "Empty or too long",
+                        "schema": {
+                            "$ref": "#/definitions/api.Problem"
+                        }
+                    }
+                }
+            }
+        },
+        "/counterproposals/{id}/decision": {
+            "post": {
+                "security": [
+                    {
+                        "BearerAuth": []
+                    }
+                ],
+                "description": "The product manager of each line's product line accepts, modifies (with their own amount) or rejects it, with a comment. Accepted and modified lines are applied to the working version at once, in one transaction, keeping every level consistent: rebalance (default) holds the parent's amount and re-splits the difference over the siblings exactly, in proportion to their current amounts; raise_parent lets it flow up to the product line's total. Once every line is decided the counterproposal is closed.",
+                "consumes": [
+                    "application/json"
+                ],
+                "produces": [
+                    "application/json"
+                ],
+                "tags": [
+                    "counterproposals"
+                ],
+                "summary": "Decide counterproposal lines",
+                "parameters": [
+                    {
+                        "type": "integer",
+                        "description": "Counterproposal id",
+                        "name": "id",
+                        "in": "path",
+                        "required": true
+                    },
+                    {
+                        "type": "string",
+                        "description": "ETag as read",
+                        "name": "If-Match",
+                        "in": "header"
+                    },
+                    {
+                        "description": "The decisions",
+                        "name": "body",
+                        "in": "body",
+                        "required": true,
+                        "schema": {
+                            "$ref": "#/definitions/api.DecisionRequest"
+                        }
+                    }
+                ],
+                "responses": {
+                    "200": {
+                        "description": "OK",
+                        "schema": {
+                            "$ref": "#/definitions/api.Counterproposal"
+                        }
+                    },
+                    "400": {
+                        "description": "Malformed body",
+                        "schema": {
+                            "$ref": "#/definitions/api.Problem"
+                        }
+                    },
+                    "403": {
+                        "description": "Not your product line",
+                        "schema": {
+                            "$ref": "#/definitions/api.Problem"
+                        }
+                    },
+                    "404": {
+                        "description": "No such counterproposal",
+                        "schema": {
+                            "$ref": "#/definitions/api.Problem"
+                        }
+                    },
+                    "409": {
+                        "description": "Not submitted, decided already, or the version cannot change",
+                        "schema": {
+                            "$ref": "#/definitions/api.Problem"
+                        }
+                    },
+                    "412": {
+                        "description": "Stale If-Match",
+                        "schema": {
+                            "$ref": "#/definitions/api.Problem"
+                        }
+                    },
+                    "422": {
+                        "description": "Invalid decisions, each named",
+                        "schema": {
+                            "$ref": "#/definitions/api.Problem"
+                        }
+                    }
+                }
+            }
+        },
+        "/counterproposals/{id}/submit": {
+            "post": {
+                "security": [
+                    {
+                        "BearerAuth": []
+                    }
+                ],
+                "produces": [
+                    "application/json"
+                ],
+                "tags": [
+                    "counterproposals"
+                ],
+                "summary": "Submit a counterproposal to the product managers",
+                "parameters": [
+                    {
+                        "type": "integer",
+                        "description": "Counterproposal id",
+                        "name": "id",
+                        "in": "path",
+                        "required": true
+                    },
+                    {
+                        "type": "string",
+                        "description": "ETag as read",
+                        "name": "If-Match",
+                        "in": "header"
+                    }
+                ],
+                "responses": {
+                    "200": {
+                        "description": "OK",
+                        "schema": {
+                            "$ref": "#/definitions/api.Counterproposal"
+                        }
+                    },
+                    "400": {
+                        "description": "Bad id",
+                        "schema": {
+                            "$ref": "#/definitions/api.Problem"
+                        }
+                    },
+                    "403": {
+                        "description": "Not the author",
+                        "schema": {
+                            "$ref": "#/definitions/api.Problem"
+                        }
+                    },
+                    "404": {
+                        "description": "No such counterproposal",
+                        "schema": {
+                            "$ref": "#/definitions/api.Problem"
+                        }
+                    },
+                    "409": {
+                        "description": "Not a draft, outside the phase or past the deadline",
+                        "schema": {
+                            "$ref": "#/definitions/api.Problem"
+                        }
+                    },
+                    "412": {
+                        "description": "Stale If-Match",
+                        "schema": {
+                            "$ref": "#/definitions/api.Problem"
+                        }
+                    }
+                }
+            }
+        },
+        "/counterproposals/{id}/withdraw": {
+            "post": {
+                "security": [
+                    {
+                        "BearerAuth": []
+                    }
+                ],
+                "description": "A draft, or a submitted counterproposal none of whose lines is decided.",
+                "produces": [
+                    "application/json"
+                ],
+                "tags": [
+                    "counterproposals"
+                ],
+                "summary": "Withdraw a counterproposal",
+                "parameters": [
+                    {
+                        "type": "integer",
+                        "description": "Counterproposal id",
+                        "name": "id",
+                        "in": "path",
+                        "required": true
+                    },
+                    {
+                        "type": "string",
+                        "description": "ETag as read",
+                        "name": "If-Match",
+                        "in": "header"
+                    }
+                ],
+                "responses": {
+                    "200": {
+                        "description": "OK",
+                        "schema": {
+                            "$ref": "#/definitions/api.Counterproposal"
+                        }
+                    },
+                    "400": {
+                        "description": "Bad id",
+                        "schema": {
+                            "$ref": "#/definitions/api.Problem"
+                        }
+                    },
+                    "403": {
+                        "description": "Not the author",
+                        "schema": {
+                            "$ref": "#/definitions/api.Problem"
+                        }
+                    },
+                    "404": {
+                        "description": "No such counterproposal",
+                        "schema": {
+                            "$ref": "#/definitions/api.Problem"
+                        }
+                    },
+                    "409": {
+                        "description": "Decided in part, closed or withdrawn",
+                        "schema": {
+                            "$ref": "#/definitions/api.Problem"
+                        }
+                    },
+                    "412": {
+                        "description": "Stale If-Match",
                         "schema": {
                             "$ref": "#/definitions/api.Problem"
                         }
@@ -1498,6 +2141,232 @@ const docTemplate = `{
                     },
                     "422": {
                         "description": "Invalid fields",
+                        "schema": {
+                            "$ref": "#/definitions/api.Problem"
+                        }
+                    }
+                }
+            }
+        },
+        "/rounds/{id}/attainment": {
+            "get": {
+                "security": [
+                    {
+                        "BearerAuth": []
+                    }
+                ],
+                "description": "Compares the actuals of org units (summed over each unit's subtree) with a version's targets (each unit's own cells) by product line and measure, plus a row per unit and measure for all the selected product lines together (product_line null). The version is the round's budget of record unless version names another of its versions. The basis is the month (period), the fiscal quarter to date, the fiscal year to date, or the full year (the year's actuals to date against the whole year's target). attainment_pct = actual ÷ target × 100 rounded half to even at 2 places (null for a zero target); run_rate = ytd_actual × 12 ÷ months elapsed, rounded at the measure's scale half away from zero. Rows are ordered by org unit (parents first), measure and product line. Scoped like the grid.",
+                "produces": [
+                    "application/json"
+                ],
+                "tags": [
+                    "attainment"
+                ],
+                "summary": "Attainment: actuals against targets",
+                "parameters": [
+                    {
+                        "type": "integer",
+                        "description": "Round id",
+                        "name": "id",
+                        "in": "path",
+                        "required": true
+                    },
+                    {
+                        "type": "integer",
+                        "description": "Version id (default: the budget of record)",
+                        "name": "version",
+                        "in": "query"
+                    },
+                    {
+                        "type": "string",
+                        "description": "Org unit code: that unit only (or its subtree with subtree=true)",
+                        "name": "org_unit",
+                        "in": "query"
+                    },
+                    {
+                        "type": "boolean",
+                        "description": "Include the org unit's descendants",
+                        "name": "subtree",
+                        "in": "query"
+                    },
+                    {
+                        "type": "string",
+                        "description": "Only org units of this kind, e.g. branch",
+                        "name": "level",
+                        "in": "query"
+                    },
+                    {
+                        "type": "string",
+                        "description": "Product line codes, comma-separated",
+                        "name": "product_line",
+                        "in": "query"
+                    },
+                    {
+                        "type": "string",
+                        "description": "Measure codes, comma-separated (default: the round's)",
+                        "name": "measure",
+                        "in": "query"
+                    },
+                    {
+                        "type": "string",
+                        "description": "The month the report is as of, e.g. 2027-06 (default: the latest month with actuals)",
+                        "name": "period",
+                        "in": "query"
+                    },
+                    {
+                        "enum": [
+                            "month",
+                            "qtd",
+                            "ytd",
+                            "year"
+                        ],
+                        "type": "string",
+                        "description": "month (default), qtd, ytd or year",
+                        "name": "basis",
+                        "in": "query"
+                    },
+                    {
+                        "type": "integer",
+                        "description": "Rows per page (1-1000, default 100)",
+                        "name": "limit",
+                        "in": "query"
+                    },
+                    {
+                        "type": "string",
+                        "description": "next_cursor of the previous page",
+                        "name": "cursor",
+                        "in": "query"
+                    }
+                ],
+                "responses": {
+                    "200": {
+                        "description": "OK",
+                        "schema": {
+                            "$ref": "#/definitions/api.AttainmentReport"
+                        }
+                    },
+                    "400": {
+                        "description": "Bad query parameter",
+                        "schema": {
+                            "$ref": "#/definitions/api.Problem"
+                        }
+                    },
+                    "404": {
+                        "description": "No such round, or org unit outside your scope",
+                        "schema": {
+                            "$ref": "#/definitions/api.Problem"
+                        }
+                    },
+                    "409": {
+                        "description": "No budget of record yet and no version named",
+                        "schema": {
+                            "$ref": "#/definitions/api.Problem"
+                        }
+                    },
+                    "422": {
+                        "description": "Version of another round, or measure not of the round",
+                        "schema": {
+                            "$ref": "#/definitions/api.Problem"
+                        }
+                    }
+                }
+            }
+        },
+        "/rounds/{id}/rankings": {
+            "get": {
+                "security": [
+                    {
+                        "BearerAuth": []
+                    }
+                ],
+                "description": "Ranks the org units of one level (e.g. branches) by their attainment of one measure over all the selected product lines, best first; equal attainments share a rank, units without a target come last. Same version, period and basis rules as the attainment report. Branch managers and team leads rank only the units they see.",
+                "produces": [
+                    "application/json"
+                ],
+                "tags": [
+                    "attainment"
+                ],
+                "summary": "Rank org units by attainment",
+                "parameters": [
+                    {
+                        "type": "integer",
+                        "description": "Round id",
+                        "name": "id",
+                        "in": "path",
+                        "required": true
+                    },
+                    {
+                        "type": "string",
+                        "description": "Measure code, e.g. revenue",
+                        "name": "measure",
+                        "in": "query",
+                        "required": true
+                    },
+                    {
+                        "type": "string",
+                        "description": "Kind of org unit to rank, e.g. branch",
+                        "name": "level",
+                        "in": "query",
+                        "required": true
+                    },
+                    {
+                        "type": "integer",
+                        "description": "Version id (default: the budget of record)",
+                        "name": "version",
+                        "in": "query"
+                    },
+                    {
+                        "type": "string",
+                        "description": "Product line codes, comma-separated (default: all)",
+                        "name": "product_line",
+                        "in": "query"
+                    },
+                    {
+                        "type": "string",
+                        "description": "The month the ranking is as of (default: the latest month with actuals)",
+                        "name": "period",
+                        "in": "query"
+                    },
+                    {
+                        "enum": [
+                            "month",
+                            "qtd",
+                            "ytd",
+                            "year"
+                        ],
+                        "type": "string",
+                        "description": "month (default), qtd, ytd or year",
+                        "name": "basis",
+                        "in": "query"
+                    }
+                ],
+                "responses": {
+                    "200": {
+                        "description": "OK",
+                        "schema": {
+                            "$ref": "#/definitions/api.Ranking"
+                        }
+                    },
+                    "400": {
+                        "description": "Bad query parameter",
+                        "schema": {
+                            "$ref": "#/definitions/api.Problem"
+                        }
+                    },
+                    "404": {
+                        "description": "No such round",
+                        "schema": {
+                            "$ref": "#/definitions/api.Problem"
+                        }
+                    },
+                    "409": {
+                        "description": "No budget of record yet and no version named",
+                        "schema": {
+                            "$ref": "#/definitions/api.Problem"
+                        }
+                    },
+                    "422": {
+                        "description": "Version of another round, or measure not of the round",
                         "schema": {
                             "$ref": "#/definitions/api.Problem"
                         }
@@ -3017,6 +3886,220 @@ const docTemplate = `{
                 }
             }
         },
+        "/versions/{id}/approval": {
+            "get": {
+                "security": [
+                    {
+                        "BearerAuth": []
+                    }
+                ],
+                "description": "The round's chain with each step's state, who acted and when, how long each step took, who is next, and every action taken (rejections included).",
+                "produces": [
+                    "application/json"
+                ],
+                "tags": [
+                    "approval"
+                ],
+                "summary": "A version's approval",
+                "parameters": [
+                    {
+                        "type": "integer",
+                        "description": "Version id",
+                        "name": "id",
+                        "in": "path",
+                        "required": true
+                    }
+                ],
+                "responses": {
+                    "200": {
+                        "description": "OK",
+                        "schema": {
+                            "$ref": "#/definitions/api.Approval"
+                        },
+                        "headers": {
+                            "ETag": {
+                                "type": "string",
+                                "description": "The version's revision"
+                            }
+                        }
+                    },
+                    "400": {
+                        "description": "Bad id",
+                        "schema": {
+                            "$ref": "#/definitions/api.Problem"
+                        }
+                    },
+                    "404": {
+                        "description": "No such version",
+                        "schema": {
+                            "$ref": "#/definitions/api.Problem"
+                        }
+                    }
+                }
+            }
+        },
+        "/versions/{id}/approval/actions": {
+            "post": {
+                "security": [
+                    {
+                        "BearerAuth": []
+                    }
+                ],
+                "description": "submit: the chain's first role (product managers, for the whole plan) sends the round's working version up the chain, in the review phase or as a re-forecast of an approved round. approve / reject: only the current step's role, never the submitter; a rejection needs the reason and sends the version back to working. reopen: the submitter, the strategy office or an admin take it back. The final approval freezes the version, makes it the budget of record and moves the round to approved. Out of turn: 409; wrong role: 403.",
+                "consumes": [
+                    "application/json"
+                ],
+                "produces": [
+                    "application/json"
+                ],
+                "tags": [
+                    "approval"
+                ],
+                "summary": "Act on a version's approval",
+                "parameters": [
+                    {
+                        "type": "integer",
+                        "description": "Version id",
+                        "name": "id",
+                        "in": "path",
+                        "required": true
+                    },
+                    {
+                        "type": "string",
+                        "description": "The version's ETag as read",
+                        "name": "If-Match",
+                        "in": "header"
+                    },
+                    {
+                        "description": "The action",
+                        "name": "body",
+                        "in": "body",
+                        "required": true,
+                        "schema": {
+                            "$ref": "#/definitions/api.ApprovalActionRequest"
+                        }
+                    }
+                ],
+                "responses": {
+                    "200": {
+                        "description": "OK",
+                        "schema": {
+                            "$ref": "#/definitions/api.Approval"
+                        }
+                    },
+                    "400": {
+                        "description": "Malformed body",
+                        "schema": {
+                            "$ref": "#/definitions/api.Problem"
+                        }
+                    },
+                    "403": {
+                        "description": "Not your step, or you submitted it",
+                        "schema": {
+                            "$ref": "#/definitions/api.Problem"
+                        }
+                    },
+                    "404": {
+                        "description": "No such version",
+                        "schema": {
+                            "$ref": "#/definitions/api.Problem"
+                        }
+                    },
+                    "409": {
+                        "description": "Out of turn",
+                        "schema": {
+                            "$ref": "#/definitions/api.Problem"
+                        }
+                    },
+                    "412": {
+                        "description": "Stale If-Match",
+                        "schema": {
+                            "$ref": "#/definitions/api.Problem"
+                        }
+                    },
+                    "422": {
+                        "description": "Unknown action or missing reason",
+                        "schema": {
+                            "$ref": "#/definitions/api.Problem"
+                        }
+                    }
+                }
+            }
+        },
+        "/versions/{id}/cell-history": {
+            "get": {
+                "security": [
+                    {
+                        "BearerAuth": []
+                    }
+                ],
+                "description": "Who set the cell to what, when, and through which action: batch edits, counterproposal decisions, and the allocation runs that wrote it (their amount recomputed from the recorded run), across the version's lineage. Scoped like the grid.",
+                "produces": [
+                    "application/json"
+                ],
+                "tags": [
+                    "audit"
+                ],
+                "summary": "The history of one target cell",
+                "parameters": [
+                    {
+                        "type": "integer",
+                        "description": "Version id",
+                        "name": "id",
+                        "in": "path",
+                        "required": true
+                    },
+                    {
+                        "type": "string",
+                        "description": "Org unit code",
+                        "name": "org_unit",
+                        "in": "query",
+                        "required": true
+                    },
+                    {
+                        "type": "string",
+                        "description": "Product line code",
+                        "name": "product_line",
+                        "in": "query",
+                        "required": true
+                    },
+                    {
+                        "type": "string",
+                        "description": "Measure code",
+                        "name": "measure",
+                        "in": "query",
+                        "required": true
+                    },
+                    {
+                        "type": "string",
+                        "description": "Month, e.g. 2027-04",
+                        "name": "period",
+                        "in": "query",
+                        "required": true
+                    }
+                ],
+                "responses": {
+                    "200": {
+                        "description": "OK",
+                        "schema": {
+                            "$ref": "#/definitions/api.CellHistory"
+                        }
+                    },
+                    "400": {
+                        "description": "Bad query parameter",
+                        "schema": {
+                            "$ref": "#/definitions/api.Problem"
+                        }
+                    },
+                    "404": {
+                        "description": "No such version, or unit outside your scope",
+                        "schema": {
+                            "$ref": "#/definitions/api.Problem"
+                        }
+                    }
+                }
+            }
+        },
         "/versions/{id}/consistency": {
             "get": {
                 "security": [
@@ -3062,6 +4145,208 @@ const docTemplate = `{
                     },
                     "400": {
                         "description": "Bad id or query parameter",
+                        "schema": {
+                            "$ref": "#/definitions/api.Problem"
+                        }
+                    },
+                    "404": {
+                        "description": "No such version",
+                        "schema": {
+                            "$ref": "#/definitions/api.Problem"
+                        }
+                    }
+                }
+            }
+        },
+        "/versions/{id}/counterproposals": {
+            "get": {
+                "security": [
+                    {
+                        "BearerAuth": []
+                    }
+                ],
+                "description": "Branch managers and team leads see their units' own; product managers use awaiting_decision=true for their inbox (submitted ones with undecided lines of their product lines).",
+                "produces": [
+                    "application/json"
+                ],
+                "tags": [
+                    "counterproposals"
+                ],
+                "summary": "List a version's counterproposals",
+                "parameters": [
+                    {
+                        "type": "integer",
+                        "description": "Version id",
+                        "name": "id",
+                        "in": "path",
+                        "required": true
+                    },
+                    {
+                        "type": "string",
+                        "description": "Only this org unit's (code)",
+                        "name": "org_unit",
+                        "in": "query"
+                    },
+                    {
+                        "enum": [
+                            "draft",
+                            "submitted",
+                            "closed",
+                            "withdrawn"
+                        ],
+                        "type": "string",
+                        "description": "Only in this state",
+                        "name": "status",
+                        "in": "query"
+                    },
+                    {
+                        "type": "boolean",
+                        "description": "Only those awaiting my decision",
+                        "name": "awaiting_decision",
+                        "in": "query"
+                    },
+                    {
+                        "type": "integer",
+                        "description": "Page size (1-1000, default 100)",
+                        "name": "limit",
+                        "in": "query"
+                    },
+                    {
+                        "type": "string",
+                        "description": "next_cursor of the previous page",
+                        "name": "cursor",
+                        "in": "query"
+                    }
+                ],
+                "responses": {
+                    "200": {
+                        "description": "OK",
+                        "schema": {
+                            "$ref": "#/definitions/api.CounterproposalPage"
+                        }
+                    },
+                    "400": {
+                        "description": "Bad query parameter",
+                        "schema": {
+                            "$ref": "#/definitions/api.Problem"
+                        }
+                    },
+                    "404": {
+                        "description": "No such version or org unit",
+                        "schema": {
+                            "$ref": "#/definitions/api.Problem"
+                        }
+                    }
+                }
+            },
+            "post": {
+                "security": [
+                    {
+                        "BearerAuth": []
+                    }
+                ],
+                "description": "During the round's counterproposal phase and before its deadline, a branch manager (for the branch and its teams) or a team lead (for the team) drafts lines against the round's working version: product line, measure, a month or \"year\", the proposed amount and a reason.",
+                "consumes": [
+                    "application/json"
+                ],
+                "produces": [
+                    "application/json"
+                ],
+                "tags": [
+                    "counterproposals"
+                ],
+                "summary": "Draft a counterproposal",
+                "parameters": [
+                    {
+                        "type": "integer",
+                        "description": "Version id",
+                        "name": "id",
+                        "in": "path",
+                        "required": true
+                    },
+                    {
+                        "description": "The draft",
+                        "name": "body",
+                        "in": "body",
+                        "required": true,
+                        "schema": {
+                            "$ref": "#/definitions/api.CounterproposalCreate"
+                        }
+                    }
+                ],
+                "responses": {
+                    "201": {
+                        "description": "Created",
+                        "schema": {
+                            "$ref": "#/definitions/api.Counterproposal"
+                        }
+                    },
+                    "400": {
+                        "description": "Malformed body",
+                        "schema": {
+                            "$ref": "#/definitions/api.Problem"
+                        }
+                    },
+                    "403": {
+                        "description": "Not a manager of the unit",
+                        "schema": {
+                            "$ref": "#/definitions/api.Problem"
+                        }
+                    },
+                    "404": {
+                        "description": "No such version",
+                        "schema": {
+                            "$ref": "#/definitions/api.Problem"
+                        }
+                    },
+                    "409": {
+                        "description": "Outside the phase, after the deadline, or not the working version",
+                        "schema": {
+                            "$ref": "#/definitions/api.Problem"
+                        }
+                    },
+                    "422": {
+                        "description": "Invalid lines, each named",
+                        "schema": {
+                            "$ref": "#/definitions/api.Problem"
+                        }
+                    }
+                }
+            }
+        },
+        "/versions/{id}/counterproposals/overview": {
+            "get": {
+                "security": [
+                    {
+                        "BearerAuth": []
+                    }
+                ],
+                "description": "Lines and undecided lines by org unit, product line and state, and a row in state \"none\" for every branch that has submitted nothing yet. Scoped.",
+                "produces": [
+                    "application/json"
+                ],
+                "tags": [
+                    "counterproposals"
+                ],
+                "summary": "Counterproposal overview",
+                "parameters": [
+                    {
+                        "type": "integer",
+                        "description": "Version id",
+                        "name": "id",
+                        "in": "path",
+                        "required": true
+                    }
+                ],
+                "responses": {
+                    "200": {
+                        "description": "OK",
+                        "schema": {
+                            "$ref": "#/definitions/api.CPOverview"
+                        }
+                    },
+                    "400": {
+                        "description": "Bad id",
                         "schema": {
                             "$ref": "#/definitions/api.Problem"
                         }
@@ -3439,6 +4724,182 @@ const docTemplate = `{
         }
     },
     "definitions": {
+        "api.ActualImportRefused": {
+            "type": "object",
+            "properties": {
+                "code": {
+                    "description": "Code is the domain error code (invalid, bad_request, not_found, …).",
+                    "type": "string",
+                    "example": "invalid"
+                },
+                "detail": {
+                    "type": "string",
+                    "example": "invalid input: name: is required"
+                },
+                "errors": {
+                    "type": "array",
+                    "items": {
+                        "$ref": "#/definitions/api.ProblemField"
+                    }
+                },
+                "instance": {
+                    "description": "Instance is the path of the request that failed.",
+                    "type": "string",
+                    "example": "/api/v1/org-units"
+                },
+                "report": {
+                    "$ref": "#/definitions/api.ActualImportReport"
+                },
+                "request_id": {
+                    "description": "RequestID repeats the X-Request-Id response header, to quote in reports.",
+                    "type": "string"
+                },
+                "status": {
+                    "type": "integer",
+                    "example": 422
+                },
+                "title": {
+                    "type": "string",
+                    "example": "Unprocessable Entity"
+                },
+                "type": {
+                    "description": "Type is a URI naming the kind of problem: \"urn:cascade:problem:\u003ccode\u003e\"\nfor domain errors, \"about:blank\" for plain HTTP errors.",
+                    "type": "string",
+                    "example": "urn:cascade:problem:invalid"
+                }
+            }
+        },
+        "api.ActualImportReport": {
+            "type": "object",
+            "properties": {
+                "added": {
+                    "type": "integer",
+                    "example": 300
+                },
+                "changed": {
+                    "type": "integer",
+                    "example": 12
+                },
+                "dry_run": {
+                    "type": "boolean"
+                },
+                "file_name": {
+                    "type": "string",
+                    "example": "actuals-2027-06.csv"
+                },
+                "format": {
+                    "type": "string",
+                    "enum": [
+                        "csv",
+                        "xlsx"
+                    ],
+                    "example": "csv"
+                },
+                "import_id": {
+                    "description": "ImportID identifies the written import in the audit trail\n(entity actual_import); null unless written.",
+                    "type": "integer"
+                },
+                "months": {
+                    "description": "Months are the calendar months the file's good rows cover.",
+                    "type": "array",
+                    "items": {
+                        "type": "string"
+                    },
+                    "example": [
+                        "2027-06"
+                    ]
+                },
+                "org_units": {
+                    "type": "integer",
+                    "example": 20
+                },
+                "problem_count": {
+                    "description": "ProblemCount counts every problem; Problems lists at most 10,000.",
+                    "type": "integer",
+                    "example": 0
+                },
+                "problems": {
+                    "type": "array",
+                    "items": {
+                        "$ref": "#/definitions/api.ImportProblem"
+                    }
+                },
+                "removed": {
+                    "type": "integer",
+                    "example": 0
+                },
+                "rows": {
+                    "description": "Rows counts the data rows read (blank rows are skipped).",
+                    "type": "integer",
+                    "example": 360
+                },
+                "unchanged": {
+                    "type": "integer",
+                    "example": 48
+                },
+                "valid": {
+                    "description": "Valid says the file has no problem: a real import of it is written.",
+                    "type": "boolean"
+                },
+                "written": {
+                    "description": "Written says the actuals were stored; false on a dry run and for a\nfile with problems.",
+                    "type": "boolean"
+                }
+            }
+        },
+        "api.ActualPage": {
+            "type": "object",
+            "properties": {
+                "items": {
+                    "type": "array",
+                    "items": {
+                        "$ref": "#/definitions/api.ActualRow"
+                    }
+                },
+                "next_cursor": {
+                    "type": "string"
+                }
+            }
+        },
+        "api.ActualRow": {
+            "type": "object",
+            "properties": {
+                "measure": {
+                    "type": "string",
+                    "example": "revenue"
+                },
+                "measure_id": {
+                    "type": "integer",
+                    "example": 1
+                },
+                "months": {
+                    "type": "array",
+                    "items": {
+                        "$ref": "#/definitions/api.MonthValue"
+                    }
+                },
+                "org_unit": {
+                    "type": "string",
+                    "example": "B-SH"
+                },
+                "org_unit_id": {
+                    "type": "integer",
+                    "example": 4
+                },
+                "product_line": {
+                    "type": "string",
+                    "example": "POS"
+                },
+                "product_line_id": {
+                    "type": "integer",
+                    "example": 2
+                },
+                "total": {
+                    "type": "string",
+                    "example": "250000.00"
+                }
+            }
+        },
         "api.AllocatedNode": {
             "type": "object",
             "properties": {
@@ -3721,6 +5182,91 @@ const docTemplate = `{
                 }
             }
         },
+        "api.Approval": {
+            "type": "object",
+            "properties": {
+                "history": {
+                    "type": "array",
+                    "items": {
+                        "$ref": "#/definitions/api.ApprovalActionView"
+                    }
+                },
+                "next_role": {
+                    "description": "NextRole is the role whose turn it is; null once approved.",
+                    "type": "string",
+                    "example": "sales_director"
+                },
+                "state": {
+                    "type": "string",
+                    "enum": [
+                        "none",
+                        "in_approval",
+                        "approved"
+                    ],
+                    "example": "in_approval"
+                },
+                "steps": {
+                    "type": "array",
+                    "items": {
+                        "$ref": "#/definitions/api.ApprovalStepState"
+                    }
+                },
+                "version_id": {
+                    "type": "integer",
+                    "example": 2
+                }
+            }
+        },
+        "api.ApprovalActionRequest": {
+            "type": "object",
+            "properties": {
+                "action": {
+                    "type": "string",
+                    "enum": [
+                        "submit",
+                        "approve",
+                        "reject",
+                        "reopen"
+                    ],
+                    "example": "approve"
+                },
+                "comment": {
+                    "type": "string",
+                    "example": "Looks right"
+                }
+            }
+        },
+        "api.ApprovalActionView": {
+            "type": "object",
+            "properties": {
+                "action": {
+                    "type": "string",
+                    "enum": [
+                        "submit",
+                        "approve",
+                        "reject",
+                        "reopen"
+                    ],
+                    "example": "reject"
+                },
+                "actor_id": {
+                    "type": "integer"
+                },
+                "at": {
+                    "type": "string"
+                },
+                "comment": {
+                    "type": "string",
+                    "example": "Q4 is too heavy"
+                },
+                "id": {
+                    "type": "integer"
+                },
+                "step": {
+                    "type": "integer"
+                }
+            }
+        },
         "api.ApprovalStep": {
             "type": "object",
             "properties": {
@@ -3736,6 +5282,186 @@ const docTemplate = `{
                 "role": {
                     "type": "string",
                     "example": "president"
+                }
+            }
+        },
+        "api.ApprovalStepState": {
+            "type": "object",
+            "properties": {
+                "action": {
+                    "type": "string",
+                    "enum": [
+                        "submit",
+                        "review",
+                        "approve"
+                    ],
+                    "example": "review"
+                },
+                "actor_id": {
+                    "type": "integer"
+                },
+                "at": {
+                    "type": "string"
+                },
+                "comment": {
+                    "type": "string"
+                },
+                "role": {
+                    "type": "string",
+                    "example": "sales_director"
+                },
+                "state": {
+                    "type": "string",
+                    "enum": [
+                        "done",
+                        "current",
+                        "pending"
+                    ],
+                    "example": "current"
+                },
+                "step": {
+                    "type": "integer",
+                    "example": 1
+                },
+                "took_seconds": {
+                    "description": "TookSeconds is how long the step took (so far, for the current one).",
+                    "type": "integer",
+                    "example": 86400
+                }
+            }
+        },
+        "api.AttainmentReport": {
+            "type": "object",
+            "properties": {
+                "actual_months": {
+                    "type": "array",
+                    "items": {
+                        "type": "string"
+                    },
+                    "example": [
+                        "2027-04",
+                        "2027-06"
+                    ]
+                },
+                "basis": {
+                    "type": "string",
+                    "enum": [
+                        "month",
+                        "qtd",
+                        "ytd",
+                        "year"
+                    ],
+                    "example": "ytd"
+                },
+                "budget_of_record": {
+                    "description": "BudgetOfRecord says the version is the round's approved budget.",
+                    "type": "boolean"
+                },
+                "items": {
+                    "type": "array",
+                    "items": {
+                        "$ref": "#/definitions/api.AttainmentRow"
+                    }
+                },
+                "next_cursor": {
+                    "type": "string"
+                },
+                "period": {
+                    "description": "Period is the month the report is as of.",
+                    "type": "string",
+                    "example": "2027-06"
+                },
+                "round": {
+                    "type": "string",
+                    "example": "FY2027"
+                },
+                "round_id": {
+                    "type": "integer",
+                    "example": 1
+                },
+                "target_months": {
+                    "description": "TargetMonths and ActualMonths are the months compared, first and last.",
+                    "type": "array",
+                    "items": {
+                        "type": "string"
+                    },
+                    "example": [
+                        "2027-04",
+                        "2027-06"
+                    ]
+                },
+                "version_id": {
+                    "type": "integer",
+                    "example": 3
+                }
+            }
+        },
+        "api.AttainmentRow": {
+            "type": "object",
+            "properties": {
+                "actual": {
+                    "type": "string",
+                    "example": "315000.00"
+                },
+                "attainment_pct": {
+                    "type": "string",
+                    "example": "105.00"
+                },
+                "gap": {
+                    "type": "string",
+                    "example": "15000.00"
+                },
+                "level": {
+                    "type": "string",
+                    "example": "branch"
+                },
+                "measure": {
+                    "type": "string",
+                    "example": "revenue"
+                },
+                "measure_id": {
+                    "type": "integer",
+                    "example": 1
+                },
+                "org_unit": {
+                    "type": "string",
+                    "example": "B-SH"
+                },
+                "org_unit_id": {
+                    "type": "integer",
+                    "example": 4
+                },
+                "org_unit_name": {
+                    "type": "string",
+                    "example": "Shanghai branch"
+                },
+                "product_line": {
+                    "type": "string",
+                    "example": "POS"
+                },
+                "product_line_id": {
+                    "type": "integer",
+                    "example": 2
+                },
+                "run_rate": {
+                    "type": "string",
+                    "example": "1260000.00"
+                },
+                "run_rate_pct": {
+                    "type": "string",
+                    "example": "105.00"
+                },
+                "target": {
+                    "type": "string",
+                    "example": "300000.00"
+                },
+                "year_target": {
+                    "type": "string",
+                    "example": "1200000.00"
+                },
+                "ytd_actual": {
+                    "type": "string",
+                    "example": "315000.00"
                 }
             }
         },
@@ -3773,6 +5499,13 @@ const docTemplate = `{
                 "id": {
                     "type": "integer",
                     "example": 101
+                },
+                "round_id": {
+                    "description": "RoundID and VersionID place the event in a planning round.",
+                    "type": "integer"
+                },
+                "version_id": {
+                    "type": "integer"
                 }
             }
         },
@@ -3787,6 +5520,173 @@ const docTemplate = `{
                 },
                 "next_cursor": {
                     "type": "string"
+                }
+            }
+        },
+        "api.CPComment": {
+            "type": "object",
+            "properties": {
+                "author_id": {
+                    "type": "integer"
+                },
+                "body": {
+                    "type": "string"
+                },
+                "created_at": {
+                    "type": "string"
+                },
+                "id": {
+                    "type": "integer"
+                }
+            }
+        },
+        "api.CPCommentList": {
+            "type": "object",
+            "properties": {
+                "items": {
+                    "type": "array",
+                    "items": {
+                        "$ref": "#/definitions/api.CPComment"
+                    }
+                }
+            }
+        },
+        "api.CPCount": {
+            "type": "object",
+            "properties": {
+                "lines": {
+                    "type": "integer"
+                },
+                "org_unit": {
+                    "type": "string",
+                    "example": "B-SH"
+                },
+                "product_line": {
+                    "type": "string",
+                    "example": "POS"
+                },
+                "status": {
+                    "description": "Status \"none\" marks a branch that has submitted nothing.",
+                    "type": "string",
+                    "enum": [
+                        "draft",
+                        "submitted",
+                        "closed",
+                        "withdrawn",
+                        "none"
+                    ],
+                    "example": "submitted"
+                },
+                "undecided": {
+                    "type": "integer"
+                }
+            }
+        },
+        "api.CPLine": {
+            "type": "object",
+            "properties": {
+                "apply": {
+                    "type": "string",
+                    "enum": [
+                        "rebalance",
+                        "raise_parent"
+                    ],
+                    "example": "rebalance"
+                },
+                "current": {
+                    "description": "Current is the target now; Delta = Proposed − Current.",
+                    "type": "string",
+                    "example": "60000.00"
+                },
+                "decided_amount": {
+                    "type": "string",
+                    "example": "70000.00"
+                },
+                "decided_at": {
+                    "type": "string"
+                },
+                "decided_by": {
+                    "type": "integer"
+                },
+                "decision": {
+                    "type": "string",
+                    "enum": [
+                        "accept",
+                        "modify",
+                        "reject"
+                    ],
+                    "example": "modify"
+                },
+                "decision_comment": {
+                    "type": "string"
+                },
+                "delta": {
+                    "type": "string",
+                    "example": "20000.00"
+                },
+                "id": {
+                    "type": "integer",
+                    "example": 15
+                },
+                "measure": {
+                    "type": "string",
+                    "example": "revenue"
+                },
+                "period": {
+                    "description": "Period is a month, or \"year\" for the whole year.",
+                    "type": "string",
+                    "example": "year"
+                },
+                "product_line": {
+                    "type": "string",
+                    "example": "POS"
+                },
+                "proposed": {
+                    "type": "string",
+                    "example": "80000.00"
+                },
+                "reason": {
+                    "type": "string",
+                    "example": "two new bank branches"
+                }
+            }
+        },
+        "api.CPLineInput": {
+            "type": "object",
+            "properties": {
+                "measure": {
+                    "type": "string",
+                    "example": "revenue"
+                },
+                "period": {
+                    "type": "string",
+                    "example": "year"
+                },
+                "product_line": {
+                    "type": "string",
+                    "example": "POS"
+                },
+                "proposed": {
+                    "type": "string",
+                    "example": "80000.00"
+                },
+                "reason": {
+                    "type": "string",
+                    "example": "two new bank branches"
+                }
+            }
+        },
+        "api.CPOverview": {
+            "type": "object",
+            "properties": {
+                "items": {
+                    "type": "array",
+                    "items": {
+                        "$ref": "#/definitions/api.CPCount"
+                    }
+                },
+                "version_id": {
+                    "type": "integer"
                 }
             }
         },
@@ -3838,6 +5738,63 @@ const docTemplate = `{
                 }
             }
         },
+        "api.CellHistory": {
+            "type": "object",
+            "properties": {
+                "items": {
+                    "type": "array",
+                    "items": {
+                        "$ref": "#/definitions/api.CellHistoryEntry"
+                    }
+                },
+                "measure": {
+                    "type": "string"
+                },
+                "org_unit": {
+                    "type": "string"
+                },
+                "period": {
+                    "type": "string"
+                },
+                "product_line": {
+                    "type": "string"
+                },
+                "version_id": {
+                    "type": "integer"
+                }
+            }
+        },
+        "api.CellHistoryEntry": {
+            "type": "object",
+            "properties": {
+                "action": {
+                    "description": "Action is targets.edit, targets.allocate or counterproposal.decide.",
+                    "type": "string",
+                    "example": "counterproposal.decide"
+                },
+                "actor_id": {
+                    "type": "integer"
+                },
+                "after": {
+                    "type": "string",
+                    "example": "1200.00"
+                },
+                "allocation_run_id": {
+                    "type": "integer"
+                },
+                "at": {
+                    "type": "string"
+                },
+                "audit_event_id": {
+                    "type": "integer"
+                },
+                "before": {
+                    "description": "Before is null where the action does not record it (an allocation\nrun), or the cell did not exist.",
+                    "type": "string",
+                    "example": "1000.00"
+                }
+            }
+        },
         "api.CellInput": {
             "type": "object",
             "properties": {
@@ -3865,6 +5822,123 @@ const docTemplate = `{
                 }
             }
         },
+        "api.CommentBody": {
+            "type": "object",
+            "properties": {
+                "body": {
+                    "type": "string",
+                    "example": "Can we talk about Q4?"
+                }
+            }
+        },
+        "api.Counterproposal": {
+            "type": "object",
+            "properties": {
+                "author_id": {
+                    "type": "integer",
+                    "example": 12
+                },
+                "closed_at": {
+                    "type": "string"
+                },
+                "created_at": {
+                    "type": "string"
+                },
+                "id": {
+                    "type": "integer",
+                    "example": 7
+                },
+                "lines": {
+                    "type": "array",
+                    "items": {
+                        "$ref": "#/definitions/api.CPLine"
+                    }
+                },
+                "org_unit": {
+                    "type": "string",
+                    "example": "B-SH"
+                },
+                "org_unit_id": {
+                    "type": "integer",
+                    "example": 9
+                },
+                "revision": {
+                    "type": "integer",
+                    "example": 2
+                },
+                "status": {
+                    "type": "string",
+                    "enum": [
+                        "draft",
+                        "submitted",
+                        "closed",
+                        "withdrawn"
+                    ],
+                    "example": "submitted"
+                },
+                "submitted_at": {
+                    "type": "string"
+                },
+                "title": {
+                    "type": "string",
+                    "example": "Shanghai 2027"
+                },
+                "updated_at": {
+                    "type": "string"
+                },
+                "version_id": {
+                    "type": "integer",
+                    "example": 1
+                }
+            }
+        },
+        "api.CounterproposalCreate": {
+            "type": "object",
+            "properties": {
+                "lines": {
+                    "type": "array",
+                    "items": {
+                        "$ref": "#/definitions/api.CPLineInput"
+                    }
+                },
+                "org_unit": {
+                    "type": "string",
+                    "example": "B-SH"
+                },
+                "title": {
+                    "type": "string",
+                    "example": "Shanghai 2027"
+                }
+            }
+        },
+        "api.CounterproposalPage": {
+            "type": "object",
+            "properties": {
+                "items": {
+                    "type": "array",
+                    "items": {
+                        "$ref": "#/definitions/api.Counterproposal"
+                    }
+                },
+                "next_cursor": {
+                    "type": "string"
+                }
+            }
+        },
+        "api.CounterproposalPatch": {
+            "type": "object",
+            "properties": {
+                "lines": {
+                    "type": "array",
+                    "items": {
+                        "$ref": "#/definitions/api.CPLineInput"
+                    }
+                },
+                "title": {
+                    "type": "string"
+                }
+            }
+        },
         "api.Deadline": {
             "type": "object",
             "properties": {
@@ -3874,6 +5948,17 @@ const docTemplate = `{
                 "phase": {
                     "type": "string",
                     "example": "counterproposals"
+                }
+            }
+        },
+        "api.DecisionRequest": {
+            "type": "object",
+            "properties": {
+                "decisions": {
+                    "type": "array",
+                    "items": {
+                        "$ref": "#/definitions/api.LineDecisionInput"
+                    }
                 }
             }
         },
@@ -4011,6 +6096,31 @@ const docTemplate = `{
                 }
             }
         },
+        "api.ImportProblem": {
+            "type": "object",
+            "properties": {
+                "column": {
+                    "type": "string",
+                    "example": "amount"
+                },
+                "reason": {
+                    "type": "string",
+                    "example": "has 3 decimal places; this measure keeps 2"
+                },
+                "row": {
+                    "type": "integer",
+                    "example": 12
+                },
+                "sheet": {
+                    "type": "string",
+                    "example": "revenue"
+                },
+                "value": {
+                    "type": "string",
+                    "example": "1.005"
+                }
+            }
+        },
         "api.Inconsistency": {
             "type": "object",
             "properties": {
@@ -4062,6 +6172,42 @@ const docTemplate = `{
                 },
                 "version_id": {
                     "type": "integer"
+                }
+            }
+        },
+        "api.LineDecisionInput": {
+            "type": "object",
+            "properties": {
+                "amount": {
+                    "description": "Amount is the decider's own amount, for modify.",
+                    "type": "string",
+                    "example": "70000.00"
+                },
+                "apply": {
+                    "description": "Apply: rebalance (default) keeps the parent and spreads the\ndifference over the siblings; raise_parent lets it flow up.",
+                    "type": "string",
+                    "enum": [
+                        "rebalance",
+                        "raise_parent"
+                    ],
+                    "example": "rebalance"
+                },
+                "comment": {
+                    "type": "string",
+                    "example": "we meet halfway"
+                },
+                "decision": {
+                    "type": "string",
+                    "enum": [
+                        "accept",
+                        "modify",
+                        "reject"
+                    ],
+                    "example": "modify"
+                },
+                "line_id": {
+                    "type": "integer",
+                    "example": 15
                 }
             }
         },
@@ -4234,6 +6380,19 @@ const docTemplate = `{
                 },
                 "rule": {
                     "type": "string"
+                }
+            }
+        },
+        "api.MonthValue": {
+            "type": "object",
+            "properties": {
+                "amount": {
+                    "type": "string",
+                    "example": "125000.00"
+                },
+                "month": {
+                    "type": "string",
+                    "example": "2027-06"
                 }
             }
         },
@@ -4605,6 +6764,142 @@ const docTemplate = `{
                 "owner_id": {
                     "type": "integer",
                     "x-nullable": true,
+                    "example": 3
+                }
+            }
+        },
+        "api.RankedUnit": {
+            "type": "object",
+            "properties": {
+                "actual": {
+                    "type": "string",
+                    "example": "315000.00"
+                },
+                "attainment_pct": {
+                    "type": "string",
+                    "example": "105.00"
+                },
+                "gap": {
+                    "type": "string",
+                    "example": "15000.00"
+                },
+                "level": {
+                    "type": "string",
+                    "example": "branch"
+                },
+                "measure": {
+                    "type": "string",
+                    "example": "revenue"
+                },
+                "measure_id": {
+                    "type": "integer",
+                    "example": 1
+                },
+                "org_unit": {
+                    "type": "string",
+                    "example": "B-SH"
+                },
+                "org_unit_id": {
+                    "type": "integer",
+                    "example": 4
+                },
+                "org_unit_name": {
+                    "type": "string",
+                    "example": "Shanghai branch"
+                },
+                "product_line": {
+                    "type": "string",
+                    "example": "POS"
+                },
+                "product_line_id": {
+                    "type": "integer",
+                    "example": 2
+                },
+                "rank": {
+                    "type": "integer",
+                    "example": 1
+                },
+                "run_rate": {
+                    "type": "string",
+                    "example": "1260000.00"
+                },
+                "run_rate_pct": {
+                    "type": "string",
+                    "example": "105.00"
+                },
+                "target": {
+                    "type": "string",
+                    "example": "300000.00"
+                },
+                "year_target": {
+                    "type": "string",
+                    "example": "1200000.00"
+                },
+                "ytd_actual": {
+                    "type": "string",
+                    "example": "315000.00"
+                }
+            }
+        },
+        "api.Ranking": {
+            "type": "object",
+            "properties": {
+                "actual_months": {
+                    "type": "array",
+                    "items": {
+                        "type": "string"
+                    },
+                    "example": [
+                        "2027-04",
+                        "2027-06"
+                    ]
+                },
+                "basis": {
+                    "type": "string",
+                    "enum": [
+                        "month",
+                        "qtd",
+                        "ytd",
+                        "year"
+                    ],
+                    "example": "ytd"
+                },
+                "budget_of_record": {
+                    "description": "BudgetOfRecord says the version is the round's approved budget.",
+                    "type": "boolean"
+                },
+                "items": {
+                    "type": "array",
+                    "items": {
+                        "$ref": "#/definitions/api.RankedUnit"
+                    }
+                },
+                "period": {
+                    "description": "Period is the month the report is as of.",
+                    "type": "string",
+                    "example": "2027-06"
+                },
+                "round": {
+                    "type": "string",
+                    "example": "FY2027"
+                },
+                "round_id": {
+                    "type": "integer",
+                    "example": 1
+                },
+                "target_months": {
+                    "description": "TargetMonths and ActualMonths are the months compared, first and last.",
+                    "type": "array",
+                    "items": {
+                        "type": "string"
+                    },
+                    "example": [
+                        "2027-04",
+                        "2027-06"
+                    ]
+                },
+                "version_id": {
+                    "type": "integer",
                     "example": 3
                 }
             }

@@ -166,3 +166,17 @@ func OrgPath(ancestors ...int64) string {
 	}
 	return b.String()
 }
+
+// CanProposeFor reports whether the actor may draft counterproposals for the
+// unit at path: a branch manager or team lead whose scope holds it.
+func (a *Actor) CanProposeFor(path string) bool {
+	if a == nil {
+		return false
+	}
+	for _, ra := range a.Roles {
+		if ra.Role.Scoped() && ra.OrgUnitPath != "" && strings.HasPrefix(path, ra.OrgUnitPath) {
+			return true
+		}
+	}
+	return false
+}

@@ -45,7 +45,7 @@ var RoundTransitions = []RoundTransitionRule{
 	{RoundCounterproposals, RoundReview, []Role{RoleStrategyOffice, RoleAdmin}, "close counterproposals and send the plan up the approval chain"},
 	{RoundReview, RoundCounterproposals, []Role{RoleStrategyOffice, RoleAdmin}, "back to counterproposals"},
 	{RoundReview, RoundOpen, []Role{RoleStrategyOffice, RoleAdmin}, "back to top-down allocation"},
-	{RoundReview, RoundApproved, []Role{RolePresident}, "sign off: freezes the working version as the budget of record"},
+	{RoundReview, RoundApproved, []Role{RolePresident}, "taken by the final step of the approval chain (POST /versions/{id}/approval/actions): freezes the approved version as the budget of record"},
 	{RoundApproved, RoundClosed, []Role{RoleStrategyOffice, RoleAdmin}, "close the round; the budget of record stays"},
 }
 
@@ -209,6 +209,14 @@ func (r *Round) Validate() error {
 	}
 	if n := len(r.ApprovalChain); n > 0 && r.ApprovalChain[n-1].Action != StepApprove {
 		v.Add("approval_chain", "must end with an approve step")
+	}
+	if n := len(r.ApprovalChain); n > 0 && r.ApprovalChain[0].Action != StepSubmit {
+		v.Add("approval_chain", "must start with a submit step")
+	}
+	for i := 1; i < len(r.ApprovalChain); i++ {
+		if r.ApprovalChain[i].Action == StepSubmit {
+			v.Add(fieldIndex("approval_chain", i)+".action", "only the first step submits")
+		}
 	}
 	return v.Err()
 }

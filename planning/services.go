@@ -15,6 +15,13 @@ type Services struct {
 	Rounds       RoundService
 	Versions     VersionService
 	Targets      TargetService
+	Proposals    CounterproposalService
+	Approvals    ApprovalService
+	// Actuals, Attainment and ApprovalRecords serve the assessment against
+	// the budget of record and the documents made from it.
+	Actuals         ActualService
+	Attainment      AttainmentService
+	ApprovalRecords ApprovalRecordService
 	// Ping reports whether the storage is reachable (for readiness checks).
 	Ping func(ctx context.Context) error
 }

@@ -33,6 +33,8 @@ type Version struct {
 	CreatedAt time.Time
 	FrozenBy  *int64
 	FrozenAt  *time.Time
+	// ApprovalState says where the version is in the approval chain.
+	ApprovalState ApprovalState
 }
 
 // Validate checks the label and purpose.

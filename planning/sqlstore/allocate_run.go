@@ -51,49 +51,59 @@ func (s *TargetService) Allocate(ctx context.Context, req planning.AllocationReq
 		if err != nil {
 			return err
 		}
-		p, err := s.resolve(ctx, tx, a, r, &req)
-		if err != nil {
-			return err
-		}
-		results, err := p.run()
-		if err != nil {
-			return err
-		}
-		deleted, err := s.db.clearAllocated(ctx, tx, v.ID, p)
-		if err != nil {
-			return err
-		}
-		written, err := s.db.writeAllocated(ctx, conn, tx, v.ID, p, results)
-		if err != nil {
-			return err
-		}
-		if err := s.db.writeBuffers(ctx, tx, v.ID, p); err != nil {
-			return err
-		}
-		reqJSON, _ := json.Marshal(requestRecord(&req))
-		inputs, err := encodePlan(p)
-		if err != nil {
-			return err
-		}
-		run := &runRow{VersionID: v.ID, Request: string(reqJSON), CellCount: written, Checksum: checksum(p, results),
-			Inputs: inputs, ActorID: actorIDPtr(a), At: s.db.Now()}
-		if _, err := tx.NewInsert().Model(run).Returning("id").Exec(ctx); err != nil {
-			return err
-		}
-		v.CellCount += written - deleted
-		if _, err := tx.NewUpdate().Model(v).Column("cell_count").WherePK().Exec(ctx); err != nil {
-			return err
-		}
-		out = &planning.AllocationResult{Run: &planning.AllocationRun{ID: run.ID, VersionID: v.ID, Request: req,
-			CellCount: written, Checksum: run.Checksum, ActorID: run.ActorID, At: run.At}}
-		if req.IncludeNodes {
-			out.Nodes = nodesOf(p, results)
-		}
-		// The audit event names the run; the run holds the cells' inputs
-		// and checksum, so a million cells are not written twice.
-		return s.db.writeAudit(ctx, tx, "targets.allocate", "version", v.ID, nil,
-			map[string]any{"allocation_run_id": run.ID, "cells": written, "checksum": run.Checksum})
+		out, err = s.allocateIn(ctx, conn, tx, a, v, r, &req)
+		return err
 	})
+	return out, err
+}
+
+// allocateIn runs a real allocation inside tx on a version the caller has
+// claimed with lockWorkingVersion: it replaces the cells, records the run
+// and audits it. Counterproposal decisions reuse it to rebalance.
+func (s *TargetService) allocateIn(ctx context.Context, conn bun.Conn, tx bun.Tx, a *planning.Actor, v *versionRow, r *planning.Round,
+	req *planning.AllocationRequest) (*planning.AllocationResult, error) {
+	p, err := s.resolve(ctx, tx, a, r, req)
+	if err != nil {
+		return nil, err
+	}
+	results, err := p.run()
+	if err != nil {
+		return nil, err
+	}
+	deleted, err := s.db.clearAllocated(ctx, tx, v.ID, p)
+	if err != nil {
+		return nil, err
+	}
+	written, err := s.db.writeAllocated(ctx, conn, tx, v.ID, p, results)
+	if err != nil {
+		return nil, err
+	}
+	if err := s.db.writeBuffers(ctx, tx, v.ID, p); err != nil {
+		return nil, err
+	}
+	reqJSON, _ := json.Marshal(requestRecord(req))
+	inputs, err := encodePlan(p)
+	if err != nil {
+		return nil, err
+	}
+	run := &runRow{VersionID: v.ID, Request: string(reqJSON), CellCount: written, Checksum: checksum(p, results),
+		Inputs: inputs, ActorID: actorIDPtr(a), At: s.db.Now()}
+	if _, err := tx.NewInsert().Model(run).Returning("id").Exec(ctx); err != nil {
+		return nil, err
+	}
+	v.CellCount += written - deleted
+	if _, err := tx.NewUpdate().Model(v).Column("cell_count").WherePK().Exec(ctx); err != nil {
+		return nil, err
+	}
+	out := &planning.AllocationResult{Run: &planning.AllocationRun{ID: run.ID, VersionID: v.ID, Request: *req,
+		CellCount: written, Checksum: run.Checksum, ActorID: run.ActorID, At: run.At}}
+	if req.IncludeNodes {
+		out.Nodes = nodesOf(p, results)
+	}
+	// The audit event names the run; the run holds the cells' inputs and
+	// checksum, so a million cells are not written twice.
+	_, err = s.db.writeAuditIn(ctx, tx, auditScope{RoundID: r.ID, VersionID: v.ID}, "targets.allocate", "version", v.ID, nil,
+		map[string]any{"allocation_run_id": run.ID, "cells": written, "checksum": run.Checksum})
 	return out, err
 }
 

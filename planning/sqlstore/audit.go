@@ -21,25 +21,54 @@ type auditRow struct {
 	EntityID      int64     `bun:"entity_id"`
 	Before        *string   `bun:"before"`
 	After         *string   `bun:"after"`
+	RoundID       *int64    `bun:"round_id"`
+	VersionID     *int64    `bun:"version_id"`
+	OrgPath       *string   `bun:"org_path"`
+}
+
+// auditScope places an audit event in the cycle and the org tree, for the
+// round, version and scope filters of the audit trail.
+type auditScope struct {
+	RoundID   int64
+	VersionID int64
+	OrgPath   string
+}
+
+func optID(id int64) *int64 {
+	if id == 0 {
+		return nil
+	}
+	return &id
 }
 
 // writeAudit appends one audit event inside tx, so the event and the write it
 // records commit or roll back together. before and after are any values that
 // marshal to JSON; nil means "did not exist".
 func (db *DB) writeAudit(ctx context.Context, tx bun.IDB, action, entity string, id int64, before, after any) error {
-	row := &auditRow{At: db.Now(), Action: action, Entity: entity, EntityID: id}
+	_, err := db.writeAuditIn(ctx, tx, auditScope{}, action, entity, id, before, after)
+	return err
+}
+
+// writeAuditIn is writeAudit with the event's place in the cycle; it
+// returns the event's id.
+func (db *DB) writeAuditIn(ctx context.Context, tx bun.IDB, sc auditScope, action, entity string, id int64, before, after any) (int64, error) {
+	row := &auditRow{At: db.Now(), Action: action, Entity: entity, EntityID: id,
+		RoundID: optID(sc.RoundID), VersionID: optID(sc.VersionID)}
+	if sc.OrgPath != "" {
+		row.OrgPath = &sc.OrgPath
+	}
 	if uid := planning.ActorFromContext(ctx).UserID(); uid != 0 {
 		row.ActorID = &uid
 	}
 	var err error
 	if row.Before, err = marshalAudit(before); err != nil {
-		return err
+		return 0, err
 	}
 	if row.After, err = marshalAudit(after); err != nil {
-		return err
+		return 0, err
 	}
-	_, err = tx.NewInsert().Model(row).Exec(ctx)
-	return err
+	_, err = tx.NewInsert().Model(row).Returning("id").Exec(ctx)
+	return row.ID, err
 }
 
 func marshalAudit(v any) (*string, error) {
@@ -65,14 +94,33 @@ func (s *AuditService) FindAuditEvents(ctx context.Context, f planning.AuditFilt
 	if err != nil {
 		return nil, "", err
 	}
-	if !a.CanReadAudit() {
-		return nil, "", planning.Errorf(planning.EFORBIDDEN, "only administrators and auditors read the audit trail")
-	}
 	if err := f.Page.Validate(); err != nil {
 		return nil, "", err
 	}
 	var rows []auditRow
 	q := s.db.bun.NewSelect().Model(&rows).OrderExpr("id DESC").Limit(fetchLimit(f.Page))
+	switch {
+	case a.CanReadAudit():
+	case a.SeesAllOrgUnits():
+		q.Where("entity NOT IN ('user', 'token')")
+	default:
+		paths := a.ScopePaths()
+		if len(paths) == 0 {
+			return nil, "", planning.Errorf(planning.EFORBIDDEN, "you have no scope to read the audit trail of")
+		}
+		q.WhereGroup(" AND ", func(q *bun.SelectQuery) *bun.SelectQuery {
+			for _, p := range paths {
+				q = q.WhereOr("org_path LIKE ?", p+"%")
+			}
+			return q
+		})
+	}
+	if f.RoundID != nil {
+		q.Where("round_id = ?", *f.RoundID)
+	}
+	if f.VersionID != nil {
+		q.Where("version_id = ?", *f.VersionID)
+	}
 	if f.Entity != "" {
 		q.Where("entity = ?", f.Entity)
 	}
@@ -101,7 +149,8 @@ func (s *AuditService) FindAuditEvents(ctx context.Context, f planning.AuditFilt
 	rows, next := cutPage(rows, f.Page, func(r *auditRow) string { return strconv.FormatInt(r.ID, 10) })
 	out := make([]*planning.AuditEvent, len(rows))
 	for i, r := range rows {
-		e := &planning.AuditEvent{ID: r.ID, At: r.At.UTC(), ActorID: r.ActorID, Action: r.Action, Entity: r.Entity, EntityID: r.EntityID}
+		e := &planning.AuditEvent{ID: r.ID, At: r.At.UTC(), ActorID: r.ActorID, Action: r.Action, Entity: r.Entity, EntityID: r.EntityID,
+			RoundID: r.RoundID, VersionID: r.VersionID}
 		if r.Before != nil {
 			e.Before = json.RawMessage(*r.Before)
 		}

@@ -205,7 +205,12 @@ func (s *TargetService) EditCells(ctx context.Context, versionID int64, edits []
 			return err
 		}
 		out = v.toDomain()
-		return s.db.writeAudit(ctx, tx, "targets.edit", "version", versionID, nil, map[string]any{"cells": changes})
+		auditID, err := s.db.writeAuditIn(ctx, tx, auditScope{RoundID: r.ID, VersionID: versionID}, "targets.edit", "version", versionID,
+			nil, map[string]any{"cells": changes})
+		if err != nil {
+			return err
+		}
+		return s.db.writeCellHistory(ctx, tx, versionID, auditID, changes)
 	})
 	return out, err
 }

@@ -38,6 +38,7 @@ var orgDataTables = []struct{ table, column string }{
 	{"org_units", "parent_id"},
 	{"role_assignments", "org_unit_id"},
 	{"target_cells", "org_unit_id"},
+	{"actuals", "org_unit_id"},
 }
 
 // OrgUnitService implements planning.OrgUnitService.
@@ -187,7 +188,8 @@ func (s *OrgUnitService) CreateOrgUnit(ctx context.Context, u *planning.OrgUnit)
 			return err
 		}
 		*u = *row.toDomain()
-		return s.db.writeAudit(ctx, tx, "org_unit.create", "org_unit", row.ID, nil, row)
+		_, err := s.db.writeAuditIn(ctx, tx, auditScope{OrgPath: row.Path}, "org_unit.create", "org_unit", row.ID, nil, row)
+		return err
 	})
 }
 
@@ -250,7 +252,8 @@ func (s *OrgUnitService) UpdateOrgUnit(ctx context.Context, id int64, upd planni
 			return err
 		}
 		out = row.toDomain()
-		return s.db.writeAudit(ctx, tx, "org_unit.update", "org_unit", row.ID, before, row)
+		_, err = s.db.writeAuditIn(ctx, tx, auditScope{OrgPath: row.Path}, "org_unit.update", "org_unit", row.ID, before, row)
+		return err
 	})
 	return out, err
 }
@@ -344,6 +347,7 @@ func (s *OrgUnitService) DeleteOrgUnit(ctx context.Context, id int64) error {
 		if _, err := tx.NewDelete().Model(row).WherePK().Exec(ctx); err != nil {
 			return s.db.mapError(err)
 		}
-		return s.db.writeAudit(ctx, tx, "org_unit.delete", "org_unit", id, row, nil)
+		_, err = s.db.writeAuditIn(ctx, tx, auditScope{OrgPath: row.Path}, "org_unit.delete", "org_unit", id, row, nil)
+		return err
 	})
 }

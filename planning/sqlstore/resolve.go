@@ -174,10 +174,9 @@ func (s *TargetService) yearSums(ctx context.Context, idb bun.IDB, versionID int
 		if err != nil {
 			return nil, err
 		}
-		if d.IsNegative() {
-			d = decimal.Zero // a negative history is no basis for a share
-		}
-		out[[2]int64{r.OrgUnitID, r.ProductLineID}] = d
+		// A loss-making history weighs by its size, so a plan of losses
+		// is split like the losses were.
+		out[[2]int64{r.OrgUnitID, r.ProductLineID}] = d.Abs()
 	}
 	return out, nil
 }
@@ -280,10 +279,7 @@ func (s *TargetService) phasingInputs(ctx context.Context, idb bun.IDB, p *plan,
 					if err != nil {
 						return err
 					}
-					if d.IsNegative() {
-						d = decimal.Zero
-					}
-					months[c.Period-1] = d.String()
+					months[c.Period-1] = d.Abs().String()
 				}
 			}
 			p.Lines[li].RootMonths = months

@@ -207,7 +207,7 @@ func (s *RoundService) CreateRound(ctx context.Context, r *planning.Round) error
 			return err
 		}
 		*r = *out
-		return s.db.writeAudit(ctx, tx, "round.create", "round", row.ID, nil, row)
+		return s.db.auditRound(ctx, tx, "round.create", row.ID, nil, row)
 	})
 }
 
@@ -263,7 +263,7 @@ func (s *RoundService) UpdateRound(ctx context.Context, id int64, upd planning.R
 		if out, err = row.toDomain(); err != nil {
 			return err
 		}
-		return s.db.writeAudit(ctx, tx, "round.update", "round", id, before, row)
+		return s.db.auditRound(ctx, tx, "round.update", id, before, row)
 	})
 	return out, err
 }
@@ -301,6 +301,9 @@ func (s *RoundService) TransitionRound(ctx context.Context, id int64, to plannin
 		if !a.HasRole(rule.Roles...) {
 			return planning.Errorf(planning.EFORBIDDEN, "moving a round from %s to %s needs the role %v", rule.From, rule.To, rule.Roles)
 		}
+		if to == planning.RoundApproved {
+			return planning.Errorf(planning.ECONFLICT, "a round is approved by the final step of its approval chain: submit the working version with POST /versions/%d/approval/actions", derefOr(row.WorkingVersionID))
+		}
 		before := *row
 		if err := s.enter(ctx, tx, a, row, r, to); err != nil {
 			return err
@@ -321,9 +324,22 @@ func (s *RoundService) TransitionRound(ctx context.Context, id int64, to plannin
 		if out, err = row.toDomain(); err != nil {
 			return err
 		}
-		return s.db.writeAudit(ctx, tx, "round.transition", "round", id, before, row)
+		return s.db.auditRound(ctx, tx, "round.transition", id, before, map[string]any{"round": row, "comment": comment})
 	})
 	return out, err
+}
+
+// auditRound audits a write to a round, placed in that round.
+func (db *DB) auditRound(ctx context.Context, tx bun.IDB, action string, id int64, before, after any) error {
+	_, err := db.writeAuditIn(ctx, tx, auditScope{RoundID: id}, action, "round", id, before, after)
+	return err
+}
+
+func derefOr(p *int64) int64 {
+	if p == nil {
+		return 0
+	}
+	return *p
 }
 
 // enter checks the preconditions of entering phase to and does what entering
@@ -345,14 +361,6 @@ func (s *RoundService) enter(ctx context.Context, tx bun.Tx, a *planning.Actor, 
 		if row.WorkingVersionID == nil {
 			return planning.Errorf(planning.ECONFLICT, "round %s has no working version", r.Code)
 		}
-	case planning.RoundApproved:
-		if row.WorkingVersionID == nil {
-			return planning.Errorf(planning.ECONFLICT, "round %s has no working version to approve", r.Code)
-		}
-		if _, err := s.db.freeze(ctx, tx, a, *row.WorkingVersionID, nil); err != nil && planning.ErrorCode(err) != planning.ECONFLICT {
-			return err
-		}
-		row.RecordVersionID = row.WorkingVersionID
 	}
 	return nil
 }

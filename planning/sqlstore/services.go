@@ -15,6 +15,13 @@ func NewServices(db *DB) planning.Services {
 		Rounds:       &RoundService{db: db},
 		Versions:     &VersionService{db: db},
 		Targets:      &TargetService{db: db},
+		Proposals:    &CounterproposalService{db: db, targets: &TargetService{db: db}},
+		Approvals:    &ApprovalService{db: db},
 		Ping:         db.Ping,
+
+		// Assessment against the budget of record, and its documents.
+		Actuals:         &ActualService{db: db},
+		Attainment:      &AttainmentService{db: db},
+		ApprovalRecords: &ApprovalRecordService{db: db},
 	}
 }

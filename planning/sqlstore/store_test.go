@@ -345,8 +345,22 @@ func TestAuditTrail(t *testing.T) {
 		if evs[0].Action != "measure.create" || evs[0].ActorID == nil || *evs[0].ActorID != planning.ActorFromContext(strategy).UserID() || evs[0].Before != nil {
 			t.Fatalf("audit event %+v", evs[0])
 		}
-		_, _, err = e.svcs.Audit.FindAuditEvents(e.as("bm-sh"), planning.AuditFilter{})
-		wantCode(t, err, planning.EFORBIDDEN)
+		// A branch manager reads the events of their own units only; the
+		// product managers read all but users and tokens.
+		mine, _, err := e.svcs.Audit.FindAuditEvents(e.as("bm-sh"), planning.AuditFilter{})
+		if err != nil || len(mine) != 3 {
+			t.Fatalf("bm-sh reads %d events (%v), want the creation of B-SH and its two teams", len(mine), err)
+		}
+		for _, ev := range mine {
+			if ev.Entity != "org_unit" {
+				t.Fatalf("bm-sh reads %+v", ev)
+			}
+		}
+		users := "user"
+		pmEvents, _, err := e.svcs.Audit.FindAuditEvents(e.as("pm-agency"), planning.AuditFilter{Entity: users})
+		if err != nil || len(pmEvents) != 0 {
+			t.Fatalf("a product manager reads %d user events (%v)", len(pmEvents), err)
+		}
 		// Paging walks every event once, newest first.
 		seen := map[int64]bool{}
 		page := planning.PageRequest{Limit: 7}

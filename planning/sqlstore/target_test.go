@@ -318,11 +318,23 @@ func TestRoundLifecycle(t *testing.T) {
 		// Measures and chain are fixed once the round is under way.
 		_, err := e.svcs.Rounds.UpdateRound(ctx, r.ID, planning.RoundUpdate{MeasureIDs: &ids})
 		wantCode(t, err, planning.ECONFLICT)
-		// Only the president signs off; it freezes the working version.
+		// Only the president signs off, and only through the approval
+		// chain, whose final step freezes the working version.
 		_, err = e.svcs.Rounds.TransitionRound(ctx, r.ID, planning.RoundApproved, "", nil)
 		wantCode(t, err, planning.EFORBIDDEN)
-		got, err := e.svcs.Rounds.TransitionRound(e.as("president"), r.ID, planning.RoundApproved, "approved", nil)
-		if err != nil || got.RecordVersionID == nil {
+		_, err = e.svcs.Rounds.TransitionRound(e.as("president"), r.ID, planning.RoundApproved, "approved", nil)
+		wantCode(t, err, planning.ECONFLICT)
+		cur, _ := e.svcs.Rounds.FindRoundByID(ctx, r.ID)
+		for _, step := range []struct{ user, action string }{
+			{"pm-industry", planning.ActSubmit}, {"sales-director", planning.ActApprove},
+			{"marketing-director", planning.ActApprove}, {"president", planning.ActApprove},
+		} {
+			if _, err := e.svcs.Approvals.Act(e.as(step.user), *cur.WorkingVersionID, step.action, "ok", nil); err != nil {
+				t.Fatalf("%s %s: %v", step.user, step.action, err)
+			}
+		}
+		got, err := e.svcs.Rounds.FindRoundByID(ctx, r.ID)
+		if err != nil || got.RecordVersionID == nil || got.Status != planning.RoundApproved {
 			t.Fatalf("approve: %+v %v", got, err)
 		}
 		v, _ := e.svcs.Versions.FindVersionByID(ctx, *got.RecordVersionID)
@@ -337,7 +349,7 @@ func TestRoundLifecycle(t *testing.T) {
 			t.Fatal(err)
 		}
 		trs, err := e.svcs.Rounds.FindRoundTransitions(ctx, r.ID)
-		if err != nil || len(trs) != len(legal)+2 || trs[0].Comment != "step" {
+		if err != nil || len(trs) != len(legal)+2 || trs[0].Comment != "step" || trs[len(legal)].To != planning.RoundApproved {
 			t.Fatalf("transitions %d %v", len(trs), err)
 		}
 	})

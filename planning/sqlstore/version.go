@@ -24,12 +24,15 @@ type versionRow struct {
 	CreatedAt     time.Time  `bun:"created_at" json:"created_at"`
 	FrozenBy      *int64     `bun:"frozen_by" json:"frozen_by"`
 	FrozenAt      *time.Time `bun:"frozen_at" json:"frozen_at"`
+	ApprovalState string     `bun:"approval_state" json:"approval_state"`
+	ApprovalStep  int        `bun:"approval_step" json:"approval_step"`
 }
 
 func (r *versionRow) toDomain() *planning.Version {
 	return &planning.Version{ID: r.ID, RoundID: r.RoundID, Number: r.Number, Label: r.Label, Purpose: r.Purpose,
 		Status: planning.VersionStatus(r.Status), ParentID: r.ParentID, Revision: r.Revision, CellCount: r.CellCount,
-		CreatedBy: r.CreatedBy, CreatedAt: r.CreatedAt.UTC(), FrozenBy: r.FrozenBy, FrozenAt: utcPtr(r.FrozenAt)}
+		CreatedBy: r.CreatedBy, CreatedAt: r.CreatedAt.UTC(), FrozenBy: r.FrozenBy, FrozenAt: utcPtr(r.FrozenAt),
+		ApprovalState: planning.ApprovalState(r.ApprovalState)}
 }
 
 // VersionService implements planning.VersionService.
@@ -60,11 +63,13 @@ func (db *DB) insertVersion(ctx context.Context, tx bun.Tx, a *planning.Actor, r
 		return nil, err
 	}
 	row := &versionRow{RoundID: roundID, Number: maxNumber + 1, Label: label, Purpose: purpose,
-		Status: string(planning.VersionWorking), ParentID: parentID, Revision: 1, CreatedBy: actorIDPtr(a), CreatedAt: db.Now()}
+		Status: string(planning.VersionWorking), ParentID: parentID, Revision: 1, CreatedBy: actorIDPtr(a), CreatedAt: db.Now(),
+		ApprovalState: string(planning.ApprovalNone)}
 	if _, err := tx.NewInsert().Model(row).Returning("id").Exec(ctx); err != nil {
 		return nil, db.mapError(err)
 	}
-	return row, db.writeAudit(ctx, tx, "version.create", "version", row.ID, nil, row)
+	_, err := db.writeAuditIn(ctx, tx, auditScope{RoundID: roundID, VersionID: row.ID}, "version.create", "version", row.ID, nil, row)
+	return row, err
 }
 
 // FindVersionByID implements planning.VersionService.
@@ -158,7 +163,7 @@ func (s *VersionService) CopyVersion(ctx context.Context, from int64, label, pur
 			return err
 		}
 		out = v.toDomain()
-		return s.db.writeAudit(ctx, tx, "round.working_version", "round", row.ID, before, row)
+		return s.db.auditRound(ctx, tx, "round.working_version", row.ID, before, row)
 	})
 	return out, err
 }
@@ -182,7 +187,8 @@ func (db *DB) freeze(ctx context.Context, tx bun.Tx, a *planning.Actor, id int64
 	if _, err := tx.NewUpdate().Model(row).Column("status", "frozen_at", "frozen_by", "revision").WherePK().Exec(ctx); err != nil {
 		return nil, err
 	}
-	return row, db.writeAudit(ctx, tx, "version.freeze", "version", id, before, row)
+	_, err = db.writeAuditIn(ctx, tx, auditScope{RoundID: row.RoundID, VersionID: id}, "version.freeze", "version", id, before, row)
+	return row, err
 }
 
 // FreezeVersion implements planning.VersionService.
@@ -227,6 +233,9 @@ func (db *DB) lockWorkingVersion(ctx context.Context, tx bun.Tx, id int64, ifMat
 	}
 	if row.Status != string(planning.VersionWorking) {
 		return nil, nil, planning.Errorf(planning.ECONFLICT, "version %d is frozen: it never changes; copy it into a new working version", id)
+	}
+	if row.ApprovalState == string(planning.ApprovalInProgress) {
+		return nil, nil, planning.Errorf(planning.ECONFLICT, "version %d is going up the approval chain: reopen it (or have it rejected) to change it", id)
 	}
 	_, r, err := db.loadRound(ctx, tx, row.RoundID)
 	if err != nil {

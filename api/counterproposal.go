@@ -1,0 +1,627 @@
+package api
+
+import (
+	"context"
+	"fmt"
+	"net/http"
+	"time"
+
+	"github.com/labstack/echo/v4"
+
+	"github.com/cascade-planning/cascade/planning"
+)
+
+// Counterproposal is an org unit's answer to its targets in a version.
+type Counterproposal struct {
+	ID          int64      `json:"id" example:"7"`
+	VersionID   int64      `json:"version_id" example:"1"`
+	OrgUnitID   int64      `json:"org_unit_id" example:"9"`
+	OrgUnit     string     `json:"org_unit" example:"B-SH"`
+	Title       string     `json:"title" example:"Shanghai 2027"`
+	Status      string     `json:"status" example:"submitted" enums:"draft,submitted,closed,withdrawn"`
+	AuthorID    int64      `json:"author_id" example:"12"`
+	Revision    int64      `json:"revision" example:"2"`
+	CreatedAt   time.Time  `json:"created_at"`
+	UpdatedAt   time.Time  `json:"updated_at"`
+	SubmittedAt *time.Time `json:"submitted_at"`
+	ClosedAt    *time.Time `json:"closed_at"`
+	Lines       []CPLine   `json:"lines"`
+}
+
+// CPLine is one proposed amount with its current target and the decision.
+type CPLine struct {
+	ID          int64  `json:"id" example:"15"`
+	ProductLine string `json:"product_line" example:"POS"`
+	Measure     string `json:"measure" example:"revenue"`
+	// Period is a month, or "year" for the whole year.
+	Period   string `json:"period" example:"year"`
+	Proposed string `json:"proposed" example:"80000.00"`
+	Reason   string `json:"reason" example:"two new bank branches"`
+	// Current is the target now; Delta = Proposed − Current.
+	Current         string     `json:"current" example:"60000.00"`
+	Delta           string     `json:"delta" example:"20000.00"`
+	Decision        string     `json:"decision,omitempty" example:"modify" enums:"accept,modify,reject"`
+	DecidedAmount   *string    `json:"decided_amount,omitempty" example:"70000.00"`
+	DecisionComment string     `json:"decision_comment,omitempty"`
+	Apply           string     `json:"apply,omitempty" example:"rebalance" enums:"rebalance,raise_parent"`
+	DecidedBy       *int64     `json:"decided_by,omitempty"`
+	DecidedAt       *time.Time `json:"decided_at,omitempty"`
+}
+
+// CPLineInput is one drafted line.
+type CPLineInput struct {
+	ProductLine string `json:"product_line" example:"POS"`
+	Measure     string `json:"measure" example:"revenue"`
+	Period      string `json:"period" example:"year"`
+	Proposed    string `json:"proposed" example:"80000.00"`
+	Reason      string `json:"reason" example:"two new bank branches"`
+}
+
+// CounterproposalCreate is the body of POST /versions/{id}/counterproposals.
+type CounterproposalCreate struct {
+	OrgUnit string        `json:"org_unit" example:"B-SH"`
+	Title   string        `json:"title" example:"Shanghai 2027"`
+	Lines   []CPLineInput `json:"lines"`
+}
+
+// CounterproposalPatch replaces a draft's title and/or lines.
+type CounterproposalPatch struct {
+	Title *string        `json:"title"`
+	Lines *[]CPLineInput `json:"lines"`
+}
+
+// DecisionRequest is the body of POST /counterproposals/{id}/decision.
+type DecisionRequest struct {
+	Decisions []LineDecisionInput `json:"decisions"`
+}
+
+// LineDecisionInput decides one line.
+type LineDecisionInput struct {
+	LineID   int64  `json:"line_id" example:"15"`
+	Decision string `json:"decision" example:"modify" enums:"accept,modify,reject"`
+	// Amount is the decider's own amount, for modify.
+	Amount  *string `json:"amount" example:"70000.00"`
+	Comment string  `json:"comment" example:"we meet halfway"`
+	// Apply: rebalance (default) keeps the parent and spreads the
+	// difference over the siblings; raise_parent lets it flow up.
+	Apply string `json:"apply" example:"rebalance" enums:"rebalance,raise_parent"`
+}
+
+// CounterproposalPage is one page of counterproposals.
+type CounterproposalPage struct {
+	Items      []Counterproposal `json:"items"`
+	NextCursor string            `json:"next_cursor,omitempty"`
+}
+
+// CommentBody is the body of a new comment.
+type CommentBody struct {
+	Body string `json:"body" example:"Can we talk about Q4?"`
+}
+
+// CPComment is one message of a counterproposal's thread.
+type CPComment struct {
+	ID        int64     `json:"id"`
+	AuthorID  int64     `json:"author_id"`
+	Body      string    `json:"body"`
+	CreatedAt time.Time `json:"created_at"`
+}
+
+// CPCommentList is a counterproposal's thread, oldest first.
+type CPCommentList struct {
+	Items []CPComment `json:"items"`
+}
+
+// CPCount is one row of the counterproposal overview.
+type CPCount struct {
+	OrgUnit     string `json:"org_unit" example:"B-SH"`
+	ProductLine string `json:"product_line,omitempty" example:"POS"`
+	// Status "none" marks a branch that has submitted nothing.
+	Status    string `json:"status" example:"submitted" enums:"draft,submitted,closed,withdrawn,none"`
+	Lines     int64  `json:"lines"`
+	Undecided int64  `json:"undecided"`
+}
+
+// CPOverview summarises a version's counterproposals.
+type CPOverview struct {
+	VersionID int64     `json:"version_id"`
+	Items     []CPCount `json:"items"`
+}
+
+func (s *Server) fromDomainCP(res *resolver, r *planning.Round, cp *planning.Counterproposal) (Counterproposal, error) {
+	var lines, measures []int64
+	for _, l := range cp.Lines {
+		lines, measures = append(lines, l.ProductLineID), append(measures, l.MeasureID)
+	}
+	if err := res.loadIDs([]int64{cp.OrgUnitID}, lines, measures); err != nil {
+		return Counterproposal{}, err
+	}
+	out := Counterproposal{ID: cp.ID, VersionID: cp.VersionID, OrgUnitID: cp.OrgUnitID, OrgUnit: res.unitCode(cp.OrgUnitID), Title: cp.Title,
+		Status: string(cp.Status), AuthorID: cp.AuthorID, Revision: cp.Revision, CreatedAt: cp.CreatedAt, UpdatedAt: cp.UpdatedAt,
+		SubmittedAt: cp.SubmittedAt, ClosedAt: cp.ClosedAt, Lines: make([]CPLine, 0, len(cp.Lines))}
+	for _, l := range cp.Lines {
+		m := res.measureOf(l.MeasureID)
+		period := "year"
+		if l.Period != planning.YearPeriod {
+			period = r.MonthLabel(l.Period)
+		}
+		line := CPLine{ID: l.ID, ProductLine: res.lineCode(l.ProductLineID), Measure: m.Code, Period: period,
+			Proposed: planning.FormatAmount(l.Proposed, m.Scale), Reason: l.Reason, Current: planning.FormatAmount(l.Current, m.Scale),
+			Delta: planning.FormatAmount(l.Delta, m.Scale), Decision: string(l.Decision), DecisionComment: l.DecisionComment,
+			Apply: string(l.ApplyMode), DecidedBy: l.DecidedBy, DecidedAt: l.DecidedAt}
+		if l.DecidedAmount != nil {
+			d := planning.FormatAmount(*l.DecidedAmount, m.Scale)
+			line.DecidedAmount = &d
+		}
+		out.Lines = append(out.Lines, line)
+	}
+	return out, nil
+}
+
+// lineInputs resolves drafted lines.
+func lineInputs(res *resolver, r *planning.Round, in []CPLineInput) ([]planning.LineInput, error) {
+	var lines, measures []string
+	for _, l := range in {
+		lines, measures = append(lines, l.ProductLine), append(measures, l.Measure)
+	}
+	if err := res.loadLines(lines); err != nil {
+		return nil, err
+	}
+	if err := res.loadMeasures(measures); err != nil {
+		return nil, err
+	}
+	out := make([]planning.LineInput, len(in))
+	for i, l := range in {
+		f := fmt.Sprintf("lines[%d]", i)
+		out[i] = planning.LineInput{ProductLineID: res.line(f+".product_line", l.ProductLine), Reason: l.Reason}
+		if l.Period != "year" {
+			if p, err := r.PeriodOf(l.Period); err != nil {
+				res.val.Add(f+".period", "must be a month of the round or \"year\": %s", err)
+			} else {
+				out[i].Period = p
+			}
+		}
+		if m := res.measure(f+".measure", l.Measure); m != nil {
+			out[i].MeasureID = m.ID
+			d, err := planning.ParseAmount(l.Proposed, m.Scale)
+			if err != nil {
+				res.val.Add(f+".proposed", "%s", err)
+			}
+			out[i].Proposed = d
+		}
+	}
+	return out, res.err()
+}
+
+// cpRound returns the round a counterproposal's version belongs to.
+func (s *Server) cpRound(c echo.Context, cp *planning.Counterproposal) (*planning.Round, error) {
+	_, r, err := s.versionRound(c, cp.VersionID)
+	return r, err
+}
+
+func (s *Server) respondCP(c echo.Context, status int, cp *planning.Counterproposal) error {
+	r, err := s.cpRound(c, cp)
+	if err != nil {
+		return err
+	}
+	out, err := s.fromDomainCP(newResolver(c.Request().Context(), s.svcs), r, cp)
+	if err != nil {
+		return err
+	}
+	setETag(c, cp.Revision)
+	if status == http.StatusCreated {
+		return created(c, location("/counterproposals/%d", cp.ID), &cp.Revision, out)
+	}
+	return c.JSON(status, out)
+}
+
+// listCounterproposals godoc
+//
+//	@Summary		List a version's counterproposals
+//	@Description	Branch managers and team leads see their units' own; product managers use awaiting_decision=true for their inbox (submitted ones with undecided lines of their product lines).
+//	@Tags			counterproposals
+//	@Security		BearerAuth
+//	@Produce		json
+//	@Param			id					path		int		true	"Version id"
+//	@Param			org_unit			query		string	false	"Only this org unit's (code)"
+//	@Param			status				query		string	false	"Only in this state"	Enums(draft,submitted,closed,withdrawn)
+//	@Param			awaiting_decision	query		bool	false	"Only those awaiting my decision"
+//	@Param			limit				query		int		false	"Page size (1-1000, default 100)"
+//	@Param			cursor				query		string	false	"next_cursor of the previous page"
+//	@Success		200					{object}	api.CounterproposalPage
+//	@Failure		400					{object}	api.Problem	"Bad query parameter"
+//	@Failure		404					{object}	api.Problem	"No such version or org unit"
+//	@Router			/versions/{id}/counterproposals [get]
+func (s *Server) listCounterproposals(c echo.Context) error {
+	id, err := pathID(c, "id")
+	if err != nil {
+		return err
+	}
+	_, r, err := s.versionRound(c, id)
+	if err != nil {
+		return err
+	}
+	ctx := c.Request().Context()
+	res := newResolver(ctx, s.svcs)
+	q := newQuery(c, "org_unit", "status", "awaiting_decision")
+	f := planning.CounterproposalFilter{VersionID: id, Status: planning.CounterproposalStatus(q.str("status")), Page: q.page()}
+	switch f.Status {
+	case "", planning.CPDraft, planning.CPSubmitted, planning.CPClosed, planning.CPWithdrawn:
+	default:
+		q.fail("status", "must be draft, submitted, closed or withdrawn")
+	}
+	if b := q.boolean("awaiting_decision"); b != nil && *b {
+		uid := planning.ActorFromContext(ctx).UserID()
+		f.AwaitingDecisionBy = &uid
+	}
+	if code, ok := q.get("org_unit"); ok {
+		if err := res.loadUnits([]string{code}); err != nil {
+			return err
+		}
+		u, found := res.units[code]
+		if !found {
+			return planning.Errorf(planning.ENOTFOUND, "org unit %s not found", code)
+		}
+		f.OrgUnitID = &u.ID
+	}
+	if err := q.err(); err != nil {
+		return err
+	}
+	cps, next, err := s.svcs.Proposals.FindCounterproposals(ctx, f)
+	if err != nil {
+		return err
+	}
+	page := CounterproposalPage{Items: make([]Counterproposal, 0, len(cps)), NextCursor: next}
+	for _, cp := range cps {
+		out, err := s.fromDomainCP(res, r, cp)
+		if err != nil {
+			return err
+		}
+		page.Items = append(page.Items, out)
+	}
+	return c.JSON(http.StatusOK, page)
+}
+
+// createCounterproposal godoc
+//
+//	@Summary		Draft a counterproposal
+//	@Description	During the round's counterproposal phase and before its deadline, a branch manager (for the branch and its teams) or a team lead (for the team) drafts lines against the round's working version: product line, measure, a month or "year", the proposed amount and a reason.
+//	@Tags			counterproposals
+//	@Security		BearerAuth
+//	@Accept			json
+//	@Produce		json
+//	@Param			id		path		int							true	"Version id"
+//	@Param			body	body		api.CounterproposalCreate	true	"The draft"
+//	@Success		201		{object}	api.Counterproposal
+//	@Failure		400		{object}	api.Problem	"Malformed body"
+//	@Failure		403		{object}	api.Problem	"Not a manager of the unit"
+//	@Failure		404		{object}	api.Problem	"No such version"
+//	@Failure		409		{object}	api.Problem	"Outside the phase, after the deadline, or not the working version"
+//	@Failure		422		{object}	api.Problem	"Invalid lines, each named"
+//	@Router			/versions/{id}/counterproposals [post]
+func (s *Server) createCounterproposal(c echo.Context) error {
+	id, err := pathID(c, "id")
+	if err != nil {
+		return err
+	}
+	var req CounterproposalCreate
+	if err := decodeJSON(c, &req); err != nil {
+		return err
+	}
+	_, r, err := s.versionRound(c, id)
+	if err != nil {
+		return err
+	}
+	ctx := c.Request().Context()
+	res := newResolver(ctx, s.svcs)
+	if err := res.loadUnits([]string{req.OrgUnit}); err != nil {
+		return err
+	}
+	unit := res.unit("org_unit", req.OrgUnit)
+	lines, err := lineInputs(res, r, req.Lines)
+	if err != nil {
+		return err
+	}
+	cp, err := s.svcs.Proposals.CreateCounterproposal(ctx, id, unit, req.Title, lines)
+	if err != nil {
+		return err
+	}
+	return s.respondCP(c, http.StatusCreated, cp)
+}
+
+// getCounterproposal godoc
+//
+//	@Summary	Get a counterproposal
+//	@Tags		counterproposals
+//	@Security	BearerAuth
+//	@Produce	json
+//	@Param		id	path		int	true	"Counterproposal id"
+//	@Success	200	{object}	api.Counterproposal
+//	@Header		200	{string}	ETag		"The revision"
+//	@Failure	400	{object}	api.Problem	"Bad id"
+//	@Failure	404	{object}	api.Problem	"No such counterproposal, or not yours to see"
+//	@Router		/counterproposals/{id} [get]
+func (s *Server) getCounterproposal(c echo.Context) error {
+	id, err := pathID(c, "id")
+	if err != nil {
+		return err
+	}
+	if err := newQuery(c).err(); err != nil {
+		return err
+	}
+	cp, err := s.svcs.Proposals.FindCounterproposalByID(c.Request().Context(), id)
+	if err != nil {
+		return err
+	}
+	return s.respondCP(c, http.StatusOK, cp)
+}
+
+// updateCounterproposal godoc
+//
+//	@Summary		Change a draft counterproposal
+//	@Description	Replaces the title and/or the lines of a draft.
+//	@Tags			counterproposals
+//	@Security		BearerAuth
+//	@Accept			json
+//	@Produce		json
+//	@Param			id			path		int							true	"Counterproposal id"
+//	@Param			If-Match	header		string						false	"ETag as read"
+//	@Param			body		body		api.CounterproposalPatch	true	"The changes"
+//	@Success		200			{object}	api.Counterproposal
+//	@Failure		400			{object}	api.Problem	"Malformed body"
+//	@Failure		403			{object}	api.Problem	"Not the author"
+//	@Failure		404			{object}	api.Problem	"No such counterproposal"
+//	@Failure		409			{object}	api.Problem	"Not a draft"
+//	@Failure		412			{object}	api.Problem	"Stale If-Match"
+//	@Failure		422			{object}	api.Problem	"Invalid lines"
+//	@Router			/counterproposals/{id} [patch]
+func (s *Server) updateCounterproposal(c echo.Context) error {
+	id, err := pathID(c, "id")
+	if err != nil {
+		return err
+	}
+	match, err := ifMatch(c)
+	if err != nil {
+		return err
+	}
+	var req CounterproposalPatch
+	if err := decodeJSON(c, &req); err != nil {
+		return err
+	}
+	ctx := c.Request().Context()
+	cur, err := s.svcs.Proposals.FindCounterproposalByID(ctx, id)
+	if err != nil {
+		return err
+	}
+	r, err := s.cpRound(c, cur)
+	if err != nil {
+		return err
+	}
+	var lines *[]planning.LineInput
+	if req.Lines != nil {
+		ls, err := lineInputs(newResolver(ctx, s.svcs), r, *req.Lines)
+		if err != nil {
+			return err
+		}
+		lines = &ls
+	}
+	cp, err := s.svcs.Proposals.UpdateCounterproposal(ctx, id, req.Title, lines, match)
+	if err != nil {
+		return err
+	}
+	return s.respondCP(c, http.StatusOK, cp)
+}
+
+// submitCounterproposal godoc
+//
+//	@Summary	Submit a counterproposal to the product managers
+//	@Tags		counterproposals
+//	@Security	BearerAuth
+//	@Produce	json
+//	@Param		id			path		int		true	"Counterproposal id"
+//	@Param		If-Match	header		string	false	"ETag as read"
+//	@Success	200			{object}	api.Counterproposal
+//	@Failure	400			{object}	api.Problem	"Bad id"
+//	@Failure	403			{object}	api.Problem	"Not the author"
+//	@Failure	404			{object}	api.Problem	"No such counterproposal"
+//	@Failure	409			{object}	api.Problem	"Not a draft, outside the phase or past the deadline"
+//	@Failure	412			{object}	api.Problem	"Stale If-Match"
+//	@Router		/counterproposals/{id}/submit [post]
+func (s *Server) submitCounterproposal(c echo.Context) error {
+	return s.cpAction(c, s.svcs.Proposals.Submit)
+}
+
+// withdrawCounterproposal godoc
+//
+//	@Summary		Withdraw a counterproposal
+//	@Description	A draft, or a submitted counterproposal none of whose lines is decided.
+//	@Tags			counterproposals
+//	@Security		BearerAuth
+//	@Produce		json
+//	@Param			id			path		int		true	"Counterproposal id"
+//	@Param			If-Match	header		string	false	"ETag as read"
+//	@Success		200			{object}	api.Counterproposal
+//	@Failure		400			{object}	api.Problem	"Bad id"
+//	@Failure		403			{object}	api.Problem	"Not the author"
+//	@Failure		404			{object}	api.Problem	"No such counterproposal"
+//	@Failure		409			{object}	api.Problem	"Decided in part, closed or withdrawn"
+//	@Failure		412			{object}	api.Problem	"Stale If-Match"
+//	@Router			/counterproposals/{id}/withdraw [post]
+func (s *Server) withdrawCounterproposal(c echo.Context) error {
+	return s.cpAction(c, s.svcs.Proposals.Withdraw)
+}
+
+func (s *Server) cpAction(c echo.Context, fn func(ctx context.Context, id int64, ifMatch *int64) (*planning.Counterproposal, error)) error {
+	id, err := pathID(c, "id")
+	if err != nil {
+		return err
+	}
+	match, err := ifMatch(c)
+	if err != nil {
+		return err
+	}
+	cp, err := fn(c.Request().Context(), id, match)
+	if err != nil {
+		return err
+	}
+	return s.respondCP(c, http.StatusOK, cp)
+}
+
+// decideCounterproposal godoc
+//
+//	@Summary		Decide counterproposal lines
+//	@Description	The product manager of each line's product line accepts, modifies (with their own amount) or rejects it, with a comment. Accepted and modified lines are applied to the working version at once, in one transaction, keeping every level consistent: rebalance (default) holds the parent's amount and re-splits the difference over the siblings exactly, in proportion to their current amounts; raise_parent lets it flow up to the product line's total. Once every line is decided the counterproposal is closed.
+//	@Tags			counterproposals
+//	@Security		BearerAuth
+//	@Accept			json
+//	@Produce		json
+//	@Param			id			path		int					true	"Counterproposal id"
+//	@Param			If-Match	header		string				false	"ETag as read"
+//	@Param			body		body		api.DecisionRequest	true	"The decisions"
+//	@Success		200			{object}	api.Counterproposal
+//	@Failure		400			{object}	api.Problem	"Malformed body"
+//	@Failure		403			{object}	api.Problem	"Not your product line"
+//	@Failure		404			{object}	api.Problem	"No such counterproposal"
+//	@Failure		409			{object}	api.Problem	"Not submitted, decided already, or the version cannot change"
+//	@Failure		412			{object}	api.Problem	"Stale If-Match"
+//	@Failure		422			{object}	api.Problem	"Invalid decisions, each named"
+//	@Router			/counterproposals/{id}/decision [post]
+func (s *Server) decideCounterproposal(c echo.Context) error {
+	id, err := pathID(c, "id")
+	if err != nil {
+		return err
+	}
+	match, err := ifMatch(c)
+	if err != nil {
+		return err
+	}
+	var req DecisionRequest
+	if err := decodeJSON(c, &req); err != nil {
+		return err
+	}
+	ctx := c.Request().Context()
+	var val planning.Validation
+	ds := make([]planning.LineDecision, len(req.Decisions))
+	for i, d := range req.Decisions {
+		ds[i] = planning.LineDecision{LineID: d.LineID, Action: planning.Decision(d.Decision), Comment: d.Comment, Apply: planning.ApplyMode(d.Apply)}
+		if d.Amount != nil {
+			a, err := planning.ParseAmount(*d.Amount, planning.MaxScale)
+			if err != nil {
+				val.Add(fmt.Sprintf("decisions[%d].amount", i), "%s", err)
+			}
+			ds[i].Amount = &a
+		}
+	}
+	if err := val.Err(); err != nil {
+		return err
+	}
+	cp, err := s.svcs.Proposals.Decide(ctx, id, ds, match)
+	if err != nil {
+		return err
+	}
+	return s.respondCP(c, http.StatusOK, cp)
+}
+
+// listComments godoc
+//
+//	@Summary	Read a counterproposal's thread
+//	@Tags		counterproposals
+//	@Security	BearerAuth
+//	@Produce	json
+//	@Param		id	path		int	true	"Counterproposal id"
+//	@Success	200	{object}	api.CPCommentList
+//	@Failure	400	{object}	api.Problem	"Bad id"
+//	@Failure	404	{object}	api.Problem	"No such counterproposal"
+//	@Router		/counterproposals/{id}/comments [get]
+func (s *Server) listComments(c echo.Context) error {
+	id, err := pathID(c, "id")
+	if err != nil {
+		return err
+	}
+	if err := newQuery(c).err(); err != nil {
+		return err
+	}
+	cs, err := s.svcs.Proposals.FindComments(c.Request().Context(), id)
+	if err != nil {
+		return err
+	}
+	out := CPCommentList{Items: make([]CPComment, 0, len(cs))}
+	for _, cm := range cs {
+		out.Items = append(out.Items, CPComment{ID: cm.ID, AuthorID: cm.AuthorID, Body: cm.Body, CreatedAt: cm.CreatedAt})
+	}
+	return c.JSON(http.StatusOK, out)
+}
+
+// addComment godoc
+//
+//	@Summary		Comment on a counterproposal
+//	@Description	Anyone who sees the counterproposal, in any state.
+//	@Tags			counterproposals
+//	@Security		BearerAuth
+//	@Accept			json
+//	@Produce		json
+//	@Param			id		path		int				true	"Counterproposal id"
+//	@Param			body	body		api.CommentBody	true	"The comment"
+//	@Success		201		{object}	api.CPComment
+//	@Failure		400		{object}	api.Problem	"Malformed body"
+//	@Failure		404		{object}	api.Problem	"No such counterproposal"
+//	@Failure		422		{object}	api.Problem	"Empty or too long"
+//	@Router			/counterproposals/{id}/comments [post]
+func (s *Server) addComment(c echo.Context) error {
+	id, err := pathID(c, "id")
+	if err != nil {
+		return err
+	}
+	var req CommentBody
+	if err := decodeJSON(c, &req); err != nil {
+		return err
+	}
+	cm, err := s.svcs.Proposals.AddComment(c.Request().Context(), id, req.Body)
+	if err != nil {
+		return err
+	}
+	return created(c, location("/counterproposals/%d/comments", id), nil, CPComment{ID: cm.ID, AuthorID: cm.AuthorID, Body: cm.Body, CreatedAt: cm.CreatedAt})
+}
+
+// counterproposalOverview godoc
+//
+//	@Summary		Counterproposal overview
+//	@Description	Lines and undecided lines by org unit, product line and state, and a row in state "none" for every branch that has submitted nothing yet. Scoped.
+//	@Tags			counterproposals
+//	@Security		BearerAuth
+//	@Produce		json
+//	@Param			id	path		int	true	"Version id"
+//	@Success		200	{object}	api.CPOverview
+//	@Failure		400	{object}	api.Problem	"Bad id"
+//	@Failure		404	{object}	api.Problem	"No such version"
+//	@Router			/versions/{id}/counterproposals/overview [get]
+func (s *Server) counterproposalOverview(c echo.Context) error {
+	id, err := pathID(c, "id")
+	if err != nil {
+		return err
+	}
+	if err := newQuery(c).err(); err != nil {
+		return err
+	}
+	ctx := c.Request().Context()
+	counts, err := s.svcs.Proposals.CountCounterproposals(ctx, id)
+	if err != nil {
+		return err
+	}
+	res := newResolver(ctx, s.svcs)
+	var units, lines []int64
+	for _, x := range counts {
+		units = append(units, x.OrgUnitID)
+		if x.ProductLineID != 0 {
+			lines = append(lines, x.ProductLineID)
+		}
+	}
+	if err := res.loadIDs(units, lines, nil); err != nil {
+		return err
+	}
+	out := CPOverview{VersionID: id, Items: make([]CPCount, 0, len(counts))}
+	for _, x := range counts {
+		out.Items = append(out.Items, CPCount{OrgUnit: res.unitCode(x.OrgUnitID), ProductLine: res.lineCode(x.ProductLineID),
+			Status: string(x.Status), Lines: x.Lines, Undecided: x.Undecided})
+	}
+	return c.JSON(http.StatusOK, out)
+}

@@ -1,0 +1,486 @@
+package api
+
+import (
+	"bytes"
+	"fmt"
+	"net/http"
+	"slices"
+	"strings"
+
+	"github.com/labstack/echo/v4"
+	"github.com/shopspring/decimal"
+
+	"github.com/cascade-planning/cascade/planning"
+	"github.com/cascade-planning/cascade/spreadsheet"
+)
+
+// Media types of the files the API writes.
+const (
+	mimeXLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
+	mimeCSV  = "text/csv; charset=utf-8"
+)
+
+// MaxExportRows is the most grid rows one export writes; narrow the filters
+// for more.
+const MaxExportRows = 100_000
+
+// sendFile answers with a file to download.
+func sendFile(c echo.Context, mediaType, filename string, revision int64, body []byte) error {
+	h := c.Response().Header()
+	h.Set("Content-Disposition", fmt.Sprintf("attachment; filename=%q", filename))
+	setETag(c, revision)
+	return c.Blob(http.StatusOK, mediaType, body)
+}
+
+// fileSafe keeps the characters of s that are safe in a file name.
+func fileSafe(s string) string {
+	return strings.Map(func(r rune) rune {
+		if r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9' || r == '-' || r == '_' || r == '.' {
+			return r
+		}
+		return '_'
+	}, s)
+}
+
+// readWholeGrid reads every row of a grid view, up to MaxExportRows.
+func (s *Server) readWholeGrid(c echo.Context, f planning.GridFilter) ([]planning.GridRow, error) {
+	f.Page = planning.PageRequest{Limit: planning.MaxPageSize}
+	var out []planning.GridRow
+	for {
+		rows, next, err := s.svcs.Targets.FindGrid(c.Request().Context(), f)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, rows...)
+		if len(out) > MaxExportRows {
+			return nil, planning.Errorf(planning.ETOOLARGE, "the view has more than %d rows: narrow it by org unit, product line or measure", MaxExportRows)
+		}
+		if next == "" {
+			return out, nil
+		}
+		f.Page.Cursor = next
+	}
+}
+
+// exportVersion godoc
+//
+//	@Summary		Export a grid view to XLSX or CSV
+//	@Description	The target grid of the version, with the grid's filters and grain, as a file. XLSX is made for people: a sheet per measure with the round, version (and its revision) and export time on top; org units indented by level; months as columns with quarter and year totals (formulas); frozen headings; numbers formatted at the measure's scale; and a hidden sheet with the ids and the exact amounts exported, so a workbook exported by month can be edited and imported back (POST /versions/{id}/imports). CSV is for machines: a header row, then one row per org unit, product line and measure with plain decimal amounts at the grain and the total. blank_rows=true adds a zero row for every org unit and product line of the view that has no targets yet, to plan them in the workbook. At most 100,000 rows. Scoped like the grid.
+//	@Tags			spreadsheets
+//	@Security		BearerAuth
+//	@Produce		application/vnd.openxmlformats-officedocument.spreadsheetml.sheet
+//	@Produce		text/csv
+//	@Param			id				path		int		true	"Version id"
+//	@Param			format			query		string	false	"xlsx (default) or csv"	Enums(xlsx,csv)
+//	@Param			org_unit		query		string	false	"Org unit code: that unit only (or its subtree with subtree=true)"
+//	@Param			subtree			query		bool	false	"Include the org unit's descendants"
+//	@Param			product_line	query		string	false	"Product line codes, comma-separated"
+//	@Param			measure			query		string	false	"Measure codes, comma-separated"
+//	@Param			period			query		string	false	"A month 2027-04, a range 2027-04..2027-09, or a quarter Q1-Q4"
+//	@Param			grain			query		string	false	"month (default), quarter or year"	Enums(month,quarter,year)
+//	@Param			blank_rows		query		bool	false	"Add zero rows for the view's org units and product lines without targets"
+//	@Success		200				{file}		file	"The workbook or CSV file"
+//	@Header			200				{string}	ETag	"The version's revision"
+//	@Failure		400				{object}	api.Problem	"Bad query parameter"
+//	@Failure		404				{object}	api.Problem	"No such version, or org unit outside your scope"
+//	@Failure		413				{object}	api.Problem	"More than 100,000 rows"
+//	@Router			/versions/{id}/export [get]
+func (s *Server) exportVersion(c echo.Context) error {
+	id, err := pathID(c, "id")
+	if err != nil {
+		return err
+	}
+	v, r, err := s.versionRound(c, id)
+	if err != nil {
+		return err
+	}
+	ctx := c.Request().Context()
+	q := newQuery(c, "format", "org_unit", "subtree", "product_line", "measure", "period", "grain", "blank_rows")
+	format := q.str("format")
+	if format == "" {
+		format = spreadsheet.FormatXLSX
+	}
+	if format != spreadsheet.FormatXLSX && format != spreadsheet.FormatCSV {
+		q.fail("format", "must be xlsx or csv")
+	}
+	f := planning.GridFilter{VersionID: id, Grain: planning.Grain(q.str("grain"))}
+	if f.Grain == "" {
+		f.Grain = planning.GrainMonth
+	}
+	if f.Grain != planning.GrainMonth && f.Grain != planning.GrainQuarter && f.Grain != planning.GrainYear {
+		q.fail("grain", "must be month, quarter or year")
+	}
+	res := newResolver(ctx, s.svcs)
+	f.OrgUnitID, f.Subtree, f.ProductLineIDs, f.MeasureIDs, f.PeriodFrom, f.PeriodTo, err = s.gridFilters(q, res, r)
+	if err != nil {
+		return err
+	}
+	blankRows := q.boolean("blank_rows")
+	if err := q.err(); err != nil {
+		return err
+	}
+	rows, err := s.readWholeGrid(c, f)
+	if err != nil {
+		return err
+	}
+	view := &spreadsheet.GridView{Round: r, Version: v, Grain: f.Grain, From: max(f.PeriodFrom, 1), To: f.PeriodTo,
+		ExportedAt: time(), Units: map[int64]*planning.OrgUnit{}}
+	if view.To == 0 {
+		view.To = 12
+	}
+	if a := planning.ActorFromContext(ctx); a != nil && a.User != nil {
+		view.ExportedBy = a.User.Name
+	}
+	measureIDs := f.MeasureIDs
+	if len(measureIDs) == 0 {
+		measureIDs = r.MeasureIDs
+	}
+	if blankRows != nil && *blankRows {
+		if rows, err = s.addBlankRows(c, res, view, rows, f, measureIDs); err != nil {
+			return err
+		}
+	}
+	var unitIDs []int64
+	for _, row := range rows {
+		unitIDs = append(unitIDs, row.OrgUnitID)
+	}
+	if err := res.loadIDs(unitIDs, nil, measureIDs); err != nil {
+		return err
+	}
+	for _, id := range measureIDs {
+		if m := res.measureOf(id); m != nil {
+			view.Measures = append(view.Measures, m)
+		}
+	}
+	view.Units, view.Rows = res.unitIDs, rows
+	var buf bytes.Buffer
+	name := fmt.Sprintf("cascade-%s-v%d-targets", fileSafe(r.Code), v.Number)
+	if format == spreadsheet.FormatCSV {
+		if err := spreadsheet.WriteGridCSV(&buf, view); err != nil {
+			return err
+		}
+		return sendFile(c, mimeCSV, name+".csv", v.Revision, buf.Bytes())
+	}
+	if err := spreadsheet.WriteGridXLSX(&buf, view); err != nil {
+		return err
+	}
+	return sendFile(c, mimeXLSX, name+".xlsx", v.Revision, buf.Bytes())
+}
+
+// addBlankRows adds a zero row for each org unit, product line and measure
+// of the view that has no row, and orders the rows as the grid does.
+func (s *Server) addBlankRows(c echo.Context, res *resolver, view *spreadsheet.GridView, rows []planning.GridRow, f planning.GridFilter, measureIDs []int64) ([]planning.GridRow, error) {
+	ctx := c.Request().Context()
+	uf := planning.OrgUnitFilter{Active: ptrTo(true), Page: planning.PageRequest{Limit: planning.MaxPageSize}}
+	if f.OrgUnitID != nil {
+		if f.Subtree {
+			uf.SubtreeOf = f.OrgUnitID
+		} else {
+			uf.IDs = []int64{*f.OrgUnitID}
+		}
+	}
+	var units []*planning.OrgUnit
+	for {
+		us, next, err := s.svcs.OrgUnits.FindOrgUnits(ctx, uf)
+		if err != nil {
+			return nil, err
+		}
+		units = append(units, us...)
+		if next == "" {
+			break
+		}
+		uf.Page.Cursor = next
+	}
+	lf := planning.ProductLineFilter{IDs: f.ProductLineIDs, Active: ptrTo(true), Page: planning.PageRequest{Limit: planning.MaxPageSize}}
+	var lines []*planning.ProductLine
+	for {
+		ls, next, err := s.svcs.ProductLines.FindProductLines(ctx, lf)
+		if err != nil {
+			return nil, err
+		}
+		lines = append(lines, ls...)
+		if next == "" {
+			break
+		}
+		lf.Page.Cursor = next
+	}
+	if n := len(units) * len(lines) * len(measureIDs); n > MaxExportRows {
+		return nil, planning.Errorf(planning.ETOOLARGE, "the view has %d org unit, product line and measure combinations, more than %d: narrow it", n, MaxExportRows)
+	}
+	if err := res.loadIDs(nil, nil, measureIDs); err != nil {
+		return nil, err
+	}
+	have := map[[3]int64]bool{}
+	for _, r := range rows {
+		have[[3]int64{r.OrgUnitID, r.ProductLineID, r.MeasureID}] = true
+	}
+	labels := view.PeriodLabels()
+	for _, u := range units {
+		res.units[u.Code], res.unitIDs[u.ID] = u, u
+		for _, l := range lines {
+			for _, mid := range measureIDs {
+				m := res.measureOf(mid)
+				if m == nil || have[[3]int64{u.ID, l.ID, mid}] {
+					continue
+				}
+				row := planning.GridRow{OrgUnitID: u.ID, OrgUnitCode: u.Code, ProductLineID: l.ID, ProductLineCode: l.Code,
+					MeasureID: m.ID, MeasureCode: m.Code, Scale: m.Scale, Total: decimal.Zero}
+				for _, p := range labels {
+					row.Periods = append(row.Periods, planning.PeriodAmount{Period: p, Amount: decimal.Zero})
+				}
+				rows = append(rows, row)
+			}
+		}
+	}
+	var ids []int64
+	for _, r := range rows {
+		ids = append(ids, r.OrgUnitID)
+	}
+	if err := res.loadIDs(ids, nil, nil); err != nil {
+		return nil, err
+	}
+	slices.SortStableFunc(rows, func(a, b planning.GridRow) int {
+		pa, pb := "", ""
+		if u := res.unitIDs[a.OrgUnitID]; u != nil {
+			pa = u.Path
+		}
+		if u := res.unitIDs[b.OrgUnitID]; u != nil {
+			pb = u.Path
+		}
+		if c := strings.Compare(pa, pb); c != 0 {
+			return c
+		}
+		if c := strings.Compare(a.ProductLineCode, b.ProductLineCode); c != 0 {
+			return c
+		}
+		return strings.Compare(a.MeasureCode, b.MeasureCode)
+	})
+	return rows, nil
+}
+
+func ptrTo[T any](v T) *T { return &v }
+
+// getLetter godoc
+//
+//	@Summary		Download an org unit's target letter
+//	@Description	The target letter (目标责任书) of an org unit as XLSX: the unit's own targets in the version by product line and month, with quarter and year totals, for every measure of the round, and the approval record — who approved the budget of record and when, who froze it and when. The version must be its round's budget of record (409 otherwise). A branch manager downloads their branch's and teams' letters; units outside your scope are 404.
+//	@Tags			spreadsheets
+//	@Security		BearerAuth
+//	@Produce		application/vnd.openxmlformats-officedocument.spreadsheetml.sheet
+//	@Param			id			path		int		true	"Version id: the round's budget of record"
+//	@Param			org_unit	path		string	true	"Org unit code"
+//	@Success		200			{file}		file	"The letter"
+//	@Failure		404			{object}	api.Problem	"No such version, or org unit unknown or outside your scope"
+//	@Failure		409			{object}	api.Problem	"The version is not the budget of record"
+//	@Router			/versions/{id}/letters/{org_unit} [get]
+func (s *Server) getLetter(c echo.Context) error {
+	id, err := pathID(c, "id")
+	if err != nil {
+		return err
+	}
+	if err := newQuery(c).err(); err != nil {
+		return err
+	}
+	v, r, err := s.versionRound(c, id)
+	if err != nil {
+		return err
+	}
+	ctx := c.Request().Context()
+	res := newResolver(ctx, s.svcs)
+	code := c.Param("org_unit")
+	if err := res.loadUnits([]string{code}); err != nil {
+		return err
+	}
+	unit := res.units[code]
+	if unit == nil {
+		return planning.Errorf(planning.ENOTFOUND, "org unit %s not found", code)
+	}
+	rec, err := s.svcs.ApprovalRecords.FindApprovalRecord(ctx, id)
+	if err != nil {
+		return err
+	}
+	if !rec.Record {
+		return planning.Errorf(planning.ECONFLICT, "version %d is not the budget of record of round %s: target letters are issued from the approved version", id, r.Code)
+	}
+	rows, err := s.readWholeGrid(c, planning.GridFilter{VersionID: id, OrgUnitID: &unit.ID, Grain: planning.GrainMonth})
+	if err != nil {
+		return err
+	}
+	var lineIDs []int64
+	for _, row := range rows {
+		lineIDs = append(lineIDs, row.ProductLineID)
+	}
+	if err := res.loadIDs(nil, lineIDs, r.MeasureIDs); err != nil {
+		return err
+	}
+	l := &spreadsheet.Letter{Unit: unit, Round: r, Version: v, Approval: rec, Lines: res.lineIDs, Rows: rows, IssuedAt: time()}
+	for _, mid := range r.MeasureIDs {
+		if m := res.measureOf(mid); m != nil {
+			l.Measures = append(l.Measures, m)
+		}
+	}
+	if a := planning.ActorFromContext(ctx); a != nil && a.User != nil {
+		l.IssuedTo = a.User.Name
+	}
+	var buf bytes.Buffer
+	if err := spreadsheet.WriteLetter(&buf, l); err != nil {
+		return err
+	}
+	return sendFile(c, mimeXLSX, fmt.Sprintf("target-letter-%s-%s.xlsx", fileSafe(r.Code), fileSafe(unit.Code)), v.Revision, buf.Bytes())
+}
+
+// TargetCellChange is one cell an imported workbook changes: where it is in
+// the workbook, its key, and its amount as exported, as it is in the
+// version now, and as the workbook holds it.
+type TargetCellChange struct {
+	Sheet       string `json:"sheet" example:"revenue"`
+	Cell        string `json:"cell" example:"E7"`
+	OrgUnit     string `json:"org_unit" example:"B-SH-KA"`
+	ProductLine string `json:"product_line" example:"POS"`
+	Measure     string `json:"measure" example:"revenue"`
+	Period      string `json:"period" example:"2027-05"`
+	Exported    string `json:"exported" example:"100000.00"`
+	Current     string `json:"current" example:"100000.00"`
+	Value       string `json:"value" example:"120000.00"`
+}
+
+// TargetImportReport says what importing a workbook did, or would do.
+type TargetImportReport struct {
+	VersionID int64 `json:"version_id" example:"2"`
+	// ExportedVersionID and ExportedRevision are the version and revision
+	// the workbook was exported from.
+	ExportedVersionID int64 `json:"exported_version_id" example:"2"`
+	ExportedRevision  int64 `json:"exported_revision" example:"14"`
+	// Revision is the version's revision now (after the write).
+	Revision int64 `json:"revision" example:"15"`
+	DryRun   bool  `json:"dry_run"`
+	Written  bool  `json:"written"`
+	// ChangedCells counts the cells written (or to be written).
+	ChangedCells int                `json:"changed_cells" example:"3"`
+	Changes      []TargetCellChange `json:"changes"`
+	// Conflicts are cells the workbook changes that someone else changed
+	// since the export; any refuses the import.
+	Conflicts []TargetCellChange `json:"conflicts"`
+	Problems  []ImportProblem    `json:"problems"`
+}
+
+// TargetImportRefused is the 409 or 422 answer to a refused workbook: a
+// problem document with the full report as the extension member "report".
+type TargetImportRefused struct {
+	Problem
+	Report TargetImportReport `json:"report"`
+}
+
+func (s *Server) fromDomainTargetImport(res *resolver, r *planning.Round, x *planning.TargetImportResult) (TargetImportReport, error) {
+	out := TargetImportReport{VersionID: x.VersionID, ExportedVersionID: x.ExportedVersionID, ExportedRevision: x.ExportedRevision,
+		DryRun: x.DryRun, Written: x.Written, ChangedCells: len(x.Changes), Problems: fromDomainProblems(x.Problems)}
+	if x.Version != nil {
+		out.Revision = x.Version.Revision
+	}
+	var units, lines, measures []int64
+	for _, c := range append(slices.Clone(x.Changes), x.Conflicts...) {
+		units, lines, measures = append(units, c.OrgUnitID), append(lines, c.ProductLineID), append(measures, c.MeasureID)
+	}
+	if err := res.loadIDs(units, lines, measures); err != nil {
+		return out, err
+	}
+	conv := func(cs []planning.TargetCellChange) []TargetCellChange {
+		out := make([]TargetCellChange, len(cs))
+		for i, c := range cs {
+			scale := int32(0)
+			if m := res.measureOf(c.MeasureID); m != nil {
+				scale = m.Scale
+			}
+			f := func(d decimal.Decimal) string { return planning.FormatAmount(d, scale) }
+			out[i] = TargetCellChange{Sheet: c.Sheet, Cell: c.Ref, OrgUnit: res.unitCode(c.OrgUnitID), ProductLine: res.lineCode(c.ProductLineID),
+				Period: r.MonthLabel(c.Period), Exported: f(c.Exported), Current: f(c.Current), Value: f(c.Value)}
+			if m := res.measureOf(c.MeasureID); m != nil {
+				out[i].Measure = m.Code
+			}
+		}
+		return out
+	}
+	out.Changes, out.Conflicts = conv(x.Changes), conv(x.Conflicts)
+	return out, nil
+}
+
+// importTargets godoc
+//
+//	@Summary		Import an edited target workbook
+//	@Description	Brings back a workbook exported with GET /versions/{id}/export (format xlsx, grain month) after people edited it, into this working version of the same round (the exported version or a later one). Only the cells whose amount in the workbook differs from the amount exported are written, as one batch edit with the usual rules: product managers write their own product lines, the strategy office and admins any; the version must be working and the round under way; amounts at the measure's scale; at most 10,000 changed cells. Rows are found by their org unit and product line codes, months by their headings, so sorting and notes do no harm; rows cannot be added.
+//	@Description	Lost updates are refused by a three-way merge: a changed cell whose amount in the version now differs from the amount exported was changed by someone else too; any such conflict refuses the import (409) and lists every conflicting cell with its exported, current and workbook amounts. Cells others changed that the workbook leaves as exported are not conflicts and keep the others' amounts. dry_run=true reports the changes and conflicts and writes nothing.
+//	@Tags			spreadsheets
+//	@Security		BearerAuth
+//	@Accept			multipart/form-data
+//	@Produce		json
+//	@Param			id		path		int		true	"Version id to import into"
+//	@Param			file	formData	file	true	"The edited XLSX workbook"
+//	@Param			dry_run	formData	bool	false	"Report, change nothing (also accepted as a query parameter)"
+//	@Success		200		{object}	api.TargetImportReport
+//	@Failure		400		{object}	api.Problem	"Malformed upload"
+//	@Failure		403		{object}	api.Problem	"Not your product line, or role may not edit targets"
+//	@Failure		404		{object}	api.Problem	"No such version"
+//	@Failure		409		{object}	api.TargetImportRefused	"Conflicting cells, or the version is frozen or its round not under way"
+//	@Failure		413		{object}	api.Problem	"File too large, or more than 10,000 changed cells"
+//	@Failure		415		{object}	api.Problem	"Not multipart/form-data"
+//	@Failure		422		{object}	api.TargetImportRefused	"Problems with the workbook; nothing imported"
+//	@Router			/versions/{id}/imports [post]
+func (s *Server) importTargets(c echo.Context) error {
+	id, err := pathID(c, "id")
+	if err != nil {
+		return err
+	}
+	q := newQuery(c, "dry_run")
+	if err := q.err(); err != nil {
+		return err
+	}
+	ctx := c.Request().Context()
+	a, err := planning.RequireActor(ctx)
+	if err != nil {
+		return err
+	}
+	if !a.HasRole(planning.RoleAdmin, planning.RoleStrategyOffice, planning.RoleProductManager) {
+		return planning.Errorf(planning.EFORBIDDEN, "only product managers, the strategy office and administrators edit targets")
+	}
+	_, r, err := s.versionRound(c, id)
+	if err != nil {
+		return err
+	}
+	up, err := readUpload(c, "dry_run")
+	if err != nil {
+		return err
+	}
+	dry, err := up.dryRun(q)
+	if err != nil {
+		return err
+	}
+	if format, ferr := spreadsheet.DetectFormat(up.name, up.data); ferr != nil || format != spreadsheet.FormatXLSX {
+		return invalid("file", "must be an XLSX workbook exported by Cascade (GET /versions/{id}/export?format=xlsx)")
+	}
+	sheet, err := spreadsheet.ReadTargetSheet(up.data)
+	if err != nil {
+		return invalid("file", "%s", err)
+	}
+	result, err := planning.ImportTargetSheet(ctx, s.svcs, id, sheet, dry)
+	if result != nil && err != nil {
+		code := planning.ErrorCode(err)
+		if code == planning.EINVALID || code == planning.ECONFLICT && len(result.Conflicts) > 0 {
+			rep, rerr := s.fromDomainTargetImport(newResolver(ctx, s.svcs), r, result)
+			if rerr != nil {
+				return rerr
+			}
+			return s.writeProblemWith(c, err, "report", rep)
+		}
+	}
+	if err != nil {
+		return err
+	}
+	rep, err := s.fromDomainTargetImport(newResolver(ctx, s.svcs), r, result)
+	if err != nil {
+		return err
+	}
+	if result.Version != nil {
+		setETag(c, result.Version.Revision)
+	}
+	return c.JSON(http.StatusOK, rep)
+}

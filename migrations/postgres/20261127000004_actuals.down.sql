@@ -1,0 +1,3 @@
+DROP TABLE actual_imports;
+--bun:split
+DROP TABLE actuals;

@@ -1,0 +1,248 @@
+package sqlstore
+
+import (
+	"context"
+	"time"
+
+	"github.com/uptrace/bun"
+
+	"github.com/cascade-planning/cascade/planning"
+)
+
+type approvalRow struct {
+	bun.BaseModel `bun:"table:approval_actions"`
+	ID            int64     `bun:"id,pk,autoincrement" json:"id"`
+	VersionID     int64     `bun:"version_id" json:"version_id"`
+	Step          int       `bun:"step" json:"step"`
+	Action        string    `bun:"action" json:"action"`
+	ActorID       int64     `bun:"actor_id" json:"actor_id"`
+	Comment       string    `bun:"comment" json:"comment"`
+	At            time.Time `bun:"at" json:"at"`
+}
+
+// ApprovalService implements planning.ApprovalService.
+type ApprovalService struct{ db *DB }
+
+var _ planning.ApprovalService = (*ApprovalService)(nil)
+
+// FindApproval implements planning.ApprovalService.
+func (s *ApprovalService) FindApproval(ctx context.Context, versionID int64) (*planning.Approval, error) {
+	if _, err := planning.RequireActor(ctx); err != nil {
+		return nil, err
+	}
+	v, err := s.db.loadVersion(ctx, s.db.bun, versionID)
+	if err != nil {
+		return nil, err
+	}
+	_, r, err := s.db.loadRound(ctx, s.db.bun, v.RoundID)
+	if err != nil {
+		return nil, err
+	}
+	return s.approvalOf(ctx, s.db.bun, v, r)
+}
+
+// approvalOf assembles the chain's state from the recorded actions. Only
+// the actions since the last submission count for the steps' states; the
+// history keeps all of them.
+func (s *ApprovalService) approvalOf(ctx context.Context, idb bun.IDB, v *versionRow, r *planning.Round) (*planning.Approval, error) {
+	var rows []approvalRow
+	if err := idb.NewSelect().Model(&rows).Where("version_id = ?", v.ID).OrderExpr("id").Scan(ctx); err != nil {
+		return nil, err
+	}
+	out := &planning.Approval{VersionID: v.ID, State: planning.ApprovalState(v.ApprovalState), Current: v.ApprovalStep, Revision: v.Revision}
+	for _, a := range rows {
+		out.History = append(out.History, planning.ApprovalAction{ID: a.ID, VersionID: a.VersionID, Step: a.Step, Action: a.Action,
+			ActorID: a.ActorID, Comment: a.Comment, At: a.At.UTC()})
+	}
+	// The current pass starts at the last submission.
+	start := -1
+	for i, a := range rows {
+		if a.Action == planning.ActSubmit {
+			start = i
+		}
+	}
+	done := map[int]*approvalRow{}
+	if start >= 0 && out.State != planning.ApprovalNone {
+		for i := start; i < len(rows); i++ {
+			if rows[i].Action == planning.ActSubmit || rows[i].Action == planning.ActApprove {
+				done[rows[i].Step] = &rows[i]
+			}
+		}
+	}
+	now := s.db.Now()
+	var prev *time.Time
+	for i, st := range r.ApprovalChain {
+		ss := planning.ApprovalStepStatus{Step: i, Role: st.Role, Action: st.Action, State: "pending"}
+		if a, ok := done[i]; ok {
+			at := a.At.UTC()
+			ss.State, ss.ActorID, ss.At, ss.Comment = "done", &a.ActorID, &at, a.Comment
+			if prev != nil {
+				ss.Took = at.Sub(*prev)
+			}
+			prev = &at
+		} else if (out.State == planning.ApprovalInProgress && i == out.Current) || (out.State == planning.ApprovalNone && i == 0) {
+			ss.State = "current"
+			if prev != nil {
+				ss.Took = now.Sub(*prev)
+			}
+			role := st.Role
+			out.NextRole = &role
+		}
+		out.Steps = append(out.Steps, ss)
+	}
+	return out, nil
+}
+
+// submitter returns who made the current pass's submission.
+func submitter(rows []planning.ApprovalAction) int64 {
+	for i := len(rows) - 1; i >= 0; i-- {
+		if rows[i].Action == planning.ActSubmit {
+			return rows[i].ActorID
+		}
+	}
+	return 0
+}
+
+// Act implements planning.ApprovalService.
+func (s *ApprovalService) Act(ctx context.Context, versionID int64, action, comment string, ifMatch *int64) (*planning.Approval, error) {
+	a, err := planning.RequireActor(ctx)
+	if err != nil {
+		return nil, err
+	}
+	if len(comment) > 2000 {
+		return nil, fieldErr(planning.EINVALID, "comment", "must be at most 2000 characters")
+	}
+	switch action {
+	case planning.ActSubmit, planning.ActApprove, planning.ActReopen:
+	case planning.ActReject:
+		if comment == "" {
+			return nil, fieldErr(planning.EINVALID, "comment", "a rejection needs the reason")
+		}
+	default:
+		return nil, fieldErr(planning.EINVALID, "action", "must be submit, approve, reject or reopen")
+	}
+	var out *planning.Approval
+	err = s.db.inTx(ctx, func(tx bun.Tx) error {
+		res, err := tx.NewUpdate().Model((*versionRow)(nil)).Set("revision = revision + 1").Where("id = ?", versionID).Exec(ctx)
+		if err != nil {
+			return err
+		} else if n, _ := res.RowsAffected(); n == 0 {
+			return notFound("version", versionID)
+		}
+		v, err := s.db.loadVersion(ctx, tx, versionID)
+		if err != nil {
+			return err
+		}
+		if err := checkRevision(ifMatch, v.Revision-1); err != nil {
+			return err
+		}
+		roundRow, r, err := s.db.loadRound(ctx, tx, v.RoundID)
+		if err != nil {
+			return err
+		}
+		cur, err := s.approvalOf(ctx, tx, v, r)
+		if err != nil {
+			return err
+		}
+		chain := r.ApprovalChain
+		before := *v
+		step := v.ApprovalStep
+		switch action {
+		case planning.ActSubmit:
+			if v.Status != string(planning.VersionWorking) || v.ApprovalState != string(planning.ApprovalNone) {
+				return planning.Errorf(planning.ECONFLICT, "version %d is %s and %s: only a working version outside the chain is submitted", v.ID, v.Status, v.ApprovalState)
+			}
+			reforecast := r.Status == planning.RoundApproved
+			if r.Status != planning.RoundReview && !reforecast {
+				return planning.Errorf(planning.ECONFLICT, "round %s is %s: versions go up the approval chain in its review phase (or as a re-forecast of an approved round)", r.Code, r.Status)
+			}
+			if r.WorkingVersionID == nil || *r.WorkingVersionID != v.ID {
+				return planning.Errorf(planning.ECONFLICT, "version %d is not the round's working version", v.ID)
+			}
+			if !a.HasRole(chain[0].Role) {
+				return planning.Errorf(planning.EFORBIDDEN, "the chain's first step is the %s's: they submit the plan", chain[0].Role)
+			}
+			step = 0
+			v.ApprovalState, v.ApprovalStep = string(planning.ApprovalInProgress), 1
+		case planning.ActApprove, planning.ActReject:
+			if v.ApprovalState != string(planning.ApprovalInProgress) {
+				return planning.Errorf(planning.ECONFLICT, "version %d is not going up the approval chain (%s)", v.ID, v.ApprovalState)
+			}
+			if !a.HasRole(chain[step].Role) {
+				return planning.Errorf(planning.EFORBIDDEN, "step %d of the chain is the %s's to take", step+1, chain[step].Role)
+			}
+			if submitter(cur.History) == a.UserID() {
+				return planning.Errorf(planning.EFORBIDDEN, "you submitted this version: somebody else approves or rejects it")
+			}
+			if action == planning.ActReject {
+				v.ApprovalState, v.ApprovalStep = string(planning.ApprovalNone), 0
+				break
+			}
+			v.ApprovalStep++
+			if v.ApprovalStep == len(chain) {
+				if err := s.signOff(ctx, tx, a, v, roundRow, r); err != nil {
+					return err
+				}
+			}
+		case planning.ActReopen:
+			if v.ApprovalState != string(planning.ApprovalInProgress) {
+				return planning.Errorf(planning.ECONFLICT, "version %d is not going up the approval chain (%s)", v.ID, v.ApprovalState)
+			}
+			if submitter(cur.History) != a.UserID() && !a.HasRole(planning.RoleStrategyOffice, planning.RoleAdmin) {
+				return planning.Errorf(planning.EFORBIDDEN, "only the submitter, the strategy office or an admin take a version back")
+			}
+			v.ApprovalState, v.ApprovalStep = string(planning.ApprovalNone), 0
+		}
+		if _, err := tx.NewUpdate().Model(v).Column("approval_state", "approval_step").WherePK().Exec(ctx); err != nil {
+			return err
+		}
+		act := &approvalRow{VersionID: v.ID, Step: step, Action: action, ActorID: a.UserID(), Comment: comment, At: s.db.Now()}
+		if _, err := tx.NewInsert().Model(act).Returning("id").Exec(ctx); err != nil {
+			return s.db.mapError(err)
+		}
+		if v, err = s.db.loadVersion(ctx, tx, versionID); err != nil {
+			return err
+		}
+		if out, err = s.approvalOf(ctx, tx, v, r); err != nil {
+			return err
+		}
+		_, err = s.db.writeAuditIn(ctx, tx, auditScope{RoundID: r.ID, VersionID: v.ID}, "approval."+action, "version", v.ID, before,
+			map[string]any{"version": v, "action": act})
+		return err
+	})
+	return out, err
+}
+
+// signOff is the chain's final approval: the version is frozen, becomes the
+// round's budget of record, and a round in review moves to approved.
+func (s *ApprovalService) signOff(ctx context.Context, tx bun.Tx, a *planning.Actor, v *versionRow, row *roundRow, r *planning.Round) error {
+	if _, err := s.db.freeze(ctx, tx, a, v.ID, nil); err != nil {
+		return err
+	}
+	frozen, err := s.db.loadVersion(ctx, tx, v.ID)
+	if err != nil {
+		return err
+	}
+	v.Status, v.FrozenAt, v.FrozenBy, v.Revision = frozen.Status, frozen.FrozenAt, frozen.FrozenBy, frozen.Revision
+	v.ApprovalState = string(planning.ApprovalApproved)
+	before := *row
+	row.RecordVersionID = &v.ID
+	from := r.Status
+	if r.Status == planning.RoundReview {
+		row.Status = string(planning.RoundApproved)
+	}
+	row.Revision++
+	row.UpdatedAt = s.db.Now()
+	if _, err := tx.NewUpdate().Model(row).WherePK().Exec(ctx); err != nil {
+		return err
+	}
+	if from == planning.RoundReview {
+		tr := &transitionRow{RoundID: r.ID, From: string(from), To: string(planning.RoundApproved), ActorID: actorIDPtr(a),
+			Comment: "approved through the approval chain", At: row.UpdatedAt}
+		if _, err := tx.NewInsert().Model(tr).Exec(ctx); err != nil {
+			return err
+		}
+	}
+	_, err = s.db.writeAuditIn(ctx, tx, auditScope{RoundID: r.ID, VersionID: v.ID}, "round.record_version", "round", r.ID, before, row)
+	return err
+}

@@ -1,0 +1,591 @@
+package sqlstore
+
+import (
+	"context"
+	"fmt"
+	"time"
+
+	"github.com/shopspring/decimal"
+	"github.com/uptrace/bun"
+
+	"github.com/cascade-planning/cascade/planning"
+)
+
+type cpRow struct {
+	bun.BaseModel `bun:"table:counterproposals,alias:cp"`
+	ID            int64      `bun:"id,pk,autoincrement" json:"id"`
+	VersionID     int64      `bun:"version_id" json:"version_id"`
+	OrgUnitID     int64      `bun:"org_unit_id" json:"org_unit_id"`
+	Title         string     `bun:"title" json:"title"`
+	Status        string     `bun:"status" json:"status"`
+	AuthorID      int64      `bun:"author_id" json:"author_id"`
+	Revision      int64      `bun:"revision" json:"revision"`
+	CreatedAt     time.Time  `bun:"created_at" json:"created_at"`
+	UpdatedAt     time.Time  `bun:"updated_at" json:"updated_at"`
+	SubmittedAt   *time.Time `bun:"submitted_at" json:"submitted_at"`
+	ClosedAt      *time.Time `bun:"closed_at" json:"closed_at"`
+}
+
+type cpLineRow struct {
+	bun.BaseModel     `bun:"table:counterproposal_lines,alias:l"`
+	ID                int64      `bun:"id,pk,autoincrement" json:"id"`
+	CounterproposalID int64      `bun:"counterproposal_id" json:"-"`
+	Position          int        `bun:"position" json:"position"`
+	ProductLineID     int64      `bun:"product_line_id" json:"product_line_id"`
+	MeasureID         int64      `bun:"measure_id" json:"measure_id"`
+	Period            int        `bun:"period" json:"period"`
+	Proposed          string     `bun:"proposed" json:"proposed"`
+	Reason            string     `bun:"reason" json:"reason"`
+	Decision          *string    `bun:"decision" json:"decision"`
+	DecidedAmount     *string    `bun:"decided_amount" json:"decided_amount"`
+	DecisionComment   string     `bun:"decision_comment" json:"decision_comment"`
+	ApplyMode         *string    `bun:"apply_mode" json:"apply_mode"`
+	DecidedBy         *int64     `bun:"decided_by" json:"decided_by"`
+	DecidedAt         *time.Time `bun:"decided_at" json:"decided_at"`
+}
+
+type commentRow struct {
+	bun.BaseModel     `bun:"table:counterproposal_comments"`
+	ID                int64     `bun:"id,pk,autoincrement"`
+	CounterproposalID int64     `bun:"counterproposal_id"`
+	AuthorID          int64     `bun:"author_id"`
+	Body              string    `bun:"body"`
+	CreatedAt         time.Time `bun:"created_at"`
+}
+
+// CounterproposalService implements planning.CounterproposalService.
+type CounterproposalService struct {
+	db      *DB
+	targets *TargetService
+}
+
+var _ planning.CounterproposalService = (*CounterproposalService)(nil)
+
+func (r *cpRow) toDomain() *planning.Counterproposal {
+	return &planning.Counterproposal{ID: r.ID, VersionID: r.VersionID, OrgUnitID: r.OrgUnitID, Title: r.Title,
+		Status: planning.CounterproposalStatus(r.Status), AuthorID: r.AuthorID, Revision: r.Revision,
+		CreatedAt: r.CreatedAt.UTC(), UpdatedAt: r.UpdatedAt.UTC(), SubmittedAt: utcPtr(r.SubmittedAt), ClosedAt: utcPtr(r.ClosedAt)}
+}
+
+func (l *cpLineRow) toDomain() (planning.CounterproposalLine, error) {
+	out := planning.CounterproposalLine{ID: l.ID, ProductLineID: l.ProductLineID, MeasureID: l.MeasureID, Period: l.Period,
+		Reason: l.Reason, DecisionComment: l.DecisionComment, DecidedBy: l.DecidedBy, DecidedAt: utcPtr(l.DecidedAt)}
+	var err error
+	if out.Proposed, err = decimal.NewFromString(l.Proposed); err != nil {
+		return out, err
+	}
+	if l.Decision != nil {
+		out.Decision = planning.Decision(*l.Decision)
+	}
+	if l.ApplyMode != nil {
+		out.ApplyMode = planning.ApplyMode(*l.ApplyMode)
+	}
+	if l.DecidedAmount != nil {
+		d, err := decimal.NewFromString(*l.DecidedAmount)
+		if err != nil {
+			return out, err
+		}
+		out.DecidedAmount = &d
+	}
+	return out, nil
+}
+
+// loadCP reads a counterproposal the actor may see, with its unit's path.
+func (s *CounterproposalService) loadCP(ctx context.Context, idb bun.IDB, a *planning.Actor, id int64) (*cpRow, *orgUnitRow, error) {
+	row := new(cpRow)
+	if err := s.db.scanOne(ctx, idb.NewSelect().Model(row).Where("id = ?", id), "counterproposal", id); err != nil {
+		return nil, nil, err
+	}
+	unit := new(orgUnitRow)
+	if err := idb.NewSelect().Model(unit).Where("id = ?", row.OrgUnitID).Scan(ctx); err != nil {
+		return nil, nil, err
+	}
+	if !a.CanSeeOrgPath(unit.Path) {
+		return nil, nil, notFound("counterproposal", id)
+	}
+	return row, unit, nil
+}
+
+// withLines loads a counterproposal's lines with their current targets.
+func (s *CounterproposalService) withLines(ctx context.Context, idb bun.IDB, row *cpRow) (*planning.Counterproposal, error) {
+	var lines []cpLineRow
+	if err := idb.NewSelect().Model(&lines).Where("counterproposal_id = ?", row.ID).OrderExpr("position").Scan(ctx); err != nil {
+		return nil, err
+	}
+	cp := row.toDomain()
+	for i := range lines {
+		l, err := lines[i].toDomain()
+		if err != nil {
+			return nil, err
+		}
+		months, err := s.db.unitMonths(ctx, idb, row.VersionID, row.OrgUnitID, l.ProductLineID, l.MeasureID)
+		if err != nil {
+			return nil, err
+		}
+		l.Current = currentOf(months, l.Period)
+		l.Delta = l.Proposed.Sub(l.Current)
+		cp.Lines = append(cp.Lines, l)
+	}
+	return cp, nil
+}
+
+// currentOf is a unit's target for a period, or its year for YearPeriod.
+func currentOf(months [12]decimal.Decimal, period int) decimal.Decimal {
+	if period != planning.YearPeriod {
+		return months[period-1]
+	}
+	sum := decimal.Zero
+	for _, m := range months {
+		sum = sum.Add(m)
+	}
+	return sum
+}
+
+// unitMonths reads one unit's twelve months of a product line's measure.
+func (db *DB) unitMonths(ctx context.Context, idb bun.IDB, versionID, unitID, lineID, measureID int64) ([12]decimal.Decimal, error) {
+	var out [12]decimal.Decimal
+	var cells []cellRow
+	if err := idb.NewSelect().TableExpr("target_cells").Column("period", "amount").
+		Where("version_id = ? AND org_unit_id = ? AND product_line_id = ? AND measure_id = ?", versionID, unitID, lineID, measureID).
+		Scan(ctx, &cells); err != nil {
+		return out, err
+	}
+	for i := range out {
+		out[i] = decimal.Zero
+	}
+	for _, c := range cells {
+		d, err := decimal.NewFromString(c.Amount)
+		if err != nil {
+			return out, err
+		}
+		out[c.Period-1] = d
+	}
+	return out, nil
+}
+
+// checkProposalWindow refuses a counterproposal write outside the round's
+// counterproposal phase, after its deadline, or on another version than
+// the round's working one.
+func (s *CounterproposalService) checkProposalWindow(ctx context.Context, idb bun.IDB, versionID int64) (*planning.Round, error) {
+	v, err := s.db.loadVersion(ctx, idb, versionID)
+	if err != nil {
+		return nil, err
+	}
+	_, r, err := s.db.loadRound(ctx, idb, v.RoundID)
+	if err != nil {
+		return nil, err
+	}
+	if r.Status != planning.RoundCounterproposals {
+		return nil, planning.Errorf(planning.ECONFLICT, "round %s is %s: counterproposals are made in its counterproposals phase", r.Code, r.Status)
+	}
+	if r.WorkingVersionID == nil || *r.WorkingVersionID != v.ID {
+		return nil, planning.Errorf(planning.ECONFLICT, "version %d is not the round's published working version", v.ID)
+	}
+	for _, d := range r.Calendar {
+		if d.Phase == planning.RoundCounterproposals && s.db.Now().After(d.Due) {
+			return nil, planning.Errorf(planning.ECONFLICT, "the deadline for counterproposals passed at %s", d.Due.Format(time.RFC3339))
+		}
+	}
+	return r, nil
+}
+
+// checkLines validates drafted lines against the round.
+func (s *CounterproposalService) checkLines(ctx context.Context, idb bun.IDB, a *planning.Actor, r *planning.Round, lines []planning.LineInput) error {
+	var v planning.Validation
+	if len(lines) == 0 {
+		v.Add("lines", "must have at least one line")
+	}
+	if len(lines) > 1000 {
+		v.Add("lines", "at most 1000 lines")
+	}
+	lineIDs := make([]int64, len(lines))
+	for i, l := range lines {
+		lineIDs[i] = l.ProductLineID
+	}
+	w, err := s.db.newWriteChecker(ctx, idb, a, r, nil, lineIDs)
+	if err != nil {
+		return err
+	}
+	type key struct {
+		pl, m int64
+		p     int
+	}
+	seen := map[key]int{}
+	for i, l := range lines {
+		f := fmt.Sprintf("lines[%d]", i)
+		if _, ok := w.lines[l.ProductLineID]; !ok {
+			v.Add(f+".product_line", "no such product line")
+		}
+		if m := w.checkMeasure(&v, f+".measure", l.MeasureID); m != nil {
+			checkAmount(&v, f+".proposed", l.Proposed, m.Scale)
+		}
+		if l.Period < 0 || l.Period > 12 {
+			v.Add(f+".period", "must be a month of the round's fiscal year, or the year")
+		}
+		if len(l.Reason) > 2000 {
+			v.Add(f+".reason", "must be at most 2000 characters")
+		}
+		k := key{l.ProductLineID, l.MeasureID, l.Period}
+		if j, dup := seen[k]; dup {
+			v.Add(f, "proposes the same target as lines[%d]", j)
+		}
+		seen[k] = i
+	}
+	return v.Err()
+}
+
+func (s *CounterproposalService) insertLines(ctx context.Context, tx bun.Tx, cpID int64, lines []planning.LineInput, scales map[int64]int32) error {
+	if _, err := tx.NewDelete().Model((*cpLineRow)(nil)).Where("counterproposal_id = ?", cpID).Exec(ctx); err != nil {
+		return err
+	}
+	rows := make([]cpLineRow, len(lines))
+	for i, l := range lines {
+		rows[i] = cpLineRow{CounterproposalID: cpID, Position: i, ProductLineID: l.ProductLineID, MeasureID: l.MeasureID,
+			Period: l.Period, Proposed: l.Proposed.StringFixed(scales[l.MeasureID]), Reason: l.Reason}
+	}
+	_, err := tx.NewInsert().Model(&rows).Exec(ctx)
+	return err
+}
+
+func (s *CounterproposalService) scales(ctx context.Context, idb bun.IDB) (map[int64]int32, error) {
+	var ms []measureRow
+	if err := idb.NewSelect().Model(&ms).Column("id", "scale").Scan(ctx); err != nil {
+		return nil, err
+	}
+	out := make(map[int64]int32, len(ms))
+	for _, m := range ms {
+		out[m.ID] = m.Scale
+	}
+	return out, nil
+}
+
+// CreateCounterproposal implements planning.CounterproposalService.
+func (s *CounterproposalService) CreateCounterproposal(ctx context.Context, versionID, orgUnitID int64, title string, lines []planning.LineInput) (*planning.Counterproposal, error) {
+	a, err := planning.RequireActor(ctx)
+	if err != nil {
+		return nil, err
+	}
+	var val planning.Validation
+	if len(title) > planning.MaxNameLength {
+		val.Add("title", "must be at most %d characters", planning.MaxNameLength)
+	}
+	if err := val.Err(); err != nil {
+		return nil, err
+	}
+	var out *planning.Counterproposal
+	err = s.db.inTx(ctx, func(tx bun.Tx) error {
+		unit := new(orgUnitRow)
+		if err := tx.NewSelect().Model(unit).Where("id = ?", orgUnitID).Scan(ctx); err != nil || !a.CanSeeOrgPath(unit.Path) {
+			return fieldErr(planning.EINVALID, "org_unit", "no such org unit")
+		}
+		if !a.CanProposeFor(unit.Path) {
+			return planning.Errorf(planning.EFORBIDDEN, "only the managers of %s (its branch manager or team lead) draft its counterproposals", unit.Code)
+		}
+		r, err := s.checkProposalWindow(ctx, tx, versionID)
+		if err != nil {
+			return err
+		}
+		if err := s.checkLines(ctx, tx, a, r, lines); err != nil {
+			return err
+		}
+		now := s.db.Now()
+		row := &cpRow{VersionID: versionID, OrgUnitID: orgUnitID, Title: title, Status: string(planning.CPDraft),
+			AuthorID: a.UserID(), Revision: 1, CreatedAt: now, UpdatedAt: now}
+		if _, err := tx.NewInsert().Model(row).Returning("id").Exec(ctx); err != nil {
+			return s.db.mapError(err)
+		}
+		scales, err := s.scales(ctx, tx)
+		if err != nil {
+			return err
+		}
+		if err := s.insertLines(ctx, tx, row.ID, lines, scales); err != nil {
+			return err
+		}
+		if out, err = s.withLines(ctx, tx, row); err != nil {
+			return err
+		}
+		_, err = s.db.writeAuditIn(ctx, tx, auditScope{RoundID: r.ID, VersionID: versionID, OrgPath: unit.Path},
+			"counterproposal.create", "counterproposal", row.ID, nil, map[string]any{"counterproposal": row, "lines": lines})
+		return err
+	})
+	return out, err
+}
+
+// FindCounterproposalByID implements planning.CounterproposalService.
+func (s *CounterproposalService) FindCounterproposalByID(ctx context.Context, id int64) (*planning.Counterproposal, error) {
+	a, err := planning.RequireActor(ctx)
+	if err != nil {
+		return nil, err
+	}
+	row, _, err := s.loadCP(ctx, s.db.bun, a, id)
+	if err != nil {
+		return nil, err
+	}
+	return s.withLines(ctx, s.db.bun, row)
+}
+
+// FindCounterproposals implements planning.CounterproposalService.
+func (s *CounterproposalService) FindCounterproposals(ctx context.Context, f planning.CounterproposalFilter) ([]*planning.Counterproposal, string, error) {
+	a, err := planning.RequireActor(ctx)
+	if err != nil {
+		return nil, "", err
+	}
+	if err := f.Page.Validate(); err != nil {
+		return nil, "", err
+	}
+	if _, err := s.db.loadVersion(ctx, s.db.bun, f.VersionID); err != nil {
+		return nil, "", err
+	}
+	var rows []cpRow
+	q := s.db.bun.NewSelect().Model(&rows).Join("JOIN org_units AS ou ON ou.id = cp.org_unit_id").
+		Where("cp.version_id = ?", f.VersionID).OrderExpr("cp.id").Limit(fetchLimit(f.Page))
+	scopeWhere(q, a, "ou.path")
+	if f.OrgUnitID != nil {
+		q.Where("cp.org_unit_id = ?", *f.OrgUnitID)
+	}
+	if f.Status != "" {
+		q.Where("cp.status = ?", string(f.Status))
+	}
+	if f.AwaitingDecisionBy != nil {
+		q.Where("cp.status = ?", string(planning.CPSubmitted)).
+			Where(`EXISTS (SELECT 1 FROM counterproposal_lines AS l JOIN product_lines AS pl ON pl.id = l.product_line_id
+				WHERE l.counterproposal_id = cp.id AND l.decision IS NULL AND pl.owner_id = ?)`, *f.AwaitingDecisionBy)
+	}
+	if after, _ := planning.DecodeCursor(f.Page.Cursor); after != "" {
+		q.Where("cp.id > ?", after)
+	}
+	if err := q.Scan(ctx); err != nil {
+		return nil, "", s.db.mapError(err)
+	}
+	rows, next := cutPage(rows, f.Page, func(r *cpRow) string { return itoa(r.ID) })
+	out := make([]*planning.Counterproposal, len(rows))
+	for i := range rows {
+		if out[i], err = s.withLines(ctx, s.db.bun, &rows[i]); err != nil {
+			return nil, "", err
+		}
+	}
+	return out, next, nil
+}
+
+// mutate loads a counterproposal for a change by its author, checks the
+// revision and the status, and saves it with a new revision after fn.
+func (s *CounterproposalService) mutate(ctx context.Context, id int64, ifMatch *int64, action string, allowed []planning.CounterproposalStatus,
+	fn func(tx bun.Tx, a *planning.Actor, row *cpRow, unit *orgUnitRow) error) (*planning.Counterproposal, error) {
+	a, err := planning.RequireActor(ctx)
+	if err != nil {
+		return nil, err
+	}
+	var out *planning.Counterproposal
+	err = s.db.inTx(ctx, func(tx bun.Tx) error {
+		row, unit, err := s.loadCP(ctx, tx, a, id)
+		if err != nil {
+			return err
+		}
+		if err := checkRevision(ifMatch, row.Revision); err != nil {
+			return err
+		}
+		ok := false
+		for _, st := range allowed {
+			ok = ok || row.Status == string(st)
+		}
+		if !ok {
+			return planning.Errorf(planning.ECONFLICT, "counterproposal %d is %s: it cannot be %s now", id, row.Status, action)
+		}
+		before := *row
+		if err := fn(tx, a, row, unit); err != nil {
+			return err
+		}
+		row.Revision++
+		row.UpdatedAt = s.db.Now()
+		if _, err := tx.NewUpdate().Model(row).WherePK().Exec(ctx); err != nil {
+			return err
+		}
+		if out, err = s.withLines(ctx, tx, row); err != nil {
+			return err
+		}
+		v, err := s.db.loadVersion(ctx, tx, row.VersionID)
+		if err != nil {
+			return err
+		}
+		_, err = s.db.writeAuditIn(ctx, tx, auditScope{RoundID: v.RoundID, VersionID: row.VersionID, OrgPath: unit.Path},
+			"counterproposal."+action, "counterproposal", id, before, map[string]any{"counterproposal": row, "lines": out.Lines})
+		return err
+	})
+	return out, err
+}
+
+func requireAuthor(a *planning.Actor, row *cpRow, unit *orgUnitRow) error {
+	if row.AuthorID != a.UserID() && !a.CanProposeFor(unit.Path) {
+		return planning.Errorf(planning.EFORBIDDEN, "only the author or a manager of %s changes this counterproposal", unit.Code)
+	}
+	if !a.CanProposeFor(unit.Path) {
+		return planning.Errorf(planning.EFORBIDDEN, "you no longer manage %s", unit.Code)
+	}
+	return nil
+}
+
+// UpdateCounterproposal implements planning.CounterproposalService.
+func (s *CounterproposalService) UpdateCounterproposal(ctx context.Context, id int64, title *string, lines *[]planning.LineInput, ifMatch *int64) (*planning.Counterproposal, error) {
+	return s.mutate(ctx, id, ifMatch, "update", []planning.CounterproposalStatus{planning.CPDraft}, func(tx bun.Tx, a *planning.Actor, row *cpRow, unit *orgUnitRow) error {
+		if err := requireAuthor(a, row, unit); err != nil {
+			return err
+		}
+		r, err := s.checkProposalWindow(ctx, tx, row.VersionID)
+		if err != nil {
+			return err
+		}
+		if title != nil {
+			if len(*title) > planning.MaxNameLength {
+				return fieldErr(planning.EINVALID, "title", "must be at most %d characters", planning.MaxNameLength)
+			}
+			row.Title = *title
+		}
+		if lines != nil {
+			if err := s.checkLines(ctx, tx, a, r, *lines); err != nil {
+				return err
+			}
+			scales, err := s.scales(ctx, tx)
+			if err != nil {
+				return err
+			}
+			return s.insertLines(ctx, tx, row.ID, *lines, scales)
+		}
+		return nil
+	})
+}
+
+// Submit implements planning.CounterproposalService.
+func (s *CounterproposalService) Submit(ctx context.Context, id int64, ifMatch *int64) (*planning.Counterproposal, error) {
+	return s.mutate(ctx, id, ifMatch, "submit", []planning.CounterproposalStatus{planning.CPDraft}, func(tx bun.Tx, a *planning.Actor, row *cpRow, unit *orgUnitRow) error {
+		if err := requireAuthor(a, row, unit); err != nil {
+			return err
+		}
+		if _, err := s.checkProposalWindow(ctx, tx, row.VersionID); err != nil {
+			return err
+		}
+		now := s.db.Now()
+		row.Status, row.SubmittedAt = string(planning.CPSubmitted), &now
+		return nil
+	})
+}
+
+// Withdraw implements planning.CounterproposalService.
+func (s *CounterproposalService) Withdraw(ctx context.Context, id int64, ifMatch *int64) (*planning.Counterproposal, error) {
+	return s.mutate(ctx, id, ifMatch, "withdraw", []planning.CounterproposalStatus{planning.CPDraft, planning.CPSubmitted},
+		func(tx bun.Tx, a *planning.Actor, row *cpRow, unit *orgUnitRow) error {
+			if err := requireAuthor(a, row, unit); err != nil {
+				return err
+			}
+			n, err := tx.NewSelect().Model((*cpLineRow)(nil)).Where("counterproposal_id = ? AND decision IS NOT NULL", row.ID).Count(ctx)
+			if err != nil {
+				return err
+			} else if n > 0 {
+				return planning.Errorf(planning.ECONFLICT, "%d of its lines are decided already; it can no longer be withdrawn", n)
+			}
+			now := s.db.Now()
+			row.Status, row.ClosedAt = string(planning.CPWithdrawn), &now
+			return nil
+		})
+}
+
+// AddComment implements planning.CounterproposalService. Anyone who sees a
+// counterproposal may comment on it, in any state.
+func (s *CounterproposalService) AddComment(ctx context.Context, id int64, body string) (*planning.Comment, error) {
+	a, err := planning.RequireActor(ctx)
+	if err != nil {
+		return nil, err
+	}
+	if body == "" || len(body) > 10000 {
+		return nil, fieldErr(planning.EINVALID, "body", "must be 1 to 10000 characters")
+	}
+	var out *planning.Comment
+	err = s.db.inTx(ctx, func(tx bun.Tx) error {
+		row, unit, err := s.loadCP(ctx, tx, a, id)
+		if err != nil {
+			return err
+		}
+		c := &commentRow{CounterproposalID: id, AuthorID: a.UserID(), Body: body, CreatedAt: s.db.Now()}
+		if _, err := tx.NewInsert().Model(c).Returning("id").Exec(ctx); err != nil {
+			return s.db.mapError(err)
+		}
+		out = &planning.Comment{ID: c.ID, AuthorID: c.AuthorID, Body: c.Body, CreatedAt: c.CreatedAt.UTC()}
+		v, err := s.db.loadVersion(ctx, tx, row.VersionID)
+		if err != nil {
+			return err
+		}
+		_, err = s.db.writeAuditIn(ctx, tx, auditScope{RoundID: v.RoundID, VersionID: v.ID, OrgPath: unit.Path},
+			"counterproposal.comment", "counterproposal", id, nil, map[string]any{"comment_id": c.ID, "body": body})
+		return err
+	})
+	return out, err
+}
+
+// FindComments implements planning.CounterproposalService.
+func (s *CounterproposalService) FindComments(ctx context.Context, id int64) ([]*planning.Comment, error) {
+	a, err := planning.RequireActor(ctx)
+	if err != nil {
+		return nil, err
+	}
+	if _, _, err := s.loadCP(ctx, s.db.bun, a, id); err != nil {
+		return nil, err
+	}
+	var rows []commentRow
+	if err := s.db.bun.NewSelect().Model(&rows).Where("counterproposal_id = ?", id).OrderExpr("id").Scan(ctx); err != nil {
+		return nil, s.db.mapError(err)
+	}
+	out := make([]*planning.Comment, len(rows))
+	for i, c := range rows {
+		out[i] = &planning.Comment{ID: c.ID, AuthorID: c.AuthorID, Body: c.Body, CreatedAt: c.CreatedAt.UTC()}
+	}
+	return out, nil
+}
+
+// CountCounterproposals implements planning.CounterproposalService: lines and
+// undecided lines by unit, product line and state, plus a row in state
+// "none" for every branch that has not submitted anything.
+func (s *CounterproposalService) CountCounterproposals(ctx context.Context, versionID int64) ([]planning.CounterproposalCount, error) {
+	a, err := planning.RequireActor(ctx)
+	if err != nil {
+		return nil, err
+	}
+	if _, err := s.db.loadVersion(ctx, s.db.bun, versionID); err != nil {
+		return nil, err
+	}
+	var rows []struct {
+		OrgUnitID     int64  `bun:"org_unit_id"`
+		ProductLineID int64  `bun:"product_line_id"`
+		Status        string `bun:"status"`
+		Lines         int64  `bun:"lines"`
+		Undecided     int64  `bun:"undecided"`
+	}
+	q := s.db.bun.NewSelect().TableExpr("counterproposals AS cp").
+		ColumnExpr("cp.org_unit_id, l.product_line_id, cp.status, COUNT(*) AS lines").
+		ColumnExpr("SUM(CASE WHEN l.decision IS NULL THEN 1 ELSE 0 END) AS undecided").
+		Join("JOIN counterproposal_lines AS l ON l.counterproposal_id = cp.id").
+		Join("JOIN org_units AS ou ON ou.id = cp.org_unit_id").
+		Where("cp.version_id = ?", versionID).
+		GroupExpr("cp.org_unit_id, l.product_line_id, cp.status").OrderExpr("cp.org_unit_id, l.product_line_id, cp.status")
+	scopeWhere(q, a, "ou.path")
+	if err := q.Scan(ctx, &rows); err != nil {
+		return nil, s.db.mapError(err)
+	}
+	out := make([]planning.CounterproposalCount, 0, len(rows))
+	for _, r := range rows {
+		out = append(out, planning.CounterproposalCount{OrgUnitID: r.OrgUnitID, ProductLineID: r.ProductLineID,
+			Status: planning.CounterproposalStatus(r.Status), Lines: r.Lines, Undecided: r.Undecided})
+	}
+	var silent []int64
+	sq := s.db.bun.NewSelect().TableExpr("org_units AS ou").Column("ou.id").
+		Where("ou.kind = ? AND ou.active", string(planning.KindBranch)).
+		Where(`NOT EXISTS (SELECT 1 FROM counterproposals AS cp JOIN org_units AS u ON u.id = cp.org_unit_id
+			WHERE cp.version_id = ? AND cp.status IN ('submitted', 'closed') AND u.path LIKE ou.path || '%')`, versionID).
+		OrderExpr("ou.id")
+	scopeWhere(sq, a, "ou.path")
+	if err := sq.Scan(ctx, &silent); err != nil {
+		return nil, s.db.mapError(err)
+	}
+	for _, id := range silent {
+		out = append(out, planning.CounterproposalCount{OrgUnitID: id, Status: "none"})
+	}
+	return out, nil
+}

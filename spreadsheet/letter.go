@@ -1,0 +1,189 @@
+package spreadsheet
+
+import (
+	"fmt"
+	"io"
+	"strings"
+	"time"
+
+	"github.com/shopspring/decimal"
+	"github.com/xuri/excelize/v2"
+
+	"github.com/cascade-planning/cascade/planning"
+)
+
+// Letter is a target letter (目标责任书): an org unit's targets in the budget
+// of record by product line and month, for each measure, with the record of
+// who approved them and when.
+type Letter struct {
+	Unit     *planning.OrgUnit
+	Round    *planning.Round
+	Version  *planning.Version
+	Approval *planning.ApprovalRecord
+	Measures []*planning.Measure
+	Lines    map[int64]*planning.ProductLine
+	// Rows are the unit's own cells at month grain over the whole year.
+	Rows     []planning.GridRow
+	IssuedAt time.Time
+	IssuedTo string
+}
+
+// LetterSheet is the name of the letter's one sheet.
+const LetterSheet = "Target letter"
+
+// WriteLetter writes the letter as a one-sheet workbook: the unit, round,
+// version and approval record on top, then for each measure a table of the
+// product lines by month with quarter and year totals and a total row.
+func WriteLetter(w io.Writer, l *Letter) error {
+	f := excelize.NewFile()
+	defer f.Close()
+	if err := f.SetSheetName("Sheet1", LetterSheet); err != nil {
+		return err
+	}
+	st, err := newStyles(f)
+	if err != nil {
+		return err
+	}
+	label, err := f.NewStyle(&excelize.Style{Font: &excelize.Font{Bold: true}})
+	if err != nil {
+		return err
+	}
+	sw, err := f.NewStreamWriter(LetterSheet)
+	if err != nil {
+		return err
+	}
+	if err := sw.SetColWidth(1, 1, 16); err != nil {
+		return err
+	}
+	if err := sw.SetColWidth(2, 2, 30); err != nil {
+		return err
+	}
+	if err := sw.SetColWidth(3, 20, 14); err != nil {
+		return err
+	}
+	if err := sw.SetPanes(&excelize.Panes{Freeze: true, XSplit: 2, TopLeftCell: "C1", ActivePane: "topRight"}); err != nil {
+		return err
+	}
+	row := 0
+	put := func(vals ...any) error {
+		row++
+		return sw.SetRow(cellRef(1, row), vals)
+	}
+	unitName := l.Unit.Name
+	if l.Unit.NameLocal != "" {
+		unitName += " " + l.Unit.NameLocal
+	}
+	when := func(t *time.Time) string {
+		if t == nil {
+			return ""
+		}
+		return t.UTC().Format("2006-01-02 15:04 UTC")
+	}
+	status := "not the budget of record"
+	if l.Approval != nil && l.Approval.Record {
+		status = "budget of record"
+	}
+	head := [][2]string{
+		{"Org unit", fmt.Sprintf("%s %s", l.Unit.Code, unitName)},
+		{"Planning round", fmt.Sprintf("%s %s, fiscal year %d (%s to %s)", l.Round.Code, l.Round.Name, l.Round.FiscalYear, l.Round.MonthLabel(1), l.Round.MonthLabel(12))},
+		{"Version", fmt.Sprintf("%d %s (%s, %s, revision %d)", l.Version.Number, l.Version.Label, l.Version.Status, status, l.Version.Revision)},
+	}
+	if a := l.Approval; a != nil {
+		head = append(head,
+			[2]string{"Approved by", person(a.ApprovedByName, a.ApprovedBy)},
+			[2]string{"Approved at", when(a.ApprovedAt)})
+		if a.Comment != "" {
+			head = append(head, [2]string{"Approval note", a.Comment})
+		}
+		head = append(head,
+			[2]string{"Frozen by", person(a.FrozenByName, a.FrozenBy)},
+			[2]string{"Frozen at", when(a.FrozenAt)})
+	}
+	head = append(head, [2]string{"Issued", fmt.Sprintf("%s to %s", l.IssuedAt.UTC().Format("2006-01-02 15:04 UTC"), l.IssuedTo)})
+	if err := put(excelize.Cell{Value: "Target letter 目标责任书: " + unitName, StyleID: st.title}); err != nil {
+		return err
+	}
+	for _, h := range head {
+		if err := put(excelize.Cell{Value: h[0], StyleID: label}, h[1]); err != nil {
+			return err
+		}
+	}
+	view := &GridView{Round: l.Round, Grain: planning.GrainMonth, From: 1, To: 12}
+	cols := view.columns()
+	for _, m := range l.Measures {
+		row++
+		if err := put(excelize.Cell{Value: fmt.Sprintf("%s %s (%s, %s)", m.Name, m.NameLocal, m.Code, m.Unit), StyleID: st.title}); err != nil {
+			return err
+		}
+		header := []any{excelize.Cell{Value: colLine, StyleID: st.header}, excelize.Cell{Value: colName, StyleID: st.header}}
+		for _, c := range cols {
+			header = append(header, excelize.Cell{Value: c.label, StyleID: st.header})
+		}
+		if err := put(header...); err != nil {
+			return err
+		}
+		num, err := st.amount(m.Scale, false)
+		if err != nil {
+			return err
+		}
+		bold, err := st.amount(m.Scale, true)
+		if err != nil {
+			return err
+		}
+		first := row + 1
+		totals := make([]decimal.Decimal, len(cols))
+		for _, r := range l.Rows {
+			if r.MeasureID != m.ID {
+				continue
+			}
+			name := ""
+			if pl := l.Lines[r.ProductLineID]; pl != nil {
+				name = strings.TrimSpace(pl.Name + " " + pl.NameLocal)
+			}
+			vals := []any{r.ProductLineCode, name}
+			for ci, c := range cols {
+				amt := decimal.Zero
+				if c.sumOf == nil {
+					amt = r.Periods[c.amount].Amount
+					vals = append(vals, excelize.Cell{Value: float(amt), StyleID: num})
+				} else {
+					refs := make([]string, len(c.sumOf))
+					for j, k := range c.sumOf {
+						refs[j] = cellRef(3+k, row+1)
+						amt = amt.Add(r.Periods[cols[k].amount].Amount)
+					}
+					vals = append(vals, excelize.Cell{Formula: "SUM(" + strings.Join(refs, ",") + ")", Value: float(amt), StyleID: bold})
+				}
+				totals[ci] = totals[ci].Add(amt)
+			}
+			if err := put(vals...); err != nil {
+				return err
+			}
+		}
+		vals := []any{excelize.Cell{Value: "Total", StyleID: label}, ""}
+		for ci := range cols {
+			formula := ""
+			if row >= first {
+				formula = fmt.Sprintf("SUM(%s:%s)", cellRef(3+ci, first), cellRef(3+ci, row))
+			}
+			vals = append(vals, excelize.Cell{Formula: formula, Value: float(totals[ci]), StyleID: bold})
+		}
+		if err := put(vals...); err != nil {
+			return err
+		}
+	}
+	if err := sw.Flush(); err != nil {
+		return err
+	}
+	return f.Write(w)
+}
+
+func person(name string, id *int64) string {
+	switch {
+	case name != "":
+		return name
+	case id != nil:
+		return fmt.Sprintf("user %d", *id)
+	}
+	return "system"
+}
