@@ -364,7 +364,7 @@ func (s *Server) getCounterproposal(c echo.Context) error {
 //	@Accept			json
 //	@Produce		json
 //	@Param			id			path		int							true	"Counterproposal id"
-//	@Param			If-Match	header		string						false	"ETag as read"
+//	@Param			If-Match	header		string						true	"ETag as read, or *"
 //	@Param			body		body		api.CounterproposalPatch	true	"The changes"
 //	@Success		200			{object}	api.Counterproposal
 //	@Failure		400			{object}	api.Problem	"Malformed body"
@@ -373,13 +373,14 @@ func (s *Server) getCounterproposal(c echo.Context) error {
 //	@Failure		409			{object}	api.Problem	"Not a draft"
 //	@Failure		412			{object}	api.Problem	"Stale If-Match"
 //	@Failure		422			{object}	api.Problem	"Invalid lines"
+//	@Failure		428			{object}	api.Problem	"If-Match missing"
 //	@Router			/counterproposals/{id} [patch]
 func (s *Server) updateCounterproposal(c echo.Context) error {
 	id, err := pathID(c, "id")
 	if err != nil {
 		return err
 	}
-	match, err := ifMatch(c)
+	match, err := requireIfMatch(c)
 	if err != nil {
 		return err
 	}

@@ -144,8 +144,11 @@ func TestPlanningCycle(t *testing.T) {
 		if got.Status != "frozen" {
 			t.Fatalf("record version %+v", got)
 		}
-		call("pm-agency", "PUT", fmt.Sprintf("/api/v1/versions/%d/targets", v2.ID), map[string]any{"cells": []map[string]any{
-			{"org_unit": "CO", "product_line": "EPSON", "measure": "revenue", "period": "2027-04", "amount": "1.00"}}}, 409)
+		frozenWrite := env.Request("PUT", fmt.Sprintf("/api/v1/versions/%d/targets", v2.ID), apitest.Token("pm-agency"), map[string]any{"cells": []map[string]any{
+			{"org_unit": "CO", "product_line": "EPSON", "measure": "revenue", "period": "2027-04", "amount": "1.00"}}}, map[string]string{"If-Match": "*"})
+		if frozenWrite.Status != 409 {
+			t.Fatalf("write to the approved version: %d %s", frozenWrite.Status, frozenWrite.Body)
+		}
 
 		// 8. The diff shows exactly the accepted changes.
 		var d api.Diff

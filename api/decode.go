@@ -30,6 +30,9 @@ const DefaultBulkBodyLimit int64 = 16 << 20
 // bulkRoutes are the routes whose bodies may reach the bulk limit.
 var bulkRoutes = map[string]bool{
 	http.MethodPut + " " + pathPrefix + "/versions/:id/targets": true,
+	// File uploads: actuals and edited target workbooks.
+	http.MethodPost + " " + pathPrefix + "/actuals/imports":      true,
+	http.MethodPost + " " + pathPrefix + "/versions/:id/imports": true,
 }
 
 // maxJSONDepth is the deepest nesting of objects and arrays a request body

@@ -46,6 +46,8 @@ var codeStatus = map[string]int{
 	planning.ENOTFOUND:     http.StatusNotFound,
 	planning.ECONFLICT:     http.StatusConflict,
 	planning.EPRECONDITION: http.StatusPreconditionFailed,
+	planning.EPRECONDREQ:   http.StatusPreconditionRequired,
+	planning.ERATELIMITED:  http.StatusTooManyRequests,
 	planning.EUNAUTHORIZED: http.StatusUnauthorized,
 	planning.EFORBIDDEN:    http.StatusForbidden,
 	planning.ETOOLARGE:     http.StatusRequestEntityTooLarge,

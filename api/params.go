@@ -160,6 +160,18 @@ func ifMatch(c echo.Context) (*int64, error) {
 	return &rev, nil
 }
 
+// requireIfMatch is ifMatch for writes that must not overwrite what the
+// caller has not seen: without the header they get 428. "*" is an explicit
+// "whatever is there now" and passes.
+func requireIfMatch(c echo.Context) (*int64, error) {
+	if len(c.Request().Header.Values("If-Match")) == 0 {
+		return nil, &planning.Error{Code: planning.EPRECONDREQ,
+			Message: "this write needs If-Match: send the ETag you read (or \"*\" to overwrite whatever is there)",
+			Fields:  []planning.FieldError{{Field: "If-Match", Message: "is required"}}}
+	}
+	return ifMatch(c)
+}
+
 func badIfMatch() error {
 	return &planning.Error{Code: planning.EBADREQUEST,
 		Message: `If-Match must be "*" or one entity tag from an ETag header, such as "3"`,

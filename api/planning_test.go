@@ -250,7 +250,9 @@ func TestVersionsOverHTTP(t *testing.T) {
 				Headers: map[string]string{"If-Match": etag}, ExpectedStatus: 200},
 			{Name: "the same ETag again is stale", Method: "PUT", URL: versionURL + "/targets", As: "pm-commercial", Body: edit,
 				Headers: map[string]string{"If-Match": etag}, ExpectedStatus: 412},
-			{Name: "every bad cell is named and nothing is written", Method: "PUT", URL: versionURL + "/targets", As: "pm-commercial",
+			{Name: "If-Match is required", Method: "PUT", URL: versionURL + "/targets", As: "pm-commercial", Body: edit, ExpectedStatus: 428,
+				ExpectedContent: []string{`"field":"If-Match"`}},
+			{Name: "every bad cell is named and nothing is written", Method: "PUT", URL: versionURL + "/targets", As: "pm-commercial", Headers: map[string]string{"If-Match": "*"},
 				Body: map[string]any{"cells": []map[string]any{
 					{"org_unit": "B-ZJ", "product_line": "UPS", "measure": "revenue", "period": "2027-06", "amount": "99.00"},
 					{"org_unit": "NOPE", "product_line": "UPS", "measure": "revenue", "period": "2027-06", "amount": "1.00"},
@@ -265,8 +267,8 @@ func TestVersionsOverHTTP(t *testing.T) {
 						t.Fatal("a refused batch wrote a cell")
 					}
 				}},
-			{Name: "another owner's line", Method: "PUT", URL: versionURL + "/targets", As: "pm-industry", Body: edit, ExpectedStatus: 403},
-			{Name: "branch managers do not edit", Method: "PUT", URL: versionURL + "/targets", As: "bm-zj", Body: edit, ExpectedStatus: 403},
+			{Name: "another owner's line", Method: "PUT", URL: versionURL + "/targets", As: "pm-industry", Body: edit, Headers: map[string]string{"If-Match": "*"}, ExpectedStatus: 403},
+			{Name: "branch managers do not edit", Method: "PUT", URL: versionURL + "/targets", As: "bm-zj", Body: edit, Headers: map[string]string{"If-Match": "*"}, ExpectedStatus: 403},
 			{Name: "diff names exactly the edits", Method: "GET", URL: fmt.Sprintf("%s/diff?against=%d", versionURL, v1), As: "strategy", ExpectedStatus: 200,
 				ExpectedContent: []string{`"changed_cells":2`, `"org_unit":"B-ZJ-CH"`, `"after":"12345.67"`, `"before":"0"`, `"after":"40"`, `"key":"units"`}},
 			{Name: "diff filtered by measure", Method: "GET", URL: fmt.Sprintf("%s/diff?against=%d&measure=units", versionURL, v1), As: "strategy", ExpectedStatus: 200,
@@ -276,7 +278,7 @@ func TestVersionsOverHTTP(t *testing.T) {
 				ExpectedContent: []string{`"parent":"B-ZJ"`, `"period":"2027-06"`}},
 			{Name: "only the strategy office freezes", Method: "POST", URL: versionURL + "/freeze", As: "pm-commercial", ExpectedStatus: 403},
 			{Name: "freeze", Method: "POST", URL: versionURL + "/freeze", As: "strategy", ExpectedStatus: 200, ExpectedContent: []string{`"status":"frozen"`}},
-			{Name: "a frozen version refuses edits", Method: "PUT", URL: versionURL + "/targets", As: "pm-commercial", Body: edit, ExpectedStatus: 409,
+			{Name: "a frozen version refuses edits", Method: "PUT", URL: versionURL + "/targets", As: "pm-commercial", Body: edit, Headers: map[string]string{"If-Match": "*"}, ExpectedStatus: 409,
 				ExpectedContent: []string{"frozen"}},
 			{Name: "and allocations", Method: "POST", URL: versionURL + "/allocations", As: "pm-commercial",
 				Body: map[string]any{"measure": "revenue", "root": "CO", "targets": []map[string]any{{"product_line": "UPS", "amount": "1.00"}}}, ExpectedStatus: 409},

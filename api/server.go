@@ -34,6 +34,11 @@ type Config struct {
 	// RequestTimeout bounds each request's context; 0 means
 	// DefaultRequestTimeout, a negative value means no bound.
 	RequestTimeout time.Duration
+	// RateLimit is the sustained requests per second one token may send;
+	// 0 means DefaultRateLimit, a negative value turns limiting off.
+	// RateBurst is how many it may send at once (0: DefaultRateBurst).
+	RateLimit float64
+	RateBurst int
 	// DB, when set, is the connection pool whose statistics /metrics reports.
 	DB *sql.DB
 }
@@ -48,6 +53,7 @@ type Server struct {
 	echo    *echo.Echo
 	metrics *metrics
 	openapi []byte
+	limits  *limiters
 }
 
 // NewServer builds the server. A nil logger discards logs.
@@ -66,6 +72,7 @@ func NewServer(cfg Config, svcs planning.Services, logger *slog.Logger) *Server 
 	}
 	s := &Server{cfg: cfg, svcs: svcs, logger: logger, echo: echo.New()}
 	s.metrics = newMetrics(cfg.DB)
+	s.limits = newLimiters(cfg.RateLimit, cfg.RateBurst)
 	s.openapi = s.buildOpenAPI()
 
 	e := s.echo
@@ -126,7 +133,9 @@ func (s *Server) routes() {
 	// group, echo would also route every unknown path and method under the
 	// prefix to it, turning 405s into 404s.
 	v1 := e.Group(pathPrefix)
-	auth := func(method, path string, h echo.HandlerFunc) { v1.Add(method, path, h, s.authenticate) }
+	auth := func(method, path string, h echo.HandlerFunc) {
+		v1.Add(method, path, h, s.authenticate, s.rateLimit, s.idempotent)
+	}
 	auth(http.MethodGet, "/me", s.getMe)
 
 	auth(http.MethodGet, "/org-units", s.listOrgUnits)
@@ -197,4 +206,12 @@ func (s *Server) routes() {
 
 	auth(http.MethodGet, "/versions/:id/approval", s.getApproval)
 	auth(http.MethodPost, "/versions/:id/approval/actions", s.actOnApproval)
+
+	auth(http.MethodPost, "/actuals/imports", s.importActuals)
+	auth(http.MethodGet, "/actuals", s.listActuals)
+	auth(http.MethodGet, "/rounds/:id/attainment", s.getAttainment)
+	auth(http.MethodGet, "/rounds/:id/rankings", s.getRankings)
+	auth(http.MethodGet, "/versions/:id/export", s.exportVersion)
+	auth(http.MethodGet, "/versions/:id/letters/:org_unit", s.getLetter)
+	auth(http.MethodPost, "/versions/:id/imports", s.importTargets)
 }

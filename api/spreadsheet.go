@@ -6,6 +6,7 @@ import (
 	"net/http"
 	"slices"
 	"strings"
+	"time"
 
 	"github.com/labstack/echo/v4"
 	"github.com/shopspring/decimal"
@@ -70,17 +71,17 @@ func (s *Server) readWholeGrid(c echo.Context, f planning.GridFilter) ([]plannin
 //	@Security		BearerAuth
 //	@Produce		application/vnd.openxmlformats-officedocument.spreadsheetml.sheet
 //	@Produce		text/csv
-//	@Param			id				path		int		true	"Version id"
-//	@Param			format			query		string	false	"xlsx (default) or csv"	Enums(xlsx,csv)
-//	@Param			org_unit		query		string	false	"Org unit code: that unit only (or its subtree with subtree=true)"
-//	@Param			subtree			query		bool	false	"Include the org unit's descendants"
-//	@Param			product_line	query		string	false	"Product line codes, comma-separated"
-//	@Param			measure			query		string	false	"Measure codes, comma-separated"
-//	@Param			period			query		string	false	"A month 2027-04, a range 2027-04..2027-09, or a quarter Q1-Q4"
-//	@Param			grain			query		string	false	"month (default), quarter or year"	Enums(month,quarter,year)
-//	@Param			blank_rows		query		bool	false	"Add zero rows for the view's org units and product lines without targets"
-//	@Success		200				{file}		file	"The workbook or CSV file"
-//	@Header			200				{string}	ETag	"The version's revision"
+//	@Param			id				path		int			true	"Version id"
+//	@Param			format			query		string		false	"xlsx (default) or csv"	Enums(xlsx,csv)
+//	@Param			org_unit		query		string		false	"Org unit code: that unit only (or its subtree with subtree=true)"
+//	@Param			subtree			query		bool		false	"Include the org unit's descendants"
+//	@Param			product_line	query		string		false	"Product line codes, comma-separated"
+//	@Param			measure			query		string		false	"Measure codes, comma-separated"
+//	@Param			period			query		string		false	"A month 2027-04, a range 2027-04..2027-09, or a quarter Q1-Q4"
+//	@Param			grain			query		string		false	"month (default), quarter or year"	Enums(month,quarter,year)
+//	@Param			blank_rows		query		bool		false	"Add zero rows for the view's org units and product lines without targets"
+//	@Success		200				{file}		file		"The workbook or CSV file"
+//	@Header			200				{string}	ETag		"The version's revision"
 //	@Failure		400				{object}	api.Problem	"Bad query parameter"
 //	@Failure		404				{object}	api.Problem	"No such version, or org unit outside your scope"
 //	@Failure		413				{object}	api.Problem	"More than 100,000 rows"
@@ -124,7 +125,7 @@ func (s *Server) exportVersion(c echo.Context) error {
 		return err
 	}
 	view := &spreadsheet.GridView{Round: r, Version: v, Grain: f.Grain, From: max(f.PeriodFrom, 1), To: f.PeriodTo,
-		ExportedAt: time(), Units: map[int64]*planning.OrgUnit{}}
+		ExportedAt: time.Now().UTC(), Units: map[int64]*planning.OrgUnit{}}
 	if view.To == 0 {
 		view.To = 12
 	}
@@ -267,9 +268,9 @@ func ptrTo[T any](v T) *T { return &v }
 //	@Tags			spreadsheets
 //	@Security		BearerAuth
 //	@Produce		application/vnd.openxmlformats-officedocument.spreadsheetml.sheet
-//	@Param			id			path		int		true	"Version id: the round's budget of record"
-//	@Param			org_unit	path		string	true	"Org unit code"
-//	@Success		200			{file}		file	"The letter"
+//	@Param			id			path		int			true	"Version id: the round's budget of record"
+//	@Param			org_unit	path		string		true	"Org unit code"
+//	@Success		200			{file}		file		"The letter"
 //	@Failure		404			{object}	api.Problem	"No such version, or org unit unknown or outside your scope"
 //	@Failure		409			{object}	api.Problem	"The version is not the budget of record"
 //	@Router			/versions/{id}/letters/{org_unit} [get]
@@ -313,7 +314,7 @@ func (s *Server) getLetter(c echo.Context) error {
 	if err := res.loadIDs(nil, lineIDs, r.MeasureIDs); err != nil {
 		return err
 	}
-	l := &spreadsheet.Letter{Unit: unit, Round: r, Version: v, Approval: rec, Lines: res.lineIDs, Rows: rows, IssuedAt: time()}
+	l := &spreadsheet.Letter{Unit: unit, Round: r, Version: v, Approval: rec, Lines: res.lineIDs, Rows: rows, IssuedAt: time.Now().UTC()}
 	for _, mid := range r.MeasureIDs {
 		if m := res.measureOf(mid); m != nil {
 			l.Measures = append(l.Measures, m)
@@ -417,12 +418,12 @@ func (s *Server) fromDomainTargetImport(res *resolver, r *planning.Round, x *pla
 //	@Param			file	formData	file	true	"The edited XLSX workbook"
 //	@Param			dry_run	formData	bool	false	"Report, change nothing (also accepted as a query parameter)"
 //	@Success		200		{object}	api.TargetImportReport
-//	@Failure		400		{object}	api.Problem	"Malformed upload"
-//	@Failure		403		{object}	api.Problem	"Not your product line, or role may not edit targets"
-//	@Failure		404		{object}	api.Problem	"No such version"
+//	@Failure		400		{object}	api.Problem				"Malformed upload"
+//	@Failure		403		{object}	api.Problem				"Not your product line, or role may not edit targets"
+//	@Failure		404		{object}	api.Problem				"No such version"
 //	@Failure		409		{object}	api.TargetImportRefused	"Conflicting cells, or the version is frozen or its round not under way"
-//	@Failure		413		{object}	api.Problem	"File too large, or more than 10,000 changed cells"
-//	@Failure		415		{object}	api.Problem	"Not multipart/form-data"
+//	@Failure		413		{object}	api.Problem				"File too large, or more than 10,000 changed cells"
+//	@Failure		415		{object}	api.Problem				"Not multipart/form-data"
 //	@Failure		422		{object}	api.TargetImportRefused	"Problems with the workbook; nothing imported"
 //	@Router			/versions/{id}/imports [post]
 func (s *Server) importTargets(c echo.Context) error {

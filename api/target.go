@@ -177,13 +177,13 @@ func (s *Server) getTargets(c echo.Context) error {
 // putTargets godoc
 //
 //	@Summary		Edit target cells
-//	@Description	Sets up to 10,000 cells of a working version in one transaction: all or nothing. Product managers write their own product lines; the strategy office and admins any. Each amount must be at its measure's scale. Send If-Match with the version's ETag to refuse writing over changes you have not seen.
+//	@Description	Sets up to 10,000 cells of a working version in one transaction: all or nothing. Product managers write their own product lines; the strategy office and admins any. Each amount must be at its measure's scale. If-Match is required: the version's ETag as read (412 when it moved on), or * to overwrite.
 //	@Tags			targets
 //	@Security		BearerAuth
 //	@Accept			json
 //	@Produce		json
 //	@Param			id			path		int				true	"Version id"
-//	@Param			If-Match	header		string			false	"ETag of the version as read"
+//	@Param			If-Match	header		string			true	"ETag of the version as read, or * to overwrite"
 //	@Param			body		body		api.CellBatch	true	"The cells"
 //	@Success		200			{object}	api.Version
 //	@Failure		400			{object}	api.Problem	"Malformed body"
@@ -193,13 +193,14 @@ func (s *Server) getTargets(c echo.Context) error {
 //	@Failure		412			{object}	api.Problem	"Stale If-Match"
 //	@Failure		413			{object}	api.Problem	"Too many cells"
 //	@Failure		422			{object}	api.Problem	"Invalid cells, each named"
+//	@Failure		428			{object}	api.Problem	"If-Match missing"
 //	@Router			/versions/{id}/targets [put]
 func (s *Server) putTargets(c echo.Context) error {
 	id, err := pathID(c, "id")
 	if err != nil {
 		return err
 	}
-	match, err := ifMatch(c)
+	match, err := requireIfMatch(c)
 	if err != nil {
 		return err
 	}

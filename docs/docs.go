@@ -4461,6 +4461,122 @@ const docTemplate = `{
                 }
             }
         },
+        "/versions/{id}/export": {
+            "get": {
+                "security": [
+                    {
+                        "BearerAuth": []
+                    }
+                ],
+                "description": "The target grid of the version, with the grid's filters and grain, as a file. XLSX is made for people: a sheet per measure with the round, version (and its revision) and export time on top; org units indented by level; months as columns with quarter and year totals (formulas); frozen headings; numbers formatted at the measure's scale; and a hidden sheet with the ids and the exact amounts exported, so a workbook exported by month can be edited and imported back (POST /versions/{id}/imports). CSV is for machines: a header row, then one row per org unit, product line and measure with plain decimal amounts at the grain and the total. blank_rows=true adds a zero row for every org unit and product line of the view that has no targets yet, to plan them in the workbook. At most 100,000 rows. Scoped like the grid.",
+                "produces": [
+                    "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+                    "text/csv"
+                ],
+                "tags": [
+                    "spreadsheets"
+                ],
+                "summary": "Export a grid view to XLSX or CSV",
+                "parameters": [
+                    {
+                        "type": "integer",
+                        "description": "Version id",
+                        "name": "id",
+                        "in": "path",
+                        "required": true
+                    },
+                    {
+                        "enum": [
+                            "xlsx",
+                            "csv"
+                        ],
+                        "type": "string",
+                        "description": "xlsx (default) or csv",
+                        "name": "format",
+                        "in": "query"
+                    },
+                    {
+                        "type": "string",
+                        "description": "Org unit code: that unit only (or its subtree with subtree=true)",
+                        "name": "org_unit",
+                        "in": "query"
+                    },
+                    {
+                        "type": "boolean",
+                        "description": "Include the org unit's descendants",
+                        "name": "subtree",
+                        "in": "query"
+                    },
+                    {
+                        "type": "string",
+                        "description": "Product line codes, comma-separated",
+                        "name": "product_line",
+                        "in": "query"
+                    },
+                    {
+                        "type": "string",
+                        "description": "Measure codes, comma-separated",
+                        "name": "measure",
+                        "in": "query"
+                    },
+                    {
+                        "type": "string",
+                        "description": "A month 2027-04, a range 2027-04..2027-09, or a quarter Q1-Q4",
+                        "name": "period",
+                        "in": "query"
+                    },
+                    {
+                        "enum": [
+                            "month",
+                            "quarter",
+                            "year"
+                        ],
+                        "type": "string",
+                        "description": "month (default), quarter or year",
+                        "name": "grain",
+                        "in": "query"
+                    },
+                    {
+                        "type": "boolean",
+                        "description": "Add zero rows for the view's org units and product lines without targets",
+                        "name": "blank_rows",
+                        "in": "query"
+                    }
+                ],
+                "responses": {
+                    "200": {
+                        "description": "The workbook or CSV file",
+                        "schema": {
+                            "type": "file"
+                        },
+                        "headers": {
+                            "ETag": {
+                                "type": "string",
+                                "description": "The version's revision"
+                            }
+                        }
+                    },
+                    "400": {
+                        "description": "Bad query parameter",
+                        "schema": {
+                            "$ref": "#/definitions/api.Problem"
+                        }
+                    },
+                    "404": {
+                        "description": "No such version, or org unit outside your scope",
+                        "schema": {
+                            "$ref": "#/definitions/api.Problem"
+                        }
+                    },
+                    "413": {
+                        "description": "More than 100,000 rows",
+                        "schema": {
+                            "$ref": "#/definitions/api.Problem"
+                        }
+                    }
+                }
+            }
+        },
         "/versions/{id}/freeze": {
             "post": {
                 "security": [
@@ -4518,6 +4634,151 @@ const docTemplate = `{
                     },
                     "412": {
                         "description": "Stale If-Match",
+                        "schema": {
+                            "$ref": "#/definitions/api.Problem"
+                        }
+                    }
+                }
+            }
+        },
+        "/versions/{id}/imports": {
+            "post": {
+                "security": [
+                    {
+                        "BearerAuth": []
+                    }
+                ],
+                "description": "Brings back a workbook exported with GET /versions/{id}/export (format xlsx, grain month) after people edited it, into this working version of the same round (the exported version or a later one). Only the cells whose amount in the workbook differs from the amount exported are written, as one batch edit with the usual rules: product managers write their own product lines, the strategy office and admins any; the version must be working and the round under way; amounts at the measure's scale; at most 10,000 changed cells. Rows are found by their org unit and product line codes, months by their headings, so sorting and notes do no harm; rows cannot be added.\nLost updates are refused by a three-way merge: a changed cell whose amount in the version now differs from the amount exported was changed by someone else too; any such conflict refuses the import (409) and lists every conflicting cell with its exported, current and workbook amounts. Cells others changed that the workbook leaves as exported are not conflicts and keep the others' amounts. dry_run=true reports the changes and conflicts and writes nothing.",
+                "consumes": [
+                    "multipart/form-data"
+                ],
+                "produces": [
+                    "application/json"
+                ],
+                "tags": [
+                    "spreadsheets"
+                ],
+                "summary": "Import an edited target workbook",
+                "parameters": [
+                    {
+                        "type": "integer",
+                        "description": "Version id to import into",
+                        "name": "id",
+                        "in": "path",
+                        "required": true
+                    },
+                    {
+                        "type": "file",
+                        "description": "The edited XLSX workbook",
+                        "name": "file",
+                        "in": "formData",
+                        "required": true
+                    },
+                    {
+                        "type": "boolean",
+                        "description": "Report, change nothing (also accepted as a query parameter)",
+                        "name": "dry_run",
+                        "in": "formData"
+                    }
+                ],
+                "responses": {
+                    "200": {
+                        "description": "OK",
+                        "schema": {
+                            "$ref": "#/definitions/api.TargetImportReport"
+                        }
+                    },
+                    "400": {
+                        "description": "Malformed upload",
+                        "schema": {
+                            "$ref": "#/definitions/api.Problem"
+                        }
+                    },
+                    "403": {
+                        "description": "Not your product line, or role may not edit targets",
+                        "schema": {
+                            "$ref": "#/definitions/api.Problem"
+                        }
+                    },
+                    "404": {
+                        "description": "No such version",
+                        "schema": {
+                            "$ref": "#/definitions/api.Problem"
+                        }
+                    },
+                    "409": {
+                        "description": "Conflicting cells, or the version is frozen or its round not under way",
+                        "schema": {
+                            "$ref": "#/definitions/api.TargetImportRefused"
+                        }
+                    },
+                    "413": {
+                        "description": "File too large, or more than 10,000 changed cells",
+                        "schema": {
+                            "$ref": "#/definitions/api.Problem"
+                        }
+                    },
+                    "415": {
+                        "description": "Not multipart/form-data",
+                        "schema": {
+                            "$ref": "#/definitions/api.Problem"
+                        }
+                    },
+                    "422": {
+                        "description": "Problems with the workbook; nothing imported",
+                        "schema": {
+                            "$ref": "#/definitions/api.TargetImportRefused"
+                        }
+                    }
+                }
+            }
+        },
+        "/versions/{id}/letters/{org_unit}": {
+            "get": {
+                "security": [
+                    {
+                        "BearerAuth": []
+                    }
+                ],
+                "description": "The target letter (目标责任书) of an org unit as XLSX: the unit's own targets in the version by product line and month, with quarter and year totals, for every measure of the round, and the approval record — who approved the budget of record and when, who froze it and when. The version must be its round's budget of record (409 otherwise). A branch manager downloads their branch's and teams' letters; units outside your scope are 404.",
+                "produces": [
+                    "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
+                ],
+                "tags": [
+                    "spreadsheets"
+                ],
+                "summary": "Download an org unit's target letter",
+                "parameters": [
+                    {
+                        "type": "integer",
+                        "description": "Version id: the round's budget of record",
+                        "name": "id",
+                        "in": "path",
+                        "required": true
+                    },
+                    {
+                        "type": "string",
+                        "description": "Org unit code",
+                        "name": "org_unit",
+                        "in": "path",
+                        "required": true
+                    }
+                ],
+                "responses": {
+                    "200": {
+                        "description": "The letter",
+                        "schema": {
+                            "type": "file"
+                        }
+                    },
+                    "404": {
+                        "description": "No such version, or org unit unknown or outside your scope",
+                        "schema": {
+                            "$ref": "#/definitions/api.Problem"
+                        }
+                    },
+                    "409": {
+                        "description": "The version is not the budget of record",
                         "schema": {
                             "$ref": "#/definitions/api.Problem"
                         }
@@ -7314,6 +7575,145 @@ const docTemplate = `{
                         "1.5",
                         "2"
                     ]
+                }
+            }
+        },
+        "api.TargetCellChange": {
+            "type": "object",
+            "properties": {
+                "cell": {
+                    "type": "string",
+                    "example": "E7"
+                },
+                "current": {
+                    "type": "string",
+                    "example": "100000.00"
+                },
+                "exported": {
+                    "type": "string",
+                    "example": "100000.00"
+                },
+                "measure": {
+                    "type": "string",
+                    "example": "revenue"
+                },
+                "org_unit": {
+                    "type": "string",
+                    "example": "B-SH-KA"
+                },
+                "period": {
+                    "type": "string",
+                    "example": "2027-05"
+                },
+                "product_line": {
+                    "type": "string",
+                    "example": "POS"
+                },
+                "sheet": {
+                    "type": "string",
+                    "example": "revenue"
+                },
+                "value": {
+                    "type": "string",
+                    "example": "120000.00"
+                }
+            }
+        },
+        "api.TargetImportRefused": {
+            "type": "object",
+            "properties": {
+                "code": {
+                    "description": "Code is the domain error code (invalid, bad_request, not_found, …).",
+                    "type": "string",
+                    "example": "invalid"
+                },
+                "detail": {
+                    "type": "string",
+                    "example": "invalid input: name: is required"
+                },
+                "errors": {
+                    "type": "array",
+                    "items": {
+                        "$ref": "#/definitions/api.ProblemField"
+                    }
+                },
+                "instance": {
+                    "description": "Instance is the path of the request that failed.",
+                    "type": "string",
+                    "example": "/api/v1/org-units"
+                },
+                "report": {
+                    "$ref": "#/definitions/api.TargetImportReport"
+                },
+                "request_id": {
+                    "description": "RequestID repeats the X-Request-Id response header, to quote in reports.",
+                    "type": "string"
+                },
+                "status": {
+                    "type": "integer",
+                    "example": 422
+                },
+                "title": {
+                    "type": "string",
+                    "example": "Unprocessable Entity"
+                },
+                "type": {
+                    "description": "Type is a URI naming the kind of problem: \"urn:cascade:problem:\u003ccode\u003e\"\nfor domain errors, \"about:blank\" for plain HTTP errors.",
+                    "type": "string",
+                    "example": "urn:cascade:problem:invalid"
+                }
+            }
+        },
+        "api.TargetImportReport": {
+            "type": "object",
+            "properties": {
+                "changed_cells": {
+                    "description": "ChangedCells counts the cells written (or to be written).",
+                    "type": "integer",
+                    "example": 3
+                },
+                "changes": {
+                    "type": "array",
+                    "items": {
+                        "$ref": "#/definitions/api.TargetCellChange"
+                    }
+                },
+                "conflicts": {
+                    "description": "Conflicts are cells the workbook changes that someone else changed\nsince the export; any refuses the import.",
+                    "type": "array",
+                    "items": {
+                        "$ref": "#/definitions/api.TargetCellChange"
+                    }
+                },
+                "dry_run": {
+                    "type": "boolean"
+                },
+                "exported_revision": {
+                    "type": "integer",
+                    "example": 14
+                },
+                "exported_version_id": {
+                    "description": "ExportedVersionID and ExportedRevision are the version and revision\nthe workbook was exported from.",
+                    "type": "integer",
+                    "example": 2
+                },
+                "problems": {
+                    "type": "array",
+                    "items": {
+                        "$ref": "#/definitions/api.ImportProblem"
+                    }
+                },
+                "revision": {
+                    "description": "Revision is the version's revision now (after the write).",
+                    "type": "integer",
+                    "example": 15
+                },
+                "version_id": {
+                    "type": "integer",
+                    "example": 2
+                },
+                "written": {
+                    "type": "boolean"
                 }
             }
         },

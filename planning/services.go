@@ -17,6 +17,7 @@ type Services struct {
 	Targets      TargetService
 	Proposals    CounterproposalService
 	Approvals    ApprovalService
+	Idempotency  IdempotencyService
 	// Actuals, Attainment and ApprovalRecords serve the assessment against
 	// the budget of record and the documents made from it.
 	Actuals         ActualService

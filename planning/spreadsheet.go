@@ -23,9 +23,23 @@ type ApprovalRecord struct {
 	FrozenBy       *int64
 	FrozenByName   string
 	FrozenAt       *time.Time
-	// Source names where the approval was read from, e.g.
-	// "round_transition".
+	// Steps are the actions of the approval chain that approved the
+	// version, from its submission to the final approval.
+	Steps []ApprovalRecordStep
+	// Source names where the approval was read from: "approval_chain";
+	// for rounds approved before the chain recorded its actions,
+	// "round_transition" or "version_freeze".
 	Source string
+}
+
+// ApprovalRecordStep is one action of the chain that approved a version.
+type ApprovalRecordStep struct {
+	Role      Role
+	Action    string // submit or approve
+	ActorID   int64
+	ActorName string
+	Comment   string
+	At        time.Time
 }
 
 // ApprovalRecordService finds approval records. It is the one place

@@ -86,7 +86,7 @@ func ReadActuals(data []byte, format string) (*ActualsFile, error) {
 	default:
 		return nil, fmt.Errorf("unknown format %q", format)
 	}
-	if len(out.Problems) > 0 {
+	if len(table) == 0 && len(out.Problems) > 0 {
 		return out, nil
 	}
 	if len(table) == 0 {

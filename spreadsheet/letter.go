@@ -98,6 +98,14 @@ func WriteLetter(w io.Writer, l *Letter) error {
 		head = append(head,
 			[2]string{"Frozen by", person(a.FrozenByName, a.FrozenBy)},
 			[2]string{"Frozen at", when(a.FrozenAt)})
+		for i, st := range a.Steps {
+			at := st.At
+			line := fmt.Sprintf("%s by %s (%s), %s", st.Action, person(st.ActorName, &st.ActorID), st.Role, when(&at))
+			if st.Comment != "" {
+				line += ": " + st.Comment
+			}
+			head = append(head, [2]string{fmt.Sprintf("Approval step %d", i+1), line})
+		}
 	}
 	head = append(head, [2]string{"Issued", fmt.Sprintf("%s to %s", l.IssuedAt.UTC().Format("2006-01-02 15:04 UTC"), l.IssuedTo)})
 	if err := put(excelize.Cell{Value: "Target letter 目标责任书: " + unitName, StyleID: st.title}); err != nil {

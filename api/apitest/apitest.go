@@ -33,7 +33,8 @@ const PGEnv = storetest.PGEnv
 type Options struct {
 	// Dialect is the database to run on; empty means SQLite.
 	Dialect sqlstore.Dialect
-	// Config is passed to api.NewServer; its DB is filled in.
+	// Config is passed to api.NewServer; its DB is filled in. Rate
+	// limiting is off unless Config.RateLimit is set.
 	Config api.Config
 	// NoDemo leaves the database empty instead of loading the demo data.
 	NoDemo bool
@@ -78,6 +79,11 @@ func NewWith(t testing.TB, opts Options) *Env {
 		env.Demo = res
 	}
 	cfg := opts.Config
+	if cfg.RateLimit == 0 {
+		// Tests fire requests faster than any person; they opt in to
+		// rate limiting by setting Config.RateLimit.
+		cfg.RateLimit = -1
+	}
 	cfg.DB = db.SQLDB()
 	if cfg.Version == "" {
 		cfg.Version = "test"

@@ -8,10 +8,11 @@ import (
 
 // ApprovalRecordService implements planning.ApprovalRecordService.
 //
-// It reads the approval from the round's move to approved (who took it, when
-// and with what comment) and the version's freeze. When the approval chain
-// records its own final action, only approvedBy below needs to read that
-// instead; the documents built on the record stay as they are.
+// The record is read from the approval chain: the version's actions from its
+// last submission to its final approval. Rounds approved before the chain
+// recorded its actions fall back to the round's move to approved, and then
+// to the version's freeze; the documents built on the record do not change
+// with its source.
 type ApprovalRecordService struct{ db *DB }
 
 var _ planning.ApprovalRecordService = (*ApprovalRecordService)(nil)
@@ -25,7 +26,7 @@ func (s *ApprovalRecordService) FindApprovalRecord(ctx context.Context, versionI
 	if err != nil {
 		return nil, err
 	}
-	round, _, err := s.db.loadRound(ctx, s.db.bun, v.RoundID)
+	_, round, err := s.db.loadRound(ctx, s.db.bun, v.RoundID)
 	if err != nil {
 		return nil, err
 	}
@@ -39,16 +40,64 @@ func (s *ApprovalRecordService) FindApprovalRecord(ctx context.Context, versionI
 	if !rec.Record {
 		return rec, nil
 	}
-	if err := s.db.approvedBy(ctx, rec); err != nil {
-		return nil, err
+	if ok, err := s.db.approvedByChain(ctx, rec, round); ok || err != nil {
+		return rec, err
 	}
-	return rec, nil
+	return rec, s.db.approvedByTransition(ctx, rec)
 }
 
-// approvedBy fills in who approved the round's budget of record and when:
-// the latest move of the round to approved. A round approved in a way that
-// left no such move falls back to the version's freeze.
-func (db *DB) approvedBy(ctx context.Context, rec *planning.ApprovalRecord) error {
+// approvedByChain fills in the record from the version's approval actions,
+// and reports whether they hold its final approval.
+func (db *DB) approvedByChain(ctx context.Context, rec *planning.ApprovalRecord, round *planning.Round) (bool, error) {
+	var acts []approvalRow
+	if err := db.bun.NewSelect().Model(&acts).Where("version_id = ?", rec.VersionID).OrderExpr("id ASC").Scan(ctx); err != nil {
+		return false, db.mapError(err)
+	}
+	start := -1
+	for i, x := range acts {
+		if x.Action == planning.ActSubmit {
+			start = i
+		}
+	}
+	if start < 0 {
+		return false, nil
+	}
+	final := -1
+	for i := start; i < len(acts); i++ {
+		switch acts[i].Action {
+		case planning.ActSubmit, planning.ActApprove:
+			final = i
+		default:
+			return false, nil // rejected or reopened after the submission
+		}
+	}
+	if acts[final].Action != planning.ActApprove {
+		return false, nil
+	}
+	names := map[int64]string{}
+	for _, x := range acts[start : final+1] {
+		if _, ok := names[x.ActorID]; !ok {
+			n, err := db.userName(ctx, x.ActorID)
+			if err != nil {
+				return false, err
+			}
+			names[x.ActorID] = n
+		}
+		step := planning.ApprovalRecordStep{Action: x.Action, ActorID: x.ActorID, ActorName: names[x.ActorID], Comment: x.Comment, At: x.At.UTC()}
+		if x.Step >= 0 && x.Step < len(round.ApprovalChain) {
+			step.Role = round.ApprovalChain[x.Step].Role
+		}
+		rec.Steps = append(rec.Steps, step)
+	}
+	last := rec.Steps[len(rec.Steps)-1]
+	id, at := last.ActorID, last.At
+	rec.ApprovedBy, rec.ApprovedByName, rec.ApprovedAt, rec.Comment, rec.Source = &id, last.ActorName, &at, last.Comment, "approval_chain"
+	return true, nil
+}
+
+// approvedByTransition fills in the record from the round's latest move to
+// approved, or else from the version's freeze.
+func (db *DB) approvedByTransition(ctx context.Context, rec *planning.ApprovalRecord) error {
 	var trs []transitionRow
 	if err := db.bun.NewSelect().Model(&trs).Where("round_id = ? AND to_status = ?", rec.RoundID, string(planning.RoundApproved)).
 		OrderExpr("id DESC").Limit(1).Scan(ctx); err != nil {

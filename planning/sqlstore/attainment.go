@@ -336,9 +336,37 @@ func (s *AttainmentService) FindRankings(ctx context.Context, f planning.Ranking
 		return nil, err
 	}
 	var totals []planning.AttainmentRow
+	ranked := map[int64]bool{}
 	for _, r := range rep.Rows {
 		if r.ProductLineID == 0 {
 			totals = append(totals, r)
+			ranked[r.OrgUnitID] = true
+		}
+	}
+	// Units of the level with neither targets nor actuals are ranked too,
+	// last, so the ranking lists the whole level.
+	var units []orgUnitRow
+	q := s.db.bun.NewSelect().Model(&units).Where("kind = ? AND active", string(f.Kind)).OrderExpr("path")
+	scopeWhere(q, a, "path")
+	if err := q.Scan(ctx); err != nil {
+		return nil, s.db.mapError(err)
+	}
+	if len(units) > 0 {
+		scales, err := s.db.measureScales(ctx, []int64{f.MeasureID})
+		if err != nil {
+			return nil, err
+		}
+		var code string
+		if err := s.db.bun.NewSelect().TableExpr("measures").Column("code").Where("id = ?", f.MeasureID).Scan(ctx, &code); err != nil {
+			return nil, s.db.mapError(err)
+		}
+		for _, u := range units {
+			if ranked[u.ID] {
+				continue
+			}
+			totals = append(totals, planning.AttainmentRow{OrgUnitID: u.ID, OrgUnitCode: u.Code, OrgUnitName: u.Name,
+				OrgUnitKind: planning.OrgUnitKind(u.Kind), OrgUnitPath: u.Path, MeasureID: f.MeasureID, MeasureCode: code,
+				Scale: scales[f.MeasureID]})
 		}
 	}
 	rep.Rows = nil

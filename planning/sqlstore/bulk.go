@@ -18,6 +18,9 @@ import (
 // operations that need the connection itself (PostgreSQL's COPY) take part
 // in the transaction.
 func (db *DB) inConnTx(ctx context.Context, fn func(conn bun.Conn, tx bun.Tx) error) (err error) {
+	if amb := ambientFrom(ctx); amb != nil {
+		return db.mapError(fn(amb.conn, amb.tx))
+	}
 	conn, err := db.bun.Conn(ctx)
 	if err != nil {
 		return db.mapError(err)
@@ -129,25 +132,7 @@ func (db *DB) writeBuffers(ctx context.Context, tx bun.Tx, versionID int64, p *p
 // line and returns how many it wrote. PostgreSQL gets them through COPY on
 // the transaction's connection; SQLite through a prepared multi-row INSERT.
 func (db *DB) writeAllocated(ctx context.Context, conn bun.Conn, tx bun.Tx, versionID int64, p *plan, results []*allocation.CascadeResult) (int64, error) {
-	rows := func(emit func(unit, line int64, period int, amount []byte) error) error {
-		var buf []byte
-		for li, r := range results {
-			line := p.Lines[li].ProductLineID
-			for i := 0; i < r.Len(); i++ {
-				idx := p.index(r.Key(i))
-				if _, ok := p.Lines[li].Locks[idx]; ok {
-					continue
-				}
-				for m := 1; m <= 12; m++ {
-					buf, _ = r.Month(i, m).AppendText(buf[:0])
-					if err := emit(p.IDs[idx], line, m, buf); err != nil {
-						return err
-					}
-				}
-			}
-		}
-		return nil
-	}
+	rows := p.cellsInKeyOrder(results)
 	if db.dialect == Postgres {
 		return copyCells(ctx, conn, versionID, p.MeasureID, rows)
 	}

@@ -175,10 +175,29 @@ func (db *DB) MigrationStatus(ctx context.Context) ([]string, error) {
 }
 
 // inTx runs fn in one transaction and commits it only if fn succeeds, so a
-// write happens whole or not at all.
+// write happens whole or not at all. Inside an ambient transaction (see
+// withAmbient) fn joins it instead, and its outcome is the ambient one's.
 func (db *DB) inTx(ctx context.Context, fn func(tx bun.Tx) error) error {
+	if amb := ambientFrom(ctx); amb != nil {
+		return db.mapError(fn(amb.tx))
+	}
 	err := db.bun.RunInTx(ctx, nil, func(ctx context.Context, tx bun.Tx) error { return fn(tx) })
 	return db.mapError(err)
+}
+
+// ambient is a transaction that service calls made with a context join, so
+// several calls (and the idempotency record of the request that made them)
+// commit or roll back together.
+type ambient struct {
+	conn bun.Conn
+	tx   bun.Tx
+}
+
+type ambientKey struct{}
+
+func ambientFrom(ctx context.Context) *ambient {
+	a, _ := ctx.Value(ambientKey{}).(*ambient)
+	return a
 }
 
 // mapError turns driver errors into domain errors: constraint violations

@@ -17,6 +17,7 @@ func NewServices(db *DB) planning.Services {
 		Targets:      &TargetService{db: db},
 		Proposals:    &CounterproposalService{db: db, targets: &TargetService{db: db}},
 		Approvals:    &ApprovalService{db: db},
+		Idempotency:  &IdempotencyService{db: db},
 		Ping:         db.Ping,
 
 		// Assessment against the budget of record, and its documents.

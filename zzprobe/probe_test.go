@@ -1,8 +1,10 @@
-package main
+package zzprobe
 
 import (
 	"context"
 	"os"
+	"runtime/pprof"
+	"strconv"
 	"testing"
 	"time"
 
@@ -23,7 +25,7 @@ func TestZZProbe(t *testing.T) {
 			db := storetest.Open(t, d)
 			svcs := sqlstore.NewServices(db)
 			t0 := time.Now()
-			data, err := buildBenchData(ctx, svcs, 2000, 40, 5)
+			data, err := buildBenchData(ctx, svcs, probeUnits(), 40, 5)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -37,7 +39,10 @@ func TestZZProbe(t *testing.T) {
 				req.Targets = append(req.Targets, planning.AllocationTarget{ProductLineID: l.ID, Amount: decimal.RequireFromString("123456789.00")})
 			}
 			t0 = time.Now()
+			pf, _ := os.Create("/tmp/probe/alloc_" + string(d) + ".pprof")
+			pprof.StartCPUProfile(pf)
 			res, err := svcs.Targets.Allocate(ctx, req)
+			pprof.StopCPUProfile()
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -48,6 +53,9 @@ func TestZZProbe(t *testing.T) {
 				t.Fatal(err)
 			}
 			t.Logf("copy %v", time.Since(t0))
+			if os.Getenv("PROBE_DIFF") == "" {
+				return
+			}
 			t0 = time.Now()
 			diff, err := svcs.Targets.DiffVersions(ctx, planning.DiffFilter{VersionID: v2.ID, AgainstID: data.VersionID, Page: planning.PageRequest{Limit: 100}})
 			if err != nil {
@@ -56,4 +64,12 @@ func TestZZProbe(t *testing.T) {
 			t.Logf("diff %d %v", diff.ChangedCells, time.Since(t0))
 		})
 	}
+}
+
+func probeUnits() int {
+	n, _ := strconv.Atoi(os.Getenv("PROBE_UNITS"))
+	if n == 0 {
+		n = 2000
+	}
+	return n
 }

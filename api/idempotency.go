@@ -1,0 +1,123 @@
+package api
+
+import (
+	"bytes"
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"io"
+	"net/http"
+	"strconv"
+
+	"github.com/labstack/echo/v4"
+
+	"github.com/cascade-planning/cascade/planning"
+)
+
+// HeaderIdempotencyKey names the header that makes a POST safe to retry.
+const HeaderIdempotencyKey = "Idempotency-Key"
+
+// HeaderReplayed marks a response replayed for a repeated Idempotency-Key.
+const HeaderReplayed = "Idempotent-Replayed"
+
+// recorder buffers a response so it can be stored before it is sent.
+type recorder struct {
+	header http.Header
+	status int
+	body   bytes.Buffer
+}
+
+func (r *recorder) Header() http.Header         { return r.header }
+func (r *recorder) Write(b []byte) (int, error) { return r.body.Write(b) }
+func (r *recorder) WriteHeader(status int) {
+	if r.status == 0 {
+		r.status = status
+	}
+}
+
+// idempotent makes a POST with an Idempotency-Key safe to retry: the first
+// request runs inside one transaction together with the record of its
+// response, and a retry with the same key and body gets that response
+// again without anything being done twice (see planning.IdempotencyService).
+// The same key with another body is 422; a retry while the first request
+// still runs is 409. Only successes are kept: a failed request may be
+// retried with its key. Keys belong to the caller and are kept at least 24
+// hours.
+func (s *Server) idempotent(next echo.HandlerFunc) echo.HandlerFunc {
+	return func(c echo.Context) error {
+		req := c.Request()
+		key := req.Header.Get(HeaderIdempotencyKey)
+		if req.Method != http.MethodPost || key == "" || s.svcs.Idempotency == nil {
+			return next(c)
+		}
+		if len(key) > 200 || !printableASCII(key) {
+			return &planning.Error{Code: planning.EBADREQUEST, Message: "Idempotency-Key must be 1-200 printable ASCII characters",
+				Fields: []planning.FieldError{{Field: HeaderIdempotencyKey, Message: "is malformed"}}}
+		}
+		var body []byte
+		if req.Body != nil {
+			var err error
+			if body, err = io.ReadAll(req.Body); err != nil {
+				return decodeError(err)
+			}
+		}
+		fingerprint := Fingerprint(req.Method, req.URL.RequestURI(), body)
+
+		resp, replayed, err := s.svcs.Idempotency.Do(req.Context(), key, fingerprint, func(ctx context.Context) (*planning.StoredResponse, error) {
+			rec := &recorder{header: http.Header{}}
+			orig := c.Response().Writer
+			c.Response().Writer = rec
+			inner := req.WithContext(ctx)
+			inner.Body = io.NopCloser(bytes.NewReader(body))
+			c.SetRequest(inner)
+			if err := next(c); err != nil {
+				c.Error(err)
+			}
+			c.Response().Writer = orig
+			c.SetRequest(req)
+			status := rec.status
+			if status == 0 {
+				status = http.StatusOK
+			}
+			return &planning.StoredResponse{Status: status, ContentType: rec.header.Get(echo.HeaderContentType),
+				Location: rec.header.Get(echo.HeaderLocation), ETag: rec.header.Get("ETag"), Body: rec.body.Bytes()}, nil
+		})
+		if err != nil {
+			return err
+		}
+		// The handler ran against the recorder; now send what it produced
+		// (or what the first request produced) for real.
+		c.Response().Committed = false
+		h := c.Response().Header()
+		for k, v := range map[string]string{echo.HeaderContentType: resp.ContentType, echo.HeaderLocation: resp.Location, "ETag": resp.ETag} {
+			if v != "" {
+				h.Set(k, v)
+			}
+		}
+		if replayed {
+			h.Set(HeaderReplayed, "true")
+		}
+		h.Set(echo.HeaderContentLength, strconv.Itoa(len(resp.Body)))
+		c.Response().WriteHeader(resp.Status)
+		_, err = c.Response().Write(resp.Body)
+		return err
+	}
+}
+
+// Fingerprint identifies a request for its Idempotency-Key: a SHA-256 of the
+// method, the path with its query, and the body.
+func Fingerprint(method, uri string, body []byte) string {
+	sum := sha256.New()
+	io.WriteString(sum, method+" "+uri+"\n")
+	sum.Write(body)
+	return hex.EncodeToString(sum.Sum(nil))
+}
+
+func printableASCII(s string) bool {
+	for i := 0; i < len(s); i++ {
+		if s[i] < 0x21 || s[i] > 0x7e {
+			return false
+		}
+	}
+	return s != ""
+}

@@ -1,0 +1,169 @@
+package api_test
+
+import (
+	"context"
+	"fmt"
+	"net/http"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/cascade-planning/cascade/api"
+	"github.com/cascade-planning/cascade/api/apitest"
+	"github.com/cascade-planning/cascade/planning"
+)
+
+func TestIdempotencyKeys(t *testing.T) {
+	apitest.ForEachDB(t, func(t *testing.T, env *apitest.Env) {
+		strategy := apitest.Token("strategy")
+		body := map[string]any{"code": "FY2029", "name": "Plan 2029", "fiscal_year": 2029, "first_month": 1, "measures": []string{"revenue"}}
+		key := map[string]string{"Idempotency-Key": "create-fy2029"}
+		first := env.Request("POST", "/api/v1/rounds", strategy, body, key)
+		if first.Status != 201 {
+			t.Fatalf("first: %d %s", first.Status, first.Body)
+		}
+		again := env.Request("POST", "/api/v1/rounds", strategy, body, key)
+		if again.Status != 201 || string(again.Body) != string(first.Body) || again.Header.Get("Idempotent-Replayed") != "true" ||
+			again.Header.Get("Location") != first.Header.Get("Location") || again.Header.Get("ETag") != first.Header.Get("ETag") {
+			t.Fatalf("retry: %d %v %s", again.Status, again.Header, again.Body)
+		}
+		var page api.RoundPage
+		env.GetJSON("strategy", "/api/v1/rounds?fiscal_year=2029", &page)
+		if len(page.Items) != 1 {
+			t.Fatalf("%d rounds after a retried create, want 1", len(page.Items))
+		}
+		// Keys are per caller: the same key from someone else is theirs.
+		other := env.Request("POST", "/api/v1/rounds", apitest.Token("admin"), map[string]any{"code": "FY2030", "name": "Plan 2030",
+			"fiscal_year": 2030, "first_month": 1}, key)
+		if other.Status != 201 || other.Header.Get("Idempotent-Replayed") != "" {
+			t.Fatalf("another caller's key: %d %s", other.Status, other.Body)
+		}
+		apitest.Run(t, env, []apitest.Scenario{
+			{Name: "same key, other body", Method: "POST", URL: "/api/v1/rounds", As: "strategy", Headers: key,
+				Body: map[string]any{"code": "FY2031", "name": "x", "fiscal_year": 2031, "first_month": 1}, ExpectedStatus: 422,
+				ExpectedContent: []string{"different request"}},
+			{Name: "malformed key", Method: "POST", URL: "/api/v1/rounds", As: "strategy", Headers: map[string]string{"Idempotency-Key": "a b"},
+				Body: body, ExpectedStatus: 400},
+			// A failure is not kept: fixing the request and retrying with
+			// the same key works.
+			{Name: "failure with a key", Method: "POST", URL: "/api/v1/rounds", As: "strategy", Headers: map[string]string{"Idempotency-Key": "k2"},
+				Body: map[string]any{"code": "FY2032", "name": "x", "fiscal_year": 2032, "first_month": 13}, ExpectedStatus: 422},
+		})
+		// A failed request leaves nothing behind, so its key is free.
+		var n int
+		if err := env.DB.Bun().NewSelect().TableExpr("idempotency_keys").ColumnExpr("COUNT(*)").Where("key = 'k2'").Scan(context.Background(), &n); err != nil || n != 0 {
+			t.Fatalf("a failed request kept its key: %d %v", n, err)
+		}
+
+		// A request still running holds the key: 409. A holder that died
+		// (its lease ran out) gives the key up, and the retry runs.
+		uid := env.UserID("strategy")
+		now := time.Now().UTC()
+		for _, k := range []struct {
+			key   string
+			until time.Time
+		}{{"running", now.Add(time.Minute)}, {"crashed", now.Add(-time.Second)}} {
+			if _, err := env.DB.Bun().NewRaw("INSERT INTO idempotency_keys (user_id, key, fingerprint, state, created_at, locked_until) VALUES (?, ?, ?, 'pending', ?, ?)",
+				uid, k.key, fingerprintOf("POST", "/api/v1/rounds", `{"code":"FY2033","name":"x","fiscal_year":2033,"first_month":1}`), now, k.until).Exec(context.Background()); err != nil {
+				t.Fatal(err)
+			}
+		}
+		running := env.Request("POST", "/api/v1/rounds", strategy, `{"code":"FY2033","name":"x","fiscal_year":2033,"first_month":1}`, map[string]string{"Idempotency-Key": "running"})
+		if running.Status != 409 {
+			t.Fatalf("while running: %d %s", running.Status, running.Body)
+		}
+		crashed := env.Request("POST", "/api/v1/rounds", strategy, `{"code":"FY2033","name":"x","fiscal_year":2033,"first_month":1}`, map[string]string{"Idempotency-Key": "crashed"})
+		if crashed.Status != 201 {
+			t.Fatalf("after the holder died: %d %s", crashed.Status, crashed.Body)
+		}
+
+		// The key and the effect commit together: an allocation retried
+		// runs once.
+		round := openDemoRound(t, env, "FY2027")
+		vid := *round.WorkingVersionID
+		alloc := map[string]any{"measure": "revenue", "root": "CO", "targets": []map[string]any{{"product_line": "POS", "amount": "1000.00"}}}
+		for i := 0; i < 3; i++ {
+			r := env.Request("POST", fmt.Sprintf("/api/v1/versions/%d/allocations", vid), apitest.Token("pm-industry"), alloc,
+				map[string]string{"Idempotency-Key": "alloc-1"})
+			if r.Status != 201 {
+				t.Fatalf("allocation try %d: %d %s", i, r.Status, r.Body)
+			}
+		}
+		var runs api.AllocationRunPage
+		env.GetJSON("auditor", fmt.Sprintf("/api/v1/versions/%d/allocations", vid), &runs)
+		if len(runs.Items) != 1 {
+			t.Fatalf("%d runs after three tries with one key", len(runs.Items))
+		}
+	})
+}
+
+func fingerprintOf(method, uri, body string) string {
+	return api.Fingerprint(method, uri, []byte(body))
+}
+
+func TestRateLimit(t *testing.T) {
+	env := apitest.NewWith(t, apitest.Options{Config: api.Config{RateLimit: 1, RateBurst: 3}})
+	token := apitest.Token("auditor")
+	var limited *apitest.Response
+	for i := 0; i < 10 && limited == nil; i++ {
+		if r := env.Request("GET", "/api/v1/me", token, nil, nil); r.Status == 429 {
+			limited = r
+		} else if r.Status != 200 {
+			t.Fatalf("request %d: %d", i, r.Status)
+		}
+	}
+	if limited == nil || limited.Header.Get("Retry-After") == "" || !strings.Contains(string(limited.Body), "rate_limited") {
+		t.Fatalf("no 429 with Retry-After after a burst: %+v", limited)
+	}
+	// Another token has its own bucket.
+	if r := env.Request("GET", "/api/v1/me", apitest.Token("admin"), nil, nil); r.Status != 200 {
+		t.Fatalf("another token limited too: %d", r.Status)
+	}
+}
+
+// TestConcurrentAllocations races two allocations based on the same
+// version revision: one wins whole, the other is refused with 412, and the
+// tree stays consistent.
+func TestConcurrentAllocations(t *testing.T) {
+	apitest.ForEachDB(t, func(t *testing.T, env *apitest.Env) {
+		round := openDemoRound(t, env, "FY2027")
+		vid := *round.WorkingVersionID
+		r := env.Request("GET", fmt.Sprintf("/api/v1/versions/%d", vid), apitest.Token("pm-industry"), nil, nil)
+		etag := r.Header.Get("ETag")
+		var wg sync.WaitGroup
+		statuses := make([]int, 4)
+		for i := range statuses {
+			wg.Add(1)
+			go func(i int) {
+				defer wg.Done()
+				body := map[string]any{"measure": "revenue", "root": "CO", "targets": []map[string]any{{"product_line": "ATM", "amount": fmt.Sprintf("%d.00", 1000*(i+1))}},
+					"levels": []map[string]any{{"method": "even"}}, "phasing": map[string]any{"method": "profile", "profile": "government"}}
+				statuses[i] = env.Request("POST", fmt.Sprintf("/api/v1/versions/%d/allocations", vid), apitest.Token("pm-industry"), body,
+					map[string]string{"If-Match": etag}).Status
+			}(i)
+		}
+		wg.Wait()
+		won := 0
+		for _, s := range statuses {
+			switch s {
+			case http.StatusCreated:
+				won++
+			case http.StatusPreconditionFailed, http.StatusConflict:
+			default:
+				t.Fatalf("statuses %v", statuses)
+			}
+		}
+		if won != 1 {
+			t.Fatalf("%d allocations won: %v", won, statuses)
+		}
+		var cons api.InconsistencyPage
+		env.GetJSON("auditor", fmt.Sprintf("/api/v1/versions/%d/consistency", vid), &cons)
+		var runs api.AllocationRunPage
+		env.GetJSON("auditor", fmt.Sprintf("/api/v1/versions/%d/allocations", vid), &runs)
+		if len(cons.Items) != 0 || len(runs.Items) != 1 {
+			t.Fatalf("after the race: %d inconsistencies, %d runs", len(cons.Items), len(runs.Items))
+		}
+		_ = planning.ECONFLICT
+	})
+}

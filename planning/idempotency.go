@@ -1,0 +1,42 @@
+package planning
+
+import (
+	"context"
+	"time"
+)
+
+// IdempotencyTTL is how long a key is remembered at least: a retry with the
+// same key within it returns the first response.
+const IdempotencyTTL = 24 * time.Hour
+
+// IdempotencyLease is how long a request holding a key may run before a
+// retry may take the key over. A request that holds the key has not
+// committed its effect (the key is marked done in the effect's own
+// transaction), so taking over after a crash never repeats an effect.
+const IdempotencyLease = 2 * time.Minute
+
+// StoredResponse is a response kept for replay under an idempotency key.
+type StoredResponse struct {
+	Status      int
+	ContentType string
+	Location    string
+	ETag        string
+	Body        []byte
+}
+
+// IdempotencyService makes retried POSTs safe. Keys are scoped to the
+// calling user.
+type IdempotencyService interface {
+	// Do runs fn once per (user, key). fn runs inside one transaction that
+	// every service call made with the context it is given joins; when fn's
+	// response is a success, the response is stored under the key in that
+	// same transaction, so the effect and the record commit together. A
+	// failure is not stored: the effect rolls back and the key is released,
+	// so the request may be retried with the same key.
+	//
+	// A key used before with the same fingerprint (method, path and body)
+	// returns the stored response and replayed=true without running fn.
+	// Returns EINVALID when the key was used with a different request, and
+	// ECONFLICT while a request with the key is still running.
+	Do(ctx context.Context, key, fingerprint string, fn func(ctx context.Context) (*StoredResponse, error)) (resp *StoredResponse, replayed bool, err error)
+}
