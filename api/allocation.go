@@ -321,6 +321,9 @@ func (s *Server) allocate(c echo.Context) error {
 	if err != nil {
 		return err
 	}
+	if err := requireTargetWriter(c); err != nil {
+		return err
+	}
 	match, err := ifMatch(c)
 	if err != nil {
 		return err

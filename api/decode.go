@@ -45,8 +45,8 @@ const maxJSONDepth = 32
 //   - a Content-Type, when present, must be JSON (415 otherwise);
 //   - a body over the limit is 413, an empty one 400;
 //   - invalid UTF-8, malformed JSON, a value other than an object, trailing
-//     data after it, duplicate keys and keys that are not lower-case
-//     snake_case are 400;
+//     data after it, duplicate keys, keys that are not lower-case
+//     snake_case and strings holding NUL are 400;
 //   - unknown fields are 400 naming the field, and so are values of the wrong
 //     JSON type.
 //
@@ -65,13 +65,19 @@ func decodeJSON(c echo.Context, dst any) error {
 	}
 	body, err := io.ReadAll(req.Body)
 	if err != nil {
-		var mbe *http.MaxBytesError
-		if errors.As(err, &mbe) {
-			return planning.Errorf(planning.ETOOLARGE, "the request body is larger than the limit of %d bytes", mbe.Limit)
-		}
-		return planning.Errorf(planning.EBADREQUEST, "reading the request body failed")
+		return bodyReadError(err)
 	}
 	return unmarshalStrict(body, dst)
+}
+
+// bodyReadError turns a failure to read a request body into a 413 when the
+// body crossed the limit and a 400 otherwise.
+func bodyReadError(err error) error {
+	var mbe *http.MaxBytesError
+	if errors.As(err, &mbe) {
+		return planning.Errorf(planning.ETOOLARGE, "the request body is larger than the limit of %d bytes", mbe.Limit)
+	}
+	return planning.Errorf(planning.EBADREQUEST, "reading the request body failed")
 }
 
 // unmarshalStrict decodes one JSON value from body into dst with the checks
@@ -169,7 +175,8 @@ type jsonFrame struct {
 // encoding/json would silently accept: duplicate keys (the last one would
 // win), keys that are not lower-case snake_case (encoding/json matches field
 // names case-insensitively, even across Unicode case folding), nesting deeper
-// than maxJSONDepth, and anything after the first value.
+// than maxJSONDepth, strings holding NUL ("\u0000", which neither database
+// stores), and anything after the first value.
 func checkJSONTokens(body []byte) error {
 	dec := json.NewDecoder(bytes.NewReader(body))
 	dec.UseNumber()
@@ -235,6 +242,10 @@ func checkJSONTokens(body []byte) error {
 				valueDone(stack)
 			}
 			continue
+		}
+		if str, ok := tok.(string); ok && strings.IndexByte(str, 0) >= 0 {
+			// No text the API keeps may hold NUL, and the database cannot.
+			return badRequest(valuePath(top), "must not contain the NUL character (\\u0000)")
 		}
 		valueDone(stack)
 	}

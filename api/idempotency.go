@@ -58,7 +58,7 @@ func (s *Server) idempotent(next echo.HandlerFunc) echo.HandlerFunc {
 		if req.Body != nil {
 			var err error
 			if body, err = io.ReadAll(req.Body); err != nil {
-				return decodeError(err)
+				return bodyReadError(err)
 			}
 		}
 		fingerprint := Fingerprint(req.Method, req.URL.RequestURI(), body)

@@ -7,6 +7,7 @@ import (
 	"strconv"
 	"strings"
 	"time"
+	"unicode/utf8"
 
 	"github.com/labstack/echo/v4"
 
@@ -36,9 +37,17 @@ func newQuery(c echo.Context, allowed ...string) *query {
 			q.fail(name, "is not a known query parameter")
 		} else if len(vs) > 1 {
 			q.fail(name, "must be given at most once")
+		} else if len(vs) == 1 && !plainText(vs[0]) {
+			q.fail(name, "must be UTF-8 text without NUL characters")
 		}
 	}
 	return q
+}
+
+// plainText reports whether s is valid UTF-8 without NUL: no code, name or
+// filter value is anything else, and the database could not compare it.
+func plainText(s string) bool {
+	return utf8.ValidString(s) && strings.IndexByte(s, 0) < 0
 }
 
 func (q *query) fail(field, format string, args ...any) {

@@ -32,10 +32,13 @@ func newResolver(ctx context.Context, svcs planning.Services) *resolver {
 		measures: map[string]*planning.Measure{}, measIDs: map[int64]*planning.Measure{}}
 }
 
+// missing returns the codes not loaded yet that could name something: a
+// code that is not plain text (see plainText) names nothing, and is left
+// for the caller to report as unknown rather than sent to the database.
 func missing[V any](m map[string]V, codes []string) []string {
 	var out []string
 	for _, c := range codes {
-		if _, ok := m[c]; !ok && c != "" {
+		if _, ok := m[c]; !ok && c != "" && plainText(c) {
 			out = append(out, c)
 		}
 	}

@@ -271,6 +271,7 @@ func ptrTo[T any](v T) *T { return &v }
 //	@Param			id			path		int			true	"Version id: the round's budget of record"
 //	@Param			org_unit	path		string		true	"Org unit code"
 //	@Success		200			{file}		file		"The letter"
+//	@Failure		400			{object}	api.Problem	"Bad id or query parameter"
 //	@Failure		404			{object}	api.Problem	"No such version, or org unit unknown or outside your scope"
 //	@Failure		409			{object}	api.Problem	"The version is not the budget of record"
 //	@Router			/versions/{id}/letters/{org_unit} [get]

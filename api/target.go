@@ -53,6 +53,20 @@ type CellBatch struct {
 	Cells []CellInput `json:"cells"`
 }
 
+// requireTargetWriter refuses a caller whose roles never write targets
+// before their body is read, so they learn 403 rather than which of the
+// codes they sent they cannot see.
+func requireTargetWriter(c echo.Context) error {
+	a, err := planning.RequireActor(c.Request().Context())
+	if err != nil {
+		return err
+	}
+	if !a.CanWriteTargets() {
+		return planning.Errorf(planning.EFORBIDDEN, "only product managers, the strategy office and administrators write targets")
+	}
+	return nil
+}
+
 // versionRound returns the version and its round.
 func (s *Server) versionRound(c echo.Context, id int64) (*planning.Version, *planning.Round, error) {
 	ctx := c.Request().Context()
@@ -198,6 +212,9 @@ func (s *Server) getTargets(c echo.Context) error {
 func (s *Server) putTargets(c echo.Context) error {
 	id, err := pathID(c, "id")
 	if err != nil {
+		return err
+	}
+	if err := requireTargetWriter(c); err != nil {
 		return err
 	}
 	match, err := requireIfMatch(c)

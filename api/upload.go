@@ -59,6 +59,9 @@ func readUpload(c echo.Context, fields ...string) (*upload, error) {
 			}
 			seenFile = true
 			up.name = part.FileName()
+			if !plainText(up.name) {
+				return nil, badRequest("file", "has a file name that is not UTF-8 text without NUL characters")
+			}
 			if up.data, err = io.ReadAll(part); err != nil {
 				return nil, uploadError(err)
 			}

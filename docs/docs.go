@@ -423,9 +423,10 @@ const docTemplate = `{
                     },
                     {
                         "type": "string",
-                        "description": "ETag as read",
+                        "description": "ETag as read, or *",
                         "name": "If-Match",
-                        "in": "header"
+                        "in": "header",
+                        "required": true
                     },
                     {
                         "description": "The changes",
@@ -476,6 +477,12 @@ const docTemplate = `{
                     },
                     "422": {
                         "description": "Invalid lines",
+                        "schema": {
+                            "$ref": "#/definitions/api.Problem"
+                        }
+                    },
+                    "428": {
+                        "description": "If-Match missing",
                         "schema": {
                             "$ref": "#/definitions/api.Problem"
                         }
@@ -4771,6 +4778,12 @@ const docTemplate = `{
                             "type": "file"
                         }
                     },
+                    "400": {
+                        "description": "Bad id or query parameter",
+                        "schema": {
+                            "$ref": "#/definitions/api.Problem"
+                        }
+                    },
                     "404": {
                         "description": "No such version, or org unit unknown or outside your scope",
                         "schema": {
@@ -4896,7 +4909,7 @@ const docTemplate = `{
                         "BearerAuth": []
                     }
                 ],
-                "description": "Sets up to 10,000 cells of a working version in one transaction: all or nothing. Product managers write their own product lines; the strategy office and admins any. Each amount must be at its measure's scale. Send If-Match with the version's ETag to refuse writing over changes you have not seen.",
+                "description": "Sets up to 10,000 cells of a working version in one transaction: all or nothing. Product managers write their own product lines; the strategy office and admins any. Each amount must be at its measure's scale. If-Match is required: the version's ETag as read (412 when it moved on), or * to overwrite.",
                 "consumes": [
                     "application/json"
                 ],
@@ -4917,9 +4930,10 @@ const docTemplate = `{
                     },
                     {
                         "type": "string",
-                        "description": "ETag of the version as read",
+                        "description": "ETag of the version as read, or * to overwrite",
                         "name": "If-Match",
-                        "in": "header"
+                        "in": "header",
+                        "required": true
                     },
                     {
                         "description": "The cells",
@@ -4976,6 +4990,12 @@ const docTemplate = `{
                     },
                     "422": {
                         "description": "Invalid cells, each named",
+                        "schema": {
+                            "$ref": "#/definitions/api.Problem"
+                        }
+                    },
+                    "428": {
+                        "description": "If-Match missing",
                         "schema": {
                             "$ref": "#/definitions/api.Problem"
                         }

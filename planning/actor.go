@@ -144,6 +144,13 @@ func (a *Actor) CanEditProductLine(pl *ProductLine) bool {
 	return a.HasRole(RoleProductManager) && pl.OwnerID != nil && *pl.OwnerID == a.UserID()
 }
 
+// CanWriteTargets reports whether the actor's roles let them write target
+// cells at all, by edits, allocations or imports. A product manager writes
+// only the product lines they own, which the store checks line by line.
+func (a *Actor) CanWriteTargets() bool {
+	return a.HasRole(RoleAdmin, RoleStrategyOffice, RoleProductManager)
+}
+
 // CanManageUsers reports whether the actor may create and change users, role
 // assignments and tokens. Only administrators may.
 func (a *Actor) CanManageUsers() bool { return a.HasRole(RoleAdmin) }

@@ -47,7 +47,10 @@ func checkAmountSyntax(s string, scale int32) error {
 	if int32(len(frac)) > scale {
 		return fmt.Errorf("has %d decimal places; this measure keeps %d", len(frac), scale)
 	}
-	if len(strings.TrimLeft(intPart, "0"))+len(frac) > MaxAmountDigits {
+	// Zeros before the first and after the last significant digit do not
+	// count: "1000.000" has the digits of "1000", so an amount accepted once
+	// is accepted again as FormatAmount writes it, at its scale.
+	if len(strings.TrimLeft(intPart, "0"))+len(strings.TrimRight(frac, "0")) > MaxAmountDigits {
 		return fmt.Errorf("has more than %d digits", MaxAmountDigits)
 	}
 	return nil

@@ -1,9 +1,11 @@
 package planning
 
 import (
+	"bytes"
 	"encoding/base64"
 	"fmt"
 	"strconv"
+	"unicode/utf8"
 )
 
 // Page size limits for every list.
@@ -53,7 +55,9 @@ func DecodeCursor(c string) (string, error) {
 		return "", nil
 	}
 	b, err := base64.RawURLEncoding.DecodeString(c)
-	if err != nil || len(b) == 0 || len(b) > 256 {
+	// Every sort key is UTF-8 text without NUL; anything else is forged,
+	// and would not survive the trip to the database.
+	if err != nil || len(b) == 0 || len(b) > 256 || !utf8.Valid(b) || bytes.IndexByte(b, 0) >= 0 {
 		return "", Errorf(EINVALID, "invalid cursor")
 	}
 	return string(b), nil

@@ -146,7 +146,10 @@ func WriteLetter(w io.Writer, l *Letter) error {
 			}
 			name := ""
 			if pl := l.Lines[r.ProductLineID]; pl != nil {
-				name = strings.TrimSpace(pl.Name + " " + pl.NameLocal)
+				name = pl.Name
+				if pl.NameLocal != "" && pl.NameLocal != pl.Code {
+					name += " " + pl.NameLocal
+				}
 			}
 			vals := []any{r.ProductLineCode, name}
 			for ci, c := range cols {

@@ -7,6 +7,8 @@
 //	cascade demo                    load the demo data set
 //	cascade user create …           create a user with a role
 //	cascade token create --user U   issue an API token
+//	cascade actuals import --file F import actuals from CSV or XLSX
+//	cascade loadtest --db DSN       load-test several servers on one database
 //	cascade version                 print the version
 package main
 
@@ -38,6 +40,11 @@ Usage:
   cascade demo                       load the demo data set into an empty database
   cascade user create --username U --name N --role R [--scope ORG_CODE]
   cascade token create --user U [--name N] [--expires 720h]
+  cascade actuals import --file F.csv|F.xlsx [--round CODE] [--dry-run] [--as USERNAME]
+                                     import actuals; prints every problem, changes nothing if any
+  cascade loadtest --db DSN [--fresh] [--duration 60s] [--rate 50] [--users 50] [--short]
+                                     run servers on loopback ports against one database under
+                                     simulated users; check nothing is lost (see cascade loadtest -h)
   cascade version                    print the version
 
 Every command takes --db (env CASCADE_DB): a SQLite file path (default
@@ -62,6 +69,10 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		err = runUser(ctx, args[1:], stdout, stderr)
 	case "token":
 		err = runToken(ctx, args[1:], stdout, stderr)
+	case "actuals":
+		err = runActuals(ctx, args[1:], stdout, stderr)
+	case "loadtest":
+		err = runLoadtest(ctx, args[1:], stdout, stderr)
 	case "version", "--version", "-v":
 		fmt.Fprintln(stdout, "cascade", Version)
 	case "help", "-h", "--help":

@@ -67,7 +67,7 @@ func (db *DB) loadImportMasterData(ctx context.Context, rows []planning.ActualIn
 	for _, r := range rows {
 		units, lines, measures = append(units, r.OrgUnit), append(lines, r.ProductLine), append(measures, r.Measure)
 	}
-	for _, chunk := range chunks(uniqStrings(units), 5000) {
+	for _, chunk := range chunks(lookupCodes(units), 5000) {
 		var us []importUnit
 		if err := db.bun.NewSelect().TableExpr("org_units AS ou").
 			ColumnExpr("ou.id, ou.code, ou.path, ou.active").
@@ -79,7 +79,7 @@ func (db *DB) loadImportMasterData(ctx context.Context, rows []planning.ActualIn
 			md.units[us[i].Code] = &us[i]
 		}
 	}
-	for _, chunk := range chunks(uniqStrings(lines), 5000) {
+	for _, chunk := range chunks(lookupCodes(lines), 5000) {
 		var ls []productLineRow
 		if err := db.bun.NewSelect().Model(&ls).Where("code IN (?)", bun.In(chunk)).Scan(ctx); err != nil {
 			return nil, db.mapError(err)
@@ -88,7 +88,7 @@ func (db *DB) loadImportMasterData(ctx context.Context, rows []planning.ActualIn
 			md.lines[ls[i].Code] = &ls[i]
 		}
 	}
-	for _, chunk := range chunks(uniqStrings(measures), 5000) {
+	for _, chunk := range chunks(lookupCodes(measures), 5000) {
 		var ms []measureRow
 		if err := db.bun.NewSelect().Model(&ms).Where("code IN (?)", bun.In(chunk)).Scan(ctx); err != nil {
 			return nil, db.mapError(err)
@@ -98,6 +98,14 @@ func (db *DB) loadImportMasterData(ctx context.Context, rows []planning.ActualIn
 		}
 	}
 	return md, nil
+}
+
+// lookupCodes returns the distinct codes worth looking up: a code holding
+// NUL names nothing (codes are letters, digits and punctuation), and the
+// database could not even compare it, so it is left to be reported unknown.
+func lookupCodes(xs []string) []string {
+	out := uniqStrings(xs)
+	return slices.DeleteFunc(out, func(x string) bool { return strings.IndexByte(x, 0) >= 0 })
 }
 
 func uniqStrings(xs []string) []string {

@@ -18,7 +18,7 @@ func (s *TargetService) Allocate(ctx context.Context, req planning.AllocationReq
 	if err != nil {
 		return nil, err
 	}
-	if !a.HasRole(planning.RoleAdmin, planning.RoleStrategyOffice, planning.RoleProductManager) {
+	if !a.CanWriteTargets() {
 		return nil, planning.Errorf(planning.EFORBIDDEN, "only product managers, the strategy office and administrators allocate targets")
 	}
 	if err := validateAllocation(&req); err != nil {

@@ -351,7 +351,9 @@ func (s *CounterproposalService) FindCounterproposals(ctx context.Context, f pla
 			Where(`EXISTS (SELECT 1 FROM counterproposal_lines AS l JOIN product_lines AS pl ON pl.id = l.product_line_id
 				WHERE l.counterproposal_id = cp.id AND l.decision IS NULL AND pl.owner_id = ?)`, *f.AwaitingDecisionBy)
 	}
-	if after, _ := planning.DecodeCursor(f.Page.Cursor); after != "" {
+	if after, err := idCursor(f.Page.Cursor); err != nil {
+		return nil, "", err
+	} else if after > 0 {
 		q.Where("cp.id > ?", after)
 	}
 	if err := q.Scan(ctx); err != nil {

@@ -70,6 +70,7 @@ func Open(ctx context.Context, dsn string) (*DB, error) {
 		if err != nil {
 			return nil, err
 		}
+		pinSQLiteAllocator()
 		sqldb.SetMaxOpenConns(4)
 		db = &DB{bun: bun.NewDB(sqldb, sqlitedialect.New()), dialect: SQLite}
 	}
@@ -237,6 +238,10 @@ func (db *DB) mapError(err error) error {
 		strings.Contains(msg, "unexpected EOF"), strings.Contains(msg, "driver: bad connection"),
 		strings.Contains(msg, "connection reset"):
 		return planning.Errorf(planning.EUNAVAILABLE, "database unavailable")
+	case strings.Contains(msg, "SQLITE_BUSY"), strings.Contains(msg, "database is locked"):
+		// SQLite has one writer at a time: a write that waited out the busy
+		// timeout behind a long one (a large allocation) may simply retry.
+		return planning.Errorf(planning.EUNAVAILABLE, "the database is busy with another write; retry shortly")
 	}
 	return err
 }

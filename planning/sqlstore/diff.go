@@ -98,15 +98,8 @@ func (s *TargetService) DiffVersions(ctx context.Context, f planning.DiffFilter)
 		return nil, err
 	}
 	whereB, argsB, _ := s.db.cellFilterSQL(ctx, a, other.ID, f.OrgUnitID, f.Subtree, f.ProductLineIDs, f.MeasureIDs, from, to)
-	q := `SELECT COALESCE(a.org_unit_id, b.org_unit_id), COALESCE(a.product_line_id, b.product_line_id),
-		COALESCE(a.measure_id, b.measure_id), COALESCE(a.period, b.period), b.amount, a.amount
-		FROM (SELECT * FROM target_cells WHERE ` + whereA + `) AS a
-		FULL OUTER JOIN (SELECT * FROM target_cells WHERE ` + whereB + `) AS b
-		ON a.org_unit_id = b.org_unit_id AND a.product_line_id = b.product_line_id
-		AND a.measure_id = b.measure_id AND a.period = b.period
-		WHERE a.amount IS NULL OR b.amount IS NULL OR a.amount <> b.amount
-		ORDER BY 1, 2, 3, 4`
-	rows, err := s.db.bun.QueryContext(ctx, q, append(argsA, argsB...)...)
+	q, args := s.db.diffQuery(v.ID, other.ID, whereA, whereB, argsA, argsB)
+	rows, err := s.db.bun.QueryContext(ctx, q, args...)
 	if err != nil {
 		return nil, s.db.mapError(err)
 	}
@@ -148,6 +141,45 @@ func (s *TargetService) DiffVersions(ctx context.Context, f planning.DiffFilter)
 	}
 	d.ByOrgUnit, d.ByProductLine, d.ByMeasure, d.ByPeriod = acc.unit.list(), acc.line.list(), acc.measure.list(), acc.period.list()
 	return d, nil
+}
+
+// diffQuery returns the SQL that lists the cells that differ between
+// version a (this one) and b (the one compared against): each cell's key,
+// then b's amount and a's, NULL where a version lacks the cell, ordered by
+// key. whereA and whereB select each version's cells; they filter on key
+// columns only, so a cell that passes one passes the other.
+//
+// PostgreSQL answers a FULL OUTER JOIN of the two with one hash join.
+// SQLite plans the same join as a nested loop over the materialized second
+// version (a million cells each way never finishes), so there the cells of
+// a that are new or changed (a LEFT JOIN probing b's primary key) are
+// merged with the cells of b that a lacks (NOT EXISTS); both halves come
+// out in key order and merge without a sort.
+func (db *DB) diffQuery(a, b int64, whereA, whereB string, argsA, argsB []any) (string, []any) {
+	if db.dialect == Postgres {
+		return `SELECT COALESCE(a.org_unit_id, b.org_unit_id), COALESCE(a.product_line_id, b.product_line_id),
+		COALESCE(a.measure_id, b.measure_id), COALESCE(a.period, b.period), b.amount, a.amount
+		FROM (SELECT * FROM target_cells WHERE ` + whereA + `) AS a
+		FULL OUTER JOIN (SELECT * FROM target_cells WHERE ` + whereB + `) AS b
+		ON a.org_unit_id = b.org_unit_id AND a.product_line_id = b.product_line_id
+		AND a.measure_id = b.measure_id AND a.period = b.period
+		WHERE a.amount IS NULL OR b.amount IS NULL OR a.amount <> b.amount
+		ORDER BY 1, 2, 3, 4`, append(append([]any{}, argsA...), argsB...)
+	}
+	q := `SELECT a.org_unit_id, a.product_line_id, a.measure_id, a.period, b.amount, a.amount
+		FROM (SELECT * FROM target_cells WHERE ` + whereA + `) AS a
+		LEFT JOIN target_cells AS b ON b.version_id = ? AND b.org_unit_id = a.org_unit_id
+		AND b.product_line_id = a.product_line_id AND b.measure_id = a.measure_id AND b.period = a.period
+		WHERE b.amount IS NULL OR a.amount <> b.amount
+		UNION ALL
+		SELECT b.org_unit_id, b.product_line_id, b.measure_id, b.period, b.amount, NULL
+		FROM (SELECT * FROM target_cells WHERE ` + whereB + `) AS b
+		WHERE NOT EXISTS (SELECT 1 FROM target_cells AS a WHERE a.version_id = ? AND a.org_unit_id = b.org_unit_id
+		AND a.product_line_id = b.product_line_id AND a.measure_id = b.measure_id AND a.period = b.period)
+		ORDER BY 1, 2, 3, 4`
+	args := append(append([]any{}, argsA...), b)
+	args = append(append(args, argsB...), a)
+	return q, args
 }
 
 func keyAfter(k, after planning.CellKey) bool {

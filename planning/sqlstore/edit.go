@@ -135,7 +135,7 @@ func (s *TargetService) EditCells(ctx context.Context, versionID int64, edits []
 	if err != nil {
 		return nil, err
 	}
-	if !a.HasRole(planning.RoleAdmin, planning.RoleStrategyOffice, planning.RoleProductManager) {
+	if !a.CanWriteTargets() {
 		return nil, planning.Errorf(planning.EFORBIDDEN, "only product managers, the strategy office and administrators edit targets")
 	}
 	if len(edits) == 0 {

@@ -4,6 +4,7 @@ import (
 	"context"
 	"database/sql"
 	"errors"
+	"strconv"
 
 	"github.com/uptrace/bun"
 
@@ -22,6 +23,22 @@ func cutPage[T any](rows []T, p planning.PageRequest, key func(*T) string) ([]T,
 	}
 	rows = rows[:p.Size()]
 	return rows, planning.EncodeCursor(key(&rows[len(rows)-1]))
+}
+
+// idCursor returns the integer sort key (an id, a version number) that the
+// cursor of an integer-ordered list encodes, or 0 for no cursor. A cursor
+// that does not hold a positive integer was not made by such a list: it is
+// EINVALID, never handed to the database to compare with a number.
+func idCursor(c string) (int64, error) {
+	after, _ := planning.DecodeCursor(c)
+	if after == "" {
+		return 0, nil
+	}
+	n, err := strconv.ParseInt(after, 10, 64)
+	if err != nil || n <= 0 || strconv.FormatInt(n, 10) != after {
+		return 0, fieldErr(planning.EINVALID, "cursor", "is not a cursor returned by this list")
+	}
+	return n, nil
 }
 
 // scanOne runs a query for a single row, reporting a missing row as

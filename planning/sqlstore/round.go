@@ -132,7 +132,9 @@ func (s *RoundService) FindRounds(ctx context.Context, f planning.RoundFilter) (
 	if f.Status != "" {
 		q.Where("status = ?", string(f.Status))
 	}
-	if after, _ := planning.DecodeCursor(f.Page.Cursor); after != "" {
+	if after, err := idCursor(f.Page.Cursor); err != nil {
+		return nil, "", err
+	} else if after > 0 {
 		q.Where("id > ?", after)
 	}
 	if err := q.Scan(ctx); err != nil {

@@ -33,7 +33,9 @@ func (s *TargetService) FindAllocationRuns(ctx context.Context, versionID int64,
 	var rows []runRow
 	q := s.db.bun.NewSelect().Model(&rows).ExcludeColumn("inputs").Where("version_id = ?", versionID).
 		OrderExpr("id DESC").Limit(fetchLimit(page))
-	if after, _ := planning.DecodeCursor(page.Cursor); after != "" {
+	if after, err := idCursor(page.Cursor); err != nil {
+		return nil, "", err
+	} else if after > 0 {
 		q.Where("id < ?", after)
 	}
 	if err := q.Scan(ctx); err != nil {

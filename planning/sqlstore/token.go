@@ -119,7 +119,9 @@ func (s *TokenService) FindTokens(ctx context.Context, f planning.TokenFilter) (
 	if f.UserID != nil {
 		q.Where("user_id = ?", *f.UserID)
 	}
-	if after, _ := planning.DecodeCursor(f.Page.Cursor); after != "" {
+	if after, err := idCursor(f.Page.Cursor); err != nil {
+		return nil, "", err
+	} else if after > 0 {
 		q.Where("id > ?", after)
 	}
 	if err := q.Scan(ctx); err != nil {

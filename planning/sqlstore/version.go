@@ -100,7 +100,9 @@ func (s *VersionService) FindVersions(ctx context.Context, f planning.VersionFil
 	if f.Status != "" {
 		q.Where("status = ?", string(f.Status))
 	}
-	if after, _ := planning.DecodeCursor(f.Page.Cursor); after != "" {
+	if after, err := idCursor(f.Page.Cursor); err != nil {
+		return nil, "", err
+	} else if after > 0 {
 		q.Where("number > ?", after)
 	}
 	if err := q.Scan(ctx); err != nil {
