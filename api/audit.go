@@ -156,6 +156,10 @@ func (s *Server) getCellHistory(c echo.Context) error {
 	if err := res.loadUnits([]string{unit}); err != nil {
 		return err
 	}
+	if _, found := res.units[unit]; !found {
+		// Unknown, or outside the caller's scope: 404, as the grid says.
+		return planning.Errorf(planning.ENOTFOUND, "org unit %s not found", unit)
+	}
 	if err := res.loadLines([]string{line}); err != nil {
 		return err
 	}

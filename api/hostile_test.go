@@ -529,6 +529,8 @@ func hostileRequests(env *apitest.Env, fx hostileFixture) []hostileRequest {
 		{name: "malformed If-Match on approval", method: "POST", path: approval, as: "pm-industry", body: map[string]any{"action": "submit"},
 			headers: map[string]string{"If-Match": `"1", "2"`}, want: 400},
 		{name: "rejecting without a reason", method: "POST", path: approval, as: "sales-director", body: map[string]any{"action": "reject"}, want: 422},
+		// The round is not in review: the state refuses before the chain
+		// asks for the role (the authorization matrix covers the role).
 		{name: "a branch manager submits the plan", method: "POST", path: approval, as: "bm-sh", body: map[string]any{"action": "submit"}, want: 409},
 
 		// Files, actuals, attainment and letters.

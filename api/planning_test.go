@@ -19,7 +19,7 @@ func openDemoRound(t *testing.T, env *apitest.Env, code string) api.Round {
 	r := env.Request("POST", "/api/v1/rounds", strategy, map[string]any{
 		"code": code, "name": "Plan " + code, "fiscal_year": 2027, "first_month": 4,
 		"measures": []string{"revenue", "gross_margin", "units"},
-		"calendar": []map[string]any{{"phase": "counterproposals", "due": "2026-12-15T18:00:00Z"}},
+		"calendar": []map[string]any{{"phase": "counterproposals", "due": "2099-12-15T18:00:00Z"}},
 	}, nil)
 	if r.Status != 201 {
 		t.Fatalf("create round: %d %s", r.Status, r.Body)

@@ -365,6 +365,17 @@ func TestSpreadsheetRoundTripOverHTTP(t *testing.T) {
 			{Name: "export is scoped", Method: "GET", URL: fmt.Sprintf("/api/v1/versions/%d/export?org_unit=B-JS", v2), As: "bm-sh", ExpectedStatus: 404},
 		})
 
+		// A rule the changed cells break is named by the workbook cell.
+		tj := env.OrgUnitID("B-TJ-CH")
+		if r := env.Request("PATCH", fmt.Sprintf("/api/v1/org-units/%d", tj), apitest.Token("admin"), `{"active":false}`, nil); r.Status != 200 {
+			t.Fatalf("deactivate: %d %s", r.Status, r.Body)
+		}
+		inactive := editWorkbook(t, book2, [5]string{"revenue", "B-TJ-CH", "POS", "2027-07", "5.00"})
+		if r := upload(t, env, "pm-industry", imports, "inactive.xlsx", inactive, nil); r.Status != 422 ||
+			!strings.Contains(string(r.Body), `"field":"revenue!`) || !strings.Contains(string(r.Body), `.org_unit","message":"org unit B-TJ-CH is inactive"`) {
+			t.Fatalf("inactive unit: %d %s", r.Status, r.Body)
+		}
+
 		// Freezing the version refuses later imports.
 		if r := env.Request("POST", fmt.Sprintf("/api/v1/versions/%d/freeze", v2), apitest.Token("strategy"), nil, nil); r.Status != 200 {
 			t.Fatalf("freeze: %d %s", r.Status, r.Body)

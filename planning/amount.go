@@ -56,6 +56,21 @@ func checkAmountSyntax(s string, scale int32) error {
 	return nil
 }
 
+// MaxStoredDigits is the most digits a stored amount may have at its
+// measure's scale: a target of 1,000,000.00 CNY has 9. The bound keeps
+// every amount, in minor units, well inside a 64-bit integer, which is how
+// the embedded SQLite adds amounts up exactly.
+const MaxStoredDigits = 18
+
+// CheckStoredAmount refuses an amount whose minor units at scale would have
+// more than MaxStoredDigits digits.
+func CheckStoredAmount(d decimal.Decimal, scale int32) error {
+	if len(d.Abs().Truncate(0).String())+int(scale) > MaxStoredDigits && !d.Truncate(0).IsZero() {
+		return fmt.Errorf("is too large: an amount may have at most %d digits at its measure's scale of %d", MaxStoredDigits, scale)
+	}
+	return nil
+}
+
 // FormatAmount renders d at exactly scale decimal places, the form every
 // amount takes in the API and in files.
 func FormatAmount(d decimal.Decimal, scale int32) string {

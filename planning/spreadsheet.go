@@ -2,7 +2,9 @@ package planning
 
 import (
 	"context"
+	"errors"
 	"fmt"
+	"strings"
 	"time"
 
 	"github.com/shopspring/decimal"
@@ -213,7 +215,7 @@ func ImportTargetSheet(ctx context.Context, svcs Services, versionID int64, shee
 			continue
 		}
 		if err != nil {
-			return res, err
+			return res, inWorkbook(err, res.Changes)
 		}
 		res.Version, res.Written = v, true
 		return res, nil
@@ -274,6 +276,28 @@ func readCurrentCells(ctx context.Context, svcs Services, versionID int64, cells
 		}
 	}
 	return nil, 0, Errorf(ECONFLICT, "version %d kept changing while the workbook was imported; import it again", versionID)
+}
+
+// inWorkbook renames the fields of an error about the batch ("cells[3]
+// .amount") after the workbook cells they came from ("revenue!E7.amount").
+func inWorkbook(err error, cells []TargetCellChange) error {
+	var e *Error
+	if !errors.As(err, &e) || len(e.Fields) == 0 {
+		return err
+	}
+	out := &Error{Code: e.Code, Message: e.Message, Fields: make([]FieldError, len(e.Fields))}
+	for i, f := range e.Fields {
+		out.Fields[i] = f
+		var n int
+		if _, serr := fmt.Sscanf(f.Field, "cells[%d]", &n); serr == nil && n >= 0 && n < len(cells) {
+			prefix := fmt.Sprintf("cells[%d]", n)
+			out.Fields[i].Field = cells[n].Sheet + "!" + cells[n].Ref + strings.TrimPrefix(f.Field, prefix)
+		}
+	}
+	if len(out.Fields) > 0 {
+		out.Message = "the workbook's changes break a rule; nothing was imported: " + out.Fields[0].Field + ": " + out.Fields[0].Message
+	}
+	return out
 }
 
 func importProblemsError(ps []ImportProblem) error {

@@ -107,7 +107,7 @@ func buildBenchData(ctx context.Context, svcs planning.Services, units, lines, m
 	if err != nil {
 		return nil, err
 	}
-	branchID := ids[indexOfUnit(d.Units, d.BranchCode)]
+	branchID := ids[benchUnitIndex(d.Units, d.BranchCode)]
 	if _, err := benchUser(ctx, svcs, "bench-bm", planning.RoleBranchManager, &branchID, &d.BMToken); err != nil {
 		return nil, err
 	}
@@ -157,7 +157,7 @@ func benchUser(ctx context.Context, svcs planning.Services, username string, rol
 	return u, nil
 }
 
-func indexOfUnit(units []benchUnit, code string) int {
+func benchUnitIndex(units []benchUnit, code string) int {
 	for i, u := range units {
 		if u.Code == code {
 			return i

@@ -55,22 +55,21 @@ func TestCrashDuringAllocation(t *testing.T) {
 // crashData is the data set of a crash scenario.
 type crashData struct {
 	*benchData
-	Allocated    int64  // the version that is allocated and killed
-	Scratch      int64  // a version of another round, for the small edits
-	AdminToken   string // reads the audit trail
-	Request      api.AllocationRequest
-	FullCells    int64
-	Measure      string
-	FirstBranch  string
-	BranchLine   string
-	ScratchRound int64
+	Proposals  int64   // the version counterproposals are drafted on
+	Scratch    int64   // a version of another round, for the small edits
+	Targets    []int64 // empty versions of a third round, for the allocations
+	AdminToken string  // reads the audit trail
+	Request    api.AllocationRequest
+	FullCells  int64
+	Measure    string
 }
 
 // buildCrashData fills the empty database dsn through the services: the
-// benchmark's org tree and lines, a second round whose version takes the
-// small edits, and the first round in its counterproposal phase, so the
-// branch manager can draft counterproposals during the allocations.
-func buildCrashData(t *testing.T, dsn string, units, lines int) *crashData {
+// benchmark's org tree and lines with its round in the counterproposal
+// phase (so the branch manager drafts counterproposals during the
+// allocations), a second round whose version takes the small edits, and a
+// third round with targets empty versions for the allocations.
+func buildCrashData(t *testing.T, dsn string, units, lines, targets int) *crashData {
 	t.Helper()
 	start := time.Now()
 	db, svcs := openStore(t, dsn)
@@ -80,21 +79,32 @@ func buildCrashData(t *testing.T, dsn string, units, lines int) *crashData {
 	if err != nil {
 		t.Fatal(err)
 	}
-	d := &crashData{benchData: bd, Allocated: bd.VersionID, Measure: bd.Measures[0].Code, FullCells: bd.allocationCells()}
+	d := &crashData{benchData: bd, Proposals: bd.VersionID, Measure: bd.Measures[0].Code, FullCells: bd.allocationCells()}
 	if _, err := benchUser(ctx, svcs, "crash-admin", planning.RoleAdmin, nil, &d.AdminToken); err != nil {
 		t.Fatal(err)
 	}
-	scratch := &planning.Round{Code: "SCRATCH", Name: "Scratch round", FiscalYear: 2027, FirstMonth: 1, MeasureIDs: []int64{bd.Measures[0].ID}}
-	if err := svcs.Rounds.CreateRound(ctx, scratch); err != nil {
-		t.Fatal(err)
-	}
-	opened, err := svcs.Rounds.TransitionRound(ctx, scratch.ID, planning.RoundOpen, "small edits", nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	d.Scratch, d.ScratchRound = *opened.WorkingVersionID, opened.ID
 	if _, err := svcs.Rounds.TransitionRound(ctx, bd.RoundID, planning.RoundCounterproposals, "counterproposals during allocations", nil); err != nil {
 		t.Fatal(err)
+	}
+	openRound := func(code string) int64 {
+		r := &planning.Round{Code: code, Name: "Round " + code, FiscalYear: 2027, FirstMonth: 1, MeasureIDs: []int64{bd.Measures[0].ID}}
+		if err := svcs.Rounds.CreateRound(ctx, r); err != nil {
+			t.Fatal(err)
+		}
+		opened, err := svcs.Rounds.TransitionRound(ctx, r.ID, planning.RoundOpen, "crash test", nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return *opened.WorkingVersionID
+	}
+	d.Scratch = openRound("SCRATCH")
+	d.Targets = []int64{openRound("CRASH")}
+	for len(d.Targets) < targets {
+		v, err := svcs.Versions.CopyVersion(ctx, d.Targets[0], fmt.Sprintf("crash target %d", len(d.Targets)+1), "")
+		if err != nil {
+			t.Fatal(err)
+		}
+		d.Targets = append(d.Targets, v.ID)
 	}
 	d.Request = api.AllocationRequest{Measure: d.Measure, Root: bd.CompanyCode,
 		Levels: []api.AllocationLevel{{Method: "even"}}, Phasing: api.AllocationPhasing{Method: "even"}}
@@ -106,13 +116,17 @@ func buildCrashData(t *testing.T, dsn string, units, lines int) *crashData {
 	return d
 }
 
-// ackedWrites are the small writes the servers acknowledged (2xx): each
-// must be in the database after any crash.
+// ackedWrites are the writes the servers acknowledged (2xx): each must be
+// in the database after any crash.
 type ackedWrites struct {
 	mu    sync.Mutex
 	edits map[string]string // "unit/line/period" of the scratch version → amount
 	cps   map[int64]string  // counterproposal id → title
-	runs  map[int64]bool    // allocation runs acknowledged with 201
+	runs  map[int64]int64   // allocation run acknowledged with 201 → its version
+}
+
+func newAckedWrites() *ackedWrites {
+	return &ackedWrites{edits: map[string]string{}, cps: map[int64]string{}, runs: map[int64]int64{}}
 }
 
 func (a *ackedWrites) edit(key, amount string) {
@@ -127,46 +141,72 @@ func (a *ackedWrites) cp(id int64, title string) {
 	a.mu.Unlock()
 }
 
+// runCrashScenario kills the server during allocations. Odd kills (and
+// even ones while no version is full yet) hit the first allocation of an
+// empty version, at a delay spread over 1.5 times the measured duration of
+// one, so most land mid-run and some after the commit. Even kills hit the
+// re-allocation of a full version, which deletes its cells before writing
+// them again and takes longer than a first one, at a delay within the
+// measured duration, so they land mid-run.
 func runCrashScenario(t *testing.T, bin string, d sqlstore.Dialect, kills int, rng *rand.Rand) {
 	units, lines := envInt("CASCADE_CRASH_UNITS", 1700), envInt("CASCADE_CRASH_LINES", 25)
 	dsn := storetest.DSN(t, d)
-	data := buildCrashData(t, dsn, units, lines)
+	data := buildCrashData(t, dsn, units, lines, kills)
 	ctx := context.Background()
 	httpc := newHTTPClient(4)
 	pm := &apiClient{http: httpc, token: data.PMToken}
 
-	// One unkilled run of the same size, on the scratch version, gives the
-	// expected duration the kills are spread over.
+	// One unkilled run of the same size, on the scratch version and with
+	// the same small writes beside it, gives the expected duration the
+	// kills are spread over.
 	srv := startServerT(t, bin, dsn)
+	acked := newAckedWrites()
+	var seq int // numbers the small writes across cycles
+	stop := make(chan struct{})
+	done := make(chan struct{})
+	go func() { defer close(done); smallWrites(ctx, t, srv.URL, data, httpc, acked, &seq, stop) }()
 	start := time.Now()
 	res := pm.do(ctx, http.MethodPost, fmt.Sprintf("%s/api/v1/versions/%d/allocations", srv.URL, data.Scratch), data.Request)
+	expected := time.Since(start)
+	close(stop)
+	<-done
 	var base api.AllocationResponse
 	if err := res.decode(&base); err != nil || res.Status != http.StatusCreated {
 		t.Fatalf("baseline allocation: %s", res)
 	}
-	expected := time.Since(start)
 	if base.Run.CellCount != data.FullCells {
 		t.Fatalf("baseline allocation wrote %d cells, want %d", base.Run.CellCount, data.FullCells)
 	}
-	t.Logf("baseline allocation of %d cells: %s (the kills fall within 1.5 times that)", base.Run.CellCount, expected.Round(time.Millisecond))
+	t.Logf("baseline allocation of %d cells: %s", base.Run.CellCount, expected.Round(time.Millisecond))
 
-	acked := &ackedWrites{edits: map[string]string{}, cps: map[int64]string{}, runs: map[int64]bool{}}
-	var seq int // numbers the small writes across cycles
 	outcomes := map[string]int{}
-	prevRuns := 0
+	runs := map[int64]int{} // version → its runs, as last checked
+	nextEmpty := 0
 	for cycle := 1; cycle <= kills; cycle++ {
 		// A few writes are acknowledged before the allocation starts: on
 		// SQLite the allocation then holds the only write lock until it
 		// ends, and the writes sent during it wait.
 		preWrites(ctx, t, srv.URL, data, httpc, acked, &seq, 4)
-		// The delay is uniform over 1.5 times the measured duration, so
-		// most kills land mid-run and some just after the commit.
+		target, kind := int64(0), "first"
 		delay := time.Duration(rng.Int64N(int64(expected) * 3 / 2))
+		if cycle%2 == 0 {
+			for _, v := range data.Targets[:nextEmpty] {
+				if runs[v] > 0 {
+					target, kind = v, "re-allocation"
+					delay = time.Duration(rng.Int64N(int64(expected)))
+					break
+				}
+			}
+		}
+		if target == 0 {
+			target = data.Targets[nextEmpty]
+			nextEmpty++
+		}
 		allocDone := make(chan apiResponse, 1)
 		go func() {
-			allocDone <- pm.do(ctx, http.MethodPost, fmt.Sprintf("%s/api/v1/versions/%d/allocations", srv.URL, data.Allocated), data.Request)
+			allocDone <- pm.do(ctx, http.MethodPost, fmt.Sprintf("%s/api/v1/versions/%d/allocations", srv.URL, target), data.Request)
 		}()
-		stop := make(chan struct{})
+		stop = make(chan struct{})
 		var wg sync.WaitGroup
 		wg.Add(1)
 		go func() {
@@ -186,31 +226,44 @@ func runCrashScenario(t *testing.T, bin string, d sqlstore.Dialect, kills int, r
 			if alloc.Status != http.StatusCreated || alloc.decode(&ar) != nil {
 				t.Fatalf("cycle %d: allocation answered %s", cycle, alloc)
 			}
-			acked.runs[ar.Run.ID] = true
+			acked.runs[ar.Run.ID] = target
 		}
 		restart := time.Now()
 		srv = startServerT(t, bin, dsn)
 		restarted := time.Since(restart)
-		runs := checkAfterCrash(t, srv.URL, dsn, data, acked, base.Run.Checksum)
-		checked := time.Since(restart) - restarted
-		outcome := "untouched"
-		switch {
-		case runs == prevRuns+1:
-			outcome = "allocated"
-		case runs != prevRuns:
-			t.Fatalf("cycle %d: %d runs after %d: one allocation at most may have committed", cycle, runs, prevRuns)
+		n := checkAfterCrash(t, srv.URL, dsn, data, acked, base.Run.Checksum, target)
+		for _, v := range data.Targets[:nextEmpty] {
+			if v != target {
+				checkUnchanged(t, dsn, data, v, runs[v], false)
+			}
 		}
-		outcomes[outcome]++
-		prevRuns = runs
-		t.Logf("kill %2d after %6s: %-9s restart %s, checks %s (acknowledged so far: %d edits, %d counterproposals, %d allocations)",
-			cycle, delay.Round(time.Millisecond), outcome, restarted.Round(time.Millisecond), checked.Round(time.Millisecond),
+		checked := time.Since(restart) - restarted
+		outcome := "killed mid-run"
+		switch {
+		case n == runs[target]+1:
+			outcome = "committed"
+		case n != runs[target]:
+			t.Fatalf("cycle %d: %d runs after %d: one allocation at most may have committed", cycle, n, runs[target])
+		}
+		runs[target] = n
+		outcomes[kind+" "+outcome]++
+		t.Logf("kill %2d after %6s of a %-13s of version %d: %-14s restart %s, checks %s (acknowledged so far: %d edits, %d counterproposals, %d allocations)",
+			cycle, delay.Round(time.Millisecond), kind, target, outcome, restarted.Round(time.Millisecond), checked.Round(time.Millisecond),
 			len(acked.edits), len(acked.cps), len(acked.runs))
 	}
 	if logs := srv.Logs(); strings.Contains(logs, "internal error") || strings.Contains(logs, "panic") {
 		t.Errorf("the last server logged internal errors:\n%s", logs)
 	}
-	t.Logf("%s: %d kills: %d untouched, %d fully allocated, 0 partial; %d acknowledged edits, %d counterproposals and %d allocations all present",
-		d, kills, outcomes["untouched"], outcomes["allocated"], len(acked.edits), len(acked.cps), len(acked.runs))
+	for _, v := range data.Targets[:nextEmpty] {
+		checkUnchanged(t, dsn, data, v, runs[v], true)
+	}
+	var summary []string
+	for _, k := range []string{"first killed mid-run", "first committed", "re-allocation killed mid-run", "re-allocation committed"} {
+		summary = append(summary, fmt.Sprintf("%d %s", outcomes[k], k))
+	}
+	t.Logf("%s: %d kills: %s; after each, every version was empty or fully allocated as its runs say, consistent, and audited; "+
+		"%d acknowledged edits, %d counterproposals and %d allocations all present",
+		d, kills, strings.Join(summary, ", "), len(acked.edits), len(acked.cps), len(acked.runs))
 }
 
 // preWrites sends n small writes and waits for each answer.
@@ -287,7 +340,7 @@ func smallWrite(ctx context.Context, t *testing.T, base string, data *crashData,
 	body := api.CounterproposalCreate{OrgUnit: data.BranchCode, Title: title, Lines: []api.CPLineInput{{
 		ProductLine: data.LineCodes[k%len(data.LineCodes)], Measure: data.Measure, Period: "year",
 		Proposed: fmt.Sprintf("%d.00", 1000+k), Reason: "crash test"}}}
-	r := bm.do(ctx, http.MethodPost, fmt.Sprintf("%s/api/v1/versions/%d/counterproposals", base, data.Allocated), body)
+	r := bm.do(ctx, http.MethodPost, fmt.Sprintf("%s/api/v1/versions/%d/counterproposals", base, data.Proposals), body)
 	var cp api.Counterproposal
 	switch {
 	case r.Err != nil:
@@ -312,7 +365,7 @@ func busy(r apiResponse) bool {
 
 // checkAfterCrash checks the restarted server and the database against
 // what was acknowledged, and returns how many runs the version has.
-func checkAfterCrash(t *testing.T, base, dsn string, data *crashData, acked *ackedWrites, checksum string) int {
+func checkAfterCrash(t *testing.T, base, dsn string, data *crashData, acked *ackedWrites, checksum string, version int64) int {
 	t.Helper()
 	ctx := context.Background()
 	admin := &apiClient{http: http.DefaultClient, token: data.AdminToken}
@@ -324,12 +377,12 @@ func checkAfterCrash(t *testing.T, base, dsn string, data *crashData, acked *ack
 		}
 	}
 	var v api.Version
-	get(fmt.Sprintf("/versions/%d", data.Allocated), &v)
+	get(fmt.Sprintf("/versions/%d", version), &v)
 
 	var runs []api.AllocationRun
 	for cursor := ""; ; {
 		var page api.AllocationRunPage
-		get(fmt.Sprintf("/versions/%d/allocations?limit=1000&cursor=%s", data.Allocated, cursor), &page)
+		get(fmt.Sprintf("/versions/%d/allocations?limit=1000&cursor=%s", version, cursor), &page)
 		runs = append(runs, page.Items...)
 		if cursor = page.NextCursor; cursor == "" {
 			break
@@ -338,7 +391,7 @@ func checkAfterCrash(t *testing.T, base, dsn string, data *crashData, acked *ack
 	audited := map[int64]int{}
 	for cursor := ""; ; {
 		var page api.AuditEventPage
-		get(fmt.Sprintf("/audit?version=%d&entity=version&limit=1000&cursor=%s", data.Allocated, cursor), &page)
+		get(fmt.Sprintf("/audit?version=%d&entity=version&limit=1000&cursor=%s", version, cursor), &page)
 		for _, e := range page.Items {
 			if e.Action != "targets.allocate" {
 				continue
@@ -357,7 +410,7 @@ func checkAfterCrash(t *testing.T, base, dsn string, data *crashData, acked *ack
 		}
 	}
 	var inc api.InconsistencyPage
-	get(fmt.Sprintf("/versions/%d/consistency", data.Allocated), &inc)
+	get(fmt.Sprintf("/versions/%d/consistency", version), &inc)
 
 	db, err := sqlstore.Open(ctx, dsn)
 	if err != nil {
@@ -365,10 +418,10 @@ func checkAfterCrash(t *testing.T, base, dsn string, data *crashData, acked *ack
 	}
 	defer db.Close()
 	var cells, dbRuns int64
-	if err := db.Bun().NewRaw("SELECT COUNT(*) FROM target_cells WHERE version_id = ?", data.Allocated).Scan(ctx, &cells); err != nil {
+	if err := db.Bun().NewRaw("SELECT COUNT(*) FROM target_cells WHERE version_id = ?", version).Scan(ctx, &cells); err != nil {
 		t.Fatal(err)
 	}
-	if err := db.Bun().NewRaw("SELECT COUNT(*) FROM allocation_runs WHERE version_id = ?", data.Allocated).Scan(ctx, &dbRuns); err != nil {
+	if err := db.Bun().NewRaw("SELECT COUNT(*) FROM allocation_runs WHERE version_id = ?", version).Scan(ctx, &dbRuns); err != nil {
 		t.Fatal(err)
 	}
 
@@ -396,13 +449,51 @@ func checkAfterCrash(t *testing.T, base, dsn string, data *crashData, acked *ack
 	for id := range audited {
 		t.Fatalf("a targets.allocate audit event names run %d, which does not exist", id)
 	}
-	for id := range acked.runs {
-		if !containsRun(runs, id) {
+	for id, v := range acked.runs {
+		if v == version && !containsRun(runs, id) {
 			t.Fatalf("acknowledged allocation run %d is missing", id)
 		}
 	}
 	checkAckedSmallWrites(t, db, data, acked)
 	return len(runs)
+}
+
+// checkUnchanged checks, in the database, that a version the cycle did not
+// allocate still holds what its runs say: its cell count and runs, and with
+// count its cells too (slow on PostgreSQL right after killed allocations,
+// whose rows are dead until vacuumed).
+func checkUnchanged(t *testing.T, dsn string, data *crashData, version int64, wantRuns int, count bool) {
+	t.Helper()
+	ctx := context.Background()
+	db, err := sqlstore.Open(ctx, dsn)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	var cells, cellCount, runs int64
+	queries := map[string]*int64{
+		"SELECT cell_count FROM versions WHERE id = ?":              &cellCount,
+		"SELECT COUNT(*) FROM allocation_runs WHERE version_id = ?": &runs,
+	}
+	if count {
+		queries["SELECT COUNT(*) FROM target_cells WHERE version_id = ?"] = &cells
+	}
+	for q, dst := range queries {
+		if err := db.Bun().NewRaw(q, version).Scan(ctx, dst); err != nil {
+			t.Fatal(err)
+		}
+	}
+	want := int64(0)
+	if wantRuns > 0 {
+		want = data.FullCells
+	}
+	if !count {
+		cells = want
+	}
+	if cells != want || cellCount != want || runs != int64(wantRuns) {
+		t.Fatalf("version %d changed without being allocated: %d cells (cell_count %d), %d runs; want %d cells, %d runs",
+			version, cells, cellCount, runs, want, wantRuns)
+	}
 }
 
 func containsRun(runs []api.AllocationRun, id int64) bool {
@@ -449,7 +540,7 @@ func checkAckedSmallWrites(t *testing.T, db *sqlstore.DB, data *crashData, acked
 		ID    int64  `bun:"id"`
 		Title string `bun:"title"`
 	}
-	if err := db.Bun().NewRaw("SELECT id, title FROM counterproposals WHERE version_id = ?", data.Allocated).Scan(ctx, &cps); err != nil {
+	if err := db.Bun().NewRaw("SELECT id, title FROM counterproposals WHERE version_id = ?", data.Proposals).Scan(ctx, &cps); err != nil {
 		t.Fatal(err)
 	}
 	have := map[int64]string{}

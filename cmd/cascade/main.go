@@ -9,6 +9,7 @@
 //	cascade token create --user U   issue an API token
 //	cascade actuals import --file F import actuals from CSV or XLSX
 //	cascade loadtest --db DSN       load-test several servers on one database
+//	cascade bench [--db DSN]        measure speed against the raw database
 //	cascade version                 print the version
 package main
 
@@ -45,6 +46,8 @@ Usage:
   cascade loadtest --db DSN [--fresh] [--duration 60s] [--rate 50] [--users 50] [--short]
                                      run servers on loopback ports against one database under
                                      simulated users; check nothing is lost (see cascade loadtest -h)
+  cascade bench [flags]              build a large data set and measure the service
+                                     against the database's own tools (see cascade bench -h)
   cascade version                    print the version
 
 Every command takes --db (env CASCADE_DB): a SQLite file path (default
@@ -73,6 +76,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		err = runActuals(ctx, args[1:], stdout, stderr)
 	case "loadtest":
 		err = runLoadtest(ctx, args[1:], stdout, stderr)
+	case "bench":
+		err = runBench(ctx, args[1:], stdout, stderr)
 	case "version", "--version", "-v":
 		fmt.Fprintln(stdout, "cascade", Version)
 	case "help", "-h", "--help":

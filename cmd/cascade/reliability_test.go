@@ -122,9 +122,10 @@ func TestPostgresRestart(t *testing.T) {
 		t.Skip("not root: cannot restart PostgreSQL")
 	}
 	version, cluster := pgCluster(t)
-	pgctl := func(action string) {
+	pgctl := func(action ...string) {
 		t.Helper()
-		out, err := exec.Command("pg_ctlcluster", "--skip-systemctl-redirect", version, cluster, action).CombinedOutput()
+		args := append([]string{"--skip-systemctl-redirect", version, cluster}, action...)
+		out, err := exec.Command("pg_ctlcluster", args...).CombinedOutput()
 		if err != nil {
 			t.Fatalf("pg_ctlcluster %s: %v\n%s", action, err, out)
 		}
@@ -132,7 +133,7 @@ func TestPostgresRestart(t *testing.T) {
 
 	bin := cascadeBinary(t)
 	dsn := storetest.DSN(t, sqlstore.Postgres)
-	data := buildCrashData(t, dsn, 200, 5)
+	data := buildCrashData(t, dsn, 200, 5, 1)
 	srv := startServerT(t, bin, dsn)
 	// Registered last, so it runs first: PostgreSQL is up again before the
 	// test database is dropped, whatever happened.
@@ -141,7 +142,7 @@ func TestPostgresRestart(t *testing.T) {
 	})
 	ctx := context.Background()
 	httpc := newHTTPClient(4)
-	acked := &ackedWrites{edits: map[string]string{}, cps: map[int64]string{}, runs: map[int64]bool{}}
+	acked := newAckedWrites()
 
 	// The watcher reads /readyz and the version every 50ms and notes what
 	// came back when; the writer keeps sending small writes.
@@ -199,60 +200,84 @@ func TestPostgresRestart(t *testing.T) {
 		}
 	}()
 
-	time.Sleep(2 * time.Second)
-	downAt := time.Now()
-	pgctl("stop")
-	stoppedAt := time.Now()
+	// Two outages: a clean shutdown (fast: sessions are terminated) and a
+	// crash (immediate: PostgreSQL recovers from its WAL on start).
+	type outage struct {
+		mode                             string
+		stopAt, stoppedAt, startAt, upAt time.Time
+	}
+	var outages []outage
+	for _, mode := range []string{"fast", "immediate"} {
+		time.Sleep(2 * time.Second)
+		o := outage{mode: mode, stopAt: time.Now()}
+		pgctl("stop", "-m", mode)
+		o.stoppedAt = time.Now()
+		time.Sleep(3 * time.Second)
+		o.startAt = time.Now()
+		pgctl("start")
+		o.upAt = time.Now()
+		outages = append(outages, o)
+	}
 	time.Sleep(3 * time.Second)
-	startAt := time.Now()
-	pgctl("start")
-	upAt := time.Now()
-	time.Sleep(5 * time.Second)
 	close(stop)
 	wg.Wait()
 
 	mu.Lock()
 	defer mu.Unlock()
-	// While PostgreSQL is stopped (from the stop's return to the start's
-	// call) every probe must be 503 problem+json; from the start's return
-	// on, the time to the first success is the recovery time.
-	downReady, downRead := map[int]int{}, map[int]int{}
-	var readyAgain, readAgain, writeAgain time.Duration = -1, -1, -1
-	for _, p := range probes {
+	for i, o := range outages {
+		end := time.Now()
+		if i+1 < len(outages) {
+			end = outages[i+1].stopAt
+		}
+		// While PostgreSQL is stopped (from the stop's return to the start's
+		// call) every probe must be 503 problem+json; from the start's
+		// return on, the time to the first success is the recovery time,
+		// and after it nothing may fail.
+		downReady, downRead, afterReady, afterRead := map[int]int{}, map[int]int{}, map[int]int{}, map[int]int{}
+		var readyAgain, readAgain, writeAgain time.Duration = -1, -1, -1
+		for _, p := range probes {
+			switch {
+			case p.at.After(o.stoppedAt) && p.at.Before(o.startAt):
+				downReady[p.ready]++
+				downRead[p.readBack]++
+				if p.readBack != http.StatusServiceUnavailable || !p.problem {
+					t.Errorf("a read while PostgreSQL was down answered %d (problem+json: %v), want 503 problem+json", p.readBack, p.problem)
+				}
+			case p.at.After(o.upAt) && p.at.Before(end):
+				if readyAgain < 0 && p.ready == http.StatusOK {
+					readyAgain = p.at.Sub(o.upAt)
+				}
+				if readAgain < 0 && p.readBack == http.StatusOK {
+					readAgain = p.at.Sub(o.upAt)
+				}
+				if readAgain >= 0 {
+					afterReady[p.ready]++
+					afterRead[p.readBack]++
+				}
+			}
+		}
+		for _, w := range writes {
+			if w.After(o.upAt) {
+				writeAgain = w.Sub(o.upAt)
+				break
+			}
+		}
+		t.Logf("PostgreSQL %s/%s stopped (%s): the stop took %s, down %s, the start took %s",
+			version, cluster, o.mode, o.stoppedAt.Sub(o.stopAt).Round(time.Millisecond), o.startAt.Sub(o.stoppedAt).Round(time.Millisecond),
+			o.upAt.Sub(o.startAt).Round(time.Millisecond))
+		t.Logf("  while down: /readyz %v, GET version %v (status: count)", downReady, downRead)
+		t.Logf("  after the start returned: /readyz 200 after %s, the first read after %s, the first acknowledged write after %s; then /readyz %v, GET version %v",
+			readyAgain.Round(time.Millisecond), readAgain.Round(time.Millisecond), writeAgain.Round(time.Millisecond), afterReady, afterRead)
 		switch {
-		case p.at.After(stoppedAt) && p.at.Before(startAt):
-			downReady[p.ready]++
-			downRead[p.readBack]++
-			if p.readBack != http.StatusServiceUnavailable || !p.problem {
-				t.Errorf("a read while PostgreSQL was down answered %d (problem+json: %v), want 503 problem+json", p.readBack, p.problem)
-			}
-		case p.at.After(upAt):
-			if readyAgain < 0 && p.ready == http.StatusOK {
-				readyAgain = p.at.Sub(upAt)
-			}
-			if readAgain < 0 && p.readBack == http.StatusOK {
-				readAgain = p.at.Sub(upAt)
-			}
+		case downReady[http.StatusServiceUnavailable] == 0 || len(downReady) > 1:
+			t.Errorf("/readyz while PostgreSQL was down answered %v, want only 503", downReady)
+		case readyAgain < 0 || readyAgain > 10*time.Second:
+			t.Errorf("/readyz did not answer 200 within 10s of PostgreSQL's return")
+		case readAgain < 0 || writeAgain < 0 || writeAgain > 10*time.Second:
+			t.Errorf("the server did not serve reads and writes again within 10s (read %s, write %s)", readAgain, writeAgain)
+		case len(afterRead) > 1 || len(afterReady) > 1:
+			t.Errorf("after recovering, the server still failed: /readyz %v, GET version %v", afterReady, afterRead)
 		}
-	}
-	for _, w := range writes {
-		if w.After(upAt) {
-			writeAgain = w.Sub(upAt)
-			break
-		}
-	}
-	t.Logf("PostgreSQL %s/%s: stop took %s, down %s, start took %s",
-		version, cluster, stoppedAt.Sub(downAt).Round(time.Millisecond), startAt.Sub(stoppedAt).Round(time.Millisecond), upAt.Sub(startAt).Round(time.Millisecond))
-	t.Logf("while down: /readyz answered %v, GET version %v (status: count)", downReady, downRead)
-	t.Logf("after pg_ctlcluster start returned: /readyz 200 after %s, the first read after %s, the first acknowledged write after %s",
-		readyAgain.Round(time.Millisecond), readAgain.Round(time.Millisecond), writeAgain.Round(time.Millisecond))
-	switch {
-	case downReady[http.StatusServiceUnavailable] == 0 || len(downReady) > 1:
-		t.Errorf("/readyz while PostgreSQL was down answered %v, want only 503", downReady)
-	case readyAgain < 0 || readyAgain > 10*time.Second:
-		t.Errorf("/readyz did not answer 200 within 10s of PostgreSQL's return")
-	case readAgain < 0 || writeAgain < 0 || writeAgain > 10*time.Second:
-		t.Errorf("the server did not serve reads and writes again within 10s (read %s, write %s)", readAgain, writeAgain)
 	}
 	if logs := srv.Logs(); strings.Contains(logs, `msg="internal error"`) || strings.Contains(logs, "status=500") {
 		t.Errorf("the server answered 500 during the outage:\n%s", logs)

@@ -185,6 +185,9 @@ func checkActualRows(rep *planning.ActualImportReport, rows []planning.ActualInp
 			k.Month = r.Month
 		}
 		amount, err := planning.ParseAmount(r.Amount, scale)
+		if err == nil {
+			err = planning.CheckStoredAmount(amount, scale)
+		}
 		if err != nil {
 			problem("amount", r.Amount, "%s", err)
 		} else if !scaleKnown {

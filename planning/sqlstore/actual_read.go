@@ -2,7 +2,6 @@ package sqlstore
 
 import (
 	"context"
-	"fmt"
 	"strings"
 
 	"github.com/shopspring/decimal"
@@ -43,12 +42,22 @@ func (db *DB) orgSetSQL(ctx context.Context, a *planning.Actor, orgUnitID *int64
 	return "(" + strings.Join(ors, " OR ") + ")", args, nil
 }
 
-// ancestorJoin joins every actual (aliased a, with its own unit u) to each
-// unit of its path, aliased anc: grouping by anc rolls the leaves' actuals
-// up to every level exactly.
+// ancestorCTE lists, for every org unit, itself and each of its ancestors
+// as up(unit_id, anc_id); joined with ancestorJoin, grouping by anc rolls
+// the leaves' actuals up to every level exactly. The recursion follows
+// parent ids, so the join is on ids and uses the keys (a join on path
+// prefixes, LIKE, could not).
+const ancestorCTE = `WITH RECURSIVE up(unit_id, anc_id) AS (
+		SELECT id, id FROM org_units
+		UNION ALL
+		SELECT up.unit_id, ou.parent_id FROM up JOIN org_units AS ou ON ou.id = up.anc_id WHERE ou.parent_id IS NOT NULL)
+	`
+
+// ancestorJoin joins every actual (aliased a) to each unit of its path,
+// aliased anc; the query must start with ancestorCTE.
 const ancestorJoin = ` FROM actuals AS a
-	JOIN org_units AS u ON u.id = a.org_unit_id
-	JOIN org_units AS anc ON u.path LIKE (anc.path || '%')`
+	JOIN up ON up.unit_id = a.org_unit_id
+	JOIN org_units AS anc ON anc.id = up.anc_id`
 
 // FindActuals implements planning.ActualService. The sums run in the
 // database (exactly, over minor units in SQLite) and the rows stream out,
@@ -98,7 +107,7 @@ func (s *ActualService) FindActuals(ctx context.Context, f planning.ActualFilter
 		conds = append(conds, "(anc.path > ? OR (anc.path = ? AND (pl.code > ? OR (pl.code = ? AND m.code > ?))))")
 		args = append(args, parts[0], parts[0], parts[1], parts[1], parts[2])
 	}
-	q := `SELECT anc.id, anc.code, anc.path, a.product_line_id, pl.code, a.measure_id, m.code, m.scale, a.month, SUM(` + s.db.minorUnits("a.amount") + `)` +
+	q := ancestorCTE + `SELECT anc.id, anc.code, anc.path, a.product_line_id, pl.code, a.measure_id, m.code, m.scale, a.month, SUM(` + s.db.minorUnits("a.amount") + `)` +
 		ancestorJoin + `
 		JOIN product_lines AS pl ON pl.id = a.product_line_id
 		JOIN measures AS m ON m.id = a.measure_id
@@ -112,7 +121,7 @@ func (s *ActualService) FindActuals(ctx context.Context, f planning.ActualFilter
 	defer rows.Close()
 	size := f.Page.Size()
 	var out []planning.ActualRow
-	var path, lastKey string
+	var lastKey string
 	for rows.Next() {
 		var r planning.ActualRow
 		var month, sum, p string
@@ -130,8 +139,7 @@ func (s *ActualService) FindActuals(ctx context.Context, f planning.ActualFilter
 			}
 			r.Total = decimal.Zero
 			out = append(out, r)
-			path = p
-			lastKey = path + "\x1f" + r.ProductLineCode + "\x1f" + r.MeasureCode
+			lastKey = p + "\x1f" + r.ProductLineCode + "\x1f" + r.MeasureCode
 		}
 		last := &out[len(out)-1]
 		last.Months = append(last.Months, planning.MonthAmount{Month: month, Amount: amount})
@@ -154,11 +162,4 @@ func (db *DB) latestActualMonth(ctx context.Context, from, to string) (string, e
 		return "", nil
 	}
 	return *m, nil
-}
-
-func fmtMonths(from, to string) string {
-	if from == to {
-		return from
-	}
-	return fmt.Sprintf("%s..%s", from, to)
 }

@@ -133,7 +133,7 @@ func (s *AttainmentService) attain(ctx context.Context, a *planning.Actor, q att
 	if err != nil {
 		return nil, err
 	}
-	aq := `SELECT anc.id, a.product_line_id, a.measure_id,
+	aq := ancestorCTE + `SELECT anc.id, a.product_line_id, a.measure_id,
 		SUM(CASE WHEN a.month BETWEEN ? AND ? THEN ` + s.db.minorUnits("a.amount") + ` ELSE 0 END),
 		SUM(` + s.db.minorUnits("a.amount") + `)` + ancestorJoin + `
 		WHERE a.month BETWEEN ? AND ? AND ` + where + s.db.seriesFilter("a", "anc", q, &args) + `

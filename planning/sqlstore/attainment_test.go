@@ -164,6 +164,30 @@ func TestAttainmentHandChecked(t *testing.T) {
 			t.Errorf("company %s, region %s", got["CO/POS/revenue"], got["R-EAST/POS/revenue"])
 		}
 
+		// Pages of three hold every row once, in order.
+		all, _ := re.svcs.Attainment.FindAttainment(re.as("strategy"), planning.AttainmentFilter{RoundID: re.round.ID,
+			VersionID: re.round.WorkingVersionID, Period: 3})
+		var paged []planning.AttainmentRow
+		for cursor := ""; ; {
+			page, err := re.svcs.Attainment.FindAttainment(re.as("strategy"), planning.AttainmentFilter{RoundID: re.round.ID,
+				VersionID: re.round.WorkingVersionID, Period: 3, Page: planning.PageRequest{Limit: 3, Cursor: cursor}})
+			if err != nil || len(page.Rows) > 3 {
+				t.Fatalf("page: %v", err)
+			}
+			paged = append(paged, page.Rows...)
+			if cursor = page.NextCursor; cursor == "" {
+				break
+			}
+		}
+		if len(paged) != len(all.Rows) || len(paged) < 10 {
+			t.Fatalf("%d rows paged, %d in all", len(paged), len(all.Rows))
+		}
+		for i := range paged {
+			if paged[i].OrgUnitID != all.Rows[i].OrgUnitID || paged[i].ProductLineID != all.Rows[i].ProductLineID || paged[i].MeasureID != all.Rows[i].MeasureID {
+				t.Fatalf("row %d differs: %+v / %+v", i, paged[i], all.Rows[i])
+			}
+		}
+
 		// Scope: a branch manager sees their branch and its teams only.
 		got, _ = re.attainment(t, "bm-sh", planning.AttainmentFilter{Period: 3})
 		for k := range got {

@@ -232,6 +232,8 @@ func (db *DB) mapError(err error) error {
 	switch {
 	case strings.Contains(msg, "UNIQUE constraint failed"):
 		return planning.Errorf(planning.ECONFLICT, "already exists: %s", strings.TrimSpace(msg[strings.Index(msg, "UNIQUE constraint failed")+len("UNIQUE constraint failed:"):]))
+	case strings.Contains(msg, "integer overflow"):
+		return planning.Errorf(planning.EINVALID, "the amounts involved are too large to add up exactly in the embedded SQLite database (over %d digits in minor units); PostgreSQL has no such limit", planning.MaxStoredDigits)
 	case strings.Contains(msg, "FOREIGN KEY constraint failed"):
 		return planning.Errorf(planning.EINVALID, "refers to something that does not exist, or is still in use")
 	case strings.Contains(msg, "connection refused"), strings.Contains(msg, "broken pipe"),

@@ -98,6 +98,8 @@ func (w *writeChecker) checkMeasure(v *planning.Validation, field string, id int
 func checkAmount(v *planning.Validation, field string, d decimal.Decimal, scale int32) {
 	if d.Exponent() < -scale {
 		v.Add(field, "has more than %d decimal places", scale)
+	} else if err := planning.CheckStoredAmount(d, scale); err != nil {
+		v.Add(field, "%s", err)
 	}
 }
 

@@ -94,12 +94,18 @@ func (s *TargetService) FindGrid(ctx context.Context, f planning.GridFilter) ([]
 		return nil, "", err
 	}
 	var rows []cellRow
-	q := s.db.bun.NewSelect().TableExpr("target_cells AS c").
+	// The joins nest in the order of the result: org units by path, their
+	// product lines by code, measures by code, then each series' cells by
+	// key. SQLite (where CROSS JOIN fixes the nesting; elsewhere it is a
+	// plain join) then streams a page in order from the indexes and stops
+	// at the limit, instead of reading and sorting every cell of the
+	// version or the subtree first.
+	q := s.db.bun.NewSelect().TableExpr("org_units AS ou").
 		ColumnExpr("c.org_unit_id, c.product_line_id, c.measure_id, c.period, c.amount").
-		ColumnExpr("ou.path, ou.code AS ou_code, pl.code AS pl_code, m.code AS m_code, m.scale").
-		Join("JOIN org_units AS ou ON ou.id = c.org_unit_id").
-		Join("JOIN product_lines AS pl ON pl.id = c.product_line_id").
-		Join("JOIN measures AS m ON m.id = c.measure_id").
+		Join("CROSS JOIN product_lines AS pl").
+		Join("CROSS JOIN measures AS m").
+		Join("CROSS JOIN target_cells AS c").
+		Where("c.org_unit_id = ou.id AND c.product_line_id = pl.id AND c.measure_id = m.id").
 		Where("c.version_id = ?", v.ID).
 		Where("c.period BETWEEN ? AND ?", from, to).
 		OrderExpr("ou.path, pl.code, m.code, c.period").
@@ -121,7 +127,7 @@ func (s *TargetService) FindGrid(ctx context.Context, f planning.GridFilter) ([]
 		q.Where("(ou.path > ? OR (ou.path = ? AND (pl.code > ? OR (pl.code = ? AND m.code > ?))))",
 			parts[0], parts[0], parts[1], parts[1], parts[2])
 	}
-	if err := q.Scan(ctx, &rows); err != nil {
+	if rows, err = s.db.scanCells(ctx, q); err != nil {
 		return nil, "", s.db.mapError(err)
 	}
 	out, next, err := buildGrid(rows, r, f.Grain, from, to, f.Page.Size())

@@ -1,0 +1,473 @@
+package main
+
+import (
+	"context"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/http"
+	"os"
+	"path/filepath"
+	"runtime"
+	"runtime/pprof"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/cascade-planning/cascade/planning/sqlstore"
+)
+
+// benchConfig is what `cascade bench` builds and measures.
+type benchConfig struct {
+	DB       string // SQLite path (the new file goes next to it) or postgres:// URL
+	Units    int    // org units in the tree
+	Lines    int    // product lines
+	Measures int    // measures of the round
+	Edits    int    // cells changed in the copy before the diff
+	Reads    int    // measured grid reads
+	Warmups  int    // grid reads before the measured ones
+	Repeats  int    // runs of each diff, Cascade and baseline; the median counts
+	Out      string // a Markdown file for the report, besides stdout
+	Profile  string // a directory for CPU profiles of the measured calls
+	Keep     bool   // keep the database afterwards
+}
+
+func runBench(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	cfg := benchConfig{}
+	fs, db := newFlagSet("bench", stderr)
+	fs.IntVar(&cfg.Units, "units", 2000, "org units in the generated tree (company, regions, branches, two teams per branch)")
+	fs.IntVar(&cfg.Lines, "lines", 40, "product lines")
+	fs.IntVar(&cfg.Measures, "measures", 5, "measures of the round")
+	fs.IntVar(&cfg.Edits, "edits", 5000, "cells changed in the copy before the diff (at most 10000)")
+	fs.IntVar(&cfg.Reads, "reads", 500, "measured grid reads")
+	fs.IntVar(&cfg.Warmups, "warmups", 20, "grid reads before the measured ones")
+	fs.IntVar(&cfg.Repeats, "repeats", 3, "runs of each diff and its baseline (the median counts)")
+	small := fs.Bool("small", false, "a quick run for CI: 200 units × 10 lines, 1000 edits, 100 reads (explicit flags still win)")
+	fs.StringVar(&cfg.Out, "out", "", "also write the report to this Markdown file")
+	fs.StringVar(&cfg.Profile, "profile", "", "write CPU profiles of the measured calls into this directory")
+	fs.BoolVar(&cfg.Keep, "keep", false, "keep the benchmark database and print where it is")
+	fs.Usage = func() {
+		fmt.Fprint(fs.Output(), `Usage: cascade bench [flags]
+
+Builds a planning data set in a fresh database (a new SQLite file next to
+--db, or a new PostgreSQL database cascade_bench_<random> on the --db
+server, dropped at the end), runs the service in-process and measures, end
+to end over HTTP, a top-down allocation of lines × units × 12 cells, a
+version copy, a diff and grid reads, each against the same work done by
+the database's own client (psql, sqlite3) in the same run. Prints a
+Markdown table; exits non-zero only on errors, not on missed goals.
+
+`)
+		fs.PrintDefaults()
+	}
+	if err := parse(fs, args); err != nil {
+		return err
+	}
+	if *small {
+		set := map[string]bool{}
+		fs.Visit(func(f *flag.Flag) { set[f.Name] = true })
+		for name, v := range map[string]*int{"units": &cfg.Units, "lines": &cfg.Lines, "edits": &cfg.Edits, "reads": &cfg.Reads} {
+			if !set[name] {
+				*v = map[string]int{"units": 200, "lines": 10, "edits": 1000, "reads": 100}[name]
+			}
+		}
+	}
+	cfg.DB = *db
+	if cfg.Units < 5 || cfg.Lines < 1 || cfg.Measures < 1 || cfg.Edits < 1 || cfg.Edits > 10000 || cfg.Reads < 1 || cfg.Repeats < 1 {
+		fmt.Fprintln(stderr, "--units must be at least 5, --lines, --measures, --reads and --repeats at least 1, --edits between 1 and 10000")
+		return errUsage
+	}
+	b := &bench{cfg: cfg, stdout: stdout, log: stderr}
+	return b.run(ctx)
+}
+
+// bench is one run of the benchmark.
+type bench struct {
+	cfg     benchConfig
+	stdout  io.Writer
+	log     io.Writer
+	main    *Main
+	raw     *benchRawDB
+	client  *benchClient
+	data    *benchData
+	tmp     string
+	rows    []benchRow
+	dialect sqlstore.Dialect
+	copyID  int64 // the version copied from the first
+}
+
+func (b *bench) step(format string, args ...any) {
+	fmt.Fprintf(b.log, "bench: "+format+"\n", args...)
+}
+
+func (b *bench) run(ctx context.Context) (err error) {
+	target, drop, err := freshBenchDB(ctx, b.cfg.DB)
+	if err != nil {
+		return err
+	}
+	defer func() {
+		if b.main != nil {
+			if cerr := b.main.Close(); err == nil {
+				err = cerr
+			}
+		}
+		if b.cfg.Keep {
+			b.step("kept the database: %s", redactDSN(target))
+		} else if derr := drop(); err == nil && derr != nil {
+			err = fmt.Errorf("drop the benchmark database: %w", derr)
+		}
+	}()
+	if b.tmp, err = os.MkdirTemp("", "cascade-bench-"); err != nil {
+		return err
+	}
+	defer os.RemoveAll(b.tmp)
+
+	b.main = NewMain()
+	b.main.Config.DB, b.main.Config.Addr = target, "127.0.0.1:0"
+	b.main.Stdout = io.Discard
+	b.main.Logger = newLogger(b.log, "text", slog.LevelWarn)
+	if err := b.main.Run(ctx); err != nil {
+		return err
+	}
+	b.dialect = b.main.db.Dialect()
+	b.raw = newBenchRawDB(b.dialect, target, b.main.db.Bun())
+	b.client = &benchClient{base: b.main.URL() + "/api/v1", http: &http.Client{}}
+	b.step("database %s (%s); server on %s", redactDSN(target), b.dialect, b.main.URL())
+
+	start := time.Now()
+	b.step("building the data set: %d units, %d lines, %d measures", b.cfg.Units, b.cfg.Lines, b.cfg.Measures)
+	if b.data, err = buildBenchData(ctx, sqlstore.NewServices(b.main.db), b.cfg.Units, b.cfg.Lines, b.cfg.Measures); err != nil {
+		return fmt.Errorf("build the data set: %w", err)
+	}
+	b.step("data set built in %s", benchSeconds(time.Since(start)))
+
+	for _, f := range []func(context.Context) error{b.allocate, b.fillBranch, b.copyVersion, b.diff, b.gridReads} {
+		if err := f(ctx); err != nil {
+			return err
+		}
+	}
+	return b.report(ctx)
+}
+
+// profiled runs fn under the CPU profiler when --profile is set.
+func (b *bench) profiled(name string, fn func() error) error {
+	if b.cfg.Profile == "" {
+		return fn()
+	}
+	if err := os.MkdirAll(b.cfg.Profile, 0o755); err != nil {
+		return err
+	}
+	f, err := os.Create(filepath.Join(b.cfg.Profile, name+".pprof"))
+	if err != nil {
+		return err
+	}
+	defer f.Close()
+	if err := pprof.StartCPUProfile(f); err != nil {
+		return err
+	}
+	defer pprof.StopCPUProfile()
+	return fn()
+}
+
+// allocate runs the big allocation: every line's revenue from the company
+// down to every unit and month, in one POST.
+func (b *bench) allocate(ctx context.Context) error {
+	d := b.data
+	req := map[string]any{"measure": d.Measures[0].Code, "root": d.CompanyCode, "depth": 0,
+		"levels": []map[string]any{{"method": "even"}}, "phasing": map[string]any{"method": "even"}}
+	var targets []map[string]any
+	for _, code := range d.LineCodes {
+		targets = append(targets, map[string]any{"product_line": code, "amount": "123456789.00"})
+	}
+	req["targets"] = targets
+	want := d.allocationCells()
+	b.step("allocating %s cells over HTTP", benchCount(want))
+	var resp struct {
+		Run struct {
+			ID        int64  `json:"id"`
+			CellCount int64  `json:"cell_count"`
+			Checksum  string `json:"checksum"`
+		} `json:"run"`
+	}
+	var took time.Duration
+	mem := startBenchMemSampler(10 * time.Millisecond)
+	err := b.profiled("allocate", func() (err error) {
+		took, err = b.client.do(ctx, http.MethodPost, fmt.Sprintf("/versions/%d/allocations", d.VersionID), d.PMToken, req, http.StatusCreated, &resp)
+		return err
+	})
+	peaks := mem.Stop()
+	if err != nil {
+		return err
+	}
+	if resp.Run.CellCount != want {
+		return fmt.Errorf("the allocation wrote %d cells, want %d", resp.Run.CellCount, want)
+	}
+	b.step("allocation took %s; exporting its cells for the baseline", benchSeconds(took))
+	file := filepath.Join(b.tmp, "cells.csv")
+	n, err := b.raw.exportCSV(ctx, d.VersionID, d.Measures[0].ID, file)
+	if err != nil {
+		return fmt.Errorf("export the cells: %w", err)
+	}
+	if n != want {
+		return fmt.Errorf("exported %d cells, want %d", n, want)
+	}
+	base, baseErr := time.Duration(0), b.raw.missing()
+	if baseErr == "" {
+		if err := b.raw.createLike(ctx, "target_cells_baseline"); err != nil {
+			return fmt.Errorf("baseline table: %w", err)
+		}
+		b.step("baseline: %s bulk load of the same %s rows", b.raw.tool, benchCount(n))
+		if base, err = b.raw.importCSV(ctx, "target_cells_baseline", file); err != nil {
+			return err
+		}
+		var loaded int64
+		if err := b.raw.db.NewRaw("SELECT COUNT(*) FROM target_cells_baseline").Scan(ctx, &loaded); err != nil || loaded != n {
+			return fmt.Errorf("the baseline loaded %d rows, want %d (%v)", loaded, n, err)
+		}
+		if _, err := b.raw.db.ExecContext(ctx, "DROP TABLE target_cells_baseline"); err != nil {
+			return err
+		}
+	}
+	what, limit := `psql \copy of a CSV`, 2.0
+	if b.dialect == sqlstore.SQLite {
+		what, limit = "sqlite3 .import of a CSV", 3.0
+	}
+	b.rows = append(b.rows, benchRatioRow(fmt.Sprintf("save an allocation: POST /versions/{id}/allocations (%d lines × %d units × 12 months)", len(d.LineCodes), len(d.Units)),
+		benchCount(want), took, what, base, baseErr, limit))
+	b.rows = append(b.rows,
+		benchRow{Operation: "server memory during that allocation: peak resident set (VmHWM)", Rows: benchCount(want),
+			Cascade: benchMB(peaks.RSS), Baseline: fmt.Sprintf("before the call: %s", benchMB(peaks.RSSBefore)), Ratio: "—",
+			Goal: "< 500 MB", Result: benchCheck(peaks.RSS < 500e6)},
+		benchRow{Operation: "… of which Go heap in use, peak (runtime.MemStats.HeapInuse, sampled every 10 ms)", Rows: benchCount(want),
+			Cascade: benchMB(peaks.HeapInuse), Baseline: fmt.Sprintf("Go runtime total from the OS: %s", benchMB(peaks.Sys)), Ratio: "—",
+			Goal: "—", Result: fmt.Sprintf("info (%d samples)", peaks.Samples)})
+	return nil
+}
+
+// fillBranch allocates the other measures to one branch and its teams, so
+// that branch's grid has every line, month and measure.
+func (b *bench) fillBranch(ctx context.Context) error {
+	d := b.data
+	for _, m := range d.Measures[1:] {
+		amount := "1200000"
+		if m.Scale > 0 {
+			amount += "." + strings.Repeat("0", int(m.Scale))
+		}
+		var targets []map[string]any
+		for _, code := range d.LineCodes {
+			targets = append(targets, map[string]any{"product_line": code, "amount": amount})
+		}
+		req := map[string]any{"measure": m.Code, "root": d.BranchCode, "targets": targets, "depth": 0,
+			"levels": []map[string]any{{"method": "even"}}, "phasing": map[string]any{"method": "even"}}
+		if _, err := b.client.do(ctx, http.MethodPost, fmt.Sprintf("/versions/%d/allocations", d.VersionID), d.PMToken, req, http.StatusCreated, nil); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// versionCells returns how many cells a version holds.
+func (b *bench) versionCells(ctx context.Context, versionID int64) (int64, error) {
+	var n int64
+	err := b.raw.db.NewRaw("SELECT COUNT(*) FROM target_cells WHERE version_id = ?", versionID).Scan(ctx, &n)
+	return n, err
+}
+
+// copyVersion copies the first version over HTTP, then has the database
+// copy the same cells under an unused version id and deletes them again.
+func (b *bench) copyVersion(ctx context.Context) error {
+	d := b.data
+	n, err := b.versionCells(ctx, d.VersionID)
+	if err != nil {
+		return err
+	}
+	b.step("copying a version of %s cells over HTTP", benchCount(n))
+	var v struct {
+		ID        int64 `json:"id"`
+		CellCount int64 `json:"cell_count"`
+	}
+	var took time.Duration
+	err = b.profiled("copy", func() (err error) {
+		took, err = b.client.do(ctx, http.MethodPost, fmt.Sprintf("/rounds/%d/versions", d.RoundID), d.PMToken,
+			map[string]any{"from_version_id": d.VersionID, "label": "copy"}, http.StatusCreated, &v)
+		return err
+	})
+	if err != nil {
+		return err
+	}
+	if got, err := b.versionCells(ctx, v.ID); err != nil || got != n {
+		return fmt.Errorf("the copy holds %d cells, want %d (%v)", got, n, err)
+	}
+	b.copyID = v.ID
+	base, baseErr := time.Duration(0), b.raw.missing()
+	if baseErr == "" {
+		const scratch = 999_999_999 // no version has this id; target_cells has no foreign keys
+		b.step("baseline: INSERT … SELECT of the same cells by %s", b.raw.tool)
+		if base, err = b.raw.exec(ctx, benchCopySQL(d.VersionID, scratch)); err != nil {
+			return err
+		}
+		if got, err := b.versionCells(ctx, scratch); err != nil || got != n {
+			return fmt.Errorf("the baseline copied %d cells, want %d (%v)", got, n, err)
+		}
+		if _, err := b.raw.db.ExecContext(ctx, "DELETE FROM target_cells WHERE version_id = ?", scratch); err != nil {
+			return err
+		}
+		if b.dialect == sqlstore.Postgres {
+			if _, err := b.raw.db.ExecContext(ctx, "VACUUM target_cells"); err != nil {
+				return err
+			}
+		}
+	}
+	b.rows = append(b.rows, benchRatioRow("copy a version: POST /rounds/{id}/versions", benchCount(n), took,
+		"INSERT … SELECT by "+b.raw.tool, base, baseErr, 2))
+	return nil
+}
+
+// diff changes cells of the copy with one batch edit, then compares the
+// two versions over HTTP and with the same join run by the database.
+func (b *bench) diff(ctx context.Context) error {
+	d := b.data
+	var cells []map[string]any
+	const month = "2027-03" // the benchmark round's fiscal year starts in January 2027
+	for i := 0; len(cells) < b.cfg.Edits; i++ {
+		if i >= len(d.Units)*len(d.LineCodes) {
+			return fmt.Errorf("--edits %d is more than the %d unit × line pairs", b.cfg.Edits, i)
+		}
+		cells = append(cells, map[string]any{"org_unit": d.Units[i%len(d.Units)].Code, "product_line": d.LineCodes[i/len(d.Units)],
+			"measure": d.Measures[0].Code, "period": month, "amount": "1.00"})
+	}
+	took, err := b.client.do(ctx, http.MethodPut, fmt.Sprintf("/versions/%d/targets", b.copyID), d.PMToken,
+		map[string]any{"cells": cells}, http.StatusOK, nil, "If-Match", "*")
+	if err != nil {
+		return err
+	}
+	b.rows = append(b.rows, benchRow{Operation: "batch edit: PUT /versions/{id}/targets", Rows: benchCount(int64(len(cells))),
+		Cascade: benchSeconds(took), Baseline: "—", Ratio: "—", Goal: "—", Result: "info"})
+
+	total, err := b.versionCells(ctx, d.VersionID)
+	if err != nil {
+		return err
+	}
+	b.step("diffing two versions of %s cells over HTTP (%d runs)", benchCount(total), b.cfg.Repeats)
+	var runs []time.Duration
+	var changed int64
+	err = b.profiled("diff", func() error {
+		for range b.cfg.Repeats {
+			var resp struct {
+				ChangedCells int64 `json:"changed_cells"`
+			}
+			took, err := b.client.do(ctx, http.MethodGet, fmt.Sprintf("/versions/%d/diff?against=%d&limit=100", b.copyID, d.VersionID),
+				d.PMToken, nil, http.StatusOK, &resp)
+			if err != nil {
+				return err
+			}
+			runs, changed = append(runs, took), resp.ChangedCells
+		}
+		return nil
+	})
+	if err != nil {
+		return err
+	}
+	if changed != int64(len(cells)) {
+		return fmt.Errorf("the diff found %d changed cells, want %d", changed, len(cells))
+	}
+	var baseRuns []time.Duration
+	baseErr := b.raw.missing()
+	if baseErr == "" {
+		b.step("baseline: the same join by %s (%d runs)", b.raw.tool, b.cfg.Repeats)
+		for range b.cfg.Repeats {
+			took, err := b.raw.exec(ctx, benchDiffSQL(b.dialect, b.copyID, d.VersionID))
+			if err != nil {
+				return err
+			}
+			baseRuns = append(baseRuns, took)
+		}
+	}
+	what := "full outer join by psql"
+	if b.dialect == sqlstore.SQLite {
+		what = "left join ∪ anti-join by sqlite3"
+	}
+	b.rows = append(b.rows, benchRatioRow(fmt.Sprintf("diff two versions: GET /versions/{id}/diff?against=…&limit=100 (median of %d)", b.cfg.Repeats),
+		fmt.Sprintf("%s changed of %s × 2", benchCount(changed), benchCount(total)), benchMedian(runs), what, benchMedian(baseRuns), baseErr, 2))
+	return nil
+}
+
+// gridReads reads one branch's grid as its manager, again and again, while
+// the database holds both versions.
+func (b *bench) gridReads(ctx context.Context) error {
+	d := b.data
+	var held int64
+	if err := b.raw.db.NewRaw("SELECT COUNT(*) FROM target_cells").Scan(ctx, &held); err != nil {
+		return err
+	}
+	path := fmt.Sprintf("/versions/%d/targets?org_unit=%s&grain=month&limit=1000", d.VersionID, d.BranchCode)
+	want := len(d.LineCodes) * len(d.Measures)
+	b.step("reading branch %s's grid %d times (after %d warm-ups) while the database holds %s cells", d.BranchCode, b.cfg.Reads, b.cfg.Warmups, benchCount(held))
+	var lat []time.Duration
+	err := b.profiled("grid", func() error {
+		for i := 0; i < b.cfg.Warmups+b.cfg.Reads; i++ {
+			var page struct {
+				Items []struct{} `json:"items"`
+			}
+			took, err := b.client.do(ctx, http.MethodGet, path, d.BMToken, nil, http.StatusOK, &page)
+			if err != nil {
+				return err
+			}
+			if len(page.Items) != want {
+				return fmt.Errorf("the grid has %d rows, want %d", len(page.Items), want)
+			}
+			if i >= b.cfg.Warmups {
+				lat = append(lat, took)
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return err
+	}
+	slices.Sort(lat)
+	p99 := benchPercentile(lat, 99)
+	b.rows = append(b.rows, benchRow{
+		Operation: fmt.Sprintf("grid read as the branch manager: GET /versions/{id}/targets?org_unit=…&grain=month (%d reads)", len(lat)),
+		Rows:      fmt.Sprintf("%d rows × 12 months; %s cells in the database", want, benchCount(held)),
+		Cascade:   fmt.Sprintf("p99 %s (p50 %s, p95 %s)", benchSeconds(p99), benchSeconds(benchPercentile(lat, 50)), benchSeconds(benchPercentile(lat, 95))),
+		Baseline:  "—", Ratio: "—", Goal: "p99 < 20 ms", Result: benchCheck(p99 < 20*time.Millisecond)})
+	return nil
+}
+
+// report prints the table with what was measured on what.
+func (b *bench) report(ctx context.Context) error {
+	var sb strings.Builder
+	version := "SELECT sqlite_version()"
+	if b.dialect == sqlstore.Postgres {
+		version = "SHOW server_version"
+	}
+	var dbVersion string
+	if err := b.raw.db.NewRaw(version).Scan(ctx, &dbVersion); err != nil {
+		return err
+	}
+	load, _ := os.ReadFile("/proc/loadavg")
+	fmt.Fprintf(&sb, "Cascade %s, %s %s (baselines: %s), %d units × %d lines × %d measures, %s, %d CPUs (GOMAXPROCS %d), load average %s, %s\n\n",
+		Version, b.dialect, dbVersion, b.raw.tool, len(b.data.Units), len(b.data.LineCodes), len(b.data.Measures),
+		runtime.Version(), runtime.NumCPU(), runtime.GOMAXPROCS(0), strings.Join(strings.Fields(string(load))[:min(3, len(strings.Fields(string(load))))], " "),
+		time.Now().UTC().Format("2006-01-02 15:04 UTC"))
+	writeBenchTable(&sb, b.rows)
+	fmt.Fprint(&sb, "\nCascade times are whole HTTP calls on the loopback to the service running in this process; baseline times are whole runs of the database's own client (process start included) on the same database, same rows, in the same run. Memory is this process's (the service's, plus the benchmark client's).\n")
+	missed := 0
+	for _, r := range b.rows {
+		if strings.Contains(r.Result, "MISSED") || r.Result == "no baseline" {
+			missed++
+		}
+	}
+	if missed > 0 {
+		fmt.Fprintf(&sb, "\n%d goal(s) missed or not measured.\n", missed)
+	}
+	fmt.Fprint(b.stdout, sb.String())
+	if b.cfg.Out != "" {
+		if err := os.WriteFile(b.cfg.Out, []byte(sb.String()), 0o644); err != nil {
+			return fmt.Errorf("--out: %w", err)
+		}
+	}
+	return nil
+}
