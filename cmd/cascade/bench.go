@@ -245,6 +245,19 @@ func (b *bench) allocate(ctx context.Context) error {
 	return nil
 }
 
+// driverRow compares an operation with its baseline SQL run through the
+// service's own driver and connection pool, without HTTP or the service:
+// what Cascade adds on top of the database engine it embeds or talks to.
+func (b *bench) driverRow(rows string, cascade, direct time.Duration) benchRow {
+	driver := "pgdriver"
+	if b.dialect == sqlstore.SQLite {
+		driver = "modernc.org/sqlite, the pure-Go SQLite the service embeds"
+	}
+	return benchRow{Operation: "… the same SQL through the service's own driver (" + driver + ")", Rows: rows,
+		Cascade: benchSeconds(cascade), Baseline: benchSeconds(direct), Ratio: fmt.Sprintf("%.2f×", cascade.Seconds()/direct.Seconds()),
+		Goal: "—", Result: "info"}
+}
+
 // fillBranch allocates the other measures to one branch and its teams, so
 // that branch's grid has every line, month and measure.
 func (b *bench) fillBranch(ctx context.Context) error {
@@ -300,27 +313,45 @@ func (b *bench) copyVersion(ctx context.Context) error {
 		return fmt.Errorf("the copy holds %d cells, want %d (%v)", got, n, err)
 	}
 	b.copyID = v.ID
-	base, baseErr := time.Duration(0), b.raw.missing()
-	if baseErr == "" {
-		const scratch = 999_999_999 // no version has this id; target_cells has no foreign keys
-		b.step("baseline: INSERT … SELECT of the same cells by %s", b.raw.tool)
-		if base, err = b.raw.exec(ctx, benchCopySQL(d.VersionID, scratch)); err != nil {
-			return err
+	// The baselines copy the same cells under a version id nobody has
+	// (target_cells has no foreign keys) and delete them again, untimed.
+	const scratch = 999_999_999
+	baseline := func(run func() (time.Duration, error)) (time.Duration, error) {
+		took, err := run()
+		if err != nil {
+			return 0, err
 		}
 		if got, err := b.versionCells(ctx, scratch); err != nil || got != n {
-			return fmt.Errorf("the baseline copied %d cells, want %d (%v)", got, n, err)
+			return 0, fmt.Errorf("the baseline copied %d cells, want %d (%v)", got, n, err)
 		}
 		if _, err := b.raw.db.ExecContext(ctx, "DELETE FROM target_cells WHERE version_id = ?", scratch); err != nil {
-			return err
+			return 0, err
 		}
 		if b.dialect == sqlstore.Postgres {
 			if _, err := b.raw.db.ExecContext(ctx, "VACUUM target_cells"); err != nil {
-				return err
+				return 0, err
 			}
 		}
+		return took, nil
+	}
+	base, baseErr := time.Duration(0), b.raw.missing()
+	if baseErr == "" {
+		b.step("baseline: INSERT … SELECT of the same cells by %s", b.raw.tool)
+		if base, err = baseline(func() (time.Duration, error) { return b.raw.exec(ctx, benchCopySQL(d.VersionID, scratch)) }); err != nil {
+			return err
+		}
+	}
+	b.step("the same INSERT … SELECT through the service's driver")
+	direct, err := baseline(func() (time.Duration, error) {
+		start := time.Now()
+		_, err := b.raw.db.ExecContext(ctx, benchCopySQL(d.VersionID, scratch))
+		return time.Since(start), err
+	})
+	if err != nil {
+		return err
 	}
 	b.rows = append(b.rows, benchRatioRow("copy a version: POST /rounds/{id}/versions", benchCount(n), took,
-		"INSERT … SELECT by "+b.raw.tool, base, baseErr, 2))
+		"INSERT … SELECT by "+b.raw.tool, base, baseErr, 2), b.driverRow(benchCount(n), took, direct))
 	return nil
 }
 
@@ -384,12 +415,29 @@ func (b *bench) diff(ctx context.Context) error {
 			baseRuns = append(baseRuns, took)
 		}
 	}
+	b.step("the same join through the service's driver (%d runs)", b.cfg.Repeats)
+	var directRuns []time.Duration
+	for range b.cfg.Repeats {
+		start := time.Now()
+		rows, err := b.raw.db.QueryContext(ctx, benchDiffSQL(b.dialect, b.copyID, d.VersionID))
+		if err != nil {
+			return err
+		}
+		for rows.Next() {
+		}
+		rows.Close()
+		if err := rows.Err(); err != nil {
+			return err
+		}
+		directRuns = append(directRuns, time.Since(start))
+	}
 	what := "full outer join by psql"
 	if b.dialect == sqlstore.SQLite {
 		what = "left join ∪ anti-join by sqlite3"
 	}
 	b.rows = append(b.rows, benchRatioRow(fmt.Sprintf("diff two versions: GET /versions/{id}/diff?against=…&limit=100 (median of %d)", b.cfg.Repeats),
-		fmt.Sprintf("%s changed of %s × 2", benchCount(changed), benchCount(total)), benchMedian(runs), what, benchMedian(baseRuns), baseErr, 2))
+		fmt.Sprintf("%s changed of %s × 2", benchCount(changed), benchCount(total)), benchMedian(runs), what, benchMedian(baseRuns), baseErr, 2),
+		b.driverRow(benchCount(changed)+" changed", benchMedian(runs), benchMedian(directRuns)))
 	return nil
 }
 

@@ -141,32 +141,37 @@ func (a *ackedWrites) cp(id int64, title string) {
 	a.mu.Unlock()
 }
 
-// runCrashScenario kills the server during allocations. Odd kills (and
-// even ones while no version is full yet) hit the first allocation of an
-// empty version, at a delay spread over 1.5 times the measured duration of
-// one, so most land mid-run and some after the commit. Even kills hit the
-// re-allocation of a full version, which deletes its cells before writing
-// them again and takes longer than a first one, at a delay within the
-// measured duration, so they land mid-run.
+// runCrashScenario kills the server during allocations. Odd kills hit the
+// first allocation of an empty version, at a delay spread over 1.5 times
+// the measured duration of one, so most land mid-run and some after the
+// commit. Even kills hit the re-allocation of a full version, which deletes
+// its cells before writing them again and takes longer than a first one,
+// at a delay within the measured duration, so they land mid-run.
 func runCrashScenario(t *testing.T, bin string, d sqlstore.Dialect, kills int, rng *rand.Rand) {
 	units, lines := envInt("CASCADE_CRASH_UNITS", 1700), envInt("CASCADE_CRASH_LINES", 25)
 	dsn := storetest.DSN(t, d)
-	data := buildCrashData(t, dsn, units, lines, kills)
+	data := buildCrashData(t, dsn, units, lines, kills+1)
 	ctx := context.Background()
 	httpc := newHTTPClient(4)
 	pm := &apiClient{http: httpc, token: data.PMToken}
 
-	// One unkilled run of the same size, on the scratch version and with
-	// the same small writes beside it, gives the expected duration the
-	// kills are spread over.
+	// One unkilled allocation of the first target version, with the same
+	// small writes beside it as in the cycles, gives the expected duration
+	// the kills are spread over; that version is then the full one the
+	// re-allocations replace.
 	srv := startServerT(t, bin, dsn)
+	t.Cleanup(func() {
+		if t.Failed() {
+			t.Logf("the log of the last server:\n%s", srv.Logs())
+		}
+	})
 	acked := newAckedWrites()
 	var seq int // numbers the small writes across cycles
 	stop := make(chan struct{})
 	done := make(chan struct{})
 	go func() { defer close(done); smallWrites(ctx, t, srv.URL, data, httpc, acked, &seq, stop) }()
 	start := time.Now()
-	res := pm.do(ctx, http.MethodPost, fmt.Sprintf("%s/api/v1/versions/%d/allocations", srv.URL, data.Scratch), data.Request)
+	res := pm.do(ctx, http.MethodPost, fmt.Sprintf("%s/api/v1/versions/%d/allocations", srv.URL, data.Targets[0]), data.Request)
 	expected := time.Since(start)
 	close(stop)
 	<-done
@@ -177,11 +182,12 @@ func runCrashScenario(t *testing.T, bin string, d sqlstore.Dialect, kills int, r
 	if base.Run.CellCount != data.FullCells {
 		t.Fatalf("baseline allocation wrote %d cells, want %d", base.Run.CellCount, data.FullCells)
 	}
+	acked.runs[base.Run.ID] = data.Targets[0]
 	t.Logf("baseline allocation of %d cells: %s", base.Run.CellCount, expected.Round(time.Millisecond))
 
 	outcomes := map[string]int{}
-	runs := map[int64]int{} // version → its runs, as last checked
-	nextEmpty := 0
+	runs := map[int64]int{data.Targets[0]: 1} // version → its runs, as last checked
+	nextEmpty := 1
 	for cycle := 1; cycle <= kills; cycle++ {
 		// A few writes are acknowledged before the allocation starts: on
 		// SQLite the allocation then holds the only write lock until it

@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"fmt"
+	"io"
 	"net/http"
 	"os"
 	"os/exec"
@@ -13,6 +14,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/cascade-planning/cascade/api"
 	"github.com/cascade-planning/cascade/planning"
 	"github.com/cascade-planning/cascade/planning/sqlstore"
 	"github.com/cascade-planning/cascade/planning/sqlstore/storetest"
@@ -319,4 +321,50 @@ func pgCluster(t *testing.T) (version, name string) {
 		t.Skip("no PostgreSQL cluster in /etc/postgresql")
 	}
 	return best, "main"
+}
+
+// TestIdempotentBurst sends a burst of concurrent POSTs with
+// Idempotency-Keys, each of whose handlers reads through the connection
+// pool while its transaction holds a connection: more of them than the
+// pool has connections must not starve each other (they once all stalled
+// until the request timeout and answered 503).
+func TestIdempotentBurst(t *testing.T) {
+	for _, d := range storetest.Dialects(t) {
+		t.Run(string(d), func(t *testing.T) {
+			dsn := storetest.DSN(t, d)
+			data := buildCrashData(t, dsn, 60, 2, 1)
+			m := NewMain()
+			m.Stdout = io.Discard
+			m.Config.DB, m.Config.Addr = dsn, "127.0.0.1:0"
+			m.Logger = newLogger(io.Discard, "text", 0)
+			if err := m.Run(context.Background()); err != nil {
+				t.Fatal(err)
+			}
+			t.Cleanup(func() { m.Close() })
+			const burst = 48 // more than twice PostgreSQL's pool of 20
+			bm := &apiClient{http: newHTTPClient(burst), token: data.BMToken}
+			ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+			defer cancel()
+			start := time.Now()
+			var wg sync.WaitGroup
+			results := make([]apiResponse, burst)
+			for i := range burst {
+				wg.Add(1)
+				go func() {
+					defer wg.Done()
+					body := api.CounterproposalCreate{OrgUnit: data.BranchCode, Title: fmt.Sprintf("burst %d", i), Lines: []api.CPLineInput{{
+						ProductLine: data.LineCodes[0], Measure: data.Measure, Period: "year", Proposed: "1000.00", Reason: "burst"}}}
+					results[i] = bm.do(ctx, http.MethodPost, fmt.Sprintf("%s/api/v1/versions/%d/counterproposals", m.URL(), data.Proposals), body,
+						api.HeaderIdempotencyKey, fmt.Sprintf("burst-%d", i))
+				}()
+			}
+			wg.Wait()
+			for i, r := range results {
+				if r.Status != http.StatusCreated {
+					t.Fatalf("request %d of the burst: %s", i, r)
+				}
+			}
+			t.Logf("%d concurrent idempotent creations answered 201 in %s", burst, time.Since(start).Round(time.Millisecond))
+		})
+	}
 }

@@ -54,6 +54,9 @@ func (s *TargetService) Allocate(ctx context.Context, req planning.AllocationReq
 		out, err = s.allocateIn(ctx, conn, tx, a, v, r, &req)
 		return err
 	})
+	if err == nil {
+		s.db.afterCommit(ctx, func() { s.db.refreshCellStats(out.Run.CellCount) })
+	}
 	return out, err
 }
 

@@ -21,6 +21,11 @@ func (db *DB) inConnTx(ctx context.Context, fn func(conn bun.Conn, tx bun.Tx) er
 	if amb := ambientFrom(ctx); amb != nil {
 		return db.mapError(fn(amb.conn, amb.tx))
 	}
+	release, err := db.claimWriter(ctx)
+	if err != nil {
+		return err
+	}
+	defer release()
 	conn, err := db.bun.Conn(ctx)
 	if err != nil {
 		return db.mapError(err)

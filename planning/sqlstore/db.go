@@ -35,6 +35,8 @@ const (
 type DB struct {
 	bun     *bun.DB
 	dialect Dialect
+	// writers bounds the transactions open at once (see claimWriter).
+	writers chan struct{}
 	// Now returns the current time; tests may replace it.
 	Now func() time.Time
 }
@@ -55,7 +57,7 @@ func Open(ctx context.Context, dsn string) (*DB, error) {
 		sqldb := sql.OpenDB(pgdriver.NewConnector(pgdriver.WithDSN(dsn)))
 		sqldb.SetMaxOpenConns(20)
 		sqldb.SetMaxIdleConns(20)
-		db = &DB{bun: bun.NewDB(sqldb, pgdialect.New()), dialect: Postgres}
+		db = &DB{bun: bun.NewDB(sqldb, pgdialect.New()), dialect: Postgres, writers: make(chan struct{}, 10)}
 	} else {
 		if dsn == "" {
 			return nil, fmt.Errorf("empty database path")
@@ -70,9 +72,9 @@ func Open(ctx context.Context, dsn string) (*DB, error) {
 		if err != nil {
 			return nil, err
 		}
-		pinSQLiteAllocator()
+		reserveSQLiteMemory()
 		sqldb.SetMaxOpenConns(4)
-		db = &DB{bun: bun.NewDB(sqldb, sqlitedialect.New()), dialect: SQLite}
+		db = &DB{bun: bun.NewDB(sqldb, sqlitedialect.New()), dialect: SQLite, writers: make(chan struct{}, 1)}
 	}
 	db.Now = func() time.Time { return time.Now().UTC().Truncate(time.Microsecond) }
 	if err := db.Ping(ctx); err != nil {
@@ -182,16 +184,87 @@ func (db *DB) inTx(ctx context.Context, fn func(tx bun.Tx) error) error {
 	if amb := ambientFrom(ctx); amb != nil {
 		return db.mapError(fn(amb.tx))
 	}
-	err := db.bun.RunInTx(ctx, nil, func(ctx context.Context, tx bun.Tx) error { return fn(tx) })
+	release, err := db.claimWriter(ctx)
+	if err != nil {
+		return err
+	}
+	defer release()
+	err = db.bun.RunInTx(ctx, nil, func(ctx context.Context, tx bun.Tx) error { return fn(tx) })
 	return db.mapError(err)
+}
+
+// claimWriter waits, without holding a connection, until a transaction may
+// begin, and returns the function that ends the claim. A transaction can
+// need a second connection of the pool while it is open (an idempotent
+// request's handler reads outside the ambient transaction), so the
+// transactions open at once stay well below the pool's size: half of it on
+// PostgreSQL, and one on SQLite, which has a single writer anyway. Without
+// the bound, a burst of such requests takes every connection and each
+// waits for a second one that never comes free (on SQLite even while
+// waiting for the write lock), until the request timeout ends them all.
+func (db *DB) claimWriter(ctx context.Context) (func(), error) {
+	if db.writers == nil {
+		return func() {}, nil
+	}
+	select {
+	case db.writers <- struct{}{}:
+		return func() { <-db.writers }, nil
+	case <-ctx.Done():
+		return nil, ctx.Err()
+	}
+}
+
+// tryClaimWriter claims a writer slot only if one is free at once.
+func (db *DB) tryClaimWriter() (func(), bool) {
+	if db.writers == nil {
+		return func() {}, true
+	}
+	select {
+	case db.writers <- struct{}{}:
+		return func() { <-db.writers }, true
+	default:
+		return nil, false
+	}
 }
 
 // ambient is a transaction that service calls made with a context join, so
 // several calls (and the idempotency record of the request that made them)
 // commit or roll back together.
 type ambient struct {
-	conn bun.Conn
-	tx   bun.Tx
+	conn  bun.Conn
+	tx    bun.Tx
+	after []func() // run once the ambient transaction has committed
+}
+
+// afterCommit runs fn once what the caller wrote is committed: at once,
+// or, inside an ambient transaction, after that commits.
+func (db *DB) afterCommit(ctx context.Context, fn func()) {
+	if amb := ambientFrom(ctx); amb != nil {
+		amb.after = append(amb.after, fn)
+		return
+	}
+	fn()
+}
+
+// bulkCells is the size of a write after which PostgreSQL's statistics of
+// the cell table are refreshed.
+const bulkCells = 10000
+
+// refreshCellStats brings PostgreSQL's statistics of target_cells up to
+// date after a bulk write. Until autovacuum gets there (a minute or more),
+// a table that grew from nothing to a million rows still looks empty to
+// the planner, which then picks plans that read it over and over: a grid
+// read took seconds instead of milliseconds. It runs in the background: it
+// changes no data, and the response need not wait for it.
+func (db *DB) refreshCellStats(cells int64) {
+	if db.dialect != Postgres || cells < bulkCells {
+		return
+	}
+	go func() {
+		ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+		defer cancel()
+		_, _ = db.bun.ExecContext(ctx, "ANALYZE target_cells")
+	}()
 }
 
 type ambientKey struct{}

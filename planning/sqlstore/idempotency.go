@@ -60,9 +60,11 @@ func (s *IdempotencyService) Do(ctx context.Context, key, fingerprint string, fn
 		return stored, stored != nil, err
 	}
 	var resp *planning.StoredResponse
+	amb := &ambient{}
 	err = s.db.inConnTx(ctx, func(conn bun.Conn, tx bun.Tx) error {
 		var err error
-		resp, err = fn(context.WithValue(ctx, ambientKey{}, &ambient{conn: conn, tx: tx}))
+		amb.conn, amb.tx = conn, tx
+		resp, err = fn(context.WithValue(ctx, ambientKey{}, amb))
 		if err != nil {
 			return err
 		}
@@ -79,11 +81,18 @@ func (s *IdempotencyService) Do(ctx context.Context, key, fingerprint string, fn
 	if err == errNotStored || err != nil {
 		// Nothing committed: release the key so a retry runs again. A
 		// release that fails leaves a lease that expires on its own.
-		_, _ = s.db.bun.NewDelete().Model((*idemRow)(nil)).Where("user_id = ? AND key = ? AND state = ?", uid, key, idemPending).Exec(context.WithoutCancel(ctx))
+		// It is a write, so it waits its turn like one (see claimWriter).
+		_ = s.db.inTx(context.WithoutCancel(ctx), func(tx bun.Tx) error {
+			_, err := tx.NewDelete().Model((*idemRow)(nil)).Where("user_id = ? AND key = ? AND state = ?", uid, key, idemPending).Exec(ctx)
+			return err
+		})
 		if err == errNotStored {
 			return resp, false, nil
 		}
 		return nil, false, err
+	}
+	for _, f := range amb.after {
+		f()
 	}
 	return resp, false, nil
 }

@@ -2,6 +2,6 @@
 
 package sqlstore
 
-// pinSQLiteAllocator has nothing to do where SQLite is not the pure-Go
+// reserveSQLiteMemory has nothing to do where SQLite is not the pure-Go
 // build (see sqlite_alloc.go).
-func pinSQLiteAllocator() {}
+func reserveSQLiteMemory() {}

@@ -198,8 +198,15 @@ func (s *TokenService) Authenticate(ctx context.Context, secret string) (*planni
 		return nil, s.db.mapError(err)
 	}
 	if tok.LastUsedAt == nil || now.Sub(*tok.LastUsedAt) > lastUsedGranularity {
-		// Best effort: a failure to record use must not refuse the request.
-		_, _ = s.db.bun.NewUpdate().Model(tok).Set("last_used_at = ?", now).WherePK().Exec(ctx)
+		// Best effort: a failure to record use must not refuse the request,
+		// nor may the request wait for it. It is a write, so it runs only
+		// when a writer slot is free at once (see claimWriter): on SQLite,
+		// a write outside the slot would wait for the write lock holding a
+		// connection that the slot's holder may need.
+		if release, ok := s.db.tryClaimWriter(); ok {
+			_, _ = s.db.bun.NewUpdate().Model(tok).Set("last_used_at = ?", now).WherePK().Exec(ctx)
+			release()
+		}
 	}
 	return &planning.Actor{User: u, Roles: u.Roles, OwnedProductLineIDs: owned, TokenID: tok.ID}, nil
 }

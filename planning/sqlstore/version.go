@@ -167,6 +167,9 @@ func (s *VersionService) CopyVersion(ctx context.Context, from int64, label, pur
 		out = v.toDomain()
 		return s.db.auditRound(ctx, tx, "round.working_version", row.ID, before, row)
 	})
+	if err == nil {
+		s.db.afterCommit(ctx, func() { s.db.refreshCellStats(out.CellCount) })
+	}
 	return out, err
 }
 

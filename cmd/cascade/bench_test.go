@@ -1,0 +1,105 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/cascade-planning/cascade/planning"
+	"github.com/cascade-planning/cascade/planning/sqlstore"
+	"github.com/cascade-planning/cascade/planning/sqlstore/storetest"
+)
+
+func TestBenchTree(t *testing.T) {
+	for _, n := range []int{5, 6, 7, 40, 200, 2000, 2084, 2085} {
+		units := benchTree(n)
+		if len(units) != n {
+			t.Fatalf("benchTree(%d) has %d units", n, len(units))
+		}
+		codes := map[string]bool{}
+		kinds := map[planning.OrgUnitKind]int{}
+		for i, u := range units {
+			if codes[u.Code] {
+				t.Fatalf("benchTree(%d): code %s twice", n, u.Code)
+			}
+			codes[u.Code] = true
+			kinds[u.Kind]++
+			if (i == 0) != (u.Parent < 0) || u.Parent >= i {
+				t.Fatalf("benchTree(%d): unit %d (%s) has parent %d", n, i, u.Code, u.Parent)
+			}
+			if u.Kind == planning.KindKeyAccountTeam && units[u.Parent].Kind != planning.KindBranch {
+				t.Fatalf("benchTree(%d): team %s is not under a branch", n, u.Code)
+			}
+		}
+		if kinds[planning.KindBranch] == 0 || kinds[planning.KindKeyAccountTeam] != kinds[planning.KindBranch] ||
+			kinds[planning.KindChannelTeam] != kinds[planning.KindBranch] || kinds[planning.KindRegion] > 10 {
+			t.Fatalf("benchTree(%d): kinds %v", n, kinds)
+		}
+	}
+	if n := len(benchTree(2000)); n*40*12 != 960_000 {
+		t.Fatalf("2000 units give %d cells", n*40*12)
+	}
+}
+
+func TestBenchHelpers(t *testing.T) {
+	for _, tc := range []struct {
+		n    int64
+		want string
+	}{{0, "0"}, {999, "999"}, {1000, "1,000"}, {1000320, "1,000,320"}} {
+		if got := benchCount(tc.n); got != tc.want {
+			t.Errorf("benchCount(%d) = %q, want %q", tc.n, got, tc.want)
+		}
+	}
+	var ds []time.Duration
+	for i := 1; i <= 100; i++ {
+		ds = append(ds, time.Duration(i)*time.Millisecond)
+	}
+	for p, want := range map[float64]time.Duration{50: 50 * time.Millisecond, 95: 95 * time.Millisecond, 99: 99 * time.Millisecond, 100: 100 * time.Millisecond} {
+		if got := benchPercentile(ds, p); got != want {
+			t.Errorf("p%g = %v, want %v", p, got, want)
+		}
+	}
+	url, password := benchLibpqURL("postgres://bob:s3cret@db.example:5432/x?sslmode=disable&dial_timeout=5s")
+	if url != "postgres://bob@db.example:5432/x?sslmode=disable" || password != "s3cret" {
+		t.Errorf("benchLibpqURL: %q %q", url, password)
+	}
+}
+
+// TestBenchSmall runs the whole benchmark, tiny, on every database under
+// test: it must build the data set, pass its own consistency checks, print
+// the table and remove its database.
+func TestBenchSmall(t *testing.T) {
+	for _, d := range storetest.Dialects(t) {
+		t.Run(string(d), func(t *testing.T) {
+			dsn := filepath.Join(t.TempDir(), "cascade.db")
+			if d == sqlstore.Postgres {
+				dsn = storetest.PGDSN()
+			}
+			out := filepath.Join(t.TempDir(), "bench.md")
+			var stdout, stderr bytes.Buffer
+			code := run(context.Background(), []string{"bench", "--db", dsn, "--small", "--units", "40", "--lines", "3",
+				"--edits", "50", "--reads", "5", "--warmups", "1", "--repeats", "1", "--out", out}, &stdout, &stderr)
+			if code != 0 {
+				t.Fatalf("exit %d\n%s\n%s", code, stdout.String(), stderr.String())
+			}
+			for _, want := range []string{"| save an allocation", "1,440 |", "| copy a version", "| diff two versions", "50 changed",
+				"| grid read", "p99", "peak resident set"} {
+				if !strings.Contains(stdout.String(), want) {
+					t.Errorf("the report lacks %q:\n%s", want, stdout.String())
+				}
+			}
+			if file, err := os.ReadFile(out); err != nil || !bytes.Equal(file, stdout.Bytes()) {
+				t.Errorf("--out file differs from stdout (%v)", err)
+			}
+			if d == sqlstore.SQLite {
+				if left, _ := filepath.Glob(filepath.Join(filepath.Dir(dsn), "cascade_bench_*")); len(left) > 0 {
+					t.Errorf("the benchmark left %v behind", left)
+				}
+			}
+		})
+	}
+}
