@@ -78,6 +78,11 @@ Markdown table; exits non-zero only on errors, not on missed goals.
 		fmt.Fprintln(stderr, "--units must be at least 5, --lines, --measures, --reads and --repeats at least 1, --edits between 1 and 10000")
 		return errUsage
 	}
+	if cfg.Out != "" {
+		if _, err := os.Stat(filepath.Dir(cfg.Out)); err != nil {
+			return fmt.Errorf("--out: %w", err)
+		}
+	}
 	b := &bench{cfg: cfg, stdout: stdout, log: stderr}
 	return b.run(ctx)
 }
@@ -449,12 +454,25 @@ func (b *bench) gridReads(ctx context.Context) error {
 	if err := b.raw.db.NewRaw("SELECT COUNT(*) FROM target_cells").Scan(ctx, &held); err != nil {
 		return err
 	}
+	if b.dialect == sqlstore.Postgres {
+		// Let the statistics catch up with the bulk loads, as autovacuum
+		// would shortly after them: reads are timed in the steady state,
+		// not while an autovacuum worker competes for the CPU.
+		if _, err := b.raw.db.ExecContext(ctx, "VACUUM ANALYZE"); err != nil {
+			return err
+		}
+	}
 	path := fmt.Sprintf("/versions/%d/targets?org_unit=%s&grain=month&limit=1000", d.VersionID, d.BranchCode)
 	want := len(d.LineCodes) * len(d.Measures)
 	b.step("reading branch %s's grid %d times (after %d warm-ups) while the database holds %s cells", d.BranchCode, b.cfg.Reads, b.cfg.Warmups, benchCount(held))
 	var lat []time.Duration
 	err := b.profiled("grid", func() error {
+		// One read every 25 ms: a client below the service's per-token
+		// rate limit (50 requests a second), which latency is about.
+		tick := time.NewTicker(25 * time.Millisecond)
+		defer tick.Stop()
 		for i := 0; i < b.cfg.Warmups+b.cfg.Reads; i++ {
+			<-tick.C
 			var page struct {
 				Items []struct{} `json:"items"`
 			}
@@ -477,7 +495,7 @@ func (b *bench) gridReads(ctx context.Context) error {
 	slices.Sort(lat)
 	p99 := benchPercentile(lat, 99)
 	b.rows = append(b.rows, benchRow{
-		Operation: fmt.Sprintf("grid read as the branch manager: GET /versions/{id}/targets?org_unit=…&grain=month (%d reads)", len(lat)),
+		Operation: fmt.Sprintf("grid read as the branch manager: GET /versions/{id}/targets?org_unit=…&grain=month (%d reads, 40 a second)", len(lat)),
 		Rows:      fmt.Sprintf("%d rows × 12 months; %s cells in the database", want, benchCount(held)),
 		Cascade:   fmt.Sprintf("p99 %s (p50 %s, p95 %s)", benchSeconds(p99), benchSeconds(benchPercentile(lat, 50)), benchSeconds(benchPercentile(lat, 95))),
 		Baseline:  "—", Ratio: "—", Goal: "p99 < 20 ms", Result: benchCheck(p99 < 20*time.Millisecond)})

@@ -5,7 +5,6 @@ import (
 	"bytes"
 	"context"
 	"crypto/rand"
-	"database/sql"
 	"encoding/hex"
 	"errors"
 	"fmt"
@@ -48,22 +47,11 @@ func freshBenchDB(ctx context.Context, dsn string) (target string, drop func() e
 			return errors.Join(errs...)
 		}, nil
 	}
-	u, err := url.Parse(dsn)
+	fresh, err := sqlstore.CreateDatabase(ctx, dsn, name)
 	if err != nil {
 		return "", nil, fmt.Errorf("--db: %w", err)
 	}
-	admin := sql.OpenDB(pgdriver.NewConnector(pgdriver.WithDSN(dsn)))
-	defer admin.Close()
-	if _, err := admin.ExecContext(ctx, "CREATE DATABASE "+name); err != nil {
-		return "", nil, fmt.Errorf("create database %s (the role needs CREATEDB): %w", name, err)
-	}
-	u.Path = "/" + name
-	return u.String(), func() error {
-		admin := sql.OpenDB(pgdriver.NewConnector(pgdriver.WithDSN(dsn)))
-		defer admin.Close()
-		_, err := admin.ExecContext(context.Background(), "DROP DATABASE IF EXISTS "+name+" WITH (FORCE)")
-		return err
-	}, nil
+	return fresh, func() error { return sqlstore.DropDatabase(context.Background(), dsn, name) }, nil
 }
 
 // benchRawDB runs the baselines on the benchmark's database with the

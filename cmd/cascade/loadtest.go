@@ -3,19 +3,16 @@ package main
 import (
 	"context"
 	"crypto/rand"
-	"database/sql"
 	"encoding/hex"
 	"errors"
 	"fmt"
 	"io"
-	"net/url"
 	"os"
 	"path/filepath"
 	"sync"
 	"sync/atomic"
 	"time"
 
-	"github.com/uptrace/bun/driver/pgdriver"
 
 	"github.com/cascade-planning/cascade/planning/sqlstore"
 )
@@ -140,23 +137,12 @@ func freshDatabase(ctx context.Context, dsn string) (string, func(), error) {
 		}
 		return filepath.Join(dir, "cascade.db"), func() { os.RemoveAll(dir) }, nil
 	}
-	u, err := url.Parse(dsn)
+	name := "cascade_load_" + suffix
+	fresh, err := sqlstore.CreateDatabase(ctx, dsn, name)
 	if err != nil {
 		return "", nil, fmt.Errorf("--db: %w", err)
 	}
-	name := "cascade_load_" + suffix
-	admin := sql.OpenDB(pgdriver.NewConnector(pgdriver.WithDSN(dsn)))
-	defer admin.Close()
-	if _, err := admin.ExecContext(ctx, "CREATE DATABASE "+name); err != nil {
-		return "", nil, fmt.Errorf("create database %s: %w", name, err)
-	}
-	drop := func() {
-		admin := sql.OpenDB(pgdriver.NewConnector(pgdriver.WithDSN(dsn)))
-		defer admin.Close()
-		_, _ = admin.Exec("DROP DATABASE IF EXISTS " + name + " WITH (FORCE)")
-	}
-	u.Path = "/" + name
-	return u.String(), drop, nil
+	return fresh, func() { _ = sqlstore.DropDatabase(context.Background(), dsn, name) }, nil
 }
 
 // loadtest runs one load test and returns its report.

@@ -6,8 +6,11 @@ package sqlstore
 import (
 	"context"
 	"database/sql"
+	"database/sql/driver"
 	"errors"
 	"fmt"
+	"io"
+	"net"
 	"strings"
 	"time"
 
@@ -54,7 +57,7 @@ func IsPostgresDSN(dsn string) bool {
 func Open(ctx context.Context, dsn string) (*DB, error) {
 	var db *DB
 	if IsPostgresDSN(dsn) {
-		sqldb := sql.OpenDB(pgdriver.NewConnector(pgdriver.WithDSN(dsn)))
+		sqldb := sql.OpenDB(pgConnector(dsn))
 		sqldb.SetMaxOpenConns(20)
 		sqldb.SetMaxIdleConns(20)
 		db = &DB{bun: bun.NewDB(sqldb, pgdialect.New()), dialect: Postgres, writers: make(chan struct{}, 10)}
@@ -82,6 +85,19 @@ func Open(ctx context.Context, dsn string) (*DB, error) {
 		return nil, fmt.Errorf("open database: %w", err)
 	}
 	return db, nil
+}
+
+// pgIOTimeout bounds each read and write on a PostgreSQL connection.
+// pgdriver's defaults (10 s to read, 5 s to write) are shorter than a
+// request may take (a consistency check or a large allocation under load),
+// and turned such requests into 500s; within a request its context's
+// deadline comes first, so this only bounds work without one.
+const pgIOTimeout = 5 * time.Minute
+
+// pgConnector connects to dsn; read_timeout and write_timeout in the DSN
+// still win.
+func pgConnector(dsn string) *pgdriver.Connector {
+	return pgdriver.NewConnector(pgdriver.WithReadTimeout(pgIOTimeout), pgdriver.WithWriteTimeout(pgIOTimeout), pgdriver.WithDSN(dsn))
 }
 
 // Close closes the database.
@@ -286,6 +302,18 @@ func (db *DB) mapError(err error) error {
 	}
 	if errors.Is(err, sql.ErrNoRows) {
 		return planning.Errorf(planning.ENOTFOUND, "not found")
+	}
+	var netErr net.Error
+	switch {
+	case errors.As(err, &netErr) && netErr.Timeout():
+		// The database did not answer within the request's deadline (or
+		// pgIOTimeout): an outage to retry, not a fault of the request.
+		return planning.Errorf(planning.EUNAVAILABLE, "the database did not answer in time")
+	case netErr != nil, errors.Is(err, io.EOF), errors.Is(err, io.ErrUnexpectedEOF), errors.Is(err, net.ErrClosed),
+		errors.Is(err, driver.ErrBadConn):
+		// The connection broke (PostgreSQL stopping or restarting closes
+		// it mid-request, and pgdriver then reports a bare EOF).
+		return planning.Errorf(planning.EUNAVAILABLE, "database unavailable")
 	}
 	var pgErr pgdriver.Error
 	if errors.As(err, &pgErr) {

@@ -2,6 +2,9 @@ package sqlstore
 
 import (
 	"context"
+	"fmt"
+	"strconv"
+	"strings"
 
 	"github.com/uptrace/bun"
 )
@@ -19,15 +22,26 @@ func (db *DB) scanCells(ctx context.Context, q *bun.SelectQuery) ([]cellRow, err
 		return nil, err
 	}
 	defer rs.Close()
-	var out []cellRow
+	out := make([]cellRow, 0, 12*64)
 	units, lines, measures := map[int64]bool{}, map[int64]bool{}, map[int64]bool{}
 	for rs.Next() {
 		var c cellRow
-		if err := rs.Scan(&c.OrgUnitID, &c.ProductLineID, &c.MeasureID, &c.Period, &c.Amount); err != nil {
+		var months string
+		if err := rs.Scan(&c.OrgUnitID, &c.ProductLineID, &c.MeasureID, &months); err != nil {
 			return nil, err
 		}
 		units[c.OrgUnitID], lines[c.ProductLineID], measures[c.MeasureID] = true, true, true
-		out = append(out, c)
+		for len(months) > 0 {
+			var cell string
+			cell, months, _ = strings.Cut(months, ",")
+			period, amount, ok := strings.Cut(cell, ":")
+			p, err := strconv.Atoi(period)
+			if !ok || err != nil || p < 1 || p > 12 {
+				return nil, fmt.Errorf("grid cell %q", cell)
+			}
+			c.Period, c.Amount = p, amount
+			out = append(out, c)
+		}
 	}
 	if err := rs.Err(); err != nil {
 		return nil, err
@@ -74,4 +88,12 @@ func keysOfSet(set map[int64]bool) []int64 {
 		out = append(out, k)
 	}
 	return out
+}
+
+// concatAgg is the aggregate that joins a group's texts with commas.
+func (db *DB) concatAgg(expr string) string {
+	if db.dialect == Postgres {
+		return "string_agg(" + expr + ", ',')"
+	}
+	return "group_concat(" + expr + ", ',')"
 }

@@ -8,16 +8,13 @@ package storetest
 import (
 	"context"
 	"crypto/rand"
-	"database/sql"
 	"encoding/hex"
-	"net/url"
 	"os"
 	"path/filepath"
 	"strings"
 	"sync"
 	"testing"
 
-	"github.com/uptrace/bun/driver/pgdriver"
 
 	"github.com/cascade-planning/cascade/planning/sqlstore"
 )
@@ -57,22 +54,16 @@ func DSN(t testing.TB, d sqlstore.Dialect) string {
 	var b [6]byte
 	_, _ = rand.Read(b[:])
 	name := "cascade_t_" + hex.EncodeToString(b[:])
-	admin := sql.OpenDB(pgdriver.NewConnector(pgdriver.WithDSN(base)))
-	defer admin.Close()
-	if _, err := admin.Exec("CREATE DATABASE " + name); err != nil {
+	dsn, err := sqlstore.CreateDatabase(context.Background(), base, name)
+	if err != nil {
 		t.Fatalf("create test database: %v", err)
 	}
 	t.Cleanup(func() {
-		admin := sql.OpenDB(pgdriver.NewConnector(pgdriver.WithDSN(base)))
-		defer admin.Close()
-		_, _ = admin.Exec("DROP DATABASE IF EXISTS " + name + " WITH (FORCE)")
+		if err := sqlstore.DropDatabase(context.Background(), base, name); err != nil {
+			t.Logf("%v", err)
+		}
 	})
-	u, err := url.Parse(base)
-	if err != nil {
-		t.Fatalf("parse %s: %v", PGEnv, err)
-	}
-	u.Path = "/" + name
-	return u.String()
+	return dsn
 }
 
 // Open returns a migrated, empty database of dialect d, closed when the test
