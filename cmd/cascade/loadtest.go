@@ -13,7 +13,6 @@ import (
 	"sync/atomic"
 	"time"
 
-
 	"github.com/cascade-planning/cascade/planning/sqlstore"
 )
 

@@ -15,7 +15,6 @@ import (
 	"sync"
 	"testing"
 
-
 	"github.com/cascade-planning/cascade/planning/sqlstore"
 )
 
