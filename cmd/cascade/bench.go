@@ -102,7 +102,28 @@ type bench struct {
 	copyID  int64 // the version copied from the first
 }
 
-func (b *bench) step(format string, args ...any) {
+// step announces the next step. On PostgreSQL it first waits, up to a
+// minute, until no other session is busy in the benchmark database: the
+// statistics refresh the service starts after a bulk write, or an
+// autovacuum worker, would otherwise run during the next measurement and
+// slow whichever side it lands on.
+func (b *bench) step(ctx context.Context, format string, args ...any) {
+	if b.raw != nil && b.dialect == sqlstore.Postgres {
+		deadline := time.Now().Add(time.Minute)
+		for {
+			var busy int
+			err := b.raw.db.NewRaw(`SELECT COUNT(*) FROM pg_stat_activity
+				WHERE datname = current_database() AND pid <> pg_backend_pid() AND state = 'active'`).Scan(ctx, &busy)
+			if err != nil || busy == 0 {
+				break
+			}
+			if time.Now().After(deadline) {
+				fmt.Fprintf(b.log, "bench: %d other sessions still busy in the database; measuring anyway\n", busy)
+				break
+			}
+			time.Sleep(100 * time.Millisecond)
+		}
+	}
 	fmt.Fprintf(b.log, "bench: "+format+"\n", args...)
 }
 
@@ -118,7 +139,7 @@ func (b *bench) run(ctx context.Context) (err error) {
 			}
 		}
 		if b.cfg.Keep {
-			b.step("kept the database: %s", redactDSN(target))
+			b.step(ctx, "kept the database: %s", redactDSN(target))
 		} else if derr := drop(); err == nil && derr != nil {
 			err = fmt.Errorf("drop the benchmark database: %w", derr)
 		}
@@ -138,14 +159,14 @@ func (b *bench) run(ctx context.Context) (err error) {
 	b.dialect = b.main.db.Dialect()
 	b.raw = newBenchRawDB(b.dialect, target, b.main.db.Bun())
 	b.client = &benchClient{base: b.main.URL() + "/api/v1", http: &http.Client{}}
-	b.step("database %s (%s); server on %s", redactDSN(target), b.dialect, b.main.URL())
+	b.step(ctx, "database %s (%s); server on %s", redactDSN(target), b.dialect, b.main.URL())
 
 	start := time.Now()
-	b.step("building the data set: %d units, %d lines, %d measures", b.cfg.Units, b.cfg.Lines, b.cfg.Measures)
+	b.step(ctx, "building the data set: %d units, %d lines, %d measures", b.cfg.Units, b.cfg.Lines, b.cfg.Measures)
 	if b.data, err = buildBenchData(ctx, sqlstore.NewServices(b.main.db), b.cfg.Units, b.cfg.Lines, b.cfg.Measures); err != nil {
 		return fmt.Errorf("build the data set: %w", err)
 	}
-	b.step("data set built in %s", benchSeconds(time.Since(start)))
+	b.step(ctx, "data set built in %s", benchSeconds(time.Since(start)))
 
 	for _, f := range []func(context.Context) error{b.allocate, b.fillBranch, b.copyVersion, b.diff, b.gridReads} {
 		if err := f(ctx); err != nil {
@@ -187,7 +208,7 @@ func (b *bench) allocate(ctx context.Context) error {
 	}
 	req["targets"] = targets
 	want := d.allocationCells()
-	b.step("allocating %s cells over HTTP", benchCount(want))
+	b.step(ctx, "allocating %s cells over HTTP", benchCount(want))
 	var resp struct {
 		Run struct {
 			ID        int64  `json:"id"`
@@ -208,7 +229,7 @@ func (b *bench) allocate(ctx context.Context) error {
 	if resp.Run.CellCount != want {
 		return fmt.Errorf("the allocation wrote %d cells, want %d", resp.Run.CellCount, want)
 	}
-	b.step("allocation took %s; exporting its cells for the baseline", benchSeconds(took))
+	b.step(ctx, "allocation took %s; exporting its cells for the baseline", benchSeconds(took))
 	file := filepath.Join(b.tmp, "cells.csv")
 	n, err := b.raw.exportCSV(ctx, d.VersionID, d.Measures[0].ID, file)
 	if err != nil {
@@ -222,7 +243,7 @@ func (b *bench) allocate(ctx context.Context) error {
 		if err := b.raw.createLike(ctx, "target_cells_baseline"); err != nil {
 			return fmt.Errorf("baseline table: %w", err)
 		}
-		b.step("baseline: %s bulk load of the same %s rows", b.raw.tool, benchCount(n))
+		b.step(ctx, "baseline: %s bulk load of the same %s rows", b.raw.tool, benchCount(n))
 		if base, err = b.raw.importCSV(ctx, "target_cells_baseline", file); err != nil {
 			return err
 		}
@@ -300,7 +321,7 @@ func (b *bench) copyVersion(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	b.step("copying a version of %s cells over HTTP", benchCount(n))
+	b.step(ctx, "copying a version of %s cells over HTTP", benchCount(n))
 	var v struct {
 		ID        int64 `json:"id"`
 		CellCount int64 `json:"cell_count"`
@@ -341,12 +362,12 @@ func (b *bench) copyVersion(ctx context.Context) error {
 	}
 	base, baseErr := time.Duration(0), b.raw.missing()
 	if baseErr == "" {
-		b.step("baseline: INSERT … SELECT of the same cells by %s", b.raw.tool)
+		b.step(ctx, "baseline: INSERT … SELECT of the same cells by %s", b.raw.tool)
 		if base, err = baseline(func() (time.Duration, error) { return b.raw.exec(ctx, benchCopySQL(d.VersionID, scratch)) }); err != nil {
 			return err
 		}
 	}
-	b.step("the same INSERT … SELECT through the service's driver")
+	b.step(ctx, "the same INSERT … SELECT through the service's driver")
 	direct, err := baseline(func() (time.Duration, error) {
 		start := time.Now()
 		_, err := b.raw.db.ExecContext(ctx, benchCopySQL(d.VersionID, scratch))
@@ -373,6 +394,7 @@ func (b *bench) diff(ctx context.Context) error {
 		cells = append(cells, map[string]any{"org_unit": d.Units[i%len(d.Units)].Code, "product_line": d.LineCodes[i/len(d.Units)],
 			"measure": d.Measures[0].Code, "period": month, "amount": "1.00"})
 	}
+	b.step(ctx, "editing %d cells of the copy over HTTP", len(cells))
 	took, err := b.client.do(ctx, http.MethodPut, fmt.Sprintf("/versions/%d/targets", b.copyID), d.PMToken,
 		map[string]any{"cells": cells}, http.StatusOK, nil, "If-Match", "*")
 	if err != nil {
@@ -385,7 +407,7 @@ func (b *bench) diff(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	b.step("diffing two versions of %s cells over HTTP (%d runs)", benchCount(total), b.cfg.Repeats)
+	b.step(ctx, "diffing two versions of %s cells over HTTP (%d runs)", benchCount(total), b.cfg.Repeats)
 	var runs []time.Duration
 	var changed int64
 	err = b.profiled("diff", func() error {
@@ -411,7 +433,7 @@ func (b *bench) diff(ctx context.Context) error {
 	var baseRuns []time.Duration
 	baseErr := b.raw.missing()
 	if baseErr == "" {
-		b.step("baseline: the same join by %s (%d runs)", b.raw.tool, b.cfg.Repeats)
+		b.step(ctx, "baseline: the same join by %s (%d runs)", b.raw.tool, b.cfg.Repeats)
 		for range b.cfg.Repeats {
 			took, err := b.raw.exec(ctx, benchDiffSQL(b.dialect, b.copyID, d.VersionID))
 			if err != nil {
@@ -420,7 +442,7 @@ func (b *bench) diff(ctx context.Context) error {
 			baseRuns = append(baseRuns, took)
 		}
 	}
-	b.step("the same join through the service's driver (%d runs)", b.cfg.Repeats)
+	b.step(ctx, "the same join through the service's driver (%d runs)", b.cfg.Repeats)
 	var directRuns []time.Duration
 	for range b.cfg.Repeats {
 		start := time.Now()
@@ -464,7 +486,7 @@ func (b *bench) gridReads(ctx context.Context) error {
 	}
 	path := fmt.Sprintf("/versions/%d/targets?org_unit=%s&grain=month&limit=1000", d.VersionID, d.BranchCode)
 	want := len(d.LineCodes) * len(d.Measures)
-	b.step("reading branch %s's grid %d times (after %d warm-ups) while the database holds %s cells", d.BranchCode, b.cfg.Reads, b.cfg.Warmups, benchCount(held))
+	b.step(ctx, "reading branch %s's grid %d times (after %d warm-ups) while the database holds %s cells", d.BranchCode, b.cfg.Reads, b.cfg.Warmups, benchCount(held))
 	var lat []time.Duration
 	err := b.profiled("grid", func() error {
 		// One read every 25 ms: a client below the service's per-token

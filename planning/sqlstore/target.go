@@ -3,6 +3,7 @@ package sqlstore
 import (
 	"context"
 	"fmt"
+	"strconv"
 	"strings"
 
 	"github.com/shopspring/decimal"
@@ -114,7 +115,7 @@ func (s *TargetService) FindGrid(ctx context.Context, f planning.GridFilter) ([]
 	// stops at the limit, instead of reading and sorting every cell of the
 	// version or the subtree first.
 	q := s.db.bun.NewSelect().TableExpr("org_units AS ou").
-		ColumnExpr("c.org_unit_id, c.product_line_id, c.measure_id").
+		ColumnExpr("ou.id, pl.id, m.id, ou.path, ou.code, pl.code, m.code, m.scale").
 		ColumnExpr(s.db.concatAgg("CAST(c.period AS text) || ':' || CAST(c.amount AS text)")).
 		Join("CROSS JOIN product_lines AS pl").
 		Join("CROSS JOIN measures AS m").
@@ -122,7 +123,7 @@ func (s *TargetService) FindGrid(ctx context.Context, f planning.GridFilter) ([]
 		Where("c.org_unit_id = ou.id AND c.product_line_id = pl.id AND c.measure_id = m.id").
 		Where("c.version_id = ?", v.ID).
 		Where("c.period BETWEEN ? AND ?", from, to).
-		GroupExpr("ou.path, pl.code, m.code, c.org_unit_id, c.product_line_id, c.measure_id").
+		GroupExpr("ou.path, pl.code, m.code, ou.id, pl.id, m.id").
 		OrderExpr("ou.path, pl.code, m.code").
 		Limit(int64(f.Page.Size() + 1))
 	if err := s.db.cellScope(ctx, q, a, f.OrgUnitID, f.Subtree); err != nil {
@@ -149,18 +150,35 @@ func (s *TargetService) FindGrid(ctx context.Context, f planning.GridFilter) ([]
 	return out, next, err
 }
 
-// buildGrid groups month cells into rows, fills missing months with zero
-// and rolls them up to the grain. Rollups are exact decimal sums.
-func buildGrid(rows []cellRow, r *planning.Round, grain planning.Grain, from, to, size int) ([]planning.GridRow, string, error) {
-	var out []planning.GridRow
-	var months [13]decimal.Decimal
-	var keys []string
+// buildGrid turns series, each one org unit's months of one line and
+// measure as "period:amount,…" in Amount, into grid rows: it fills missing
+// months with zero and rolls them up to the grain. Rollups are exact
+// decimal sums.
+func buildGrid(series []cellRow, r *planning.Round, grain planning.Grain, from, to, size int) ([]planning.GridRow, string, error) {
+	out := make([]planning.GridRow, 0, min(len(series), size))
 	// The period labels, once per read rather than once per row.
 	var labels [13]string
 	for p := from; p <= to; p++ {
 		labels[p] = r.MonthLabel(p)
 	}
-	flush := func(c *cellRow) {
+	for i := range series {
+		c := &series[i]
+		if i == size {
+			return out, planning.EncodeCursor(series[i-1].Path + "\x1f" + series[i-1].ProductLineCode + "\x1f" + series[i-1].MeasureCode), nil
+		}
+		var months [13]decimal.Decimal
+		for rest := c.Amount; rest != ""; {
+			var cell string
+			cell, rest, _ = strings.Cut(rest, ",")
+			period, amount, ok := strings.Cut(cell, ":")
+			p, err := strconv.Atoi(period)
+			if !ok || err != nil || p < 1 || p > 12 {
+				return nil, "", fmt.Errorf("grid cell %q", cell)
+			}
+			if months[p], err = decimal.NewFromString(amount); err != nil {
+				return nil, "", fmt.Errorf("cell amount %q: %w", amount, err)
+			}
+		}
 		g := planning.GridRow{OrgUnitID: c.OrgUnitID, OrgUnitCode: c.OrgUnitCode, ProductLineID: c.ProductLineID,
 			ProductLineCode: c.ProductLineCode, MeasureID: c.MeasureID, MeasureCode: c.MeasureCode, Scale: c.Scale}
 		g.Total = decimal.Zero
@@ -185,29 +203,6 @@ func buildGrid(rows []cellRow, r *planning.Round, grain planning.Grain, from, to
 			g.Periods = append(g.Periods, planning.PeriodAmount{Period: fmt.Sprintf("FY%d", r.FiscalYear), Amount: g.Total})
 		}
 		out = append(out, g)
-		keys = append(keys, c.Path+"\x1f"+c.ProductLineCode+"\x1f"+c.MeasureCode)
-	}
-	for i := range rows {
-		c := &rows[i]
-		if i > 0 && !sameSeries(&rows[i-1], c) {
-			flush(&rows[i-1])
-			months = [13]decimal.Decimal{}
-		}
-		d, err := decimal.NewFromString(c.Amount)
-		if err != nil {
-			return nil, "", fmt.Errorf("cell amount %q: %w", c.Amount, err)
-		}
-		months[c.Period] = d
-	}
-	if len(rows) > 0 {
-		flush(&rows[len(rows)-1])
-	}
-	if len(out) > size {
-		return out[:size], planning.EncodeCursor(keys[size-1]), nil
 	}
 	return out, "", nil
-}
-
-func sameSeries(a, b *cellRow) bool {
-	return a.OrgUnitID == b.OrgUnitID && a.ProductLineID == b.ProductLineID && a.MeasureID == b.MeasureID
 }
