@@ -57,7 +57,11 @@ func IsPostgresDSN(dsn string) bool {
 func Open(ctx context.Context, dsn string) (*DB, error) {
 	var db *DB
 	if IsPostgresDSN(dsn) {
-		sqldb := sql.OpenDB(pgConnector(dsn))
+		conn, err := safeConnector(dsn)
+		if err != nil {
+			return nil, err
+		}
+		sqldb := sql.OpenDB(conn)
 		sqldb.SetMaxOpenConns(20)
 		sqldb.SetMaxIdleConns(20)
 		db = &DB{bun: bun.NewDB(sqldb, pgdialect.New()), dialect: Postgres, writers: make(chan struct{}, 10)}
@@ -98,6 +102,17 @@ const pgIOTimeout = 5 * time.Minute
 // still win.
 func pgConnector(dsn string) *pgdriver.Connector {
 	return pgdriver.NewConnector(pgdriver.WithReadTimeout(pgIOTimeout), pgdriver.WithWriteTimeout(pgIOTimeout), pgdriver.WithDSN(dsn))
+}
+
+// safeConnector is pgConnector for a DSN a person typed: pgdriver panics on
+// one it cannot parse, which must be an error instead.
+func safeConnector(dsn string) (c *pgdriver.Connector, err error) {
+	defer func() {
+		if p := recover(); p != nil {
+			c, err = nil, fmt.Errorf("invalid PostgreSQL URL: %v", p)
+		}
+	}()
+	return pgConnector(dsn), nil
 }
 
 // Close closes the database.

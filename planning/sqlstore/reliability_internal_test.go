@@ -9,6 +9,7 @@ import (
 	"net"
 	"os"
 	"path/filepath"
+	"strings"
 	"syscall"
 	"testing"
 	"time"
@@ -82,4 +83,10 @@ func TestClaimWriter(t *testing.T) {
 		t.Fatal("no slot after the release")
 	}
 	again()
+}
+
+func TestOpenRefusesAMalformedPostgresURL(t *testing.T) {
+	if _, err := Open(context.Background(), "postgres://user:pa ss@[bad"); err == nil || !strings.Contains(err.Error(), "invalid PostgreSQL URL") {
+		t.Fatalf("Open of a malformed URL: %v", err)
+	}
 }
