@@ -151,10 +151,22 @@ func (s *Server) handleError(err error, c echo.Context) {
 		s.logger.LogAttrs(req.Context(), slog.LevelError, "internal error",
 			slog.String("request_id", p.RequestID), slog.String("method", req.Method),
 			slog.String("route", c.Path()), slog.Any("error", err))
+	} else if p.Status == http.StatusServiceUnavailable {
+		// The user sees "retry"; the log keeps what the database said.
+		s.logger.LogAttrs(req.Context(), slog.LevelWarn, "service unavailable",
+			slog.String("request_id", p.RequestID), slog.String("method", req.Method),
+			slog.String("route", c.Path()), slog.Any("error", err))
 	}
 	h := c.Response().Header()
-	if p.Status == http.StatusUnauthorized {
+	switch p.Status {
+	case http.StatusUnauthorized:
 		h.Set(echo.HeaderWWWAuthenticate, `Bearer realm="cascade"`)
+	case http.StatusServiceUnavailable:
+		// Nothing was written (the transaction rolled back), so the same
+		// request may be sent again shortly.
+		if h.Get("Retry-After") == "" {
+			h.Set("Retry-After", "1")
+		}
 	}
 	// Headers set for a success response must not describe the error.
 	h.Del(echo.HeaderLocation)

@@ -14,7 +14,8 @@ import (
 	"github.com/cascade-planning/cascade/planning"
 )
 
-// HeaderIdempotencyKey names the header that makes a POST safe to retry.
+// HeaderIdempotencyKey names the header that makes a write (POST, PUT,
+// PATCH, DELETE) safe to retry.
 const HeaderIdempotencyKey = "Idempotency-Key"
 
 // HeaderReplayed marks a response replayed for a repeated Idempotency-Key.
@@ -35,19 +36,21 @@ func (r *recorder) WriteHeader(status int) {
 	}
 }
 
-// idempotent makes a POST with an Idempotency-Key safe to retry: the first
+// idempotent makes a write with an Idempotency-Key safe to retry: the first
 // request runs inside one transaction together with the record of its
 // response, and a retry with the same key and body gets that response
 // again without anything being done twice (see planning.IdempotencyService).
 // The same key with another body is 422; a retry while the first request
-// still runs is 409. Only successes are kept: a failed request may be
-// retried with its key. Keys belong to the caller and are kept at least 24
-// hours.
+// still runs is 409 on PostgreSQL (SQLite, one writer at a time, waits for
+// it and replays). A request whose server died holds its key no longer:
+// the key is claimed by the effect's own transaction, which died with it.
+// Only successes are kept: a failed request may be retried with its key.
+// Keys belong to the caller and are kept at least 24 hours.
 func (s *Server) idempotent(next echo.HandlerFunc) echo.HandlerFunc {
 	return func(c echo.Context) error {
 		req := c.Request()
 		key := req.Header.Get(HeaderIdempotencyKey)
-		if req.Method != http.MethodPost || key == "" || s.svcs.Idempotency == nil {
+		if !unsafeMethod(req.Method) || key == "" || s.svcs.Idempotency == nil {
 			return next(c)
 		}
 		if len(key) > 200 || !printableASCII(key) {
@@ -65,6 +68,10 @@ func (s *Server) idempotent(next echo.HandlerFunc) echo.HandlerFunc {
 
 		resp, replayed, err := s.svcs.Idempotency.Do(req.Context(), key, fingerprint, func(ctx context.Context) (*planning.StoredResponse, error) {
 			rec := &recorder{header: http.Header{}}
+			// The store may run this more than once (a transaction that
+			// failed for a transient reason is run again from the start):
+			// each run starts from an unwritten response.
+			c.Response().Committed = false
 			orig := c.Response().Writer
 			c.Response().Writer = rec
 			inner := req.WithContext(ctx)
@@ -111,6 +118,16 @@ func Fingerprint(method, uri string, body []byte) string {
 	io.WriteString(sum, method+" "+uri+"\n")
 	sum.Write(body)
 	return hex.EncodeToString(sum.Sum(nil))
+}
+
+// unsafeMethod reports whether method changes something, so that a retry
+// of it needs an idempotency key to be safe.
+func unsafeMethod(method string) bool {
+	switch method {
+	case http.MethodPost, http.MethodPut, http.MethodPatch, http.MethodDelete:
+		return true
+	}
+	return false
 }
 
 func printableASCII(s string) bool {

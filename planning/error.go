@@ -33,7 +33,13 @@ type Error struct {
 	Code    string
 	Message string
 	Fields  []FieldError
+	// Cause is what went wrong underneath, such as the database's own error
+	// behind an EUNAVAILABLE: logged, never shown to the user.
+	Cause error
 }
+
+// Unwrap returns the cause.
+func (e *Error) Unwrap() error { return e.Cause }
 
 // Error implements the error interface.
 func (e *Error) Error() string {

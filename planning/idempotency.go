@@ -9,12 +9,6 @@ import (
 // same key within it returns the first response.
 const IdempotencyTTL = 24 * time.Hour
 
-// IdempotencyLease is how long a request holding a key may run before a
-// retry may take the key over. A request that holds the key has not
-// committed its effect (the key is marked done in the effect's own
-// transaction), so taking over after a crash never repeats an effect.
-const IdempotencyLease = 2 * time.Minute
-
 // StoredResponse is a response kept for replay under an idempotency key.
 type StoredResponse struct {
 	Status      int
@@ -37,6 +31,10 @@ type IdempotencyService interface {
 	// A key used before with the same fingerprint (method, path and body)
 	// returns the stored response and replayed=true without running fn.
 	// Returns EINVALID when the key was used with a different request, and
-	// ECONFLICT while a request with the key is still running.
+	// ECONFLICT while a request with the key is still running where the
+	// store can tell (a store that runs one write at a time may instead
+	// wait for it and replay its response). A request that dies holds the
+	// key no longer than it lives: nothing of the key outlives a rolled
+	// back or abandoned transaction, so its retry runs at once.
 	Do(ctx context.Context, key, fingerprint string, fn func(ctx context.Context) (*StoredResponse, error)) (resp *StoredResponse, replayed bool, err error)
 }

@@ -25,6 +25,10 @@ type Services struct {
 	ApprovalRecords ApprovalRecordService
 	// Ping reports whether the storage is reachable (for readiness checks).
 	Ping func(ctx context.Context) error
+	// Atomically runs fn in one transaction that every service call made
+	// with fn's context joins: the calls commit together, or, if fn fails
+	// (or the process dies before the end), none of them does.
+	Atomically func(ctx context.Context, fn func(ctx context.Context) error) error
 }
 
 // SystemActor is the actor the command line uses for set-up work such as

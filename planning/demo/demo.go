@@ -1,5 +1,5 @@
 // Package demo loads the demo data set: the organisation, product lines and
-// measures of the consulting deck Cascade comes from (see DOMAIN.md), with one
+// measures of the consulting deck Cascade comes from, with one
 // user per role and well-known tokens, so a new user can try every call.
 package demo
 
@@ -128,33 +128,77 @@ func lower(s string) string {
 	return string(b)
 }
 
-// Load fills an empty database with the demo data, acting as the system. It
-// does nothing when the demo data is already there, and refuses a database
-// that holds other data.
+// Load fills an empty database with the demo data, acting as the system,
+// in one transaction: a process killed during the load leaves the database
+// empty, never half loaded. It does nothing when the demo data is already
+// there, and refuses a database that holds other data, or (with the fix
+// named) the partial demo data an interrupted load of an earlier release
+// could leave. Servers starting together load it once.
 func Load(ctx context.Context, svcs planning.Services) (*Result, error) {
 	ctx = planning.NewContextWithActor(ctx, planning.SystemActor())
 	res := &Result{Users: Users()}
-	existing, _, err := svcs.Users.FindUsers(ctx, planning.UserFilter{Username: "pm-industry"})
+	load := func() error {
+		return svcs.Atomically(ctx, func(ctx context.Context) error {
+			loaded, err := state(ctx, svcs)
+			if err != nil || loaded {
+				return err
+			}
+			if err := loadAll(ctx, svcs, res.Users); err != nil {
+				return err
+			}
+			res.Loaded = true
+			return nil
+		})
+	}
+	err := load()
+	if planning.ErrorCode(err) == planning.ECONFLICT {
+		// Another process loaded it at the same moment: look again.
+		res.Loaded = false
+		err = load()
+	}
 	if err != nil {
 		return nil, err
-	} else if len(existing) > 0 {
-		return res, nil
+	}
+	return res, nil
+}
+
+// state reports whether the demo data is there, whole. The seasonality
+// profiles are loaded last, so a database that has them has everything.
+func state(ctx context.Context, svcs planning.Services) (loaded bool, err error) {
+	last := profiles()[len(profiles())-1].Code
+	ps, _, err := svcs.Seasonality.FindSeasonalityProfiles(ctx, planning.SeasonalityProfileFilter{Code: last})
+	if err != nil {
+		return false, err
+	}
+	if len(ps) > 0 {
+		return true, nil
 	}
 	units, _, err := svcs.OrgUnits.FindOrgUnits(ctx, planning.OrgUnitFilter{Page: planning.PageRequest{Limit: 1}})
-	if err != nil {
-		return nil, err
-	} else if len(units) > 0 {
-		return nil, fmt.Errorf("the database already holds an org tree; load the demo data into an empty database")
+	if err != nil || len(units) == 0 {
+		return false, err
 	}
+	users, _, err := svcs.Users.FindUsers(ctx, planning.UserFilter{Username: "pm-industry"})
+	if err != nil {
+		return false, err
+	}
+	if len(users) > 0 {
+		return false, fmt.Errorf("the demo data in this database is incomplete (a load was interrupted); " +
+			"start from an empty database: delete the SQLite file (and its -wal and -shm files), or drop and create the PostgreSQL database")
+	}
+	return false, fmt.Errorf("the database already holds an org tree; load the demo data into an empty database")
+}
+
+// loadAll creates the demo data set; Load runs it in one transaction.
+func loadAll(ctx context.Context, svcs planning.Services, users []User) error {
 	ids := map[string]int64{}
 	if err := createUnit(ctx, svcs, orgTree, nil, ids); err != nil {
-		return nil, err
+		return err
 	}
 	userIDs := map[string]int64{}
-	for _, du := range res.Users {
+	for _, du := range users {
 		u := &planning.User{Username: du.Username, Name: du.Name, Email: du.Username + "@start.example"}
 		if err := svcs.Users.CreateUser(ctx, u); err != nil {
-			return nil, fmt.Errorf("demo user %s: %w", du.Username, err)
+			return fmt.Errorf("demo user %s: %w", du.Username, err)
 		}
 		userIDs[du.Username] = u.ID
 		ra := &planning.RoleAssignment{UserID: u.ID, Role: du.Role}
@@ -163,32 +207,32 @@ func Load(ctx context.Context, svcs planning.Services) (*Result, error) {
 			ra.OrgUnitID = &id
 		}
 		if err := svcs.Users.AddRole(ctx, ra); err != nil {
-			return nil, fmt.Errorf("demo role of %s: %w", du.Username, err)
+			return fmt.Errorf("demo role of %s: %w", du.Username, err)
 		}
 		if err := svcs.Tokens.CreateTokenWithSecret(ctx, &planning.Token{UserID: u.ID, Name: "demo token"}, du.Token); err != nil {
-			return nil, fmt.Errorf("demo token of %s: %w", du.Username, err)
+			return fmt.Errorf("demo token of %s: %w", du.Username, err)
 		}
 	}
 	for _, p := range productLines {
 		owner := userIDs[p.owner]
 		pl := &planning.ProductLine{Code: p.code, Name: p.name, NameLocal: p.local, Group: p.group, OwnerID: &owner}
 		if err := svcs.ProductLines.CreateProductLine(ctx, pl); err != nil {
-			return nil, fmt.Errorf("demo product line %s: %w", p.code, err)
+			return fmt.Errorf("demo product line %s: %w", p.code, err)
 		}
 	}
 	for _, m := range measures {
 		m := m
 		if err := svcs.Measures.CreateMeasure(ctx, &m); err != nil {
-			return nil, fmt.Errorf("demo measure %s: %w", m.Code, err)
+			return fmt.Errorf("demo measure %s: %w", m.Code, err)
 		}
 	}
+	// The profiles come last: their presence marks a whole load (state).
 	for _, p := range profiles() {
 		if err := svcs.Seasonality.CreateSeasonalityProfile(ctx, p); err != nil {
-			return nil, fmt.Errorf("demo seasonality profile %s: %w", p.Code, err)
+			return fmt.Errorf("demo seasonality profile %s: %w", p.Code, err)
 		}
 	}
-	res.Loaded = true
-	return res, nil
+	return nil
 }
 
 func createUnit(ctx context.Context, svcs planning.Services, u unit, parent *int64, ids map[string]int64) error {

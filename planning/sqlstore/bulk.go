@@ -16,8 +16,12 @@ import (
 
 // inConnTx runs fn in one transaction on one dedicated connection, so bulk
 // operations that need the connection itself (PostgreSQL's COPY) take part
-// in the transaction.
-func (db *DB) inConnTx(ctx context.Context, fn func(conn bun.Conn, tx bun.Tx) error) (err error) {
+// in the transaction. Inside an ambient transaction (see withAmbient) fn
+// joins it instead, and its outcome is the ambient one's. A transaction
+// that fails for a transient reason of the database's (see transient) is
+// rolled back and run once more from the start; fn must therefore keep
+// its effects inside the transaction until it returns.
+func (db *DB) inConnTx(ctx context.Context, fn func(conn bun.Conn, tx bun.Tx) error) error {
 	if amb := ambientFrom(ctx); amb != nil {
 		return db.mapError(fn(amb.conn, amb.tx))
 	}
@@ -26,14 +30,24 @@ func (db *DB) inConnTx(ctx context.Context, fn func(conn bun.Conn, tx bun.Tx) er
 		return err
 	}
 	defer release()
+	err = db.connTxOnce(ctx, fn)
+	if transient(err) && ctx.Err() == nil {
+		err = db.connTxOnce(ctx, fn)
+	}
+	return db.mapError(err)
+}
+
+// connTxOnce runs fn in a transaction on a connection of its own and
+// commits if fn succeeds; it returns the driver's errors as they are.
+func (db *DB) connTxOnce(ctx context.Context, fn func(conn bun.Conn, tx bun.Tx) error) (err error) {
 	conn, err := db.bun.Conn(ctx)
 	if err != nil {
-		return db.mapError(err)
+		return err
 	}
 	defer conn.Close()
 	tx, err := conn.BeginTx(ctx, nil)
 	if err != nil {
-		return db.mapError(err)
+		return err
 	}
 	defer func() {
 		if p := recover(); p != nil {
@@ -43,9 +57,9 @@ func (db *DB) inConnTx(ctx context.Context, fn func(conn bun.Conn, tx bun.Tx) er
 	}()
 	if err := fn(conn, tx); err != nil {
 		_ = tx.Rollback()
-		return db.mapError(err)
+		return err
 	}
-	return db.mapError(tx.Commit())
+	return tx.Commit()
 }
 
 // writtenUnits returns the ids of the plan's nodes an allocation writes:

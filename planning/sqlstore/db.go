@@ -19,9 +19,7 @@ import (
 	"github.com/uptrace/bun/dialect/sqlitedialect"
 	"github.com/uptrace/bun/driver/pgdriver"
 	"github.com/uptrace/bun/driver/sqliteshim"
-	"github.com/uptrace/bun/migrate"
 
-	"github.com/cascade-planning/cascade/migrations"
 	"github.com/cascade-planning/cascade/planning"
 )
 
@@ -137,91 +135,11 @@ func (db *DB) Ping(ctx context.Context) error {
 	return nil
 }
 
-func (db *DB) migrator() *migrate.Migrator {
-	m := migrations.SQLite
-	if db.dialect == Postgres {
-		m = migrations.Postgres
-	}
-	return migrate.NewMigrator(db.bun, m)
-}
-
-// Migrate applies every pending migration. Several processes may call it at
-// once: the migration lock makes the others wait and retry.
-func (db *DB) Migrate(ctx context.Context) error {
-	m := db.migrator()
-	if err := m.Init(ctx); err != nil {
-		return fmt.Errorf("init migrations: %w", err)
-	}
-	var err error
-	for attempt := 0; attempt < 50; attempt++ {
-		if err = m.Lock(ctx); err == nil {
-			break
-		}
-		time.Sleep(200 * time.Millisecond)
-	}
-	if err != nil {
-		return fmt.Errorf("lock migrations: %w", err)
-	}
-	defer m.Unlock(ctx) //nolint:errcheck // the lock row is removed best-effort
-	if _, err := m.Migrate(ctx); err != nil {
-		return fmt.Errorf("migrate: %w", err)
-	}
-	return nil
-}
-
-// MigrateDown rolls back the last group of applied migrations and returns
-// its description.
-func (db *DB) MigrateDown(ctx context.Context) (string, error) {
-	m := db.migrator()
-	if err := m.Init(ctx); err != nil {
-		return "", err
-	}
-	if err := m.Lock(ctx); err != nil {
-		return "", err
-	}
-	defer m.Unlock(ctx) //nolint:errcheck
-	g, err := m.Rollback(ctx)
-	if err != nil {
-		return "", err
-	}
-	return g.String(), nil
-}
-
-// MigrationStatus lists each migration with whether it is applied.
-func (db *DB) MigrationStatus(ctx context.Context) ([]string, error) {
-	m := db.migrator()
-	if err := m.Init(ctx); err != nil {
-		return nil, err
-	}
-	ms, err := m.MigrationsWithStatus(ctx)
-	if err != nil {
-		return nil, err
-	}
-	var out []string
-	for _, x := range ms {
-		state := "pending"
-		if x.IsApplied() {
-			state = fmt.Sprintf("applied (group %d)", x.GroupID)
-		}
-		out = append(out, fmt.Sprintf("%s  %s", x.Name, state))
-	}
-	return out, nil
-}
-
 // inTx runs fn in one transaction and commits it only if fn succeeds, so a
 // write happens whole or not at all. Inside an ambient transaction (see
 // withAmbient) fn joins it instead, and its outcome is the ambient one's.
 func (db *DB) inTx(ctx context.Context, fn func(tx bun.Tx) error) error {
-	if amb := ambientFrom(ctx); amb != nil {
-		return db.mapError(fn(amb.tx))
-	}
-	release, err := db.claimWriter(ctx)
-	if err != nil {
-		return err
-	}
-	defer release()
-	err = db.bun.RunInTx(ctx, nil, func(ctx context.Context, tx bun.Tx) error { return fn(tx) })
-	return db.mapError(err)
+	return db.inConnTx(ctx, func(_ bun.Conn, tx bun.Tx) error { return fn(tx) })
 }
 
 // claimWriter waits, without holding a connection, until a transaction may
@@ -267,6 +185,27 @@ type ambient struct {
 	after []func() // run once the ambient transaction has committed
 }
 
+// Atomically runs fn in one transaction that every service call made with
+// fn's context joins (an ambient transaction), and commits it only if fn
+// succeeds. Inside another ambient transaction fn simply joins that one.
+func (db *DB) Atomically(ctx context.Context, fn func(ctx context.Context) error) error {
+	if ambientFrom(ctx) != nil {
+		return fn(ctx)
+	}
+	amb := &ambient{}
+	err := db.inConnTx(ctx, func(conn bun.Conn, tx bun.Tx) error {
+		amb.conn, amb.tx, amb.after = conn, tx, nil
+		return fn(context.WithValue(ctx, ambientKey{}, amb))
+	})
+	if err != nil {
+		return err
+	}
+	for _, f := range amb.after {
+		f()
+	}
+	return nil
+}
+
 // afterCommit runs fn once what the caller wrote is committed: at once,
 // or, inside an ambient transaction, after that commits.
 func (db *DB) afterCommit(ctx context.Context, fn func()) {
@@ -305,8 +244,34 @@ func ambientFrom(ctx context.Context) *ambient {
 	return a
 }
 
+// unavailable is an EUNAVAILABLE error (503, to retry) that keeps its cause
+// for the log.
+func unavailable(cause error, format string, args ...any) error {
+	e := planning.Errorf(planning.EUNAVAILABLE, format, args...)
+	e.Cause = cause
+	return e
+}
+
+// transient reports whether err is a database failure that says nothing
+// about the request and that the same transaction, run again from the
+// start, may well not meet: a serialization failure, a deadlock, or one of
+// PostgreSQL's internal errors that concurrent aborts can provoke (such as
+// "new multixact has more than one updating member").
+func transient(err error) bool {
+	var pgErr pgdriver.Error
+	if errors.As(err, &pgErr) {
+		switch pgErr.Field('C') {
+		case "40001", "40P01", "XX000":
+			return true
+		}
+	}
+	return false
+}
+
 // mapError turns driver errors into domain errors: constraint violations
-// become conflicts or invalid input, lost connections an outage.
+// become conflicts or invalid input; lost connections, timeouts and the
+// database's own trouble an outage (503, to retry), with the driver's error
+// kept as the cause for the log.
 func (db *DB) mapError(err error) error {
 	if err == nil {
 		return nil
@@ -323,24 +288,29 @@ func (db *DB) mapError(err error) error {
 	case errors.As(err, &netErr) && netErr.Timeout():
 		// The database did not answer within the request's deadline (or
 		// pgIOTimeout): an outage to retry, not a fault of the request.
-		return planning.Errorf(planning.EUNAVAILABLE, "the database did not answer in time")
+		return unavailable(err, "the database did not answer in time")
 	case netErr != nil, errors.Is(err, io.EOF), errors.Is(err, io.ErrUnexpectedEOF), errors.Is(err, net.ErrClosed),
 		errors.Is(err, driver.ErrBadConn):
 		// The connection broke (PostgreSQL stopping or restarting closes
 		// it mid-request, and pgdriver then reports a bare EOF).
-		return planning.Errorf(planning.EUNAVAILABLE, "database unavailable")
+		return unavailable(err, "database unavailable")
 	}
 	var pgErr pgdriver.Error
 	if errors.As(err, &pgErr) {
-		switch pgErr.Field('C') {
+		code := pgErr.Field('C')
+		switch code {
 		case "23505":
 			return planning.Errorf(planning.ECONFLICT, "already exists: %s", pgErr.Field('n'))
 		case "23503":
 			return planning.Errorf(planning.EINVALID, "refers to something that does not exist, or is still in use")
-		case "40001", "40P01":
-			return planning.Errorf(planning.ECONFLICT, "a concurrent change conflicted with this one; retry")
-		case "57P01", "57P02", "57P03", "08000", "08003", "08006":
-			return planning.Errorf(planning.EUNAVAILABLE, "database unavailable")
+		}
+		switch code[:min(2, len(code))] {
+		case "40", "53", "55", "57", "58", "08", "XX":
+			// Transaction rollbacks (serialization failures, deadlocks),
+			// insufficient resources, lock and operator trouble, system
+			// and internal errors: the database's trouble, not the
+			// request's.
+			return unavailable(err, "the database could not complete this write; retry shortly")
 		}
 		return err
 	}
@@ -355,11 +325,16 @@ func (db *DB) mapError(err error) error {
 	case strings.Contains(msg, "connection refused"), strings.Contains(msg, "broken pipe"),
 		strings.Contains(msg, "unexpected EOF"), strings.Contains(msg, "driver: bad connection"),
 		strings.Contains(msg, "connection reset"):
-		return planning.Errorf(planning.EUNAVAILABLE, "database unavailable")
+		return unavailable(err, "database unavailable")
 	case strings.Contains(msg, "SQLITE_BUSY"), strings.Contains(msg, "database is locked"):
 		// SQLite has one writer at a time: a write that waited out the busy
 		// timeout behind a long one (a large allocation) may simply retry.
-		return planning.Errorf(planning.EUNAVAILABLE, "the database is busy with another write; retry shortly")
+		return unavailable(err, "the database is busy with another write; retry shortly")
+	case strings.Contains(msg, "SQLITE_IOERR"), strings.Contains(msg, "disk I/O error"),
+		strings.Contains(msg, "SQLITE_FULL"), strings.Contains(msg, "database or disk is full"),
+		strings.Contains(msg, "SQLITE_NOMEM"), strings.Contains(msg, "out of memory"),
+		strings.Contains(msg, "SQLITE_PROTOCOL"), strings.Contains(msg, "SQLITE_CANTOPEN"):
+		return unavailable(err, "the database could not complete this write; retry shortly")
 	}
 	return err
 }

@@ -2,6 +2,10 @@ package sqlstore
 
 import (
 	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"hash/fnv"
 	"time"
 
 	"github.com/uptrace/bun"
@@ -49,21 +53,55 @@ func deref(s *string) string {
 }
 
 // Do implements planning.IdempotencyService.
+//
+// The key is claimed by the effect's own transaction: its record is
+// written, done, in the transaction that runs fn, and nothing of the key
+// is committed before. A request whose server dies therefore leaves no
+// claim behind, and its retry runs at once. While the first request runs,
+// PostgreSQL knows it by a transaction-level advisory lock on the key,
+// which dies with the holder's session: a retry then gets ECONFLICT. On
+// SQLite, where one write runs at a time, the retry waits for the first to
+// end and then replays its response.
 func (s *IdempotencyService) Do(ctx context.Context, key, fingerprint string, fn func(ctx context.Context) (*planning.StoredResponse, error)) (*planning.StoredResponse, bool, error) {
 	a, err := planning.RequireActor(ctx)
 	if err != nil {
 		return nil, false, err
 	}
 	uid := a.UserID()
-	stored, err := s.claim(ctx, uid, key, fingerprint)
-	if err != nil || stored != nil {
+	// A finished request is replayed without a write transaction.
+	if stored, err := s.lookup(ctx, s.db.bun, uid, key, fingerprint); err != nil || stored != nil {
 		return stored, stored != nil, err
 	}
-	var resp *planning.StoredResponse
+	var resp, replay *planning.StoredResponse
 	amb := &ambient{}
 	err = s.db.inConnTx(ctx, func(conn bun.Conn, tx bun.Tx) error {
-		var err error
-		amb.conn, amb.tx = conn, tx
+		resp, replay = nil, nil
+		if s.db.dialect == Postgres {
+			var held bool
+			if err := tx.NewRaw("SELECT pg_try_advisory_xact_lock(?)", idemLockKey(uid, key)).Scan(ctx, &held); err != nil {
+				return err
+			}
+			if !held {
+				return inProgress()
+			}
+		}
+		stored, err := s.lookup(ctx, tx, uid, key, fingerprint)
+		if err != nil {
+			return err
+		}
+		if stored != nil {
+			replay = stored
+			return errReplay
+		}
+		now := s.db.Now()
+		// Keys are kept at least IdempotencyTTL; older ones of this user
+		// go, and so does a claim an earlier release left pending.
+		if _, err := tx.NewDelete().Model((*idemRow)(nil)).
+			Where("user_id = ? AND ((created_at < ? AND state = ?) OR (key = ? AND state = ?))",
+				uid, now.Add(-2*planning.IdempotencyTTL), idemDone, key, idemPending).Exec(ctx); err != nil {
+			return err
+		}
+		amb.conn, amb.tx, amb.after = conn, tx, nil
 		resp, err = fn(context.WithValue(ctx, ambientKey{}, amb))
 		if err != nil {
 			return err
@@ -72,23 +110,17 @@ func (s *IdempotencyService) Do(ctx context.Context, key, fingerprint string, fn
 			return errNotStored
 		}
 		// The key turns done in the effect's own transaction.
-		_, err = tx.NewUpdate().Model((*idemRow)(nil)).
-			Set("state = ?, status = ?, content_type = ?, location = ?, etag = ?, response = ?",
-				idemDone, resp.Status, strPtr(resp.ContentType), strPtr(resp.Location), strPtr(resp.ETag), resp.Body).
-			Where("user_id = ? AND key = ?", uid, key).Exec(ctx)
+		_, err = tx.NewInsert().Model(&idemRow{UserID: uid, Key: key, Fingerprint: fingerprint, State: idemDone,
+			Status: &resp.Status, ContentType: strPtr(resp.ContentType), Location: strPtr(resp.Location),
+			ETag: strPtr(resp.ETag), Response: resp.Body, CreatedAt: now, LockedUntil: now}).Exec(ctx)
 		return err
 	})
-	if err == errNotStored || err != nil {
-		// Nothing committed: release the key so a retry runs again. A
-		// release that fails leaves a lease that expires on its own.
-		// It is a write, so it waits its turn like one (see claimWriter).
-		_ = s.db.inTx(context.WithoutCancel(ctx), func(tx bun.Tx) error {
-			_, err := tx.NewDelete().Model((*idemRow)(nil)).Where("user_id = ? AND key = ? AND state = ?", uid, key, idemPending).Exec(ctx)
-			return err
-		})
-		if err == errNotStored {
-			return resp, false, nil
-		}
+	switch {
+	case err == errReplay:
+		return replay, true, nil
+	case err == errNotStored:
+		return resp, false, nil
+	case err != nil:
 		return nil, false, err
 	}
 	for _, f := range amb.after {
@@ -97,52 +129,40 @@ func (s *IdempotencyService) Do(ctx context.Context, key, fingerprint string, fn
 	return resp, false, nil
 }
 
-var errNotStored = planning.Errorf(planning.EINTERNAL, "response not stored")
+var (
+	errNotStored = planning.Errorf(planning.EINTERNAL, "response not stored")
+	errReplay    = planning.Errorf(planning.EINTERNAL, "response replayed")
+)
 
-// claim reserves the key, or returns the stored response of an earlier
-// identical request.
-func (s *IdempotencyService) claim(ctx context.Context, uid int64, key, fingerprint string) (*planning.StoredResponse, error) {
-	var stored *planning.StoredResponse
-	err := s.db.inTx(context.WithoutCancel(ctx), func(tx bun.Tx) error {
-		now := s.db.Now()
-		// Keys are kept at least IdempotencyTTL; older ones of this user go.
-		if _, err := tx.NewDelete().Model((*idemRow)(nil)).
-			Where("user_id = ? AND created_at < ? AND state = ?", uid, now.Add(-2*planning.IdempotencyTTL), idemDone).Exec(ctx); err != nil {
-			return err
-		}
-		row := new(idemRow)
-		q := tx.NewSelect().Model(row).Where("user_id = ? AND key = ?", uid, key)
-		if s.db.dialect == Postgres {
-			q.For("UPDATE")
-		}
-		err := q.Scan(ctx)
-		switch {
-		case err != nil && planning.ErrorCode(s.db.mapError(err)) == planning.ENOTFOUND:
-			row = &idemRow{UserID: uid, Key: key, Fingerprint: fingerprint, State: idemPending, CreatedAt: now,
-				LockedUntil: now.Add(planning.IdempotencyLease)}
-			_, err := tx.NewInsert().Model(row).Exec(ctx)
-			if planning.ErrorCode(s.db.mapError(err)) == planning.ECONFLICT {
-				return inProgress()
-			}
-			return err
-		case err != nil:
-			return err
-		case row.Fingerprint != fingerprint:
-			return &planning.Error{Code: planning.EINVALID, Message: "this Idempotency-Key was used with a different request; use a new key",
-				Fields: []planning.FieldError{{Field: "Idempotency-Key", Message: "was used with a different request"}}}
-		case row.State == idemDone:
-			stored = &planning.StoredResponse{Status: *row.Status, ContentType: deref(row.ContentType), Location: deref(row.Location),
-				ETag: deref(row.ETag), Body: row.Response}
-			return nil
-		case row.LockedUntil.After(now):
-			return inProgress()
-		default:
-			// The holder died without committing: take the key over.
-			_, err := tx.NewUpdate().Model(row).Set("locked_until = ?", now.Add(planning.IdempotencyLease)).WherePK().Exec(ctx)
-			return err
-		}
-	})
-	return stored, err
+// lookup returns the stored response of an earlier identical request, nil
+// when there is none, or EINVALID when the key was used with another
+// request. A pending record (left by an earlier release, which claimed
+// keys in a transaction of their own) has no live holder and counts as
+// none.
+func (s *IdempotencyService) lookup(ctx context.Context, db bun.IDB, uid int64, key, fingerprint string) (*planning.StoredResponse, error) {
+	row := new(idemRow)
+	err := db.NewSelect().Model(row).Where("user_id = ? AND key = ?", uid, key).Scan(ctx)
+	switch {
+	case errors.Is(err, sql.ErrNoRows):
+		return nil, nil
+	case err != nil:
+		return nil, err
+	case row.State != idemDone:
+		return nil, nil
+	case row.Fingerprint != fingerprint:
+		return nil, &planning.Error{Code: planning.EINVALID, Message: "this Idempotency-Key was used with a different request; use a new key",
+			Fields: []planning.FieldError{{Field: "Idempotency-Key", Message: "was used with a different request"}}}
+	}
+	return &planning.StoredResponse{Status: *row.Status, ContentType: deref(row.ContentType), Location: deref(row.Location),
+		ETag: deref(row.ETag), Body: row.Response}, nil
+}
+
+// idemLockKey is the advisory lock of one user's key: a 64-bit FNV-1a hash
+// of both. Two keys that share a hash only make one wait for the other.
+func idemLockKey(uid int64, key string) int64 {
+	h := fnv.New64a()
+	fmt.Fprintf(h, "idempotency\x00%d\x00%s", uid, key)
+	return int64(h.Sum64())
 }
 
 func inProgress() error {

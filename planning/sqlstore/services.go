@@ -19,6 +19,7 @@ func NewServices(db *DB) planning.Services {
 		Approvals:    &ApprovalService{db: db},
 		Idempotency:  &IdempotencyService{db: db},
 		Ping:         db.Ping,
+		Atomically:   db.Atomically,
 
 		// Assessment against the budget of record, and its documents.
 		Actuals:         &ActualService{db: db},
