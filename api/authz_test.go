@@ -109,8 +109,11 @@ type authzFixture struct {
 	workbook   []byte
 	r3, v3     int64 // an approved round and its budget of record
 	r4         int64 // an open round for new versions
+	diffFrom   int64 // r4's first working version, and a later one that
+	diffTo     int64 // cascades by other weights
 	r5         int64 // a draft round
 	user       int64 // a user for user writes
+	scope      scopeChecker
 }
 
 // do makes a setup call that must succeed with want.
@@ -255,6 +258,7 @@ func setupAuthzFixture(t *testing.T, env *apitest.Env) *authzFixture {
 	var u api.User
 	x.do(roleAdmin, "POST", "/api/v1/users", map[string]any{"username": "authz-user", "name": "Matrix user"}, 201, &u)
 	x.user = u.ID
+	x.populateScope()
 	return x
 }
 
@@ -456,7 +460,7 @@ func authzRules() map[string]authzRule {
 			call: write("POST", fixed("/versions/%d/allocations", v2), func(x *authzFixture, _ string, out bool) any {
 				return map[string]any{"measure": "gross_margin", "root": "CO", "targets": []map[string]any{{"product_line": lineFor(out), "amount": "1200.00"}}}
 			})},
-		"GET /versions/{id}/diff":        {scoped: true, want: scopedRead, call: scopedGet("/versions/%d/diff?against=%d", "org_unit", v1, v1)},
+		"GET /versions/{id}/diff":        {scoped: true, want: scopedRead, call: scopedGet("/versions/%d/diff?against=%d", "org_unit", func(x *authzFixture) any { return x.diffTo }, func(x *authzFixture) any { return x.diffFrom })},
 		"GET /versions/{id}/consistency": {call: get("/versions/%d/consistency", v1), want: everyone()},
 		"GET /allocations/{id}":          {call: get("/allocations/%d", func(x *authzFixture) any { return x.run }), want: everyone()},
 		"GET /versions/{id}/cell-history": {scoped: true, want: scopedRead,
@@ -563,6 +567,7 @@ func TestAuthorizationMatrix(t *testing.T) {
 				t.Errorf("authzRules has a rule for %s, which is not a route", route)
 			}
 		}
+		checkPayloadRoutes(t, routes)
 		cells := 0
 		for _, route := range routes {
 			rule, ok := rules[route]
@@ -599,6 +604,7 @@ func TestAuthorizationMatrix(t *testing.T) {
 						case want != 0 && r.Status != want:
 							t.Errorf("%s %s: %s %s: %d, want %d: %.300s", role, where, c.method, c.path, r.Status, want, r.Body)
 						}
+						x.checkPayload(t, route, role, where, c, r)
 					}
 				}
 			})
