@@ -397,17 +397,18 @@ func (s *Server) allocate(c echo.Context) error {
 
 // listAllocations godoc
 //
-//	@Summary	List a version's allocation runs
-//	@Tags		targets
-//	@Security	BearerAuth
-//	@Produce	json
-//	@Param		id		path		int		true	"Version id"
-//	@Param		limit	query		int		false	"Page size (1-1000, default 100)"
-//	@Param		cursor	query		string	false	"next_cursor of the previous page"
-//	@Success	200		{object}	api.AllocationRunPage
-//	@Failure	404		{object}	api.Problem	"No such version"
-//	@Failure	400		{object}	api.Problem	"Bad id or query parameter"
-//	@Router		/versions/{id}/allocations [get]
+//	@Summary		List a version's allocation runs
+//	@Description	Newest first. A branch manager or team lead sees the runs whose subtree holds part of theirs, each as their scope allows: a run started above their subtree has a null root_id and null target amounts, and no locks outside their subtree (request.redacted says so).
+//	@Tags			targets
+//	@Security		BearerAuth
+//	@Produce		json
+//	@Param			id		path		int		true	"Version id"
+//	@Param			limit	query		int		false	"Page size (1-1000, default 100)"
+//	@Param			cursor	query		string	false	"next_cursor of the previous page"
+//	@Success		200		{object}	api.AllocationRunPage
+//	@Failure		404		{object}	api.Problem	"No such version"
+//	@Failure		400		{object}	api.Problem	"Bad id or query parameter"
+//	@Router			/versions/{id}/allocations [get]
 func (s *Server) listAllocations(c echo.Context) error {
 	id, err := pathID(c, "id")
 	if err != nil {
@@ -442,7 +443,7 @@ func (s *Server) listAllocations(c echo.Context) error {
 // getAllocation godoc
 //
 //	@Summary		Get an allocation run with its explanation
-//	@Description	Replays the run from its recorded inputs (replayed=true when the checksum matches) and explains, for every product line, how each child of explain_under (default: the run's root) got its year and months: the exact quota, the rounding, and the rule that decided it.
+//	@Description	Replays the run from its recorded inputs (replayed=true when the checksum matches) and explains, for every product line, how each child of explain_under (default: the run's root) got its year and months: the exact quota, the rounding, and the rule that decided it. A branch manager or team lead gets 404 for a run that holds nothing of their subtree, and otherwise the run as their scope allows (see the list), explained for units of their subtree only.
 //	@Tags			targets
 //	@Security		BearerAuth
 //	@Produce		json

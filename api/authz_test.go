@@ -461,8 +461,10 @@ func authzRules() map[string]authzRule {
 				return map[string]any{"measure": "gross_margin", "root": "CO", "targets": []map[string]any{{"product_line": lineFor(out), "amount": "1200.00"}}}
 			})},
 		"GET /versions/{id}/diff":        {scoped: true, want: scopedRead, call: scopedGet("/versions/%d/diff?against=%d", "org_unit", func(x *authzFixture) any { return x.diffTo }, func(x *authzFixture) any { return x.diffFrom })},
-		"GET /versions/{id}/consistency": {call: get("/versions/%d/consistency", v1), want: everyone()},
-		"GET /allocations/{id}":          {call: get("/allocations/%d", func(x *authzFixture) any { return x.run }), want: everyone()},
+		"GET /versions/{id}/consistency": {call: get("/versions/%d/consistency", v2), want: everyone()},
+		// explain_under outside a manager's subtree is an unknown code.
+		"GET /allocations/{id}": {scoped: true, want: everyone().outside(http.StatusUnprocessableEntity, roleBM, roleTL),
+			call: scopedGet("/allocations/%d", "explain_under", func(x *authzFixture) any { return x.run })},
 		"GET /versions/{id}/cell-history": {scoped: true, want: scopedRead,
 			call: scopedGet("/versions/%d/cell-history?product_line=POS&measure=revenue&period=2027-04", "org_unit", v1)},
 

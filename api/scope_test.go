@@ -372,7 +372,7 @@ func (x *authzFixture) populateScope() {
 	x.do(roleStrategy, "POST", fmt.Sprintf("/api/v1/rounds/%d/versions", x.r4), map[string]any{"from_version_id": x.diffFrom, "label": "again"}, 201, &v)
 	x.diffTo = v.ID
 	x.do(rolePM, "POST", fmt.Sprintf("/api/v1/versions/%d/allocations", x.diffTo), map[string]any{
-		"measure": "revenue", "root": "CO", "locks": []string{"B-SH"}, "targets": []map[string]any{{"product_line": "POS", "amount": "1500000.00"}},
+		"measure": "revenue", "root": "CO", "locks": []string{"B-JS"}, "targets": []map[string]any{{"product_line": "POS", "amount": "1500000.00"}},
 		"levels": []map[string]any{{"method": "proportional", "weights": []map[string]any{
 			{"org_unit": "NKA", "value": "1"}, {"org_unit": "R-EAST", "value": "3"}, {"org_unit": "R-SOUTH", "value": "1"}}}, {"method": "even"}}}, 201, nil)
 
@@ -386,6 +386,12 @@ func (x *authzFixture) populateScope() {
 	decide("pm-commercial", roleBM, "B-SH", "CPC", "raise_parent")
 	decide(rolePM, roleTL, "B-SH-KA", "POS", "rebalance")
 	decide(rolePM, "bm-js", "B-JS", "POS", "rebalance")
+
+	// Edits that leave parents inside and outside the scopes inconsistent.
+	for _, code := range []string{"B-SH-KA", "B-SH", "B-JS-KA"} {
+		x.do(rolePM, "PUT", fmt.Sprintf("/api/v1/versions/%d/targets", x.v2), map[string]any{"cells": []map[string]any{
+			{"org_unit": code, "product_line": "POS", "measure": "units", "period": "2027-05", "amount": "7"}}}, 200, nil)
+	}
 
 	// A master-data edit of units in and out of the scopes.
 	for _, code := range []string{"B-SH", "B-SH-KA", "B-JS"} {
