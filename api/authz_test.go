@@ -106,6 +106,7 @@ type authzFixture struct {
 	cpJS       int64 // bm-js's draft for B-JS in v1
 	r2, v2     int64 // an open round for cell writes, and its working version
 	run        int64 // an allocation run on v2
+	runNorth   int64 // a run on v2 rooted at R-NORTH, outside every scoped role's subtree
 	workbook   []byte
 	r3, v3     int64 // an approved round and its budget of record
 	r4         int64 // an open round for new versions
@@ -244,8 +245,13 @@ func setupAuthzFixture(t *testing.T, env *apitest.Env) *authzFixture {
 	}
 	x.workbook = res.Body
 
-	r = x.newRound("open", "counterproposals", "review")
+	r = x.newRound("open")
 	x.r3, x.v3 = r.ID, *r.WorkingVersionID
+	x.do(rolePM, "POST", fmt.Sprintf("/api/v1/versions/%d/allocations", x.v3), map[string]any{
+		"measure": "revenue", "root": "CO", "targets": []map[string]any{{"product_line": "POS", "amount": "1200000.00"}}}, 201, nil)
+	for _, p := range []string{"counterproposals", "review"} {
+		x.do(roleStrategy, "POST", fmt.Sprintf("/api/v1/rounds/%d/transitions", x.r3), map[string]any{"to": p}, 200, nil)
+	}
 	actions := fmt.Sprintf("/api/v1/versions/%d/approval/actions", x.v3)
 	x.do(rolePM, "POST", actions, map[string]any{"action": "submit"}, 200, nil)
 	for _, u := range []string{roleSales, roleMarketing, rolePresident} {
@@ -612,6 +618,7 @@ func TestAuthorizationMatrix(t *testing.T) {
 			})
 		}
 		x.t = t
+		x.checkScopeProbes(t)
 		for _, path := range []string{"/api/v1/nope", "/api/v1/versions/1/nope", "/api/v1/"} {
 			cells++
 			if r := x.send(t, "", authzCall{method: "GET", path: path}); r.Status != http.StatusNotFound {

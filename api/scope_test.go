@@ -3,6 +3,7 @@ package api_test
 import (
 	"archive/zip"
 	"bytes"
+	"encoding/base64"
 	"encoding/json"
 	"fmt"
 	"html"
@@ -229,7 +230,15 @@ func payloadLeaks(hidden []scopeUnit, c authzCall, format payloadFormat, status 
 		if err := d.Decode(&v); err != nil {
 			return []string{fmt.Sprintf("body is not JSON: %v: %.200s", err, body)}
 		}
-		walkJSON("$", v, false, func(where string, s string) { text(where, s) }, func(where string, n int64) {
+		walkJSON("$", v, false, func(where string, s string) {
+			text(where, s)
+			if strings.HasSuffix(where, ".next_cursor") {
+				// Cursors are opaque, not secret: they show what they hold.
+				if b, err := base64.RawURLEncoding.DecodeString(s); err == nil {
+					text(where+" (decoded)", string(b))
+				}
+			}
+		}, func(where string, n int64) {
 			if code, ok := ids[n]; ok {
 				leaks = append(leaks, fmt.Sprintf("%s: id %d (%s)", where, n, code))
 			}
@@ -393,8 +402,140 @@ func (x *authzFixture) populateScope() {
 			{"org_unit": code, "product_line": "POS", "measure": "units", "period": "2027-05", "amount": "7"}}}, 200, nil)
 	}
 
+	// A run wholly outside the managers' subtrees.
+	x.do(rolePM, "POST", fmt.Sprintf("/api/v1/versions/%d/allocations", x.v2), map[string]any{
+		"measure": "units", "root": "R-NORTH", "targets": []map[string]any{{"product_line": "ATM", "amount": "900"}}}, 201, &alloc)
+	x.runNorth = alloc.Run.ID
+
+	// Actuals of units in and out of the scopes, for attainment.
+	var csv strings.Builder
+	csv.WriteString("org_unit,product_line,measure,month,amount\n")
+	for _, code := range []string{"B-SH-KA", "B-SH-CH", "B-JS-KA", "B-JS-CH", "NKA"} {
+		fmt.Fprintf(&csv, "%s,POS,revenue,2027-04,1000.00\n", code)
+	}
+	if r := x.send(t, roleStrategy, authzCall{method: "POST", path: "/api/v1/actuals/imports",
+		body: authzUploadOf("actuals.csv", []byte(csv.String()), nil)}); r.Status >= 300 {
+		t.Fatalf("setup: actuals import: %d %s", r.Status, r.Body)
+	}
+
 	// A master-data edit of units in and out of the scopes.
 	for _, code := range []string{"B-SH", "B-SH-KA", "B-JS"} {
 		x.do(roleAdmin, "PATCH", fmt.Sprintf("/api/v1/org-units/%d", x.env.OrgUnitID(code)), map[string]any{"name_local": code + " 改"}, 200, nil)
 	}
+}
+
+// ghostUnit and ghostID name nothing: an out-of-scope thing must be
+// answered exactly as they are.
+const (
+	ghostUnit = "NO-SUCH"
+	ghostID   = 99999999
+)
+
+// checkScopeProbes runs, as each scoped role, reads the matrix does not
+// make (no filter, other formats, other runs, paging), checking their
+// payloads; and asks for things outside the scope next to things that do
+// not exist, which must be answered alike.
+func (x *authzFixture) checkScopeProbes(t *testing.T) {
+	var runs struct {
+		Items []api.AllocationRun `json:"items"`
+	}
+	x.do(roleAdmin, "GET", fmt.Sprintf("/api/v1/versions/%d/allocations", x.v1), nil, 200, &runs)
+	probes := []struct {
+		path   string
+		format payloadFormat
+	}{
+		{fmt.Sprintf("/versions/%d/diff?against=%d", x.diffTo, x.diffFrom), payloadJSON},
+		{fmt.Sprintf("/versions/%d/diff?against=%d&subtree=true&org_unit=B-SH", x.diffTo, x.diffFrom), payloadJSON},
+		{fmt.Sprintf("/versions/%d/targets", x.v1), payloadJSON},
+		{fmt.Sprintf("/versions/%d/targets?grain=year", x.v2), payloadJSON},
+		{fmt.Sprintf("/versions/%d/allocations", x.v1), payloadJSON},
+		{fmt.Sprintf("/versions/%d/counterproposals", x.v1), payloadJSON},
+		{fmt.Sprintf("/versions/%d/counterproposals/overview", x.v1), payloadJSON},
+		{fmt.Sprintf("/versions/%d/consistency", x.v1), payloadJSON},
+		{fmt.Sprintf("/versions/%d/export?format=xlsx", x.v1), payloadXLSX},
+		{fmt.Sprintf("/versions/%d/export?format=csv", x.v2), payloadCSV},
+		{fmt.Sprintf("/versions/%d/cell-history?org_unit=B-SH-KA&product_line=POS&measure=revenue&period=2027-06", x.v1), payloadJSON},
+		{fmt.Sprintf("/rounds/%d/attainment", x.r3), payloadJSON},
+		{fmt.Sprintf("/rounds/%d/rankings?level=key_account_team&measure=revenue", x.r3), payloadJSON},
+		{"/audit?entity=org_unit", payloadJSON},
+		{fmt.Sprintf("/audit?round=%d", x.r1), payloadJSON},
+		{"/audit?limit=1", payloadJSON},
+		{"/org-units?limit=1", payloadJSON},
+		{"/org-units?limit=2&cursor=" + base64.RawURLEncoding.EncodeToString([]byte("/5/")), payloadJSON},
+		{fmt.Sprintf("/org-units?parent_id=%d", x.env.OrgUnitID("R-EAST")), payloadJSON},
+		{fmt.Sprintf("/org-units?parent_id=%d", x.env.OrgUnitID("B-SH")), payloadJSON},
+		{"/actuals", payloadJSON},
+	}
+	for _, run := range runs.Items {
+		probes = append(probes, struct {
+			path   string
+			format payloadFormat
+		}{fmt.Sprintf("/allocations/%d", run.ID), payloadJSON})
+	}
+	for role := range scopeRoots {
+		for _, p := range probes {
+			c := authzCall{method: "GET", path: "/api/v1" + p.path}
+			r := x.send(t, role, c)
+			if r.Status >= 500 {
+				t.Errorf("%s: GET %s: %d: %.300s", role, p.path, r.Status, r.Body)
+			}
+			for _, leak := range payloadLeaks(x.scope.hidden(x, role), c, p.format, r.Status, r.Body) {
+				t.Errorf("%s: GET %s: %d shows what is outside the scope: %s", role, p.path, r.Status, leak)
+			}
+		}
+	}
+
+	cpJS := fmt.Sprint(x.cpJS)
+	pairs := []struct{ hidden, ghost string }{
+		{fmt.Sprintf("/org-units/%d", x.env.OrgUnitID("B-JS")), fmt.Sprintf("/org-units/%d", ghostID)},
+		{fmt.Sprintf("/org-units?subtree_of=%d", x.env.OrgUnitID("R-EAST")), fmt.Sprintf("/org-units?subtree_of=%d", ghostID)},
+		{fmt.Sprintf("/org-units?parent_id=%d", x.env.OrgUnitID("R-EAST")), fmt.Sprintf("/org-units?parent_id=%d", ghostID)},
+		{fmt.Sprintf("/allocations/%d", x.runNorth), fmt.Sprintf("/allocations/%d", ghostID)},
+		{fmt.Sprintf("/allocations/%d?explain_under=B-JS", x.run), fmt.Sprintf("/allocations/%d?explain_under=%s", x.run, ghostUnit)},
+		{"/counterproposals/" + cpJS, fmt.Sprintf("/counterproposals/%d", ghostID)},
+		{"/counterproposals/" + cpJS + "/comments", fmt.Sprintf("/counterproposals/%d/comments", ghostID)},
+		{fmt.Sprintf("/versions/%d/targets?org_unit=B-JS", x.v1), fmt.Sprintf("/versions/%d/targets?org_unit=%s", x.v1, ghostUnit)},
+		{fmt.Sprintf("/versions/%d/counterproposals?org_unit=B-JS", x.v1), fmt.Sprintf("/versions/%d/counterproposals?org_unit=%s", x.v1, ghostUnit)},
+		{fmt.Sprintf("/versions/%d/diff?against=%d&org_unit=B-JS", x.diffTo, x.diffFrom), fmt.Sprintf("/versions/%d/diff?against=%d&org_unit=%s", x.diffTo, x.diffFrom, ghostUnit)},
+		{fmt.Sprintf("/versions/%d/cell-history?org_unit=B-JS&product_line=POS&measure=revenue&period=2027-06", x.v1),
+			fmt.Sprintf("/versions/%d/cell-history?org_unit=%s&product_line=POS&measure=revenue&period=2027-06", x.v1, ghostUnit)},
+		{fmt.Sprintf("/versions/%d/export?format=csv&org_unit=B-JS", x.v1), fmt.Sprintf("/versions/%d/export?format=csv&org_unit=%s", x.v1, ghostUnit)},
+		{fmt.Sprintf("/versions/%d/letters/B-JS", x.v3), fmt.Sprintf("/versions/%d/letters/%s", x.v3, ghostUnit)},
+		{"/actuals?org_unit=B-JS", "/actuals?org_unit=" + ghostUnit},
+		{fmt.Sprintf("/rounds/%d/attainment?org_unit=B-JS", x.r3), fmt.Sprintf("/rounds/%d/attainment?org_unit=%s", x.r3, ghostUnit)},
+	}
+	for role := range scopeRoots {
+		for _, p := range pairs {
+			h := x.send(t, role, authzCall{method: "GET", path: "/api/v1" + p.hidden})
+			g := x.send(t, role, authzCall{method: "GET", path: "/api/v1" + p.ghost})
+			hb, gb := problemShape(h.Body, p.hidden, p.ghost), problemShape(g.Body, "", "")
+			if h.Status != g.Status || hb != gb {
+				t.Errorf("%s: GET %s is told apart from GET %s (which names nothing):\n %d %s\n %d %s", role, p.hidden, p.ghost, h.Status, hb, g.Status, gb)
+			}
+		}
+	}
+}
+
+// problemShape is a response body without what differs between any two
+// requests (request id, instance), with the hidden thing's code or id the
+// request named replaced by the ghost's.
+func problemShape(body []byte, hiddenPath, ghostPath string) string {
+	var v map[string]any
+	if err := json.Unmarshal(body, &v); err != nil {
+		return string(body)
+	}
+	delete(v, "request_id")
+	delete(v, "instance")
+	b, _ := json.Marshal(v)
+	s := string(b)
+	if hiddenPath != "" {
+		ht, gt := codeToken.FindAllString(hiddenPath, -1), codeToken.FindAllString(ghostPath, -1)
+		for i := range ht {
+			if i < len(gt) && ht[i] != gt[i] {
+				re := regexp.MustCompile(`(^|[^A-Za-z0-9_-])` + regexp.QuoteMeta(ht[i]) + `($|[^A-Za-z0-9_-])`)
+				s = re.ReplaceAllString(s, "${1}"+gt[i]+"${2}")
+			}
+		}
+	}
+	return s
 }
