@@ -73,7 +73,7 @@ func (s *OrgUnitService) FindOrgUnitByID(ctx context.Context, id int64) (*planni
 		return nil, err
 	}
 	u := row.toDomain()
-	pathScope(a).RedactOrgUnit(u)
+	a.ReadScope().RedactOrgUnit(u)
 	return u, nil
 }
 
@@ -132,7 +132,7 @@ func (s *OrgUnitService) FindOrgUnits(ctx context.Context, f planning.OrgUnitFil
 		q.Where("path LIKE ?", root.Path+"%")
 	}
 	// The cursor carries the last path as the caller's scope shows it.
-	sc := pathScope(a)
+	sc := a.ReadScope()
 	if after, _ := planning.DecodeCursor(f.Page.Cursor); after != "" {
 		q.Where("path > ?", sc.FullPath(after))
 	}

@@ -22,12 +22,3 @@ func (db *DB) readScope(ctx context.Context, a *planning.Actor) (*planning.Scope
 	}
 	return planning.SubtreeScope(paths, ids), nil
 }
-
-// pathScope is readScope without the units' ids, for redactions that go by
-// materialized paths alone (planning.Scope.RedactOrgUnit).
-func pathScope(a *planning.Actor) *planning.Scope {
-	if a.SeesAllOrgUnits() {
-		return planning.FullScope()
-	}
-	return planning.SubtreeScope(a.ScopePaths(), nil)
-}
