@@ -539,3 +539,87 @@ func problemShape(body []byte, hiddenPath, ghostPath string) string {
 	}
 	return s
 }
+
+// TestScopeRedactsRunsAndAudit looks at what the payload matrix cannot see
+// by codes and ids alone: amounts. A branch manager reading a run started
+// at the company gets no root and no company totals, while an auditor gets
+// them; a run of another region does not exist for the manager; and a
+// decision's audit event keeps, for the manager, only the cells of their
+// own subtree.
+func TestScopeRedactsRunsAndAudit(t *testing.T) {
+	env := apitest.New(t)
+	x := setupAuthzFixture(t, env)
+
+	type runView struct {
+		ID      int64 `json:"id"`
+		Request struct {
+			RootID  *int64  `json:"root_id"`
+			Locks   []int64 `json:"locks"`
+			Targets []struct {
+				Amount *string `json:"amount"`
+			} `json:"targets"`
+			Redacted bool `json:"redacted"`
+		} `json:"request"`
+		Explanation []struct {
+			OrgUnit string `json:"org_unit"`
+		} `json:"explanation"`
+	}
+	var full, scoped runView
+	env.GetJSON(roleAuditor, fmt.Sprintf("/api/v1/allocations/%d", x.run), &full)
+	env.GetJSON(roleBM, fmt.Sprintf("/api/v1/allocations/%d", x.run), &scoped)
+	if full.Request.RootID == nil || *full.Request.RootID != env.OrgUnitID("CO") || full.Request.Targets[0].Amount == nil ||
+		*full.Request.Targets[0].Amount != "90000" || len(full.Request.Locks) != 1 || full.Request.Redacted || len(full.Explanation) != 5 {
+		t.Errorf("the auditor's run: %+v", full)
+	}
+	if scoped.Request.RootID != nil || scoped.Request.Targets[0].Amount != nil || len(scoped.Request.Locks) != 0 ||
+		!scoped.Request.Redacted || len(scoped.Explanation) != 0 {
+		t.Errorf("the branch manager's run: %+v", scoped)
+	}
+	env.GetJSON(roleBM, fmt.Sprintf("/api/v1/allocations/%d?explain_under=B-SH", x.run), &scoped)
+	if len(scoped.Explanation) != 2 || scoped.Explanation[0].OrgUnit != "B-SH-KA" {
+		t.Errorf("the branch manager's explanation under B-SH: %+v", scoped.Explanation)
+	}
+	if r := env.Request("GET", fmt.Sprintf("/api/v1/allocations/%d", x.runNorth), apitest.Token(roleBM), nil, nil); r.Status != http.StatusNotFound {
+		t.Errorf("a run of another region: %d, want 404", r.Status)
+	}
+	var runs struct {
+		Items []runView `json:"items"`
+	}
+	env.GetJSON(roleBM, fmt.Sprintf("/api/v1/versions/%d/allocations", x.v2), &runs)
+	for _, r := range runs.Items {
+		if r.ID == x.runNorth {
+			t.Error("the branch manager's list shows a run of another region")
+		}
+	}
+
+	type event struct {
+		Action string `json:"action"`
+		After  struct {
+			Cells []struct {
+				OrgUnitID int64 `json:"org_unit_id"`
+			} `json:"cells"`
+		} `json:"after"`
+	}
+	cells := func(user string) map[int64]bool {
+		var page struct {
+			Items []event `json:"items"`
+		}
+		env.GetJSON(user, fmt.Sprintf("/api/v1/audit?round=%d&entity=counterproposal&limit=1000", x.r1), &page)
+		out := map[int64]bool{}
+		for _, e := range page.Items {
+			for _, c := range e.After.Cells {
+				out[c.OrgUnitID] = true
+			}
+		}
+		return out
+	}
+	all, mine := cells(roleAuditor), cells(roleBM)
+	for _, code := range []string{"CO", "R-EAST", "B-SH"} {
+		if !all[env.OrgUnitID(code)] {
+			t.Errorf("the auditor does not see the raised cells of %s", code)
+		}
+	}
+	if len(mine) != 2 || !mine[env.OrgUnitID("B-SH")] || !mine[env.OrgUnitID("B-SH-KA")] {
+		t.Errorf("the branch manager sees the cells of units %v, want only B-SH's and B-SH-KA's", mine)
+	}
+}
