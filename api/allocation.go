@@ -89,18 +89,26 @@ type AllocationRun struct {
 	Explanation []NodeExplanation    `json:"explanation,omitempty"`
 }
 
-// AllocationRunRequest is the request a run was made with, by id.
+// AllocationRunRequest is the request a run was made with, by id, as the
+// reader's scope allows: a branch manager or team lead reading a run that
+// started above their subtree gets a null root_id and null target amounts
+// (the company's or region's totals), and no locks outside their subtree;
+// redacted then says so.
 type AllocationRunRequest struct {
-	MeasureID int64   `json:"measure_id"`
-	RootID    int64   `json:"root_id"`
-	Depth     int     `json:"depth"`
-	Locks     []int64 `json:"locks"`
-	Targets   []struct {
-		ProductLineID int64  `json:"product_line_id"`
-		Amount        string `json:"amount"`
+	MeasureID int64 `json:"measure_id"`
+	// RootID is null when the root is outside the reader's scope.
+	RootID  *int64  `json:"root_id" extensions:"x-nullable"`
+	Depth   int     `json:"depth"`
+	Locks   []int64 `json:"locks"`
+	Targets []struct {
+		ProductLineID int64 `json:"product_line_id"`
+		// Amount is null when the root is outside the reader's scope.
+		Amount *string `json:"amount" extensions:"x-nullable"`
 	} `json:"targets"`
 	Levels  []string `json:"levels" example:"proportional,even"`
 	Phasing string   `json:"phasing" example:"profile"`
+	// Redacted says the reader's scope withheld part of the request.
+	Redacted bool `json:"redacted"`
 }
 
 // NodeExplanation says how one node's amounts came about.
@@ -269,15 +277,25 @@ func (s *Server) fromDomainRun(res *resolver, r *planning.Round, run *planning.A
 		out.Replayed = &run.Replayed
 	}
 	rq := &out.Request
-	rq.MeasureID, rq.RootID, rq.Depth, rq.Locks, rq.Phasing = run.Request.MeasureID, run.Request.RootID, run.Request.Depth, run.Request.Locks, string(run.Request.Phasing.Method)
+	rq.MeasureID, rq.Depth, rq.Locks, rq.Phasing = run.Request.MeasureID, run.Request.Depth, run.Request.Locks, string(run.Request.Phasing.Method)
+	rq.Redacted = run.Redacted
+	if run.Request.RootID != 0 {
+		rq.RootID = &run.Request.RootID
+	}
 	if rq.Locks == nil {
 		rq.Locks = []int64{}
 	}
 	for _, t := range run.Request.Targets {
+		var amount *string
+		if rq.RootID != nil {
+			a := planning.FormatAmount(t.Amount, scale)
+			amount = &a
+		}
 		rq.Targets = append(rq.Targets, struct {
-			ProductLineID int64  `json:"product_line_id"`
-			Amount        string `json:"amount"`
-		}{t.ProductLineID, planning.FormatAmount(t.Amount, scale)})
+			ProductLineID int64 `json:"product_line_id"`
+			// Amount is null when the root is outside the reader's scope.
+			Amount *string `json:"amount" extensions:"x-nullable"`
+		}{t.ProductLineID, amount})
 	}
 	for _, l := range run.Request.Levels {
 		rq.Levels = append(rq.Levels, string(l.Method))
@@ -379,17 +397,18 @@ func (s *Server) allocate(c echo.Context) error {
 
 // listAllocations godoc
 //
-//	@Summary	List a version's allocation runs
-//	@Tags		targets
-//	@Security	BearerAuth
-//	@Produce	json
-//	@Param		id		path		int		true	"Version id"
-//	@Param		limit	query		int		false	"Page size (1-1000, default 100)"
-//	@Param		cursor	query		string	false	"next_cursor of the previous page"
-//	@Success	200		{object}	api.AllocationRunPage
-//	@Failure	404		{object}	api.Problem	"No such version"
-//	@Failure	400		{object}	api.Problem	"Bad id or query parameter"
-//	@Router		/versions/{id}/allocations [get]
+//	@Summary		List a version's allocation runs
+//	@Description	Newest first. A branch manager or team lead sees the runs whose subtree holds part of theirs, each as their scope allows: a run started above their subtree has a null root_id and null target amounts, and no locks outside their subtree (request.redacted says so).
+//	@Tags			targets
+//	@Security		BearerAuth
+//	@Produce		json
+//	@Param			id		path		int		true	"Version id"
+//	@Param			limit	query		int		false	"Page size (1-1000, default 100)"
+//	@Param			cursor	query		string	false	"next_cursor of the previous page"
+//	@Success		200		{object}	api.AllocationRunPage
+//	@Failure		404		{object}	api.Problem	"No such version"
+//	@Failure		400		{object}	api.Problem	"Bad id or query parameter"
+//	@Router			/versions/{id}/allocations [get]
 func (s *Server) listAllocations(c echo.Context) error {
 	id, err := pathID(c, "id")
 	if err != nil {
@@ -424,7 +443,7 @@ func (s *Server) listAllocations(c echo.Context) error {
 // getAllocation godoc
 //
 //	@Summary		Get an allocation run with its explanation
-//	@Description	Replays the run from its recorded inputs (replayed=true when the checksum matches) and explains, for every product line, how each child of explain_under (default: the run's root) got its year and months: the exact quota, the rounding, and the rule that decided it.
+//	@Description	Replays the run from its recorded inputs (replayed=true when the checksum matches) and explains, for every product line, how each child of explain_under (default: the run's root) got its year and months: the exact quota, the rounding, and the rule that decided it. A branch manager or team lead gets 404 for a run that holds nothing of their subtree, and otherwise the run as their scope allows (see the list), explained for units of their subtree only.
 //	@Tags			targets
 //	@Security		BearerAuth
 //	@Produce		json

@@ -52,7 +52,7 @@ func rawOrNull(b json.RawMessage) json.RawMessage {
 // listAuditEvents godoc
 //
 //	@Summary		Read the audit trail
-//	@Description	Newest first. Admins and auditors read everything; the strategy office, product managers, directors and the president everything but users and tokens; branch managers and team leads the events of their own units. No endpoint changes or deletes an event.
+//	@Description	Newest first. Admins and auditors read everything; the strategy office, product managers, directors and the president everything but users and tokens; branch managers and team leads the events of their own units, with what the events name outside their subtree left out (cells of other units dropped, ids of units outside it null, paths from their scope root). No endpoint changes or deletes an event.
 //	@Tags			audit
 //	@Security		BearerAuth
 //	@Produce		json

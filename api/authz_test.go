@@ -106,11 +106,15 @@ type authzFixture struct {
 	cpJS       int64 // bm-js's draft for B-JS in v1
 	r2, v2     int64 // an open round for cell writes, and its working version
 	run        int64 // an allocation run on v2
+	runNorth   int64 // a run on v2 rooted at R-NORTH, outside every scoped role's subtree
 	workbook   []byte
 	r3, v3     int64 // an approved round and its budget of record
 	r4         int64 // an open round for new versions
+	diffFrom   int64 // r4's first working version, and a later one that
+	diffTo     int64 // cascades by other weights
 	r5         int64 // a draft round
 	user       int64 // a user for user writes
+	scope      scopeChecker
 }
 
 // do makes a setup call that must succeed with want.
@@ -241,8 +245,13 @@ func setupAuthzFixture(t *testing.T, env *apitest.Env) *authzFixture {
 	}
 	x.workbook = res.Body
 
-	r = x.newRound("open", "counterproposals", "review")
+	r = x.newRound("open")
 	x.r3, x.v3 = r.ID, *r.WorkingVersionID
+	x.do(rolePM, "POST", fmt.Sprintf("/api/v1/versions/%d/allocations", x.v3), map[string]any{
+		"measure": "revenue", "root": "CO", "targets": []map[string]any{{"product_line": "POS", "amount": "1200000.00"}}}, 201, nil)
+	for _, p := range []string{"counterproposals", "review"} {
+		x.do(roleStrategy, "POST", fmt.Sprintf("/api/v1/rounds/%d/transitions", x.r3), map[string]any{"to": p}, 200, nil)
+	}
 	actions := fmt.Sprintf("/api/v1/versions/%d/approval/actions", x.v3)
 	x.do(rolePM, "POST", actions, map[string]any{"action": "submit"}, 200, nil)
 	for _, u := range []string{roleSales, roleMarketing, rolePresident} {
@@ -255,6 +264,7 @@ func setupAuthzFixture(t *testing.T, env *apitest.Env) *authzFixture {
 	var u api.User
 	x.do(roleAdmin, "POST", "/api/v1/users", map[string]any{"username": "authz-user", "name": "Matrix user"}, 201, &u)
 	x.user = u.ID
+	x.populateScope()
 	return x
 }
 
@@ -456,9 +466,11 @@ func authzRules() map[string]authzRule {
 			call: write("POST", fixed("/versions/%d/allocations", v2), func(x *authzFixture, _ string, out bool) any {
 				return map[string]any{"measure": "gross_margin", "root": "CO", "targets": []map[string]any{{"product_line": lineFor(out), "amount": "1200.00"}}}
 			})},
-		"GET /versions/{id}/diff":        {scoped: true, want: scopedRead, call: scopedGet("/versions/%d/diff?against=%d", "org_unit", v1, v1)},
-		"GET /versions/{id}/consistency": {call: get("/versions/%d/consistency", v1), want: everyone()},
-		"GET /allocations/{id}":          {call: get("/allocations/%d", func(x *authzFixture) any { return x.run }), want: everyone()},
+		"GET /versions/{id}/diff":        {scoped: true, want: scopedRead, call: scopedGet("/versions/%d/diff?against=%d", "org_unit", func(x *authzFixture) any { return x.diffTo }, func(x *authzFixture) any { return x.diffFrom })},
+		"GET /versions/{id}/consistency": {call: get("/versions/%d/consistency", v2), want: everyone()},
+		// explain_under outside a manager's subtree is an unknown code.
+		"GET /allocations/{id}": {scoped: true, want: everyone().outside(http.StatusUnprocessableEntity, roleBM, roleTL),
+			call: scopedGet("/allocations/%d", "explain_under", func(x *authzFixture) any { return x.run })},
 		"GET /versions/{id}/cell-history": {scoped: true, want: scopedRead,
 			call: scopedGet("/versions/%d/cell-history?product_line=POS&measure=revenue&period=2027-04", "org_unit", v1)},
 
@@ -563,6 +575,7 @@ func TestAuthorizationMatrix(t *testing.T) {
 				t.Errorf("authzRules has a rule for %s, which is not a route", route)
 			}
 		}
+		checkPayloadRoutes(t, routes)
 		cells := 0
 		for _, route := range routes {
 			rule, ok := rules[route]
@@ -599,11 +612,13 @@ func TestAuthorizationMatrix(t *testing.T) {
 						case want != 0 && r.Status != want:
 							t.Errorf("%s %s: %s %s: %d, want %d: %.300s", role, where, c.method, c.path, r.Status, want, r.Body)
 						}
+						x.checkPayload(t, route, role, where, c, r)
 					}
 				}
 			})
 		}
 		x.t = t
+		x.checkScopeProbes(t)
 		for _, path := range []string{"/api/v1/nope", "/api/v1/versions/1/nope", "/api/v1/"} {
 			cells++
 			if r := x.send(t, "", authzCall{method: "GET", path: path}); r.Status != http.StatusNotFound {

@@ -16,9 +16,13 @@ type OrgUnit struct {
 	Name      string `json:"name" example:"Shanghai branch"`
 	NameLocal string `json:"name_local" example:"上海分公司"`
 	Kind      string `json:"kind" example:"branch" enums:"company,region,branch,key_account_team,channel_team,national_key_accounts,national_channels,department"`
-	ParentID  *int64 `json:"parent_id" example:"3"`
-	// Path is the materialized path of ids from the root, "/1/3/4/".
-	Path      string    `json:"path" example:"/1/3/4/"`
+	// ParentID is null for the root, and for the root of a branch
+	// manager's or team lead's scope: they do not see its parent.
+	ParentID *int64 `json:"parent_id" example:"3"`
+	// Path is the materialized path of ids from the root, "/1/3/4/"; for
+	// a branch manager or team lead, from the root of their scope ("/4/").
+	Path string `json:"path" example:"/1/3/4/"`
+	// Depth is the number of ids in path.
 	Depth     int       `json:"depth" example:"3"`
 	Active    bool      `json:"active" example:"true"`
 	Revision  int64     `json:"revision" example:"1"`

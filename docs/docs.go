@@ -188,7 +188,7 @@ const docTemplate = `{
                         "BearerAuth": []
                     }
                 ],
-                "description": "Replays the run from its recorded inputs (replayed=true when the checksum matches) and explains, for every product line, how each child of explain_under (default: the run's root) got its year and months: the exact quota, the rounding, and the rule that decided it.",
+                "description": "Replays the run from its recorded inputs (replayed=true when the checksum matches) and explains, for every product line, how each child of explain_under (default: the run's root) got its year and months: the exact quota, the rounding, and the rule that decided it. A branch manager or team lead gets 404 for a run that holds nothing of their subtree, and otherwise the run as their scope allows (see the list), explained for units of their subtree only.",
                 "produces": [
                     "application/json"
                 ],
@@ -246,7 +246,7 @@ const docTemplate = `{
                         "BearerAuth": []
                     }
                 ],
-                "description": "Newest first. Admins and auditors read everything; the strategy office, product managers, directors and the president everything but users and tokens; branch managers and team leads the events of their own units. No endpoint changes or deletes an event.",
+                "description": "Newest first. Admins and auditors read everything; the strategy office, product managers, directors and the president everything but users and tokens; branch managers and team leads the events of their own units, with what the events name outside their subtree left out (cells of other units dropped, ids of units outside it null, paths from their scope root). No endpoint changes or deletes an event.",
                 "produces": [
                     "application/json"
                 ],
@@ -3745,6 +3745,7 @@ const docTemplate = `{
                         "BearerAuth": []
                     }
                 ],
+                "description": "Newest first. A branch manager or team lead sees the runs whose subtree holds part of theirs, each as their scope allows: a run started above their subtree has a null root_id and null target amounts, and no locks outside their subtree (request.redacted says so).",
                 "produces": [
                     "application/json"
                 ],
@@ -5431,8 +5432,14 @@ const docTemplate = `{
                     "type": "string",
                     "example": "profile"
                 },
+                "redacted": {
+                    "description": "Redacted says the reader's scope withheld part of the request.",
+                    "type": "boolean"
+                },
                 "root_id": {
-                    "type": "integer"
+                    "description": "RootID is null when the root is outside the reader's scope.",
+                    "type": "integer",
+                    "x-nullable": true
                 },
                 "targets": {
                     "type": "array",
@@ -5440,7 +5447,9 @@ const docTemplate = `{
                         "type": "object",
                         "properties": {
                             "amount": {
-                                "type": "string"
+                                "description": "Amount is null when the root is outside the reader's scope.",
+                                "type": "string",
+                                "x-nullable": true
                             },
                             "product_line_id": {
                                 "type": "integer"
@@ -6749,6 +6758,7 @@ const docTemplate = `{
                     "type": "string"
                 },
                 "depth": {
+                    "description": "Depth is the number of ids in path.",
                     "type": "integer",
                     "example": 3
                 },
@@ -6779,11 +6789,12 @@ const docTemplate = `{
                     "example": "上海分公司"
                 },
                 "parent_id": {
+                    "description": "ParentID is null for the root, and for the root of a branch\nmanager's or team lead's scope: they do not see its parent.",
                     "type": "integer",
                     "example": 3
                 },
                 "path": {
-                    "description": "Path is the materialized path of ids from the root, \"/1/3/4/\".",
+                    "description": "Path is the materialized path of ids from the root, \"/1/3/4/\"; for\na branch manager or team lead, from the root of their scope (\"/4/\").",
                     "type": "string",
                     "example": "/1/3/4/"
                 },

@@ -119,16 +119,17 @@ func (a *Actor) ScopePaths() []string {
 // CanSeeOrgPath reports whether the actor may read the unit at path (and so
 // its targets and counterproposals). Units outside the actor's scope must be
 // reported as not found, never as forbidden, so their existence is not leaked.
-func (a *Actor) CanSeeOrgPath(path string) bool {
+func (a *Actor) CanSeeOrgPath(path string) bool { return a.ReadScope().VisibleOrgPath(path) }
+
+// ReadScope returns what the actor reads, by paths alone: the whole tree,
+// or the subtrees of their scoped roles. It answers VisibleOrgPath and
+// redacts org units; a redaction that goes by unit ids needs the scope's
+// units too (SubtreeScope, which the store fills).
+func (a *Actor) ReadScope() *Scope {
 	if a.SeesAllOrgUnits() {
-		return true
+		return FullScope()
 	}
-	for _, p := range a.ScopePaths() {
-		if strings.HasPrefix(path, p) {
-			return true
-		}
-	}
-	return false
+	return SubtreeScope(a.ScopePaths(), nil)
 }
 
 // CanManageMasterData reports whether the actor may create and change org

@@ -170,6 +170,10 @@ type AllocationRun struct {
 	// gave the recorded checksum again.
 	Replayed    bool
 	Explanation []NodeExplanation
+	// Redacted says the reader's scope withheld part of the request: a
+	// root above the scope (RootID is then 0, and the root's amounts
+	// zero), or locks, weights or manual amounts of units outside it.
+	Redacted bool
 }
 
 // NodeExplanation says how one node's year amount for a product line came

@@ -147,6 +147,10 @@ func (s *AuditService) FindAuditEvents(ctx context.Context, f planning.AuditFilt
 		return nil, "", s.db.mapError(err)
 	}
 	rows, next := cutPage(rows, f.Page, func(r *auditRow) string { return strconv.FormatInt(r.ID, 10) })
+	sc, err := s.db.readScope(ctx, a)
+	if err != nil {
+		return nil, "", err
+	}
 	out := make([]*planning.AuditEvent, len(rows))
 	for i, r := range rows {
 		e := &planning.AuditEvent{ID: r.ID, At: r.At.UTC(), ActorID: r.ActorID, Action: r.Action, Entity: r.Entity, EntityID: r.EntityID,
@@ -157,6 +161,7 @@ func (s *AuditService) FindAuditEvents(ctx context.Context, f planning.AuditFilt
 		if r.After != nil {
 			e.After = json.RawMessage(*r.After)
 		}
+		sc.RedactAuditEvent(e)
 		out[i] = e
 	}
 	return out, next, nil

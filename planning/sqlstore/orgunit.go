@@ -72,7 +72,9 @@ func (s *OrgUnitService) FindOrgUnitByID(ctx context.Context, id int64) (*planni
 	if err != nil {
 		return nil, err
 	}
-	return row.toDomain(), nil
+	u := row.toDomain()
+	a.ReadScope().RedactOrgUnit(u)
+	return u, nil
 }
 
 // scopeWhere restricts q to the org subtrees the actor may see.
@@ -129,16 +131,25 @@ func (s *OrgUnitService) FindOrgUnits(ctx context.Context, f planning.OrgUnitFil
 		}
 		q.Where("path LIKE ?", root.Path+"%")
 	}
+	// The cursor carries the last path as the caller's scope shows it.
+	sc := a.ReadScope()
 	if after, _ := planning.DecodeCursor(f.Page.Cursor); after != "" {
-		q.Where("path > ?", after)
+		q.Where("path > ?", sc.FullPath(after))
 	}
 	if err := q.Scan(ctx); err != nil {
 		return nil, "", s.db.mapError(err)
 	}
-	rows, next := cutPage(rows, f.Page, func(r *orgUnitRow) string { return r.Path })
-	out := make([]*planning.OrgUnit, len(rows))
+	rows, next := cutPage(rows, f.Page, func(r *orgUnitRow) string { return sc.ScopedPath(r.Path) })
+	out := make([]*planning.OrgUnit, 0, len(rows))
 	for i := range rows {
-		out[i] = rows[i].toDomain()
+		u := rows[i].toDomain()
+		if f.ParentID != nil && u.ParentID != nil && !sc.VisibleOrgPath(planning.ParentPath(u.Path)) {
+			// Children of a parent outside the scope: as for an unknown
+			// parent, there are none.
+			return []*planning.OrgUnit{}, "", nil
+		}
+		sc.RedactOrgUnit(u)
+		out = append(out, u)
 	}
 	return out, next, nil
 }

@@ -3,6 +3,7 @@ package sqlstore
 import (
 	"context"
 	"encoding/json"
+	"slices"
 
 	"github.com/uptrace/bun"
 
@@ -21,7 +22,8 @@ func (r *runRow) toDomain() (*planning.AllocationRun, error) {
 
 // FindAllocationRuns implements planning.TargetService.
 func (s *TargetService) FindAllocationRuns(ctx context.Context, versionID int64, page planning.PageRequest) ([]*planning.AllocationRun, string, error) {
-	if _, err := planning.RequireActor(ctx); err != nil {
+	a, err := planning.RequireActor(ctx)
+	if err != nil {
 		return nil, "", err
 	}
 	if err := page.Validate(); err != nil {
@@ -42,13 +44,33 @@ func (s *TargetService) FindAllocationRuns(ctx context.Context, versionID int64,
 		return nil, "", s.db.mapError(err)
 	}
 	rows, next := cutPage(rows, page, func(r *runRow) string { return itoa(r.ID) })
-	out := make([]*planning.AllocationRun, len(rows))
+	out := make([]*planning.AllocationRun, 0, len(rows))
 	for i := range rows {
 		run, err := rows[i].toDomain()
 		if err != nil {
 			return nil, "", err
 		}
-		out[i] = run
+		out = append(out, run)
+	}
+	// Runs whose subtree holds nothing of the caller's scope are not
+	// listed; the others show what the scope allows.
+	sc, err := s.db.readScope(ctx, a)
+	if err != nil {
+		return nil, "", err
+	}
+	if !sc.All() {
+		roots := make([]int64, len(out))
+		for i, run := range out {
+			roots[i] = run.Request.RootID
+		}
+		paths, err := s.unitPaths(ctx, roots)
+		if err != nil {
+			return nil, "", err
+		}
+		out = slices.DeleteFunc(out, func(run *planning.AllocationRun) bool { return !sc.Touches(paths[run.Request.RootID]) })
+		for _, run := range out {
+			sc.RedactAllocationRun(run)
+		}
 	}
 	return out, next, nil
 }
@@ -66,6 +88,21 @@ func (s *TargetService) FindAllocationRunByID(ctx context.Context, id int64, exp
 	run, err := row.toDomain()
 	if err != nil {
 		return nil, err
+	}
+	sc, err := s.db.readScope(ctx, a)
+	if err != nil {
+		return nil, err
+	}
+	if !sc.All() {
+		// A run that holds nothing of the caller's scope does not exist
+		// for them.
+		paths, err := s.unitPaths(ctx, []int64{run.Request.RootID})
+		if err != nil {
+			return nil, err
+		}
+		if !sc.Touches(paths[run.Request.RootID]) {
+			return nil, notFound("allocation run", id)
+		}
 	}
 	p, err := decodePlan(row.Inputs)
 	if err != nil {
@@ -88,13 +125,9 @@ func (s *TargetService) FindAllocationRunByID(ctx context.Context, id int64, exp
 			return nil, fieldErr(planning.EINVALID, "org_unit", "org unit %d is not part of this allocation", *explainUnder)
 		}
 	}
-	paths, err := s.unitPaths(ctx, p.IDs)
-	if err != nil {
-		return nil, err
-	}
 	for li, r := range results {
 		for i := range p.IDs {
-			if p.Parents[i] != under || !a.CanSeeOrgPath(paths[p.IDs[i]]) {
+			if p.Parents[i] != under || !sc.VisibleOrgUnit(p.IDs[i]) {
 				continue
 			}
 			ex, err := r.Explain(p.Keys[i])
@@ -104,6 +137,7 @@ func (s *TargetService) FindAllocationRunByID(ctx context.Context, id int64, exp
 			run.Explanation = append(run.Explanation, explanationOf(ex, p.IDs[i], p.Lines[li].ProductLineID))
 		}
 	}
+	sc.RedactAllocationRun(run)
 	return run, nil
 }
 
