@@ -298,6 +298,7 @@ func (s *Server) fromDomainRun(res *resolver, r *planning.Round, run *planning.A
 // allocate godoc
 //
 //	@Summary		Run a top-down allocation
+//	@ID				allocateVersion
 //	@Description	Cascades each product line's annual amount from the root org unit down its subtree, level by level (even, proportional to a reference version or to weights, manual), with an optional over-assignment buffer per level and locked units, and phases every node into the twelve months (even, by a seasonality profile, or like a reference version). Children add up exactly to their parent (× (1 + buffer)) at every node and month. A real run replaces the cells of the subtree (but locked units and everything below them) in one transaction and is recorded; dry_run returns the result and saves nothing.
 //	@Tags			targets
 //	@Security		BearerAuth
@@ -380,6 +381,7 @@ func (s *Server) allocate(c echo.Context) error {
 // listAllocations godoc
 //
 //	@Summary	List a version's allocation runs
+//	@ID			listAllocations
 //	@Tags		targets
 //	@Security	BearerAuth
 //	@Produce	json
@@ -424,6 +426,7 @@ func (s *Server) listAllocations(c echo.Context) error {
 // getAllocation godoc
 //
 //	@Summary		Get an allocation run with its explanation
+//	@ID				getAllocation
 //	@Description	Replays the run from its recorded inputs (replayed=true when the checksum matches) and explains, for every product line, how each child of explain_under (default: the run's root) got its year and months: the exact quota, the rounding, and the rule that decided it.
 //	@Tags			targets
 //	@Security		BearerAuth

@@ -67,6 +67,7 @@ func fromDomainApproval(a *planning.Approval) Approval {
 // getApproval godoc
 //
 //	@Summary		A version's approval
+//	@ID				getApproval
 //	@Description	The round's chain with each step's state, who acted and when, how long each step took, who is next, and every action taken (rejections included).
 //	@Tags			approval
 //	@Security		BearerAuth
@@ -95,6 +96,7 @@ func (s *Server) getApproval(c echo.Context) error {
 // actOnApproval godoc
 //
 //	@Summary		Act on a version's approval
+//	@ID				actOnApproval
 //	@Description	submit: the chain's first role (product managers, for the whole plan) sends the round's working version up the chain, in the review phase or as a re-forecast of an approved round. approve / reject: only the current step's role, never the submitter; a rejection needs the reason and sends the version back to working. reopen: the submitter, the strategy office or an admin take it back. The final approval freezes the version, makes it the budget of record and moves the round to approved. Out of turn: 409; wrong role: 403.
 //	@Tags			approval
 //	@Security		BearerAuth

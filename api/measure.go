@@ -64,6 +64,7 @@ func (r MeasurePatch) toDomain(ifMatch *int64) planning.MeasureUpdate {
 // listMeasures godoc
 //
 //	@Summary	List measures
+//	@ID			listMeasures
 //	@Tags		measures
 //	@Security	BearerAuth
 //	@Produce	json
@@ -96,6 +97,7 @@ func (s *Server) listMeasures(c echo.Context) error {
 // createMeasure godoc
 //
 //	@Summary		Create a measure
+//	@ID				createMeasure
 //	@Description	Needs the admin or strategy_office role.
 //	@Tags			measures
 //	@Security		BearerAuth
@@ -127,6 +129,7 @@ func (s *Server) createMeasure(c echo.Context) error {
 // getMeasure godoc
 //
 //	@Summary	Get a measure
+//	@ID			getMeasure
 //	@Tags		measures
 //	@Security	BearerAuth
 //	@Produce	json
@@ -152,6 +155,7 @@ func (s *Server) getMeasure(c echo.Context) error {
 // updateMeasure godoc
 //
 //	@Summary		Rename, deactivate or reactivate a measure
+//	@ID				updateMeasure
 //	@Description	Needs the admin or strategy_office role.
 //	@Tags			measures
 //	@Security		BearerAuth

@@ -71,6 +71,7 @@ func (r OrgUnitPatch) toDomain(ifMatch *int64) planning.OrgUnitUpdate {
 // listOrgUnits godoc
 //
 //	@Summary		List org units
+//	@ID				listOrgUnits
 //	@Description	Units the caller may see, ordered by path (parents before children). Branch managers and team leads see their subtree only.
 //	@Tags			org-units
 //	@Security		BearerAuth
@@ -111,6 +112,7 @@ func (s *Server) listOrgUnits(c echo.Context) error {
 // createOrgUnit godoc
 //
 //	@Summary		Create an org unit
+//	@ID				createOrgUnit
 //	@Description	Needs the admin or strategy_office role.
 //	@Tags			org-units
 //	@Security		BearerAuth
@@ -142,6 +144,7 @@ func (s *Server) createOrgUnit(c echo.Context) error {
 // getOrgUnit godoc
 //
 //	@Summary	Get an org unit
+//	@ID			getOrgUnit
 //	@Tags		org-units
 //	@Security	BearerAuth
 //	@Produce	json
@@ -167,6 +170,7 @@ func (s *Server) getOrgUnit(c echo.Context) error {
 // updateOrgUnit godoc
 //
 //	@Summary		Rename, move, deactivate or reactivate an org unit
+//	@ID				updateOrgUnit
 //	@Description	Needs the admin or strategy_office role. Moving a unit under itself or one of its descendants is 422.
 //	@Tags			org-units
 //	@Security		BearerAuth
@@ -208,6 +212,7 @@ func (s *Server) updateOrgUnit(c echo.Context) error {
 // deleteOrgUnit godoc
 //
 //	@Summary		Delete an org unit
+//	@ID				deleteOrgUnit
 //	@Description	Only a unit that holds nothing (no children, role assignments or targets) can be deleted; deactivate the others.
 //	@Tags			org-units
 //	@Security		BearerAuth

@@ -87,6 +87,7 @@ func (r ProductLinePatch) toDomain(ifMatch *int64) (planning.ProductLineUpdate, 
 // listProductLines godoc
 //
 //	@Summary	List product lines
+//	@ID			listProductLines
 //	@Tags		product-lines
 //	@Security	BearerAuth
 //	@Produce	json
@@ -125,6 +126,7 @@ func (s *Server) listProductLines(c echo.Context) error {
 // createProductLine godoc
 //
 //	@Summary		Create a product line
+//	@ID				createProductLine
 //	@Description	Needs the admin or strategy_office role.
 //	@Tags			product-lines
 //	@Security		BearerAuth
@@ -156,6 +158,7 @@ func (s *Server) createProductLine(c echo.Context) error {
 // getProductLine godoc
 //
 //	@Summary	Get a product line
+//	@ID			getProductLine
 //	@Tags		product-lines
 //	@Security	BearerAuth
 //	@Produce	json
@@ -181,6 +184,7 @@ func (s *Server) getProductLine(c echo.Context) error {
 // updateProductLine godoc
 //
 //	@Summary		Change a product line
+//	@ID				updateProductLine
 //	@Description	Master-data managers change any line; a product manager changes the lines they own, but not their owner.
 //	@Tags			product-lines
 //	@Security		BearerAuth

@@ -172,6 +172,7 @@ func (r *resolver) measureIDs(field string, codes []string) ([]int64, error) {
 // listRounds godoc
 //
 //	@Summary	List planning rounds
+//	@ID			listRounds
 //	@Tags		rounds
 //	@Security	BearerAuth
 //	@Produce	json
@@ -216,6 +217,7 @@ func (s *Server) listRounds(c echo.Context) error {
 // createRound godoc
 //
 //	@Summary		Create a planning round
+//	@ID				createRound
 //	@Description	Creates a draft round. Needs the strategy_office or admin role.
 //	@Tags			rounds
 //	@Security		BearerAuth
@@ -255,6 +257,7 @@ func (s *Server) createRound(c echo.Context) error {
 // getRound godoc
 //
 //	@Summary	Get a planning round
+//	@ID			getRound
 //	@Tags		rounds
 //	@Security	BearerAuth
 //	@Produce	json
@@ -285,6 +288,7 @@ func (s *Server) getRound(c echo.Context) error {
 // updateRound godoc
 //
 //	@Summary		Change a planning round
+//	@ID				updateRound
 //	@Description	Name and calendar until the round closes; measures and approval chain while it is a draft. Send If-Match to refuse a lost update.
 //	@Tags			rounds
 //	@Security		BearerAuth
@@ -346,6 +350,7 @@ func (s *Server) updateRound(c echo.Context) error {
 // transitionRound godoc
 //
 //	@Summary		Move a round to another phase
+//	@ID				transitionRound
 //	@Description	draft → open (creates the first working version) → counterproposals → review → approved (the president's sign-off; freezes the working version as the budget of record) → closed, with steps back from counterproposals and review. An illegal move is 409 and lists the possible ones; the wrong role is 403.
 //	@Tags			rounds
 //	@Security		BearerAuth
@@ -390,6 +395,7 @@ func (s *Server) transitionRound(c echo.Context) error {
 // listRoundTransitions godoc
 //
 //	@Summary	List a round's phase moves
+//	@ID			listRoundTransitions
 //	@Tags		rounds
 //	@Security	BearerAuth
 //	@Produce	json

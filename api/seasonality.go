@@ -103,6 +103,7 @@ func (r SeasonalityProfilePatch) toDomain(ifMatch *int64) (planning.SeasonalityP
 // listSeasonalityProfiles godoc
 //
 //	@Summary	List seasonality profiles
+//	@ID			listSeasonalityProfiles
 //	@Tags		seasonality-profiles
 //	@Security	BearerAuth
 //	@Produce	json
@@ -134,6 +135,7 @@ func (s *Server) listSeasonalityProfiles(c echo.Context) error {
 // createSeasonalityProfile godoc
 //
 //	@Summary		Create a seasonality profile
+//	@ID				createSeasonalityProfile
 //	@Description	Needs the admin, strategy_office or product_manager role. Weights are 12 decimal strings ≥ 0 with at most 6 decimal places.
 //	@Tags			seasonality-profiles
 //	@Security		BearerAuth
@@ -168,6 +170,7 @@ func (s *Server) createSeasonalityProfile(c echo.Context) error {
 // getSeasonalityProfile godoc
 //
 //	@Summary	Get a seasonality profile
+//	@ID			getSeasonalityProfile
 //	@Tags		seasonality-profiles
 //	@Security	BearerAuth
 //	@Produce	json
@@ -193,6 +196,7 @@ func (s *Server) getSeasonalityProfile(c echo.Context) error {
 // updateSeasonalityProfile godoc
 //
 //	@Summary		Rename a seasonality profile or change its weights
+//	@ID				updateSeasonalityProfile
 //	@Description	Needs the admin, strategy_office or product_manager role.
 //	@Tags			seasonality-profiles
 //	@Security		BearerAuth

@@ -127,6 +127,7 @@ func (s *Server) gridFilters(q *query, res *resolver, r *planning.Round) (orgUni
 // getTargets godoc
 //
 //	@Summary		Read the target grid
+//	@ID				getTargets
 //	@Description	Rows of (org unit, product line, measure) with their amounts by period. Quarters are fiscal (relative to the round's first month); rollups are exact sums. Branch managers and team leads see their subtree only. The ETag is the version's revision.
 //	@Tags			targets
 //	@Security		BearerAuth
@@ -191,6 +192,7 @@ func (s *Server) getTargets(c echo.Context) error {
 // putTargets godoc
 //
 //	@Summary		Edit target cells
+//	@ID				putTargets
 //	@Description	Sets up to 10,000 cells of a working version in one transaction: all or nothing. Product managers write their own product lines; the strategy office and admins any. Each amount must be at its measure's scale. If-Match is required: the version's ETag as read (412 when it moved on), or * to overwrite.
 //	@Tags			targets
 //	@Security		BearerAuth

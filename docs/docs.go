@@ -16,6 +16,10 @@ const docTemplate = `{
         "description": "{{escape .Description}}",
         "title": "{{.Title}}",
         "contact": {},
+        "license": {
+            "name": "Proprietary",
+            "url": "https://github.com/cascade-planning/cascade"
+        },
         "version": "{{.Version}}"
     },
     "host": "{{.Host}}",
@@ -36,6 +40,7 @@ const docTemplate = `{
                     "actuals"
                 ],
                 "summary": "Read actuals",
+                "operationId": "listActuals",
                 "parameters": [
                     {
                         "type": "string",
@@ -120,6 +125,7 @@ const docTemplate = `{
                     "actuals"
                 ],
                 "summary": "Import actuals from a CSV or XLSX file",
+                "operationId": "importActuals",
                 "parameters": [
                     {
                         "type": "file",
@@ -196,6 +202,7 @@ const docTemplate = `{
                     "targets"
                 ],
                 "summary": "Get an allocation run with its explanation",
+                "operationId": "getAllocation",
                 "parameters": [
                     {
                         "type": "integer",
@@ -254,6 +261,7 @@ const docTemplate = `{
                     "audit"
                 ],
                 "summary": "Read the audit trail",
+                "operationId": "listAuditEvents",
                 "parameters": [
                     {
                         "type": "string",
@@ -360,6 +368,7 @@ const docTemplate = `{
                     "counterproposals"
                 ],
                 "summary": "Get a counterproposal",
+                "operationId": "getCounterproposal",
                 "parameters": [
                     {
                         "type": "integer",
@@ -413,6 +422,7 @@ const docTemplate = `{
                     "counterproposals"
                 ],
                 "summary": "Change a draft counterproposal",
+                "operationId": "updateCounterproposal",
                 "parameters": [
                     {
                         "type": "integer",
@@ -504,6 +514,7 @@ const docTemplate = `{
                     "counterproposals"
                 ],
                 "summary": "Read a counterproposal's thread",
+                "operationId": "listComments",
                 "parameters": [
                     {
                         "type": "integer",
@@ -551,6 +562,7 @@ const docTemplate = `{
                     "counterproposals"
                 ],
                 "summary": "Comment on a counterproposal",
+                "operationId": "addComment",
                 "parameters": [
                     {
                         "type": "integer",
@@ -615,6 +627,7 @@ const docTemplate = `{
                     "counterproposals"
                 ],
                 "summary": "Decide counterproposal lines",
+                "operationId": "decideCounterproposal",
                 "parameters": [
                     {
                         "type": "integer",
@@ -699,6 +712,7 @@ const docTemplate = `{
                     "counterproposals"
                 ],
                 "summary": "Submit a counterproposal to the product managers",
+                "operationId": "submitCounterproposal",
                 "parameters": [
                     {
                         "type": "integer",
@@ -769,6 +783,7 @@ const docTemplate = `{
                     "counterproposals"
                 ],
                 "summary": "Withdraw a counterproposal",
+                "operationId": "withdrawCounterproposal",
                 "parameters": [
                     {
                         "type": "integer",
@@ -839,6 +854,7 @@ const docTemplate = `{
                     "me"
                 ],
                 "summary": "Who am I",
+                "operationId": "getMe",
                 "responses": {
                     "200": {
                         "description": "OK",
@@ -869,6 +885,7 @@ const docTemplate = `{
                     "measures"
                 ],
                 "summary": "List measures",
+                "operationId": "listMeasures",
                 "parameters": [
                     {
                         "type": "string",
@@ -939,6 +956,7 @@ const docTemplate = `{
                     "measures"
                 ],
                 "summary": "Create a measure",
+                "operationId": "createMeasure",
                 "parameters": [
                     {
                         "description": "The new measure",
@@ -1020,6 +1038,7 @@ const docTemplate = `{
                     "measures"
                 ],
                 "summary": "Get a measure",
+                "operationId": "getMeasure",
                 "parameters": [
                     {
                         "type": "integer",
@@ -1079,6 +1098,7 @@ const docTemplate = `{
                     "measures"
                 ],
                 "summary": "Rename, deactivate or reactivate a measure",
+                "operationId": "updateMeasure",
                 "parameters": [
                     {
                         "type": "integer",
@@ -1176,6 +1196,7 @@ const docTemplate = `{
                     "org-units"
                 ],
                 "summary": "List org units",
+                "operationId": "listOrgUnits",
                 "parameters": [
                     {
                         "enum": [
@@ -1274,6 +1295,7 @@ const docTemplate = `{
                     "org-units"
                 ],
                 "summary": "Create an org unit",
+                "operationId": "createOrgUnit",
                 "parameters": [
                     {
                         "description": "The new unit",
@@ -1355,6 +1377,7 @@ const docTemplate = `{
                     "org-units"
                 ],
                 "summary": "Get an org unit",
+                "operationId": "getOrgUnit",
                 "parameters": [
                     {
                         "type": "integer",
@@ -1408,6 +1431,7 @@ const docTemplate = `{
                     "org-units"
                 ],
                 "summary": "Delete an org unit",
+                "operationId": "deleteOrgUnit",
                 "parameters": [
                     {
                         "type": "integer",
@@ -1470,6 +1494,7 @@ const docTemplate = `{
                     "org-units"
                 ],
                 "summary": "Rename, move, deactivate or reactivate an org unit",
+                "operationId": "updateOrgUnit",
                 "parameters": [
                     {
                         "type": "integer",
@@ -1566,6 +1591,7 @@ const docTemplate = `{
                     "product-lines"
                 ],
                 "summary": "List product lines",
+                "operationId": "listProductLines",
                 "parameters": [
                     {
                         "type": "string",
@@ -1653,6 +1679,7 @@ const docTemplate = `{
                     "product-lines"
                 ],
                 "summary": "Create a product line",
+                "operationId": "createProductLine",
                 "parameters": [
                     {
                         "description": "The new product line",
@@ -1734,6 +1761,7 @@ const docTemplate = `{
                     "product-lines"
                 ],
                 "summary": "Get a product line",
+                "operationId": "getProductLine",
                 "parameters": [
                     {
                         "type": "integer",
@@ -1793,6 +1821,7 @@ const docTemplate = `{
                     "product-lines"
                 ],
                 "summary": "Change a product line",
+                "operationId": "updateProductLine",
                 "parameters": [
                     {
                         "type": "integer",
@@ -1889,6 +1918,7 @@ const docTemplate = `{
                     "rounds"
                 ],
                 "summary": "List planning rounds",
+                "operationId": "listRounds",
                 "parameters": [
                     {
                         "type": "integer",
@@ -1961,6 +1991,7 @@ const docTemplate = `{
                     "rounds"
                 ],
                 "summary": "Create a planning round",
+                "operationId": "createRound",
                 "parameters": [
                     {
                         "description": "The round",
@@ -2026,6 +2057,7 @@ const docTemplate = `{
                     "rounds"
                 ],
                 "summary": "Get a planning round",
+                "operationId": "getRound",
                 "parameters": [
                     {
                         "type": "integer",
@@ -2085,6 +2117,7 @@ const docTemplate = `{
                     "rounds"
                 ],
                 "summary": "Change a planning round",
+                "operationId": "updateRound",
                 "parameters": [
                     {
                         "type": "integer",
@@ -2170,6 +2203,7 @@ const docTemplate = `{
                     "attainment"
                 ],
                 "summary": "Attainment: actuals against targets",
+                "operationId": "getAttainment",
                 "parameters": [
                     {
                         "type": "integer",
@@ -2294,6 +2328,7 @@ const docTemplate = `{
                     "attainment"
                 ],
                 "summary": "Rank org units by attainment",
+                "operationId": "getRankings",
                 "parameters": [
                     {
                         "type": "integer",
@@ -2395,6 +2430,7 @@ const docTemplate = `{
                     "rounds"
                 ],
                 "summary": "List a round's phase moves",
+                "operationId": "listRoundTransitions",
                 "parameters": [
                     {
                         "type": "integer",
@@ -2442,6 +2478,7 @@ const docTemplate = `{
                     "rounds"
                 ],
                 "summary": "Move a round to another phase",
+                "operationId": "transitionRound",
                 "parameters": [
                     {
                         "type": "integer",
@@ -2526,6 +2563,7 @@ const docTemplate = `{
                     "versions"
                 ],
                 "summary": "List a round's versions",
+                "operationId": "listVersions",
                 "parameters": [
                     {
                         "type": "integer",
@@ -2595,6 +2633,7 @@ const docTemplate = `{
                     "versions"
                 ],
                 "summary": "Create a working version",
+                "operationId": "createVersion",
                 "parameters": [
                     {
                         "type": "integer",
@@ -2667,6 +2706,7 @@ const docTemplate = `{
                     "seasonality-profiles"
                 ],
                 "summary": "List seasonality profiles",
+                "operationId": "listSeasonalityProfiles",
                 "parameters": [
                     {
                         "type": "string",
@@ -2731,6 +2771,7 @@ const docTemplate = `{
                     "seasonality-profiles"
                 ],
                 "summary": "Create a seasonality profile",
+                "operationId": "createSeasonalityProfile",
                 "parameters": [
                     {
                         "description": "The new profile",
@@ -2812,6 +2853,7 @@ const docTemplate = `{
                     "seasonality-profiles"
                 ],
                 "summary": "Get a seasonality profile",
+                "operationId": "getSeasonalityProfile",
                 "parameters": [
                     {
                         "type": "integer",
@@ -2871,6 +2913,7 @@ const docTemplate = `{
                     "seasonality-profiles"
                 ],
                 "summary": "Rename a seasonality profile or change its weights",
+                "operationId": "updateSeasonalityProfile",
                 "parameters": [
                     {
                         "type": "integer",
@@ -2968,6 +3011,7 @@ const docTemplate = `{
                     "tokens"
                 ],
                 "summary": "List tokens",
+                "operationId": "listTokens",
                 "parameters": [
                     {
                         "type": "integer",
@@ -3038,6 +3082,7 @@ const docTemplate = `{
                     "tokens"
                 ],
                 "summary": "Issue a token",
+                "operationId": "createToken",
                 "parameters": [
                     {
                         "description": "Whose token, its name and expiry",
@@ -3101,6 +3146,7 @@ const docTemplate = `{
                     "tokens"
                 ],
                 "summary": "Revoke a token",
+                "operationId": "revokeToken",
                 "parameters": [
                     {
                         "type": "integer",
@@ -3156,6 +3202,7 @@ const docTemplate = `{
                     "users"
                 ],
                 "summary": "List users",
+                "operationId": "listUsers",
                 "parameters": [
                     {
                         "type": "string",
@@ -3249,6 +3296,7 @@ const docTemplate = `{
                     "users"
                 ],
                 "summary": "Create a user",
+                "operationId": "createUser",
                 "parameters": [
                     {
                         "description": "The new user",
@@ -3331,6 +3379,7 @@ const docTemplate = `{
                     "users"
                 ],
                 "summary": "Get a user with their roles",
+                "operationId": "getUser",
                 "parameters": [
                     {
                         "type": "integer",
@@ -3396,6 +3445,7 @@ const docTemplate = `{
                     "users"
                 ],
                 "summary": "Change, disable or re-enable a user",
+                "operationId": "updateUser",
                 "parameters": [
                     {
                         "type": "integer",
@@ -3493,6 +3543,7 @@ const docTemplate = `{
                     "users"
                 ],
                 "summary": "List a user's roles",
+                "operationId": "listUserRoles",
                 "parameters": [
                     {
                         "type": "integer",
@@ -3552,6 +3603,7 @@ const docTemplate = `{
                     "users"
                 ],
                 "summary": "Grant a role",
+                "operationId": "addUserRole",
                 "parameters": [
                     {
                         "type": "integer",
@@ -3640,6 +3692,7 @@ const docTemplate = `{
                     "users"
                 ],
                 "summary": "Revoke a role",
+                "operationId": "removeUserRole",
                 "parameters": [
                     {
                         "type": "integer",
@@ -3701,6 +3754,7 @@ const docTemplate = `{
                     "versions"
                 ],
                 "summary": "Get a version",
+                "operationId": "getVersion",
                 "parameters": [
                     {
                         "type": "integer",
@@ -3752,6 +3806,7 @@ const docTemplate = `{
                     "targets"
                 ],
                 "summary": "List a version's allocation runs",
+                "operationId": "listAllocations",
                 "parameters": [
                     {
                         "type": "integer",
@@ -3811,6 +3866,7 @@ const docTemplate = `{
                     "targets"
                 ],
                 "summary": "Run a top-down allocation",
+                "operationId": "allocateVersion",
                 "parameters": [
                     {
                         "type": "integer",
@@ -3908,6 +3964,7 @@ const docTemplate = `{
                     "approval"
                 ],
                 "summary": "A version's approval",
+                "operationId": "getApproval",
                 "parameters": [
                     {
                         "type": "integer",
@@ -3963,6 +4020,7 @@ const docTemplate = `{
                     "approval"
                 ],
                 "summary": "Act on a version's approval",
+                "operationId": "actOnApproval",
                 "parameters": [
                     {
                         "type": "integer",
@@ -4048,6 +4106,7 @@ const docTemplate = `{
                     "audit"
                 ],
                 "summary": "The history of one target cell",
+                "operationId": "getCellHistory",
                 "parameters": [
                     {
                         "type": "integer",
@@ -4122,6 +4181,7 @@ const docTemplate = `{
                     "versions"
                 ],
                 "summary": "Where children do not add up",
+                "operationId": "getConsistency",
                 "parameters": [
                     {
                         "type": "integer",
@@ -4180,6 +4240,7 @@ const docTemplate = `{
                     "counterproposals"
                 ],
                 "summary": "List a version's counterproposals",
+                "operationId": "listCounterproposals",
                 "parameters": [
                     {
                         "type": "integer",
@@ -4263,6 +4324,7 @@ const docTemplate = `{
                     "counterproposals"
                 ],
                 "summary": "Draft a counterproposal",
+                "operationId": "createCounterproposal",
                 "parameters": [
                     {
                         "type": "integer",
@@ -4336,6 +4398,7 @@ const docTemplate = `{
                     "counterproposals"
                 ],
                 "summary": "Counterproposal overview",
+                "operationId": "counterproposalOverview",
                 "parameters": [
                     {
                         "type": "integer",
@@ -4382,6 +4445,7 @@ const docTemplate = `{
                     "versions"
                 ],
                 "summary": "Compare two versions",
+                "operationId": "diffVersions",
                 "parameters": [
                     {
                         "type": "integer",
@@ -4484,6 +4548,7 @@ const docTemplate = `{
                     "spreadsheets"
                 ],
                 "summary": "Export a grid view to XLSX or CSV",
+                "operationId": "exportVersion",
                 "parameters": [
                     {
                         "type": "integer",
@@ -4599,6 +4664,7 @@ const docTemplate = `{
                     "versions"
                 ],
                 "summary": "Freeze a version",
+                "operationId": "freezeVersion",
                 "parameters": [
                     {
                         "type": "integer",
@@ -4666,6 +4732,7 @@ const docTemplate = `{
                     "spreadsheets"
                 ],
                 "summary": "Import an edited target workbook",
+                "operationId": "importTargets",
                 "parameters": [
                     {
                         "type": "integer",
@@ -4755,6 +4822,7 @@ const docTemplate = `{
                     "spreadsheets"
                 ],
                 "summary": "Download an org unit's target letter",
+                "operationId": "getLetter",
                 "parameters": [
                     {
                         "type": "integer",
@@ -4814,6 +4882,7 @@ const docTemplate = `{
                     "targets"
                 ],
                 "summary": "Read the target grid",
+                "operationId": "getTargets",
                 "parameters": [
                     {
                         "type": "integer",
@@ -4920,6 +4989,7 @@ const docTemplate = `{
                     "targets"
                 ],
                 "summary": "Edit target cells",
+                "operationId": "putTargets",
                 "parameters": [
                     {
                         "type": "integer",
@@ -8084,7 +8154,73 @@ const docTemplate = `{
             "name": "Authorization",
             "in": "header"
         }
-    }
+    },
+    "tags": [
+        {
+            "description": "The caller: user, roles and scope",
+            "name": "me"
+        },
+        {
+            "description": "The organisation tree: company, regions, branches, teams",
+            "name": "org-units"
+        },
+        {
+            "description": "Product lines and their owners",
+            "name": "product-lines"
+        },
+        {
+            "description": "What is planned: revenue, margin, units, with their scale",
+            "name": "measures"
+        },
+        {
+            "description": "Monthly weights that spread a yearly amount over months",
+            "name": "seasonality-profiles"
+        },
+        {
+            "description": "Users and their role assignments",
+            "name": "users"
+        },
+        {
+            "description": "API tokens",
+            "name": "tokens"
+        },
+        {
+            "description": "The audit trail of every change",
+            "name": "audit"
+        },
+        {
+            "description": "Planning rounds: one annual cycle each, moving through its phases",
+            "name": "rounds"
+        },
+        {
+            "description": "Versions of a round's plan: working, frozen, record",
+            "name": "versions"
+        },
+        {
+            "description": "The target grid, allocation runs, diffs, consistency and cell history",
+            "name": "targets"
+        },
+        {
+            "description": "Counterproposals from org units, their review and comments",
+            "name": "counterproposals"
+        },
+        {
+            "description": "The approval chain of a version",
+            "name": "approval"
+        },
+        {
+            "description": "Actual figures, imported from CSV or XLSX",
+            "name": "actuals"
+        },
+        {
+            "description": "Attainment of targets by actuals, and rankings",
+            "name": "attainment"
+        },
+        {
+            "description": "Workbook export, target letters and workbook re-import",
+            "name": "spreadsheets"
+        }
+    ]
 }`
 
 // SwaggerInfo holds exported Swagger Info so clients can modify it
@@ -8094,7 +8230,7 @@ var SwaggerInfo = &swag.Spec{
 	BasePath:         "/api/v1",
 	Schemes:          []string{},
 	Title:            "Cascade API",
-	Description:      "Annual business planning: org units, product lines, measures, seasonality profiles, users, roles, tokens and the audit trail.\nAll amounts and weights are decimal strings. Errors are RFC 9457 application/problem+json.\nMutable resources carry an ETag; send it back in If-Match to make a PATCH fail with 412 when someone else changed the resource first.\nOperational endpoints outside the base path, without authentication: GET /healthz, GET /readyz, GET /openapi.json, GET /swagger/index.html, GET /metrics.",
+	Description:      "Annual business planning: master data (org units, product lines, measures, seasonality profiles, users, roles, tokens), planning rounds and their versions, target grids, the allocation engine, counterproposals, the approval chain, actuals and attainment, spreadsheets (export, target letters, re-import) and the audit trail.\nAll amounts and weights are decimal strings. Every error is an RFC 9457 application/problem+json document.\nMutable resources carry an ETag; send it back in If-Match to make a write fail with 412 when someone else changed the resource first.\nA POST with an Idempotency-Key header is safe to retry: a repeat with the same key and body gets the first response again, marked Idempotent-Replayed: true.\nOperational endpoints outside the base path, without authentication: GET /healthz, GET /readyz, GET /openapi.json, GET /swagger/index.html, GET /metrics.",
 	InfoInstanceName: "swagger",
 	SwaggerTemplate:  docTemplate,
 	LeftDelim:        "{{",
