@@ -49,7 +49,8 @@ type ActualImportReport struct {
 // report as the extension member "report".
 type ActualImportRefused struct {
 	Problem
-	Report ActualImportReport `json:"report"`
+	// Report is present when the file could be read.
+	Report *ActualImportReport `json:"report,omitempty"`
 }
 
 func fromDomainImportReport(r *planning.ActualImportReport, name, format string) ActualImportReport {

@@ -106,6 +106,7 @@ func (s *Server) getApproval(c echo.Context) error {
 //	@Param			If-Match	header		string						false	"The version's ETag as read"
 //	@Param			body		body		api.ApprovalActionRequest	true	"The action"
 //	@Success		200			{object}	api.Approval
+//	@Header			200			{string}	ETag		"The version's new revision"
 //	@Failure		400			{object}	api.Problem	"Malformed body"
 //	@Failure		403			{object}	api.Problem	"Not your step, or you submitted it"
 //	@Failure		404			{object}	api.Problem	"No such version"

@@ -273,6 +273,7 @@ func ptrTo[T any](v T) *T { return &v }
 //	@Param			id			path		int			true	"Version id: the round's budget of record"
 //	@Param			org_unit	path		string		true	"Org unit code"
 //	@Success		200			{file}		file		"The letter"
+//	@Header			200			{string}	ETag		"The version's revision"
 //	@Failure		400			{object}	api.Problem	"Bad id or query parameter"
 //	@Failure		404			{object}	api.Problem	"No such version, or org unit unknown or outside your scope"
 //	@Failure		409			{object}	api.Problem	"The version is not the budget of record"
@@ -372,7 +373,8 @@ type TargetImportReport struct {
 // problem document with the full report as the extension member "report".
 type TargetImportRefused struct {
 	Problem
-	Report TargetImportReport `json:"report"`
+	// Report is present when the file could be read.
+	Report *TargetImportReport `json:"report,omitempty"`
 }
 
 func (s *Server) fromDomainTargetImport(res *resolver, r *planning.Round, x *planning.TargetImportResult) (TargetImportReport, error) {

@@ -4050,6 +4050,12 @@ const docTemplate = `{
                         "description": "OK",
                         "schema": {
                             "$ref": "#/definitions/api.Approval"
+                        },
+                        "headers": {
+                            "ETag": {
+                                "type": "string",
+                                "description": "The version's new revision"
+                            }
                         }
                     },
                     "400": {
@@ -4844,6 +4850,12 @@ const docTemplate = `{
                         "description": "The letter",
                         "schema": {
                             "type": "file"
+                        },
+                        "headers": {
+                            "ETag": {
+                                "type": "string",
+                                "description": "The version's revision"
+                            }
                         }
                     },
                     "400": {
@@ -5099,7 +5111,12 @@ const docTemplate = `{
                     "example": "/api/v1/org-units"
                 },
                 "report": {
-                    "$ref": "#/definitions/api.ActualImportReport"
+                    "description": "Report is present when the file could be read.",
+                    "allOf": [
+                        {
+                            "$ref": "#/definitions/api.ActualImportReport"
+                        }
+                    ]
                 },
                 "request_id": {
                     "description": "RequestID repeats the X-Request-Id response header, to quote in reports.",
@@ -7733,7 +7750,12 @@ const docTemplate = `{
                     "example": "/api/v1/org-units"
                 },
                 "report": {
-                    "$ref": "#/definitions/api.TargetImportReport"
+                    "description": "Report is present when the file could be read.",
+                    "allOf": [
+                        {
+                            "$ref": "#/definitions/api.TargetImportReport"
+                        }
+                    ]
                 },
                 "request_id": {
                     "description": "RequestID repeats the X-Request-Id response header, to quote in reports.",

@@ -182,7 +182,11 @@ func (e *Env) Request(method, path, token string, body any, headers map[string]s
 	if err != nil {
 		e.T.Fatalf("%s %s: read body: %v", method, path, err)
 	}
-	return &Response{Status: res.StatusCode, Header: res.Header, Body: b}
+	r := &Response{Status: res.StatusCode, Header: res.Header, Body: b}
+	if err := CheckContract(method, path, r); err != nil {
+		e.T.Errorf("contract: %v", err)
+	}
+	return r
 }
 
 // GetJSON GETs path as the demo user and decodes a 200 answer into v.

@@ -1,0 +1,126 @@
+package apitest
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"io"
+	"net/http"
+	"net/url"
+	"strings"
+	"sync"
+
+	"github.com/getkin/kin-openapi/openapi3"
+	"github.com/getkin/kin-openapi/openapi3filter"
+	"github.com/getkin/kin-openapi/routers"
+	"github.com/getkin/kin-openapi/routers/legacy"
+
+	"github.com/cascade-planning/cascade/api"
+)
+
+// The contract check: every response an Env receives for an API operation is
+// validated against the OpenAPI 3 document the server publishes, so a test
+// that gets a response the document does not describe fails, whatever the
+// test itself checks. A response is in the contract when
+//
+//   - its status is documented for the operation,
+//   - its Content-Type is one the documented response has, and its body
+//     matches that media type's schema (required properties, nullable,
+//     types, enums),
+//   - each of the headers the document promises (ETag, Location,
+//     Idempotent-Replayed, Retry-After) it carries is documented on it.
+//
+// Requests to paths outside the API (/healthz, /metrics, unknown paths) are
+// not checked.
+
+// contractHeaders are the response headers a client relies on; each one a
+// response carries must be documented on it.
+var contractHeaders = []string{"ETag", "Location", api.HeaderReplayed, "Retry-After"}
+
+// contract is the published document and a router over it.
+type contract struct {
+	doc    *openapi3.T
+	router routers.Router
+}
+
+var loadContract = sync.OnceValues(func() (*contract, error) {
+	doc, err := api.OpenAPIDocument()
+	if err != nil {
+		return nil, err
+	}
+	// Routing matches paths relative to the base path; the server URL is
+	// the request's, whatever it is.
+	doc.Servers = nil
+	if err := doc.Validate(context.Background()); err != nil {
+		return nil, fmt.Errorf("invalid OpenAPI document: %w", err)
+	}
+	r, err := legacy.NewRouter(doc)
+	if err != nil {
+		return nil, err
+	}
+	return &contract{doc: doc, router: r}, nil
+})
+
+func init() {
+	// The spreadsheets the API sends are binary: their schema is a string
+	// of bytes, which any body satisfies.
+	for _, mt := range []string{"application/vnd.openxmlformats-officedocument.spreadsheetml.sheet", "text/csv"} {
+		openapi3filter.RegisterBodyDecoder(mt, func(r io.Reader, _ http.Header, _ *openapi3.SchemaRef, _ openapi3filter.EncodingFn) (any, error) {
+			_, err := io.Copy(io.Discard, r)
+			return nil, err
+		})
+	}
+}
+
+// CheckContract returns why a response to method and path (with query)
+// breaks the published OpenAPI document, or nil when it does not or when
+// the path is not an API operation.
+func CheckContract(method, path string, res *Response) error {
+	c, err := loadContract()
+	if err != nil {
+		return err
+	}
+	const prefix = "/api/v1"
+	if !strings.HasPrefix(path, prefix+"/") {
+		return nil
+	}
+	u, err := url.Parse(strings.TrimPrefix(path, prefix))
+	if err != nil {
+		return nil // the request never reached an operation
+	}
+	req := &http.Request{Method: method, URL: u, Header: http.Header{}}
+	route, params, err := c.router.FindRoute(req)
+	if err != nil {
+		return nil // unknown path or method: answered by the router, not an operation
+	}
+	op := route.Operation
+	documented := op.Responses.Status(res.Status)
+	if documented == nil || documented.Value == nil {
+		return fmt.Errorf("%s %s: status %d is not documented for operation %s", method, path, res.Status, op.OperationID)
+	}
+	var errs []string
+	for _, h := range contractHeaders {
+		if res.Header.Get(h) != "" && documented.Value.Headers[h] == nil {
+			errs = append(errs, fmt.Sprintf("header %s is not documented on %d", h, res.Status))
+		}
+	}
+	in := &openapi3filter.ResponseValidationInput{
+		RequestValidationInput: &openapi3filter.RequestValidationInput{Request: req, PathParams: params, Route: route},
+		Status:                 res.Status,
+		Header:                 res.Header,
+		Body:                   io.NopCloser(bytes.NewReader(res.Body)),
+		Options:                &openapi3filter.Options{IncludeResponseStatus: true, MultiError: true},
+	}
+	if err := openapi3filter.ValidateResponse(context.Background(), in); err != nil {
+		errs = append(errs, err.Error())
+	}
+	if len(errs) > 0 {
+		body := res.Body
+		if len(body) > 600 {
+			body = append(body[:600:600], "…"...)
+		}
+		return fmt.Errorf("%s %s (%s): the %d response breaks the OpenAPI document: %s\nbody: %s",
+			method, path, op.OperationID, res.Status, strings.Join(errs, "; "), body)
+	}
+	return nil
+}
