@@ -131,7 +131,9 @@ func (s *Server) routes() {
 	e.GET("/swagger", func(c echo.Context) error {
 		return c.Redirect(http.StatusMovedPermanently, "/swagger/index.html")
 	})
-	e.GET("/swagger/*", echoSwagger.EchoWrapHandler(echoSwagger.URL("/openapi.json")))
+	e.GET("/swagger/*", echoSwagger.EchoWrapHandler(func(c *echoSwagger.Config) {
+		c.URLs = []string{"/openapi.json"} // the OpenAPI 3 document, not swag's Swagger 2.0 one
+	}))
 	e.GET("/metrics", echo.WrapHandler(s.metrics.handler()))
 
 	// Authentication is route middleware rather than group middleware: on a

@@ -171,6 +171,10 @@ func (e *Env) Request(method, path, token string, body any, headers map[string]s
 		req.Header.Set("Authorization", "Bearer "+token)
 	}
 	for k, v := range headers {
+		if http.CanonicalHeaderKey(k) == "Host" {
+			req.Host = v
+			continue
+		}
 		req.Header.Set(k, v)
 	}
 	res, err := e.Client.Do(req)
