@@ -55,7 +55,7 @@ type ActualImportRefused struct {
 
 func fromDomainImportReport(r *planning.ActualImportReport, name, format string) ActualImportReport {
 	out := ActualImportReport{DryRun: r.DryRun, Written: r.Written, Valid: r.ProblemCount == 0, FileName: name, Format: format,
-		Rows: r.Rows, Added: r.Added, Changed: r.Changed, Unchanged: r.Unchanged, Removed: r.Removed, Months: r.Months,
+		Rows: r.Rows, Added: r.Added, Changed: r.Changed, Unchanged: r.Unchanged, Removed: r.Removed, Months: append([]string{}, r.Months...),
 		OrgUnits: r.OrgUnits, ProblemCount: r.ProblemCount, Problems: fromDomainProblems(r.Problems)}
 	if r.ImportID != 0 {
 		out.ImportID = &r.ImportID

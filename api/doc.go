@@ -9,7 +9,7 @@
 //	GET /healthz              the process is up
 //	GET /readyz               the database answers (503 problem+json when not)
 //	GET /openapi.json         this API as OpenAPI 3.0
-//	GET /swagger/index.html   Swagger UI
+//	GET /swagger/index.html   Swagger UI, on /openapi.json
 //	GET /metrics              Prometheus metrics
 //
 // Conventions, beyond DESIGN.md's:
@@ -34,8 +34,9 @@
 //     request id in "request_id", and "errors" always present.
 //   - Times are RFC 3339 in UTC. Weights and amounts are decimal strings.
 //
-// The OpenAPI description is generated from the annotations on the handlers;
-// see gen.go for the command.
+// The OpenAPI description is generated from the annotations on the handlers
+// (see gen.go for the command), converted to OpenAPI 3.0 and completed from
+// the DTO types (see openapi.go).
 //
 //	@title						Cascade API
 //	@version					1.0

@@ -130,7 +130,7 @@ func (s *Server) fromDomainRound(res *resolver, r *planning.Round) (Round, error
 		out.ApprovalChain = append(out.ApprovalChain, ApprovalStep{Role: string(st.Role), Action: st.Action})
 	}
 	for _, t := range planning.TransitionsFrom(r.Status) {
-		rule := TransitionRule{To: string(t.To), Description: t.Description}
+		rule := TransitionRule{To: string(t.To), Description: t.Description, Roles: []string{}}
 		for _, role := range t.Roles {
 			rule.Roles = append(rule.Roles, string(role))
 		}
