@@ -30,7 +30,8 @@ import (
 //     accept null, meaning "absent".
 //   - Every error response is application/problem+json with the Problem
 //     schema and an example of its own status; every operation documents
-//     400, 401, 429, 500 and 503, and those with a body 413 and 415.
+//     400, 401, 429, 500 and 503, those with a body 413 and 415, those with
+//     a path parameter 404 and lists 422 for a forged cursor.
 //   - Every POST takes an Idempotency-Key and its successes may carry
 //     Idempotent-Replayed; every 201 carries Location; every success whose
 //     body has a revision carries an ETag; 429 and 503 carry Retry-After.
@@ -341,11 +342,17 @@ func completeOperations(doc *openapi3.T) {
 	types := dtoTypes()
 	problem := openapi3.NewSchemaRef("#/components/schemas/Problem", nil)
 	problem.Value = doc.Components.Schemas["Problem"].Value
-	for _, item := range doc.Paths.Map() {
+	for path, item := range doc.Paths.Map() {
 		for method, op := range item.Operations() {
 			hasBody := op.RequestBody != nil
 			for status, desc := range commonFailures {
 				addResponse(op, status, desc)
+			}
+			if op.Parameters.GetByInAndName(openapi3.ParameterInQuery, "cursor") != nil {
+				addResponse(op, http.StatusUnprocessableEntity, "The cursor is not one this list returned")
+			}
+			if hasPathParams(path) {
+				addResponse(op, http.StatusNotFound, "No such resource, or it is outside your scope")
 			}
 			if hasBody {
 				for status, desc := range bodyFailures {
@@ -387,6 +394,10 @@ func completeOperations(doc *openapi3.T) {
 		}
 	}
 }
+
+// hasPathParams reports whether a path template names a resource by a
+// parameter, which may not exist.
+func hasPathParams(path string) bool { return strings.Contains(path, "{") }
 
 // addResponse documents status on op unless it already is.
 func addResponse(op *openapi3.Operation, status int, desc string) {

@@ -9,6 +9,7 @@ import (
 	"net/url"
 	"strings"
 	"sync"
+	"testing"
 
 	"github.com/getkin/kin-openapi/openapi3"
 	"github.com/getkin/kin-openapi/openapi3filter"
@@ -30,7 +31,8 @@ import (
 //   - each of the headers the document promises (ETag, Location,
 //     Idempotent-Replayed, Retry-After) it carries is documented on it.
 //
-// Requests to paths outside the API (/healthz, /metrics, unknown paths) are
+// Env.Client checks every response it receives this way, so requests a test
+// builds itself are checked too. Requests to paths outside the API (/healthz, /metrics, unknown paths) are
 // not checked.
 
 // contractHeaders are the response headers a client relies on; each one a
@@ -123,4 +125,40 @@ func CheckContract(method, path string, res *Response) error {
 			method, path, op.OperationID, res.Status, strings.Join(errs, "; "), body)
 	}
 	return nil
+}
+
+// contractTransport checks every response against the contract, reporting
+// a breach on the test that sent the request (see withTest) or else on the
+// test that made the Env.
+type contractTransport struct {
+	base http.RoundTripper
+	t    testing.TB
+}
+
+func (c *contractTransport) RoundTrip(req *http.Request) (*http.Response, error) {
+	res, err := c.base.RoundTrip(req)
+	if err != nil {
+		return nil, err
+	}
+	body, err := io.ReadAll(res.Body)
+	res.Body.Close()
+	res.Body = io.NopCloser(bytes.NewReader(body))
+	if err != nil {
+		return res, nil // the test sees the short body
+	}
+	if err := CheckContract(req.Method, req.URL.RequestURI(), &Response{Status: res.StatusCode, Header: res.Header, Body: body}); err != nil {
+		t := c.t
+		if tt, ok := req.Context().Value(testKey{}).(testing.TB); ok {
+			t = tt
+		}
+		t.Errorf("contract: %v", err)
+	}
+	return res, nil
+}
+
+type testKey struct{}
+
+// withTest makes the contract check report on t.
+func withTest(ctx context.Context, t testing.TB) context.Context {
+	return context.WithValue(ctx, testKey{}, t)
 }
