@@ -53,6 +53,7 @@ func (s *Server) openAPIDocument(c echo.Context) error {
 	base := s.cfg.BaseURL
 	if base == "" {
 		base = c.Scheme() + "://" + c.Request().Host
+		c.Response().Header().Set(echo.HeaderVary, "Host, X-Forwarded-Proto")
 	}
 	url, err := json.Marshal(strings.TrimRight(base, "/") + pathPrefix)
 	if err != nil {

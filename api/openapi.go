@@ -65,16 +65,6 @@ var openAPITypes = []any{
 // start-up; each request for it gets its own absolute URL instead.
 const serverURLPlaceholder = "https://server.invalid" + pathPrefix
 
-// OpenAPI3 returns the API's description as an OpenAPI 3.0 JSON document
-// whose server URL is the base path alone.
-func OpenAPI3() ([]byte, error) {
-	doc, err := OpenAPIDocument()
-	if err != nil {
-		return nil, err
-	}
-	return json.Marshal(doc)
-}
-
 // OpenAPIDocument builds the API's OpenAPI 3.0 description: the generated
 // Swagger 2.0 document, converted and completed as described above. Its
 // server URL is the base path alone.
