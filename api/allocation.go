@@ -15,10 +15,10 @@ import (
 // top-down cascade of one measure of some product lines from an org unit
 // down its subtree and across the months.
 type AllocationRequest struct {
-	Measure string `json:"measure" example:"revenue"`
+	Measure string `json:"measure" validate:"required" example:"revenue"`
 	// Root is the org unit code the amounts start at, e.g. the company.
-	Root    string             `json:"root" example:"CO"`
-	Targets []AllocationTarget `json:"targets"`
+	Root    string             `json:"root" validate:"required" example:"CO"`
+	Targets []AllocationTarget `json:"targets" validate:"required" minItems:"1"`
 	// Levels[0] splits the root among its children, Levels[1] the next
 	// level, and so on; the last level's rule repeats further down.
 	// Default: one even level.

@@ -44,7 +44,7 @@ type ApprovalActionView struct {
 
 // ApprovalActionRequest is the body of POST /versions/{id}/approval/actions.
 type ApprovalActionRequest struct {
-	Action  string `json:"action" example:"approve" enums:"submit,approve,reject,reopen"`
+	Action  string `json:"action" validate:"required" example:"approve" enums:"submit,approve,reject,reopen"`
 	Comment string `json:"comment" example:"Looks right"`
 }
 

@@ -59,9 +59,9 @@ type CPLineInput struct {
 
 // CounterproposalCreate is the body of POST /versions/{id}/counterproposals.
 type CounterproposalCreate struct {
-	OrgUnit string        `json:"org_unit" example:"B-SH"`
+	OrgUnit string        `json:"org_unit" validate:"required" example:"B-SH"`
 	Title   string        `json:"title" example:"Shanghai 2027"`
-	Lines   []CPLineInput `json:"lines"`
+	Lines   []CPLineInput `json:"lines" validate:"required" minItems:"1"`
 }
 
 // CounterproposalPatch replaces a draft's title and/or lines.
@@ -72,7 +72,7 @@ type CounterproposalPatch struct {
 
 // DecisionRequest is the body of POST /counterproposals/{id}/decision.
 type DecisionRequest struct {
-	Decisions []LineDecisionInput `json:"decisions"`
+	Decisions []LineDecisionInput `json:"decisions" validate:"required"`
 }
 
 // LineDecisionInput decides one line.
@@ -95,7 +95,7 @@ type CounterproposalPage struct {
 
 // CommentBody is the body of a new comment.
 type CommentBody struct {
-	Body string `json:"body" example:"Can we talk about Q4?"`
+	Body string `json:"body" validate:"required" example:"Can we talk about Q4?"`
 }
 
 // CPComment is one message of a counterproposal's thread.

@@ -33,10 +33,10 @@ type MeasurePage struct {
 
 // MeasureCreate is the body of POST /measures.
 type MeasureCreate struct {
-	Code      string `json:"code" example:"operating_profit"`
-	Name      string `json:"name" example:"Operating profit"`
+	Code      string `json:"code" validate:"required" example:"operating_profit"`
+	Name      string `json:"name" validate:"required" example:"Operating profit"`
 	NameLocal string `json:"name_local" example:"经营利润"`
-	Unit      string `json:"unit" example:"CNY"`
+	Unit      string `json:"unit" validate:"required" example:"CNY"`
 	Scale     int32  `json:"scale" example:"2" minimum:"0" maximum:"6"`
 }
 

@@ -24,10 +24,11 @@ import (
 //   - Schemas are named after their Go type, without the package prefix.
 //   - A response property is required unless its field is omitempty, and
 //     nullable when its Go type can encode as null (a pointer, map or raw
-//     JSON without omitempty), read from the DTO types by reflection. A
-//     schema used only in request bodies has no required properties (the
-//     server reports missing ones as 422 naming them); its pointer fields
-//     accept null, meaning "absent".
+//     JSON without omitempty), read from the DTO types by reflection. In a
+//     schema used only in request bodies a property is required when its
+//     field is tagged validate:"required" (the server refuses a body
+//     without it with a 422 naming it); its pointer fields accept null,
+//     meaning "absent".
 //   - Every error response is application/problem+json with the Problem
 //     schema and an example of its own status; every operation documents
 //     400, 401, 429, 500 and 503, those with a body 413 and 415, those with
@@ -158,7 +159,7 @@ func completeSchemas(doc *openapi3.T) error {
 			if prop == nil {
 				return fmt.Errorf("openapi: %s.%s is not in the schema", name, f.name)
 			}
-			if !f.omitempty && !requestOnly {
+			if requestOnly && f.requiredInRequest || !requestOnly && !f.omitempty {
 				s.Required = append(s.Required, f.name)
 			}
 			if f.nullable {
@@ -222,6 +223,9 @@ type jsonField struct {
 	name      string
 	omitempty bool
 	nullable  bool
+	// requiredInRequest: the field's validate tag says "required", as swag
+	// reads it: a request without it is refused.
+	requiredInRequest bool
 }
 
 var rawMessageType = reflect.TypeOf(json.RawMessage(nil))
@@ -247,7 +251,8 @@ func jsonFields(t reflect.Type) []jsonField {
 		omit := slices.Contains(strings.Split(opts, ","), "omitempty") || slices.Contains(strings.Split(opts, ","), "omitzero")
 		k := f.Type.Kind()
 		canBeNull := k == reflect.Pointer || k == reflect.Map || k == reflect.Interface || f.Type == rawMessageType
-		out = append(out, jsonField{name: name, omitempty: omit, nullable: canBeNull && !omit})
+		out = append(out, jsonField{name: name, omitempty: omit, nullable: canBeNull && !omit,
+			requiredInRequest: slices.Contains(strings.Split(f.Tag.Get("validate"), ","), "required")})
 	}
 	return out
 }

@@ -34,10 +34,10 @@ type OrgUnitPage struct {
 
 // OrgUnitCreate is the body of POST /org-units.
 type OrgUnitCreate struct {
-	Code      string `json:"code" example:"B-SH-GOV"`
-	Name      string `json:"name" example:"Shanghai government accounts"`
+	Code      string `json:"code" validate:"required" example:"B-SH-GOV"`
+	Name      string `json:"name" validate:"required" example:"Shanghai government accounts"`
 	NameLocal string `json:"name_local" example:"上海政府客户部"`
-	Kind      string `json:"kind" example:"department"`
+	Kind      string `json:"kind" validate:"required" example:"department"`
 	// ParentID is required except for the first unit, the root.
 	ParentID *int64 `json:"parent_id" example:"4"`
 }

@@ -31,10 +31,10 @@ type ProductLinePage struct {
 
 // ProductLineCreate is the body of POST /product-lines.
 type ProductLineCreate struct {
-	Code      string `json:"code" example:"KIOSK"`
-	Name      string `json:"name" example:"Self-service kiosks"`
+	Code      string `json:"code" validate:"required" example:"KIOSK"`
+	Name      string `json:"name" validate:"required" example:"Self-service kiosks"`
 	NameLocal string `json:"name_local" example:"自助终端"`
-	Group     string `json:"group" example:"industry" enums:"industry,commercial_home,agency"`
+	Group     string `json:"group" validate:"required" example:"industry" enums:"industry,commercial_home,agency"`
 	// OwnerID is the owning product manager: an active user with the
 	// product_manager role.
 	OwnerID *int64 `json:"owner_id" example:"3"`

@@ -68,10 +68,10 @@ type RoundPage struct {
 
 // RoundCreate is the body of POST /rounds.
 type RoundCreate struct {
-	Code       string `json:"code" example:"FY2027"`
-	Name       string `json:"name" example:"Annual plan 2027"`
-	FiscalYear int    `json:"fiscal_year" example:"2027"`
-	FirstMonth int    `json:"first_month" example:"1"`
+	Code       string `json:"code" validate:"required" example:"FY2027"`
+	Name       string `json:"name" validate:"required" example:"Annual plan 2027"`
+	FiscalYear int    `json:"fiscal_year" validate:"required" example:"2027"`
+	FirstMonth int    `json:"first_month" validate:"required" example:"1"`
 	// Measures are measure codes.
 	Measures []string   `json:"measures" example:"revenue,gross_margin"`
 	Calendar []Deadline `json:"calendar"`
@@ -91,7 +91,7 @@ type RoundPatch struct {
 
 // TransitionRequest is the body of POST /rounds/{id}/transitions.
 type TransitionRequest struct {
-	To      string `json:"to" example:"open" enums:"draft,open,counterproposals,review,approved,closed"`
+	To      string `json:"to" validate:"required" example:"open" enums:"draft,open,counterproposals,review,approved,closed"`
 	Comment string `json:"comment" example:"Targets are out"`
 }
 

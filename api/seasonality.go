@@ -35,11 +35,11 @@ type SeasonalityProfilePage struct {
 
 // SeasonalityProfileCreate is the body of POST /seasonality-profiles.
 type SeasonalityProfileCreate struct {
-	Code string `json:"code" example:"retail"`
-	Name string `json:"name" example:"Retail: strong December"`
+	Code string `json:"code" validate:"required" example:"retail"`
+	Name string `json:"name" validate:"required" example:"Retail: strong December"`
 	// Weights are twelve decimal strings ≥ 0 with at most 6 decimal places,
 	// not all zero.
-	Weights []string `json:"weights" minItems:"12" maxItems:"12" example:"1,1,1,1,1,1,1,1,1,1,1.5,2"`
+	Weights []string `json:"weights" validate:"required" minItems:"12" maxItems:"12" example:"1,1,1,1,1,1,1,1,1,1,1.5,2"`
 }
 
 // SeasonalityProfilePatch is the body of PATCH /seasonality-profiles/{id}.

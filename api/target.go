@@ -50,7 +50,7 @@ type CellInput struct {
 // CellBatch is the body of PUT /versions/{id}/targets: up to 10,000 cells,
 // written all or nothing.
 type CellBatch struct {
-	Cells []CellInput `json:"cells"`
+	Cells []CellInput `json:"cells" validate:"required" minItems:"1"`
 }
 
 // requireTargetWriter refuses a caller whose roles never write targets

@@ -30,7 +30,7 @@ type TokenPage struct {
 
 // TokenCreate is the body of POST /tokens.
 type TokenCreate struct {
-	UserID int64  `json:"user_id" example:"12"`
+	UserID int64  `json:"user_id" validate:"required" example:"12"`
 	Name   string `json:"name" example:"laptop"`
 	// ExpiresAt is when the token stops working (RFC 3339); null for never.
 	ExpiresAt *time.Time `json:"expires_at" example:"2027-01-31T00:00:00Z"`

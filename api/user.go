@@ -31,8 +31,8 @@ type UserPage struct {
 // UserCreate is the body of POST /users. Roles are granted separately, with
 // POST /users/{id}/roles.
 type UserCreate struct {
-	Username string `json:"username" example:"bm-sh"`
-	Name     string `json:"name" example:"王伟"`
+	Username string `json:"username" validate:"required" example:"bm-sh"`
+	Name     string `json:"name" validate:"required" example:"王伟"`
 	Email    string `json:"email" example:"wang.wei@example.com"`
 }
 
@@ -62,7 +62,7 @@ type RoleAssignmentList struct {
 
 // RoleAssignmentCreate is the body of POST /users/{id}/roles.
 type RoleAssignmentCreate struct {
-	Role string `json:"role" example:"branch_manager" enums:"admin,strategy_office,product_manager,sales_director,marketing_director,president,branch_manager,team_lead,auditor"`
+	Role string `json:"role" validate:"required" example:"branch_manager" enums:"admin,strategy_office,product_manager,sales_director,marketing_director,president,branch_manager,team_lead,auditor"`
 	// OrgUnitID is required for branch_manager and team_lead, and must be
 	// absent for every other role.
 	OrgUnitID *int64 `json:"org_unit_id" example:"4"`

@@ -37,7 +37,7 @@ type VersionPage struct {
 // VersionCreate is the body of POST /rounds/{id}/versions.
 type VersionCreate struct {
 	// FromVersionID is the version to copy; it becomes the new one's parent.
-	FromVersionID int64  `json:"from_version_id" example:"1"`
+	FromVersionID int64  `json:"from_version_id" validate:"required" example:"1"`
 	Label         string `json:"label" example:"re-forecast Q2"`
 	Purpose       string `json:"purpose" example:"after the first quarter's actuals"`
 }

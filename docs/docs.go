@@ -5366,6 +5366,11 @@ const docTemplate = `{
         },
         "api.AllocationRequest": {
             "type": "object",
+            "required": [
+                "measure",
+                "root",
+                "targets"
+            ],
             "properties": {
                 "depth": {
                     "description": "Depth is how many levels below the root to fill; 0 means to the\nleaves.",
@@ -5587,6 +5592,9 @@ const docTemplate = `{
         },
         "api.ApprovalActionRequest": {
             "type": "object",
+            "required": [
+                "action"
+            ],
             "properties": {
                 "action": {
                     "type": "string",
@@ -6060,6 +6068,9 @@ const docTemplate = `{
         },
         "api.CellBatch": {
             "type": "object",
+            "required": [
+                "cells"
+            ],
             "properties": {
                 "cells": {
                     "type": "array",
@@ -6192,6 +6203,9 @@ const docTemplate = `{
         },
         "api.CommentBody": {
             "type": "object",
+            "required": [
+                "body"
+            ],
             "properties": {
                 "body": {
                     "type": "string",
@@ -6262,6 +6276,10 @@ const docTemplate = `{
         },
         "api.CounterproposalCreate": {
             "type": "object",
+            "required": [
+                "lines",
+                "org_unit"
+            ],
             "properties": {
                 "lines": {
                     "type": "array",
@@ -6321,6 +6339,9 @@ const docTemplate = `{
         },
         "api.DecisionRequest": {
             "type": "object",
+            "required": [
+                "decisions"
+            ],
             "properties": {
                 "decisions": {
                     "type": "array",
@@ -6653,6 +6674,11 @@ const docTemplate = `{
         },
         "api.MeasureCreate": {
             "type": "object",
+            "required": [
+                "code",
+                "name",
+                "unit"
+            ],
             "properties": {
                 "code": {
                     "type": "string",
@@ -6885,6 +6911,11 @@ const docTemplate = `{
         },
         "api.OrgUnitCreate": {
             "type": "object",
+            "required": [
+                "code",
+                "kind",
+                "name"
+            ],
             "properties": {
                 "code": {
                     "type": "string",
@@ -7062,6 +7093,11 @@ const docTemplate = `{
         },
         "api.ProductLineCreate": {
             "type": "object",
+            "required": [
+                "code",
+                "group",
+                "name"
+            ],
             "properties": {
                 "code": {
                     "type": "string",
@@ -7310,6 +7346,9 @@ const docTemplate = `{
         },
         "api.RoleAssignmentCreate": {
             "type": "object",
+            "required": [
+                "role"
+            ],
             "properties": {
                 "org_unit_id": {
                     "description": "OrgUnitID is required for branch_manager and team_lead, and must be\nabsent for every other role.",
@@ -7441,6 +7480,12 @@ const docTemplate = `{
         },
         "api.RoundCreate": {
             "type": "object",
+            "required": [
+                "code",
+                "first_month",
+                "fiscal_year",
+                "name"
+            ],
             "properties": {
                 "approval_chain": {
                     "description": "ApprovalChain defaults to product manager submits → sales director\nreviews → marketing director reviews → president approves.",
@@ -7610,6 +7655,11 @@ const docTemplate = `{
         },
         "api.SeasonalityProfileCreate": {
             "type": "object",
+            "required": [
+                "code",
+                "name",
+                "weights"
+            ],
             "properties": {
                 "code": {
                     "type": "string",
@@ -7864,6 +7914,9 @@ const docTemplate = `{
         },
         "api.TokenCreate": {
             "type": "object",
+            "required": [
+                "user_id"
+            ],
             "properties": {
                 "expires_at": {
                     "description": "ExpiresAt is when the token stops working (RFC 3339); null for never.",
@@ -7934,6 +7987,9 @@ const docTemplate = `{
         },
         "api.TransitionRequest": {
             "type": "object",
+            "required": [
+                "to"
+            ],
             "properties": {
                 "comment": {
                     "type": "string",
@@ -8031,6 +8087,10 @@ const docTemplate = `{
         },
         "api.UserCreate": {
             "type": "object",
+            "required": [
+                "name",
+                "username"
+            ],
             "properties": {
                 "email": {
                     "type": "string",
@@ -8138,6 +8198,9 @@ const docTemplate = `{
         },
         "api.VersionCreate": {
             "type": "object",
+            "required": [
+                "from_version_id"
+            ],
             "properties": {
                 "from_version_id": {
                     "description": "FromVersionID is the version to copy; it becomes the new one's parent.",
