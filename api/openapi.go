@@ -370,7 +370,7 @@ func completeOperations(doc *openapi3.T) {
 					if s := annotatedSchema(v); s != nil && extendsProblem(types[refName(s.Ref)]) {
 						schema = s
 					}
-					v.Content = openapi3.Content{problemMediaType: &openapi3.MediaType{Schema: schema, Example: problemExample(status)}}
+					v.Content = openapi3.Content{problemMediaType: &openapi3.MediaType{Schema: schema, Example: problemExample(status, path)}}
 					if status == http.StatusTooManyRequests || status == http.StatusServiceUnavailable {
 						setHeader(v, "Retry-After", "Seconds to wait before retrying", false, openapi3.TypeInteger)
 					}
@@ -427,24 +427,25 @@ func hasRevision(r *openapi3.Response) bool {
 	return p != nil
 }
 
-// problemExample is a problem as the server sends it for status.
-func problemExample(status int) map[string]any {
+// problemExample is a problem as the server sends it for status on an
+// operation of path.
+func problemExample(status int, path string) map[string]any {
 	if status == 0 {
 		status = http.StatusInternalServerError
 	}
 	code := statusCode(status)
 	p := map[string]any{"type": "about:blank", "title": http.StatusText(status), "status": status,
-		"instance": pathPrefix + "/org-units/7", "request_id": "0QTbhbiHVfDYBMXLzu7Mo8rWtSrXC3Ee", "errors": []any{}}
+		"instance": pathPrefix + strings.NewReplacer("{id}", "7", "{role_id}", "3", "{org_unit}", "B-SH").Replace(path), "request_id": "0QTbhbiHVfDYBMXLzu7Mo8rWtSrXC3Ee", "errors": []any{}}
 	if code != "" {
 		p["type"], p["code"] = "urn:cascade:problem:"+code, code
 	}
 	detail := map[int]string{
 		http.StatusBadRequest:            "invalid query parameter limit: must be an integer from 1 to 1000",
 		http.StatusUnauthorized:          "a valid bearer token is required",
-		http.StatusForbidden:             "you may not change this org unit",
-		http.StatusNotFound:              "org unit 7 not found",
-		http.StatusConflict:              "the org unit has children and cannot be deleted",
-		http.StatusPreconditionFailed:    `the org unit changed since you read it: its ETag is now "4"`,
+		http.StatusForbidden:             "your roles do not allow this",
+		http.StatusNotFound:              "not found, or outside your scope",
+		http.StatusConflict:              "the resource is not in a state that allows this",
+		http.StatusPreconditionFailed:    `changed since you read it: its ETag is now "4"`,
 		http.StatusRequestEntityTooLarge: "the request body is larger than the limit of the server",
 		http.StatusUnsupportedMediaType:  "the body must be application/json",
 		http.StatusUnprocessableEntity:   "invalid input: name: is required",
