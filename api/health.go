@@ -52,7 +52,11 @@ func (s *Server) openAPIDocument(c echo.Context) error {
 	}
 	base := s.cfg.BaseURL
 	if base == "" {
-		base = c.Scheme() + "://" + c.Request().Host
+		scheme := "http"
+		if c.Scheme() == "https" {
+			scheme = "https"
+		}
+		base = scheme + "://" + c.Request().Host
 		c.Response().Header().Set(echo.HeaderVary, "Host, X-Forwarded-Proto")
 	}
 	url, err := json.Marshal(strings.TrimRight(base, "/") + pathPrefix)

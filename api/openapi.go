@@ -145,7 +145,7 @@ func completeSchemas(doc *openapi3.T) error {
 			return fmt.Errorf("openapi: schema %s has no Go type in openAPITypes", name)
 		}
 	}
-	inResponses := reachableSchemas(doc, false)
+	inResponses := responseSchemas(doc)
 	for name, t := range types {
 		ref := doc.Components.Schemas[name]
 		if ref == nil || ref.Value == nil {
@@ -257,10 +257,9 @@ func jsonFields(t reflect.Type) []jsonField {
 	return out
 }
 
-// reachableSchemas returns the component schemas a response body uses
-// (requests false) or a request body uses (requests true), directly or
-// through other schemas.
-func reachableSchemas(doc *openapi3.T, requests bool) map[string]bool {
+// responseSchemas returns the component schemas a response body uses,
+// directly or through other schemas.
+func responseSchemas(doc *openapi3.T) map[string]bool {
 	seen := map[string]bool{}
 	var visit func(s *openapi3.SchemaRef)
 	visit = func(s *openapi3.SchemaRef) {
@@ -300,12 +299,6 @@ func reachableSchemas(doc *openapi3.T, requests bool) map[string]bool {
 	}
 	for _, item := range doc.Paths.Map() {
 		for _, op := range item.Operations() {
-			if requests {
-				if op.RequestBody != nil && op.RequestBody.Value != nil {
-					visitContent(op.RequestBody.Value.Content)
-				}
-				continue
-			}
 			for _, r := range op.Responses.Map() {
 				if r.Value != nil {
 					visitContent(r.Value.Content)
@@ -417,7 +410,7 @@ func setHeader(r *openapi3.Response, name, desc string, required bool, typ strin
 }
 
 // hasRevision reports whether a success body is a revisioned resource,
-// which the server always sends with its ETag.
+// which the server sends with its ETag.
 func hasRevision(r *openapi3.Response) bool {
 	mt := r.Content.Get(echo.MIMEApplicationJSON)
 	if mt == nil || mt.Schema == nil || mt.Schema.Value == nil {
