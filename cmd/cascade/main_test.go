@@ -142,6 +142,8 @@ func TestCommands(t *testing.T) {
 		{"version", []string{"version"}, 0, "cascade"},
 		{"unknown command", []string{"frobnicate"}, 2, ""},
 		{"serve with a relative base URL", []string{"serve", "--db", dsn, "--base-url", "/api"}, 1, ""},
+		{"openapi", []string{"openapi", "--base-url", "https://plan.example.com/"}, 0, `"url": "https://plan.example.com/api/v1"`},
+		{"openapi with a bad base URL", []string{"openapi", "--base-url", "ftp://x"}, 1, ""},
 		{"migrate status before", []string{"migrate", "status", "--db", dsn}, 0, "pending"},
 		{"migrate up", []string{"migrate", "up", "--db", dsn}, 0, "up to date"},
 		{"migrate status after", []string{"migrate", "status", "--db", dsn}, 0, "applied"},

@@ -8,7 +8,6 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
-	"net/url"
 	"os"
 	"strconv"
 	"strings"
@@ -194,8 +193,10 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	if err := m.Config.LogLevel.UnmarshalText([]byte(*level)); err != nil {
 		return fmt.Errorf("--log-level: %w", err)
 	}
-	if u, err := url.Parse(m.Config.BaseURL); m.Config.BaseURL != "" && (err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" || u.RawQuery != "" || u.Fragment != "") {
-		return fmt.Errorf("--base-url %q: want an absolute http or https URL such as https://plan.example.com", m.Config.BaseURL)
+	if m.Config.BaseURL != "" {
+		if err := checkBaseURL(m.Config.BaseURL); err != nil {
+			return err
+		}
 	}
 	m.Config.DB, m.Config.Migrate = *db, !*noMigrate
 	m.Logger = newLogger(stderr, m.Config.LogFormat, m.Config.LogLevel)
