@@ -142,7 +142,7 @@ func completeSchemas(doc *openapi3.T) error {
 	types := dtoTypes()
 	for name := range doc.Components.Schemas {
 		if types[name] == nil {
-			return fmt.Errorf("openapi: schema %s has no Go type in openAPITypes", name)
+			return fmt.Errorf("openapi: schema %s has no Go type: add %s{} to openAPITypes in api/openapi.go", name, name)
 		}
 	}
 	inResponses := responseSchemas(doc)

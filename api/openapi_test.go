@@ -160,7 +160,7 @@ func TestOpenAPIContract(t *testing.T) {
 			where := method + " " + path
 			switch {
 			case !opID.MatchString(op.OperationID):
-				t.Errorf("%s: operationId %q is not a readable camelCase name", where, op.OperationID)
+				t.Errorf("%s: operationId %q is not a readable camelCase name: give the handler an @ID annotation", where, op.OperationID)
 			case ids[op.OperationID] != "":
 				t.Errorf("%s: operationId %s is also %s's", where, op.OperationID, ids[op.OperationID])
 			}
