@@ -8,6 +8,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/getkin/kin-openapi/openapi2"
 	"github.com/getkin/kin-openapi/openapi2conv"
@@ -21,7 +22,8 @@ import (
 // completed by rules that hold for the whole API, so that no annotation can
 // forget them:
 //
-//   - Schemas are named after their Go type, without the package prefix.
+//   - Schemas are named after their Go type, without the package prefix;
+//     times are strings of format date-time.
 //   - A response property is required unless its field is omitempty, and
 //     nullable when its Go type can encode as null (a pointer, map or raw
 //     JSON without omitempty), read from the DTO types by reflection. In a
@@ -162,6 +164,9 @@ func completeSchemas(doc *openapi3.T) error {
 			if requestOnly && f.requiredInRequest || !requestOnly && !f.omitempty {
 				s.Required = append(s.Required, f.name)
 			}
+			if f.time && prop.Value != nil && prop.Value.Type.Is(openapi3.TypeString) {
+				prop.Value.Format = "date-time"
+			}
 			if f.nullable {
 				s.Properties[f.name] = nullable(prop)
 			}
@@ -226,9 +231,14 @@ type jsonField struct {
 	// requiredInRequest: the field's validate tag says "required", as swag
 	// reads it: a request without it is refused.
 	requiredInRequest bool
+	// time: an RFC 3339 time.
+	time bool
 }
 
-var rawMessageType = reflect.TypeOf(json.RawMessage(nil))
+var (
+	rawMessageType = reflect.TypeOf(json.RawMessage(nil))
+	timeType       = reflect.TypeOf(time.Time{})
+)
 
 // jsonFields lists the JSON properties of struct type t, embedded structs
 // flattened, as encoding/json encodes them.
@@ -252,7 +262,8 @@ func jsonFields(t reflect.Type) []jsonField {
 		k := f.Type.Kind()
 		canBeNull := k == reflect.Pointer || k == reflect.Map || k == reflect.Interface || f.Type == rawMessageType
 		out = append(out, jsonField{name: name, omitempty: omit, nullable: canBeNull && !omit,
-			requiredInRequest: slices.Contains(strings.Split(f.Tag.Get("validate"), ","), "required")})
+			requiredInRequest: slices.Contains(strings.Split(f.Tag.Get("validate"), ","), "required"),
+			time:              f.Type == timeType || f.Type == reflect.PointerTo(timeType)})
 	}
 	return out
 }

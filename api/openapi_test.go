@@ -312,6 +312,7 @@ func TestContractCheckCatchesDrift(t *testing.T) {
 		{"missing required property", apitest.Response{Status: 200, Header: jsonHeader, Body: mutate(func(m map[string]any) { delete(m, "kind") })}},
 		{"null where not nullable", apitest.Response{Status: 200, Header: jsonHeader, Body: mutate(func(m map[string]any) { m["code"] = nil })}},
 		{"wrong type", apitest.Response{Status: 200, Header: jsonHeader, Body: mutate(func(m map[string]any) { m["depth"] = "3" })}},
+		{"a time that is not RFC 3339", apitest.Response{Status: 200, Header: jsonHeader, Body: mutate(func(m map[string]any) { m["created_at"] = "yesterday" })}},
 		{"value outside the enum", apitest.Response{Status: 200, Header: jsonHeader, Body: mutate(func(m map[string]any) { m["kind"] = "planet" })}},
 		{"undocumented status", apitest.Response{Status: 418, Header: http.Header{"Content-Type": {"application/problem+json"}}, Body: problem}},
 		{"error as application/json", apitest.Response{Status: 404, Header: jsonHeader, Body: problem}},
