@@ -327,6 +327,33 @@ func TestContractCheckCatchesDrift(t *testing.T) {
 	}
 }
 
+// TestAcceptedRequestCheck shows that the check of accepted requests fails
+// on a request the document refuses, and passes one it allows.
+func TestAcceptedRequestCheck(t *testing.T) {
+	newReq := func(method, path, body string) *http.Request {
+		r, err := http.NewRequest(method, "http://127.0.0.1"+path, strings.NewReader(body))
+		if err != nil {
+			t.Fatal(err)
+		}
+		r.Header.Set("Content-Type", "application/json")
+		return r
+	}
+	ok := `{"code":"B-X","name":"X","kind":"branch","parent_id":2}`
+	if err := apitest.CheckAcceptedRequest(newReq("POST", "/api/v1/org-units", ok), []byte(ok)); err != nil {
+		t.Errorf("a valid create: %v", err)
+	}
+	for name, c := range map[string]struct{ method, path, body string }{
+		"missing required":  {"POST", "/api/v1/org-units", `{"name":"X","kind":"branch"}`},
+		"wrong type":        {"POST", "/api/v1/org-units", `{"code":"B-X","name":"X","kind":"branch","parent_id":"2"}`},
+		"undocumented enum": {"GET", "/api/v1/rounds?status=finished", ""},
+		"bad path param":    {"GET", "/api/v1/rounds/x", ""},
+	} {
+		if err := apitest.CheckAcceptedRequest(newReq(c.method, c.path, c.body), []byte(c.body)); err == nil {
+			t.Errorf("%s: the check passed", name)
+		}
+	}
+}
+
 func keys(c openapi3.Content) []string {
 	var out []string
 	for k := range c {

@@ -31,6 +31,9 @@ import (
 //   - each of the headers the document promises (ETag, Location,
 //     Idempotent-Replayed, Retry-After) it carries is documented on it.
 //
+// and a request the server accepts (a 2xx) is one the document allows
+// (parameters, body), so a client generated from the document can send it.
+//
 // Env.Client checks every response it receives this way, so requests a test
 // builds itself are checked too. Requests to paths outside the API (/healthz, /metrics, unknown paths) are
 // not checked.
@@ -136,6 +139,13 @@ type contractTransport struct {
 }
 
 func (c *contractTransport) RoundTrip(req *http.Request) (*http.Response, error) {
+	var reqBody []byte
+	if req.GetBody != nil {
+		if rc, err := req.GetBody(); err == nil {
+			reqBody, _ = io.ReadAll(rc)
+			rc.Close()
+		}
+	}
 	res, err := c.base.RoundTrip(req)
 	if err != nil {
 		return nil, err
@@ -153,7 +163,52 @@ func (c *contractTransport) RoundTrip(req *http.Request) (*http.Response, error)
 		}
 		t.Errorf("contract: %v", err)
 	}
+	if res.StatusCode/100 == 2 {
+		if err := CheckAcceptedRequest(req, reqBody); err != nil {
+			t := c.t
+			if tt, ok := req.Context().Value(testKey{}).(testing.TB); ok {
+				t = tt
+			}
+			t.Errorf("contract: %v", err)
+		}
+	}
 	return res, nil
+}
+
+// CheckAcceptedRequest returns why a request the server accepted (answered
+// with a 2xx) breaks the published OpenAPI document: a client generated from
+// the document must be able to send it. The body is the request's (nil when
+// it was streamed, which is then not checked).
+func CheckAcceptedRequest(req *http.Request, body []byte) error {
+	c, err := loadContract()
+	if err != nil {
+		return err
+	}
+	const prefix = "/api/v1"
+	if !strings.HasPrefix(req.URL.Path, prefix+"/") {
+		return nil
+	}
+	u := *req.URL
+	u.Path = strings.TrimPrefix(u.Path, prefix)
+	u.RawPath = ""
+	u.Scheme, u.Host = "", ""
+	r := &http.Request{Method: req.Method, URL: &u, Header: req.Header.Clone(), Host: req.Host,
+		Body: io.NopCloser(bytes.NewReader(body)), ContentLength: int64(len(body))}
+	route, params, err := c.router.FindRoute(r)
+	if err != nil {
+		return nil
+	}
+	in := &openapi3filter.RequestValidationInput{Request: r, PathParams: params, Route: route,
+		Options: &openapi3filter.Options{AuthenticationFunc: openapi3filter.NoopAuthenticationFunc, MultiError: true,
+			ExcludeRequestBody: body == nil && req.Body != nil && req.GetBody == nil}}
+	if err := openapi3filter.ValidateRequest(context.Background(), in); err != nil {
+		if len(body) > 600 {
+			body = append(body[:600:600], "…"...)
+		}
+		return fmt.Errorf("%s %s (%s): the server accepted a request the OpenAPI document refuses: %v\nbody: %s",
+			req.Method, req.URL.RequestURI(), route.Operation.OperationID, err, body)
+	}
+	return nil
 }
 
 type testKey struct{}
