@@ -29,14 +29,14 @@ import (
 //     matches that media type's schema (required properties, nullable,
 //     types, enums),
 //   - each of the headers the document promises (ETag, Location,
-//     Idempotent-Replayed, Retry-After) it carries is documented on it.
+//     Idempotent-Replayed, Retry-After) it carries is documented on it;
 //
 // and a request the server accepts (a 2xx) is one the document allows
 // (parameters, body), so a client generated from the document can send it.
 //
-// Env.Client checks every response it receives this way, so requests a test
-// builds itself are checked too. Requests to paths outside the API (/healthz, /metrics, unknown paths) are
-// not checked.
+// Env.Client checks every exchange this way, so requests a test builds
+// itself are checked too. Requests to paths outside the API (/healthz,
+// /metrics, unknown paths) are not checked.
 
 // contractHeaders are the response headers a client relies on; each one a
 // response carries must be documented on it.
