@@ -140,7 +140,9 @@ type contractTransport struct {
 
 func (c *contractTransport) RoundTrip(req *http.Request) (*http.Response, error) {
 	var reqBody []byte
-	if req.GetBody != nil {
+	// Bodies beyond 1 MiB (uploads a memory test sends, say) are not kept
+	// for checking, so the check does not weigh on what such a test measures.
+	if req.GetBody != nil && req.ContentLength <= 1<<20 {
 		if rc, err := req.GetBody(); err == nil {
 			reqBody, _ = io.ReadAll(rc)
 			rc.Close()
@@ -177,8 +179,8 @@ func (c *contractTransport) RoundTrip(req *http.Request) (*http.Response, error)
 
 // CheckAcceptedRequest returns why a request the server accepted (answered
 // with a 2xx) breaks the published OpenAPI document: a client generated from
-// the document must be able to send it. The body is the request's (nil when
-// it was streamed, which is then not checked).
+// the document must be able to send it. The body is the request's; nil for
+// a body that was not kept, which is then not checked.
 func CheckAcceptedRequest(req *http.Request, body []byte) error {
 	c, err := loadContract()
 	if err != nil {
@@ -200,7 +202,7 @@ func CheckAcceptedRequest(req *http.Request, body []byte) error {
 	}
 	in := &openapi3filter.RequestValidationInput{Request: r, PathParams: params, Route: route,
 		Options: &openapi3filter.Options{AuthenticationFunc: openapi3filter.NoopAuthenticationFunc, MultiError: true,
-			ExcludeRequestBody: body == nil && req.Body != nil && req.GetBody == nil}}
+			ExcludeRequestBody: body == nil && req.ContentLength != 0}}
 	if err := openapi3filter.ValidateRequest(context.Background(), in); err != nil {
 		if len(body) > 600 {
 			body = append(body[:600:600], "…"...)
