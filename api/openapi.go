@@ -99,6 +99,9 @@ func OpenAPIDocument() (*openapi3.T, error) {
 		return nil, err
 	}
 	completeOperations(doc)
+	if c := doc.Info.Contact; c != nil && c.Name == "" && c.URL == "" && c.Email == "" {
+		doc.Info.Contact = nil // swag writes an empty one
+	}
 	doc.Servers = openapi3.Servers{{URL: pathPrefix, Description: "This server"}}
 	return doc, nil
 }
