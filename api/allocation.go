@@ -36,13 +36,13 @@ type AllocationRequest struct {
 
 // AllocationTarget is one product line's annual amount at the root.
 type AllocationTarget struct {
-	ProductLine string `json:"product_line" example:"POS"`
-	Amount      string `json:"amount" example:"12000000.00"`
+	ProductLine string `json:"product_line" validate:"required" example:"POS"`
+	Amount      string `json:"amount" validate:"required" example:"12000000.00"`
 }
 
 // AllocationLevel says how one level is split.
 type AllocationLevel struct {
-	Method string `json:"method" example:"proportional" enums:"even,proportional,manual"`
+	Method string `json:"method" validate:"required" example:"proportional" enums:"even,proportional,manual"`
 	// ReferenceVersionID: proportional to each child's year in that version.
 	ReferenceVersionID *int64 `json:"reference_version_id" example:"1"`
 	// Weights: proportional to these weights, per org unit; units not
@@ -60,8 +60,8 @@ type AllocationLevel struct {
 
 // UnitValue is a decimal string for one org unit: a weight or an amount.
 type UnitValue struct {
-	OrgUnit string `json:"org_unit" example:"R-EAST"`
-	Value   string `json:"value" example:"4"`
+	OrgUnit string `json:"org_unit" validate:"required" example:"R-EAST"`
+	Value   string `json:"value" validate:"required" example:"4"`
 }
 
 // AllocationPhasing says how years are spread across the months.

@@ -50,10 +50,10 @@ type CPLine struct {
 
 // CPLineInput is one drafted line.
 type CPLineInput struct {
-	ProductLine string `json:"product_line" example:"POS"`
-	Measure     string `json:"measure" example:"revenue"`
-	Period      string `json:"period" example:"year"`
-	Proposed    string `json:"proposed" example:"80000.00"`
+	ProductLine string `json:"product_line" validate:"required" example:"POS"`
+	Measure     string `json:"measure" validate:"required" example:"revenue"`
+	Period      string `json:"period" validate:"required" example:"year"`
+	Proposed    string `json:"proposed" validate:"required" example:"80000.00"`
 	Reason      string `json:"reason" example:"two new bank branches"`
 }
 
@@ -78,8 +78,8 @@ type DecisionRequest struct {
 // LineDecisionInput decides one line.
 type LineDecisionInput struct {
 	LineID   int64  `json:"line_id" example:"15"`
-	Decision string `json:"decision" example:"modify" enums:"accept,modify,reject"`
-	// Amount is the decider's own amount, for modify.
+	Decision string `json:"decision" validate:"required" example:"modify" enums:"accept,modify,reject"`
+	// Amount is the decider's own amount: required for modify.
 	Amount  *string `json:"amount" example:"70000.00"`
 	Comment string  `json:"comment" example:"we meet halfway"`
 	// Apply: rebalance (default) keeps the parent and spreads the

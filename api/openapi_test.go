@@ -354,6 +354,106 @@ func TestAcceptedRequestCheck(t *testing.T) {
 	}
 }
 
+// checkRequired checks the required properties of schema, the object a
+// request body holds at prefix (build puts an object there in an otherwise
+// valid body): an object without any property is refused for required ones
+// only; validation may come in stages, so one with the required properties
+// alone (their examples) must not be refused for a property it leaves out;
+// and each required property, left out, gets a 422 naming it. Objects in
+// the schema's array and object properties are checked the same way.
+func checkRequired(t *testing.T, op string, schema *openapi3.Schema, prefix string, build func(map[string]any) any,
+	call func(any) *apitest.Response, conditional map[string]bool) {
+	t.Helper()
+	named := func(r *apitest.Response) map[string]bool {
+		var p struct {
+			Errors []struct{ Field string } `json:"errors"`
+		}
+		r.Decode(t, &p)
+		out := map[string]bool{}
+		for _, e := range p.Errors {
+			if rest, ok := strings.CutPrefix(e.Field, prefix); ok && rest != "" {
+				out[strings.FieldsFunc(rest, func(r rune) bool { return r == '.' || r == '[' })[0]] = true
+			}
+		}
+		return out
+	}
+	where := op + " " + prefix
+	if r := call(build(map[string]any{})); r.Status == 422 {
+		for f := range named(r) {
+			if !contains(schema.Required, f) && !conditional[op+" "+prefix+f] {
+				t.Errorf("%s: a body without %s is refused, but the schema does not require it: tag the field validate:\"required\"", where, prefix+f)
+			}
+		}
+	}
+	full := map[string]any{}
+	for _, f := range schema.Required {
+		full[f] = exampleOf(schema.Properties[f].Value)
+	}
+	if r := call(build(full)); r.Status == 422 {
+		for f := range named(r) {
+			if full[f] == nil && !contains(schema.Required, f) && !conditional[op+" "+prefix+f] {
+				t.Errorf("%s: a body without %s is refused (%s), but the schema does not require it", where, prefix+f, r.Body)
+			}
+		}
+	}
+	for _, f := range schema.Required {
+		without := map[string]any{}
+		for k, v := range full {
+			if k != f {
+				without[k] = v
+			}
+		}
+		if r := call(build(without)); r.Status < 400 || r.Status == 422 && !named(r)[f] {
+			t.Errorf("%s: the schema requires %s, but a body without it is not refused for it: %d %s", where, prefix+f, r.Status, r.Body)
+		}
+	}
+	for name, prop := range schema.Properties {
+		v := prop.Value
+		for len(v.AllOf) == 1 {
+			v = v.AllOf[0].Value
+		}
+		with := func(o map[string]any, inner any) any {
+			m := map[string]any{}
+			for k, x := range full {
+				m[k] = x
+			}
+			m[name] = inner
+			return build(m)
+		}
+		switch {
+		case v.Type.Is("array") && v.Items != nil && v.Items.Value.Type.Is("object"):
+			checkRequired(t, op, v.Items.Value, prefix+name+"[0].", func(o map[string]any) any { return with(o, []any{o}) }, call, conditional)
+		case v.Type.Is("object") && len(v.Properties) > 0:
+			checkRequired(t, op, v, prefix+name+".", func(o map[string]any) any { return with(o, o) }, call, conditional)
+		}
+	}
+}
+
+// exampleOf is a value for a property: its example, or for an array of
+// objects one object of its items' required examples.
+func exampleOf(s *openapi3.Schema) any {
+	for len(s.AllOf) == 1 {
+		s = s.AllOf[0].Value
+	}
+	if s.Example != nil {
+		return s.Example
+	}
+	switch {
+	case s.Type.Is("array") && s.Items != nil:
+		if it := s.Items.Value; it.Type.Is("object") {
+			return []any{exampleOf(it)}
+		}
+		return []any{}
+	case s.Type.Is("object"):
+		o := map[string]any{}
+		for _, f := range s.Required {
+			o[f] = exampleOf(s.Properties[f].Value)
+		}
+		return o
+	}
+	return nil
+}
+
 func keys(c openapi3.Content) []string {
 	var out []string
 	for k := range c {
@@ -387,10 +487,10 @@ func jsonValue(t *testing.T, v any) any {
 }
 
 // TestRequestRequiredFields checks that a request schema requires exactly
-// what the server requires: every POST and PUT that takes a JSON body is sent
-// an empty object, and when the answer is 422, the top-level fields it names
-// must be the schema's required properties. An operation answering
-// otherwise (its path names nothing that exists, say) is skipped, visibly.
+// what the server requires, at the top level and in the objects of its
+// arrays and properties: see checkRequired. Every POST and PUT that takes a
+// JSON body is checked unless an empty body gets something else than 422
+// (its path names nothing that exists, say): those are skipped, visibly.
 func TestRequestRequiredFields(t *testing.T) {
 	env := apitest.New(t)
 	doc, err := api.OpenAPIDocument()
@@ -407,7 +507,8 @@ func TestRequestRequiredFields(t *testing.T) {
 	anyRevision := map[string]string{"If-Match": "*"}
 	// Required only together with some values of other fields, which a
 	// schema cannot say; their descriptions do.
-	conditional := map[string]bool{"POST /users/{id}/roles org_unit_id": true}
+	conditional := map[string]bool{"POST /users/{id}/roles org_unit_id": true,
+		"POST /counterproposals/{id}/decision decisions[0].amount": true}
 	checked := 0
 	for path, item := range doc.Paths.Map() {
 		for method, op := range item.Operations() {
@@ -427,59 +528,12 @@ func TestRequestRequiredFields(t *testing.T) {
 			call := func(body any) *apitest.Response {
 				return env.Request(method, "/api/v1"+concrete, apitest.Token(caller), body, anyRevision)
 			}
-			r := call("{}")
-			if r.Status != 422 {
+			if r := call("{}"); r.Status != 422 {
 				t.Logf("%s %s: %d, not checked", method, path, r.Status)
 				continue
 			}
 			checked++
-			topFields := func(r *apitest.Response) map[string]bool {
-				var p struct {
-					Errors []struct{ Field string } `json:"errors"`
-				}
-				r.Decode(t, &p)
-				named := map[string]bool{}
-				for _, e := range p.Errors {
-					named[strings.FieldsFunc(e.Field, func(r rune) bool { return r == '.' || r == '[' })[0]] = true
-				}
-				return named
-			}
-			// What an empty body is refused for is required.
-			for f := range topFields(r) {
-				if !contains(schema.Required, f) && !conditional[method+" "+path+" "+f] {
-					t.Errorf("%s %s: a body without %s is refused, but the schema does not require it: tag the field validate:\"required\"", method, path, f)
-				}
-			}
-			// Validation may come in stages: a body with the required
-			// properties alone (their examples) must not be refused for a
-			// property it leaves out.
-			full := map[string]any{}
-			for _, f := range schema.Required {
-				full[f] = schema.Properties[f].Value.Example
-				if full[f] == nil && schema.Properties[f].Value.Items != nil {
-					full[f] = []any{}
-				}
-			}
-			if r := call(full); r.Status == 422 {
-				for f := range topFields(r) {
-					if full[f] == nil && !conditional[method+" "+path+" "+f] {
-						t.Errorf("%s %s: a body without %s is refused (%s), but the schema does not require it", method, path, f, r.Body)
-					}
-				}
-			}
-			// And what is required is refused when missing.
-			for _, f := range schema.Required {
-				body := map[string]any{}
-				for k, v := range full {
-					if k != f {
-						body[k] = v
-					}
-				}
-				r := call(body)
-				if r.Status < 400 || r.Status == 422 && !topFields(r)[f] {
-					t.Errorf("%s %s: the schema requires %s, but a body without it is not refused for it: %d %s", method, path, f, r.Status, r.Body)
-				}
-			}
+			checkRequired(t, method+" "+path, schema, "", func(o map[string]any) any { return o }, call, conditional)
 		}
 	}
 	if checked < 7 {

@@ -38,13 +38,13 @@ type GridPage struct {
 
 // CellInput sets one target cell.
 type CellInput struct {
-	OrgUnit     string `json:"org_unit" example:"B-SH-KA"`
-	ProductLine string `json:"product_line" example:"POS"`
-	Measure     string `json:"measure" example:"revenue"`
+	OrgUnit     string `json:"org_unit" validate:"required" example:"B-SH-KA"`
+	ProductLine string `json:"product_line" validate:"required" example:"POS"`
+	Measure     string `json:"measure" validate:"required" example:"revenue"`
 	// Period is a month of the round's fiscal year.
-	Period string `json:"period" example:"2027-04"`
+	Period string `json:"period" validate:"required" example:"2027-04"`
 	// Amount is a decimal string at the measure's scale.
-	Amount string `json:"amount" example:"125000.00"`
+	Amount string `json:"amount" validate:"required" example:"125000.00"`
 }
 
 // CellBatch is the body of PUT /versions/{id}/targets: up to 10,000 cells,

@@ -5296,6 +5296,9 @@ const docTemplate = `{
         },
         "api.AllocationLevel": {
             "type": "object",
+            "required": [
+                "method"
+            ],
             "properties": {
                 "buffer": {
                     "description": "Buffer lets the children together carry parent × (1 + buffer).",
@@ -5544,6 +5547,10 @@ const docTemplate = `{
         },
         "api.AllocationTarget": {
             "type": "object",
+            "required": [
+                "amount",
+                "product_line"
+            ],
             "properties": {
                 "amount": {
                     "type": "string",
@@ -6029,6 +6036,12 @@ const docTemplate = `{
         },
         "api.CPLineInput": {
             "type": "object",
+            "required": [
+                "measure",
+                "period",
+                "product_line",
+                "proposed"
+            ],
             "properties": {
                 "measure": {
                     "type": "string",
@@ -6176,6 +6189,13 @@ const docTemplate = `{
         },
         "api.CellInput": {
             "type": "object",
+            "required": [
+                "amount",
+                "measure",
+                "org_unit",
+                "period",
+                "product_line"
+            ],
             "properties": {
                 "amount": {
                     "description": "Amount is a decimal string at the measure's scale.",
@@ -6566,9 +6586,12 @@ const docTemplate = `{
         },
         "api.LineDecisionInput": {
             "type": "object",
+            "required": [
+                "decision"
+            ],
             "properties": {
                 "amount": {
-                    "description": "Amount is the decider's own amount, for modify.",
+                    "description": "Amount is the decider's own amount: required for modify.",
                     "type": "string",
                     "example": "70000.00"
                 },
@@ -8033,6 +8056,10 @@ const docTemplate = `{
         },
         "api.UnitValue": {
             "type": "object",
+            "required": [
+                "org_unit",
+                "value"
+            ],
             "properties": {
                 "org_unit": {
                     "type": "string",
