@@ -49,12 +49,13 @@ type ActualImportReport struct {
 // report as the extension member "report".
 type ActualImportRefused struct {
 	Problem
-	Report ActualImportReport `json:"report"`
+	// Report is present when the file could be read.
+	Report *ActualImportReport `json:"report,omitempty"`
 }
 
 func fromDomainImportReport(r *planning.ActualImportReport, name, format string) ActualImportReport {
 	out := ActualImportReport{DryRun: r.DryRun, Written: r.Written, Valid: r.ProblemCount == 0, FileName: name, Format: format,
-		Rows: r.Rows, Added: r.Added, Changed: r.Changed, Unchanged: r.Unchanged, Removed: r.Removed, Months: r.Months,
+		Rows: r.Rows, Added: r.Added, Changed: r.Changed, Unchanged: r.Unchanged, Removed: r.Removed, Months: append([]string{}, r.Months...),
 		OrgUnits: r.OrgUnits, ProblemCount: r.ProblemCount, Problems: fromDomainProblems(r.Problems)}
 	if r.ImportID != 0 {
 		out.ImportID = &r.ImportID
@@ -95,6 +96,7 @@ func (s *Server) findRound(ctx context.Context, field, ref string) (*planning.Ro
 // importActuals godoc
 //
 //	@Summary		Import actuals from a CSV or XLSX file
+//	@ID				importActuals
 //	@Description	Reads actuals per (org unit code, product line code, measure code, month "YYYY-MM") → amount from the multipart part "file": CSV (UTF-8) or XLSX (the sheet "actuals", else the first), with a header row naming the columns org_unit, product_line, measure, month, amount in any order. Every row is checked: the org unit must be an active leaf of the org tree (a unit without children: actuals are stored at the leaves and roll up), the product line and measure must exist, the amount must be a plain decimal at the measure's scale, no row may repeat another's key, and with round the month must lie in its fiscal year and the measure be one of its measures.
 //	@Description	A dry run (dry_run=true) reports every problem and what the import would change, and changes nothing. A real import with any bad row changes nothing either and answers 422 with every problem. Otherwise, in one transaction, the file's rows replace the actuals stored for each (org unit, measure, month) the file names: rows not in the file for those are removed; so importing the same file again changes nothing. Strategy office and admins. Files up to the bulk body limit (16 MiB by default; 413 beyond, before anything is read) and 500,000 rows.
 //	@Tags			actuals
@@ -235,6 +237,7 @@ func (s *Server) codeFilters(q *query, res *resolver) (orgUnit *int64, subtree b
 // listActuals godoc
 //
 //	@Summary		Read actuals
+//	@ID				listActuals
 //	@Description	Actuals by org unit, product line and measure, with the months that hold any. Actuals are stored at the leaves of the org tree; every other unit's amounts are the exact sums over its subtree. With org_unit the unit alone (rolled up), with subtree=true each unit of its subtree; without it every unit you may see. Branch managers and team leads see their subtree only.
 //	@Tags			actuals
 //	@Security		BearerAuth

@@ -15,10 +15,10 @@ import (
 // top-down cascade of one measure of some product lines from an org unit
 // down its subtree and across the months.
 type AllocationRequest struct {
-	Measure string `json:"measure" example:"revenue"`
+	Measure string `json:"measure" validate:"required" example:"revenue"`
 	// Root is the org unit code the amounts start at, e.g. the company.
-	Root    string             `json:"root" example:"CO"`
-	Targets []AllocationTarget `json:"targets"`
+	Root    string             `json:"root" validate:"required" example:"CO"`
+	Targets []AllocationTarget `json:"targets" validate:"required" minItems:"1"`
 	// Levels[0] splits the root among its children, Levels[1] the next
 	// level, and so on; the last level's rule repeats further down.
 	// Default: one even level.
@@ -36,13 +36,13 @@ type AllocationRequest struct {
 
 // AllocationTarget is one product line's annual amount at the root.
 type AllocationTarget struct {
-	ProductLine string `json:"product_line" example:"POS"`
-	Amount      string `json:"amount" example:"12000000.00"`
+	ProductLine string `json:"product_line" validate:"required" example:"POS"`
+	Amount      string `json:"amount" validate:"required" example:"12000000.00"`
 }
 
 // AllocationLevel says how one level is split.
 type AllocationLevel struct {
-	Method string `json:"method" example:"proportional" enums:"even,proportional,manual"`
+	Method string `json:"method" validate:"required" example:"proportional" enums:"even,proportional,manual"`
 	// ReferenceVersionID: proportional to each child's year in that version.
 	ReferenceVersionID *int64 `json:"reference_version_id" example:"1"`
 	// Weights: proportional to these weights, per org unit; units not
@@ -60,8 +60,8 @@ type AllocationLevel struct {
 
 // UnitValue is a decimal string for one org unit: a weight or an amount.
 type UnitValue struct {
-	OrgUnit string `json:"org_unit" example:"R-EAST"`
-	Value   string `json:"value" example:"4"`
+	OrgUnit string `json:"org_unit" validate:"required" example:"R-EAST"`
+	Value   string `json:"value" validate:"required" example:"4"`
 }
 
 // AllocationPhasing says how years are spread across the months.
@@ -316,6 +316,7 @@ func (s *Server) fromDomainRun(res *resolver, r *planning.Round, run *planning.A
 // allocate godoc
 //
 //	@Summary		Run a top-down allocation
+//	@ID				allocateVersion
 //	@Description	Cascades each product line's annual amount from the root org unit down its subtree, level by level (even, proportional to a reference version or to weights, manual), with an optional over-assignment buffer per level and locked units, and phases every node into the twelve months (even, by a seasonality profile, or like a reference version). Children add up exactly to their parent (× (1 + buffer)) at every node and month. A real run replaces the cells of the subtree (but locked units and everything below them) in one transaction and is recorded; dry_run returns the result and saves nothing.
 //	@Tags			targets
 //	@Security		BearerAuth
@@ -398,6 +399,7 @@ func (s *Server) allocate(c echo.Context) error {
 // listAllocations godoc
 //
 //	@Summary		List a version's allocation runs
+//	@ID				listAllocations
 //	@Description	Newest first. A branch manager or team lead sees the runs whose subtree holds part of theirs, each as their scope allows: a run started above their subtree has a null root_id and null target amounts, and no locks outside their subtree (request.redacted says so).
 //	@Tags			targets
 //	@Security		BearerAuth
@@ -443,6 +445,7 @@ func (s *Server) listAllocations(c echo.Context) error {
 // getAllocation godoc
 //
 //	@Summary		Get an allocation run with its explanation
+//	@ID				getAllocation
 //	@Description	Replays the run from its recorded inputs (replayed=true when the checksum matches) and explains, for every product line, how each child of explain_under (default: the run's root) got its year and months: the exact quota, the rounding, and the rule that decided it. A branch manager or team lead gets 404 for a run that holds nothing of their subtree, and otherwise the run as their scope allows (see the list), explained for units of their subtree only.
 //	@Tags			targets
 //	@Security		BearerAuth

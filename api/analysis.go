@@ -75,6 +75,7 @@ type InconsistencyPage struct {
 // diffVersions godoc
 //
 //	@Summary		Compare two versions
+//	@ID				diffVersions
 //	@Description	Every cell that differs between this version and another of the same round (a missing cell counts as zero), with before, after and delta, paged; plus rollups of all changes by org unit, product line, measure and period. Takes the grid's filters. Scoped like the grid.
 //	@Tags			versions
 //	@Security		BearerAuth
@@ -172,6 +173,7 @@ func (s *Server) diffVersions(c echo.Context) error {
 // getConsistency godoc
 //
 //	@Summary		Where children do not add up
+//	@ID				getConsistency
 //	@Description	Every parent, product line, measure and month whose children hold targets that do not add up to the parent's (times 1 + the buffer an allocation set there), e.g. after manual edits. Empty when the version is consistent. Scoped to the parents you may see.
 //	@Tags			versions
 //	@Security		BearerAuth

@@ -44,7 +44,7 @@ type ApprovalActionView struct {
 
 // ApprovalActionRequest is the body of POST /versions/{id}/approval/actions.
 type ApprovalActionRequest struct {
-	Action  string `json:"action" example:"approve" enums:"submit,approve,reject,reopen"`
+	Action  string `json:"action" validate:"required" example:"approve" enums:"submit,approve,reject,reopen"`
 	Comment string `json:"comment" example:"Looks right"`
 }
 
@@ -67,6 +67,7 @@ func fromDomainApproval(a *planning.Approval) Approval {
 // getApproval godoc
 //
 //	@Summary		A version's approval
+//	@ID				getApproval
 //	@Description	The round's chain with each step's state, who acted and when, how long each step took, who is next, and every action taken (rejections included).
 //	@Tags			approval
 //	@Security		BearerAuth
@@ -95,6 +96,7 @@ func (s *Server) getApproval(c echo.Context) error {
 // actOnApproval godoc
 //
 //	@Summary		Act on a version's approval
+//	@ID				actOnApproval
 //	@Description	submit: the chain's first role (product managers, for the whole plan) sends the round's working version up the chain, in the review phase or as a re-forecast of an approved round. approve / reject: only the current step's role, never the submitter; a rejection needs the reason and sends the version back to working. reopen: the submitter, the strategy office or an admin take it back. The final approval freezes the version, makes it the budget of record and moves the round to approved. Out of turn: 409; wrong role: 403.
 //	@Tags			approval
 //	@Security		BearerAuth
@@ -104,6 +106,7 @@ func (s *Server) getApproval(c echo.Context) error {
 //	@Param			If-Match	header		string						false	"The version's ETag as read"
 //	@Param			body		body		api.ApprovalActionRequest	true	"The action"
 //	@Success		200			{object}	api.Approval
+//	@Header			200			{string}	ETag		"The version's new revision"
 //	@Failure		400			{object}	api.Problem	"Malformed body"
 //	@Failure		403			{object}	api.Problem	"Not your step, or you submitted it"
 //	@Failure		404			{object}	api.Problem	"No such version"

@@ -130,6 +130,7 @@ func (s *Server) attainmentParams(c echo.Context, q *query) (r *planning.Round, 
 // getAttainment godoc
 //
 //	@Summary		Attainment: actuals against targets
+//	@ID				getAttainment
 //	@Description	Compares the actuals of org units (summed over each unit's subtree) with a version's targets (each unit's own cells) by product line and measure, plus a row per unit and measure for all the selected product lines together (product_line null). The version is the round's budget of record unless version names another of its versions. The basis is the month (period), the fiscal quarter to date, the fiscal year to date, or the full year (the year's actuals to date against the whole year's target). attainment_pct = actual ÷ target × 100 rounded half to even at 2 places (null for a zero target); run_rate = ytd_actual × 12 ÷ months elapsed, rounded at the measure's scale half away from zero. Rows are ordered by org unit (parents first), measure and product line. Scoped like the grid.
 //	@Tags			attainment
 //	@Security		BearerAuth
@@ -184,6 +185,7 @@ func (s *Server) getAttainment(c echo.Context) error {
 // getRankings godoc
 //
 //	@Summary		Rank org units by attainment
+//	@ID				getRankings
 //	@Description	Ranks the org units of one level (e.g. branches) by their attainment of one measure over all the selected product lines, best first; equal attainments share a rank, units without a target come last. Same version, period and basis rules as the attainment report. Branch managers and team leads rank only the units they see.
 //	@Tags			attainment
 //	@Security		BearerAuth

@@ -52,6 +52,7 @@ func rawOrNull(b json.RawMessage) json.RawMessage {
 // listAuditEvents godoc
 //
 //	@Summary		Read the audit trail
+//	@ID				listAuditEvents
 //	@Description	Newest first. Admins and auditors read everything; the strategy office, product managers, directors and the president everything but users and tokens; branch managers and team leads the events of their own units, with what the events name outside their subtree left out (cells of other units dropped, ids of units outside it null, paths from their scope root). No endpoint changes or deletes an event.
 //	@Tags			audit
 //	@Security		BearerAuth
@@ -119,6 +120,7 @@ type CellHistory struct {
 // getCellHistory godoc
 //
 //	@Summary		The history of one target cell
+//	@ID				getCellHistory
 //	@Description	Who set the cell to what, when, and through which action: batch edits, counterproposal decisions, and the allocation runs that wrote it (their amount recomputed from the recorded run), across the version's lineage. Scoped like the grid.
 //	@Tags			audit
 //	@Security		BearerAuth

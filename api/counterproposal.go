@@ -50,18 +50,18 @@ type CPLine struct {
 
 // CPLineInput is one drafted line.
 type CPLineInput struct {
-	ProductLine string `json:"product_line" example:"POS"`
-	Measure     string `json:"measure" example:"revenue"`
-	Period      string `json:"period" example:"year"`
-	Proposed    string `json:"proposed" example:"80000.00"`
+	ProductLine string `json:"product_line" validate:"required" example:"POS"`
+	Measure     string `json:"measure" validate:"required" example:"revenue"`
+	Period      string `json:"period" validate:"required" example:"year"`
+	Proposed    string `json:"proposed" validate:"required" example:"80000.00"`
 	Reason      string `json:"reason" example:"two new bank branches"`
 }
 
 // CounterproposalCreate is the body of POST /versions/{id}/counterproposals.
 type CounterproposalCreate struct {
-	OrgUnit string        `json:"org_unit" example:"B-SH"`
+	OrgUnit string        `json:"org_unit" validate:"required" example:"B-SH"`
 	Title   string        `json:"title" example:"Shanghai 2027"`
-	Lines   []CPLineInput `json:"lines"`
+	Lines   []CPLineInput `json:"lines" validate:"required" minItems:"1"`
 }
 
 // CounterproposalPatch replaces a draft's title and/or lines.
@@ -72,14 +72,14 @@ type CounterproposalPatch struct {
 
 // DecisionRequest is the body of POST /counterproposals/{id}/decision.
 type DecisionRequest struct {
-	Decisions []LineDecisionInput `json:"decisions"`
+	Decisions []LineDecisionInput `json:"decisions" validate:"required"`
 }
 
 // LineDecisionInput decides one line.
 type LineDecisionInput struct {
 	LineID   int64  `json:"line_id" example:"15"`
-	Decision string `json:"decision" example:"modify" enums:"accept,modify,reject"`
-	// Amount is the decider's own amount, for modify.
+	Decision string `json:"decision" validate:"required" example:"modify" enums:"accept,modify,reject"`
+	// Amount is the decider's own amount: required for modify.
 	Amount  *string `json:"amount" example:"70000.00"`
 	Comment string  `json:"comment" example:"we meet halfway"`
 	// Apply: rebalance (default) keeps the parent and spreads the
@@ -95,7 +95,7 @@ type CounterproposalPage struct {
 
 // CommentBody is the body of a new comment.
 type CommentBody struct {
-	Body string `json:"body" example:"Can we talk about Q4?"`
+	Body string `json:"body" validate:"required" example:"Can we talk about Q4?"`
 }
 
 // CPComment is one message of a counterproposal's thread.
@@ -217,6 +217,7 @@ func (s *Server) respondCP(c echo.Context, status int, cp *planning.Counterpropo
 // listCounterproposals godoc
 //
 //	@Summary		List a version's counterproposals
+//	@ID				listCounterproposals
 //	@Description	Branch managers and team leads see their units' own; product managers use awaiting_decision=true for their inbox (submitted ones with undecided lines of their product lines).
 //	@Tags			counterproposals
 //	@Security		BearerAuth
@@ -284,6 +285,7 @@ func (s *Server) listCounterproposals(c echo.Context) error {
 // createCounterproposal godoc
 //
 //	@Summary		Draft a counterproposal
+//	@ID				createCounterproposal
 //	@Description	During the round's counterproposal phase and before its deadline, a branch manager (for the branch and its teams) or a team lead (for the team) drafts lines against the round's working version: product line, measure, a month or "year", the proposed amount and a reason.
 //	@Tags			counterproposals
 //	@Security		BearerAuth
@@ -331,6 +333,7 @@ func (s *Server) createCounterproposal(c echo.Context) error {
 // getCounterproposal godoc
 //
 //	@Summary	Get a counterproposal
+//	@ID			getCounterproposal
 //	@Tags		counterproposals
 //	@Security	BearerAuth
 //	@Produce	json
@@ -358,6 +361,7 @@ func (s *Server) getCounterproposal(c echo.Context) error {
 // updateCounterproposal godoc
 //
 //	@Summary		Change a draft counterproposal
+//	@ID				updateCounterproposal
 //	@Description	Replaces the title and/or the lines of a draft.
 //	@Tags			counterproposals
 //	@Security		BearerAuth
@@ -415,6 +419,7 @@ func (s *Server) updateCounterproposal(c echo.Context) error {
 // submitCounterproposal godoc
 //
 //	@Summary	Submit a counterproposal to the product managers
+//	@ID			submitCounterproposal
 //	@Tags		counterproposals
 //	@Security	BearerAuth
 //	@Produce	json
@@ -434,6 +439,7 @@ func (s *Server) submitCounterproposal(c echo.Context) error {
 // withdrawCounterproposal godoc
 //
 //	@Summary		Withdraw a counterproposal
+//	@ID				withdrawCounterproposal
 //	@Description	A draft, or a submitted counterproposal none of whose lines is decided.
 //	@Tags			counterproposals
 //	@Security		BearerAuth
@@ -470,6 +476,7 @@ func (s *Server) cpAction(c echo.Context, fn func(ctx context.Context, id int64,
 // decideCounterproposal godoc
 //
 //	@Summary		Decide counterproposal lines
+//	@ID				decideCounterproposal
 //	@Description	The product manager of each line's product line accepts, modifies (with their own amount) or rejects it, with a comment. Accepted and modified lines are applied to the working version at once, in one transaction, keeping every level consistent: rebalance (default) holds the parent's amount and re-splits the difference over the siblings exactly, in proportion to their current amounts; raise_parent lets it flow up to the product line's total. Once every line is decided the counterproposal is closed.
 //	@Tags			counterproposals
 //	@Security		BearerAuth
@@ -525,6 +532,7 @@ func (s *Server) decideCounterproposal(c echo.Context) error {
 // listComments godoc
 //
 //	@Summary	Read a counterproposal's thread
+//	@ID			listComments
 //	@Tags		counterproposals
 //	@Security	BearerAuth
 //	@Produce	json
@@ -555,6 +563,7 @@ func (s *Server) listComments(c echo.Context) error {
 // addComment godoc
 //
 //	@Summary		Comment on a counterproposal
+//	@ID				addComment
 //	@Description	Anyone who sees the counterproposal, in any state.
 //	@Tags			counterproposals
 //	@Security		BearerAuth
@@ -586,6 +595,7 @@ func (s *Server) addComment(c echo.Context) error {
 // counterproposalOverview godoc
 //
 //	@Summary		Counterproposal overview
+//	@ID				counterproposalOverview
 //	@Description	Lines and undecided lines by org unit, product line and state, and a row in state "none" for every branch that has submitted nothing yet. Scoped.
 //	@Tags			counterproposals
 //	@Security		BearerAuth

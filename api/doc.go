@@ -9,7 +9,7 @@
 //	GET /healthz              the process is up
 //	GET /readyz               the database answers (503 problem+json when not)
 //	GET /openapi.json         this API as OpenAPI 3.0
-//	GET /swagger/index.html   Swagger UI
+//	GET /swagger/index.html   Swagger UI, on /openapi.json
 //	GET /metrics              Prometheus metrics
 //
 // Conventions, beyond DESIGN.md's:
@@ -34,15 +34,51 @@
 //     request id in "request_id", and "errors" always present.
 //   - Times are RFC 3339 in UTC. Weights and amounts are decimal strings.
 //
-// The OpenAPI description is generated from the annotations on the handlers;
-// see gen.go for the command.
+// The OpenAPI description is generated from the annotations on the handlers
+// (see gen.go for the command), converted to OpenAPI 3.0 and completed from
+// the DTO types (see openapi.go).
 //
 //	@title						Cascade API
 //	@version					1.0
-//	@description				Annual business planning: org units, product lines, measures, seasonality profiles, users, roles, tokens and the audit trail.
-//	@description				All amounts and weights are decimal strings. Errors are RFC 9457 application/problem+json.
-//	@description				Mutable resources carry an ETag; send it back in If-Match to make a PATCH fail with 412 when someone else changed the resource first.
+//	@description				Annual business planning: master data (org units, product lines, measures, seasonality profiles, users, roles, tokens), planning rounds and their versions, target grids, the allocation engine, counterproposals, the approval chain, actuals and attainment, spreadsheets (export, target letters, re-import) and the audit trail.
+//	@description				All amounts and weights are decimal strings. Every error is an RFC 9457 application/problem+json document.
+//	@description				Mutable resources carry an ETag; send it back in If-Match to make a write fail with 412 when someone else changed the resource first.
+//	@description				A POST with an Idempotency-Key header is safe to retry: a repeat with the same key and body gets the first response again, marked Idempotent-Replayed: true.
 //	@description				Operational endpoints outside the base path, without authentication: GET /healthz, GET /readyz, GET /openapi.json, GET /swagger/index.html, GET /metrics.
+//	@license.name				Proprietary
+//	@license.url				https://github.com/cascade-planning/cascade
+//	@tag.name					me
+//	@tag.description			The caller: user, roles and scope
+//	@tag.name					org-units
+//	@tag.description			The organisation tree: company, regions, branches, teams
+//	@tag.name					product-lines
+//	@tag.description			Product lines and their owners
+//	@tag.name					measures
+//	@tag.description			What is planned: revenue, margin, units, with their scale
+//	@tag.name					seasonality-profiles
+//	@tag.description			Monthly weights that spread a yearly amount over months
+//	@tag.name					users
+//	@tag.description			Users and their role assignments
+//	@tag.name					tokens
+//	@tag.description			API tokens
+//	@tag.name					audit
+//	@tag.description			The audit trail of every change
+//	@tag.name					rounds
+//	@tag.description			Planning rounds: one annual cycle each, moving through its phases
+//	@tag.name					versions
+//	@tag.description			Versions of a round's plan: working, frozen, record
+//	@tag.name					targets
+//	@tag.description			The target grid, allocation runs, diffs, consistency and cell history
+//	@tag.name					counterproposals
+//	@tag.description			Counterproposals from org units, their review and comments
+//	@tag.name					approval
+//	@tag.description			The approval chain of a version
+//	@tag.name					actuals
+//	@tag.description			Actual figures, imported from CSV or XLSX
+//	@tag.name					attainment
+//	@tag.description			Attainment of targets by actuals, and rankings
+//	@tag.name					spreadsheets
+//	@tag.description			Workbook export, target letters and workbook re-import
 //	@BasePath					/api/v1
 //	@accept						json
 //	@produce					json

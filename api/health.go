@@ -1,15 +1,14 @@
 package api
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"net/http"
+	"strings"
 	"time"
 
-	"github.com/getkin/kin-openapi/openapi2"
-	"github.com/getkin/kin-openapi/openapi2conv"
 	"github.com/labstack/echo/v4"
-	"github.com/swaggo/swag"
 
 	"github.com/cascade-planning/cascade/planning"
 )
@@ -44,40 +43,42 @@ func (s *Server) readyz(c echo.Context) error {
 	return c.JSON(http.StatusOK, Health{Status: "ok", Version: s.cfg.Version})
 }
 
-// openAPIDocument serves the API description as OpenAPI 3.0.
+// openAPIDocument serves the API description as OpenAPI 3.0. Its server URL
+// is absolute: Config.BaseURL, or else the scheme and host of this request
+// (X-Forwarded-Proto is honoured), followed by the base path.
 func (s *Server) openAPIDocument(c echo.Context) error {
 	if s.openapi == nil {
 		return planning.Errorf(planning.EINTERNAL, "the OpenAPI document could not be built")
 	}
-	return c.Blob(http.StatusOK, echo.MIMEApplicationJSON, s.openapi)
+	base := s.cfg.BaseURL
+	if base == "" {
+		scheme := "http"
+		if c.Scheme() == "https" {
+			scheme = "https"
+		}
+		base = scheme + "://" + c.Request().Host
+		c.Response().Header().Set(echo.HeaderVary, "Host, X-Forwarded-Proto")
+	}
+	url, err := json.Marshal(strings.TrimRight(base, "/") + pathPrefix)
+	if err != nil {
+		return err
+	}
+	placeholder, _ := json.Marshal(serverURLPlaceholder)
+	return c.Blob(http.StatusOK, echo.MIMEApplicationJSON, bytes.Replace(s.openapi, placeholder, url, 1))
 }
 
-// buildOpenAPI converts the generated Swagger 2.0 document to OpenAPI 3.0
-// once, at start-up. A failure is logged and leaves /openapi.json a 500;
-// the tests make sure it does not happen.
+// buildOpenAPI builds the OpenAPI 3 document once, at start-up, with a
+// placeholder for the server URL. A failure is logged and leaves
+// /openapi.json a 500; the tests make sure it does not happen.
 func (s *Server) buildOpenAPI() []byte {
-	b, err := OpenAPI3()
-	if err != nil {
-		s.logger.Error("building the OpenAPI 3 document", "error", err)
-		return nil
+	doc, err := OpenAPIDocument()
+	if err == nil {
+		doc.Servers[0].URL = serverURLPlaceholder
+		var b []byte
+		if b, err = json.Marshal(doc); err == nil {
+			return b
+		}
 	}
-	return b
-}
-
-// OpenAPI3 returns the API's description as an OpenAPI 3.0 JSON document,
-// converted from the Swagger 2.0 document swag generates into docs/.
-func OpenAPI3() ([]byte, error) {
-	raw, err := swag.ReadDoc()
-	if err != nil {
-		return nil, err
-	}
-	var doc2 openapi2.T
-	if err := json.Unmarshal([]byte(raw), &doc2); err != nil {
-		return nil, err
-	}
-	doc3, err := openapi2conv.ToV3(&doc2)
-	if err != nil {
-		return nil, err
-	}
-	return json.Marshal(doc3)
+	s.logger.Error("building the OpenAPI 3 document", "error", err)
+	return nil
 }

@@ -24,6 +24,7 @@ type Me struct {
 // getMe godoc
 //
 //	@Summary		Who am I
+//	@ID				getMe
 //	@Description	The authenticated caller, their roles and owned product lines. Any signed-in user may call it.
 //	@Tags			me
 //	@Security		BearerAuth

@@ -33,10 +33,10 @@ type MeasurePage struct {
 
 // MeasureCreate is the body of POST /measures.
 type MeasureCreate struct {
-	Code      string `json:"code" example:"operating_profit"`
-	Name      string `json:"name" example:"Operating profit"`
+	Code      string `json:"code" validate:"required" example:"operating_profit"`
+	Name      string `json:"name" validate:"required" example:"Operating profit"`
 	NameLocal string `json:"name_local" example:"经营利润"`
-	Unit      string `json:"unit" example:"CNY"`
+	Unit      string `json:"unit" validate:"required" example:"CNY"`
 	Scale     int32  `json:"scale" example:"2" minimum:"0" maximum:"6"`
 }
 
@@ -64,6 +64,7 @@ func (r MeasurePatch) toDomain(ifMatch *int64) planning.MeasureUpdate {
 // listMeasures godoc
 //
 //	@Summary	List measures
+//	@ID			listMeasures
 //	@Tags		measures
 //	@Security	BearerAuth
 //	@Produce	json
@@ -96,6 +97,7 @@ func (s *Server) listMeasures(c echo.Context) error {
 // createMeasure godoc
 //
 //	@Summary		Create a measure
+//	@ID				createMeasure
 //	@Description	Needs the admin or strategy_office role.
 //	@Tags			measures
 //	@Security		BearerAuth
@@ -127,6 +129,7 @@ func (s *Server) createMeasure(c echo.Context) error {
 // getMeasure godoc
 //
 //	@Summary	Get a measure
+//	@ID			getMeasure
 //	@Tags		measures
 //	@Security	BearerAuth
 //	@Produce	json
@@ -152,6 +155,7 @@ func (s *Server) getMeasure(c echo.Context) error {
 // updateMeasure godoc
 //
 //	@Summary		Rename, deactivate or reactivate a measure
+//	@ID				updateMeasure
 //	@Description	Needs the admin or strategy_office role.
 //	@Tags			measures
 //	@Security		BearerAuth

@@ -38,10 +38,10 @@ type OrgUnitPage struct {
 
 // OrgUnitCreate is the body of POST /org-units.
 type OrgUnitCreate struct {
-	Code      string `json:"code" example:"B-SH-GOV"`
-	Name      string `json:"name" example:"Shanghai government accounts"`
+	Code      string `json:"code" validate:"required" example:"B-SH-GOV"`
+	Name      string `json:"name" validate:"required" example:"Shanghai government accounts"`
 	NameLocal string `json:"name_local" example:"上海政府客户部"`
-	Kind      string `json:"kind" example:"department"`
+	Kind      string `json:"kind" validate:"required" example:"department"`
 	// ParentID is required except for the first unit, the root.
 	ParentID *int64 `json:"parent_id" example:"4"`
 }
@@ -75,6 +75,7 @@ func (r OrgUnitPatch) toDomain(ifMatch *int64) planning.OrgUnitUpdate {
 // listOrgUnits godoc
 //
 //	@Summary		List org units
+//	@ID				listOrgUnits
 //	@Description	Units the caller may see, ordered by path (parents before children). Branch managers and team leads see their subtree only.
 //	@Tags			org-units
 //	@Security		BearerAuth
@@ -90,6 +91,7 @@ func (r OrgUnitPatch) toDomain(ifMatch *int64) planning.OrgUnitUpdate {
 //	@Failure		400			{object}	api.Problem	"Bad query parameter"
 //	@Failure		401			{object}	api.Problem	"Not authenticated"
 //	@Failure		422			{object}	api.Problem	"Invalid filter"
+//	@Failure		404			{object}	api.Problem	"subtree_of names no unit you can see"
 //	@Router			/org-units [get]
 func (s *Server) listOrgUnits(c echo.Context) error {
 	q := newQuery(c, "kind", "parent_id", "subtree_of", "active", "code")
@@ -115,6 +117,7 @@ func (s *Server) listOrgUnits(c echo.Context) error {
 // createOrgUnit godoc
 //
 //	@Summary		Create an org unit
+//	@ID				createOrgUnit
 //	@Description	Needs the admin or strategy_office role.
 //	@Tags			org-units
 //	@Security		BearerAuth
@@ -146,6 +149,7 @@ func (s *Server) createOrgUnit(c echo.Context) error {
 // getOrgUnit godoc
 //
 //	@Summary	Get an org unit
+//	@ID			getOrgUnit
 //	@Tags		org-units
 //	@Security	BearerAuth
 //	@Produce	json
@@ -171,6 +175,7 @@ func (s *Server) getOrgUnit(c echo.Context) error {
 // updateOrgUnit godoc
 //
 //	@Summary		Rename, move, deactivate or reactivate an org unit
+//	@ID				updateOrgUnit
 //	@Description	Needs the admin or strategy_office role. Moving a unit under itself or one of its descendants is 422.
 //	@Tags			org-units
 //	@Security		BearerAuth
@@ -212,6 +217,7 @@ func (s *Server) updateOrgUnit(c echo.Context) error {
 // deleteOrgUnit godoc
 //
 //	@Summary		Delete an org unit
+//	@ID				deleteOrgUnit
 //	@Description	Only a unit that holds nothing (no children, role assignments or targets) can be deleted; deactivate the others.
 //	@Tags			org-units
 //	@Security		BearerAuth

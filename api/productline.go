@@ -31,10 +31,10 @@ type ProductLinePage struct {
 
 // ProductLineCreate is the body of POST /product-lines.
 type ProductLineCreate struct {
-	Code      string `json:"code" example:"KIOSK"`
-	Name      string `json:"name" example:"Self-service kiosks"`
+	Code      string `json:"code" validate:"required" example:"KIOSK"`
+	Name      string `json:"name" validate:"required" example:"Self-service kiosks"`
 	NameLocal string `json:"name_local" example:"自助终端"`
-	Group     string `json:"group" example:"industry" enums:"industry,commercial_home,agency"`
+	Group     string `json:"group" validate:"required" example:"industry" enums:"industry,commercial_home,agency"`
 	// OwnerID is the owning product manager: an active user with the
 	// product_manager role.
 	OwnerID *int64 `json:"owner_id" example:"3"`
@@ -87,6 +87,7 @@ func (r ProductLinePatch) toDomain(ifMatch *int64) (planning.ProductLineUpdate, 
 // listProductLines godoc
 //
 //	@Summary	List product lines
+//	@ID			listProductLines
 //	@Tags		product-lines
 //	@Security	BearerAuth
 //	@Produce	json
@@ -125,6 +126,7 @@ func (s *Server) listProductLines(c echo.Context) error {
 // createProductLine godoc
 //
 //	@Summary		Create a product line
+//	@ID				createProductLine
 //	@Description	Needs the admin or strategy_office role.
 //	@Tags			product-lines
 //	@Security		BearerAuth
@@ -156,6 +158,7 @@ func (s *Server) createProductLine(c echo.Context) error {
 // getProductLine godoc
 //
 //	@Summary	Get a product line
+//	@ID			getProductLine
 //	@Tags		product-lines
 //	@Security	BearerAuth
 //	@Produce	json
@@ -181,6 +184,7 @@ func (s *Server) getProductLine(c echo.Context) error {
 // updateProductLine godoc
 //
 //	@Summary		Change a product line
+//	@ID				updateProductLine
 //	@Description	Master-data managers change any line; a product manager changes the lines they own, but not their owner.
 //	@Tags			product-lines
 //	@Security		BearerAuth

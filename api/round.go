@@ -68,10 +68,10 @@ type RoundPage struct {
 
 // RoundCreate is the body of POST /rounds.
 type RoundCreate struct {
-	Code       string `json:"code" example:"FY2027"`
-	Name       string `json:"name" example:"Annual plan 2027"`
-	FiscalYear int    `json:"fiscal_year" example:"2027"`
-	FirstMonth int    `json:"first_month" example:"1"`
+	Code       string `json:"code" validate:"required" example:"FY2027"`
+	Name       string `json:"name" validate:"required" example:"Annual plan 2027"`
+	FiscalYear int    `json:"fiscal_year" validate:"required" example:"2027"`
+	FirstMonth int    `json:"first_month" validate:"required" example:"1"`
 	// Measures are measure codes.
 	Measures []string   `json:"measures" example:"revenue,gross_margin"`
 	Calendar []Deadline `json:"calendar"`
@@ -91,7 +91,7 @@ type RoundPatch struct {
 
 // TransitionRequest is the body of POST /rounds/{id}/transitions.
 type TransitionRequest struct {
-	To      string `json:"to" example:"open" enums:"draft,open,counterproposals,review,approved,closed"`
+	To      string `json:"to" validate:"required" example:"open" enums:"draft,open,counterproposals,review,approved,closed"`
 	Comment string `json:"comment" example:"Targets are out"`
 }
 
@@ -130,7 +130,7 @@ func (s *Server) fromDomainRound(res *resolver, r *planning.Round) (Round, error
 		out.ApprovalChain = append(out.ApprovalChain, ApprovalStep{Role: string(st.Role), Action: st.Action})
 	}
 	for _, t := range planning.TransitionsFrom(r.Status) {
-		rule := TransitionRule{To: string(t.To), Description: t.Description}
+		rule := TransitionRule{To: string(t.To), Description: t.Description, Roles: []string{}}
 		for _, role := range t.Roles {
 			rule.Roles = append(rule.Roles, string(role))
 		}
@@ -172,6 +172,7 @@ func (r *resolver) measureIDs(field string, codes []string) ([]int64, error) {
 // listRounds godoc
 //
 //	@Summary	List planning rounds
+//	@ID			listRounds
 //	@Tags		rounds
 //	@Security	BearerAuth
 //	@Produce	json
@@ -216,6 +217,7 @@ func (s *Server) listRounds(c echo.Context) error {
 // createRound godoc
 //
 //	@Summary		Create a planning round
+//	@ID				createRound
 //	@Description	Creates a draft round. Needs the strategy_office or admin role.
 //	@Tags			rounds
 //	@Security		BearerAuth
@@ -255,6 +257,7 @@ func (s *Server) createRound(c echo.Context) error {
 // getRound godoc
 //
 //	@Summary	Get a planning round
+//	@ID			getRound
 //	@Tags		rounds
 //	@Security	BearerAuth
 //	@Produce	json
@@ -285,6 +288,7 @@ func (s *Server) getRound(c echo.Context) error {
 // updateRound godoc
 //
 //	@Summary		Change a planning round
+//	@ID				updateRound
 //	@Description	Name and calendar until the round closes; measures and approval chain while it is a draft. Send If-Match to refuse a lost update.
 //	@Tags			rounds
 //	@Security		BearerAuth
@@ -346,6 +350,7 @@ func (s *Server) updateRound(c echo.Context) error {
 // transitionRound godoc
 //
 //	@Summary		Move a round to another phase
+//	@ID				transitionRound
 //	@Description	draft → open (creates the first working version) → counterproposals → review → approved (the president's sign-off; freezes the working version as the budget of record) → closed, with steps back from counterproposals and review. An illegal move is 409 and lists the possible ones; the wrong role is 403.
 //	@Tags			rounds
 //	@Security		BearerAuth
@@ -390,6 +395,7 @@ func (s *Server) transitionRound(c echo.Context) error {
 // listRoundTransitions godoc
 //
 //	@Summary	List a round's phase moves
+//	@ID			listRoundTransitions
 //	@Tags		rounds
 //	@Security	BearerAuth
 //	@Produce	json

@@ -35,11 +35,11 @@ type SeasonalityProfilePage struct {
 
 // SeasonalityProfileCreate is the body of POST /seasonality-profiles.
 type SeasonalityProfileCreate struct {
-	Code string `json:"code" example:"retail"`
-	Name string `json:"name" example:"Retail: strong December"`
+	Code string `json:"code" validate:"required" example:"retail"`
+	Name string `json:"name" validate:"required" example:"Retail: strong December"`
 	// Weights are twelve decimal strings ≥ 0 with at most 6 decimal places,
 	// not all zero.
-	Weights []string `json:"weights" minItems:"12" maxItems:"12" example:"1,1,1,1,1,1,1,1,1,1,1.5,2"`
+	Weights []string `json:"weights" validate:"required" minItems:"12" maxItems:"12" example:"1,1,1,1,1,1,1,1,1,1,1.5,2"`
 }
 
 // SeasonalityProfilePatch is the body of PATCH /seasonality-profiles/{id}.
@@ -103,6 +103,7 @@ func (r SeasonalityProfilePatch) toDomain(ifMatch *int64) (planning.SeasonalityP
 // listSeasonalityProfiles godoc
 //
 //	@Summary	List seasonality profiles
+//	@ID			listSeasonalityProfiles
 //	@Tags		seasonality-profiles
 //	@Security	BearerAuth
 //	@Produce	json
@@ -134,6 +135,7 @@ func (s *Server) listSeasonalityProfiles(c echo.Context) error {
 // createSeasonalityProfile godoc
 //
 //	@Summary		Create a seasonality profile
+//	@ID				createSeasonalityProfile
 //	@Description	Needs the admin, strategy_office or product_manager role. Weights are 12 decimal strings ≥ 0 with at most 6 decimal places.
 //	@Tags			seasonality-profiles
 //	@Security		BearerAuth
@@ -168,6 +170,7 @@ func (s *Server) createSeasonalityProfile(c echo.Context) error {
 // getSeasonalityProfile godoc
 //
 //	@Summary	Get a seasonality profile
+//	@ID			getSeasonalityProfile
 //	@Tags		seasonality-profiles
 //	@Security	BearerAuth
 //	@Produce	json
@@ -193,6 +196,7 @@ func (s *Server) getSeasonalityProfile(c echo.Context) error {
 // updateSeasonalityProfile godoc
 //
 //	@Summary		Rename a seasonality profile or change its weights
+//	@ID				updateSeasonalityProfile
 //	@Description	Needs the admin, strategy_office or product_manager role.
 //	@Tags			seasonality-profiles
 //	@Security		BearerAuth

@@ -39,6 +39,11 @@ type Config struct {
 	// RateBurst is how many it may send at once (0: DefaultRateBurst).
 	RateLimit float64
 	RateBurst int
+	// BaseURL, when set, is the scheme and host (and any path prefix a
+	// proxy adds) clients reach the server at, e.g. https://plan.example.com;
+	// /openapi.json names it as the server URL. Empty: the scheme and host
+	// each request for the document came with.
+	BaseURL string
 	// DB, when set, is the connection pool whose statistics /metrics reports.
 	DB *sql.DB
 }
@@ -126,7 +131,9 @@ func (s *Server) routes() {
 	e.GET("/swagger", func(c echo.Context) error {
 		return c.Redirect(http.StatusMovedPermanently, "/swagger/index.html")
 	})
-	e.GET("/swagger/*", echoSwagger.WrapHandler)
+	e.GET("/swagger/*", echoSwagger.EchoWrapHandler(func(c *echoSwagger.Config) {
+		c.URLs = []string{"/openapi.json"} // the OpenAPI 3 document, not swag's Swagger 2.0 one
+	}))
 	e.GET("/metrics", echo.WrapHandler(s.metrics.handler()))
 
 	// Authentication is route middleware rather than group middleware: on a

@@ -66,6 +66,7 @@ func (s *Server) readWholeGrid(c echo.Context, f planning.GridFilter) ([]plannin
 // exportVersion godoc
 //
 //	@Summary		Export a grid view to XLSX or CSV
+//	@ID				exportVersion
 //	@Description	The target grid of the version, with the grid's filters and grain, as a file. XLSX is made for people: a sheet per measure with the round, version (and its revision) and export time on top; org units indented by level; months as columns with quarter and year totals (formulas); frozen headings; numbers formatted at the measure's scale; and a hidden sheet with the ids and the exact amounts exported, so a workbook exported by month can be edited and imported back (POST /versions/{id}/imports). CSV is for machines: a header row, then one row per org unit, product line and measure with plain decimal amounts at the grain and the total. blank_rows=true adds a zero row for every org unit and product line of the view that has no targets yet, to plan them in the workbook. At most 100,000 rows. Scoped like the grid.
 //	@Tags			spreadsheets
 //	@Security		BearerAuth
@@ -264,6 +265,7 @@ func ptrTo[T any](v T) *T { return &v }
 // getLetter godoc
 //
 //	@Summary		Download an org unit's target letter
+//	@ID				getLetter
 //	@Description	The target letter (目标责任书) of an org unit as XLSX: the unit's own targets in the version by product line and month, with quarter and year totals, for every measure of the round, and the approval record — who approved the budget of record and when, who froze it and when. The version must be its round's budget of record (409 otherwise). A branch manager downloads their branch's and teams' letters; units outside your scope are 404.
 //	@Tags			spreadsheets
 //	@Security		BearerAuth
@@ -271,6 +273,7 @@ func ptrTo[T any](v T) *T { return &v }
 //	@Param			id			path		int			true	"Version id: the round's budget of record"
 //	@Param			org_unit	path		string		true	"Org unit code"
 //	@Success		200			{file}		file		"The letter"
+//	@Header			200			{string}	ETag		"The version's revision"
 //	@Failure		400			{object}	api.Problem	"Bad id or query parameter"
 //	@Failure		404			{object}	api.Problem	"No such version, or org unit unknown or outside your scope"
 //	@Failure		409			{object}	api.Problem	"The version is not the budget of record"
@@ -370,7 +373,8 @@ type TargetImportReport struct {
 // problem document with the full report as the extension member "report".
 type TargetImportRefused struct {
 	Problem
-	Report TargetImportReport `json:"report"`
+	// Report is present when the file could be read.
+	Report *TargetImportReport `json:"report,omitempty"`
 }
 
 func (s *Server) fromDomainTargetImport(res *resolver, r *planning.Round, x *planning.TargetImportResult) (TargetImportReport, error) {
@@ -409,6 +413,7 @@ func (s *Server) fromDomainTargetImport(res *resolver, r *planning.Round, x *pla
 // importTargets godoc
 //
 //	@Summary		Import an edited target workbook
+//	@ID				importTargets
 //	@Description	Brings back a workbook exported with GET /versions/{id}/export (format xlsx, grain month) after people edited it, into this working version of the same round (the exported version or a later one). Only the cells whose amount in the workbook differs from the amount exported are written, as one batch edit with the usual rules: product managers write their own product lines, the strategy office and admins any; the version must be working and the round under way; amounts at the measure's scale; at most 10,000 changed cells. Rows are found by their org unit and product line codes, months by their headings, so sorting and notes do no harm; rows cannot be added.
 //	@Description	Lost updates are refused by a three-way merge: a changed cell whose amount in the version now differs from the amount exported was changed by someone else too; any such conflict refuses the import (409) and lists every conflicting cell with its exported, current and workbook amounts. Cells others changed that the workbook leaves as exported are not conflicts and keep the others' amounts. dry_run=true reports the changes and conflicts and writes nothing.
 //	@Tags			spreadsheets

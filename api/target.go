@@ -38,19 +38,19 @@ type GridPage struct {
 
 // CellInput sets one target cell.
 type CellInput struct {
-	OrgUnit     string `json:"org_unit" example:"B-SH-KA"`
-	ProductLine string `json:"product_line" example:"POS"`
-	Measure     string `json:"measure" example:"revenue"`
+	OrgUnit     string `json:"org_unit" validate:"required" example:"B-SH-KA"`
+	ProductLine string `json:"product_line" validate:"required" example:"POS"`
+	Measure     string `json:"measure" validate:"required" example:"revenue"`
 	// Period is a month of the round's fiscal year.
-	Period string `json:"period" example:"2027-04"`
+	Period string `json:"period" validate:"required" example:"2027-04"`
 	// Amount is a decimal string at the measure's scale.
-	Amount string `json:"amount" example:"125000.00"`
+	Amount string `json:"amount" validate:"required" example:"125000.00"`
 }
 
 // CellBatch is the body of PUT /versions/{id}/targets: up to 10,000 cells,
 // written all or nothing.
 type CellBatch struct {
-	Cells []CellInput `json:"cells"`
+	Cells []CellInput `json:"cells" validate:"required" minItems:"1"`
 }
 
 // requireTargetWriter refuses a caller whose roles never write targets
@@ -127,6 +127,7 @@ func (s *Server) gridFilters(q *query, res *resolver, r *planning.Round) (orgUni
 // getTargets godoc
 //
 //	@Summary		Read the target grid
+//	@ID				getTargets
 //	@Description	Rows of (org unit, product line, measure) with their amounts by period. Quarters are fiscal (relative to the round's first month); rollups are exact sums. Branch managers and team leads see their subtree only. The ETag is the version's revision.
 //	@Tags			targets
 //	@Security		BearerAuth
@@ -191,6 +192,7 @@ func (s *Server) getTargets(c echo.Context) error {
 // putTargets godoc
 //
 //	@Summary		Edit target cells
+//	@ID				putTargets
 //	@Description	Sets up to 10,000 cells of a working version in one transaction: all or nothing. Product managers write their own product lines; the strategy office and admins any. Each amount must be at its measure's scale. If-Match is required: the version's ETag as read (412 when it moved on), or * to overwrite.
 //	@Tags			targets
 //	@Security		BearerAuth

@@ -30,7 +30,7 @@ type TokenPage struct {
 
 // TokenCreate is the body of POST /tokens.
 type TokenCreate struct {
-	UserID int64  `json:"user_id" example:"12"`
+	UserID int64  `json:"user_id" validate:"required" example:"12"`
 	Name   string `json:"name" example:"laptop"`
 	// ExpiresAt is when the token stops working (RFC 3339); null for never.
 	ExpiresAt *time.Time `json:"expires_at" example:"2027-01-31T00:00:00Z"`
@@ -59,6 +59,7 @@ func (r TokenCreate) toDomain() (*planning.Token, error) {
 // listTokens godoc
 //
 //	@Summary		List tokens
+//	@ID				listTokens
 //	@Description	Needs the admin role. Secrets are never listed.
 //	@Tags			tokens
 //	@Security		BearerAuth
@@ -92,6 +93,7 @@ func (s *Server) listTokens(c echo.Context) error {
 // createToken godoc
 //
 //	@Summary		Issue a token
+//	@ID				createToken
 //	@Description	Needs the admin role. The answer carries the secret; it is shown this once and never again.
 //	@Tags			tokens
 //	@Security		BearerAuth
@@ -124,6 +126,7 @@ func (s *Server) createToken(c echo.Context) error {
 // revokeToken godoc
 //
 //	@Summary		Revoke a token
+//	@ID				revokeToken
 //	@Description	Needs the admin role. The token stops working at once; it stays listed, with revoked_at set.
 //	@Tags			tokens
 //	@Security		BearerAuth

@@ -31,8 +31,8 @@ type UserPage struct {
 // UserCreate is the body of POST /users. Roles are granted separately, with
 // POST /users/{id}/roles.
 type UserCreate struct {
-	Username string `json:"username" example:"bm-sh"`
-	Name     string `json:"name" example:"王伟"`
+	Username string `json:"username" validate:"required" example:"bm-sh"`
+	Name     string `json:"name" validate:"required" example:"王伟"`
 	Email    string `json:"email" example:"wang.wei@example.com"`
 }
 
@@ -62,7 +62,7 @@ type RoleAssignmentList struct {
 
 // RoleAssignmentCreate is the body of POST /users/{id}/roles.
 type RoleAssignmentCreate struct {
-	Role string `json:"role" example:"branch_manager" enums:"admin,strategy_office,product_manager,sales_director,marketing_director,president,branch_manager,team_lead,auditor"`
+	Role string `json:"role" validate:"required" example:"branch_manager" enums:"admin,strategy_office,product_manager,sales_director,marketing_director,president,branch_manager,team_lead,auditor"`
 	// OrgUnitID is required for branch_manager and team_lead, and must be
 	// absent for every other role.
 	OrgUnitID *int64 `json:"org_unit_id" example:"4"`
@@ -102,6 +102,7 @@ func (r RoleAssignmentCreate) toDomain(userID int64) *planning.RoleAssignment {
 // listUsers godoc
 //
 //	@Summary		List users
+//	@ID				listUsers
 //	@Description	Needs the admin or auditor role.
 //	@Tags			users
 //	@Security		BearerAuth
@@ -141,6 +142,7 @@ func (s *Server) listUsers(c echo.Context) error {
 // createUser godoc
 //
 //	@Summary		Create a user
+//	@ID				createUser
 //	@Description	Needs the admin role.
 //	@Tags			users
 //	@Security		BearerAuth
@@ -172,6 +174,7 @@ func (s *Server) createUser(c echo.Context) error {
 // getUser godoc
 //
 //	@Summary		Get a user with their roles
+//	@ID				getUser
 //	@Description	Needs the admin or auditor role.
 //	@Tags			users
 //	@Security		BearerAuth
@@ -199,6 +202,7 @@ func (s *Server) getUser(c echo.Context) error {
 // updateUser godoc
 //
 //	@Summary		Change, disable or re-enable a user
+//	@ID				updateUser
 //	@Description	Needs the admin role.
 //	@Tags			users
 //	@Security		BearerAuth
@@ -240,6 +244,7 @@ func (s *Server) updateUser(c echo.Context) error {
 // listUserRoles godoc
 //
 //	@Summary		List a user's roles
+//	@ID				listUserRoles
 //	@Description	Needs the admin or auditor role.
 //	@Tags			users
 //	@Security		BearerAuth
@@ -266,6 +271,7 @@ func (s *Server) listUserRoles(c echo.Context) error {
 // addUserRole godoc
 //
 //	@Summary		Grant a role
+//	@ID				addUserRole
 //	@Description	Needs the admin role. branch_manager and team_lead need an org_unit_id scope; other roles must have none.
 //	@Tags			users
 //	@Security		BearerAuth
@@ -302,6 +308,7 @@ func (s *Server) addUserRole(c echo.Context) error {
 // removeUserRole godoc
 //
 //	@Summary		Revoke a role
+//	@ID				removeUserRole
 //	@Description	Needs the admin role.
 //	@Tags			users
 //	@Security		BearerAuth

@@ -37,7 +37,7 @@ type VersionPage struct {
 // VersionCreate is the body of POST /rounds/{id}/versions.
 type VersionCreate struct {
 	// FromVersionID is the version to copy; it becomes the new one's parent.
-	FromVersionID int64  `json:"from_version_id" example:"1"`
+	FromVersionID int64  `json:"from_version_id" validate:"required" example:"1"`
 	Label         string `json:"label" example:"re-forecast Q2"`
 	Purpose       string `json:"purpose" example:"after the first quarter's actuals"`
 }
@@ -51,6 +51,7 @@ func fromDomainVersion(v *planning.Version) Version {
 // listVersions godoc
 //
 //	@Summary	List a round's versions
+//	@ID			listVersions
 //	@Tags		versions
 //	@Security	BearerAuth
 //	@Produce	json
@@ -89,6 +90,7 @@ func (s *Server) listVersions(c echo.Context) error {
 // createVersion godoc
 //
 //	@Summary		Create a working version
+//	@ID				createVersion
 //	@Description	Copies every cell of from_version_id (any version of the round, frozen or not) into a new working version, which becomes the round's working version. Product managers, the strategy office and admins.
 //	@Tags			versions
 //	@Security		BearerAuth
@@ -127,6 +129,7 @@ func (s *Server) createVersion(c echo.Context) error {
 // getVersion godoc
 //
 //	@Summary	Get a version
+//	@ID			getVersion
 //	@Tags		versions
 //	@Security	BearerAuth
 //	@Produce	json
@@ -154,6 +157,7 @@ func (s *Server) getVersion(c echo.Context) error {
 // freezeVersion godoc
 //
 //	@Summary		Freeze a version
+//	@ID				freezeVersion
 //	@Description	Makes a working version immutable: every later write to it is 409. Strategy office and admins.
 //	@Tags			versions
 //	@Security		BearerAuth

@@ -16,6 +16,10 @@ const docTemplate = `{
         "description": "{{escape .Description}}",
         "title": "{{.Title}}",
         "contact": {},
+        "license": {
+            "name": "Proprietary",
+            "url": "https://github.com/cascade-planning/cascade"
+        },
         "version": "{{.Version}}"
     },
     "host": "{{.Host}}",
@@ -36,6 +40,7 @@ const docTemplate = `{
                     "actuals"
                 ],
                 "summary": "Read actuals",
+                "operationId": "listActuals",
                 "parameters": [
                     {
                         "type": "string",
@@ -120,6 +125,7 @@ const docTemplate = `{
                     "actuals"
                 ],
                 "summary": "Import actuals from a CSV or XLSX file",
+                "operationId": "importActuals",
                 "parameters": [
                     {
                         "type": "file",
@@ -196,6 +202,7 @@ const docTemplate = `{
                     "targets"
                 ],
                 "summary": "Get an allocation run with its explanation",
+                "operationId": "getAllocation",
                 "parameters": [
                     {
                         "type": "integer",
@@ -254,6 +261,7 @@ const docTemplate = `{
                     "audit"
                 ],
                 "summary": "Read the audit trail",
+                "operationId": "listAuditEvents",
                 "parameters": [
                     {
                         "type": "string",
@@ -360,6 +368,7 @@ const docTemplate = `{
                     "counterproposals"
                 ],
                 "summary": "Get a counterproposal",
+                "operationId": "getCounterproposal",
                 "parameters": [
                     {
                         "type": "integer",
@@ -413,6 +422,7 @@ const docTemplate = `{
                     "counterproposals"
                 ],
                 "summary": "Change a draft counterproposal",
+                "operationId": "updateCounterproposal",
                 "parameters": [
                     {
                         "type": "integer",
@@ -504,6 +514,7 @@ const docTemplate = `{
                     "counterproposals"
                 ],
                 "summary": "Read a counterproposal's thread",
+                "operationId": "listComments",
                 "parameters": [
                     {
                         "type": "integer",
@@ -551,6 +562,7 @@ const docTemplate = `{
                     "counterproposals"
                 ],
                 "summary": "Comment on a counterproposal",
+                "operationId": "addComment",
                 "parameters": [
                     {
                         "type": "integer",
@@ -615,6 +627,7 @@ const docTemplate = `{
                     "counterproposals"
                 ],
                 "summary": "Decide counterproposal lines",
+                "operationId": "decideCounterproposal",
                 "parameters": [
                     {
                         "type": "integer",
@@ -699,6 +712,7 @@ const docTemplate = `{
                     "counterproposals"
                 ],
                 "summary": "Submit a counterproposal to the product managers",
+                "operationId": "submitCounterproposal",
                 "parameters": [
                     {
                         "type": "integer",
@@ -769,6 +783,7 @@ const docTemplate = `{
                     "counterproposals"
                 ],
                 "summary": "Withdraw a counterproposal",
+                "operationId": "withdrawCounterproposal",
                 "parameters": [
                     {
                         "type": "integer",
@@ -839,6 +854,7 @@ const docTemplate = `{
                     "me"
                 ],
                 "summary": "Who am I",
+                "operationId": "getMe",
                 "responses": {
                     "200": {
                         "description": "OK",
@@ -869,6 +885,7 @@ const docTemplate = `{
                     "measures"
                 ],
                 "summary": "List measures",
+                "operationId": "listMeasures",
                 "parameters": [
                     {
                         "type": "string",
@@ -939,6 +956,7 @@ const docTemplate = `{
                     "measures"
                 ],
                 "summary": "Create a measure",
+                "operationId": "createMeasure",
                 "parameters": [
                     {
                         "description": "The new measure",
@@ -1020,6 +1038,7 @@ const docTemplate = `{
                     "measures"
                 ],
                 "summary": "Get a measure",
+                "operationId": "getMeasure",
                 "parameters": [
                     {
                         "type": "integer",
@@ -1079,6 +1098,7 @@ const docTemplate = `{
                     "measures"
                 ],
                 "summary": "Rename, deactivate or reactivate a measure",
+                "operationId": "updateMeasure",
                 "parameters": [
                     {
                         "type": "integer",
@@ -1176,6 +1196,7 @@ const docTemplate = `{
                     "org-units"
                 ],
                 "summary": "List org units",
+                "operationId": "listOrgUnits",
                 "parameters": [
                     {
                         "enum": [
@@ -1249,6 +1270,12 @@ const docTemplate = `{
                             "$ref": "#/definitions/api.Problem"
                         }
                     },
+                    "404": {
+                        "description": "subtree_of names no unit you can see",
+                        "schema": {
+                            "$ref": "#/definitions/api.Problem"
+                        }
+                    },
                     "422": {
                         "description": "Invalid filter",
                         "schema": {
@@ -1274,6 +1301,7 @@ const docTemplate = `{
                     "org-units"
                 ],
                 "summary": "Create an org unit",
+                "operationId": "createOrgUnit",
                 "parameters": [
                     {
                         "description": "The new unit",
@@ -1355,6 +1383,7 @@ const docTemplate = `{
                     "org-units"
                 ],
                 "summary": "Get an org unit",
+                "operationId": "getOrgUnit",
                 "parameters": [
                     {
                         "type": "integer",
@@ -1408,6 +1437,7 @@ const docTemplate = `{
                     "org-units"
                 ],
                 "summary": "Delete an org unit",
+                "operationId": "deleteOrgUnit",
                 "parameters": [
                     {
                         "type": "integer",
@@ -1470,6 +1500,7 @@ const docTemplate = `{
                     "org-units"
                 ],
                 "summary": "Rename, move, deactivate or reactivate an org unit",
+                "operationId": "updateOrgUnit",
                 "parameters": [
                     {
                         "type": "integer",
@@ -1566,6 +1597,7 @@ const docTemplate = `{
                     "product-lines"
                 ],
                 "summary": "List product lines",
+                "operationId": "listProductLines",
                 "parameters": [
                     {
                         "type": "string",
@@ -1653,6 +1685,7 @@ const docTemplate = `{
                     "product-lines"
                 ],
                 "summary": "Create a product line",
+                "operationId": "createProductLine",
                 "parameters": [
                     {
                         "description": "The new product line",
@@ -1734,6 +1767,7 @@ const docTemplate = `{
                     "product-lines"
                 ],
                 "summary": "Get a product line",
+                "operationId": "getProductLine",
                 "parameters": [
                     {
                         "type": "integer",
@@ -1793,6 +1827,7 @@ const docTemplate = `{
                     "product-lines"
                 ],
                 "summary": "Change a product line",
+                "operationId": "updateProductLine",
                 "parameters": [
                     {
                         "type": "integer",
@@ -1889,6 +1924,7 @@ const docTemplate = `{
                     "rounds"
                 ],
                 "summary": "List planning rounds",
+                "operationId": "listRounds",
                 "parameters": [
                     {
                         "type": "integer",
@@ -1961,6 +1997,7 @@ const docTemplate = `{
                     "rounds"
                 ],
                 "summary": "Create a planning round",
+                "operationId": "createRound",
                 "parameters": [
                     {
                         "description": "The round",
@@ -2026,6 +2063,7 @@ const docTemplate = `{
                     "rounds"
                 ],
                 "summary": "Get a planning round",
+                "operationId": "getRound",
                 "parameters": [
                     {
                         "type": "integer",
@@ -2085,6 +2123,7 @@ const docTemplate = `{
                     "rounds"
                 ],
                 "summary": "Change a planning round",
+                "operationId": "updateRound",
                 "parameters": [
                     {
                         "type": "integer",
@@ -2170,6 +2209,7 @@ const docTemplate = `{
                     "attainment"
                 ],
                 "summary": "Attainment: actuals against targets",
+                "operationId": "getAttainment",
                 "parameters": [
                     {
                         "type": "integer",
@@ -2294,6 +2334,7 @@ const docTemplate = `{
                     "attainment"
                 ],
                 "summary": "Rank org units by attainment",
+                "operationId": "getRankings",
                 "parameters": [
                     {
                         "type": "integer",
@@ -2395,6 +2436,7 @@ const docTemplate = `{
                     "rounds"
                 ],
                 "summary": "List a round's phase moves",
+                "operationId": "listRoundTransitions",
                 "parameters": [
                     {
                         "type": "integer",
@@ -2442,6 +2484,7 @@ const docTemplate = `{
                     "rounds"
                 ],
                 "summary": "Move a round to another phase",
+                "operationId": "transitionRound",
                 "parameters": [
                     {
                         "type": "integer",
@@ -2526,6 +2569,7 @@ const docTemplate = `{
                     "versions"
                 ],
                 "summary": "List a round's versions",
+                "operationId": "listVersions",
                 "parameters": [
                     {
                         "type": "integer",
@@ -2595,6 +2639,7 @@ const docTemplate = `{
                     "versions"
                 ],
                 "summary": "Create a working version",
+                "operationId": "createVersion",
                 "parameters": [
                     {
                         "type": "integer",
@@ -2667,6 +2712,7 @@ const docTemplate = `{
                     "seasonality-profiles"
                 ],
                 "summary": "List seasonality profiles",
+                "operationId": "listSeasonalityProfiles",
                 "parameters": [
                     {
                         "type": "string",
@@ -2731,6 +2777,7 @@ const docTemplate = `{
                     "seasonality-profiles"
                 ],
                 "summary": "Create a seasonality profile",
+                "operationId": "createSeasonalityProfile",
                 "parameters": [
                     {
                         "description": "The new profile",
@@ -2812,6 +2859,7 @@ const docTemplate = `{
                     "seasonality-profiles"
                 ],
                 "summary": "Get a seasonality profile",
+                "operationId": "getSeasonalityProfile",
                 "parameters": [
                     {
                         "type": "integer",
@@ -2871,6 +2919,7 @@ const docTemplate = `{
                     "seasonality-profiles"
                 ],
                 "summary": "Rename a seasonality profile or change its weights",
+                "operationId": "updateSeasonalityProfile",
                 "parameters": [
                     {
                         "type": "integer",
@@ -2968,6 +3017,7 @@ const docTemplate = `{
                     "tokens"
                 ],
                 "summary": "List tokens",
+                "operationId": "listTokens",
                 "parameters": [
                     {
                         "type": "integer",
@@ -3038,6 +3088,7 @@ const docTemplate = `{
                     "tokens"
                 ],
                 "summary": "Issue a token",
+                "operationId": "createToken",
                 "parameters": [
                     {
                         "description": "Whose token, its name and expiry",
@@ -3101,6 +3152,7 @@ const docTemplate = `{
                     "tokens"
                 ],
                 "summary": "Revoke a token",
+                "operationId": "revokeToken",
                 "parameters": [
                     {
                         "type": "integer",
@@ -3156,6 +3208,7 @@ const docTemplate = `{
                     "users"
                 ],
                 "summary": "List users",
+                "operationId": "listUsers",
                 "parameters": [
                     {
                         "type": "string",
@@ -3249,6 +3302,7 @@ const docTemplate = `{
                     "users"
                 ],
                 "summary": "Create a user",
+                "operationId": "createUser",
                 "parameters": [
                     {
                         "description": "The new user",
@@ -3331,6 +3385,7 @@ const docTemplate = `{
                     "users"
                 ],
                 "summary": "Get a user with their roles",
+                "operationId": "getUser",
                 "parameters": [
                     {
                         "type": "integer",
@@ -3396,6 +3451,7 @@ const docTemplate = `{
                     "users"
                 ],
                 "summary": "Change, disable or re-enable a user",
+                "operationId": "updateUser",
                 "parameters": [
                     {
                         "type": "integer",
@@ -3493,6 +3549,7 @@ const docTemplate = `{
                     "users"
                 ],
                 "summary": "List a user's roles",
+                "operationId": "listUserRoles",
                 "parameters": [
                     {
                         "type": "integer",
@@ -3552,6 +3609,7 @@ const docTemplate = `{
                     "users"
                 ],
                 "summary": "Grant a role",
+                "operationId": "addUserRole",
                 "parameters": [
                     {
                         "type": "integer",
@@ -3640,6 +3698,7 @@ const docTemplate = `{
                     "users"
                 ],
                 "summary": "Revoke a role",
+                "operationId": "removeUserRole",
                 "parameters": [
                     {
                         "type": "integer",
@@ -3701,6 +3760,7 @@ const docTemplate = `{
                     "versions"
                 ],
                 "summary": "Get a version",
+                "operationId": "getVersion",
                 "parameters": [
                     {
                         "type": "integer",
@@ -3753,6 +3813,7 @@ const docTemplate = `{
                     "targets"
                 ],
                 "summary": "List a version's allocation runs",
+                "operationId": "listAllocations",
                 "parameters": [
                     {
                         "type": "integer",
@@ -3812,6 +3873,7 @@ const docTemplate = `{
                     "targets"
                 ],
                 "summary": "Run a top-down allocation",
+                "operationId": "allocateVersion",
                 "parameters": [
                     {
                         "type": "integer",
@@ -3909,6 +3971,7 @@ const docTemplate = `{
                     "approval"
                 ],
                 "summary": "A version's approval",
+                "operationId": "getApproval",
                 "parameters": [
                     {
                         "type": "integer",
@@ -3964,6 +4027,7 @@ const docTemplate = `{
                     "approval"
                 ],
                 "summary": "Act on a version's approval",
+                "operationId": "actOnApproval",
                 "parameters": [
                     {
                         "type": "integer",
@@ -3993,6 +4057,12 @@ const docTemplate = `{
                         "description": "OK",
                         "schema": {
                             "$ref": "#/definitions/api.Approval"
+                        },
+                        "headers": {
+                            "ETag": {
+                                "type": "string",
+                                "description": "The version's new revision"
+                            }
                         }
                     },
                     "400": {
@@ -4049,6 +4119,7 @@ const docTemplate = `{
                     "audit"
                 ],
                 "summary": "The history of one target cell",
+                "operationId": "getCellHistory",
                 "parameters": [
                     {
                         "type": "integer",
@@ -4123,6 +4194,7 @@ const docTemplate = `{
                     "versions"
                 ],
                 "summary": "Where children do not add up",
+                "operationId": "getConsistency",
                 "parameters": [
                     {
                         "type": "integer",
@@ -4181,6 +4253,7 @@ const docTemplate = `{
                     "counterproposals"
                 ],
                 "summary": "List a version's counterproposals",
+                "operationId": "listCounterproposals",
                 "parameters": [
                     {
                         "type": "integer",
@@ -4264,6 +4337,7 @@ const docTemplate = `{
                     "counterproposals"
                 ],
                 "summary": "Draft a counterproposal",
+                "operationId": "createCounterproposal",
                 "parameters": [
                     {
                         "type": "integer",
@@ -4337,6 +4411,7 @@ const docTemplate = `{
                     "counterproposals"
                 ],
                 "summary": "Counterproposal overview",
+                "operationId": "counterproposalOverview",
                 "parameters": [
                     {
                         "type": "integer",
@@ -4383,6 +4458,7 @@ const docTemplate = `{
                     "versions"
                 ],
                 "summary": "Compare two versions",
+                "operationId": "diffVersions",
                 "parameters": [
                     {
                         "type": "integer",
@@ -4485,6 +4561,7 @@ const docTemplate = `{
                     "spreadsheets"
                 ],
                 "summary": "Export a grid view to XLSX or CSV",
+                "operationId": "exportVersion",
                 "parameters": [
                     {
                         "type": "integer",
@@ -4600,6 +4677,7 @@ const docTemplate = `{
                     "versions"
                 ],
                 "summary": "Freeze a version",
+                "operationId": "freezeVersion",
                 "parameters": [
                     {
                         "type": "integer",
@@ -4667,6 +4745,7 @@ const docTemplate = `{
                     "spreadsheets"
                 ],
                 "summary": "Import an edited target workbook",
+                "operationId": "importTargets",
                 "parameters": [
                     {
                         "type": "integer",
@@ -4756,6 +4835,7 @@ const docTemplate = `{
                     "spreadsheets"
                 ],
                 "summary": "Download an org unit's target letter",
+                "operationId": "getLetter",
                 "parameters": [
                     {
                         "type": "integer",
@@ -4777,6 +4857,12 @@ const docTemplate = `{
                         "description": "The letter",
                         "schema": {
                             "type": "file"
+                        },
+                        "headers": {
+                            "ETag": {
+                                "type": "string",
+                                "description": "The version's revision"
+                            }
                         }
                     },
                     "400": {
@@ -4815,6 +4901,7 @@ const docTemplate = `{
                     "targets"
                 ],
                 "summary": "Read the target grid",
+                "operationId": "getTargets",
                 "parameters": [
                     {
                         "type": "integer",
@@ -4921,6 +5008,7 @@ const docTemplate = `{
                     "targets"
                 ],
                 "summary": "Edit target cells",
+                "operationId": "putTargets",
                 "parameters": [
                     {
                         "type": "integer",
@@ -5030,7 +5118,12 @@ const docTemplate = `{
                     "example": "/api/v1/org-units"
                 },
                 "report": {
-                    "$ref": "#/definitions/api.ActualImportReport"
+                    "description": "Report is present when the file could be read.",
+                    "allOf": [
+                        {
+                            "$ref": "#/definitions/api.ActualImportReport"
+                        }
+                    ]
                 },
                 "request_id": {
                     "description": "RequestID repeats the X-Request-Id response header, to quote in reports.",
@@ -5210,6 +5303,9 @@ const docTemplate = `{
         },
         "api.AllocationLevel": {
             "type": "object",
+            "required": [
+                "method"
+            ],
             "properties": {
                 "buffer": {
                     "description": "Buffer lets the children together carry parent × (1 + buffer).",
@@ -5280,6 +5376,11 @@ const docTemplate = `{
         },
         "api.AllocationRequest": {
             "type": "object",
+            "required": [
+                "measure",
+                "root",
+                "targets"
+            ],
             "properties": {
                 "depth": {
                     "description": "Depth is how many levels below the root to fill; 0 means to the\nleaves.",
@@ -5461,6 +5562,10 @@ const docTemplate = `{
         },
         "api.AllocationTarget": {
             "type": "object",
+            "required": [
+                "amount",
+                "product_line"
+            ],
             "properties": {
                 "amount": {
                     "type": "string",
@@ -5509,6 +5614,9 @@ const docTemplate = `{
         },
         "api.ApprovalActionRequest": {
             "type": "object",
+            "required": [
+                "action"
+            ],
             "properties": {
                 "action": {
                     "type": "string",
@@ -5943,6 +6051,12 @@ const docTemplate = `{
         },
         "api.CPLineInput": {
             "type": "object",
+            "required": [
+                "measure",
+                "period",
+                "product_line",
+                "proposed"
+            ],
             "properties": {
                 "measure": {
                     "type": "string",
@@ -5982,6 +6096,9 @@ const docTemplate = `{
         },
         "api.CellBatch": {
             "type": "object",
+            "required": [
+                "cells"
+            ],
             "properties": {
                 "cells": {
                     "type": "array",
@@ -6087,6 +6204,13 @@ const docTemplate = `{
         },
         "api.CellInput": {
             "type": "object",
+            "required": [
+                "amount",
+                "measure",
+                "org_unit",
+                "period",
+                "product_line"
+            ],
             "properties": {
                 "amount": {
                     "description": "Amount is a decimal string at the measure's scale.",
@@ -6114,6 +6238,9 @@ const docTemplate = `{
         },
         "api.CommentBody": {
             "type": "object",
+            "required": [
+                "body"
+            ],
             "properties": {
                 "body": {
                     "type": "string",
@@ -6184,6 +6311,10 @@ const docTemplate = `{
         },
         "api.CounterproposalCreate": {
             "type": "object",
+            "required": [
+                "lines",
+                "org_unit"
+            ],
             "properties": {
                 "lines": {
                     "type": "array",
@@ -6243,6 +6374,9 @@ const docTemplate = `{
         },
         "api.DecisionRequest": {
             "type": "object",
+            "required": [
+                "decisions"
+            ],
             "properties": {
                 "decisions": {
                     "type": "array",
@@ -6467,9 +6601,12 @@ const docTemplate = `{
         },
         "api.LineDecisionInput": {
             "type": "object",
+            "required": [
+                "decision"
+            ],
             "properties": {
                 "amount": {
-                    "description": "Amount is the decider's own amount, for modify.",
+                    "description": "Amount is the decider's own amount: required for modify.",
                     "type": "string",
                     "example": "70000.00"
                 },
@@ -6575,6 +6712,11 @@ const docTemplate = `{
         },
         "api.MeasureCreate": {
             "type": "object",
+            "required": [
+                "code",
+                "name",
+                "unit"
+            ],
             "properties": {
                 "code": {
                     "type": "string",
@@ -6809,6 +6951,11 @@ const docTemplate = `{
         },
         "api.OrgUnitCreate": {
             "type": "object",
+            "required": [
+                "code",
+                "kind",
+                "name"
+            ],
             "properties": {
                 "code": {
                     "type": "string",
@@ -6986,6 +7133,11 @@ const docTemplate = `{
         },
         "api.ProductLineCreate": {
             "type": "object",
+            "required": [
+                "code",
+                "group",
+                "name"
+            ],
             "properties": {
                 "code": {
                     "type": "string",
@@ -7234,6 +7386,9 @@ const docTemplate = `{
         },
         "api.RoleAssignmentCreate": {
             "type": "object",
+            "required": [
+                "role"
+            ],
             "properties": {
                 "org_unit_id": {
                     "description": "OrgUnitID is required for branch_manager and team_lead, and must be\nabsent for every other role.",
@@ -7365,6 +7520,12 @@ const docTemplate = `{
         },
         "api.RoundCreate": {
             "type": "object",
+            "required": [
+                "code",
+                "first_month",
+                "fiscal_year",
+                "name"
+            ],
             "properties": {
                 "approval_chain": {
                     "description": "ApprovalChain defaults to product manager submits → sales director\nreviews → marketing director reviews → president approves.",
@@ -7534,6 +7695,11 @@ const docTemplate = `{
         },
         "api.SeasonalityProfileCreate": {
             "type": "object",
+            "required": [
+                "code",
+                "name",
+                "weights"
+            ],
             "properties": {
                 "code": {
                     "type": "string",
@@ -7674,7 +7840,12 @@ const docTemplate = `{
                     "example": "/api/v1/org-units"
                 },
                 "report": {
-                    "$ref": "#/definitions/api.TargetImportReport"
+                    "description": "Report is present when the file could be read.",
+                    "allOf": [
+                        {
+                            "$ref": "#/definitions/api.TargetImportReport"
+                        }
+                    ]
                 },
                 "request_id": {
                     "description": "RequestID repeats the X-Request-Id response header, to quote in reports.",
@@ -7783,6 +7954,9 @@ const docTemplate = `{
         },
         "api.TokenCreate": {
             "type": "object",
+            "required": [
+                "user_id"
+            ],
             "properties": {
                 "expires_at": {
                     "description": "ExpiresAt is when the token stops working (RFC 3339); null for never.",
@@ -7853,6 +8027,9 @@ const docTemplate = `{
         },
         "api.TransitionRequest": {
             "type": "object",
+            "required": [
+                "to"
+            ],
             "properties": {
                 "comment": {
                     "type": "string",
@@ -7896,6 +8073,10 @@ const docTemplate = `{
         },
         "api.UnitValue": {
             "type": "object",
+            "required": [
+                "org_unit",
+                "value"
+            ],
             "properties": {
                 "org_unit": {
                     "type": "string",
@@ -7950,6 +8131,10 @@ const docTemplate = `{
         },
         "api.UserCreate": {
             "type": "object",
+            "required": [
+                "name",
+                "username"
+            ],
             "properties": {
                 "email": {
                     "type": "string",
@@ -8057,6 +8242,9 @@ const docTemplate = `{
         },
         "api.VersionCreate": {
             "type": "object",
+            "required": [
+                "from_version_id"
+            ],
             "properties": {
                 "from_version_id": {
                     "description": "FromVersionID is the version to copy; it becomes the new one's parent.",
@@ -8095,7 +8283,73 @@ const docTemplate = `{
             "name": "Authorization",
             "in": "header"
         }
-    }
+    },
+    "tags": [
+        {
+            "description": "The caller: user, roles and scope",
+            "name": "me"
+        },
+        {
+            "description": "The organisation tree: company, regions, branches, teams",
+            "name": "org-units"
+        },
+        {
+            "description": "Product lines and their owners",
+            "name": "product-lines"
+        },
+        {
+            "description": "What is planned: revenue, margin, units, with their scale",
+            "name": "measures"
+        },
+        {
+            "description": "Monthly weights that spread a yearly amount over months",
+            "name": "seasonality-profiles"
+        },
+        {
+            "description": "Users and their role assignments",
+            "name": "users"
+        },
+        {
+            "description": "API tokens",
+            "name": "tokens"
+        },
+        {
+            "description": "The audit trail of every change",
+            "name": "audit"
+        },
+        {
+            "description": "Planning rounds: one annual cycle each, moving through its phases",
+            "name": "rounds"
+        },
+        {
+            "description": "Versions of a round's plan: working, frozen, record",
+            "name": "versions"
+        },
+        {
+            "description": "The target grid, allocation runs, diffs, consistency and cell history",
+            "name": "targets"
+        },
+        {
+            "description": "Counterproposals from org units, their review and comments",
+            "name": "counterproposals"
+        },
+        {
+            "description": "The approval chain of a version",
+            "name": "approval"
+        },
+        {
+            "description": "Actual figures, imported from CSV or XLSX",
+            "name": "actuals"
+        },
+        {
+            "description": "Attainment of targets by actuals, and rankings",
+            "name": "attainment"
+        },
+        {
+            "description": "Workbook export, target letters and workbook re-import",
+            "name": "spreadsheets"
+        }
+    ]
 }`
 
 // SwaggerInfo holds exported Swagger Info so clients can modify it
@@ -8105,7 +8359,7 @@ var SwaggerInfo = &swag.Spec{
 	BasePath:         "/api/v1",
 	Schemes:          []string{},
 	Title:            "Cascade API",
-	Description:      "Annual business planning: org units, product lines, measures, seasonality profiles, users, roles, tokens and the audit trail.\nAll amounts and weights are decimal strings. Errors are RFC 9457 application/problem+json.\nMutable resources carry an ETag; send it back in If-Match to make a PATCH fail with 412 when someone else changed the resource first.\nOperational endpoints outside the base path, without authentication: GET /healthz, GET /readyz, GET /openapi.json, GET /swagger/index.html, GET /metrics.",
+	Description:      "Annual business planning: master data (org units, product lines, measures, seasonality profiles, users, roles, tokens), planning rounds and their versions, target grids, the allocation engine, counterproposals, the approval chain, actuals and attainment, spreadsheets (export, target letters, re-import) and the audit trail.\nAll amounts and weights are decimal strings. Every error is an RFC 9457 application/problem+json document.\nMutable resources carry an ETag; send it back in If-Match to make a write fail with 412 when someone else changed the resource first.\nA POST with an Idempotency-Key header is safe to retry: a repeat with the same key and body gets the first response again, marked Idempotent-Replayed: true.\nOperational endpoints outside the base path, without authentication: GET /healthz, GET /readyz, GET /openapi.json, GET /swagger/index.html, GET /metrics.",
 	InfoInstanceName: "swagger",
 	SwaggerTemplate:  docTemplate,
 	LeftDelim:        "{{",

@@ -94,6 +94,7 @@ func NewWith(t testing.TB, opts Options) *Env {
 	t.Cleanup(env.Server.Close)
 	env.URL = env.Server.URL
 	env.Client = env.Server.Client()
+	env.Client.Transport = &contractTransport{base: env.Client.Transport, t: t}
 	env.Client.Timeout = 30 * time.Second
 	return env
 }
@@ -160,7 +161,7 @@ func (e *Env) Request(method, path, token string, body any, headers map[string]s
 			rd = bytes.NewReader(j)
 		}
 	}
-	req, err := http.NewRequest(method, e.URL+path, rd)
+	req, err := http.NewRequestWithContext(withTest(context.Background(), e.T), method, e.URL+path, rd)
 	if err != nil {
 		e.T.Fatalf("new request %s %s: %v", method, path, err)
 	}
@@ -171,6 +172,10 @@ func (e *Env) Request(method, path, token string, body any, headers map[string]s
 		req.Header.Set("Authorization", "Bearer "+token)
 	}
 	for k, v := range headers {
+		if http.CanonicalHeaderKey(k) == "Host" {
+			req.Host = v
+			continue
+		}
 		req.Header.Set(k, v)
 	}
 	res, err := e.Client.Do(req)

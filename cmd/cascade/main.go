@@ -10,6 +10,7 @@
 //	cascade actuals import --file F import actuals from CSV or XLSX
 //	cascade loadtest --db DSN       load-test several servers on one database
 //	cascade bench [--db DSN]        measure speed against the raw database
+//	cascade openapi [--base-url U]  print the OpenAPI 3 document
 //	cascade version                 print the version
 package main
 
@@ -48,6 +49,7 @@ Usage:
                                      simulated users; check nothing is lost (see cascade loadtest -h)
   cascade bench [flags]              build a large data set and measure the service
                                      against the database's own tools (see cascade bench -h)
+  cascade openapi [--base-url URL]   print the OpenAPI 3 document that /openapi.json serves
   cascade version                    print the version
 
 Every command takes --db (env CASCADE_DB): a SQLite file path (default
@@ -78,6 +80,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		err = runLoadtest(ctx, args[1:], stdout, stderr)
 	case "bench":
 		err = runBench(ctx, args[1:], stdout, stderr)
+	case "openapi":
+		err = runOpenAPI(args[1:], stdout, stderr)
 	case "version", "--version", "-v":
 		fmt.Fprintln(stdout, "cascade", Version)
 	case "help", "-h", "--help":

@@ -85,6 +85,9 @@ func TestMainEndToEnd(t *testing.T) {
 			if code != 200 || !strings.HasPrefix(doc["openapi"].(string), "3.") {
 				t.Fatalf("openapi: %d %v", code, doc["openapi"])
 			}
+			if servers := toJSON(doc["servers"]); !strings.Contains(servers, `"url":"`+m.URL()+`/api/v1"`) {
+				t.Errorf("openapi servers %s, want %s/api/v1", servers, m.URL())
+			}
 		})
 	}
 }
@@ -138,6 +141,9 @@ func TestCommands(t *testing.T) {
 	}{
 		{"version", []string{"version"}, 0, "cascade"},
 		{"unknown command", []string{"frobnicate"}, 2, ""},
+		{"serve with a relative base URL", []string{"serve", "--db", dsn, "--base-url", "/api"}, 1, ""},
+		{"openapi", []string{"openapi", "--base-url", "https://plan.example.com/"}, 0, `"url": "https://plan.example.com/api/v1"`},
+		{"openapi with a bad base URL", []string{"openapi", "--base-url", "ftp://x"}, 1, ""},
 		{"migrate status before", []string{"migrate", "status", "--db", dsn}, 0, "pending"},
 		{"migrate up", []string{"migrate", "up", "--db", dsn}, 0, "up to date"},
 		{"migrate status after", []string{"migrate", "status", "--db", dsn}, 0, "applied"},

@@ -25,6 +25,7 @@ type Config struct {
 	Demo            bool          // load the demo data when the database is empty
 	Migrate         bool          // apply pending migrations at start
 	BodyLimit       int64         // largest request body in bytes
+	BaseURL         string        // scheme and host clients reach the API at; empty: each request's own
 	ShutdownTimeout time.Duration // how long in-flight requests may finish
 	LogFormat       string        // "text" or "json"
 	LogLevel        slog.Level
@@ -78,7 +79,7 @@ func (m *Main) Run(ctx context.Context) (err error) {
 		}
 		demoUsers = res.Users
 	}
-	handler := api.NewServer(api.Config{Version: Version, BodyLimit: m.Config.BodyLimit, DB: m.db.SQLDB()}, svcs, m.Logger)
+	handler := api.NewServer(api.Config{Version: Version, BodyLimit: m.Config.BodyLimit, BaseURL: m.Config.BaseURL, DB: m.db.SQLDB()}, svcs, m.Logger)
 	if m.listener, err = net.Listen("tcp", m.Config.Addr); err != nil {
 		return err
 	}
@@ -182,6 +183,7 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	fs.BoolVar(&m.Config.Demo, "demo", envOr("CASCADE_DEMO", "") == "true", "load the demo data set into an empty database (env CASCADE_DEMO=true)")
 	noMigrate := fs.Bool("no-migrate", envOr("CASCADE_MIGRATE", "true") == "false", "do not apply pending migrations at start (env CASCADE_MIGRATE=false)")
 	fs.Int64Var(&m.Config.BodyLimit, "body-limit", m.Config.BodyLimit, "largest request body in bytes")
+	fs.StringVar(&m.Config.BaseURL, "base-url", envOr("CASCADE_BASE_URL", ""), "scheme and host clients reach the server at, e.g. https://plan.example.com: the server URL of /openapi.json (env CASCADE_BASE_URL; default: the scheme and host of each request)")
 	fs.DurationVar(&m.Config.ShutdownTimeout, "shutdown-timeout", m.Config.ShutdownTimeout, "how long in-flight requests may finish on shutdown")
 	fs.StringVar(&m.Config.LogFormat, "log-format", envOr("CASCADE_LOG_FORMAT", "text"), "log format: text or json (env CASCADE_LOG_FORMAT)")
 	level := fs.String("log-level", envOr("CASCADE_LOG_LEVEL", "info"), "log level: debug, info, warn, error (env CASCADE_LOG_LEVEL)")
@@ -190,6 +192,11 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	}
 	if err := m.Config.LogLevel.UnmarshalText([]byte(*level)); err != nil {
 		return fmt.Errorf("--log-level: %w", err)
+	}
+	if m.Config.BaseURL != "" {
+		if err := checkBaseURL(m.Config.BaseURL); err != nil {
+			return err
+		}
 	}
 	m.Config.DB, m.Config.Migrate = *db, !*noMigrate
 	m.Logger = newLogger(stderr, m.Config.LogFormat, m.Config.LogLevel)
