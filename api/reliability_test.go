@@ -91,6 +91,43 @@ func TestIdempotencyKeys(t *testing.T) {
 	})
 }
 
+// TestIdempotentPut checks that Idempotency-Key works on writes other than
+// POST (one middleware serves POST, PUT, PATCH and DELETE): a cell edit
+// retried with its key (and the If-Match it was sent with, which the first
+// attempt made stale) gets the first response again, and the edit is
+// applied once.
+func TestIdempotentPut(t *testing.T) {
+	apitest.ForEachDB(t, func(t *testing.T, env *apitest.Env) {
+		round := openDemoRound(t, env, "FY2027")
+		vid := *round.WorkingVersionID
+		pm := apitest.Token("pm-industry")
+		path := fmt.Sprintf("/api/v1/versions/%d", vid)
+		etag := env.Request("GET", path, pm, nil, nil).Header.Get("ETag")
+		edit := map[string]any{"cells": []map[string]any{{"org_unit": "B-SH-KA", "product_line": "POS", "measure": "revenue", "period": "2027-04", "amount": "125.00"}}}
+		headers := map[string]string{"If-Match": etag, "Idempotency-Key": "edit-1"}
+		first := env.Request("PUT", path+"/targets", pm, edit, headers)
+		if first.Status != 200 {
+			t.Fatalf("first edit: %d %s", first.Status, first.Body)
+		}
+		again := env.Request("PUT", path+"/targets", pm, edit, headers)
+		if again.Status != 200 || string(again.Body) != string(first.Body) || again.Header.Get("Idempotent-Replayed") != "true" {
+			t.Fatalf("retried edit: %d %v %s", again.Status, again.Header, again.Body)
+		}
+		// Without the key the same request is stale: the edit happened once.
+		if r := env.Request("PUT", path+"/targets", pm, edit, map[string]string{"If-Match": etag}); r.Status != 412 {
+			t.Fatalf("the same edit without its key: %d %s", r.Status, r.Body)
+		}
+		if got := env.Request("GET", path, pm, nil, nil).Header.Get("ETag"); got != first.Header.Get("ETag") {
+			t.Fatalf("version ETag %s after one edit retried, want %s (one revision more)", got, first.Header.Get("ETag"))
+		}
+		// A key reused for another edit is refused and changes nothing.
+		other := map[string]any{"cells": []map[string]any{{"org_unit": "B-SH-KA", "product_line": "POS", "measure": "revenue", "period": "2027-04", "amount": "999.00"}}}
+		if r := env.Request("PUT", path+"/targets", pm, other, map[string]string{"If-Match": first.Header.Get("ETag"), "Idempotency-Key": "edit-1"}); r.Status != 422 {
+			t.Fatalf("the key with another edit: %d %s", r.Status, r.Body)
+		}
+	})
+}
+
 func fingerprintOf(method, uri, body string) string {
 	return api.Fingerprint(method, uri, []byte(body))
 }
