@@ -57,6 +57,30 @@ func TestInternalErrorsAreHidden(t *testing.T) {
 	}
 }
 
+// TestUnavailableIsRetryable checks the 503 of a database failure: a
+// problem with Retry-After whose body says only "retry", while the log
+// keeps the database's own message.
+func TestUnavailableIsRetryable(t *testing.T) {
+	var logs bytes.Buffer
+	s := NewServer(Config{}, planning.Services{}, slog.New(slog.NewJSONHandler(&logs, nil)))
+	s.echo.POST("/write", func(echo.Context) error {
+		e := planning.Errorf(planning.EUNAVAILABLE, "the database could not complete this write; retry shortly")
+		e.Cause = errors.New("ERROR: new multixact has more than one updating member (SQLSTATE=XX000)")
+		return e
+	})
+	rec := httptest.NewRecorder()
+	s.ServeHTTP(rec, httptest.NewRequest(http.MethodPost, "/write", nil))
+	if rec.Code != 503 || rec.Header().Get("Content-Type") != problemMediaType || rec.Header().Get("Retry-After") == "" {
+		t.Fatalf("database failure: %d %v", rec.Code, rec.Header())
+	}
+	if strings.Contains(rec.Body.String(), "multixact") {
+		t.Errorf("the database's message reached the client: %s", rec.Body)
+	}
+	if !strings.Contains(logs.String(), "multixact") {
+		t.Errorf("the cause was not logged: %s", logs.String())
+	}
+}
+
 func TestProblemFor(t *testing.T) {
 	tests := []struct {
 		name   string
