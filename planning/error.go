@@ -41,12 +41,17 @@ type Error struct {
 // Unwrap returns the cause.
 func (e *Error) Unwrap() error { return e.Cause }
 
-// Error implements the error interface.
+// Error implements the error interface. It includes the cause, so logs
+// keep it; users see only Message.
 func (e *Error) Error() string {
-	if len(e.Fields) == 0 {
-		return fmt.Sprintf("cascade: code=%s message=%s", e.Code, e.Message)
+	s := fmt.Sprintf("cascade: code=%s message=%s", e.Code, e.Message)
+	if len(e.Fields) > 0 {
+		s += fmt.Sprintf(" fields=%v", e.Fields)
 	}
-	return fmt.Sprintf("cascade: code=%s message=%s fields=%v", e.Code, e.Message, e.Fields)
+	if e.Cause != nil {
+		s += " cause=" + e.Cause.Error()
+	}
+	return s
 }
 
 // Errorf returns an *Error with the given code and a formatted message.
