@@ -369,8 +369,9 @@ func (s *CounterproposalService) FindCounterproposals(ctx context.Context, f pla
 	return out, next, nil
 }
 
-// mutate loads a counterproposal for a change by its author, checks the
-// revision and the status, and saves it with a new revision after fn.
+// mutate loads a counterproposal for a change by its author, checks that
+// the caller may change it (EFORBIDDEN), then the revision and the status
+// (ECONFLICT), and saves it with a new revision after fn.
 func (s *CounterproposalService) mutate(ctx context.Context, id int64, ifMatch *int64, action string, allowed []planning.CounterproposalStatus,
 	fn func(tx bun.Tx, a *planning.Actor, row *cpRow, unit *orgUnitRow) error) (*planning.Counterproposal, error) {
 	a, err := planning.RequireActor(ctx)
@@ -381,6 +382,11 @@ func (s *CounterproposalService) mutate(ctx context.Context, id int64, ifMatch *
 	err = s.db.inTx(ctx, func(tx bun.Tx) error {
 		row, unit, err := s.loadCP(ctx, tx, a, id)
 		if err != nil {
+			return err
+		}
+		// Authorize first: whoever may not change it learns nothing of its
+		// state.
+		if err := requireAuthor(a, row, unit); err != nil {
 			return err
 		}
 		if err := checkRevision(ifMatch, row.Revision); err != nil {
@@ -429,9 +435,6 @@ func requireAuthor(a *planning.Actor, row *cpRow, unit *orgUnitRow) error {
 // UpdateCounterproposal implements planning.CounterproposalService.
 func (s *CounterproposalService) UpdateCounterproposal(ctx context.Context, id int64, title *string, lines *[]planning.LineInput, ifMatch *int64) (*planning.Counterproposal, error) {
 	return s.mutate(ctx, id, ifMatch, "update", []planning.CounterproposalStatus{planning.CPDraft}, func(tx bun.Tx, a *planning.Actor, row *cpRow, unit *orgUnitRow) error {
-		if err := requireAuthor(a, row, unit); err != nil {
-			return err
-		}
 		r, err := s.checkProposalWindow(ctx, tx, row.VersionID)
 		if err != nil {
 			return err
@@ -459,9 +462,6 @@ func (s *CounterproposalService) UpdateCounterproposal(ctx context.Context, id i
 // Submit implements planning.CounterproposalService.
 func (s *CounterproposalService) Submit(ctx context.Context, id int64, ifMatch *int64) (*planning.Counterproposal, error) {
 	return s.mutate(ctx, id, ifMatch, "submit", []planning.CounterproposalStatus{planning.CPDraft}, func(tx bun.Tx, a *planning.Actor, row *cpRow, unit *orgUnitRow) error {
-		if err := requireAuthor(a, row, unit); err != nil {
-			return err
-		}
 		if _, err := s.checkProposalWindow(ctx, tx, row.VersionID); err != nil {
 			return err
 		}
@@ -475,9 +475,6 @@ func (s *CounterproposalService) Submit(ctx context.Context, id int64, ifMatch *
 func (s *CounterproposalService) Withdraw(ctx context.Context, id int64, ifMatch *int64) (*planning.Counterproposal, error) {
 	return s.mutate(ctx, id, ifMatch, "withdraw", []planning.CounterproposalStatus{planning.CPDraft, planning.CPSubmitted},
 		func(tx bun.Tx, a *planning.Actor, row *cpRow, unit *orgUnitRow) error {
-			if err := requireAuthor(a, row, unit); err != nil {
-				return err
-			}
 			n, err := tx.NewSelect().Model((*cpLineRow)(nil)).Where("counterproposal_id = ? AND decision IS NOT NULL", row.ID).Count(ctx)
 			if err != nil {
 				return err
