@@ -73,7 +73,8 @@ type ApprovalService interface {
 	// in approval back). The rules are DecideApprovalAct's: EFORBIDDEN for
 	// the wrong role or a breach of the separation of duties, whatever the
 	// state; ECONFLICT out of turn; EINVALID for a rejection without a
-	// reason. A refusal for EFORBIDDEN is audited (approval.refused). The
+	// reason. A refusal under the separation of duties is audited
+	// (approval.refused). The
 	// final approval freezes the version and makes it the round's budget of
 	// record.
 	Act(ctx context.Context, versionID int64, action, comment string, ifMatch *int64) (*Approval, error)
@@ -211,7 +212,9 @@ func DecideApprovalAct(a *Actor, action, comment string, s ApprovalSubject) (App
 	}
 	// Validate.
 	var val Validation
-	if utf8.RuneCountInString(comment) > MaxCommentLength {
+	if msg := CheckText(comment, true); msg != "" {
+		val.Add("comment", "%s", msg)
+	} else if utf8.RuneCountInString(comment) > MaxCommentLength {
 		val.Add("comment", "must be at most %d characters", MaxCommentLength)
 	} else if action == ActReject && comment == "" {
 		val.Add("comment", "a rejection needs the reason")

@@ -69,6 +69,20 @@ func stepAct(action string) bool {
 	return action == ActSubmit || action == ActApprove || action == ActReject
 }
 
+// DutySeparationError is an EFORBIDDEN refusal under the separation of
+// duties, with the earlier act that rules the new one out. Such refusals
+// are audited.
+type DutySeparationError struct {
+	Err     *Error
+	Earlier ApprovalAction
+}
+
+// Error implements the error interface.
+func (e *DutySeparationError) Error() string { return e.Err.Error() }
+
+// Unwrap returns the *Error, so ErrorCode and ErrorMessage see it.
+func (e *DutySeparationError) Unwrap() error { return e.Err }
+
 // CheckSeparationOfDuties refuses (EFORBIDDEN, saying why) an act by
 // actorID on step of the chain when, under sep, the same person already
 // acted on another step. acts are the recorded acts the level looks at: the
@@ -88,8 +102,8 @@ func CheckSeparationOfDuties(sep DutySeparation, actorID int64, step int, versio
 		if x.VersionID != versionID {
 			where = fmt.Sprintf("version %d of this round", x.VersionID)
 		}
-		return Errorf(EFORBIDDEN, "separation of duties (%s): you %s step %d of %s's chain, so you may not act on step %d; somebody else takes it",
-			sep, what, x.Step+1, where, step+1)
+		return &DutySeparationError{Err: Errorf(EFORBIDDEN, "separation of duties (%s): you %s step %d of %s's chain, so you may not act on step %d; somebody else takes it",
+			sep, what, x.Step+1, where, step+1), Earlier: x}
 	}
 	return nil
 }

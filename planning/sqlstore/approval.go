@@ -2,6 +2,7 @@ package sqlstore
 
 import (
 	"context"
+	"errors"
 	"time"
 
 	"github.com/uptrace/bun"
@@ -103,6 +104,7 @@ func (s *ApprovalService) Act(ctx context.Context, versionID int64, action, comm
 	}
 	var out *planning.Approval
 	var refused *planning.ApprovalSubject
+	var earlier int64
 	err = s.db.inTx(ctx, func(tx bun.Tx) error {
 		res, err := tx.NewUpdate().Model((*versionRow)(nil)).Set("revision = revision + 1").Where("id = ?", versionID).Exec(ctx)
 		if err != nil {
@@ -128,8 +130,9 @@ func (s *ApprovalService) Act(ctx context.Context, versionID int64, action, comm
 		subject := planning.ApprovalSubject{Round: r, Version: v.toDomain(), Current: v.ApprovalStep, Acts: acts}
 		move, err := planning.DecideApprovalAct(a, action, comment, subject)
 		if err != nil {
-			if planning.ErrorCode(err) == planning.EFORBIDDEN {
-				refused = &subject
+			var sep *planning.DutySeparationError
+			if errors.As(err, &sep) {
+				refused, earlier = &subject, sep.Earlier.ID
 			}
 			return err
 		}
@@ -158,12 +161,14 @@ func (s *ApprovalService) Act(ctx context.Context, versionID int64, action, comm
 		return err
 	})
 	if refused != nil {
-		// The refusal is audited on its own, after the act's transaction
-		// rolled back: who tried what, and why it was refused.
+		// A refusal under the separation of duties is audited on its own,
+		// after the act's transaction rolled back: who tried what, the
+		// earlier act that ruled it out, and the reason.
 		rerr := s.db.inTx(ctx, func(tx bun.Tx) error {
 			_, err := s.db.writeAuditIn(ctx, tx, auditScope{RoundID: refused.Round.ID, VersionID: versionID}, "approval.refused", "version", versionID, nil,
 				map[string]any{"action": action, "approval_state": refused.Version.ApprovalState, "step": refused.Current,
-					"separation_of_duties": refused.Round.SeparationOfDuties.OrDefault(), "reason": planning.ErrorMessage(err)})
+					"separation_of_duties": refused.Round.SeparationOfDuties.OrDefault(), "earlier_action_id": earlier,
+					"reason": planning.ErrorMessage(err)})
 			return err
 		})
 		if rerr != nil {
