@@ -39,6 +39,17 @@ type Config struct {
 	// RateBurst is how many it may send at once (0: DefaultRateBurst).
 	RateLimit float64
 	RateBurst int
+	// AuthFailureRate is the sustained failed authentications per second
+	// one client address may cause before all its requests get 429, ahead
+	// of authentication; 0 means DefaultAuthFailureRate, a negative value
+	// turns the limit off. AuthFailureBurst is how many it may cause at
+	// once (0: DefaultAuthFailureBurst).
+	AuthFailureRate  float64
+	AuthFailureBurst int
+	// TrustProxyHeaders takes the client address from X-Forwarded-For or
+	// X-Real-IP, for a server behind a proxy that sets them; otherwise it
+	// is the connection's peer, which a client cannot forge.
+	TrustProxyHeaders bool
 	// DB, when set, is the connection pool whose statistics /metrics reports.
 	DB *sql.DB
 }
@@ -53,7 +64,9 @@ type Server struct {
 	echo    *echo.Echo
 	metrics *metrics
 	openapi []byte
-	limits  *limiters
+	limits  *limiters[int64]
+	// authFails counts failed authentications per client address.
+	authFails *limiters[string]
 }
 
 // NewServer builds the server. A nil logger discards logs.
@@ -72,7 +85,8 @@ func NewServer(cfg Config, svcs planning.Services, logger *slog.Logger) *Server 
 	}
 	s := &Server{cfg: cfg, svcs: svcs, logger: logger, echo: echo.New()}
 	s.metrics = newMetrics(cfg.DB)
-	s.limits = newLimiters(cfg.RateLimit, cfg.RateBurst)
+	s.limits = newLimiters[int64](cfg.RateLimit, cfg.RateBurst, DefaultRateLimit, DefaultRateBurst)
+	s.authFails = newLimiters[string](cfg.AuthFailureRate, cfg.AuthFailureBurst, DefaultAuthFailureRate, DefaultAuthFailureBurst)
 	s.openapi = s.buildOpenAPI()
 
 	e := s.echo
@@ -84,7 +98,7 @@ func NewServer(cfg Config, svcs planning.Services, logger *slog.Logger) *Server 
 	e.Use(middleware.RequestIDWithConfig(middleware.RequestIDConfig{}))
 	e.Use(s.observe)
 	e.Use(middleware.RecoverWithConfig(middleware.RecoverConfig{LogErrorFunc: s.logPanic}))
-	e.Use(s.limitBody, s.timeout, s.securityHeaders)
+	e.Use(s.limitBody, s.timeout, s.securityHeaders, checkQuery)
 
 	s.routes()
 	return s
@@ -134,7 +148,7 @@ func (s *Server) routes() {
 	// prefix to it, turning 405s into 404s.
 	v1 := e.Group(pathPrefix)
 	auth := func(method, path string, h echo.HandlerFunc) {
-		v1.Add(method, path, h, s.authenticate, s.rateLimit, s.idempotent)
+		v1.Add(method, path, h, s.limitAuthFailures, s.authenticate, s.rateLimit, s.idempotent)
 	}
 	auth(http.MethodGet, "/me", s.getMe)
 

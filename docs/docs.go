@@ -7331,6 +7331,15 @@ const docTemplate = `{
                     "type": "integer",
                     "example": 2
                 },
+                "separation_of_duties": {
+                    "description": "SeparationOfDuties is how strictly the chain keeps people apart:\n\"version\" (the floor: nobody acts on two steps of one version's\nchain, submit included) or \"round\" (nobody acts on two steps across\nthe round's versions).",
+                    "type": "string",
+                    "enum": [
+                        "version",
+                        "round"
+                    ],
+                    "example": "version"
+                },
                 "status": {
                     "type": "string",
                     "enum": [
@@ -7394,6 +7403,15 @@ const docTemplate = `{
                 "name": {
                     "type": "string",
                     "example": "Annual plan 2027"
+                },
+                "separation_of_duties": {
+                    "description": "SeparationOfDuties defaults to \"version\", the floor; \"round\" is\nstricter.",
+                    "type": "string",
+                    "enum": [
+                        "version",
+                        "round"
+                    ],
+                    "example": "version"
                 }
             }
         },
@@ -7434,6 +7452,13 @@ const docTemplate = `{
                 },
                 "name": {
                     "type": "string"
+                },
+                "separation_of_duties": {
+                    "type": "string",
+                    "enum": [
+                        "version",
+                        "round"
+                    ]
                 }
             }
         },
