@@ -6284,6 +6284,11 @@ const docTemplate = `{
                 "key": {
                     "type": "string",
                     "example": "B-SH"
+                },
+                "level": {
+                    "description": "Level is the org tree level of the summed cells: 1 for the top (the\ncompany), 2 for the units under it (regions, national departments),\n3 for theirs (branches), and so on.",
+                    "type": "integer",
+                    "example": 3
                 }
             }
         },
