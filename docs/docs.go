@@ -5614,7 +5614,12 @@ const docTemplate = `{
         "api.AttainmentReport": {
             "type": "object",
             "properties": {
+                "actual_from": {
+                    "type": "string",
+                    "example": "2027-04"
+                },
                 "actual_months": {
+                    "description": "ActualMonths is [actual_from, actual_to], kept likewise.",
                     "type": "array",
                     "items": {
                         "type": "string"
@@ -5623,6 +5628,10 @@ const docTemplate = `{
                         "2027-04",
                         "2027-06"
                     ]
+                },
+                "actual_to": {
+                    "type": "string",
+                    "example": "2027-06"
                 },
                 "basis": {
                     "type": "string",
@@ -5660,8 +5669,13 @@ const docTemplate = `{
                     "type": "integer",
                     "example": 1
                 },
+                "target_from": {
+                    "description": "TargetFrom to TargetTo are the months of targets compared, both\nincluded; ActualFrom to ActualTo those of actuals (to date: with\nbasis \"year\" the targets cover the whole year and the actuals the\nmonths so far).",
+                    "type": "string",
+                    "example": "2027-04"
+                },
                 "target_months": {
-                    "description": "TargetMonths and ActualMonths are the months compared, first and last.",
+                    "description": "TargetMonths is the same range as [target_from, target_to]: the\nfirst and the last month, not a list of the months. Kept for\nexisting clients; read target_from and target_to instead.",
                     "type": "array",
                     "items": {
                         "type": "string"
@@ -5670,6 +5684,10 @@ const docTemplate = `{
                         "2027-04",
                         "2027-06"
                     ]
+                },
+                "target_to": {
+                    "type": "string",
+                    "example": "2027-06"
                 },
                 "version_id": {
                     "type": "integer",
@@ -7130,7 +7148,12 @@ const docTemplate = `{
         "api.Ranking": {
             "type": "object",
             "properties": {
+                "actual_from": {
+                    "type": "string",
+                    "example": "2027-04"
+                },
                 "actual_months": {
+                    "description": "ActualMonths is [actual_from, actual_to], kept likewise.",
                     "type": "array",
                     "items": {
                         "type": "string"
@@ -7139,6 +7162,10 @@ const docTemplate = `{
                         "2027-04",
                         "2027-06"
                     ]
+                },
+                "actual_to": {
+                    "type": "string",
+                    "example": "2027-06"
                 },
                 "basis": {
                     "type": "string",
@@ -7173,8 +7200,13 @@ const docTemplate = `{
                     "type": "integer",
                     "example": 1
                 },
+                "target_from": {
+                    "description": "TargetFrom to TargetTo are the months of targets compared, both\nincluded; ActualFrom to ActualTo those of actuals (to date: with\nbasis \"year\" the targets cover the whole year and the actuals the\nmonths so far).",
+                    "type": "string",
+                    "example": "2027-04"
+                },
                 "target_months": {
-                    "description": "TargetMonths and ActualMonths are the months compared, first and last.",
+                    "description": "TargetMonths is the same range as [target_from, target_to]: the\nfirst and the last month, not a list of the months. Kept for\nexisting clients; read target_from and target_to instead.",
                     "type": "array",
                     "items": {
                         "type": "string"
@@ -7183,6 +7215,10 @@ const docTemplate = `{
                         "2027-04",
                         "2027-06"
                     ]
+                },
+                "target_to": {
+                    "type": "string",
+                    "example": "2027-06"
                 },
                 "version_id": {
                     "type": "integer",
