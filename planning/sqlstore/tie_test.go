@@ -1,6 +1,7 @@
 package sqlstore_test
 
 import (
+	"fmt"
 	"testing"
 
 	"github.com/shopspring/decimal"
@@ -15,41 +16,45 @@ import (
 // for a month line alike.
 func TestRebalanceTieGoesToSmallerCode(t *testing.T) {
 	for _, period := range []int{planning.YearPeriod, 3} {
-		forEachDB(t, func(t *testing.T, e *env) {
-			re := openRound(t, e)
-			re.cascadeBuf(t, "pm-industry", "POS", "12000000.00", "0.05")
-			r, err := e.svcs.Rounds.TransitionRound(e.as("strategy"), re.round.ID, planning.RoundCounterproposals, "", nil)
-			if err != nil {
-				t.Fatal(err)
-			}
-			re.round = r
-			vid := *re.round.WorkingVersionID
-			sh, pos := re.unitID("B-SH"), re.lines["POS"].ID
-			cur := re.year(t, "B-SH", "POS")
-			if period != planning.YearPeriod {
-				cur = re.grid(t, "strategy", planning.GridFilter{VersionID: vid})[[3]int64{sh, pos, re.revenue.ID}][period-1]
-			}
-			cp, err := e.svcs.Proposals.CreateCounterproposal(e.as("bm-sh"), vid, sh, "", []planning.LineInput{{ProductLineID: pos,
-				MeasureID: re.revenue.ID, Period: period, Proposed: cur.Add(dec("150000.02")), Reason: "three new bank branches"}})
-			if err != nil {
-				t.Fatal(err)
-			}
-			if _, err = e.svcs.Proposals.Submit(e.as("bm-sh"), cp.ID, nil); err != nil {
-				t.Fatal(err)
-			}
-			if _, err = e.svcs.Proposals.Decide(e.as("pm-industry"), cp.ID, []planning.LineDecision{{LineID: cp.Lines[0].ID,
-				Action: planning.DecisionAccept, Apply: planning.ApplyRebalance}}, nil); err != nil {
-				t.Fatal(err)
-			}
-			want := map[string]string{"B-SH": "1350000.02", "B-AH": "1150000.00", "B-JS": "1149999.99", "B-ZJ": "1149999.99"}
-			for u, w := range want {
-				if got := re.year(t, u, "POS"); !got.Equal(dec(w)) {
-					t.Errorf("period %d: %s = %s, want %s", period, u, got, w)
-				}
-			}
-			re.consistent(t)
-		})
+		t.Run(fmt.Sprintf("period %d", period), func(t *testing.T) { testRebalanceTie(t, period) })
 	}
+}
+
+func testRebalanceTie(t *testing.T, period int) {
+	forEachDB(t, func(t *testing.T, e *env) {
+		re := openRound(t, e)
+		re.cascadeBuf(t, "pm-industry", "POS", "12000000.00", "0.05")
+		r, err := e.svcs.Rounds.TransitionRound(e.as("strategy"), re.round.ID, planning.RoundCounterproposals, "", nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		re.round = r
+		vid := *re.round.WorkingVersionID
+		sh, pos := re.unitID("B-SH"), re.lines["POS"].ID
+		cur := re.year(t, "B-SH", "POS")
+		if period != planning.YearPeriod {
+			cur = re.grid(t, "strategy", planning.GridFilter{VersionID: vid})[[3]int64{sh, pos, re.revenue.ID}][period-1]
+		}
+		cp, err := e.svcs.Proposals.CreateCounterproposal(e.as("bm-sh"), vid, sh, "", []planning.LineInput{{ProductLineID: pos,
+			MeasureID: re.revenue.ID, Period: period, Proposed: cur.Add(dec("150000.02")), Reason: "three new bank branches"}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err = e.svcs.Proposals.Submit(e.as("bm-sh"), cp.ID, nil); err != nil {
+			t.Fatal(err)
+		}
+		if _, err = e.svcs.Proposals.Decide(e.as("pm-industry"), cp.ID, []planning.LineDecision{{LineID: cp.Lines[0].ID,
+			Action: planning.DecisionAccept, Apply: planning.ApplyRebalance}}, nil); err != nil {
+			t.Fatal(err)
+		}
+		want := map[string]string{"B-SH": "1350000.02", "B-AH": "1150000.00", "B-JS": "1149999.99", "B-ZJ": "1149999.99"}
+		for u, w := range want {
+			if got := re.year(t, u, "POS"); !got.Equal(dec(w)) {
+				t.Errorf("period %d: %s = %s, want %s", period, u, got, w)
+			}
+		}
+		re.consistent(t)
+	})
 }
 
 // cascadeBuf cascades a line's revenue like the README: regions by weight,
