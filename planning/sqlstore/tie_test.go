@@ -81,3 +81,51 @@ func (re *roundEnv) cascadeBuf(t *testing.T, user, line, amount, buf string) {
 		t.Fatal(err)
 	}
 }
+
+// TestRebalanceLargestRemainderBeforeCode: after Shanghai's 1,300,000.00
+// is accepted, B-AH and B-JS hold 1,166,666.67 and B-ZJ one cent less.
+// Accepting +150,000.02 more re-splits 3,349,999.98 over them in proportion:
+// B-AH's and B-JS's exact shares are equal (1,116,666.6647…), B-ZJ's is
+// smaller (1,116,666.6552…) but has the largest remainder, so the leftover
+// cent goes to B-ZJ, before any tie is looked at, and all three end at
+// 1,116,666.66. The tie rule only orders equal remainders.
+func TestRebalanceLargestRemainderBeforeCode(t *testing.T) {
+	forEachDB(t, func(t *testing.T, e *env) {
+		re := openRound(t, e)
+		re.cascadeBuf(t, "pm-industry", "POS", "12000000.00", "0.05")
+		r, err := e.svcs.Rounds.TransitionRound(e.as("strategy"), re.round.ID, planning.RoundCounterproposals, "", nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		re.round = r
+		vid := *re.round.WorkingVersionID
+		sh, pos := re.unitID("B-SH"), re.lines["POS"].ID
+		accept := func(amount decimal.Decimal) {
+			t.Helper()
+			cp, err := e.svcs.Proposals.CreateCounterproposal(e.as("bm-sh"), vid, sh, "", []planning.LineInput{{ProductLineID: pos,
+				MeasureID: re.revenue.ID, Period: planning.YearPeriod, Proposed: amount, Reason: "new customers"}})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if _, err := e.svcs.Proposals.Submit(e.as("bm-sh"), cp.ID, nil); err != nil {
+				t.Fatal(err)
+			}
+			if _, err = e.svcs.Proposals.Decide(e.as("pm-industry"), cp.ID, []planning.LineDecision{{LineID: cp.Lines[0].ID, Action: planning.DecisionAccept}}, nil); err != nil {
+				t.Fatal(err)
+			}
+		}
+		accept(dec("1300000.00"))
+		for u, w := range map[string]string{"B-AH": "1166666.67", "B-JS": "1166666.67", "B-ZJ": "1166666.66"} {
+			if got := re.year(t, u, "POS"); !got.Equal(dec(w)) {
+				t.Fatalf("after the first accept %s = %s, want %s", u, got, w)
+			}
+		}
+		accept(dec("1450000.02"))
+		for _, u := range []string{"B-AH", "B-JS", "B-ZJ"} {
+			if got := re.year(t, u, "POS"); !got.Equal(dec("1116666.66")) {
+				t.Errorf("%s = %s, want 1116666.66", u, got)
+			}
+		}
+		re.consistent(t)
+	})
+}
