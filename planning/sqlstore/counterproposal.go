@@ -222,7 +222,9 @@ func (s *CounterproposalService) checkLines(ctx context.Context, idb bun.IDB, a 
 		if l.Period < 0 || l.Period > 12 {
 			v.Add(f+".period", "must be a month of the round's fiscal year, or the year")
 		}
-		if len(l.Reason) > 2000 {
+		if msg := planning.CheckText(l.Reason, true); msg != "" {
+			v.Add(f+".reason", "%s", msg)
+		} else if len(l.Reason) > 2000 {
 			v.Add(f+".reason", "must be at most 2000 characters")
 		}
 		k := key{l.ProductLineID, l.MeasureID, l.Period}
@@ -266,7 +268,9 @@ func (s *CounterproposalService) CreateCounterproposal(ctx context.Context, vers
 		return nil, err
 	}
 	var val planning.Validation
-	if len(title) > planning.MaxNameLength {
+	if msg := planning.CheckText(title, false); msg != "" {
+		val.Add("title", "%s", msg)
+	} else if len(title) > planning.MaxNameLength {
 		val.Add("title", "must be at most %d characters", planning.MaxNameLength)
 	}
 	if err := val.Err(); err != nil {
@@ -496,6 +500,9 @@ func (s *CounterproposalService) AddComment(ctx context.Context, id int64, body 
 	}
 	if body == "" || len(body) > 10000 {
 		return nil, fieldErr(planning.EINVALID, "body", "must be 1 to 10000 characters")
+	}
+	if msg := planning.CheckText(body, true); msg != "" {
+		return nil, fieldErr(planning.EINVALID, "body", "%s", msg)
 	}
 	var out *planning.Comment
 	err = s.db.inTx(ctx, func(tx bun.Tx) error {

@@ -44,7 +44,9 @@ func (s *CounterproposalService) Decide(ctx context.Context, id int64, decisions
 		if d.Apply != "" && d.Apply != planning.ApplyRebalance && d.Apply != planning.ApplyRaiseParent {
 			val.Add(f+".apply", "must be rebalance or raise_parent")
 		}
-		if len(d.Comment) > 2000 {
+		if msg := planning.CheckText(d.Comment, true); msg != "" {
+			val.Add(f+".comment", "%s", msg)
+		} else if len(d.Comment) > 2000 {
 			val.Add(f+".comment", "must be at most 2000 characters")
 		}
 	}

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"strings"
 	"time"
+	"unicode/utf8"
 
 	"github.com/uptrace/bun"
 
@@ -287,6 +288,11 @@ func (s *RoundService) TransitionRound(ctx context.Context, id int64, to plannin
 	}
 	if !to.Valid() {
 		return nil, fieldErr(planning.EINVALID, "to", "must be one of %v", planning.RoundStatuses)
+	}
+	if msg := planning.CheckText(comment, true); msg != "" {
+		return nil, fieldErr(planning.EINVALID, "comment", "%s", msg)
+	} else if utf8.RuneCountInString(comment) > planning.MaxCommentLength {
+		return nil, fieldErr(planning.EINVALID, "comment", "must be at most %d characters", planning.MaxCommentLength)
 	}
 	var out *planning.Round
 	err = s.db.inTx(ctx, func(tx bun.Tx) error {
