@@ -96,6 +96,10 @@ func TestAuthFailureLimit(t *testing.T) {
 			t.Fatalf("proxy, request %d: %d, want %d", i, r.Status, want)
 		}
 	}
+	// What the client itself writes at the left of the header is not taken.
+	if r := env.Request("GET", "/api/v1/me", unknown, nil, from("198.51.100.1, 203.0.113.7")); r.Status != 429 {
+		t.Fatalf("a forged left-most X-Forwarded-For escaped the limit: %d", r.Status)
+	}
 	if r := env.Request("GET", "/api/v1/me", apitest.Token("auditor"), nil, from("203.0.113.8")); r.Status != 200 {
 		t.Fatalf("another forwarded address: %d", r.Status)
 	}

@@ -2,7 +2,6 @@ package api
 
 import (
 	"math"
-	"net"
 	"strconv"
 	"sync"
 	"time"
@@ -104,17 +103,10 @@ func retryAfter(c echo.Context, wait time.Duration) int {
 }
 
 // clientAddress is the address a request came from: the connection's peer,
-// or, behind a trusted proxy (Config.TrustProxyHeaders), what the proxy
-// says in X-Forwarded-For or X-Real-IP.
+// or, behind a trusted proxy (Config.TrustProxyHeaders), the nearest
+// address in X-Forwarded-For that is not one of ours (see NewServer).
 func (s *Server) clientAddress(c echo.Context) string {
-	if s.cfg.TrustProxyHeaders {
-		return c.RealIP()
-	}
-	host, _, err := net.SplitHostPort(c.Request().RemoteAddr)
-	if err != nil {
-		return c.Request().RemoteAddr
-	}
-	return host
+	return c.RealIP()
 }
 
 // limitAuthFailures throttles guessing before any token is hashed and

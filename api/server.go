@@ -46,9 +46,10 @@ type Config struct {
 	// once (0: DefaultAuthFailureBurst).
 	AuthFailureRate  float64
 	AuthFailureBurst int
-	// TrustProxyHeaders takes the client address from X-Forwarded-For or
-	// X-Real-IP, for a server behind a proxy that sets them; otherwise it
-	// is the connection's peer, which a client cannot forge.
+	// TrustProxyHeaders takes the client address from X-Forwarded-For (the
+	// nearest address that is not on a loopback, link-local or private
+	// network), for a server behind a proxy that sets it; otherwise it is
+	// the connection's peer, which a client cannot forge.
 	TrustProxyHeaders bool
 	// DB, when set, is the connection pool whose statistics /metrics reports.
 	DB *sql.DB
@@ -93,6 +94,14 @@ func NewServer(cfg Config, svcs planning.Services, logger *slog.Logger) *Server 
 	e.HideBanner, e.HidePort = true, true
 	e.Logger.SetOutput(io.Discard)
 	e.HTTPErrorHandler = s.handleError
+	if cfg.TrustProxyHeaders {
+		// The right-most address in X-Forwarded-For that is not a proxy
+		// of ours (loopback, link-local, private networks): what a client
+		// writes into the header itself is never taken.
+		e.IPExtractor = echo.ExtractIPFromXFFHeader()
+	} else {
+		e.IPExtractor = echo.ExtractIPDirect()
+	}
 
 	e.Pre(dropBadRequestID)
 	e.Use(middleware.RequestIDWithConfig(middleware.RequestIDConfig{}))
