@@ -1168,7 +1168,7 @@ const docTemplate = `{
                         "BearerAuth": []
                     }
                 ],
-                "description": "Units the caller may see, ordered by path (parents before children). Branch managers and team leads see their subtree only.",
+                "description": "Units the caller may see, in tree order: the top unit, then each unit followed by its subtree, siblings in the order they were created. Branch managers and team leads see their subtree only.",
                 "produces": [
                     "application/json"
                 ],
