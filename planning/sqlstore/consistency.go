@@ -48,8 +48,10 @@ type groupRow struct {
 // product line, measure and month where the children hold cells, their sum
 // must equal the parent's amount, or, where an allocation left an
 // over-assignment buffer b, the parent's months × (1 + b) as the allocation
-// engine rounds them. The sums run in the database; only the groups that
-// differ from the plain parent amount come back.
+// engine rounds them (allocation.BufferedMonths). The sums run in the
+// database; the groups that differ from the plain parent amount come back,
+// and every buffered group, since its children must differ from the plain
+// amount.
 func (s *TargetService) FindInconsistencies(ctx context.Context, versionID int64, page planning.PageRequest) ([]planning.Inconsistency, string, error) {
 	a, err := planning.RequireActor(ctx)
 	if err != nil {
@@ -81,7 +83,7 @@ func (s *TargetService) FindInconsistencies(ctx context.Context, versionID int64
 		     AND p.product_line_id = g.product_line_id AND p.measure_id = g.measure_id AND p.period = g.period
 		LEFT JOIN allocation_buffers AS b ON b.version_id = ? AND b.org_unit_id = g.parent_id
 		     AND b.product_line_id = g.product_line_id AND b.measure_id = g.measure_id
-		WHERE (p.amount IS NULL OR g.children <> ` + s.db.minorUnits("p.amount") + `)` + scope + `
+		WHERE (p.amount IS NULL OR b.buffer IS NOT NULL OR g.children <> ` + s.db.minorUnits("p.amount") + `)` + scope + `
 		ORDER BY g.parent_id, g.product_line_id, g.measure_id, g.period`
 	args := append([]any{versionID, versionID, versionID}, scopeArgs...)
 	var groups []groupRow

@@ -68,6 +68,25 @@ func TestConsistencyChecksTheBufferedRule(t *testing.T) {
 					t.Fatalf("%s month %d: children add up to %s (month × 1.05 rounded alone), the rule says %s, and the report is silent: %+v",
 						region, j+1, naive, rule[j], inc)
 				}
+				// Children adding up to the plain, unbuffered parent month
+				// are reported too.
+				v, _ = e.svcs.Versions.FindVersionByID(e.as("strategy"), vid)
+				if _, err := e.svcs.Targets.EditCells(e.as("pm-industry"), vid, []planning.CellEdit{{CellKey: k, Amount: cur.Add(m.Sub(rule[j]))}}, &v.Revision); err != nil {
+					t.Fatal(err)
+				}
+				inc, _, err = e.svcs.Targets.FindInconsistencies(e.as("strategy"), vid, planning.PageRequest{Limit: 100})
+				if err != nil {
+					t.Fatal(err)
+				}
+				reported = false
+				for _, x := range inc {
+					if x.ParentID == rid && x.Period == j+1 && x.ProductLineID == pos {
+						reported = x.Expected.Equal(rule[j]) && x.ChildrenSum.Equal(m)
+					}
+				}
+				if !reported {
+					t.Fatalf("%s month %d: children add up to the unbuffered %s and the report does not say so: %+v", region, j+1, m, inc)
+				}
 				return
 			}
 		}
