@@ -98,6 +98,45 @@ func (s *TargetService) FindInconsistencies(ctx context.Context, versionID int64
 	}
 	var out []planning.Inconsistency
 	buffered := map[planning.CellKey][12]decimal.Decimal{}
+	// A buffered group whose children hold cells in all twelve months
+	// brings the parent's twelve months along; only the others need a
+	// query for them.
+	type bufferedGroup struct {
+		months [12]decimal.Decimal
+		seen   int
+		buffer string
+		scale  int32
+	}
+	parentMonths := map[planning.CellKey]*bufferedGroup{}
+	for _, g := range groups {
+		if g.Buffer == nil {
+			continue
+		}
+		yk := planning.CellKey{OrgUnitID: g.ParentID, ProductLineID: g.ProductLineID, MeasureID: g.MeasureID}
+		m := parentMonths[yk]
+		if m == nil {
+			m = &bufferedGroup{buffer: *g.Buffer, scale: g.Scale}
+			parentMonths[yk] = m
+		}
+		if g.Parent != nil {
+			d, err := decimal.NewFromString(*g.Parent)
+			if err != nil {
+				return nil, "", err
+			}
+			m.months[g.Period-1] = d
+		}
+		m.seen++
+	}
+	for yk, m := range parentMonths {
+		if m.seen != 12 {
+			continue
+		}
+		got, err := bufferedOf(m.months[:], m.buffer, m.scale)
+		if err != nil {
+			return nil, "", err
+		}
+		buffered[yk] = got
+	}
 	for _, g := range groups {
 		k := planning.CellKey{OrgUnitID: g.ParentID, ProductLineID: g.ProductLineID, MeasureID: g.MeasureID, Period: g.Period}
 		if !keyAfter(k, after) {
@@ -143,10 +182,6 @@ func (s *TargetService) FindInconsistencies(ctx context.Context, versionID int64
 // allocation engine rounds them.
 func (s *TargetService) bufferedMonths(ctx context.Context, versionID int64, k planning.CellKey, buffer string, scale int32) ([12]decimal.Decimal, error) {
 	var out [12]decimal.Decimal
-	b, err := decimal.NewFromString(buffer)
-	if err != nil {
-		return out, err
-	}
 	var cells []cellRow
 	if err := s.db.bun.NewSelect().TableExpr("target_cells").Column("period", "amount").
 		Where("version_id = ? AND org_unit_id = ? AND product_line_id = ? AND measure_id = ?", versionID, k.OrgUnitID, k.ProductLineID, k.MeasureID).
@@ -158,9 +193,21 @@ func (s *TargetService) bufferedMonths(ctx context.Context, versionID int64, k p
 		months[i] = decimal.Zero
 	}
 	for _, c := range cells {
-		if months[c.Period-1], err = decimal.NewFromString(c.Amount); err != nil {
+		d, err := decimal.NewFromString(c.Amount)
+		if err != nil {
 			return out, err
 		}
+		months[c.Period-1] = d
+	}
+	return bufferedOf(months, buffer, scale)
+}
+
+// bufferedOf is allocation.BufferedMonths of a parent's twelve months.
+func bufferedOf(months []decimal.Decimal, buffer string, scale int32) ([12]decimal.Decimal, error) {
+	var out [12]decimal.Decimal
+	b, err := decimal.NewFromString(buffer)
+	if err != nil {
+		return out, err
 	}
 	got, err := allocation.BufferedMonths(months, b, scale)
 	if err != nil {
