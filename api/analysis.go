@@ -22,10 +22,18 @@ type CellChange struct {
 	Delta  string `json:"delta" example:"20000.00"`
 }
 
-// DiffRollup sums the changes by one dimension. Amounts of different
-// measures are summed separately (by_measure) and together elsewhere only
-// within one measure filter: filter by measure for meaningful totals.
+// DiffRollup sums the changed cells of one org tree level by one dimension.
+// Every level holds its own cells (a branch's target and its teams' are
+// separate cells), so a rollup never adds levels together: by_product_line,
+// by_measure and by_period have one entry per level and key, and the entry
+// at level 3 says what changed at level 3. Amounts of different measures are
+// summed separately (by_measure) and together elsewhere only within one
+// measure filter: filter by measure for meaningful totals.
 type DiffRollup struct {
+	// Level is the org tree level of the summed cells: 1 for the top (the
+	// company), 2 for the units under it (regions, national departments),
+	// 3 for theirs (branches), and so on.
+	Level  int    `json:"level" example:"3"`
 	Key    string `json:"key" example:"B-SH"`
 	Before string `json:"before"`
 	After  string `json:"after"`
@@ -158,7 +166,7 @@ func (s *Server) diffVersions(c echo.Context) error {
 		out := make([]DiffRollup, 0, len(xs))
 		for _, x := range xs {
 			sc := scale(x.Key)
-			out = append(out, DiffRollup{Key: key(x.Key), Before: planning.FormatAmount(x.Before, sc), After: planning.FormatAmount(x.After, sc), Delta: planning.FormatAmount(x.Delta, sc)})
+			out = append(out, DiffRollup{Level: x.Level, Key: key(x.Key), Before: planning.FormatAmount(x.Before, sc), After: planning.FormatAmount(x.After, sc), Delta: planning.FormatAmount(x.Delta, sc)})
 		}
 		return out
 	}

@@ -47,8 +47,19 @@ type AttainmentBasis struct {
 	// Period is the month the report is as of.
 	Period string `json:"period" example:"2027-06"`
 	Basis  string `json:"basis" example:"ytd" enums:"month,qtd,ytd,year"`
-	// TargetMonths and ActualMonths are the months compared, first and last.
+	// TargetFrom to TargetTo are the months of targets compared, both
+	// included; ActualFrom to ActualTo those of actuals (to date: with
+	// basis "year" the targets cover the whole year and the actuals the
+	// months so far).
+	TargetFrom string `json:"target_from" example:"2027-04"`
+	TargetTo   string `json:"target_to" example:"2027-06"`
+	ActualFrom string `json:"actual_from" example:"2027-04"`
+	ActualTo   string `json:"actual_to" example:"2027-06"`
+	// TargetMonths is the same range as [target_from, target_to]: the
+	// first and the last month, not a list of the months. Kept for
+	// existing clients; read target_from and target_to instead.
 	TargetMonths []string `json:"target_months" example:"2027-04,2027-06"`
+	// ActualMonths is [actual_from, actual_to], kept likewise.
 	ActualMonths []string `json:"actual_months" example:"2027-04,2027-06"`
 }
 
@@ -98,6 +109,8 @@ func fromDomainAttainmentBasis(rep *planning.AttainmentReport) AttainmentBasis {
 	r := rep.Round
 	return AttainmentBasis{RoundID: r.ID, Round: r.Code, VersionID: rep.VersionID, BudgetOfRecord: rep.Record,
 		Period: r.MonthLabel(rep.Period), Basis: string(rep.Basis),
+		TargetFrom: r.MonthLabel(rep.TargetFrom), TargetTo: r.MonthLabel(rep.TargetTo),
+		ActualFrom: r.MonthLabel(rep.ActualFrom), ActualTo: r.MonthLabel(rep.ActualTo),
 		TargetMonths: []string{r.MonthLabel(rep.TargetFrom), r.MonthLabel(rep.TargetTo)},
 		ActualMonths: []string{r.MonthLabel(rep.ActualFrom), r.MonthLabel(rep.ActualTo)}}
 }

@@ -44,11 +44,16 @@ const maxJSONDepth = 32
 //
 //   - a Content-Type, when present, must be JSON (415 otherwise);
 //   - a body over the limit is 413, an empty one 400;
-//   - invalid UTF-8, malformed JSON, a value other than an object, trailing
+//   - malformed JSON, invalid UTF-8 outside strings, a value other than an object, trailing
 //     data after it, duplicate keys, keys that are not lower-case
 //     snake_case and strings holding NUL are 400;
 //   - unknown fields are 400 naming the field, and so are values of the wrong
-//     JSON type.
+//     JSON type;
+//   - every string the request type holds, however deeply, is free text
+//     under planning.CheckText (checkStrings): control characters, bidi
+//     overrides and invalid Unicode are 422 naming the field. So are \u
+//     escapes of lone UTF-16 surrogates, which encoding/json would silently
+//     turn into U+FFFD.
 //
 // Rules about the values themselves (a malformed decimal, a missing name) are
 // checked afterwards by the caller and the domain, and are 422.
@@ -86,18 +91,125 @@ func unmarshalStrict(body []byte, dst any) error {
 	if len(bytes.TrimSpace(body)) == 0 {
 		return &planning.Error{Code: planning.EBADREQUEST, Message: "a JSON request body is required"}
 	}
-	if !utf8.Valid(body) {
-		return &planning.Error{Code: planning.EBADREQUEST, Message: "the request body is not valid UTF-8"}
-	}
 	if err := checkJSONTokens(body); err != nil {
 		return err
+	}
+	if !utf8.Valid(body) {
+		// Invalid UTF-8 inside a string is a 422 naming the field (see
+		// checkJSONTokens); anywhere else the body is not JSON text.
+		return &planning.Error{Code: planning.EBADREQUEST, Message: "the request body is not valid UTF-8"}
 	}
 	dec := json.NewDecoder(bytes.NewReader(body))
 	dec.DisallowUnknownFields()
 	if err := dec.Decode(dst); err != nil {
 		return decodeError(err)
 	}
-	return nil
+	var v planning.Validation
+	checkStrings(&v, reflect.ValueOf(dst), "", false)
+	return v.Err()
+}
+
+// multilineFields are the JSON names of the fields that hold multi-line
+// text, where tabs and line breaks are fine. A field can also say so with
+// the struct tag text:"multiline".
+var multilineFields = map[string]bool{"comment": true, "reason": true, "body": true, "description": true}
+
+// checkStrings walks a decoded request value and checks every string in
+// it, at any depth (fields, pointers, slices, maps), with
+// planning.CheckText, naming each offending field by its JSON path. It
+// works on the types themselves, so a field added to a request type is
+// checked without anybody remembering to.
+func checkStrings(v *planning.Validation, rv reflect.Value, path string, multiline bool) {
+	switch rv.Kind() {
+	case reflect.Pointer, reflect.Interface:
+		if !rv.IsNil() {
+			checkStrings(v, rv.Elem(), path, multiline)
+		}
+	case reflect.String:
+		if msg := planning.CheckText(rv.String(), multiline); msg != "" {
+			v.Add(orBody(path), "%s", msg)
+		}
+	case reflect.Slice, reflect.Array:
+		for i := 0; i < rv.Len(); i++ {
+			checkStrings(v, rv.Index(i), fmt.Sprintf("%s[%d]", path, i), multiline)
+		}
+	case reflect.Map:
+		iter := rv.MapRange()
+		for iter.Next() {
+			k := fmt.Sprint(iter.Key().Interface())
+			if iter.Key().Kind() == reflect.String {
+				if msg := planning.CheckText(k, false); msg != "" {
+					v.Add(joinPath(path, "(key)"), "%s", msg)
+					continue
+				}
+			}
+			checkStrings(v, iter.Value(), joinPath(path, k), multiline)
+		}
+	case reflect.Struct:
+		t := rv.Type()
+		for i := 0; i < t.NumField(); i++ {
+			f := t.Field(i)
+			if !f.IsExported() {
+				continue
+			}
+			name, _, _ := strings.Cut(f.Tag.Get("json"), ",")
+			if name == "-" {
+				continue
+			}
+			if f.Anonymous && name == "" {
+				checkStrings(v, rv.Field(i), path, multiline)
+				continue
+			}
+			if name == "" {
+				name = f.Name
+			}
+			checkStrings(v, rv.Field(i), joinPath(path, name), multilineFields[name] || f.Tag.Get("text") == "multiline")
+		}
+	}
+}
+
+func orBody(path string) string {
+	if path == "" {
+		return "body"
+	}
+	return path
+}
+
+// badSurrogate reports whether raw, the bytes of one JSON token, holds a
+// \u escape of a UTF-16 surrogate that is not part of a valid pair: a high
+// surrogate (D800–DBFF) not followed by a low one (DC00–DFFF), or a low
+// one on its own.
+func badSurrogate(raw []byte) bool {
+	hex4 := func(i int) (rune, bool) {
+		if i+6 > len(raw) || raw[i] != '\\' || raw[i+1] != 'u' {
+			return 0, false
+		}
+		n, err := strconv.ParseUint(string(raw[i+2:i+6]), 16, 32)
+		return rune(n), err == nil
+	}
+	for i := 0; i < len(raw); i++ {
+		if raw[i] != '\\' {
+			continue
+		}
+		r, ok := hex4(i)
+		if !ok {
+			i++ // a two-character escape such as \\ or \"
+			continue
+		}
+		switch {
+		case r >= 0xd800 && r <= 0xdbff:
+			lo, ok := hex4(i + 6)
+			if !ok || lo < 0xdc00 || lo > 0xdfff {
+				return true
+			}
+			i += 11
+		case r >= 0xdc00 && r <= 0xdfff:
+			return true
+		default:
+			i += 5
+		}
+	}
+	return false
 }
 
 // decodeError turns an encoding/json error into a 400 that names the field.
@@ -183,6 +295,7 @@ func checkJSONTokens(body []byte) error {
 	var stack []*jsonFrame
 	started := false
 	for {
+		from := dec.InputOffset()
 		tok, err := dec.Token()
 		if err == io.EOF {
 			if len(stack) == 0 && started {
@@ -246,6 +359,16 @@ func checkJSONTokens(body []byte) error {
 		if str, ok := tok.(string); ok && strings.IndexByte(str, 0) >= 0 {
 			// No text the API keeps may hold NUL, and the database cannot.
 			return badRequest(valuePath(top), "must not contain the NUL character (\\u0000)")
+		} else if ok && strings.ContainsRune(str, utf8.RuneError) {
+			// encoding/json turns invalid UTF-8 and lone surrogates into
+			// U+FFFD without a word: look at the raw token instead.
+			raw := body[from:dec.InputOffset()]
+			if !utf8.Valid(raw) {
+				return invalid(orBody(valuePath(top)), "must be valid UTF-8")
+			}
+			if badSurrogate(raw) {
+				return invalid(orBody(valuePath(top)), "must be valid Unicode: \\u escapes of UTF-16 surrogates must come in pairs")
+			}
 		}
 		valueDone(stack)
 	}

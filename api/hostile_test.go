@@ -327,7 +327,7 @@ func hostileRequests(env *apitest.Env, fx hostileFixture) []hostileRequest {
 		{name: "branch manager adds a unit to another branch", method: "POST", path: "/api/v1/org-units", as: "bm-sh",
 			body: map[string]any{"code": "HX-7", "name": "x", "kind": "department", "parent_id": bjs}, want: 403},
 		{name: "duplicate keys", method: "PATCH", path: unit, as: "admin", body: `{"name":"A","name":"B"}`, want: 400},
-		{name: "invalid UTF-8", method: "PATCH", path: unit, as: "admin", body: []byte("{\"name\":\"\xc3\x28\"}"), want: 400},
+		{name: "invalid UTF-8", method: "PATCH", path: unit, as: "admin", body: []byte("{\"name\":\"\xc3\x28\"}"), want: 422},
 		{name: "truncated JSON", method: "PATCH", path: unit, as: "admin", body: `{"name":"Shang`, want: 400},
 		{name: "array instead of an object", method: "PATCH", path: unit, as: "admin", body: `[{"name":"x"}]`, want: 400},
 		{name: "null body", method: "PATCH", path: unit, as: "admin", body: `null`, want: 400},
@@ -504,6 +504,14 @@ func hostileRequests(env *apitest.Env, fx hostileFixture) []hostileRequest {
 		{name: "10 MB reason", method: "POST", path: cps, as: "bm-sh", body: cpBody(set("reason", tenMB)), want: 413},
 		{name: "NUL in a title", method: "POST", path: cps, as: "bm-sh",
 			body: `{"org_unit":"B-SH","title":"a\u0000b","lines":[{"product_line":"POS","measure":"revenue","period":"year","proposed":"1.00"}]}`, want: 400},
+		// Free text: one rule for every string of every request body.
+		{name: "right-to-left override in a title", method: "POST", path: cps, as: "bm-sh",
+			body: `{"org_unit":"B-SH","title":"invoice\u202egpj.exe","lines":[{"product_line":"POS","measure":"revenue","period":"year","proposed":"1.00"}]}`, want: 422},
+		{name: "lone surrogate in a reason", method: "POST", path: cps, as: "bm-sh",
+			body: `{"org_unit":"B-SH","lines":[{"product_line":"POS","measure":"revenue","period":"year","proposed":"1.00","reason":"a\ud800"}]}`, want: 422},
+		{name: "terminal escape in a comment", method: "POST", path: cpSH + "/comments", as: "bm-sh", body: `{"body":"\u001b[2Jhi"}`, want: 422},
+		{name: "line break in an org unit name", method: "POST", path: "/api/v1/org-units", as: "admin",
+			body: map[string]any{"code": "HX-9", "name": "a\nb", "kind": "department", "parent_id": bsh}, want: 422},
 		{name: "lines as an object", method: "POST", path: cps, as: "bm-sh", body: `{"org_unit":"B-SH","lines":{"0":{}}}`, want: 400},
 		{name: "editing another branch's draft", method: "PATCH", path: cpJS, as: "bm-sh", headers: anyMatch, body: `{"title":"mine"}`, want: 404},
 		{name: "submitting another branch's counterproposal", method: "POST", path: cpJS + "/submit", as: "bm-sh", want: 404},
@@ -528,10 +536,11 @@ func hostileRequests(env *apitest.Env, fx hostileFixture) []hostileRequest {
 		{name: "approval action as a number", method: "POST", path: approval, as: "pm-industry", body: `{"action":1}`, want: 400},
 		{name: "malformed If-Match on approval", method: "POST", path: approval, as: "pm-industry", body: map[string]any{"action": "submit"},
 			headers: map[string]string{"If-Match": `"1", "2"`}, want: 400},
-		{name: "rejecting without a reason", method: "POST", path: approval, as: "sales-director", body: map[string]any{"action": "reject"}, want: 422},
-		// The round is not in review: the state refuses before the chain
-		// asks for the role (the authorization matrix covers the role).
-		{name: "a branch manager submits the plan", method: "POST", path: approval, as: "bm-sh", body: map[string]any{"action": "submit"}, want: 409},
+		// Checks run authorize → state → validate: a rejection without a
+		// reason, out of turn, is out of turn; a user without the role is
+		// refused whatever the state.
+		{name: "rejecting without a reason, out of turn", method: "POST", path: approval, as: "sales-director", body: map[string]any{"action": "reject"}, want: 409},
+		{name: "a branch manager submits the plan", method: "POST", path: approval, as: "bm-sh", body: map[string]any{"action": "submit"}, want: 403},
 
 		// Files, actuals, attainment and letters.
 		{name: "actuals as JSON", method: "POST", path: "/api/v1/actuals/imports", as: "strategy", body: `{"rows":[]}`, want: 415},

@@ -63,7 +63,7 @@ func badInputScenarios(env *apitest.Env) []apitest.Scenario {
 			Body:           fmt.Sprintf(`{"code":"K1","name":"K","\u212aind":"department","parent_id":%d}`, env.OrgUnitID("CO")),
 			ExpectedStatus: 400, After: expectAbsent("/api/v1/org-units?code=K1")},
 		{Name: "invalid UTF-8", Method: "PATCH", URL: bsh, As: "admin", Body: []byte("{\"name\":\"\xff\xfe\"}"),
-			ExpectedStatus: 400, ExpectedContent: []string{"UTF-8"}, After: unchanged},
+			ExpectedStatus: 422, ExpectedContent: []string{"UTF-8", `"field":"name"`}, After: unchanged},
 		{Name: "empty body", Method: "PATCH", URL: bsh, As: "admin", Body: "", Headers: map[string]string{"Content-Type": "application/json"},
 			ExpectedStatus: 400, ExpectedContent: []string{"body is required"}, After: unchanged},
 		{Name: "malformed JSON", Method: "PATCH", URL: bsh, As: "admin", Body: `{"name":`,

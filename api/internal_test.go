@@ -150,7 +150,8 @@ func TestUnmarshalStrict(t *testing.T) {
 		{`null`, planning.EBADREQUEST, ""},
 		{`"name"`, planning.EBADREQUEST, ""},
 		{``, planning.EBADREQUEST, ""},
-		{"{\"name\":\"\xc3\x28\"}", planning.EBADREQUEST, ""},
+		{"{\"name\":\"\xc3\x28\"}", planning.EINVALID, "name"},
+		{"{\"name\":\"x\"}\xff", planning.EBADREQUEST, ""},
 	}
 	for _, tt := range tests {
 		var b body

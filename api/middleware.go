@@ -5,8 +5,10 @@ import (
 	"fmt"
 	"log/slog"
 	"net/http"
+	"net/url"
 	"strings"
 	"time"
+	"unicode/utf8"
 
 	"github.com/labstack/echo/v4"
 
@@ -188,4 +190,52 @@ func invalid(field, format string, args ...any) error {
 	msg := fmt.Sprintf(format, args...)
 	return &planning.Error{Code: planning.EINVALID, Message: "invalid input: " + field + ": " + msg,
 		Fields: []planning.FieldError{{Field: field, Message: msg}}}
+}
+
+// checkQuery refuses a malformed query string on every route with 400 before
+// anything else looks at it: a bad percent-escape (?limit=%ZZ) or a ';'
+// separator, which url.Values would silently drop, and keys or values that
+// are not one line of text (planning.CheckText: invalid UTF-8, control
+// characters, bidi overrides). The handlers' own parameter rules then see
+// exactly what the client sent.
+func checkQuery(next echo.HandlerFunc) echo.HandlerFunc {
+	return func(c echo.Context) error {
+		raw := c.Request().URL.RawQuery
+		if raw == "" {
+			return next(c)
+		}
+		for _, pair := range strings.Split(raw, "&") {
+			if pair == "" {
+				continue
+			}
+			k, v, _ := strings.Cut(pair, "=")
+			key, err := url.QueryUnescape(k)
+			if err != nil || strings.Contains(k, ";") {
+				return badRequest("query", fmt.Sprintf("malformed query parameter %q: use key=value pairs separated by '&', with valid %%-escapes", truncate(k, 64)))
+			}
+			if msg := planning.CheckText(key, false); msg != "" {
+				return badRequest("query", "a query parameter name "+msg)
+			}
+			val, err := url.QueryUnescape(v)
+			if err != nil || strings.Contains(v, ";") {
+				return badRequest(key, "is not a well-formed query value: escape it with valid %-escapes ('%25' for '%', '%3B' for ';')")
+			}
+			if msg := planning.CheckText(val, false); msg != "" {
+				return badRequest(key, msg)
+			}
+		}
+		return next(c)
+	}
+}
+
+// truncate shortens s to at most n bytes of valid UTF-8 for an error message.
+func truncate(s string, n int) string {
+	if len(s) <= n {
+		return s
+	}
+	s = s[:n]
+	for !utf8.ValidString(s) {
+		s = s[:len(s)-1]
+	}
+	return s + "…"
 }

@@ -76,7 +76,7 @@ func (r OrgUnitPatch) toDomain(ifMatch *int64) planning.OrgUnitUpdate {
 //
 //	@Summary		List org units
 //	@ID				listOrgUnits
-//	@Description	Units the caller may see, ordered by path (parents before children). Branch managers and team leads see their subtree only.
+//	@Description	Units the caller may see, in tree order: the top unit, then each unit followed by its subtree, siblings in the order they were created. Branch managers and team leads see their subtree only.
 //	@Tags			org-units
 //	@Security		BearerAuth
 //	@Produce		json

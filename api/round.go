@@ -23,7 +23,12 @@ type Round struct {
 	Measures      []MeasureRef   `json:"measures"`
 	Calendar      []Deadline     `json:"calendar"`
 	ApprovalChain []ApprovalStep `json:"approval_chain"`
-	Status        string         `json:"status" example:"open" enums:"draft,open,counterproposals,review,approved,closed"`
+	// SeparationOfDuties is how strictly the chain keeps people apart:
+	// "version" (the floor: nobody acts on two steps of one version's
+	// chain, submit included) or "round" (nobody acts on two steps across
+	// the round's versions).
+	SeparationOfDuties string `json:"separation_of_duties" example:"version" enums:"version,round"`
+	Status             string `json:"status" example:"open" enums:"draft,open,counterproposals,review,approved,closed"`
 	// PossibleTransitions are the moves the round can make from here.
 	PossibleTransitions []TransitionRule `json:"possible_transitions"`
 	WorkingVersionID    *int64           `json:"working_version_id" example:"1"`
@@ -78,15 +83,21 @@ type RoundCreate struct {
 	// ApprovalChain defaults to product manager submits → sales director
 	// reviews → marketing director reviews → president approves.
 	ApprovalChain []ApprovalStep `json:"approval_chain"`
+	// SeparationOfDuties defaults to "version", the floor; "round" is
+	// stricter.
+	SeparationOfDuties string `json:"separation_of_duties" example:"version" enums:"version,round"`
 }
 
 // RoundPatch is the body of PATCH /rounds/{id}; absent fields stay.
-// Measures and the chain change only while the round is a draft.
+// Measures and the chain change only while the round is a draft; the
+// separation of duties changes freely while it is a draft and afterwards
+// only toward stricter (409 otherwise).
 type RoundPatch struct {
-	Name          *string         `json:"name"`
-	Measures      *[]string       `json:"measures"`
-	Calendar      *[]Deadline     `json:"calendar"`
-	ApprovalChain *[]ApprovalStep `json:"approval_chain"`
+	Name               *string         `json:"name"`
+	Measures           *[]string       `json:"measures"`
+	Calendar           *[]Deadline     `json:"calendar"`
+	ApprovalChain      *[]ApprovalStep `json:"approval_chain"`
+	SeparationOfDuties *string         `json:"separation_of_duties" enums:"version,round"`
 }
 
 // TransitionRequest is the body of POST /rounds/{id}/transitions.
@@ -115,7 +126,7 @@ func (s *Server) fromDomainRound(res *resolver, r *planning.Round) (Round, error
 		return Round{}, err
 	}
 	out := Round{ID: r.ID, Code: r.Code, Name: r.Name, FiscalYear: r.FiscalYear, FirstMonth: r.FirstMonth,
-		Months: r.Months(), Status: string(r.Status), WorkingVersionID: r.WorkingVersionID, RecordVersionID: r.RecordVersionID,
+		Months: r.Months(), Status: string(r.Status), SeparationOfDuties: string(r.SeparationOfDuties.OrDefault()), WorkingVersionID: r.WorkingVersionID, RecordVersionID: r.RecordVersionID,
 		Revision: r.Revision, CreatedBy: r.CreatedBy, CreatedAt: r.CreatedAt, UpdatedAt: r.UpdatedAt,
 		Measures: []MeasureRef{}, Calendar: []Deadline{}, ApprovalChain: []ApprovalStep{}, PossibleTransitions: []TransitionRule{}}
 	for _, id := range r.MeasureIDs {
@@ -243,7 +254,8 @@ func (s *Server) createRound(c echo.Context) error {
 		return err
 	}
 	r := &planning.Round{Code: req.Code, Name: req.Name, FiscalYear: req.FiscalYear, FirstMonth: req.FirstMonth,
-		MeasureIDs: ids, Calendar: toDomainCalendar(req.Calendar), ApprovalChain: toDomainChain(req.ApprovalChain)}
+		MeasureIDs: ids, Calendar: toDomainCalendar(req.Calendar), ApprovalChain: toDomainChain(req.ApprovalChain),
+		SeparationOfDuties: planning.DutySeparation(req.SeparationOfDuties)}
 	if err := s.svcs.Rounds.CreateRound(ctx, r); err != nil {
 		return err
 	}
@@ -335,6 +347,10 @@ func (s *Server) updateRound(c echo.Context) error {
 	if req.ApprovalChain != nil {
 		chain := toDomainChain(*req.ApprovalChain)
 		upd.ApprovalChain = &chain
+	}
+	if req.SeparationOfDuties != nil {
+		sep := planning.DutySeparation(*req.SeparationOfDuties)
+		upd.SeparationOfDuties = &sep
 	}
 	r, err := s.svcs.Rounds.UpdateRound(ctx, id, upd)
 	if err != nil {

@@ -44,6 +44,18 @@ type Config struct {
 	// /openapi.json names it as the server URL. Empty: the scheme and host
 	// each request for the document came with.
 	BaseURL string
+	// AuthFailureRate is the sustained failed authentications per second
+	// one client address may cause before all its requests get 429, ahead
+	// of authentication; 0 means DefaultAuthFailureRate, a negative value
+	// turns the limit off. AuthFailureBurst is how many it may cause at
+	// once (0: DefaultAuthFailureBurst).
+	AuthFailureRate  float64
+	AuthFailureBurst int
+	// TrustProxyHeaders takes the client address from X-Forwarded-For (the
+	// nearest address that is not on a loopback, link-local or private
+	// network), for a server behind a proxy that sets it; otherwise it is
+	// the connection's peer, which a client cannot forge.
+	TrustProxyHeaders bool
 	// DB, when set, is the connection pool whose statistics /metrics reports.
 	DB *sql.DB
 }
@@ -58,7 +70,9 @@ type Server struct {
 	echo    *echo.Echo
 	metrics *metrics
 	openapi []byte
-	limits  *limiters
+	limits  *limiters[int64]
+	// authFails counts failed authentications per client address.
+	authFails *limiters[string]
 }
 
 // NewServer builds the server. A nil logger discards logs.
@@ -77,19 +91,28 @@ func NewServer(cfg Config, svcs planning.Services, logger *slog.Logger) *Server 
 	}
 	s := &Server{cfg: cfg, svcs: svcs, logger: logger, echo: echo.New()}
 	s.metrics = newMetrics(cfg.DB)
-	s.limits = newLimiters(cfg.RateLimit, cfg.RateBurst)
+	s.limits = newLimiters[int64](cfg.RateLimit, cfg.RateBurst, DefaultRateLimit, DefaultRateBurst)
+	s.authFails = newLimiters[string](cfg.AuthFailureRate, cfg.AuthFailureBurst, DefaultAuthFailureRate, DefaultAuthFailureBurst)
 	s.openapi = s.buildOpenAPI()
 
 	e := s.echo
 	e.HideBanner, e.HidePort = true, true
 	e.Logger.SetOutput(io.Discard)
 	e.HTTPErrorHandler = s.handleError
+	if cfg.TrustProxyHeaders {
+		// The right-most address in X-Forwarded-For that is not a proxy
+		// of ours (loopback, link-local, private networks): what a client
+		// writes into the header itself is never taken.
+		e.IPExtractor = echo.ExtractIPFromXFFHeader()
+	} else {
+		e.IPExtractor = echo.ExtractIPDirect()
+	}
 
 	e.Pre(dropBadRequestID)
 	e.Use(middleware.RequestIDWithConfig(middleware.RequestIDConfig{}))
 	e.Use(s.observe)
 	e.Use(middleware.RecoverWithConfig(middleware.RecoverConfig{LogErrorFunc: s.logPanic}))
-	e.Use(s.limitBody, s.timeout, s.securityHeaders)
+	e.Use(s.limitBody, s.timeout, s.securityHeaders, checkQuery)
 
 	s.routes()
 	return s
@@ -141,7 +164,7 @@ func (s *Server) routes() {
 	// prefix to it, turning 405s into 404s.
 	v1 := e.Group(pathPrefix)
 	auth := func(method, path string, h echo.HandlerFunc) {
-		v1.Add(method, path, h, s.authenticate, s.rateLimit, s.idempotent)
+		v1.Add(method, path, h, s.limitAuthFailures, s.authenticate, s.rateLimit, s.idempotent)
 	}
 	auth(http.MethodGet, "/me", s.getMe)
 

@@ -86,7 +86,8 @@ B-JS-KA,POS,revenue,2027-06,200.00
 		var rep api.AttainmentReport
 		env.GetJSON("strategy", base+"/attainment?org_unit=B-SH&subtree=true&measure=revenue&period=2027-06&basis=ytd", &rep)
 		if rep.VersionID != recordID || !rep.BudgetOfRecord || rep.Period != "2027-06" || rep.Basis != "ytd" ||
-			strings.Join(rep.TargetMonths, ",") != "2027-04,2027-06" || strings.Join(rep.ActualMonths, ",") != "2027-04,2027-06" {
+			strings.Join(rep.TargetMonths, ",") != "2027-04,2027-06" || strings.Join(rep.ActualMonths, ",") != "2027-04,2027-06" ||
+			rep.TargetFrom != "2027-04" || rep.TargetTo != "2027-06" || rep.ActualFrom != "2027-04" || rep.ActualTo != "2027-06" {
 			t.Fatalf("report %+v", rep.AttainmentBasis)
 		}
 		got := map[string]api.AttainmentRow{}

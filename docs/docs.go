@@ -1188,7 +1188,7 @@ const docTemplate = `{
                         "BearerAuth": []
                     }
                 ],
-                "description": "Units the caller may see, ordered by path (parents before children). Branch managers and team leads see their subtree only.",
+                "description": "Units the caller may see, in tree order: the top unit, then each unit followed by its subtree, siblings in the order they were created. Branch managers and team leads see their subtree only.",
                 "produces": [
                     "application/json"
                 ],
@@ -5731,7 +5731,12 @@ const docTemplate = `{
         "api.AttainmentReport": {
             "type": "object",
             "properties": {
+                "actual_from": {
+                    "type": "string",
+                    "example": "2027-04"
+                },
                 "actual_months": {
+                    "description": "ActualMonths is [actual_from, actual_to], kept likewise.",
                     "type": "array",
                     "items": {
                         "type": "string"
@@ -5740,6 +5745,10 @@ const docTemplate = `{
                         "2027-04",
                         "2027-06"
                     ]
+                },
+                "actual_to": {
+                    "type": "string",
+                    "example": "2027-06"
                 },
                 "basis": {
                     "type": "string",
@@ -5777,8 +5786,13 @@ const docTemplate = `{
                     "type": "integer",
                     "example": 1
                 },
+                "target_from": {
+                    "description": "TargetFrom to TargetTo are the months of targets compared, both\nincluded; ActualFrom to ActualTo those of actuals (to date: with\nbasis \"year\" the targets cover the whole year and the actuals the\nmonths so far).",
+                    "type": "string",
+                    "example": "2027-04"
+                },
                 "target_months": {
-                    "description": "TargetMonths and ActualMonths are the months compared, first and last.",
+                    "description": "TargetMonths is the same range as [target_from, target_to]: the\nfirst and the last month, not a list of the months. Kept for\nexisting clients; read target_from and target_to instead.",
                     "type": "array",
                     "items": {
                         "type": "string"
@@ -5787,6 +5801,10 @@ const docTemplate = `{
                         "2027-04",
                         "2027-06"
                     ]
+                },
+                "target_to": {
+                    "type": "string",
+                    "example": "2027-06"
                 },
                 "version_id": {
                     "type": "integer",
@@ -6427,6 +6445,11 @@ const docTemplate = `{
                 "key": {
                     "type": "string",
                     "example": "B-SH"
+                },
+                "level": {
+                    "description": "Level is the org tree level of the summed cells: 1 for the top (the\ncompany), 2 for the units under it (regions, national departments),\n3 for theirs (branches), and so on.",
+                    "type": "integer",
+                    "example": 3
                 }
             }
         },
@@ -7288,7 +7311,12 @@ const docTemplate = `{
         "api.Ranking": {
             "type": "object",
             "properties": {
+                "actual_from": {
+                    "type": "string",
+                    "example": "2027-04"
+                },
                 "actual_months": {
+                    "description": "ActualMonths is [actual_from, actual_to], kept likewise.",
                     "type": "array",
                     "items": {
                         "type": "string"
@@ -7297,6 +7325,10 @@ const docTemplate = `{
                         "2027-04",
                         "2027-06"
                     ]
+                },
+                "actual_to": {
+                    "type": "string",
+                    "example": "2027-06"
                 },
                 "basis": {
                     "type": "string",
@@ -7331,8 +7363,13 @@ const docTemplate = `{
                     "type": "integer",
                     "example": 1
                 },
+                "target_from": {
+                    "description": "TargetFrom to TargetTo are the months of targets compared, both\nincluded; ActualFrom to ActualTo those of actuals (to date: with\nbasis \"year\" the targets cover the whole year and the actuals the\nmonths so far).",
+                    "type": "string",
+                    "example": "2027-04"
+                },
                 "target_months": {
-                    "description": "TargetMonths and ActualMonths are the months compared, first and last.",
+                    "description": "TargetMonths is the same range as [target_from, target_to]: the\nfirst and the last month, not a list of the months. Kept for\nexisting clients; read target_from and target_to instead.",
                     "type": "array",
                     "items": {
                         "type": "string"
@@ -7341,6 +7378,10 @@ const docTemplate = `{
                         "2027-04",
                         "2027-06"
                     ]
+                },
+                "target_to": {
+                    "type": "string",
+                    "example": "2027-06"
                 },
                 "version_id": {
                     "type": "integer",
@@ -7497,6 +7538,15 @@ const docTemplate = `{
                     "type": "integer",
                     "example": 2
                 },
+                "separation_of_duties": {
+                    "description": "SeparationOfDuties is how strictly the chain keeps people apart:\n\"version\" (the floor: nobody acts on two steps of one version's\nchain, submit included) or \"round\" (nobody acts on two steps across\nthe round's versions).",
+                    "type": "string",
+                    "enum": [
+                        "version",
+                        "round"
+                    ],
+                    "example": "version"
+                },
                 "status": {
                     "type": "string",
                     "enum": [
@@ -7566,6 +7616,15 @@ const docTemplate = `{
                 "name": {
                     "type": "string",
                     "example": "Annual plan 2027"
+                },
+                "separation_of_duties": {
+                    "description": "SeparationOfDuties defaults to \"version\", the floor; \"round\" is\nstricter.",
+                    "type": "string",
+                    "enum": [
+                        "version",
+                        "round"
+                    ],
+                    "example": "version"
                 }
             }
         },
@@ -7606,6 +7665,13 @@ const docTemplate = `{
                 },
                 "name": {
                     "type": "string"
+                },
+                "separation_of_duties": {
+                    "type": "string",
+                    "enum": [
+                        "version",
+                        "round"
+                    ]
                 }
             }
         },

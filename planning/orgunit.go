@@ -53,6 +53,21 @@ type OrgUnit struct {
 	UpdatedAt time.Time
 }
 
+// SortKey orders units in tree order: a parent before its subtree, each
+// subtree together, and siblings in the order they were created. It is the
+// path with every id zero-padded to the same width, since the path's own
+// string order would put unit 10 before unit 2.
+func (u *OrgUnit) SortKey() string {
+	var b strings.Builder
+	for _, seg := range strings.Split(strings.Trim(u.Path, "/"), "/") {
+		b.WriteByte('/')
+		b.WriteString(strings.Repeat("0", max(0, 19-len(seg))))
+		b.WriteString(seg)
+	}
+	b.WriteByte('/')
+	return b.String()
+}
+
 // Depth returns the unit's level in the tree, 1 for the root.
 func (u *OrgUnit) Depth() int { return strings.Count(u.Path, "/") - 1 }
 
@@ -99,8 +114,9 @@ type OrgUnitService interface {
 	// exist or is outside the actor's scope.
 	FindOrgUnitByID(ctx context.Context, id int64) (*OrgUnit, error)
 
-	// FindOrgUnits returns a page of units ordered by path, so a subtree
-	// comes out parents first, and the cursor of the next page.
+	// FindOrgUnits returns a page of units in tree order (SortKey): the
+	// top unit, then each unit followed by its subtree, siblings in the
+	// order they were created; and the cursor of the next page.
 	FindOrgUnits(ctx context.Context, filter OrgUnitFilter) ([]*OrgUnit, string, error)
 
 	// CreateOrgUnit creates a unit under its parent (or the root when the

@@ -113,7 +113,10 @@ type Round struct {
 	MeasureIDs    []int64
 	Calendar      []Deadline
 	ApprovalChain []ApprovalStep
-	Status        RoundStatus
+	// SeparationOfDuties is how strictly the chain keeps people apart;
+	// empty means the floor, SeparateWithinVersion.
+	SeparationOfDuties DutySeparation
+	Status             RoundStatus
 	// WorkingVersionID is the version the round currently works on;
 	// RecordVersionID the approved budget of record, once signed off.
 	WorkingVersionID *int64
@@ -195,6 +198,9 @@ func (r *Round) Validate() error {
 			v.Add(fieldIndex("calendar", i)+".due", "is required")
 		}
 	}
+	if r.SeparationOfDuties != "" && !r.SeparationOfDuties.Valid() {
+		v.Add("separation_of_duties", "must be one of %v", DutySeparations)
+	}
 	if len(r.ApprovalChain) == 0 {
 		v.Add("approval_chain", "must have at least one step")
 	}
@@ -246,7 +252,10 @@ type RoundUpdate struct {
 	MeasureIDs    *[]int64
 	Calendar      *[]Deadline
 	ApprovalChain *[]ApprovalStep
-	IfMatch       *int64
+	// SeparationOfDuties changes at any time while the round is a draft,
+	// and afterwards only toward stricter (see CheckDutySeparationChange).
+	SeparationOfDuties *DutySeparation
+	IfMatch            *int64
 }
 
 // RoundService manages planning rounds. Everybody signed in reads rounds.

@@ -242,6 +242,11 @@ type CellChange struct {
 
 // DiffRollup sums the deltas by one dimension.
 type DiffRollup struct {
+	// Level is the org tree level whose cells the rollup sums, 1 for the
+	// top (the company), 2 for the units under it, and so on: every level
+	// holds its own cells, so a sum over several levels would count one
+	// change once per level it passed through.
+	Level  int
 	Key    int64 // org unit, product line or measure id; period for periods
 	Before decimal.Decimal
 	After  decimal.Decimal
@@ -250,9 +255,13 @@ type DiffRollup struct {
 
 // Diff compares two versions of the same round.
 type Diff struct {
-	Changes       []CellChange
-	NextCursor    string
-	ChangedCells  int64
+	Changes      []CellChange
+	NextCursor   string
+	ChangedCells int64
+	// ByOrgUnit sums each unit's own changed cells; ByProductLine,
+	// ByMeasure and ByPeriod sum the changed cells per org tree level
+	// (DiffRollup.Level), so each total means one thing: what changed at
+	// that level.
 	ByOrgUnit     []DiffRollup
 	ByProductLine []DiffRollup
 	ByMeasure     []DiffRollup

@@ -20,20 +20,15 @@ func validateCode(v *Validation, field, code string) {
 	}
 }
 
-// validateName checks a human-readable name in any script.
+// validateName checks a human-readable name in any script: one line of
+// text (CheckText), at most MaxNameLength characters.
 func validateName(v *Validation, field, name string, required bool) {
 	switch {
-	case !utf8.ValidString(name):
-		v.Add(field, "must be valid UTF-8")
+	case CheckText(name, false) != "":
+		checkText(v, field, name, false)
 	case required && name == "":
 		v.Add(field, "is required")
 	case utf8.RuneCountInString(name) > MaxNameLength:
 		v.Add(field, "must be at most %d characters", MaxNameLength)
-	}
-	for _, r := range name {
-		if r < 0x20 || r == 0x7f {
-			v.Add(field, "must not contain control characters")
-			break
-		}
 	}
 }

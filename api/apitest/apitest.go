@@ -34,7 +34,8 @@ type Options struct {
 	// Dialect is the database to run on; empty means SQLite.
 	Dialect sqlstore.Dialect
 	// Config is passed to api.NewServer; its DB is filled in. Rate
-	// limiting is off unless Config.RateLimit is set.
+	// limiting is off unless Config.RateLimit is set, and so is the limit
+	// on failed authentications unless Config.AuthFailureRate is.
 	Config api.Config
 	// NoDemo leaves the database empty instead of loading the demo data.
 	NoDemo bool
@@ -83,6 +84,11 @@ func NewWith(t testing.TB, opts Options) *Env {
 		// Tests fire requests faster than any person; they opt in to
 		// rate limiting by setting Config.RateLimit.
 		cfg.RateLimit = -1
+	}
+	if cfg.AuthFailureRate == 0 {
+		// The same for failed authentications per address: tests send
+		// many 401s on purpose, all from one address.
+		cfg.AuthFailureRate = -1
 	}
 	cfg.DB = db.SQLDB()
 	if cfg.Version == "" {

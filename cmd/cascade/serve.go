@@ -29,6 +29,13 @@ type Config struct {
 	ShutdownTimeout time.Duration // how long in-flight requests may finish
 	LogFormat       string        // "text" or "json"
 	LogLevel        slog.Level
+	// AuthFailureRate is how many failed authentications per second one
+	// client address may cause (bursts of 10×) before its requests get
+	// 429 ahead of authentication; 0 is the default, negative turns it off.
+	AuthFailureRate float64
+	// TrustProxyHeaders takes the client address from X-Forwarded-For,
+	// for servers behind a load balancer that sets it.
+	TrustProxyHeaders bool
 }
 
 // Main is the running service: the database, the HTTP server and its
@@ -79,7 +86,8 @@ func (m *Main) Run(ctx context.Context) (err error) {
 		}
 		demoUsers = res.Users
 	}
-	handler := api.NewServer(api.Config{Version: Version, BodyLimit: m.Config.BodyLimit, BaseURL: m.Config.BaseURL, DB: m.db.SQLDB()}, svcs, m.Logger)
+	handler := api.NewServer(api.Config{Version: Version, BodyLimit: m.Config.BodyLimit, BaseURL: m.Config.BaseURL, DB: m.db.SQLDB(),
+		AuthFailureRate: m.Config.AuthFailureRate, AuthFailureBurst: int(10 * m.Config.AuthFailureRate), TrustProxyHeaders: m.Config.TrustProxyHeaders}, svcs, m.Logger)
 	if m.listener, err = net.Listen("tcp", m.Config.Addr); err != nil {
 		return err
 	}
@@ -187,6 +195,10 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	fs.DurationVar(&m.Config.ShutdownTimeout, "shutdown-timeout", m.Config.ShutdownTimeout, "how long in-flight requests may finish on shutdown")
 	fs.StringVar(&m.Config.LogFormat, "log-format", envOr("CASCADE_LOG_FORMAT", "text"), "log format: text or json (env CASCADE_LOG_FORMAT)")
 	level := fs.String("log-level", envOr("CASCADE_LOG_LEVEL", "info"), "log level: debug, info, warn, error (env CASCADE_LOG_LEVEL)")
+	fs.Float64Var(&m.Config.AuthFailureRate, "auth-failure-rate", api.DefaultAuthFailureRate,
+		"failed authentications per second one client address may cause (bursts of 10×) before its requests get 429; negative: no limit")
+	fs.BoolVar(&m.Config.TrustProxyHeaders, "trust-proxy-headers", envOr("CASCADE_TRUST_PROXY_HEADERS", "") == "true",
+		"take the client address from X-Forwarded-For, behind a load balancer that sets it (env CASCADE_TRUST_PROXY_HEADERS=true)")
 	if err := parse(fs, args); err != nil {
 		return err
 	}

@@ -1,5 +1,5 @@
 // Package demo loads the demo data set: the organisation, product lines and
-// measures of the consulting deck Cascade comes from, with one
+// measures of the company described in DOMAIN.md at the repository root, with one
 // user per role and well-known tokens, so a new user can try every call.
 package demo
 

@@ -2,6 +2,7 @@ package sqlstore
 
 import (
 	"context"
+	"errors"
 	"time"
 
 	"github.com/uptrace/bun"
@@ -93,35 +94,17 @@ func (s *ApprovalService) approvalOf(ctx context.Context, idb bun.IDB, v *versio
 	return out, nil
 }
 
-// submitter returns who made the current pass's submission.
-func submitter(rows []planning.ApprovalAction) int64 {
-	for i := len(rows) - 1; i >= 0; i-- {
-		if rows[i].Action == planning.ActSubmit {
-			return rows[i].ActorID
-		}
-	}
-	return 0
-}
-
-// Act implements planning.ApprovalService.
+// Act implements planning.ApprovalService. The rules are
+// planning.DecideApprovalAct's; this loads what they look at, calls them and
+// saves the move.
 func (s *ApprovalService) Act(ctx context.Context, versionID int64, action, comment string, ifMatch *int64) (*planning.Approval, error) {
 	a, err := planning.RequireActor(ctx)
 	if err != nil {
 		return nil, err
 	}
-	if len(comment) > 2000 {
-		return nil, fieldErr(planning.EINVALID, "comment", "must be at most 2000 characters")
-	}
-	switch action {
-	case planning.ActSubmit, planning.ActApprove, planning.ActReopen:
-	case planning.ActReject:
-		if comment == "" {
-			return nil, fieldErr(planning.EINVALID, "comment", "a rejection needs the reason")
-		}
-	default:
-		return nil, fieldErr(planning.EINVALID, "action", "must be submit, approve, reject or reopen")
-	}
 	var out *planning.Approval
+	var refused *planning.ApprovalSubject
+	var earlier int64
 	err = s.db.inTx(ctx, func(tx bun.Tx) error {
 		res, err := tx.NewUpdate().Model((*versionRow)(nil)).Set("revision = revision + 1").Where("id = ?", versionID).Exec(ctx)
 		if err != nil {
@@ -140,63 +123,30 @@ func (s *ApprovalService) Act(ctx context.Context, versionID int64, action, comm
 		if err != nil {
 			return err
 		}
-		cur, err := s.approvalOf(ctx, tx, v, r)
+		acts, err := s.actsFor(ctx, tx, v, r)
 		if err != nil {
 			return err
 		}
-		chain := r.ApprovalChain
+		subject := planning.ApprovalSubject{Round: r, Version: v.toDomain(), Current: v.ApprovalStep, Acts: acts}
+		move, err := planning.DecideApprovalAct(a, action, comment, subject)
+		if err != nil {
+			var sep *planning.DutySeparationError
+			if errors.As(err, &sep) {
+				refused, earlier = &subject, sep.Earlier.ID
+			}
+			return err
+		}
 		before := *v
-		step := v.ApprovalStep
-		switch action {
-		case planning.ActSubmit:
-			if v.Status != string(planning.VersionWorking) || v.ApprovalState != string(planning.ApprovalNone) {
-				return planning.Errorf(planning.ECONFLICT, "version %d is %s and %s: only a working version outside the chain is submitted", v.ID, v.Status, v.ApprovalState)
+		v.ApprovalState, v.ApprovalStep = string(move.State), move.Current
+		if move.SignOff {
+			if err := s.signOff(ctx, tx, a, v, roundRow, r); err != nil {
+				return err
 			}
-			reforecast := r.Status == planning.RoundApproved
-			if r.Status != planning.RoundReview && !reforecast {
-				return planning.Errorf(planning.ECONFLICT, "round %s is %s: versions go up the approval chain in its review phase (or as a re-forecast of an approved round)", r.Code, r.Status)
-			}
-			if r.WorkingVersionID == nil || *r.WorkingVersionID != v.ID {
-				return planning.Errorf(planning.ECONFLICT, "version %d is not the round's working version", v.ID)
-			}
-			if !a.HasRole(chain[0].Role) {
-				return planning.Errorf(planning.EFORBIDDEN, "the chain's first step is the %s's: they submit the plan", chain[0].Role)
-			}
-			step = 0
-			v.ApprovalState, v.ApprovalStep = string(planning.ApprovalInProgress), 1
-		case planning.ActApprove, planning.ActReject:
-			if v.ApprovalState != string(planning.ApprovalInProgress) {
-				return planning.Errorf(planning.ECONFLICT, "version %d is not going up the approval chain (%s)", v.ID, v.ApprovalState)
-			}
-			if !a.HasRole(chain[step].Role) {
-				return planning.Errorf(planning.EFORBIDDEN, "step %d of the chain is the %s's to take", step+1, chain[step].Role)
-			}
-			if submitter(cur.History) == a.UserID() {
-				return planning.Errorf(planning.EFORBIDDEN, "you submitted this version: somebody else approves or rejects it")
-			}
-			if action == planning.ActReject {
-				v.ApprovalState, v.ApprovalStep = string(planning.ApprovalNone), 0
-				break
-			}
-			v.ApprovalStep++
-			if v.ApprovalStep == len(chain) {
-				if err := s.signOff(ctx, tx, a, v, roundRow, r); err != nil {
-					return err
-				}
-			}
-		case planning.ActReopen:
-			if v.ApprovalState != string(planning.ApprovalInProgress) {
-				return planning.Errorf(planning.ECONFLICT, "version %d is not going up the approval chain (%s)", v.ID, v.ApprovalState)
-			}
-			if submitter(cur.History) != a.UserID() && !a.HasRole(planning.RoleStrategyOffice, planning.RoleAdmin) {
-				return planning.Errorf(planning.EFORBIDDEN, "only the submitter, the strategy office or an admin take a version back")
-			}
-			v.ApprovalState, v.ApprovalStep = string(planning.ApprovalNone), 0
 		}
 		if _, err := tx.NewUpdate().Model(v).Column("approval_state", "approval_step").WherePK().Exec(ctx); err != nil {
 			return err
 		}
-		act := &approvalRow{VersionID: v.ID, Step: step, Action: action, ActorID: a.UserID(), Comment: comment, At: s.db.Now()}
+		act := &approvalRow{VersionID: v.ID, Step: move.Step, Action: action, ActorID: a.UserID(), Comment: comment, At: s.db.Now()}
 		if _, err := tx.NewInsert().Model(act).Returning("id").Exec(ctx); err != nil {
 			return s.db.mapError(err)
 		}
@@ -207,10 +157,46 @@ func (s *ApprovalService) Act(ctx context.Context, versionID int64, action, comm
 			return err
 		}
 		_, err = s.db.writeAuditIn(ctx, tx, auditScope{RoundID: r.ID, VersionID: v.ID}, "approval."+action, "version", v.ID, before,
-			map[string]any{"version": v, "action": act})
+			map[string]any{"version": v, "action": act, "separation_of_duties": r.SeparationOfDuties.OrDefault()})
 		return err
 	})
+	if refused != nil {
+		// A refusal under the separation of duties is audited on its own,
+		// after the act's transaction rolled back: who tried what, the
+		// earlier act that ruled it out, and the reason.
+		rerr := s.db.inTx(ctx, func(tx bun.Tx) error {
+			_, err := s.db.writeAuditIn(ctx, tx, auditScope{RoundID: refused.Round.ID, VersionID: versionID}, "approval.refused", "version", versionID, nil,
+				map[string]any{"action": action, "approval_state": refused.Version.ApprovalState, "step": refused.Current,
+					"separation_of_duties": refused.Round.SeparationOfDuties.OrDefault(), "earlier_action_id": earlier,
+					"reason": planning.ErrorMessage(err)})
+			return err
+		})
+		if rerr != nil {
+			return nil, rerr
+		}
+	}
 	return out, err
+}
+
+// actsFor returns the recorded acts the round's separation of duties looks
+// at: the version's, or under SeparateWithinRound every version's of the
+// round, oldest first.
+func (s *ApprovalService) actsFor(ctx context.Context, idb bun.IDB, v *versionRow, r *planning.Round) ([]planning.ApprovalAction, error) {
+	var rows []approvalRow
+	q := idb.NewSelect().Model(&rows).OrderExpr("id")
+	if r.SeparationOfDuties.OrDefault() == planning.SeparateWithinRound {
+		q = q.Where("version_id IN (SELECT id FROM versions WHERE round_id = ?)", r.ID)
+	} else {
+		q = q.Where("version_id = ?", v.ID)
+	}
+	if err := q.Scan(ctx); err != nil {
+		return nil, err
+	}
+	out := make([]planning.ApprovalAction, len(rows))
+	for i, a := range rows {
+		out[i] = planning.ApprovalAction{ID: a.ID, VersionID: a.VersionID, Step: a.Step, Action: a.Action, ActorID: a.ActorID, Comment: a.Comment, At: a.At.UTC()}
+	}
+	return out, nil
 }
 
 // signOff is the chain's final approval: the version is frozen, becomes the

@@ -48,8 +48,10 @@ type groupRow struct {
 // product line, measure and month where the children hold cells, their sum
 // must equal the parent's amount, or, where an allocation left an
 // over-assignment buffer b, the parent's months × (1 + b) as the allocation
-// engine rounds them. The sums run in the database; only the groups that
-// differ from the plain parent amount come back.
+// engine rounds them (allocation.BufferedMonths). The sums run in the
+// database; the groups that differ from the plain parent amount come back,
+// and every buffered group, since its children must differ from the plain
+// amount.
 func (s *TargetService) FindInconsistencies(ctx context.Context, versionID int64, page planning.PageRequest) ([]planning.Inconsistency, string, error) {
 	a, err := planning.RequireActor(ctx)
 	if err != nil {
@@ -81,7 +83,7 @@ func (s *TargetService) FindInconsistencies(ctx context.Context, versionID int64
 		     AND p.product_line_id = g.product_line_id AND p.measure_id = g.measure_id AND p.period = g.period
 		LEFT JOIN allocation_buffers AS b ON b.version_id = ? AND b.org_unit_id = g.parent_id
 		     AND b.product_line_id = g.product_line_id AND b.measure_id = g.measure_id
-		WHERE (p.amount IS NULL OR g.children <> ` + s.db.minorUnits("p.amount") + `)` + scope + `
+		WHERE (p.amount IS NULL OR b.buffer IS NOT NULL OR g.children <> ` + s.db.minorUnits("p.amount") + `)` + scope + `
 		ORDER BY g.parent_id, g.product_line_id, g.measure_id, g.period`
 	args := append([]any{versionID, versionID, versionID}, scopeArgs...)
 	var groups []groupRow
@@ -96,6 +98,45 @@ func (s *TargetService) FindInconsistencies(ctx context.Context, versionID int64
 	}
 	var out []planning.Inconsistency
 	buffered := map[planning.CellKey][12]decimal.Decimal{}
+	// A buffered group whose children hold cells in all twelve months
+	// brings the parent's twelve months along; only the others need a
+	// query for them.
+	type bufferedGroup struct {
+		months [12]decimal.Decimal
+		seen   int
+		buffer string
+		scale  int32
+	}
+	parentMonths := map[planning.CellKey]*bufferedGroup{}
+	for _, g := range groups {
+		if g.Buffer == nil {
+			continue
+		}
+		yk := planning.CellKey{OrgUnitID: g.ParentID, ProductLineID: g.ProductLineID, MeasureID: g.MeasureID}
+		m := parentMonths[yk]
+		if m == nil {
+			m = &bufferedGroup{buffer: *g.Buffer, scale: g.Scale}
+			parentMonths[yk] = m
+		}
+		if g.Parent != nil {
+			d, err := decimal.NewFromString(*g.Parent)
+			if err != nil {
+				return nil, "", err
+			}
+			m.months[g.Period-1] = d
+		}
+		m.seen++
+	}
+	for yk, m := range parentMonths {
+		if m.seen != 12 {
+			continue
+		}
+		got, err := bufferedOf(m.months[:], m.buffer, m.scale)
+		if err != nil {
+			return nil, "", err
+		}
+		buffered[yk] = got
+	}
 	for _, g := range groups {
 		k := planning.CellKey{OrgUnitID: g.ParentID, ProductLineID: g.ProductLineID, MeasureID: g.MeasureID, Period: g.Period}
 		if !keyAfter(k, after) {
@@ -141,10 +182,6 @@ func (s *TargetService) FindInconsistencies(ctx context.Context, versionID int64
 // allocation engine rounds them.
 func (s *TargetService) bufferedMonths(ctx context.Context, versionID int64, k planning.CellKey, buffer string, scale int32) ([12]decimal.Decimal, error) {
 	var out [12]decimal.Decimal
-	b, err := decimal.NewFromString(buffer)
-	if err != nil {
-		return out, err
-	}
 	var cells []cellRow
 	if err := s.db.bun.NewSelect().TableExpr("target_cells").Column("period", "amount").
 		Where("version_id = ? AND org_unit_id = ? AND product_line_id = ? AND measure_id = ?", versionID, k.OrgUnitID, k.ProductLineID, k.MeasureID).
@@ -156,9 +193,21 @@ func (s *TargetService) bufferedMonths(ctx context.Context, versionID int64, k p
 		months[i] = decimal.Zero
 	}
 	for _, c := range cells {
-		if months[c.Period-1], err = decimal.NewFromString(c.Amount); err != nil {
+		d, err := decimal.NewFromString(c.Amount)
+		if err != nil {
 			return out, err
 		}
+		months[c.Period-1] = d
+	}
+	return bufferedOf(months, buffer, scale)
+}
+
+// bufferedOf is allocation.BufferedMonths of a parent's twelve months.
+func bufferedOf(months []decimal.Decimal, buffer string, scale int32) ([12]decimal.Decimal, error) {
+	var out [12]decimal.Decimal
+	b, err := decimal.NewFromString(buffer)
+	if err != nil {
+		return out, err
 	}
 	got, err := allocation.BufferedMonths(months, b, scale)
 	if err != nil {

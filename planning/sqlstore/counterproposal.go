@@ -222,7 +222,9 @@ func (s *CounterproposalService) checkLines(ctx context.Context, idb bun.IDB, a 
 		if l.Period < 0 || l.Period > 12 {
 			v.Add(f+".period", "must be a month of the round's fiscal year, or the year")
 		}
-		if len(l.Reason) > 2000 {
+		if msg := planning.CheckText(l.Reason, true); msg != "" {
+			v.Add(f+".reason", "%s", msg)
+		} else if len(l.Reason) > 2000 {
 			v.Add(f+".reason", "must be at most 2000 characters")
 		}
 		k := key{l.ProductLineID, l.MeasureID, l.Period}
@@ -266,7 +268,9 @@ func (s *CounterproposalService) CreateCounterproposal(ctx context.Context, vers
 		return nil, err
 	}
 	var val planning.Validation
-	if len(title) > planning.MaxNameLength {
+	if msg := planning.CheckText(title, false); msg != "" {
+		val.Add("title", "%s", msg)
+	} else if len(title) > planning.MaxNameLength {
 		val.Add("title", "must be at most %d characters", planning.MaxNameLength)
 	}
 	if err := val.Err(); err != nil {
@@ -369,8 +373,9 @@ func (s *CounterproposalService) FindCounterproposals(ctx context.Context, f pla
 	return out, next, nil
 }
 
-// mutate loads a counterproposal for a change by its author, checks the
-// revision and the status, and saves it with a new revision after fn.
+// mutate loads a counterproposal for a change by its author, checks that
+// the caller may change it (EFORBIDDEN), then the revision and the status
+// (ECONFLICT), and saves it with a new revision after fn.
 func (s *CounterproposalService) mutate(ctx context.Context, id int64, ifMatch *int64, action string, allowed []planning.CounterproposalStatus,
 	fn func(tx bun.Tx, a *planning.Actor, row *cpRow, unit *orgUnitRow) error) (*planning.Counterproposal, error) {
 	a, err := planning.RequireActor(ctx)
@@ -381,6 +386,11 @@ func (s *CounterproposalService) mutate(ctx context.Context, id int64, ifMatch *
 	err = s.db.inTx(ctx, func(tx bun.Tx) error {
 		row, unit, err := s.loadCP(ctx, tx, a, id)
 		if err != nil {
+			return err
+		}
+		// Authorize first: whoever may not change it learns nothing of its
+		// state.
+		if err := requireAuthor(a, row, unit); err != nil {
 			return err
 		}
 		if err := checkRevision(ifMatch, row.Revision); err != nil {
@@ -429,9 +439,6 @@ func requireAuthor(a *planning.Actor, row *cpRow, unit *orgUnitRow) error {
 // UpdateCounterproposal implements planning.CounterproposalService.
 func (s *CounterproposalService) UpdateCounterproposal(ctx context.Context, id int64, title *string, lines *[]planning.LineInput, ifMatch *int64) (*planning.Counterproposal, error) {
 	return s.mutate(ctx, id, ifMatch, "update", []planning.CounterproposalStatus{planning.CPDraft}, func(tx bun.Tx, a *planning.Actor, row *cpRow, unit *orgUnitRow) error {
-		if err := requireAuthor(a, row, unit); err != nil {
-			return err
-		}
 		r, err := s.checkProposalWindow(ctx, tx, row.VersionID)
 		if err != nil {
 			return err
@@ -459,9 +466,6 @@ func (s *CounterproposalService) UpdateCounterproposal(ctx context.Context, id i
 // Submit implements planning.CounterproposalService.
 func (s *CounterproposalService) Submit(ctx context.Context, id int64, ifMatch *int64) (*planning.Counterproposal, error) {
 	return s.mutate(ctx, id, ifMatch, "submit", []planning.CounterproposalStatus{planning.CPDraft}, func(tx bun.Tx, a *planning.Actor, row *cpRow, unit *orgUnitRow) error {
-		if err := requireAuthor(a, row, unit); err != nil {
-			return err
-		}
 		if _, err := s.checkProposalWindow(ctx, tx, row.VersionID); err != nil {
 			return err
 		}
@@ -475,9 +479,6 @@ func (s *CounterproposalService) Submit(ctx context.Context, id int64, ifMatch *
 func (s *CounterproposalService) Withdraw(ctx context.Context, id int64, ifMatch *int64) (*planning.Counterproposal, error) {
 	return s.mutate(ctx, id, ifMatch, "withdraw", []planning.CounterproposalStatus{planning.CPDraft, planning.CPSubmitted},
 		func(tx bun.Tx, a *planning.Actor, row *cpRow, unit *orgUnitRow) error {
-			if err := requireAuthor(a, row, unit); err != nil {
-				return err
-			}
 			n, err := tx.NewSelect().Model((*cpLineRow)(nil)).Where("counterproposal_id = ? AND decision IS NOT NULL", row.ID).Count(ctx)
 			if err != nil {
 				return err
@@ -499,6 +500,9 @@ func (s *CounterproposalService) AddComment(ctx context.Context, id int64, body 
 	}
 	if body == "" || len(body) > 10000 {
 		return nil, fieldErr(planning.EINVALID, "body", "must be 1 to 10000 characters")
+	}
+	if msg := planning.CheckText(body, true); msg != "" {
+		return nil, fieldErr(planning.EINVALID, "body", "%s", msg)
 	}
 	var out *planning.Comment
 	err = s.db.inTx(ctx, func(tx bun.Tx) error {

@@ -44,18 +44,49 @@ func (s *CounterproposalService) Decide(ctx context.Context, id int64, decisions
 		if d.Apply != "" && d.Apply != planning.ApplyRebalance && d.Apply != planning.ApplyRaiseParent {
 			val.Add(f+".apply", "must be rebalance or raise_parent")
 		}
-		if len(d.Comment) > 2000 {
+		if msg := planning.CheckText(d.Comment, true); msg != "" {
+			val.Add(f+".comment", "%s", msg)
+		} else if len(d.Comment) > 2000 {
 			val.Add(f+".comment", "must be at most 2000 characters")
 		}
 	}
-	if err := val.Err(); err != nil {
-		return nil, err
-	}
+	// The decisions' own rules are checked after authorization and state
+	// (see below), in the order every check runs in.
+	invalid := val.Err()
 	var out *planning.Counterproposal
 	err = s.db.inConnTx(ctx, func(conn bun.Conn, tx bun.Tx) error {
 		row, unit, err := s.loadCP(ctx, tx, a, id)
 		if err != nil {
 			return err
+		}
+		var lines []cpLineRow
+		if err := tx.NewSelect().Model(&lines).Where("counterproposal_id = ?", id).OrderExpr("position").Scan(ctx); err != nil {
+			return err
+		}
+		byID := map[int64]*cpLineRow{}
+		lineIDs := make([]int64, 0, len(lines))
+		for i := range lines {
+			byID[lines[i].ID] = &lines[i]
+			lineIDs = append(lineIDs, lines[i].ProductLineID)
+		}
+		// Authorize before anything about the state: a product manager
+		// decides only lines about their own product lines.
+		var pls []productLineRow
+		if len(lineIDs) > 0 {
+			if err := tx.NewSelect().Model(&pls).Where("id IN (?)", bun.In(lineIDs)).Scan(ctx); err != nil {
+				return err
+			}
+		}
+		plByID := map[int64]*productLineRow{}
+		for i := range pls {
+			plByID[pls[i].ID] = &pls[i]
+		}
+		for _, d := range decisions {
+			if l, ok := byID[d.LineID]; ok {
+				if pl := plByID[l.ProductLineID]; pl == nil || !canPlan(a, pl) {
+					return planning.Errorf(planning.EFORBIDDEN, "line %d is about a product line that is not yours to decide", d.LineID)
+				}
+			}
 		}
 		if err := checkRevision(ifMatch, row.Revision); err != nil {
 			return err
@@ -70,17 +101,8 @@ func (s *CounterproposalService) Decide(ctx context.Context, id int64, decisions
 		if r.Status != planning.RoundCounterproposals && r.Status != planning.RoundReview {
 			return planning.Errorf(planning.ECONFLICT, "round %s is %s: counterproposals are decided in its counterproposals or review phase", r.Code, r.Status)
 		}
-		var lines []cpLineRow
-		if err := tx.NewSelect().Model(&lines).Where("counterproposal_id = ?", id).OrderExpr("position").Scan(ctx); err != nil {
-			return err
-		}
-		byID := map[int64]*cpLineRow{}
-		for i := range lines {
-			byID[lines[i].ID] = &lines[i]
-		}
-		lineIDs := make([]int64, 0, len(lines))
-		for _, l := range lines {
-			lineIDs = append(lineIDs, l.ProductLineID)
+		if invalid != nil {
+			return invalid
 		}
 		w, err := s.db.newWriteChecker(ctx, tx, a, r, nil, lineIDs)
 		if err != nil {

@@ -1,6 +1,7 @@
 package sqlstore
 
 import (
+	"cmp"
 	"context"
 	"database/sql"
 	"fmt"
@@ -99,7 +100,27 @@ func (s *TargetService) DiffVersions(ctx context.Context, f planning.DiffFilter)
 		return nil, err
 	}
 	whereB, argsB, _ := s.db.cellFilterSQL(ctx, a, other.ID, f.OrgUnitID, f.Subtree, f.ProductLineIDs, f.MeasureIDs, from, to)
-	return s.db.diffCells(ctx, v.ID, other.ID, whereA, whereB, argsA, argsB, after, f.Page.Size())
+	levels, err := s.db.unitLevels(ctx)
+	if err != nil {
+		return nil, err
+	}
+	return s.db.diffCells(ctx, v.ID, other.ID, whereA, whereB, argsA, argsB, after, f.Page.Size(), levels)
+}
+
+// unitLevels returns every org unit's level in the tree, 1 for the top.
+func (db *DB) unitLevels(ctx context.Context) (map[int64]int, error) {
+	var rows []struct {
+		ID   int64  `bun:"id"`
+		Path string `bun:"path"`
+	}
+	if err := db.bun.NewSelect().TableExpr("org_units").Column("id", "path").Scan(ctx, &rows); err != nil {
+		return nil, db.mapError(err)
+	}
+	out := make(map[int64]int, len(rows))
+	for _, r := range rows {
+		out[r.ID] = (&planning.OrgUnit{Path: r.Path}).Depth()
+	}
+	return out, nil
 }
 
 // diffCells lists the cells that differ between versions a and b, the page
@@ -112,10 +133,10 @@ func (s *TargetService) DiffVersions(ctx context.Context, f planning.DiffFilter)
 // the answer is complete at half the cost, and only otherwise is the full
 // query run. Everything is read in one transaction, so the counts and the
 // join see the same cells.
-func (db *DB) diffCells(ctx context.Context, a, b int64, whereA, whereB string, argsA, argsB []any, after planning.CellKey, size int) (*planning.Diff, error) {
+func (db *DB) diffCells(ctx context.Context, a, b int64, whereA, whereB string, argsA, argsB []any, after planning.CellKey, size int, levels map[int64]int) (*planning.Diff, error) {
 	q, args := db.diffQuery(a, b, whereA, whereB, argsA, argsB)
 	if db.dialect != SQLite {
-		d, _, err := scanDiff(ctx, db.bun, q, args, after, size)
+		d, _, err := scanDiff(ctx, db.bun, q, args, after, size, levels)
 		return d, db.mapError(err)
 	}
 	tx, err := db.bun.BeginTx(ctx, &sql.TxOptions{ReadOnly: true})
@@ -128,11 +149,11 @@ func (db *DB) diffCells(ctx context.Context, a, b int64, whereA, whereB string, 
 		append(append([]any{}, argsA...), argsB...)...).Scan(&na, &nb); err != nil {
 		return nil, db.mapError(err)
 	}
-	d, added, err := scanDiff(ctx, tx, diffNewAndChanged(whereA), append(append([]any{}, argsA...), b), after, size)
+	d, added, err := scanDiff(ctx, tx, diffNewAndChanged(whereA), append(append([]any{}, argsA...), b), after, size, levels)
 	if err != nil || nb-(na-added) == 0 {
 		return d, db.mapError(err)
 	}
-	d, _, err = scanDiff(ctx, tx, q, args, after, size)
+	d, _, err = scanDiff(ctx, tx, q, args, after, size, levels)
 	return d, db.mapError(err)
 }
 
@@ -140,7 +161,8 @@ func (db *DB) diffCells(ctx context.Context, a, b int64, whereA, whereB string, 
 // collecting the page and the rollups as it goes, so memory stays
 // proportional to the page and the number of rollup keys, not to the
 // cells. It also returns how many rows lacked the "against" amount.
-func scanDiff(ctx context.Context, idb bun.IConn, q string, args []any, after planning.CellKey, size int) (*planning.Diff, int64, error) {
+// levels gives each org unit's level, by which the rollups are kept apart.
+func scanDiff(ctx context.Context, idb bun.IConn, q string, args []any, after planning.CellKey, size int, levels map[int64]int) (*planning.Diff, int64, error) {
 	rows, err := idb.QueryContext(ctx, q, args...)
 	if err != nil {
 		return nil, 0, err
@@ -171,7 +193,7 @@ func scanDiff(ctx context.Context, idb bun.IConn, q string, args []any, after pl
 		}
 		ch := planning.CellChange{CellKey: k, Before: b, After: x, Delta: x.Sub(b)}
 		d.ChangedCells++
-		acc.add(&ch)
+		acc.add(&ch, levels[k.OrgUnitID])
 		if keyAfter(k, after) {
 			if len(d.Changes) < size {
 				d.Changes = append(d.Changes, ch)
@@ -264,23 +286,36 @@ func optDecimal(s *string) (decimal.Decimal, error) {
 	return decimal.NewFromString(*s)
 }
 
-type rollup map[int64]*planning.DiffRollup
+// rollupKey is one rollup's level and key.
+type rollupKey struct {
+	level int
+	key   int64
+}
 
-func (r rollup) add(key int64, ch *planning.CellChange) {
-	x, ok := r[key]
+type rollup map[rollupKey]*planning.DiffRollup
+
+func (r rollup) add(level int, key int64, ch *planning.CellChange) {
+	k := rollupKey{level, key}
+	x, ok := r[k]
 	if !ok {
-		x = &planning.DiffRollup{Key: key}
-		r[key] = x
+		x = &planning.DiffRollup{Level: level, Key: key}
+		r[k] = x
 	}
 	x.Before, x.After, x.Delta = x.Before.Add(ch.Before), x.After.Add(ch.After), x.Delta.Add(ch.Delta)
 }
 
+// list returns the rollups by level, then key.
 func (r rollup) list() []planning.DiffRollup {
 	out := make([]planning.DiffRollup, 0, len(r))
 	for _, x := range r {
 		out = append(out, *x)
 	}
-	slices.SortFunc(out, func(a, b planning.DiffRollup) int { return int(a.Key - b.Key) })
+	slices.SortFunc(out, func(a, b planning.DiffRollup) int {
+		if a.Level != b.Level {
+			return a.Level - b.Level
+		}
+		return cmp.Compare(a.Key, b.Key)
+	})
 	return out
 }
 
@@ -288,9 +323,12 @@ type rollups struct{ unit, line, measure, period rollup }
 
 func newRollups() *rollups { return &rollups{rollup{}, rollup{}, rollup{}, rollup{}} }
 
-func (r *rollups) add(ch *planning.CellChange) {
-	r.unit.add(ch.OrgUnitID, ch)
-	r.line.add(ch.ProductLineID, ch)
-	r.measure.add(ch.MeasureID, ch)
-	r.period.add(int64(ch.Period), ch)
+// add counts one changed cell: under its own unit, and under its product
+// line, measure and period at its unit's level only, so a change never
+// counts twice in one total.
+func (r *rollups) add(ch *planning.CellChange, level int) {
+	r.unit.add(level, ch.OrgUnitID, ch)
+	r.line.add(level, ch.ProductLineID, ch)
+	r.measure.add(level, ch.MeasureID, ch)
+	r.period.add(level, int64(ch.Period), ch)
 }

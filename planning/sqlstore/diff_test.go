@@ -89,3 +89,51 @@ func keyLess(a, b planning.CellKey) bool {
 	}
 	return false
 }
+
+// TestDiffRollupsPerLevel: one change that flows up the tree changes a cell
+// at every level; the product-line, measure and period rollups keep the
+// levels apart, so each total is what changed at one level, never the same
+// change counted once per level.
+func TestDiffRollupsPerLevel(t *testing.T) {
+	forEachDB(t, func(t *testing.T, e *env) {
+		re := openRound(t, e)
+		v1 := *re.round.WorkingVersionID
+		re.cascade(t, "pm-commercial", "CPC", "3000000.00", false)
+		ctx := e.as("pm-commercial")
+		v2, err := e.svcs.Versions.CopyVersion(ctx, v1, "revised", "")
+		if err != nil {
+			t.Fatal(err)
+		}
+		cpc := re.lines["CPC"].ID
+		g := re.grid(t, "strategy", planning.GridFilter{VersionID: v2.ID})
+		// +10.00 in April at a team and every ancestor, as raising a parent does.
+		var edits []planning.CellEdit
+		for _, u := range []string{"B-SH-KA", "B-SH", "R-EAST", "CO"} {
+			id := re.unitID(u)
+			edits = append(edits, planning.CellEdit{CellKey: planning.CellKey{OrgUnitID: id, ProductLineID: cpc, MeasureID: re.revenue.ID, Period: 1},
+				Amount: g[[3]int64{id, cpc, re.revenue.ID}][0].Add(dec("10.00"))})
+		}
+		if _, err := e.svcs.Targets.EditCells(ctx, v2.ID, edits, &v2.Revision); err != nil {
+			t.Fatal(err)
+		}
+		d, err := e.svcs.Targets.DiffVersions(ctx, planning.DiffFilter{VersionID: v2.ID, AgainstID: v1})
+		if err != nil || d.ChangedCells != 4 {
+			t.Fatalf("diff %+v %v", d, err)
+		}
+		for name, rs := range map[string][]planning.DiffRollup{"by_product_line": d.ByProductLine, "by_measure": d.ByMeasure, "by_period": d.ByPeriod} {
+			if len(rs) != 4 {
+				t.Fatalf("%s: %d rollups, want one per level: %+v", name, len(rs), rs)
+			}
+			for i, r := range rs {
+				if r.Level != i+1 || !r.Delta.Equal(dec("10.00")) {
+					t.Fatalf("%s[%d] = level %d delta %s, want level %d delta 10.00", name, i, r.Level, r.Delta, i+1)
+				}
+			}
+		}
+		for _, r := range d.ByOrgUnit {
+			if !r.Delta.Equal(dec("10.00")) {
+				t.Fatalf("by_org_unit %+v", r)
+			}
+		}
+	})
+}

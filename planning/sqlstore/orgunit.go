@@ -2,7 +2,9 @@ package sqlstore
 
 import (
 	"context"
+	"slices"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/uptrace/bun"
@@ -103,8 +105,12 @@ func (s *OrgUnitService) FindOrgUnits(ctx context.Context, f planning.OrgUnitFil
 	if err := f.Page.Validate(); err != nil {
 		return nil, "", err
 	}
+	// The units are put in tree order here rather than by the database:
+	// the order is by ids zero-padded within the path (planning.SortKey),
+	// which no portable SQL expression computes, and an org tree is small
+	// master data (thousands of units at most).
 	var rows []orgUnitRow
-	q := s.db.bun.NewSelect().Model(&rows).OrderExpr("path ASC").Limit(fetchLimit(f.Page))
+	q := s.db.bun.NewSelect().Model(&rows)
 	q = scopeWhere(q, a, "path")
 	if len(f.IDs) > 0 {
 		q.Where("id IN (?)", bun.In(f.IDs))
@@ -131,15 +137,27 @@ func (s *OrgUnitService) FindOrgUnits(ctx context.Context, f planning.OrgUnitFil
 		}
 		q.Where("path LIKE ?", root.Path+"%")
 	}
-	// The cursor carries the last path as the caller's scope shows it.
-	sc := a.ReadScope()
-	if after, _ := planning.DecodeCursor(f.Page.Cursor); after != "" {
-		q.Where("path > ?", sc.FullPath(after))
-	}
 	if err := q.Scan(ctx); err != nil {
 		return nil, "", s.db.mapError(err)
 	}
-	rows, next := cutPage(rows, f.Page, func(r *orgUnitRow) string { return sc.ScopedPath(r.Path) })
+	// Tree order, by a sort key of each path. Keys and cursors are made of
+	// the path as the caller's scope shows it (from the scope root down),
+	// which orders the caller's units as the full path does and names no
+	// unit above the scope.
+	sc := a.ReadScope()
+	keys := make(map[int64]string, len(rows))
+	for i := range rows {
+		keys[rows[i].ID] = (&planning.OrgUnit{Path: sc.ScopedPath(rows[i].Path)}).SortKey()
+	}
+	slices.SortFunc(rows, func(x, y orgUnitRow) int { return strings.Compare(keys[x.ID], keys[y.ID]) })
+	if after, _ := planning.DecodeCursor(f.Page.Cursor); after != "" {
+		i, _ := slices.BinarySearchFunc(rows, after, func(r orgUnitRow, k string) int { return strings.Compare(keys[r.ID], k) })
+		for i < len(rows) && keys[rows[i].ID] <= after {
+			i++
+		}
+		rows = rows[i:]
+	}
+	rows, next := cutPage(rows, f.Page, func(r *orgUnitRow) string { return keys[r.ID] })
 	out := make([]*planning.OrgUnit, 0, len(rows))
 	for i := range rows {
 		u := rows[i].toDomain()

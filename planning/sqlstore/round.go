@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"strings"
 	"time"
+	"unicode/utf8"
 
 	"github.com/uptrace/bun"
 
@@ -12,22 +13,23 @@ import (
 )
 
 type roundRow struct {
-	bun.BaseModel    `bun:"table:rounds,alias:r"`
-	ID               int64     `bun:"id,pk,autoincrement" json:"id"`
-	Code             string    `bun:"code" json:"code"`
-	Name             string    `bun:"name" json:"name"`
-	FiscalYear       int       `bun:"fiscal_year" json:"fiscal_year"`
-	FirstMonth       int       `bun:"first_month" json:"first_month"`
-	MeasureIDs       string    `bun:"measure_ids" json:"measure_ids"`
-	Calendar         string    `bun:"calendar" json:"calendar"`
-	ApprovalChain    string    `bun:"approval_chain" json:"approval_chain"`
-	Status           string    `bun:"status" json:"status"`
-	WorkingVersionID *int64    `bun:"working_version_id" json:"working_version_id"`
-	RecordVersionID  *int64    `bun:"record_version_id" json:"record_version_id"`
-	Revision         int64     `bun:"revision" json:"revision"`
-	CreatedBy        *int64    `bun:"created_by" json:"created_by"`
-	CreatedAt        time.Time `bun:"created_at" json:"created_at"`
-	UpdatedAt        time.Time `bun:"updated_at" json:"updated_at"`
+	bun.BaseModel      `bun:"table:rounds,alias:r"`
+	ID                 int64     `bun:"id,pk,autoincrement" json:"id"`
+	Code               string    `bun:"code" json:"code"`
+	Name               string    `bun:"name" json:"name"`
+	FiscalYear         int       `bun:"fiscal_year" json:"fiscal_year"`
+	FirstMonth         int       `bun:"first_month" json:"first_month"`
+	MeasureIDs         string    `bun:"measure_ids" json:"measure_ids"`
+	Calendar           string    `bun:"calendar" json:"calendar"`
+	ApprovalChain      string    `bun:"approval_chain" json:"approval_chain"`
+	SeparationOfDuties string    `bun:"separation_of_duties" json:"separation_of_duties"`
+	Status             string    `bun:"status" json:"status"`
+	WorkingVersionID   *int64    `bun:"working_version_id" json:"working_version_id"`
+	RecordVersionID    *int64    `bun:"record_version_id" json:"record_version_id"`
+	Revision           int64     `bun:"revision" json:"revision"`
+	CreatedBy          *int64    `bun:"created_by" json:"created_by"`
+	CreatedAt          time.Time `bun:"created_at" json:"created_at"`
+	UpdatedAt          time.Time `bun:"updated_at" json:"updated_at"`
 }
 
 type deadlineJSON struct {
@@ -42,7 +44,8 @@ type stepJSON struct {
 
 func (r *roundRow) toDomain() (*planning.Round, error) {
 	out := &planning.Round{ID: r.ID, Code: r.Code, Name: r.Name, FiscalYear: r.FiscalYear, FirstMonth: r.FirstMonth,
-		Status: planning.RoundStatus(r.Status), WorkingVersionID: r.WorkingVersionID, RecordVersionID: r.RecordVersionID,
+		SeparationOfDuties: planning.DutySeparation(r.SeparationOfDuties).OrDefault(),
+		Status:             planning.RoundStatus(r.Status), WorkingVersionID: r.WorkingVersionID, RecordVersionID: r.RecordVersionID,
 		Revision: r.Revision, CreatedBy: r.CreatedBy, CreatedAt: r.CreatedAt.UTC(), UpdatedAt: r.UpdatedAt.UTC()}
 	var cal []deadlineJSON
 	var chain []stepJSON
@@ -77,6 +80,7 @@ func (r *roundRow) setFromDomain(d *planning.Round) {
 	for i, x := range d.ApprovalChain {
 		chain[i] = stepJSON{Role: string(x.Role), Action: x.Action}
 	}
+	r.SeparationOfDuties = string(d.SeparationOfDuties.OrDefault())
 	b, _ = json.Marshal(chain)
 	r.ApprovalChain = string(b)
 	r.Code, r.Name, r.FiscalYear, r.FirstMonth = d.Code, d.Name, d.FiscalYear, d.FirstMonth
@@ -253,6 +257,12 @@ func (s *RoundService) UpdateRound(ctx context.Context, id int64, upd planning.R
 		if upd.ApprovalChain != nil {
 			r.ApprovalChain = *upd.ApprovalChain
 		}
+		if upd.SeparationOfDuties != nil {
+			if err := planning.CheckDutySeparationChange(r.Status, r.SeparationOfDuties, *upd.SeparationOfDuties); err != nil {
+				return err
+			}
+			r.SeparationOfDuties = *upd.SeparationOfDuties
+		}
 		if err := r.Validate(); err != nil {
 			return err
 		}
@@ -278,6 +288,11 @@ func (s *RoundService) TransitionRound(ctx context.Context, id int64, to plannin
 	}
 	if !to.Valid() {
 		return nil, fieldErr(planning.EINVALID, "to", "must be one of %v", planning.RoundStatuses)
+	}
+	if msg := planning.CheckText(comment, true); msg != "" {
+		return nil, fieldErr(planning.EINVALID, "comment", "%s", msg)
+	} else if utf8.RuneCountInString(comment) > planning.MaxCommentLength {
+		return nil, fieldErr(planning.EINVALID, "comment", "must be at most %d characters", planning.MaxCommentLength)
 	}
 	var out *planning.Round
 	err = s.db.inTx(ctx, func(tx bun.Tx) error {
