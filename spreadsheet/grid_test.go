@@ -231,7 +231,7 @@ func TestTargetSheetRoundTrip(t *testing.T) {
 		must(f.SetCellValue("revenue", "E6", 0.15))
 		must(f.SetCellFormula("revenue", "F7", "200.25+50")) // 2027-05 of B-SH-KA, a formula…
 		must(f.SetCellValue("revenue", "F7", 250.25))        // …with its computed value
-		must(f.SetCellValue("units", "F6", nil))        // 2027-06 units of B-SH-KA cleared
+		must(f.SetCellValue("units", "F6", nil))             // 2027-06 units of B-SH-KA cleared
 	})
 	sheet, err = spreadsheet.ReadTargetSheet(edited)
 	if err != nil || len(sheet.Problems) != 0 {
