@@ -150,6 +150,9 @@ func (s *Server) importActuals(c echo.Context) error {
 	if errors.Is(err, spreadsheet.ErrTooManyRows) {
 		return planning.Errorf(planning.ETOOLARGE, "the file has more than %d data rows; import it in parts", planning.MaxImportRows)
 	} else if err != nil {
+		if err := fileLimitError(err); err != nil && planning.ErrorCode(err) == planning.ETOOLARGE {
+			return err
+		}
 		return invalid("file", "%s", err)
 	}
 	imp.Rows, imp.ReadProblems = file.Rows, file.Problems

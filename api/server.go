@@ -39,6 +39,12 @@ type Config struct {
 	// RateBurst is how many it may send at once (0: DefaultRateBurst).
 	RateLimit float64
 	RateBurst int
+	// MaxUploads is how many requests sending a file (imports of actuals
+	// and of workbooks) are read at once, process-wide; 0 means
+	// DefaultMaxUploads. UploadWait is how long a further one waits for
+	// its turn before a 503 with Retry-After; 0 means DefaultUploadWait.
+	MaxUploads int
+	UploadWait time.Duration
 	// DB, when set, is the connection pool whose statistics /metrics reports.
 	DB *sql.DB
 }
@@ -54,6 +60,7 @@ type Server struct {
 	metrics *metrics
 	openapi []byte
 	limits  *limiters
+	uploads chan struct{}
 }
 
 // NewServer builds the server. A nil logger discards logs.
@@ -64,6 +71,12 @@ func NewServer(cfg Config, svcs planning.Services, logger *slog.Logger) *Server 
 	if cfg.BulkBodyLimit <= 0 {
 		cfg.BulkBodyLimit = max(DefaultBulkBodyLimit, cfg.BodyLimit)
 	}
+	if cfg.MaxUploads <= 0 {
+		cfg.MaxUploads = DefaultMaxUploads
+	}
+	if cfg.UploadWait <= 0 {
+		cfg.UploadWait = DefaultUploadWait
+	}
 	if cfg.RequestTimeout == 0 {
 		cfg.RequestTimeout = DefaultRequestTimeout
 	}
@@ -73,6 +86,7 @@ func NewServer(cfg Config, svcs planning.Services, logger *slog.Logger) *Server 
 	s := &Server{cfg: cfg, svcs: svcs, logger: logger, echo: echo.New()}
 	s.metrics = newMetrics(cfg.DB)
 	s.limits = newLimiters(cfg.RateLimit, cfg.RateBurst)
+	s.uploads = make(chan struct{}, cfg.MaxUploads)
 	s.openapi = s.buildOpenAPI()
 
 	e := s.echo
@@ -135,6 +149,11 @@ func (s *Server) routes() {
 	v1 := e.Group(pathPrefix)
 	auth := func(method, path string, h echo.HandlerFunc) {
 		v1.Add(method, path, h, s.authenticate, s.rateLimit, s.idempotent)
+	}
+	// Routes that receive a file take an upload slot before anything
+	// reads their body.
+	upload := func(method, path string, h echo.HandlerFunc) {
+		v1.Add(method, path, h, s.authenticate, s.rateLimit, s.uploadSlot, s.idempotent)
 	}
 	auth(http.MethodGet, "/me", s.getMe)
 
@@ -207,11 +226,11 @@ func (s *Server) routes() {
 	auth(http.MethodGet, "/versions/:id/approval", s.getApproval)
 	auth(http.MethodPost, "/versions/:id/approval/actions", s.actOnApproval)
 
-	auth(http.MethodPost, "/actuals/imports", s.importActuals)
+	upload(http.MethodPost, "/actuals/imports", s.importActuals)
 	auth(http.MethodGet, "/actuals", s.listActuals)
 	auth(http.MethodGet, "/rounds/:id/attainment", s.getAttainment)
 	auth(http.MethodGet, "/rounds/:id/rankings", s.getRankings)
 	auth(http.MethodGet, "/versions/:id/export", s.exportVersion)
 	auth(http.MethodGet, "/versions/:id/letters/:org_unit", s.getLetter)
-	auth(http.MethodPost, "/versions/:id/imports", s.importTargets)
+	upload(http.MethodPost, "/versions/:id/imports", s.importTargets)
 }

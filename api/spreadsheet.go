@@ -364,6 +364,14 @@ type TargetImportReport struct {
 	// since the export; any refuses the import.
 	Conflicts []TargetCellChange `json:"conflicts"`
 	Problems  []ImportProblem    `json:"problems"`
+	// Inconsistencies are where, after the import (or the import a dry
+	// run tried), the changed cells leave children not adding up to their
+	// parent: each changed cell with its own children, and with its
+	// siblings under its parent. Cells are imported as the workbook holds
+	// them, never spread down or summed up; empty means every parent the
+	// workbook touched still adds up. GET /versions/{id}/consistency lists
+	// the whole version's.
+	Inconsistencies []Inconsistency `json:"inconsistencies"`
 }
 
 // TargetImportRefused is the 409 or 422 answer to a refused workbook: a
@@ -382,6 +390,9 @@ func (s *Server) fromDomainTargetImport(res *resolver, r *planning.Round, x *pla
 	var units, lines, measures []int64
 	for _, c := range append(slices.Clone(x.Changes), x.Conflicts...) {
 		units, lines, measures = append(units, c.OrgUnitID), append(lines, c.ProductLineID), append(measures, c.MeasureID)
+	}
+	for _, c := range x.Inconsistencies {
+		units, lines, measures = append(units, c.ParentID), append(lines, c.ProductLineID), append(measures, c.MeasureID)
 	}
 	if err := res.loadIDs(units, lines, measures); err != nil {
 		return out, err
@@ -403,6 +414,16 @@ func (s *Server) fromDomainTargetImport(res *resolver, r *planning.Round, x *pla
 		return out
 	}
 	out.Changes, out.Conflicts = conv(x.Changes), conv(x.Conflicts)
+	out.Inconsistencies = make([]Inconsistency, 0, len(x.Inconsistencies))
+	for _, i := range x.Inconsistencies {
+		scale, code := int32(0), ""
+		if m := res.measureOf(i.MeasureID); m != nil {
+			scale, code = m.Scale, m.Code
+		}
+		out.Inconsistencies = append(out.Inconsistencies, Inconsistency{ParentID: i.ParentID, Parent: res.unitCode(i.ParentID),
+			ProductLine: res.lineCode(i.ProductLineID), Measure: code, Period: r.MonthLabel(i.Period), Expected: planning.FormatAmount(i.Expected, scale),
+			ChildrenSum: planning.FormatAmount(i.ChildrenSum, scale), Difference: planning.FormatAmount(i.Difference, scale)})
+	}
 	return out, nil
 }
 
@@ -461,6 +482,9 @@ func (s *Server) importTargets(c echo.Context) error {
 	}
 	sheet, err := spreadsheet.ReadTargetSheet(up.data)
 	if err != nil {
+		if err := fileLimitError(err); planning.ErrorCode(err) == planning.ETOOLARGE {
+			return err
+		}
 		return invalid("file", "%s", err)
 	}
 	result, err := planning.ImportTargetSheet(ctx, s.svcs, id, sheet, dry)
