@@ -159,7 +159,7 @@ type ImportProblem struct {
 func fromDomainProblems(ps []planning.ImportProblem) []ImportProblem {
 	out := make([]ImportProblem, len(ps))
 	for i, p := range ps {
-		out[i] = ImportProblem{Sheet: p.Sheet, Row: p.Row, Column: p.Column, Value: p.Value, Reason: p.Reason}
+		out[i] = ImportProblem{Sheet: p.Sheet, Row: p.Row, Column: p.Column, Value: planning.ClipValue(p.Value), Reason: p.Reason}
 	}
 	return out
 }
