@@ -60,6 +60,10 @@ type ActualsFile struct {
 // planning.MaxImportRows data rows.
 var ErrTooManyRows = errors.New("too many rows")
 
+// maxInterned bounds how many distinct codes and months ReadActuals keeps
+// once for all the rows that name them.
+const maxInterned = 100_000
+
 // record is one row of a file: its number (the line a CSV record starts on,
 // the row of a sheet), its fields, how many values it has (for a sheet, up
 // to the last column holding one, which may lie beyond fields), and the
@@ -84,6 +88,18 @@ func ReadActuals(data []byte, format string) (*ActualsFile, error) {
 	var headerSeen bool
 	var cols map[string]int
 	stop := false
+	// Codes and months repeat from row to row: keep each once.
+	interned := map[string]string{}
+	intern := func(s string) string {
+		if v, ok := interned[s]; ok {
+			return v
+		}
+		if len(interned) < maxInterned && len(s) <= 64 {
+			s = strings.Clone(s)
+			interned[s] = s
+		}
+		return s
+	}
 	add := func(rec record) error {
 		if stop {
 			return nil
@@ -119,8 +135,8 @@ func ReadActuals(data []byte, format string) (*ActualsFile, error) {
 			}
 			return ""
 		}
-		in := planning.ActualInput{Row: rec.row, OrgUnit: get("org_unit"), ProductLine: get("product_line"), Measure: get("measure"),
-			Month: get("month"), Amount: get("amount")}
+		in := planning.ActualInput{Row: rec.row, OrgUnit: intern(get("org_unit")), ProductLine: intern(get("product_line")),
+			Measure: intern(get("measure")), Month: intern(get("month")), Amount: get("amount")}
 		if format == FormatXLSX {
 			in.Month, in.Amount = monthText(in.Month), amountText(in.Amount)
 		}
