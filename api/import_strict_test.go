@@ -85,6 +85,16 @@ func TestWorkbookDryRunIsTheImport(t *testing.T) {
 				t.Fatalf("%s: dry run %+v, import %+v", c.name, dry.report, real.report)
 			}
 		}
+		// Inside the transaction of an idempotent request too, the dry run
+		// undoes its write and nothing else.
+		before := readGrid(t, env, "strategy", vid, "org_unit=B-SH-KA&product_line=POS&measure=revenue")
+		book = exportXLSX(t, env, "pm-industry", vid, "product_line=POS&measure=revenue")
+		body, ct := multipartBody(t, "edited.xlsx", editWorkbook(t, book, [5]string{"revenue", "B-SH-KA", "POS", "2027-04", "7.00"}), map[string]string{"dry_run": "true"})
+		r := env.Request("POST", fmt.Sprintf("/api/v1/versions/%d/imports", vid), apitest.Token("pm-industry"), body,
+			map[string]string{"Content-Type": ct, "Idempotency-Key": "dry-run-1"})
+		if after := readGrid(t, env, "strategy", vid, "org_unit=B-SH-KA&product_line=POS&measure=revenue"); r.Status != 200 || fmt.Sprint(after) != fmt.Sprint(before) {
+			t.Fatalf("idempotent dry run: %d %s; %v → %v", r.Status, r.Body, before, after)
+		}
 	})
 }
 

@@ -167,25 +167,23 @@ func (s *TargetService) WriteCells(ctx context.Context, w planning.CellWrite) (*
 			out.Inconsistencies, err = s.touchedInconsistencies(ctx, tx, w.VersionID, w.Edits)
 		}
 		if w.DryRun {
-			out.Version = nil
 			if _, rerr := tx.ExecContext(ctx, "ROLLBACK TO SAVEPOINT cascade_dry_run"); rerr != nil && err == nil {
 				err = rerr
 			}
 			if _, rerr := tx.ExecContext(ctx, "RELEASE SAVEPOINT cascade_dry_run"); rerr != nil && err == nil {
 				err = rerr
 			}
+			if err == nil {
+				var v *versionRow
+				if v, err = s.db.loadVersion(ctx, tx, w.VersionID); err == nil {
+					out.Version = v.toDomain()
+				}
+			}
 		}
 		return err
 	})
 	if err != nil {
 		return nil, err
-	}
-	if out.Version == nil {
-		v, err := s.db.loadVersion(ctx, s.db.bun, w.VersionID)
-		if err != nil {
-			return nil, err
-		}
-		out.Version = v.toDomain()
 	}
 	return out, nil
 }
