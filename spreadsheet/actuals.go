@@ -23,10 +23,6 @@ const (
 	FormatXLSX = "xlsx"
 )
 
-// maxUnzipped bounds what an XLSX file may unpack to, so a small hostile
-// file cannot fill the memory or the disk.
-const maxUnzipped = 512 << 20
-
 // DetectFormat returns the format of an import file from its name's
 // extension or, failing that, its first bytes: "xlsx" for a ZIP archive,
 // "csv" for anything else. An old binary Excel file (.xls) is an error.
