@@ -209,3 +209,42 @@ func readPart(t *testing.T, data []byte, name string) string {
 	t.Fatalf("no part %s", name)
 	return ""
 }
+
+// TestNumbersWithHugeExponents reads month cells whose exponents would make
+// decimal arithmetic spell out billions of digits: each is refused or read
+// as the double it is, at once.
+func TestNumbersWithHugeExponents(t *testing.T) {
+	data := writeXLSX(t, sampleView())
+	path := sheetPart(t, data, "revenue")
+	sheet := readPart(t, data, path)
+	for _, c := range []struct{ v, want string }{
+		{"1E+2000000000", "is out of range"},
+		{"1E-2000000000", "0"},
+		{"0E+2000000000", "0"},
+		{"-1E-400", "0"},
+	} {
+		re := regexp.MustCompile(`<c r="D6"[^>]*?(/>|>.*?</c>)`)
+		edited, err := xlsxtest.Replace(data, xlsxtest.Text(path, re.ReplaceAllLiteralString(sheet, `<c r="D6"><v>`+c.v+`</v></c>`)))
+		if err != nil {
+			t.Fatal(err)
+		}
+		got, err := spreadsheet.ReadTargetSheet(edited)
+		if err != nil {
+			t.Fatal(err)
+		}
+		read := ""
+		for _, p := range got.Problems {
+			read += p.Reason
+		}
+		for _, r := range got.Rows {
+			for _, cell := range r.Cells {
+				if r.Sheet == "revenue" && cell.Ref == "D6" {
+					read += cell.Value.String()
+				}
+			}
+		}
+		if !strings.HasPrefix(read, c.want) {
+			t.Errorf("%s reads %q, want %s", c.v, read, c.want)
+		}
+	}
+}

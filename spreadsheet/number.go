@@ -40,11 +40,14 @@ func sheetNumber(raw string) (decimal.Decimal, error) {
 	}
 	// A spreadsheet number is a double: refuse what a double cannot hold
 	// before decimal arithmetic could spell out an exponent of a billion.
-	if _, err := strconv.ParseFloat(raw, 64); err != nil {
+	// A double too small to hold is zero, as the program shows it.
+	if f, err := strconv.ParseFloat(raw, 64); err != nil {
 		if errors.Is(err, strconv.ErrRange) {
 			return decimal.Decimal{}, fmt.Errorf("is out of range: a spreadsheet number lies within ±1.8E+308")
 		}
 		return decimal.Decimal{}, fmt.Errorf("is not a number")
+	} else if f == 0 {
+		return decimal.Zero, nil
 	}
 	d, err := decimal.NewFromString(raw)
 	if err != nil {
