@@ -22,8 +22,8 @@ const (
 )
 
 // MaxExportRows is the most grid rows one export writes; narrow the filters
-// for more.
-const MaxExportRows = 100_000
+// for more. A workbook brought back may list no more.
+const MaxExportRows = spreadsheet.MaxExportedRows
 
 // sendFile answers with a file to download.
 func sendFile(c echo.Context, mediaType, filename string, revision int64, body []byte) error {

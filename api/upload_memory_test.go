@@ -98,18 +98,18 @@ func TestUploadBombsKeepMemoryBounded(t *testing.T) {
 		name, path, user, file string
 		data                   []byte
 		status                 int
-		limit                  string
+		limit                  string // named by a 413, or said by a 422
 	}{
 		{"actuals: one cell of 256 MiB of spaces", actuals, "strategy", "a.xlsx", must(xlsxtest.CellBomb(256 << 20)), 413, "max_part_bytes"},
 		{"actuals: one cell of 200 MiB of spaces", actuals, "strategy", "a.xlsx", must(xlsxtest.CellBomb(200 << 20)), 413, "max_cell_chars"},
-		{"actuals: a header lying about 200 MiB", actuals, "strategy", "a.xlsx", must(xlsxtest.LyingBomb(200 << 20)), 422, ""},
+		{"actuals: a header lying about 200 MiB", actuals, "strategy", "a.xlsx", must(xlsxtest.LyingBomb(200 << 20)), 422, "not a readable XLSX"},
 		{"actuals: 40 padding parts of 16 MiB (and no data row)", actuals, "strategy", "a.xlsx", must(xlsxtest.PaddingBomb(40, 16<<20)), 422, ""},
 		{"actuals: 500,001 shared strings", actuals, "strategy", "a.xlsx", must(xlsxtest.SharedStringsBomb(500_001, 1, 1)), 413, "max_shared_strings"},
 		{"actuals: 16 MiB of shared strings", actuals, "strategy", "a.xlsx", must(xlsxtest.SharedStringsBomb(600, 30_000, 1)), 413, "max_shared_string_bytes"},
 		{"actuals: one shared string of 30,000 characters in 100,000 cells", actuals, "strategy", "a.xlsx", must(xlsxtest.SharedStringsBomb(1, 30_000, 20_000)), 422, ""},
 		{"actuals: a value in XFD1048576", actuals, "strategy", "a.xlsx", must(xlsxtest.FarCellBomb("XFD1048576")), 413, "max_columns"},
 		{"actuals: a value in IV1048576", actuals, "strategy", "a.xlsx", must(xlsxtest.FarCellBomb("IV1048576")), 413, "max_cells"},
-		{"actuals: elements nested a million deep", actuals, "strategy", "a.xlsx", must(xlsxtest.DeepBomb(1 << 20)), 422, ""},
+		{"actuals: elements nested a million deep", actuals, "strategy", "a.xlsx", must(xlsxtest.DeepBomb(1 << 20)), 422, "nests elements more than 32 deep"},
 		{"actuals: 100,000 empty parts", actuals, "strategy", "a.xlsx", must(xlsxtest.ManyPartsBomb(100_000)), 413, "max_parts"},
 		{"actuals: a CSV line of 15 MiB", actuals, "strategy", "a.csv",
 			[]byte("org_unit,product_line,measure,month,amount\n" + strings.Repeat("x", 15<<20)), 413, "max_record_bytes"},
@@ -123,6 +123,8 @@ func TestUploadBombsKeepMemoryBounded(t *testing.T) {
 			must(xlsxtest.Replace(book, paddings(40, 16<<20)...)), 200, ""},
 		{"workbook: 500,001 shared strings", imports, "pm-industry", "b.xlsx",
 			must(xlsxtest.Replace(book, xlsxtest.Repeat("xl/sharedStrings.xml", `<sst xmlns="http://schemas.openxmlformats.org/spreadsheetml/2006/main">`, "<si><t>x</t></si>", 500_001, "</sst>"))), 413, "max_shared_strings"},
+		{"workbook: a hidden sheet listing 150,000 rows", imports, "pm-industry", "b.xlsx",
+			must(xlsxtest.Replace(book, hiddenSheet(vid, round.ID, 150_000))), 422, "more than an export writes"},
 		{"workbook: a value in IV1048576 of the measure sheet", imports, "pm-industry", "b.xlsx",
 			must(xlsxtest.Replace(book, xlsxtest.Text("xl/worksheets/sheet1.xml", xlsxtest.SheetHead+`<row r="1048576"><c r="IV1048576"><v>1</v></c></row>`+xlsxtest.SheetTail))), 413, "max_cells"},
 	}
@@ -154,7 +156,10 @@ func TestUploadBombsKeepMemoryBounded(t *testing.T) {
 			t.Errorf("%s: %d %.300s, want %d", b.name, r.Status, r.Body, b.status)
 			continue
 		}
-		if b.limit != "" {
+		if b.status == 422 && !strings.Contains(string(r.Body), b.limit) {
+			t.Errorf("%s: the problem does not say %q: %.300s", b.name, b.limit, r.Body)
+		}
+		if b.status == 413 {
 			var p api.Problem
 			r.Decode(t, &p)
 			if r.Header.Get("Content-Type") != "application/problem+json" || len(p.Errors) != 1 || p.Errors[0].Field != "file" ||
@@ -225,4 +230,42 @@ func TestUploadsAreLimitedProcessWide(t *testing.T) {
 	if r := env.Request(http.MethodPost, "/api/v1/actuals/imports", apitest.Token("strategy"), body, map[string]string{"Content-Type": ct}); r.Status != 200 {
 		t.Fatalf("third upload: %d %s", r.Status, r.Body)
 	}
+}
+
+// hiddenSheet is the hidden sheet of an exported workbook (the second sheet
+// of a one-measure export) listing n rows of 20 columns.
+func hiddenSheet(vid, roundID int64, n int) xlsxtest.Part {
+	return xlsxtest.Part{Name: "xl/worksheets/sheet2.xml", Write: func(w io.Writer) error {
+		row := func(r int, vals ...string) error {
+			if _, err := fmt.Fprintf(w, `<row r="%d">`, r); err != nil {
+				return err
+			}
+			for i, v := range vals {
+				if _, err := fmt.Fprintf(w, `<c r="%c%d" t="inlineStr"><is><t>%s</t></is></c>`, 'A'+i, r, v); err != nil {
+					return err
+				}
+			}
+			_, err := io.WriteString(w, "</row>")
+			return err
+		}
+		if _, err := io.WriteString(w, xlsxtest.SheetHead); err != nil {
+			return err
+		}
+		head := [][]string{{"format", "cascade-targets/1"}, {"version_id", fmt.Sprint(vid)}, {"revision", "1"}, {"round_id", fmt.Sprint(roundID)}, {"grain", "month"},
+			{"sheet", "org_unit", "product_line", "org_unit_id", "product_line_id", "measure_id", "scale", "row",
+				"p1", "p2", "p3", "p4", "p5", "p6", "p7", "p8", "p9", "p10", "p11", "p12"}}
+		for i, h := range head {
+			if err := row(i+1, h...); err != nil {
+				return err
+			}
+		}
+		amounts := strings.Split(strings.Repeat("1000.00,", 12), ",")[:12]
+		for i := range n {
+			if err := row(len(head)+1+i, append([]string{"revenue", fmt.Sprintf("U%d", i), "POS", fmt.Sprint(i + 1), "1", "1", "2", fmt.Sprint(i + 6)}, amounts...)...); err != nil {
+				return err
+			}
+		}
+		_, err := io.WriteString(w, xlsxtest.SheetTail)
+		return err
+	}}
 }

@@ -1,6 +1,7 @@
 package spreadsheet
 
 import (
+	"errors"
 	"fmt"
 	"maps"
 	"slices"
@@ -13,16 +14,28 @@ import (
 	"github.com/cascade-planning/cascade/planning"
 )
 
-// exportedRow is one row of the hidden sheet: where a row was exported to,
-// its ids and its exact amounts by fiscal period ("" for a month the export
-// did not cover).
+// exportedRow is one row of the hidden sheet: its ids and its exact
+// amounts by fiscal period ("" for a month the export did not cover), kept
+// compact (the amounts as one string), since a hidden sheet lists up to
+// MaxExportedRows of them.
 type exportedRow struct {
-	sheet, unit, line         string
 	unitID, lineID, measureID int64
 	scale                     int32
-	amounts                   [12]string
 	seen                      bool
 	sheetRow                  int
+	amounts                   string // the 12 amounts joined by amountSep
+}
+
+const amountSep = "|"
+
+// amount returns the exported amount of fiscal period p.
+func (e *exportedRow) amount(p int) string {
+	s := e.amounts
+	for i := 1; i < p; i++ {
+		_, s, _ = strings.Cut(s, amountSep)
+	}
+	a, _, _ := strings.Cut(s, amountSep)
+	return a
 }
 
 // ReadTargetSheet reads back a workbook WriteGridXLSX wrote, after people
@@ -59,6 +72,16 @@ func ReadTargetSheet(data []byte) (*planning.TargetSheet, error) {
 	var sheets []string
 	inTable := false
 	var tableErr error
+	// Sheet names, codes and product lines repeat: keep each once.
+	interned := map[string]string{}
+	intern := func(s string) string {
+		if v, ok := interned[s]; ok {
+			return v
+		}
+		s = strings.Clone(s)
+		interned[s] = s
+		return s
+	}
 	err = w.readSheet(MetaSheet, func(row int, cells []Cell) error {
 		r := texts(cells)
 		switch {
@@ -72,12 +95,17 @@ func ReadTargetSheet(data []byte) (*planning.TargetSheet, error) {
 			months = r[1:]
 		case !inTable && len(r) > 1:
 			meta[r[0]] = r[1]
+		case inTable && len(exported) >= MaxExportedRows:
+			tableErr = fmt.Errorf("it lists more than %d rows, more than an export writes", MaxExportedRows)
 		case inTable:
-			tableErr = readExportedRow(r, row, exported, &sheets)
+			tableErr = readExportedRow(r, row, exported, &sheets, intern)
+		}
+		if tableErr != nil {
+			return errStopReading
 		}
 		return nil
 	})
-	if err != nil {
+	if err != nil && err != errStopReading {
 		return nil, err
 	}
 	if meta["format"] != planning.TargetSheetFormat {
@@ -117,6 +145,13 @@ func ReadTargetSheet(data []byte) (*planning.TargetSheet, error) {
 	return out, nil
 }
 
+// MaxExportedRows is the most rows an export writes (and a workbook's
+// hidden sheet may list).
+const MaxExportedRows = 100_000
+
+// errStopReading ends the reading of a sheet early.
+var errStopReading = errors.New("stop reading")
+
 // texts returns the text of a row's cells by column, up to its last cell.
 func texts(cells []Cell) []string {
 	out := make([]string, cells[len(cells)-1].Col+1)
@@ -128,14 +163,14 @@ func texts(cells []Cell) []string {
 
 // readExportedRow reads one row of the hidden sheet's table of rows, keyed
 // by sheet, org unit and product line, and lists the sheets in order.
-func readExportedRow(r []string, rowNum int, out map[[3]string]*exportedRow, sheets *[]string) error {
+func readExportedRow(r []string, rowNum int, out map[[3]string]*exportedRow, sheets *[]string, intern func(string) string) error {
 	if len(r) < 8 {
 		return fmt.Errorf("row %d is incomplete", rowNum)
 	}
 	if len(r) > 8+12 {
 		return fmt.Errorf("row %d is malformed", rowNum)
 	}
-	e := &exportedRow{sheet: r[0], unit: r[1], line: r[2]}
+	e := &exportedRow{}
 	var err1, err2, err3 error
 	e.unitID, err1 = strconv.ParseInt(r[3], 10, 64)
 	e.lineID, err2 = strconv.ParseInt(r[4], 10, 64)
@@ -145,14 +180,21 @@ func readExportedRow(r []string, rowNum int, out map[[3]string]*exportedRow, she
 		return fmt.Errorf("row %d is malformed", rowNum)
 	}
 	e.scale = int32(scale)
-	copy(e.amounts[:], r[8:])
-	k := [3]string{e.sheet, e.unit, e.line}
+	var amounts [12]string
+	copy(amounts[:], r[8:])
+	for _, a := range amounts {
+		if strings.Contains(a, amountSep) {
+			return fmt.Errorf("row %d is malformed", rowNum)
+		}
+	}
+	e.amounts = strings.Join(amounts[:], amountSep)
+	k := [3]string{intern(r[0]), intern(r[1]), intern(r[2])}
 	if _, dup := out[k]; dup {
 		return fmt.Errorf("row %d repeats a row", rowNum)
 	}
 	out[k] = e
-	if !contains(*sheets, e.sheet) {
-		*sheets = append(*sheets, e.sheet)
+	if !contains(*sheets, k[0]) {
+		*sheets = append(*sheets, k[0])
 	}
 	return nil
 }
@@ -219,12 +261,13 @@ func readMeasureSheet(w *workbook, name string, exported map[[3]string]*exported
 		row := planning.TargetSheetRow{Sheet: name, Row: rowNum, OrgUnitID: e.unitID, ProductLineID: e.lineID, MeasureID: e.measureID, Scale: e.scale}
 		for _, j := range slices.Sorted(maps.Keys(cols)) {
 			p := cols[j]
-			if e.amounts[p-1] == "" {
+			exp := e.amount(p)
+			if exp == "" {
 				continue // the export did not cover this month
 			}
-			was, err := plainDecimal(e.amounts[p-1])
+			was, err := plainDecimal(exp)
 			if err != nil {
-				problem(MetaSheet, 0, "", e.amounts[p-1], "is not an amount: the hidden sheet was changed; export the version again")
+				problem(MetaSheet, 0, "", exp, "is not an amount: the hidden sheet was changed; export the version again")
 				stop = true
 				return nil
 			}
