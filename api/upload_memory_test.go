@@ -107,6 +107,10 @@ func TestUploadBombsKeepMemoryBounded(t *testing.T) {
 		{"actuals: 500,001 shared strings", actuals, "strategy", "a.xlsx", must(xlsxtest.SharedStringsBomb(500_001, 1, 1)), 413, "max_shared_strings"},
 		{"actuals: 16 MiB of shared strings", actuals, "strategy", "a.xlsx", must(xlsxtest.SharedStringsBomb(600, 30_000, 1)), 413, "max_shared_string_bytes"},
 		{"actuals: one shared string of 30,000 characters in 100,000 cells", actuals, "strategy", "a.xlsx", must(xlsxtest.SharedStringsBomb(1, 30_000, 20_000)), 422, ""},
+		{"actuals: 500,000 rows holding TRUE", actuals, "strategy", "a.xlsx", must(xlsxtest.Workbook(rowsPart(500_000, func(w io.Writer, r int) error {
+			_, err := fmt.Fprintf(w, `<row r="%d"><c r="A%d" t="inlineStr"><is><t>B-SH-KA</t></is></c><c r="E%d" t="b"><v>1</v></c></row>`, r, r, r)
+			return err
+		}))), 422, "the file has 10001 problem(s)"},
 		{"actuals: a value in XFD1048576", actuals, "strategy", "a.xlsx", must(xlsxtest.FarCellBomb("XFD1048576")), 413, "max_columns"},
 		{"actuals: a value in IV1048576", actuals, "strategy", "a.xlsx", must(xlsxtest.FarCellBomb("IV1048576")), 413, "max_cells"},
 		{"actuals: elements nested a million deep", actuals, "strategy", "a.xlsx", must(xlsxtest.DeepBomb(1 << 20)), 422, "nests elements more than 32 deep"},
@@ -125,6 +129,15 @@ func TestUploadBombsKeepMemoryBounded(t *testing.T) {
 			must(xlsxtest.Replace(book, xlsxtest.Repeat("xl/sharedStrings.xml", `<sst xmlns="http://schemas.openxmlformats.org/spreadsheetml/2006/main">`, "<si><t>x</t></si>", 500_001, "</sst>"))), 413, "max_shared_strings"},
 		{"workbook: a hidden sheet listing 150,000 rows", imports, "pm-industry", "b.xlsx",
 			must(xlsxtest.Replace(book, hiddenSheet(vid, round.ID, 150_000))), 422, "more than an export writes"},
+		{"workbook: 900,000 rows that were not exported", imports, "pm-industry", "b.xlsx",
+			must(xlsxtest.Replace(book, rowsPart(900_000, func(w io.Writer, r int) error {
+				if r == 5 {
+					_, err := io.WriteString(w, `<row r="5"><c r="A5" t="inlineStr"><is><t>Org unit</t></is></c><c r="C5" t="inlineStr"><is><t>Product line</t></is></c></row>`)
+					return err
+				}
+				_, err := fmt.Fprintf(w, `<row r="%d"><c r="A%d" t="inlineStr"><is><t>X%d</t></is></c><c r="C%d" t="inlineStr"><is><t>POS</t></is></c></row>`, r, r, r, r)
+				return err
+			}, "xl/worksheets/sheet1.xml"))), 422, "more than 10000 problems"},
 		{"workbook: a value in IV1048576 of the measure sheet", imports, "pm-industry", "b.xlsx",
 			must(xlsxtest.Replace(book, xlsxtest.Text("xl/worksheets/sheet1.xml", xlsxtest.SheetHead+`<row r="1048576"><c r="IV1048576"><v>1</v></c></row>`+xlsxtest.SheetTail))), 413, "max_cells"},
 	}
@@ -268,4 +281,29 @@ func hiddenSheet(vid, roundID int64, n int) xlsxtest.Part {
 		_, err := io.WriteString(w, xlsxtest.SheetTail)
 		return err
 	}}
+}
+
+// rowsPart is a worksheet whose rows 2 to n+1 (5 to n+4 when named, for a
+// measure sheet) row writes, after the actuals header row when unnamed.
+func rowsPart(n int, row func(w io.Writer, r int) error, name ...string) xlsxtest.Part {
+	p := xlsxtest.Part{Write: func(w io.Writer) error {
+		head, first := xlsxtest.SheetHead+xlsxtest.ActualsHeader, 2
+		if len(name) > 0 {
+			head, first = xlsxtest.SheetHead, 5
+		}
+		if _, err := io.WriteString(w, head); err != nil {
+			return err
+		}
+		for r := first; r < first+n; r++ {
+			if err := row(w, r); err != nil {
+				return err
+			}
+		}
+		_, err := io.WriteString(w, xlsxtest.SheetTail)
+		return err
+	}}
+	if len(name) > 0 {
+		p.Name = name[0]
+	}
+	return p
 }

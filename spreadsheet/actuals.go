@@ -100,6 +100,12 @@ func ReadActuals(data []byte, format string) (*ActualsFile, error) {
 		if stop {
 			return nil
 		}
+		if len(out.Problems) >= planning.MaxImportProblems {
+			out.Problems = append(out.Problems, planning.ImportProblem{Row: rec.row,
+				Reason: fmt.Sprintf("more than %d problems: nothing from this row on was read; fix these first", planning.MaxImportProblems)})
+			stop = true
+			return nil
+		}
 		if !headerSeen {
 			headerSeen, header = true, rec.fields
 			var problems []planning.ImportProblem

@@ -60,7 +60,15 @@ func ReadTargetSheet(data []byte) (*planning.TargetSheet, error) {
 	}
 	out := &planning.TargetSheet{}
 	problem := func(sheet string, row int, col, value, format string, args ...any) {
-		out.Problems = append(out.Problems, planning.ImportProblem{Sheet: sheet, Row: row, Column: col, Value: value, Reason: fmt.Sprintf(format, args...)})
+		switch n := len(out.Problems); {
+		case n > planning.MaxImportProblems:
+			return
+		case n == planning.MaxImportProblems:
+			out.Problems = append(out.Problems, planning.ImportProblem{Sheet: sheet, Row: row,
+				Reason: fmt.Sprintf("more than %d problems: nothing from here on was read; fix these first", planning.MaxImportProblems)})
+			return
+		}
+		out.Problems = append(out.Problems, planning.ImportProblem{Sheet: sheet, Row: row, Column: col, Value: planning.ClipValue(value), Reason: fmt.Sprintf(format, args...)})
 	}
 	if w.sheet(MetaSheet) == nil {
 		problem("", 0, "", "", "the workbook was not exported by Cascade (it lacks the hidden %s sheet): export the version's targets as XLSX and edit that", MetaSheet)
@@ -211,8 +219,8 @@ func readMeasureSheet(w *workbook, name string, exported map[[3]string]*exported
 	cols := map[int]int{} // column index → fiscal period
 	stop := false
 	err := w.readSheet(name, func(rowNum int, cells []Cell) error {
-		if stop {
-			return nil
+		if stop || len(out.Problems) > planning.MaxImportProblems {
+			return errStopReading
 		}
 		if head < 0 {
 			if rowNum > 50 {
@@ -293,7 +301,7 @@ func readMeasureSheet(w *workbook, name string, exported map[[3]string]*exported
 		out.Rows = append(out.Rows, row)
 		return nil
 	})
-	if err != nil {
+	if err != nil && err != errStopReading {
 		return err
 	}
 	if head < 0 {
