@@ -383,9 +383,16 @@ func (w *workbook) readSheet(name string, fn func(row int, cells []Cell) error) 
 		valRunes, nextCol       int
 	)
 	where := func() string { return name + "!" + cellRef(cell.Col+1, rowNum) }
+	inData := false // rows and cells live in sheetData only
 	err = walk(decoder(rc), e.part, func(tok xml.Token, _ int) error {
 		switch t := tok.(type) {
 		case xml.StartElement:
+			if t.Name.Local == "sheetData" {
+				inData = true
+			}
+			if !inData {
+				return nil
+			}
 			switch t.Name.Local {
 			case "row":
 				n := rowNum + 1
@@ -425,7 +432,12 @@ func (w *workbook) readSheet(name string, fn func(row int, cells []Cell) error) 
 				inT = inIS && !inRPh
 			}
 		case xml.EndElement:
+			if !inData {
+				return nil
+			}
 			switch t.Name.Local {
+			case "sheetData":
+				inData = false
 			case "v":
 				inV = false
 			case "is":
