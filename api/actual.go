@@ -99,6 +99,7 @@ func (s *Server) findRound(ctx context.Context, field, ref string) (*planning.Ro
 //	@ID				importActuals
 //	@Description	Reads actuals per (org unit code, product line code, measure code, month "YYYY-MM") → amount from the multipart part "file": CSV (UTF-8) or XLSX (the sheet "actuals", else the first), with a header row naming the columns org_unit, product_line, measure, month, amount in any order. Every row is checked: the org unit must be an active leaf of the org tree (a unit without children: actuals are stored at the leaves and roll up), the product line and measure must exist, the amount must be a plain decimal at the measure's scale, no row may repeat another's key, and with round the month must lie in its fiscal year and the measure be one of its measures.
 //	@Description	A dry run (dry_run=true) reports every problem and what the import would change, and changes nothing. A real import with any bad row changes nothing either and answers 422 with every problem. Otherwise, in one transaction, the file's rows replace the actuals stored for each (org unit, measure, month) the file names: rows not in the file for those are removed; so importing the same file again changes nothing. Strategy office and admins. Files up to the bulk body limit (16 MiB by default; 413 beyond, before anything is read) and 500,000 rows.
+//	@Description	Reading is bounded whatever the file unpacks to: only the parts needed are unpacked, each at most 256 MiB (512 MiB in all; the list of sheets and relationships 4 MiB), at most 1,000 archive entries, 500,000 shared strings of 16 MiB in all, 32,767 characters per cell or CSV field, 1 MiB per CSV record, values in at most 256 columns and 3,000,000 cells (rows × columns of the used range). Beyond any of them: 413, whose detail and errors[0] name the limit (e.g. max_cell_chars). TRUE/FALSE, error values and formulas never computed are problems naming their cell. At most two uploads are read at once per server; another waits up to 2 s, then gets 503 with Retry-After.
 //	@Tags			actuals
 //	@Security		BearerAuth
 //	@Accept			multipart/form-data
@@ -109,9 +110,12 @@ func (s *Server) findRound(ctx context.Context, field, ref string) (*planning.Ro
 //	@Success		200		{object}	api.ActualImportReport
 //	@Failure		400		{object}	api.Problem				"Malformed upload"
 //	@Failure		403		{object}	api.Problem				"Only the strategy office and admins import actuals"
-//	@Failure		413		{object}	api.Problem				"File too large"
+//	@Failure		413		{object}	api.Problem				"File too large, more than 500,000 rows, or beyond a reading limit (named in detail and errors[0])"
 //	@Failure		415		{object}	api.Problem				"Not multipart/form-data"
-//	@Failure		422		{object}	api.ActualImportRefused	"Bad rows; nothing imported"
+//	@Failure		422		{object}	api.ActualImportRefused	"Bad rows, or a malformed workbook; nothing imported"
+//	@Failure		429		{object}	api.Problem				"Too many requests for this token (Retry-After)"
+//	@Failure		503		{object}	api.Problem				"Two uploads are being read already (Retry-After)"
+//	@Header			503		{integer}	Retry-After				"Seconds to wait before sending the file again"
 //	@Router			/actuals/imports [post]
 func (s *Server) importActuals(c echo.Context) error {
 	q := newQuery(c, "dry_run", "round")
@@ -152,6 +156,9 @@ func (s *Server) importActuals(c echo.Context) error {
 	if errors.Is(err, spreadsheet.ErrTooManyRows) {
 		return planning.Errorf(planning.ETOOLARGE, "the file has more than %d data rows; import it in parts", planning.MaxImportRows)
 	} else if err != nil {
+		if err := fileLimitError(err); err != nil && planning.ErrorCode(err) == planning.ETOOLARGE {
+			return err
+		}
 		return invalid("file", "%s", err)
 	}
 	imp.Rows, imp.ReadProblems = file.Rows, file.Problems

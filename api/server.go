@@ -56,6 +56,12 @@ type Config struct {
 	// network), for a server behind a proxy that sets it; otherwise it is
 	// the connection's peer, which a client cannot forge.
 	TrustProxyHeaders bool
+	// MaxUploads is how many requests sending a file (imports of actuals
+	// and of workbooks) are read at once, process-wide; 0 means
+	// DefaultMaxUploads. UploadWait is how long a further one waits for
+	// its turn before a 503 with Retry-After; 0 means DefaultUploadWait.
+	MaxUploads int
+	UploadWait time.Duration
 	// DB, when set, is the connection pool whose statistics /metrics reports.
 	DB *sql.DB
 }
@@ -73,6 +79,7 @@ type Server struct {
 	limits  *limiters[int64]
 	// authFails counts failed authentications per client address.
 	authFails *limiters[string]
+	uploads   chan struct{}
 }
 
 // NewServer builds the server. A nil logger discards logs.
@@ -82,6 +89,12 @@ func NewServer(cfg Config, svcs planning.Services, logger *slog.Logger) *Server 
 	}
 	if cfg.BulkBodyLimit <= 0 {
 		cfg.BulkBodyLimit = max(DefaultBulkBodyLimit, cfg.BodyLimit)
+	}
+	if cfg.MaxUploads <= 0 {
+		cfg.MaxUploads = DefaultMaxUploads
+	}
+	if cfg.UploadWait <= 0 {
+		cfg.UploadWait = DefaultUploadWait
 	}
 	if cfg.RequestTimeout == 0 {
 		cfg.RequestTimeout = DefaultRequestTimeout
@@ -93,6 +106,7 @@ func NewServer(cfg Config, svcs planning.Services, logger *slog.Logger) *Server 
 	s.metrics = newMetrics(cfg.DB)
 	s.limits = newLimiters[int64](cfg.RateLimit, cfg.RateBurst, DefaultRateLimit, DefaultRateBurst)
 	s.authFails = newLimiters[string](cfg.AuthFailureRate, cfg.AuthFailureBurst, DefaultAuthFailureRate, DefaultAuthFailureBurst)
+	s.uploads = make(chan struct{}, cfg.MaxUploads)
 	s.openapi = s.buildOpenAPI()
 
 	e := s.echo
@@ -166,6 +180,11 @@ func (s *Server) routes() {
 	auth := func(method, path string, h echo.HandlerFunc) {
 		v1.Add(method, path, h, s.limitAuthFailures, s.authenticate, s.rateLimit, s.idempotent)
 	}
+	// Routes that receive a file take an upload slot before anything
+	// reads their body.
+	upload := func(method, path string, h echo.HandlerFunc) {
+		v1.Add(method, path, h, s.limitAuthFailures, s.authenticate, s.rateLimit, s.uploadSlot, s.idempotent)
+	}
 	auth(http.MethodGet, "/me", s.getMe)
 
 	auth(http.MethodGet, "/org-units", s.listOrgUnits)
@@ -237,11 +256,11 @@ func (s *Server) routes() {
 	auth(http.MethodGet, "/versions/:id/approval", s.getApproval)
 	auth(http.MethodPost, "/versions/:id/approval/actions", s.actOnApproval)
 
-	auth(http.MethodPost, "/actuals/imports", s.importActuals)
+	upload(http.MethodPost, "/actuals/imports", s.importActuals)
 	auth(http.MethodGet, "/actuals", s.listActuals)
 	auth(http.MethodGet, "/rounds/:id/attainment", s.getAttainment)
 	auth(http.MethodGet, "/rounds/:id/rankings", s.getRankings)
 	auth(http.MethodGet, "/versions/:id/export", s.exportVersion)
 	auth(http.MethodGet, "/versions/:id/letters/:org_unit", s.getLetter)
-	auth(http.MethodPost, "/versions/:id/imports", s.importTargets)
+	upload(http.MethodPost, "/versions/:id/imports", s.importTargets)
 }

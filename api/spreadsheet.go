@@ -22,8 +22,8 @@ const (
 )
 
 // MaxExportRows is the most grid rows one export writes; narrow the filters
-// for more.
-const MaxExportRows = 100_000
+// for more. A workbook brought back may list no more.
+const MaxExportRows = spreadsheet.MaxExportedRows
 
 // sendFile answers with a file to download.
 func sendFile(c echo.Context, mediaType, filename string, revision int64, body []byte) error {
@@ -367,6 +367,14 @@ type TargetImportReport struct {
 	// since the export; any refuses the import.
 	Conflicts []TargetCellChange `json:"conflicts"`
 	Problems  []ImportProblem    `json:"problems"`
+	// Inconsistencies are where, after the import (or the import a dry
+	// run tried), the changed cells leave children not adding up to their
+	// parent: each changed cell with its own children, and with its
+	// siblings under its parent. Cells are imported as the workbook holds
+	// them, never spread down or summed up; empty means every parent the
+	// workbook touched still adds up. GET /versions/{id}/consistency lists
+	// the whole version's.
+	Inconsistencies []Inconsistency `json:"inconsistencies"`
 }
 
 // TargetImportRefused is the 409 or 422 answer to a refused workbook: a
@@ -386,6 +394,9 @@ func (s *Server) fromDomainTargetImport(res *resolver, r *planning.Round, x *pla
 	var units, lines, measures []int64
 	for _, c := range append(slices.Clone(x.Changes), x.Conflicts...) {
 		units, lines, measures = append(units, c.OrgUnitID), append(lines, c.ProductLineID), append(measures, c.MeasureID)
+	}
+	for _, c := range x.Inconsistencies {
+		units, lines, measures = append(units, c.ParentID), append(lines, c.ProductLineID), append(measures, c.MeasureID)
 	}
 	if err := res.loadIDs(units, lines, measures); err != nil {
 		return out, err
@@ -407,6 +418,16 @@ func (s *Server) fromDomainTargetImport(res *resolver, r *planning.Round, x *pla
 		return out
 	}
 	out.Changes, out.Conflicts = conv(x.Changes), conv(x.Conflicts)
+	out.Inconsistencies = make([]Inconsistency, 0, len(x.Inconsistencies))
+	for _, i := range x.Inconsistencies {
+		scale, code := int32(0), ""
+		if m := res.measureOf(i.MeasureID); m != nil {
+			scale, code = m.Scale, m.Code
+		}
+		out.Inconsistencies = append(out.Inconsistencies, Inconsistency{ParentID: i.ParentID, Parent: res.unitCode(i.ParentID),
+			ProductLine: res.lineCode(i.ProductLineID), Measure: code, Period: r.MonthLabel(i.Period), Expected: planning.FormatAmount(i.Expected, scale),
+			ChildrenSum: planning.FormatAmount(i.ChildrenSum, scale), Difference: planning.FormatAmount(i.Difference, scale)})
+	}
 	return out, nil
 }
 
@@ -415,7 +436,9 @@ func (s *Server) fromDomainTargetImport(res *resolver, r *planning.Round, x *pla
 //	@Summary		Import an edited target workbook
 //	@ID				importTargets
 //	@Description	Brings back a workbook exported with GET /versions/{id}/export (format xlsx, grain month) after people edited it, into this working version of the same round (the exported version or a later one). Only the cells whose amount in the workbook differs from the amount exported are written, as one batch edit with the usual rules: product managers write their own product lines, the strategy office and admins any; the version must be working and the round under way; amounts at the measure's scale; at most 10,000 changed cells. Rows are found by their org unit and product line codes, months by their headings, so sorting and notes do no harm; rows cannot be added.
-//	@Description	Lost updates are refused by a three-way merge: a changed cell whose amount in the version now differs from the amount exported was changed by someone else too; any such conflict refuses the import (409) and lists every conflicting cell with its exported, current and workbook amounts. Cells others changed that the workbook leaves as exported are not conflicts and keep the others' amounts. dry_run=true reports the changes and conflicts and writes nothing.
+//	@Description	Lost updates are refused by a three-way merge: a changed cell whose amount in the version now differs from the amount exported was changed by someone else too; any such conflict refuses the import (409) and lists every conflicting cell with its exported, current and workbook amounts. Cells others changed that the workbook leaves as exported are not conflicts and keep the others' amounts. dry_run=true runs the same write with every rule inside a savepoint it rolls back, so it refuses exactly what the import would refuse, and reports the changes, conflicts and inconsistencies; it writes nothing.
+//	@Description	A month cell is a number (typed, or a formula's computed value) or blank (zero); text, TRUE/FALSE, error values, formulas never computed and numbers beyond a double are problems naming the sheet and cell (422). Cells are written as the workbook holds them, never spread to children or summed into parents; inconsistencies lists each group the changed cells take part in (the cell with its children, and with its siblings under its parent) that no longer adds up, as GET /versions/{id}/consistency reports it.
+//	@Description	Reading is bounded whatever the file unpacks to: only the parts needed are unpacked, each at most 256 MiB (512 MiB in all), at most 1,000 archive entries, 500,000 shared strings of 16 MiB in all, 32,767 characters per cell, values in at most 256 columns and 3,000,000 cells per sheet. Beyond any of them: 413, whose detail and errors[0] name the limit. At most two uploads are read at once per server; another waits up to 2 s, then gets 503 with Retry-After.
 //	@Tags			spreadsheets
 //	@Security		BearerAuth
 //	@Accept			multipart/form-data
@@ -428,9 +451,12 @@ func (s *Server) fromDomainTargetImport(res *resolver, r *planning.Round, x *pla
 //	@Failure		403		{object}	api.Problem				"Not your product line, or role may not edit targets"
 //	@Failure		404		{object}	api.Problem				"No such version"
 //	@Failure		409		{object}	api.TargetImportRefused	"Conflicting cells, or the version is frozen or its round not under way"
-//	@Failure		413		{object}	api.Problem				"File too large, or more than 10,000 changed cells"
+//	@Failure		413		{object}	api.Problem				"File too large, more than 10,000 changed cells, or beyond a reading limit (named in detail and errors[0])"
 //	@Failure		415		{object}	api.Problem				"Not multipart/form-data"
-//	@Failure		422		{object}	api.TargetImportRefused	"Problems with the workbook; nothing imported"
+//	@Failure		422		{object}	api.TargetImportRefused	"Problems with the workbook (cells that are not numbers, by sheet and cell), or a rule the changes break; nothing imported"
+//	@Failure		429		{object}	api.Problem				"Too many requests for this token (Retry-After)"
+//	@Failure		503		{object}	api.Problem				"Two uploads are being read already (Retry-After)"
+//	@Header			503		{integer}	Retry-After				"Seconds to wait before sending the file again"
 //	@Router			/versions/{id}/imports [post]
 func (s *Server) importTargets(c echo.Context) error {
 	id, err := pathID(c, "id")
@@ -466,6 +492,9 @@ func (s *Server) importTargets(c echo.Context) error {
 	}
 	sheet, err := spreadsheet.ReadTargetSheet(up.data)
 	if err != nil {
+		if err := fileLimitError(err); planning.ErrorCode(err) == planning.ETOOLARGE {
+			return err
+		}
 		return invalid("file", "%s", err)
 	}
 	result, err := planning.ImportTargetSheet(ctx, s.svcs, id, sheet, dry)

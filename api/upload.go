@@ -1,6 +1,7 @@
 package api
 
 import (
+	"bytes"
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
@@ -30,7 +31,8 @@ const maxFieldBytes = 1024
 // readUpload reads a multipart/form-data body holding one file in the part
 // named "file" and at most the named fields, each once. The body is limited
 // like any bulk body (Config.BulkBodyLimit, 413 beyond); the file is read
-// into memory whole, which that limit bounds.
+// into memory whole, which that limit bounds, and what reading it unpacks is
+// bounded by spreadsheet.DefaultLimits.
 func readUpload(c echo.Context, fields ...string) (*upload, error) {
 	req := c.Request()
 	mt, _, err := mime.ParseMediaType(req.Header.Get(echo.HeaderContentType))
@@ -62,9 +64,15 @@ func readUpload(c echo.Context, fields ...string) (*upload, error) {
 			if !plainText(up.name) {
 				return nil, badRequest("file", "has a file name that is not UTF-8 text without NUL characters")
 			}
-			if up.data, err = io.ReadAll(part); err != nil {
+			// Read into one buffer sized from the request, not by doubling.
+			var buf bytes.Buffer
+			if n := req.ContentLength; n > 0 && n <= 64<<20 {
+				buf.Grow(int(n))
+			}
+			if _, err := buf.ReadFrom(part); err != nil {
 				return nil, uploadError(err)
 			}
+			up.data = buf.Bytes()
 		case containsString(fields, name):
 			if _, dup := up.fields[name]; dup {
 				return nil, badRequest(name, "must be given at most once")
@@ -151,7 +159,7 @@ type ImportProblem struct {
 func fromDomainProblems(ps []planning.ImportProblem) []ImportProblem {
 	out := make([]ImportProblem, len(ps))
 	for i, p := range ps {
-		out[i] = ImportProblem{Sheet: p.Sheet, Row: p.Row, Column: p.Column, Value: p.Value, Reason: p.Reason}
+		out[i] = ImportProblem{Sheet: p.Sheet, Row: p.Row, Column: p.Column, Value: planning.ClipValue(p.Value), Reason: p.Reason}
 	}
 	return out
 }

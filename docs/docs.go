@@ -114,7 +114,7 @@ const docTemplate = `{
                         "BearerAuth": []
                     }
                 ],
-                "description": "Reads actuals per (org unit code, product line code, measure code, month \"YYYY-MM\") → amount from the multipart part \"file\": CSV (UTF-8) or XLSX (the sheet \"actuals\", else the first), with a header row naming the columns org_unit, product_line, measure, month, amount in any order. Every row is checked: the org unit must be an active leaf of the org tree (a unit without children: actuals are stored at the leaves and roll up), the product line and measure must exist, the amount must be a plain decimal at the measure's scale, no row may repeat another's key, and with round the month must lie in its fiscal year and the measure be one of its measures.\nA dry run (dry_run=true) reports every problem and what the import would change, and changes nothing. A real import with any bad row changes nothing either and answers 422 with every problem. Otherwise, in one transaction, the file's rows replace the actuals stored for each (org unit, measure, month) the file names: rows not in the file for those are removed; so importing the same file again changes nothing. Strategy office and admins. Files up to the bulk body limit (16 MiB by default; 413 beyond, before anything is read) and 500,000 rows.",
+                "description": "Reads actuals per (org unit code, product line code, measure code, month \"YYYY-MM\") → amount from the multipart part \"file\": CSV (UTF-8) or XLSX (the sheet \"actuals\", else the first), with a header row naming the columns org_unit, product_line, measure, month, amount in any order. Every row is checked: the org unit must be an active leaf of the org tree (a unit without children: actuals are stored at the leaves and roll up), the product line and measure must exist, the amount must be a plain decimal at the measure's scale, no row may repeat another's key, and with round the month must lie in its fiscal year and the measure be one of its measures.\nA dry run (dry_run=true) reports every problem and what the import would change, and changes nothing. A real import with any bad row changes nothing either and answers 422 with every problem. Otherwise, in one transaction, the file's rows replace the actuals stored for each (org unit, measure, month) the file names: rows not in the file for those are removed; so importing the same file again changes nothing. Strategy office and admins. Files up to the bulk body limit (16 MiB by default; 413 beyond, before anything is read) and 500,000 rows.\nReading is bounded whatever the file unpacks to: only the parts needed are unpacked, each at most 256 MiB (512 MiB in all; the list of sheets and relationships 4 MiB), at most 1,000 archive entries, 500,000 shared strings of 16 MiB in all, 32,767 characters per cell or CSV field, 1 MiB per CSV record, values in at most 256 columns and 3,000,000 cells (rows × columns of the used range). Beyond any of them: 413, whose detail and errors[0] name the limit (e.g. max_cell_chars). TRUE/FALSE, error values and formulas never computed are problems naming their cell. At most two uploads are read at once per server; another waits up to 2 s, then gets 503 with Retry-After.",
                 "consumes": [
                     "multipart/form-data"
                 ],
@@ -167,7 +167,7 @@ const docTemplate = `{
                         }
                     },
                     "413": {
-                        "description": "File too large",
+                        "description": "File too large, more than 500,000 rows, or beyond a reading limit (named in detail and errors[0])",
                         "schema": {
                             "$ref": "#/definitions/api.Problem"
                         }
@@ -179,9 +179,27 @@ const docTemplate = `{
                         }
                     },
                     "422": {
-                        "description": "Bad rows; nothing imported",
+                        "description": "Bad rows, or a malformed workbook; nothing imported",
                         "schema": {
                             "$ref": "#/definitions/api.ActualImportRefused"
+                        }
+                    },
+                    "429": {
+                        "description": "Too many requests for this token (Retry-After)",
+                        "schema": {
+                            "$ref": "#/definitions/api.Problem"
+                        }
+                    },
+                    "503": {
+                        "description": "Two uploads are being read already (Retry-After)",
+                        "schema": {
+                            "$ref": "#/definitions/api.Problem"
+                        },
+                        "headers": {
+                            "Retry-After": {
+                                "type": "integer",
+                                "description": "Seconds to wait before sending the file again"
+                            }
                         }
                     }
                 }
@@ -4734,7 +4752,7 @@ const docTemplate = `{
                         "BearerAuth": []
                     }
                 ],
-                "description": "Brings back a workbook exported with GET /versions/{id}/export (format xlsx, grain month) after people edited it, into this working version of the same round (the exported version or a later one). Only the cells whose amount in the workbook differs from the amount exported are written, as one batch edit with the usual rules: product managers write their own product lines, the strategy office and admins any; the version must be working and the round under way; amounts at the measure's scale; at most 10,000 changed cells. Rows are found by their org unit and product line codes, months by their headings, so sorting and notes do no harm; rows cannot be added.\nLost updates are refused by a three-way merge: a changed cell whose amount in the version now differs from the amount exported was changed by someone else too; any such conflict refuses the import (409) and lists every conflicting cell with its exported, current and workbook amounts. Cells others changed that the workbook leaves as exported are not conflicts and keep the others' amounts. dry_run=true reports the changes and conflicts and writes nothing.",
+                "description": "Brings back a workbook exported with GET /versions/{id}/export (format xlsx, grain month) after people edited it, into this working version of the same round (the exported version or a later one). Only the cells whose amount in the workbook differs from the amount exported are written, as one batch edit with the usual rules: product managers write their own product lines, the strategy office and admins any; the version must be working and the round under way; amounts at the measure's scale; at most 10,000 changed cells. Rows are found by their org unit and product line codes, months by their headings, so sorting and notes do no harm; rows cannot be added.\nLost updates are refused by a three-way merge: a changed cell whose amount in the version now differs from the amount exported was changed by someone else too; any such conflict refuses the import (409) and lists every conflicting cell with its exported, current and workbook amounts. Cells others changed that the workbook leaves as exported are not conflicts and keep the others' amounts. dry_run=true runs the same write with every rule inside a savepoint it rolls back, so it refuses exactly what the import would refuse, and reports the changes, conflicts and inconsistencies; it writes nothing.\nA month cell is a number (typed, or a formula's computed value) or blank (zero); text, TRUE/FALSE, error values, formulas never computed and numbers beyond a double are problems naming the sheet and cell (422). Cells are written as the workbook holds them, never spread to children or summed into parents; inconsistencies lists each group the changed cells take part in (the cell with its children, and with its siblings under its parent) that no longer adds up, as GET /versions/{id}/consistency reports it.\nReading is bounded whatever the file unpacks to: only the parts needed are unpacked, each at most 256 MiB (512 MiB in all), at most 1,000 archive entries, 500,000 shared strings of 16 MiB in all, 32,767 characters per cell, values in at most 256 columns and 3,000,000 cells per sheet. Beyond any of them: 413, whose detail and errors[0] name the limit. At most two uploads are read at once per server; another waits up to 2 s, then gets 503 with Retry-After.",
                 "consumes": [
                     "multipart/form-data"
                 ],
@@ -4800,7 +4818,7 @@ const docTemplate = `{
                         }
                     },
                     "413": {
-                        "description": "File too large, or more than 10,000 changed cells",
+                        "description": "File too large, more than 10,000 changed cells, or beyond a reading limit (named in detail and errors[0])",
                         "schema": {
                             "$ref": "#/definitions/api.Problem"
                         }
@@ -4812,9 +4830,27 @@ const docTemplate = `{
                         }
                     },
                     "422": {
-                        "description": "Problems with the workbook; nothing imported",
+                        "description": "Problems with the workbook (cells that are not numbers, by sheet and cell), or a rule the changes break; nothing imported",
                         "schema": {
                             "$ref": "#/definitions/api.TargetImportRefused"
+                        }
+                    },
+                    "429": {
+                        "description": "Too many requests for this token (Retry-After)",
+                        "schema": {
+                            "$ref": "#/definitions/api.Problem"
+                        }
+                    },
+                    "503": {
+                        "description": "Two uploads are being read already (Retry-After)",
+                        "schema": {
+                            "$ref": "#/definitions/api.Problem"
+                        },
+                        "headers": {
+                            "Retry-After": {
+                                "type": "integer",
+                                "description": "Seconds to wait before sending the file again"
+                            }
                         }
                     }
                 }
@@ -7964,6 +8000,13 @@ const docTemplate = `{
                     "description": "ExportedVersionID and ExportedRevision are the version and revision\nthe workbook was exported from.",
                     "type": "integer",
                     "example": 2
+                },
+                "inconsistencies": {
+                    "description": "Inconsistencies are where, after the import (or the import a dry\nrun tried), the changed cells leave children not adding up to their\nparent: each changed cell with its own children, and with its\nsiblings under its parent. Cells are imported as the workbook holds\nthem, never spread down or summed up; empty means every parent the\nworkbook touched still adds up. GET /versions/{id}/consistency lists\nthe whole version's.",
+                    "type": "array",
+                    "items": {
+                        "$ref": "#/definitions/api.Inconsistency"
+                    }
                 },
                 "problems": {
                     "type": "array",

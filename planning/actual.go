@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"strconv"
 	"time"
+	"unicode/utf8"
 
 	"github.com/shopspring/decimal"
 )
@@ -108,8 +109,29 @@ type ActualImportReport struct {
 func (r *ActualImportReport) Add(p ImportProblem) {
 	r.ProblemCount++
 	if len(r.Problems) < MaxImportProblems {
+		p.Value = ClipValue(p.Value)
 		r.Problems = append(r.Problems, p)
 	}
+}
+
+// maxShownValue is how many characters of a refused value a problem shows.
+const maxShownValue = 100
+
+// ClipValue shortens a value a problem quotes to its first 100 characters
+// and its length, so ten thousand problems about long cells stay a short
+// report.
+func ClipValue(s string) string {
+	if len(s) <= maxShownValue {
+		return s
+	}
+	n := 0
+	for i := range s {
+		if n == maxShownValue {
+			return fmt.Sprintf("%s… (%d characters)", s[:i], utf8.RuneCountInString(s))
+		}
+		n++
+	}
+	return s
 }
 
 // Err returns an EINVALID error summarising the problems, with one field
@@ -144,7 +166,7 @@ func (p ImportProblem) FieldError() FieldError {
 	}
 	msg := p.Reason
 	if p.Value != "" {
-		msg = fmt.Sprintf("%q: %s", p.Value, p.Reason)
+		msg = fmt.Sprintf("%q: %s", ClipValue(p.Value), p.Reason)
 	}
 	return FieldError{Field: field, Message: msg}
 }
@@ -165,7 +187,7 @@ func (p ImportProblem) String() string {
 		s += ", " + p.Column
 	}
 	if p.Value != "" {
-		s += fmt.Sprintf(" %q", p.Value)
+		s += fmt.Sprintf(" %q", ClipValue(p.Value))
 	}
 	return s + ": " + p.Reason
 }

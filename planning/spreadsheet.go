@@ -121,6 +121,10 @@ type TargetImportResult struct {
 	// since the export; any of them refuses the import.
 	Conflicts []TargetCellChange
 	Problems  []ImportProblem
+	// Inconsistencies are where, after the import (or after the import a
+	// dry run tried), the changed cells' children do not add up to them,
+	// or they and their siblings do not add up to their parent.
+	Inconsistencies []Inconsistency
 	// Version is the version after the write (as it is, otherwise).
 	Version *Version
 }
@@ -143,12 +147,19 @@ const maxSheetAttempts = 3
 // keep the others' amounts, and a cell someone else already set to the
 // workbook's amount is not written again.
 //
-// The changed cells are written as one batch through TargetService.EditCells,
+// The changed cells are written as one batch through TargetService.WriteCells,
 // so the usual scope, ownership, frozen-version and amount rules apply, all
-// or nothing; more than MaxBatchCells changed cells is ETOOLARGE. The batch
-// carries the revision the current amounts were read at, so a write between
-// the read and the batch makes it read again rather than write over it.
-// Problems with the workbook refuse the import with EINVALID and the result.
+// or nothing; more than MaxBatchCells changed cells is ETOOLARGE. A dry run
+// goes the same way and has the write undone, so it refuses exactly what
+// the import would refuse. The batch carries the revision the current
+// amounts were read at, so a write between the read and the batch makes it
+// read again rather than write over it. Problems with the workbook refuse
+// the import with EINVALID and the result.
+//
+// Cells are written as the workbook holds them, never spread to children
+// or summed into parents: a workbook that changes a parent without its
+// children (or the reverse) is imported, and the result lists every
+// inconsistency the changed cells take part in.
 func ImportTargetSheet(ctx context.Context, svcs Services, versionID int64, sheet *TargetSheet, dryRun bool) (*TargetImportResult, error) {
 	res := &TargetImportResult{VersionID: versionID, ExportedVersionID: sheet.VersionID, ExportedRevision: sheet.Revision, DryRun: dryRun}
 	res.Problems = append(res.Problems, sheet.Problems...)
@@ -207,17 +218,20 @@ func ImportTargetSheet(ctx context.Context, svcs Services, versionID int64, shee
 		if len(res.Conflicts) > 0 {
 			return res, conflictsError(res.Conflicts)
 		}
-		if dryRun || len(edits) == 0 {
+		if len(edits) == 0 {
 			return res, nil
 		}
-		v, err := svcs.Targets.EditCells(ctx, versionID, edits, &revision)
+		w, err := svcs.Targets.WriteCells(ctx, CellWrite{VersionID: versionID, Edits: edits, IfMatch: &revision, DryRun: dryRun})
 		if ErrorCode(err) == EPRECONDITION {
 			continue
 		}
 		if err != nil {
 			return res, inWorkbook(err, res.Changes)
 		}
-		res.Version, res.Written = v, true
+		res.Inconsistencies = w.Inconsistencies
+		if !dryRun {
+			res.Version, res.Written = w.Version, true
+		}
 		return res, nil
 	}
 	return res, Errorf(ECONFLICT, "version %d kept changing while the workbook was imported; import it again", versionID)

@@ -79,6 +79,29 @@ type CellEdit struct {
 	Amount decimal.Decimal
 }
 
+// CellWrite is a batch of cells for TargetService.WriteCells: the cells,
+// the revision the caller read (nil: any), and whether to only try it.
+type CellWrite struct {
+	VersionID int64
+	Edits     []CellEdit
+	IfMatch   *int64
+	// DryRun runs every check and the write itself, then undoes it: a
+	// dry run that succeeds is a write that succeeds, unless the version
+	// changes in between.
+	DryRun bool
+}
+
+// CellWriteResult says what WriteCells did, or would do.
+type CellWriteResult struct {
+	// Version is the version after the write; on a dry run, as it is.
+	Version *Version
+	// Inconsistencies are the places the written cells take part in (each
+	// cell's own children, and the cell with its siblings under its
+	// parent) where, after the write, children do not add up to their
+	// parent, as FindInconsistencies reports them.
+	Inconsistencies []Inconsistency
+}
+
 // AllocationMethod names how a level's amount is split over the children.
 type AllocationMethod string
 
@@ -290,6 +313,10 @@ type TargetService interface {
 	FindGrid(ctx context.Context, filter GridFilter) ([]GridRow, string, error)
 	// EditCells writes a batch of cells, all or nothing.
 	EditCells(ctx context.Context, versionID int64, edits []CellEdit, ifMatch *int64) (*Version, error)
+	// WriteCells writes a batch as EditCells does, with the same checks,
+	// and reports where the written cells leave children not adding up;
+	// with DryRun it undoes the write.
+	WriteCells(ctx context.Context, w CellWrite) (*CellWriteResult, error)
 	// Allocate runs a top-down cascade and, unless DryRun, writes every
 	// resulting cell in one transaction and records the run.
 	Allocate(ctx context.Context, req AllocationRequest) (*AllocationResult, error)

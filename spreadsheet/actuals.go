@@ -23,10 +23,6 @@ const (
 	FormatXLSX = "xlsx"
 )
 
-// maxUnzipped bounds what an XLSX file may unpack to, so a small hostile
-// file cannot fill the memory or the disk.
-const maxUnzipped = 512 << 20
-
 // DetectFormat returns the format of an import file from its name's
 // extension or, failing that, its first bytes: "xlsx" for a ZIP archive,
 // "csv" for anything else. An old binary Excel file (.xls) is an error.
@@ -60,78 +56,117 @@ type ActualsFile struct {
 // planning.MaxImportRows data rows.
 var ErrTooManyRows = errors.New("too many rows")
 
-// ReadActuals reads an actuals file in format ("csv" or "xlsx"). The first
-// row names the columns planning.ActualColumns, in any order and in any
-// case; every later row that is not blank is a data row. XLSX files are read
-// from the sheet named "actuals", or else the first sheet. A file that cannot
-// be read at all is an error; problems with its content are listed in the
-// result so an import can report all of them.
+// maxInterned bounds how many distinct codes and months ReadActuals keeps
+// once for all the rows that name them.
+const maxInterned = 100_000
+
+// record is one row of a file: its number (the line a CSV record starts on,
+// the row of a sheet), its fields, how many values it has (for a sheet, up
+// to the last column holding one, which may lie beyond fields), and the
+// problems reading its cells raised.
+type record struct {
+	row      int
+	fields   []string
+	width    int
+	problems []planning.ImportProblem
+}
+
+// ReadActuals reads an actuals file in format ("csv" or "xlsx") within
+// DefaultLimits. The first row names the columns planning.ActualColumns, in
+// any order and in any case; every later row that is not blank is a data
+// row. XLSX files are read from the sheet named "actuals", or else the
+// first sheet. A file that cannot be read at all is an error: a
+// *LimitError for a file beyond the limits, ErrTooManyRows; problems with
+// its content are listed in the result so an import can report all of them.
 func ReadActuals(data []byte, format string) (*ActualsFile, error) {
-	var table [][]string
-	var rowNums []int
 	out := &ActualsFile{Format: format}
-	switch format {
-	case FormatCSV:
-		var err error
-		table, rowNums, err = readCSV(data, out)
-		if err != nil {
-			return nil, err
+	var header []string
+	var headerSeen bool
+	var cols map[string]int
+	stop := false
+	// Codes and months repeat from row to row: keep each once.
+	interned := map[string]string{}
+	intern := func(s string) string {
+		if v, ok := interned[s]; ok {
+			return v
 		}
-	case FormatXLSX:
-		var err error
-		table, rowNums, err = readXLSX(data, out)
-		if err != nil {
-			return nil, err
+		if len(interned) < maxInterned && len(s) <= 64 {
+			s = strings.Clone(s)
+			interned[s] = s
 		}
-	default:
-		return nil, fmt.Errorf("unknown format %q", format)
+		return s
 	}
-	if len(table) == 0 && len(out.Problems) > 0 {
-		return out, nil
-	}
-	if len(table) == 0 {
-		out.Problems = append(out.Problems, planning.ImportProblem{Reason: "the file is empty: it needs a header row naming the columns " +
-			strings.Join(planning.ActualColumns, ", ") + " and a row per actual"})
-		return out, nil
-	}
-	cols, problems := headerColumns(table[0])
-	if len(problems) > 0 {
-		out.Problems = append(out.Problems, problems...)
-		return out, nil
-	}
-	for i, rec := range table[1:] {
-		row := rowNums[i+1]
-		if blank(rec) {
-			continue
+	add := func(rec record) error {
+		if stop {
+			return nil
+		}
+		if len(out.Problems) >= planning.MaxImportProblems {
+			out.Problems = append(out.Problems, planning.ImportProblem{Row: rec.row,
+				Reason: fmt.Sprintf("more than %d problems: nothing from this row on was read; fix these first", planning.MaxImportProblems)})
+			stop = true
+			return nil
+		}
+		if !headerSeen {
+			headerSeen, header = true, rec.fields
+			var problems []planning.ImportProblem
+			cols, problems = headerColumns(header, rec.row, nil)
+			problems = append(rec.problems, problems...)
+			if len(problems) > 0 {
+				out.Problems, stop = append(out.Problems, problems...), true
+			}
+			return nil
+		}
+		if rec.width > len(header) && !blank(rec.fields[min(len(header), len(rec.fields)):]) || rec.width > len(rec.fields) {
+			out.Problems = append(out.Problems, planning.ImportProblem{Row: rec.row,
+				Reason: fmt.Sprintf("has %d values; the header names %d columns", rec.width, len(header))})
+			return nil
+		}
+		if blank(rec.fields) && len(rec.problems) == 0 {
+			return nil
 		}
 		if len(out.Rows) >= planning.MaxImportRows {
-			return nil, ErrTooManyRows
+			return ErrTooManyRows
 		}
-		if len(rec) > len(table[0]) && !blank(rec[len(table[0]):]) {
-			out.Problems = append(out.Problems, planning.ImportProblem{Row: row,
-				Reason: fmt.Sprintf("has %d values; the header names %d columns", len(rec), len(table[0]))})
-			continue
+		if len(rec.problems) > 0 {
+			out.Problems = append(out.Problems, rec.problems...)
+			return nil
 		}
 		get := func(name string) string {
-			if i := cols[name]; i < len(rec) {
-				return strings.TrimSpace(rec[i])
+			if i := cols[name]; i < len(rec.fields) {
+				return strings.TrimSpace(rec.fields[i])
 			}
 			return ""
 		}
-		in := planning.ActualInput{Row: row, OrgUnit: get("org_unit"), ProductLine: get("product_line"), Measure: get("measure"),
-			Month: get("month"), Amount: get("amount")}
+		in := planning.ActualInput{Row: rec.row, OrgUnit: intern(get("org_unit")), ProductLine: intern(get("product_line")),
+			Measure: intern(get("measure")), Month: intern(get("month")), Amount: get("amount")}
 		if format == FormatXLSX {
 			in.Month, in.Amount = monthText(in.Month), amountText(in.Amount)
 		}
 		out.Rows = append(out.Rows, in)
+		return nil
+	}
+	var err error
+	switch format {
+	case FormatCSV:
+		err = readCSV(data, DefaultLimits, out, add)
+	case FormatXLSX:
+		err = readXLSX(data, DefaultLimits, out, func() int { return len(header) }, add)
+	default:
+		return nil, fmt.Errorf("unknown format %q", format)
+	}
+	if err != nil {
+		return nil, err
+	}
+	if !headerSeen && len(out.Problems) == 0 {
+		out.Problems = append(out.Problems, planning.ImportProblem{Reason: "the file is empty: it needs a header row naming the columns " +
+			strings.Join(planning.ActualColumns, ", ") + " and a row per actual"})
 	}
 	return out, nil
 }
 
 // headerColumns maps each expected column to its index in the header row.
-func headerColumns(header []string) (map[string]int, []planning.ImportProblem) {
+func headerColumns(header []string, row int, problems []planning.ImportProblem) (map[string]int, []planning.ImportProblem) {
 	cols := map[string]int{}
-	var problems []planning.ImportProblem
 	want := strings.Join(planning.ActualColumns, ", ")
 	for i, h := range header {
 		name := strings.ToLower(strings.TrimSpace(h))
@@ -139,19 +174,19 @@ func headerColumns(header []string) (map[string]int, []planning.ImportProblem) {
 		case name == "" && blank(header[i:]):
 			// Trailing empty header cells are harmless.
 		case name == "":
-			problems = append(problems, planning.ImportProblem{Row: 1, Column: columnName(i), Reason: "the column has no name; the columns are " + want})
+			problems = append(problems, planning.ImportProblem{Row: row, Column: columnName(i), Reason: "the column has no name; the columns are " + want})
 		case !contains(planning.ActualColumns, name):
-			problems = append(problems, planning.ImportProblem{Row: 1, Column: columnName(i), Value: h, Reason: "is not a known column; the columns are " + want})
+			problems = append(problems, planning.ImportProblem{Row: row, Column: columnName(i), Value: h, Reason: "is not a known column; the columns are " + want})
 		default:
 			if _, dup := cols[name]; dup {
-				problems = append(problems, planning.ImportProblem{Row: 1, Column: columnName(i), Value: h, Reason: "names a column a second time"})
+				problems = append(problems, planning.ImportProblem{Row: row, Column: columnName(i), Value: h, Reason: "names a column a second time"})
 			}
 			cols[name] = i
 		}
 	}
 	for _, c := range planning.ActualColumns {
 		if _, ok := cols[c]; !ok {
-			problems = append(problems, planning.ImportProblem{Row: 1, Column: c, Reason: "the header lacks this column; the columns are " + want})
+			problems = append(problems, planning.ImportProblem{Row: row, Column: c, Reason: "the header lacks this column; the columns are " + want})
 		}
 	}
 	return cols, problems
@@ -184,87 +219,152 @@ func columnName(i int) string {
 	return name
 }
 
-// readCSV reads a UTF-8 CSV file (a byte-order mark is allowed) into rows of
-// fields and the line number each row starts on.
-func readCSV(data []byte, out *ActualsFile) ([][]string, []int, error) {
+// readCSV reads a UTF-8 CSV file (a byte-order mark is allowed) record by
+// record, within the limits of one record and one field.
+func readCSV(data []byte, lim Limits, out *ActualsFile, add func(record) error) error {
 	data = bytes.TrimPrefix(data, []byte("\xef\xbb\xbf"))
 	if !utf8.Valid(data) {
 		out.Problems = append(out.Problems, planning.ImportProblem{Reason: "the file is not UTF-8 text: save it as CSV UTF-8 (or as .xlsx)"})
-		return nil, nil, nil
+		return nil
 	}
-	r := csv.NewReader(bytes.NewReader(data))
+	r := csv.NewReader(&recordGuard{r: bytes.NewReader(data), max: lim.MaxRecordBytes})
 	r.FieldsPerRecord = -1
-	r.ReuseRecord = false
-	var table [][]string
-	var rows []int
 	for {
 		rec, err := r.Read()
 		if err == io.EOF {
-			break
+			return nil
 		}
 		if err != nil {
+			var le *LimitError
+			if errors.As(err, &le) {
+				return le
+			}
 			var pe *csv.ParseError
 			if errors.As(err, &pe) {
 				out.Problems = append(out.Problems, planning.ImportProblem{Row: pe.StartLine,
 					Reason: fmt.Sprintf("malformed CSV: %s; nothing after this line was read", pe.Err)})
-				return table, rows, nil
+				return nil
 			}
-			return nil, nil, err
+			return err
 		}
 		line, _ := r.FieldPos(0)
-		table, rows = append(table, rec), append(rows, line)
-		if len(table) > planning.MaxImportRows+1 {
-			return nil, nil, ErrTooManyRows
+		for i, f := range rec {
+			if len(f) > lim.MaxCellChars && utf8.RuneCountInString(f) > lim.MaxCellChars {
+				return limitErr("max_cell_chars", int64(lim.MaxCellChars), "characters in one field", "line %d, column %s", line, columnName(i))
+			}
+		}
+		if err := add(record{row: line, fields: rec, width: len(rec)}); err != nil {
+			return err
 		}
 	}
-	return table, rows, nil
 }
 
-// readXLSX reads the actuals sheet of an XLSX file into rows of raw cell
-// texts and their row numbers.
-func readXLSX(data []byte, out *ActualsFile) ([][]string, []int, error) {
-	f, err := excelize.OpenReader(bytes.NewReader(data), excelize.Options{UnzipSizeLimit: maxUnzipped})
+// readXLSX reads the actuals sheet of an XLSX file row by row: the header
+// row whole, later rows up to the header's width (cells beyond it only
+// count). Numbers and text are taken as the program stored them; TRUE or
+// FALSE, error values and formulas never computed are problems.
+func readXLSX(data []byte, lim Limits, out *ActualsFile, width func() int, add func(record) error) error {
+	w, err := openWorkbook(data, lim)
 	if err != nil {
-		out.Problems = append(out.Problems, planning.ImportProblem{Reason: "the file is not a readable XLSX workbook: " + err.Error()})
-		return nil, nil, nil
+		return xlsxProblem(err, out)
 	}
-	defer f.Close()
 	sheet := ""
-	for _, name := range f.GetSheetList() {
+	for _, name := range w.sheetNames() {
 		if strings.EqualFold(name, "actuals") {
 			sheet = name
 		}
 	}
 	if sheet == "" {
-		if list := f.GetSheetList(); len(list) > 0 {
+		if list := w.sheetNames(); len(list) > 0 {
 			sheet = list[0]
 		}
 	}
-	rows, err := f.Rows(sheet)
+	if sheet == "" {
+		out.Problems = append(out.Problems, planning.ImportProblem{Reason: "the workbook has no sheet"})
+		return nil
+	}
+	err = w.readSheet(sheet, func(row int, cells []Cell) error {
+		n := width()
+		if n == 0 { // the header
+			n = cells[len(cells)-1].Col + 1
+		}
+		rec := record{row: row, fields: make([]string, min(n, cells[len(cells)-1].Col+1)), width: cells[len(cells)-1].Col + 1}
+		for _, c := range cells {
+			if c.Col >= len(rec.fields) {
+				if c.Kind == CellText && strings.TrimSpace(c.Text) == "" {
+					continue
+				}
+				break
+			}
+			switch c.Kind {
+			case CellNumber, CellText:
+				rec.fields[c.Col] = c.Text
+			case CellDate:
+				rec.fields[c.Col] = isoMonth(c.Text)
+			default:
+				rec.problems = append(rec.problems, cellProblem(sheet, row, c))
+			}
+		}
+		if rec.width > len(rec.fields) && blankBeyond(cells, len(rec.fields)) {
+			rec.width = len(rec.fields)
+		}
+		return add(rec)
+	})
 	if err != nil {
-		out.Problems = append(out.Problems, planning.ImportProblem{Reason: "the workbook's sheet cannot be read: " + err.Error()})
-		return nil, nil, nil
+		return xlsxProblem(err, out)
 	}
-	defer rows.Close()
-	var table [][]string
-	var nums []int
-	n := 0
-	for rows.Next() {
-		n++
-		cols, err := rows.Columns(excelize.Options{RawCellValue: true})
-		if err != nil {
-			out.Problems = append(out.Problems, planning.ImportProblem{Row: n, Reason: "the row cannot be read: " + err.Error()})
-			return table, nums, nil
-		}
-		table, nums = append(table, cols), append(nums, n)
-		if len(table) > planning.MaxImportRows+1 {
-			return nil, nil, ErrTooManyRows
+	return nil
+}
+
+// blankBeyond reports whether the cells from column n on hold only spaces.
+func blankBeyond(cells []Cell, n int) bool {
+	for _, c := range cells {
+		if c.Col >= n && !(c.Kind == CellText && strings.TrimSpace(c.Text) == "") {
+			return false
 		}
 	}
-	if err := rows.Error(); err != nil {
-		out.Problems = append(out.Problems, planning.ImportProblem{Reason: "the workbook's sheet cannot be read: " + err.Error()})
+	return true
+}
+
+// xlsxProblem turns a workbook that cannot be read into a problem of the
+// file; errors beyond the limits and other failures stay errors.
+func xlsxProblem(err error, out *ActualsFile) error {
+	if errors.Is(err, errNotXLSX) {
+		out.Problems = append(out.Problems, planning.ImportProblem{Reason: err.Error()})
+		return nil
 	}
-	return table, nums, nil
+	return err
+}
+
+// cellProblem describes a cell that holds no number and no text.
+func cellProblem(sheet string, row int, c Cell) planning.ImportProblem {
+	p := planning.ImportProblem{Sheet: sheet, Row: row, Column: c.Ref(row), Value: c.Text}
+	switch c.Kind {
+	case CellBool:
+		p.Value = map[string]string{"1": "TRUE", "0": "FALSE"}[c.Text]
+		p.Reason = "holds TRUE or FALSE, not a number"
+	case CellError:
+		p.Reason = "holds the error value " + c.Text + ", not a number"
+	case CellNoValue:
+		p.Reason = "holds a formula that was never computed: open and save the workbook in a spreadsheet program, or type the value"
+	case CellDate:
+		p.Reason = "holds a date, not a number"
+	default:
+		p.Reason = "holds text, not a number"
+	}
+	return p
+}
+
+// isoMonth turns an ISO 8601 date cell into "YYYY-MM" when it is the first
+// of a month, else leaves its date part.
+func isoMonth(s string) string {
+	if len(s) >= 10 && s[4] == '-' && s[7] == '-' {
+		if s[8:10] == "01" {
+			return s[:7]
+		}
+		return s[:10]
+	}
+	return s
 }
 
 // monthText turns a month cell into "YYYY-MM" text. Spreadsheet programs

@@ -10,4 +10,10 @@
 // and chart them) and, where a file is meant to come back, also as exact
 // text in a hidden sheet; numbers read back are taken at 15 significant
 // digits.
+//
+// Files people upload are read by this package's own streaming XLSX reader
+// (excelize only writes), within Limits: only the parts needed are
+// unpacked, each within a budget, every XML token within a cell's length,
+// shared strings, columns and cells counted as they come, so what a file
+// unpacks to never decides what reading it takes.
 package spreadsheet

@@ -7,6 +7,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -209,20 +210,28 @@ func TestTargetSheetRoundTrip(t *testing.T) {
 		}
 		must(f.InsertCols("revenue", "C", 1))
 		must(f.SetCellStr("revenue", "C5", "Notes"))
-		// Swap rows 6 and 8 (B-SH and B-SH-CH) by value.
+		// Swap rows 6 and 8 (B-SH and B-SH-CH) by value, numbers as
+		// numbers.
 		r6, _ := f.GetRows("revenue", excelize.Options{RawCellValue: true})
+		typed := func(v string) any {
+			if n, err := strconv.ParseFloat(v, 64); err == nil {
+				return n
+			}
+			return v
+		}
 		for j, v := range r6[5] {
 			cell, _ := excelize.CoordinatesToCellName(j+1, 8)
-			must(f.SetCellValue("revenue", cell, v))
+			must(f.SetCellValue("revenue", cell, typed(v)))
 		}
 		for j, v := range r6[7] {
 			cell, _ := excelize.CoordinatesToCellName(j+1, 6)
-			must(f.SetCellValue("revenue", cell, v))
+			must(f.SetCellValue("revenue", cell, typed(v)))
 		}
 		// D→E after the inserted column: 2027-04 of B-SH-CH (now row 6).
 		must(f.SetCellValue("revenue", "E6", 0.15))
-		must(f.SetCellValue("revenue", "F7", "250.25")) // 2027-05 of B-SH-KA, typed as text
-		must(f.SetCellValue("units", "F6", nil))        // 2027-06 units of B-SH-KA cleared
+		must(f.SetCellFormula("revenue", "F7", "200.25+50")) // 2027-05 of B-SH-KA, a formula…
+		must(f.SetCellValue("revenue", "F7", 250.25))        // …with its computed value
+		must(f.SetCellValue("units", "F6", nil))             // 2027-06 units of B-SH-KA cleared
 	})
 	sheet, err = spreadsheet.ReadTargetSheet(edited)
 	if err != nil || len(sheet.Problems) != 0 {

@@ -1,7 +1,9 @@
 package spreadsheet
 
 import (
+	"errors"
 	"fmt"
+	"strconv"
 	"strings"
 
 	"github.com/shopspring/decimal"
@@ -35,6 +37,17 @@ func sheetNumber(raw string) (decimal.Decimal, error) {
 		if !(r >= '0' && r <= '9' || r == '.' || r == '-' || r == '+' || r == 'E' || r == 'e') {
 			return decimal.Decimal{}, fmt.Errorf("is not a number")
 		}
+	}
+	// A spreadsheet number is a double: refuse what a double cannot hold
+	// before decimal arithmetic could spell out an exponent of a billion.
+	// A double too small to hold is zero, as the program shows it.
+	if f, err := strconv.ParseFloat(raw, 64); err != nil {
+		if errors.Is(err, strconv.ErrRange) {
+			return decimal.Decimal{}, fmt.Errorf("is out of range: a spreadsheet number lies within ±1.8E+308")
+		}
+		return decimal.Decimal{}, fmt.Errorf("is not a number")
+	} else if f == 0 {
+		return decimal.Zero, nil
 	}
 	d, err := decimal.NewFromString(raw)
 	if err != nil {

@@ -5,6 +5,7 @@ import (
 	"fmt"
 
 	"github.com/shopspring/decimal"
+	"github.com/uptrace/bun"
 
 	"github.com/cascade-planning/cascade/allocation"
 	"github.com/cascade-planning/cascade/planning"
@@ -53,6 +54,12 @@ type groupRow struct {
 // and every buffered group, since its children must differ from the plain
 // amount.
 func (s *TargetService) FindInconsistencies(ctx context.Context, versionID int64, page planning.PageRequest) ([]planning.Inconsistency, string, error) {
+	return s.findInconsistencies(ctx, s.db.bun, versionID, page, nil)
+}
+
+// findInconsistencies is FindInconsistencies in idb (a transaction that
+// sees its own writes), keeping only the groups keep accepts (all if nil).
+func (s *TargetService) findInconsistencies(ctx context.Context, idb bun.IDB, versionID int64, page planning.PageRequest, keep func(planning.CellKey) bool) ([]planning.Inconsistency, string, error) {
 	a, err := planning.RequireActor(ctx)
 	if err != nil {
 		return nil, "", err
@@ -60,7 +67,7 @@ func (s *TargetService) FindInconsistencies(ctx context.Context, versionID int64
 	if err := page.Validate(); err != nil {
 		return nil, "", err
 	}
-	if _, err := s.db.loadVersion(ctx, s.db.bun, versionID); err != nil {
+	if _, err := s.db.loadVersion(ctx, idb, versionID); err != nil {
 		return nil, "", err
 	}
 	scope, scopeArgs := "", []any{}
@@ -87,7 +94,7 @@ func (s *TargetService) FindInconsistencies(ctx context.Context, versionID int64
 		ORDER BY g.parent_id, g.product_line_id, g.measure_id, g.period`
 	args := append([]any{versionID, versionID, versionID}, scopeArgs...)
 	var groups []groupRow
-	if err := s.db.bun.NewRaw(q, args...).Scan(ctx, &groups); err != nil {
+	if err := idb.NewRaw(q, args...).Scan(ctx, &groups); err != nil {
 		return nil, "", s.db.mapError(err)
 	}
 	var after planning.CellKey
@@ -139,7 +146,7 @@ func (s *TargetService) FindInconsistencies(ctx context.Context, versionID int64
 	}
 	for _, g := range groups {
 		k := planning.CellKey{OrgUnitID: g.ParentID, ProductLineID: g.ProductLineID, MeasureID: g.MeasureID, Period: g.Period}
-		if !keyAfter(k, after) {
+		if !keyAfter(k, after) || keep != nil && !keep(k) {
 			continue
 		}
 		children, err := s.db.fromMinor(g.Children, g.Scale)
@@ -157,7 +164,7 @@ func (s *TargetService) FindInconsistencies(ctx context.Context, versionID int64
 			yk.Period = 0
 			months, ok := buffered[yk]
 			if !ok {
-				if months, err = s.bufferedMonths(ctx, versionID, yk, *g.Buffer, g.Scale); err != nil {
+				if months, err = s.bufferedMonths(ctx, idb, versionID, yk, *g.Buffer, g.Scale); err != nil {
 					return nil, "", err
 				}
 				buffered[yk] = months
@@ -180,10 +187,10 @@ func (s *TargetService) FindInconsistencies(ctx context.Context, versionID int64
 // bufferedMonths returns what the children of a buffered parent must add up
 // to in each month: the parent's months × (1 + buffer), rounded the way the
 // allocation engine rounds them.
-func (s *TargetService) bufferedMonths(ctx context.Context, versionID int64, k planning.CellKey, buffer string, scale int32) ([12]decimal.Decimal, error) {
+func (s *TargetService) bufferedMonths(ctx context.Context, idb bun.IDB, versionID int64, k planning.CellKey, buffer string, scale int32) ([12]decimal.Decimal, error) {
 	var out [12]decimal.Decimal
 	var cells []cellRow
-	if err := s.db.bun.NewSelect().TableExpr("target_cells").Column("period", "amount").
+	if err := idb.NewSelect().TableExpr("target_cells").Column("period", "amount").
 		Where("version_id = ? AND org_unit_id = ? AND product_line_id = ? AND measure_id = ?", versionID, k.OrgUnitID, k.ProductLineID, k.MeasureID).
 		Scan(ctx, &cells); err != nil {
 		return out, err
@@ -215,4 +222,53 @@ func bufferedOf(months []decimal.Decimal, buffer string, scale int32) ([12]decim
 	}
 	copy(out[:], got)
 	return out, nil
+}
+
+// touchedInconsistencies lists, after a write in tx, the inconsistencies
+// the written cells take part in: each cell as a parent of its children,
+// and each cell with its siblings under its parent, for its product line,
+// measure and month.
+func (s *TargetService) touchedInconsistencies(ctx context.Context, tx bun.IDB, versionID int64, edits []planning.CellEdit) ([]planning.Inconsistency, error) {
+	var units []struct {
+		ID       int64  `bun:"id"`
+		ParentID *int64 `bun:"parent_id"`
+	}
+	ids := make([]int64, len(edits))
+	for i, e := range edits {
+		ids[i] = e.OrgUnitID
+	}
+	parent := map[int64]int64{}
+	for _, chunk := range chunks(uniq(ids), 5000) {
+		if err := tx.NewSelect().TableExpr("org_units").Column("id", "parent_id").Where("id IN (?)", bun.In(chunk)).Scan(ctx, &units); err != nil {
+			return nil, err
+		}
+		for _, u := range units {
+			if u.ParentID != nil {
+				parent[u.ID] = *u.ParentID
+			}
+		}
+	}
+	groups := map[planning.CellKey]bool{}
+	for _, e := range edits {
+		k := e.CellKey
+		groups[k] = true
+		if p, ok := parent[k.OrgUnitID]; ok {
+			k.OrgUnitID = p
+			groups[k] = true
+		}
+	}
+	keep := func(k planning.CellKey) bool { return groups[k] }
+	var out []planning.Inconsistency
+	page := planning.PageRequest{Limit: planning.MaxPageSize}
+	for {
+		items, next, err := s.findInconsistencies(ctx, tx, versionID, page, keep)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, items...)
+		if next == "" {
+			return out, nil
+		}
+		page.Cursor = next
+	}
 }

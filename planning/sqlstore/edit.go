@@ -133,6 +133,64 @@ type cellChange struct {
 
 // EditCells implements planning.TargetService.
 func (s *TargetService) EditCells(ctx context.Context, versionID int64, edits []planning.CellEdit, ifMatch *int64) (*planning.Version, error) {
+	a, err := checkEditRequest(ctx, edits)
+	if err != nil {
+		return nil, err
+	}
+	var out *planning.Version
+	err = s.db.inTx(ctx, func(tx bun.Tx) error {
+		out, err = s.editCellsIn(ctx, tx, a, versionID, edits, ifMatch)
+		return err
+	})
+	return out, err
+}
+
+// WriteCells implements planning.TargetService: the write of EditCells,
+// then the consistency of what it touched, read in the same transaction; a
+// dry run does both inside a savepoint it rolls back, so it runs exactly
+// the checks and statements of the write.
+func (s *TargetService) WriteCells(ctx context.Context, w planning.CellWrite) (*planning.CellWriteResult, error) {
+	a, err := checkEditRequest(ctx, w.Edits)
+	if err != nil {
+		return nil, err
+	}
+	out := &planning.CellWriteResult{}
+	err = s.db.inTx(ctx, func(tx bun.Tx) error {
+		if w.DryRun {
+			if _, err := tx.ExecContext(ctx, "SAVEPOINT cascade_dry_run"); err != nil {
+				return err
+			}
+		}
+		v, err := s.editCellsIn(ctx, tx, a, w.VersionID, w.Edits, w.IfMatch)
+		if err == nil {
+			out.Version = v
+			out.Inconsistencies, err = s.touchedInconsistencies(ctx, tx, w.VersionID, w.Edits)
+		}
+		if w.DryRun {
+			if _, rerr := tx.ExecContext(ctx, "ROLLBACK TO SAVEPOINT cascade_dry_run"); rerr != nil && err == nil {
+				err = rerr
+			}
+			if _, rerr := tx.ExecContext(ctx, "RELEASE SAVEPOINT cascade_dry_run"); rerr != nil && err == nil {
+				err = rerr
+			}
+			if err == nil {
+				var v *versionRow
+				if v, err = s.db.loadVersion(ctx, tx, w.VersionID); err == nil {
+					out.Version = v.toDomain()
+				}
+			}
+		}
+		return err
+	})
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+// checkEditRequest checks what a batch of cells needs before any
+// transaction: an actor who writes targets and 1 to MaxBatchCells cells.
+func checkEditRequest(ctx context.Context, edits []planning.CellEdit) (*planning.Actor, error) {
 	a, err := planning.RequireActor(ctx)
 	if err != nil {
 		return nil, err
@@ -146,75 +204,81 @@ func (s *TargetService) EditCells(ctx context.Context, versionID int64, edits []
 	if len(edits) > planning.MaxBatchCells {
 		return nil, fieldErr(planning.ETOOLARGE, "cells", "at most %d cells per batch", planning.MaxBatchCells)
 	}
+	return a, nil
+}
+
+// editCellsIn writes a batch of cells in tx, all or nothing: the one code
+// path of every cell write.
+func (s *TargetService) editCellsIn(ctx context.Context, tx bun.Tx, a *planning.Actor, versionID int64, edits []planning.CellEdit, ifMatch *int64) (*planning.Version, error) {
 	var out *planning.Version
-	err = s.db.inTx(ctx, func(tx bun.Tx) error {
-		v, r, err := s.db.lockWorkingVersion(ctx, tx, versionID, ifMatch)
-		if err != nil {
-			return err
+	v, r, err := s.db.lockWorkingVersion(ctx, tx, versionID, ifMatch)
+	if err != nil {
+		return nil, err
+	}
+	unitIDs, lineIDs := make([]int64, len(edits)), make([]int64, len(edits))
+	for i, e := range edits {
+		unitIDs[i], lineIDs[i] = e.OrgUnitID, e.ProductLineID
+	}
+	w, err := s.db.newWriteChecker(ctx, tx, a, r, unitIDs, lineIDs)
+	if err != nil {
+		return nil, err
+	}
+	var val planning.Validation
+	seen := make(map[planning.CellKey]int, len(edits))
+	for i, e := range edits {
+		f := fmt.Sprintf("cells[%d]", i)
+		w.checkUnit(&val, f+".org_unit", e.OrgUnitID)
+		if err := w.checkLine(&val, f+".product_line", e.ProductLineID); err != nil {
+			return nil, err
 		}
-		unitIDs, lineIDs := make([]int64, len(edits)), make([]int64, len(edits))
-		for i, e := range edits {
-			unitIDs[i], lineIDs[i] = e.OrgUnitID, e.ProductLineID
+		if m := w.checkMeasure(&val, f+".measure", e.MeasureID); m != nil {
+			checkAmount(&val, f+".amount", e.Amount, m.Scale)
 		}
-		w, err := s.db.newWriteChecker(ctx, tx, a, r, unitIDs, lineIDs)
-		if err != nil {
-			return err
+		if e.Period < 1 || e.Period > 12 {
+			val.Add(f+".period", "must be a month of the round's fiscal year")
 		}
-		var val planning.Validation
-		seen := make(map[planning.CellKey]int, len(edits))
-		for i, e := range edits {
-			f := fmt.Sprintf("cells[%d]", i)
-			w.checkUnit(&val, f+".org_unit", e.OrgUnitID)
-			if err := w.checkLine(&val, f+".product_line", e.ProductLineID); err != nil {
-				return err
-			}
-			if m := w.checkMeasure(&val, f+".measure", e.MeasureID); m != nil {
-				checkAmount(&val, f+".amount", e.Amount, m.Scale)
-			}
-			if e.Period < 1 || e.Period > 12 {
-				val.Add(f+".period", "must be a month of the round's fiscal year")
-			}
-			if j, dup := seen[e.CellKey]; dup {
-				val.Add(f, "sets the same cell as cells[%d]", j)
-			}
-			seen[e.CellKey] = i
+		if j, dup := seen[e.CellKey]; dup {
+			val.Add(f, "sets the same cell as cells[%d]", j)
 		}
-		if err := val.Err(); err != nil {
-			return err
+		seen[e.CellKey] = i
+	}
+	if err := val.Err(); err != nil {
+		return nil, err
+	}
+	before, err := s.db.readCells(ctx, tx, versionID, keysOf(edits))
+	if err != nil {
+		return nil, err
+	}
+	changes := make([]cellChange, len(edits))
+	added := int64(0)
+	for i, e := range edits {
+		scale := w.measures[e.MeasureID].Scale
+		changes[i] = cellChange{OrgUnitID: e.OrgUnitID, ProductLineID: e.ProductLineID, MeasureID: e.MeasureID,
+			Period: e.Period, After: e.Amount.StringFixed(scale)}
+		if old, ok := before[e.CellKey]; ok {
+			o := old.StringFixed(scale)
+			changes[i].Before = &o
+		} else {
+			added++
 		}
-		before, err := s.db.readCells(ctx, tx, versionID, keysOf(edits))
-		if err != nil {
-			return err
-		}
-		changes := make([]cellChange, len(edits))
-		added := int64(0)
-		for i, e := range edits {
-			scale := w.measures[e.MeasureID].Scale
-			changes[i] = cellChange{OrgUnitID: e.OrgUnitID, ProductLineID: e.ProductLineID, MeasureID: e.MeasureID,
-				Period: e.Period, After: e.Amount.StringFixed(scale)}
-			if old, ok := before[e.CellKey]; ok {
-				o := old.StringFixed(scale)
-				changes[i].Before = &o
-			} else {
-				added++
-			}
-		}
-		if err := s.db.upsertCells(ctx, tx, versionID, edits, w.measures); err != nil {
-			return err
-		}
-		v.CellCount += added
-		if _, err := tx.NewUpdate().Model(v).Column("cell_count").WherePK().Exec(ctx); err != nil {
-			return err
-		}
-		out = v.toDomain()
-		auditID, err := s.db.writeAuditIn(ctx, tx, auditScope{RoundID: r.ID, VersionID: versionID}, "targets.edit", "version", versionID,
-			nil, map[string]any{"cells": changes})
-		if err != nil {
-			return err
-		}
-		return s.db.writeCellHistory(ctx, tx, versionID, auditID, changes)
-	})
-	return out, err
+	}
+	if err := s.db.upsertCells(ctx, tx, versionID, edits, w.measures); err != nil {
+		return nil, err
+	}
+	v.CellCount += added
+	if _, err := tx.NewUpdate().Model(v).Column("cell_count").WherePK().Exec(ctx); err != nil {
+		return nil, err
+	}
+	out = v.toDomain()
+	auditID, err := s.db.writeAuditIn(ctx, tx, auditScope{RoundID: r.ID, VersionID: versionID}, "targets.edit", "version", versionID,
+		nil, map[string]any{"cells": changes})
+	if err != nil {
+		return nil, err
+	}
+	if err := s.db.writeCellHistory(ctx, tx, versionID, auditID, changes); err != nil {
+		return nil, err
+	}
+	return out, nil
 }
 
 func keysOf(edits []planning.CellEdit) []planning.CellKey {
