@@ -3,10 +3,16 @@ package api
 import (
 	"bytes"
 	"encoding/json"
+	"errors"
+	"mime/multipart"
+	"net/http"
+	"net/http/httptest"
 	"reflect"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/labstack/echo/v4"
 
 	"github.com/cascade-planning/cascade/planning"
 )
@@ -144,5 +150,43 @@ func TestBadSurrogate(t *testing.T) {
 		if got := badSurrogate([]byte(raw)); got != want {
 			t.Errorf("badSurrogate(%s) = %v, want %v", raw, got, want)
 		}
+	}
+}
+
+// TestUploadFormFieldsFollowTheTextRule checks the form fields sent beside
+// an uploaded file: hostile text is refused naming the field, as in JSON
+// bodies.
+func TestUploadFormFieldsFollowTheTextRule(t *testing.T) {
+	for _, tc := range []struct {
+		name, value string
+		ok          bool
+	}{
+		{"plain", "FY2027", true},
+		{"bidi override", "FY\u202e7202", false},
+		{"control character", "FY\x072027", false},
+		{"line break", "FY2027\nx", false},
+		{"invalid UTF-8", "FY\xff2027", false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			var body bytes.Buffer
+			w := multipart.NewWriter(&body)
+			if err := w.WriteField("round", tc.value); err != nil {
+				t.Fatal(err)
+			}
+			fw, _ := w.CreateFormFile("file", "a.csv")
+			fw.Write([]byte("org_unit,product_line,measure,month,amount\n"))
+			w.Close()
+			req := httptest.NewRequest(http.MethodPost, "/", &body)
+			req.Header.Set("Content-Type", w.FormDataContentType())
+			c := echo.New().NewContext(req, httptest.NewRecorder())
+			_, err := readUpload(c, "round")
+			var de *planning.Error
+			switch {
+			case tc.ok && err != nil:
+				t.Fatalf("refused: %v", err)
+			case !tc.ok && (!errors.As(err, &de) || de.Code != planning.EINVALID || len(de.Fields) != 1 || de.Fields[0].Field != "round"):
+				t.Fatalf("%q: %v, want 422 naming round", tc.value, err)
+			}
+		})
 	}
 }

@@ -84,6 +84,12 @@ func readUpload(c echo.Context, fields ...string) (*upload, error) {
 			if len(b) > maxFieldBytes {
 				return nil, badRequest(name, "is too long")
 			}
+			// Form fields follow the rule every free text of a request
+			// follows (the JSON decoder applies it to bodies).
+			if msg := planning.CheckText(string(b), false); msg != "" {
+				return nil, &planning.Error{Code: planning.EINVALID, Message: name + ": " + msg,
+					Fields: []planning.FieldError{{Field: name, Message: msg}}}
+			}
 			up.fields[name] = strings.TrimSpace(string(b))
 		default:
 			return nil, badRequest(name, "is not a known form field")
