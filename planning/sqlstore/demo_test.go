@@ -90,7 +90,9 @@ func TestDemoLoadIsAtomic(t *testing.T) {
 
 // failingProfiles fails creating the last seasonality profile, the last
 // thing the demo load writes.
-type failingProfiles struct{ planning.SeasonalityProfileService }
+type failingProfiles struct {
+	planning.SeasonalityProfileService
+}
 
 func (f failingProfiles) CreateSeasonalityProfile(ctx context.Context, p *planning.SeasonalityProfile) error {
 	if p.Code == "government" {
