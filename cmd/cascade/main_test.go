@@ -7,6 +7,9 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
 	"strings"
 	"sync"
 	"testing"
@@ -356,4 +359,45 @@ func TestUnreachableDatabase(t *testing.T) {
 	if code != 1 || !strings.Contains(errOut.String(), "connection refused") || strings.Contains(errOut.String(), "secret") {
 		t.Fatalf("exit %d, stderr %q: want 1, the refused connection named, and no password", code, errOut.String())
 	}
+}
+
+// TestVersionRevision builds the binary with VCS stamping and checks that
+// `cascade version` prints the commit it was built from.
+func TestVersionRevision(t *testing.T) {
+	if testing.Short() {
+		t.Skip("builds the binary")
+	}
+	head, err := exec.Command("git", "rev-parse", "HEAD").Output()
+	if err != nil {
+		t.Skipf("not in a git checkout: %v", err)
+	}
+	bin := filepath.Join(t.TempDir(), "cascade")
+	build := exec.Command("go", "build", "-buildvcs=true", "-o", bin, ".")
+	build.Env = append(os.Environ(), "GOFLAGS=-buildvcs=true")
+	if out, err := build.CombinedOutput(); err != nil {
+		t.Fatalf("go build: %v\n%s", err, out)
+	}
+	out, err := exec.Command(bin, "version").Output()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if strings.Contains(string(out), "revision unknown") {
+		// The go command finds a repository by a .git directory; a linked
+		// worktree has a .git file, and its builds carry no revision.
+		if fi, err := os.Stat(filepath.Join(strings.TrimSpace(gitTop(t)), ".git")); err == nil && !fi.IsDir() {
+			t.Skipf("a git worktree: the go command stamps no revision here:\n%s", out)
+		}
+	}
+	want := "\nrevision " + strings.TrimSpace(string(head))
+	if !strings.Contains(string(out), want) {
+		t.Fatalf("version printed\n%s\nwant a line starting %q", out, want[1:])
+	}
+}
+
+func gitTop(t *testing.T) string {
+	out, err := exec.Command("git", "rev-parse", "--show-toplevel").Output()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return string(out)
 }
