@@ -261,7 +261,9 @@ func TestEnvDemoBoolean(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
 	var out, errOut syncBuffer
 	done := make(chan int, 1)
-	go func() { done <- run(ctx, []string{"serve", "--db", storetest.DSN(t, "sqlite"), "--log-level", "warn"}, &out, &errOut) }()
+	go func() {
+		done <- run(ctx, []string{"serve", "--db", storetest.DSN(t, "sqlite"), "--log-level", "warn"}, &out, &errOut)
+	}()
 	deadline := time.Now().Add(30 * time.Second)
 	for !strings.Contains(out.String(), "demo users") && time.Now().Before(deadline) {
 		select {
@@ -282,8 +284,12 @@ type syncBuffer struct {
 	b  bytes.Buffer
 }
 
-func (s *syncBuffer) Write(p []byte) (int, error) { s.mu.Lock(); defer s.mu.Unlock(); return s.b.Write(p) }
-func (s *syncBuffer) String() string              { s.mu.Lock(); defer s.mu.Unlock(); return s.b.String() }
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+func (s *syncBuffer) String() string { s.mu.Lock(); defer s.mu.Unlock(); return s.b.String() }
 
 // TestMigrateDown checks that migrate down refuses without --yes and
 // changes nothing, and with it rolls back exactly the latest migration.
