@@ -261,8 +261,9 @@ func TestEnvDemoBoolean(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
 	var out, errOut syncBuffer
 	done := make(chan int, 1)
+	dsn := storetest.DSN(t, "sqlite")
 	go func() {
-		done <- run(ctx, []string{"serve", "--db", storetest.DSN(t, "sqlite"), "--log-level", "warn"}, &out, &errOut)
+		done <- run(ctx, []string{"serve", "--db", dsn, "--log-level", "warn"}, &out, &errOut)
 	}()
 	deadline := time.Now().Add(30 * time.Second)
 	for !strings.Contains(out.String(), "demo users") && time.Now().Before(deadline) {
