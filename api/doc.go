@@ -45,8 +45,8 @@
 //	@description				Mutable resources carry an ETag; send it back in If-Match to make a write fail with 412 when someone else changed the resource first.
 //	@description				A POST with an Idempotency-Key header is safe to retry: a repeat with the same key and body gets the first response again, marked Idempotent-Replayed: true.
 //	@description				Operational endpoints outside the base path, without authentication: GET /healthz, GET /readyz, GET /openapi.json, GET /swagger/index.html, GET /metrics.
-//	@license.name				Proprietary
-//	@license.url				https://github.com/cascade-planning/cascade
+//	@license.name				Apache-2.0
+//	@license.url				https://www.apache.org/licenses/LICENSE-2.0
 //	@tag.name					me
 //	@tag.description			The caller: user, roles and scope
 //	@tag.name					org-units

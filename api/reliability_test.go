@@ -12,6 +12,7 @@ import (
 	"github.com/cascade-planning/cascade/api"
 	"github.com/cascade-planning/cascade/api/apitest"
 	"github.com/cascade-planning/cascade/planning"
+	"github.com/cascade-planning/cascade/planning/sqlstore/storetest"
 )
 
 func TestIdempotencyKeys(t *testing.T) {
@@ -52,7 +53,7 @@ func TestIdempotencyKeys(t *testing.T) {
 		})
 		// A failed request leaves nothing behind, so its key is free.
 		var n int
-		if err := env.DB.Bun().NewSelect().TableExpr("idempotency_keys").ColumnExpr("COUNT(*)").Where("key = 'k2'").Scan(context.Background(), &n); err != nil || n != 0 {
+		if err := storetest.Bun(env.DB).NewSelect().TableExpr("idempotency_keys").ColumnExpr("COUNT(*)").Where("key = 'k2'").Scan(context.Background(), &n); err != nil || n != 0 {
 			t.Fatalf("a failed request kept its key: %d %v", n, err)
 		}
 
@@ -62,7 +63,7 @@ func TestIdempotencyKeys(t *testing.T) {
 		// refused with 409 (TestIdempotencyHolder in the store).
 		uid := env.UserID("strategy")
 		now := time.Now().UTC()
-		if _, err := env.DB.Bun().NewRaw("INSERT INTO idempotency_keys (user_id, key, fingerprint, state, created_at, locked_until) VALUES (?, ?, ?, 'pending', ?, ?)",
+		if _, err := storetest.Bun(env.DB).NewRaw("INSERT INTO idempotency_keys (user_id, key, fingerprint, state, created_at, locked_until) VALUES (?, ?, ?, 'pending', ?, ?)",
 			uid, "crashed", fingerprintOf("POST", "/api/v1/rounds", `{"code":"FY2033","name":"x","fiscal_year":2033,"first_month":1}`), now, now.Add(time.Hour)).Exec(context.Background()); err != nil {
 			t.Fatal(err)
 		}

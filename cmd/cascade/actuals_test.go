@@ -83,7 +83,7 @@ func TestActualsImportCommand(t *testing.T) {
 			}
 			defer db.Close()
 			var actor *int64
-			if err := db.Bun().NewSelect().TableExpr("audit_events").Column("actor_id").Where("action = 'actuals.import'").
+			if err := storetest.Bun(db).NewSelect().TableExpr("audit_events").Column("actor_id").Where("action = 'actuals.import'").
 				OrderExpr("id").Limit(1).Scan(ctx, &actor); err != nil || actor == nil {
 				t.Fatalf("audit actor %v %v", actor, err)
 			}

@@ -25,47 +25,6 @@ func openMigrated(ctx context.Context, dsn string) (*sqlstore.DB, planning.Servi
 	return db, sqlstore.NewServices(db), nil
 }
 
-func runMigrate(ctx context.Context, args []string, stdout, stderr io.Writer) error {
-	if len(args) == 0 {
-		fmt.Fprintln(stderr, "usage: cascade migrate up|down|status [--db DSN]")
-		return errUsage
-	}
-	fs, dsn := newFlagSet("migrate "+args[0], stderr)
-	if err := parse(fs, args[1:]); err != nil {
-		return err
-	}
-	db, err := sqlstore.Open(ctx, *dsn)
-	if err != nil {
-		return err
-	}
-	defer db.Close()
-	switch args[0] {
-	case "up":
-		if err := db.Migrate(ctx); err != nil {
-			return err
-		}
-		fmt.Fprintln(stdout, "database is up to date")
-	case "down":
-		g, err := db.MigrateDown(ctx)
-		if err != nil {
-			return err
-		}
-		fmt.Fprintln(stdout, "rolled back", g)
-	case "status":
-		st, err := db.MigrationStatus(ctx)
-		if err != nil {
-			return err
-		}
-		for _, s := range st {
-			fmt.Fprintln(stdout, s)
-		}
-	default:
-		fmt.Fprintf(stderr, "unknown migrate command %q: use up, down or status\n", args[0])
-		return errUsage
-	}
-	return nil
-}
-
 func runDemo(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fs, dsn := newFlagSet("demo", stderr)
 	if err := parse(fs, args); err != nil {

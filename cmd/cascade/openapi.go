@@ -14,7 +14,7 @@ import (
 // serves it, for generating clients or linting without a running server.
 func runOpenAPI(args []string, stdout, stderr io.Writer) error {
 	fs, _ := newFlagSet("openapi", stderr)
-	base := fs.String("base-url", envOr("CASCADE_BASE_URL", ""), "scheme and host clients reach the server at, e.g. https://plan.example.com (env CASCADE_BASE_URL; default: the server URL is the base path alone)")
+	base := fs.String("base-url", "", "scheme and host clients reach the server at, e.g. https://plan.example.com (env CASCADE_BASE_URL; default: the server URL is the base path alone)")
 	if err := parse(fs, args); err != nil {
 		return err
 	}

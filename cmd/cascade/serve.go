@@ -187,30 +187,31 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	m := NewMain()
 	m.Stdout = stdout
 	fs, db := newFlagSet("serve", stderr)
-	fs.StringVar(&m.Config.Addr, "addr", envOr("CASCADE_ADDR", m.Config.Addr), "listen address (env CASCADE_ADDR)")
-	fs.BoolVar(&m.Config.Demo, "demo", envOr("CASCADE_DEMO", "") == "true", "load the demo data set into an empty database (env CASCADE_DEMO=true)")
-	noMigrate := fs.Bool("no-migrate", envOr("CASCADE_MIGRATE", "true") == "false", "do not apply pending migrations at start (env CASCADE_MIGRATE=false)")
-	fs.Int64Var(&m.Config.BodyLimit, "body-limit", m.Config.BodyLimit, "largest request body in bytes")
-	fs.StringVar(&m.Config.BaseURL, "base-url", envOr("CASCADE_BASE_URL", ""), "scheme and host clients reach the server at, e.g. https://plan.example.com: the server URL of /openapi.json (env CASCADE_BASE_URL; default: the scheme and host of each request)")
-	fs.DurationVar(&m.Config.ShutdownTimeout, "shutdown-timeout", m.Config.ShutdownTimeout, "how long in-flight requests may finish on shutdown")
-	fs.StringVar(&m.Config.LogFormat, "log-format", envOr("CASCADE_LOG_FORMAT", "text"), "log format: text or json (env CASCADE_LOG_FORMAT)")
-	level := fs.String("log-level", envOr("CASCADE_LOG_LEVEL", "info"), "log level: debug, info, warn, error (env CASCADE_LOG_LEVEL)")
+	fs.StringVar(&m.Config.Addr, "addr", m.Config.Addr, "listen address (env CASCADE_ADDR)")
+	fs.BoolVar(&m.Config.Demo, "demo", false, "load the demo data set into an empty database (env CASCADE_DEMO)")
+	fs.BoolVar(&m.Config.Migrate, "migrate", true, "apply pending migrations at start (env CASCADE_MIGRATE)")
+	noMigrate := fs.Bool("no-migrate", false, "the same as -migrate=false (env CASCADE_NO_MIGRATE)")
+	fs.Int64Var(&m.Config.BodyLimit, "body-limit", m.Config.BodyLimit, "largest request body in bytes (env CASCADE_BODY_LIMIT)")
+	fs.StringVar(&m.Config.BaseURL, "base-url", "", "scheme and host clients reach the server at, e.g. https://plan.example.com: the server URL of /openapi.json (env CASCADE_BASE_URL; default: the scheme and host of each request)")
+	fs.DurationVar(&m.Config.ShutdownTimeout, "shutdown-timeout", m.Config.ShutdownTimeout, "how long in-flight requests may finish on shutdown (env CASCADE_SHUTDOWN_TIMEOUT)")
+	enumVar(fs, &m.Config.LogFormat, "log-format", "text", "log format: text or json (env CASCADE_LOG_FORMAT)", "text", "json")
+	fs.TextVar(&m.Config.LogLevel, "log-level", slog.LevelInfo, "log level: debug, info, warn, error (env CASCADE_LOG_LEVEL)")
 	fs.Float64Var(&m.Config.AuthFailureRate, "auth-failure-rate", api.DefaultAuthFailureRate,
-		"failed authentications per second one client address may cause (bursts of 10×) before its requests get 429; negative: no limit")
-	fs.BoolVar(&m.Config.TrustProxyHeaders, "trust-proxy-headers", envOr("CASCADE_TRUST_PROXY_HEADERS", "") == "true",
-		"take the client address from X-Forwarded-For, behind a load balancer that sets it (env CASCADE_TRUST_PROXY_HEADERS=true)")
+		"failed authentications per second one client address may cause (bursts of 10×) before its requests get 429; negative: no limit (env CASCADE_AUTH_FAILURE_RATE)")
+	fs.BoolVar(&m.Config.TrustProxyHeaders, "trust-proxy-headers", false,
+		"take the client address from X-Forwarded-For, behind a load balancer that sets it (env CASCADE_TRUST_PROXY_HEADERS)")
 	if err := parse(fs, args); err != nil {
 		return err
-	}
-	if err := m.Config.LogLevel.UnmarshalText([]byte(*level)); err != nil {
-		return fmt.Errorf("--log-level: %w", err)
 	}
 	if m.Config.BaseURL != "" {
 		if err := checkBaseURL(m.Config.BaseURL); err != nil {
 			return err
 		}
 	}
-	m.Config.DB, m.Config.Migrate = *db, !*noMigrate
+	m.Config.DB = *db
+	if *noMigrate {
+		m.Config.Migrate = false
+	}
 	m.Logger = newLogger(stderr, m.Config.LogFormat, m.Config.LogLevel)
 	if err := m.Run(ctx); err != nil {
 		m.Close()

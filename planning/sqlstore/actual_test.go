@@ -10,6 +10,7 @@ import (
 	"github.com/shopspring/decimal"
 
 	"github.com/cascade-planning/cascade/planning"
+	"github.com/cascade-planning/cascade/planning/sqlstore/storetest"
 )
 
 // rows turns "unit,line,measure,month,amount" lines into import rows
@@ -28,7 +29,7 @@ func rows(lines ...string) []planning.ActualInput {
 
 func (e *env) actualCount() int64 {
 	e.t.Helper()
-	n, err := e.db.Bun().NewSelect().Table("actuals").Count(context.Background())
+	n, err := storetest.Bun(e.db).NewSelect().Table("actuals").Count(context.Background())
 	if err != nil {
 		e.t.Fatal(err)
 	}

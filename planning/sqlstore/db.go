@@ -11,6 +11,7 @@ import (
 	"fmt"
 	"io"
 	"net"
+	"net/url"
 	"strings"
 	"time"
 
@@ -84,7 +85,13 @@ func Open(ctx context.Context, dsn string) (*DB, error) {
 	db.Now = func() time.Time { return time.Now().UTC().Truncate(time.Microsecond) }
 	if err := db.Ping(ctx); err != nil {
 		db.bun.Close()
-		return nil, fmt.Errorf("open database: %w", err)
+		// Say why: the driver's error (refused, unknown host, bad
+		// password, no such database), not only that it failed.
+		var pe *planning.Error
+		if errors.As(err, &pe) && pe.Cause != nil {
+			return nil, fmt.Errorf("open database %s: %w", redactDSN(dsn), pe.Cause)
+		}
+		return nil, fmt.Errorf("open database %s: %w", redactDSN(dsn), err)
 	}
 	return db, nil
 }
@@ -113,6 +120,18 @@ func safeConnector(dsn string) (c *pgdriver.Connector, err error) {
 	return pgConnector(dsn), nil
 }
 
+// redactDSN hides the password of a postgres:// URL, for messages.
+func redactDSN(dsn string) string {
+	if !IsPostgresDSN(dsn) {
+		return dsn
+	}
+	u, err := url.Parse(dsn)
+	if err != nil {
+		return "(unparsable PostgreSQL URL)"
+	}
+	return u.Redacted()
+}
+
 // Close closes the database.
 func (db *DB) Close() error { return db.bun.Close() }
 
@@ -122,15 +141,12 @@ func (db *DB) Dialect() Dialect { return db.dialect }
 // SQLDB returns the underlying pool, for metrics and tests.
 func (db *DB) SQLDB() *sql.DB { return db.bun.DB }
 
-// Bun returns the bun handle, for tests and benchmarks in this module.
-func (db *DB) Bun() *bun.DB { return db.bun }
-
 // Ping reports whether the database answers; an outage is EUNAVAILABLE.
 func (db *DB) Ping(ctx context.Context) error {
 	ctx, cancel := context.WithTimeout(ctx, 2*time.Second)
 	defer cancel()
 	if err := db.bun.PingContext(ctx); err != nil {
-		return &planning.Error{Code: planning.EUNAVAILABLE, Message: "database unavailable"}
+		return &planning.Error{Code: planning.EUNAVAILABLE, Message: "database unavailable", Cause: err}
 	}
 	return nil
 }

@@ -33,15 +33,24 @@ func (db *DB) migrations() []migrations.Migration {
 	return migrations.SQLite
 }
 
-// Migrate applies every pending migration, all of them and the records that
-// they are applied in one transaction, so a process killed at any instant
-// leaves the schema either as it was or fully migrated, and never a lock
-// behind: on PostgreSQL the transaction holds an advisory lock, which dies
-// with its session; on SQLite it holds the write lock (the transaction
+// Migrate applies every pending migration; see MigrateUp.
+func (db *DB) Migrate(ctx context.Context) error {
+	_, err := db.MigrateUp(ctx)
+	return err
+}
+
+// MigrateUp applies every pending migration, all of them and the records
+// that they are applied in one transaction, and returns their names in the
+// order applied (none when the schema is current). A process killed at any
+// instant leaves the schema either as it was or fully migrated, and never a
+// lock behind: on PostgreSQL the transaction holds an advisory lock, which
+// dies with its session; on SQLite it holds the write lock (the transaction
 // begins IMMEDIATE), which dies with the process. Servers starting together
 // migrate once: the others wait for the lock and then find nothing to do.
-func (db *DB) Migrate(ctx context.Context) error {
+func (db *DB) MigrateUp(ctx context.Context) ([]string, error) {
+	var done []string
 	err := db.migrationTx(ctx, func(tx bun.Tx) error {
+		done = done[:0]
 		applied, lastGroup, err := appliedMigrations(ctx, tx)
 		if err != nil {
 			return err
@@ -60,49 +69,71 @@ func (db *DB) Migrate(ctx context.Context) error {
 			if _, err := tx.NewInsert().Model(rec).ModelTableExpr(migrationTable).Exec(ctx); err != nil {
 				return fmt.Errorf("record migration %s: %w", m, err)
 			}
+			done = append(done, m.String())
 		}
 		return nil
 	})
 	if err != nil {
-		return fmt.Errorf("migrate: %w", err)
+		return nil, fmt.Errorf("migrate: %w", err)
 	}
-	return nil
+	return done, nil
 }
 
-// MigrateDown rolls back the last group of applied migrations, in one
-// transaction, and describes the group.
-func (db *DB) MigrateDown(ctx context.Context) (string, error) {
-	var desc string
+// LatestMigration names the migration MigrateDown would roll back: the one
+// applied last (of the latest group, the last in order). It returns ""
+// when no migration is applied.
+func (db *DB) LatestMigration(ctx context.Context) (string, error) {
+	var name string
 	err := db.migrationTx(ctx, func(tx bun.Tx) error {
+		applied, lastGroup, err := appliedMigrations(ctx, tx)
+		if m, ok := db.latest(applied, lastGroup); ok && err == nil {
+			name = m.String()
+		}
+		return err
+	})
+	return name, err
+}
+
+// latest returns the migration applied last: of the latest group, the last
+// in the order migrations run.
+func (db *DB) latest(applied map[string]int64, lastGroup int64) (migrations.Migration, bool) {
+	ms := db.migrations()
+	for i := len(ms) - 1; i >= 0 && lastGroup > 0; i-- {
+		if applied[ms[i].Name] == lastGroup {
+			return ms[i], true
+		}
+	}
+	return migrations.Migration{}, false
+}
+
+// MigrateDown rolls back one migration, the one applied last (see
+// LatestMigration): its down statements and the removal of its record in
+// one transaction. It returns the migration's name, or "" when none is
+// applied.
+func (db *DB) MigrateDown(ctx context.Context) (string, error) {
+	var name string
+	err := db.migrationTx(ctx, func(tx bun.Tx) error {
+		name = ""
 		applied, lastGroup, err := appliedMigrations(ctx, tx)
 		if err != nil {
 			return err
 		}
-		if lastGroup == 0 {
-			desc = "nothing (no migration is applied)"
+		m, ok := db.latest(applied, lastGroup)
+		if !ok {
 			return nil
 		}
-		ms := db.migrations()
-		var names []string
-		for i := len(ms) - 1; i >= 0; i-- {
-			m := ms[i]
-			if applied[m.Name] != lastGroup {
-				continue
+		for _, stmt := range m.Down {
+			if _, err := tx.ExecContext(ctx, stmt); err != nil {
+				return fmt.Errorf("migration %s down: %w", m, err)
 			}
-			for _, stmt := range m.Down {
-				if _, err := tx.ExecContext(ctx, stmt); err != nil {
-					return fmt.Errorf("migration %s down: %w", m, err)
-				}
-			}
-			if _, err := tx.NewDelete().TableExpr(migrationTable).Where("name = ?", m.Name).Exec(ctx); err != nil {
-				return err
-			}
-			names = append(names, m.String())
 		}
-		desc = fmt.Sprintf("group #%d (%s)", lastGroup, strings.Join(names, ", "))
+		if _, err := tx.NewDelete().TableExpr(migrationTable).Where("name = ?", m.Name).Exec(ctx); err != nil {
+			return err
+		}
+		name = m.String()
 		return nil
 	})
-	return desc, err
+	return name, err
 }
 
 // MigrationStatus lists each migration with whether it is applied.

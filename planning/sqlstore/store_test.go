@@ -55,7 +55,7 @@ func (e *env) unit(code string) *planning.OrgUnit {
 
 func (e *env) auditCount() int64 {
 	e.t.Helper()
-	n, err := e.db.Bun().NewSelect().Table("audit_events").Count(context.Background())
+	n, err := storetest.Bun(e.db).NewSelect().Table("audit_events").Count(context.Background())
 	if err != nil {
 		e.t.Fatal(err)
 	}
@@ -301,7 +301,7 @@ func TestUsersAndTokens(t *testing.T) {
 			t.Fatalf("authenticated %+v %v, want wang.li scoped to B-ZJ", a, err)
 		}
 		var stored string
-		if err := e.db.Bun().NewSelect().Table("tokens").Column("hash").Where("id = ?", tok.ID).Scan(context.Background(), &stored); err != nil {
+		if err := storetest.Bun(e.db).NewSelect().Table("tokens").Column("hash").Where("id = ?", tok.ID).Scan(context.Background(), &stored); err != nil {
 			t.Fatal(err)
 		}
 		if stored == secret || stored != planning.HashToken(secret) {
@@ -386,25 +386,57 @@ func TestAuditTrail(t *testing.T) {
 	})
 }
 
+// TestMigrateDownAndUp rolls back one migration at a time, latest first,
+// until none is applied, then applies them all again: each down undoes
+// exactly the migration LatestMigration names, and up reports every one.
 func TestMigrateDownAndUp(t *testing.T) {
 	for _, d := range storetest.Dialects(t) {
 		t.Run(string(d), func(t *testing.T) {
 			ctx := context.Background()
 			db := storetest.Open(t, d)
-			if _, err := db.MigrateDown(ctx); err != nil {
-				t.Fatalf("down: %v", err)
+			pending := func() int {
+				t.Helper()
+				st, err := db.MigrationStatus(ctx)
+				if err != nil || len(st) == 0 {
+					t.Fatalf("status %v %v", st, err)
+				}
+				n := 0
+				for i, s := range st {
+					if strings.Contains(s, "pending") {
+						n++
+					} else if n > 0 {
+						t.Fatalf("migration %d is applied after a pending one: %v", i, st)
+					}
+				}
+				return n
 			}
-			st, err := db.MigrationStatus(ctx)
-			if err != nil || len(st) == 0 {
-				t.Fatalf("status %v %v", st, err)
-			}
-			for _, s := range st {
-				if !strings.Contains(s, "pending") {
-					t.Fatalf("after down: %s", s)
+			st, _ := db.MigrationStatus(ctx)
+			total := len(st)
+			for i := 1; i <= total; i++ {
+				want, err := db.LatestMigration(ctx)
+				if err != nil || want == "" {
+					t.Fatalf("latest before down %d: %q %v", i, want, err)
+				}
+				got, err := db.MigrateDown(ctx)
+				if err != nil {
+					t.Fatalf("down %d: %v", i, err)
+				}
+				if got != want || !strings.HasPrefix(st[total-i], got) {
+					t.Fatalf("down %d rolled back %q, want %q (the latest, %s)", i, got, want, st[total-i])
+				}
+				if n := pending(); n != i {
+					t.Fatalf("after %d downs %d migrations are pending", i, n)
 				}
 			}
-			if err := db.Migrate(ctx); err != nil {
-				t.Fatalf("up again: %v", err)
+			if got, err := db.MigrateDown(ctx); err != nil || got != "" {
+				t.Fatalf("down with nothing applied: %q %v", got, err)
+			}
+			names, err := db.MigrateUp(ctx)
+			if err != nil || len(names) != total {
+				t.Fatalf("up again applied %v (%v), want all %d", names, err, total)
+			}
+			if names, err := db.MigrateUp(ctx); err != nil || len(names) != 0 {
+				t.Fatalf("up on a current schema applied %v (%v)", names, err)
 			}
 			if _, err := demo.Load(ctx, sqlstore.NewServices(db)); err != nil {
 				t.Fatalf("demo after down/up: %v", err)

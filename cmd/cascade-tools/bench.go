@@ -48,7 +48,7 @@ func runBench(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	fs.StringVar(&cfg.Profile, "profile", "", "write CPU profiles of the measured calls into this directory")
 	fs.BoolVar(&cfg.Keep, "keep", false, "keep the benchmark database and print where it is")
 	fs.Usage = func() {
-		fmt.Fprint(fs.Output(), `Usage: cascade bench [flags]
+		fmt.Fprint(fs.Output(), `Usage: cascade-tools bench [flags]
 
 Builds a planning data set in a fresh database (a new SQLite file next to
 --db, or a new PostgreSQL database cascade_bench_<random> on the --db
@@ -92,7 +92,7 @@ type bench struct {
 	cfg     benchConfig
 	stdout  io.Writer
 	log     io.Writer
-	main    *Main
+	main    *service
 	raw     *benchRawDB
 	client  *benchClient
 	data    *benchData
@@ -108,20 +108,9 @@ type bench struct {
 // autovacuum worker, would otherwise run during the next measurement and
 // slow whichever side it lands on.
 func (b *bench) step(ctx context.Context, format string, args ...any) {
-	if b.raw != nil && b.dialect == sqlstore.Postgres {
-		deadline := time.Now().Add(time.Minute)
-		for {
-			var busy int
-			err := b.raw.db.NewRaw(`SELECT COUNT(*) FROM pg_stat_activity
-				WHERE datname = current_database() AND pid <> pg_backend_pid() AND state = 'active'`).Scan(ctx, &busy)
-			if err != nil || busy == 0 {
-				break
-			}
-			if time.Now().After(deadline) {
-				fmt.Fprintf(b.log, "bench: %d other sessions still busy in the database; measuring anyway\n", busy)
-				break
-			}
-			time.Sleep(100 * time.Millisecond)
+	if b.raw != nil {
+		if busy, err := b.raw.probe.WaitIdle(ctx, time.Minute); err == nil && busy > 0 {
+			fmt.Fprintf(b.log, "bench: %d other sessions still busy in the database; measuring anyway\n", busy)
 		}
 	}
 	fmt.Fprintf(b.log, "bench: "+format+"\n", args...)
@@ -149,21 +138,18 @@ func (b *bench) run(ctx context.Context) (err error) {
 	}
 	defer os.RemoveAll(b.tmp)
 
-	b.main = NewMain()
-	b.main.Config.DB, b.main.Config.Addr = target, "127.0.0.1:0"
-	b.main.Stdout = io.Discard
-	b.main.Logger = newLogger(b.log, "text", slog.LevelWarn)
-	if err := b.main.Run(ctx); err != nil {
+	logger := slog.New(slog.NewTextHandler(b.log, &slog.HandlerOptions{Level: slog.LevelWarn}))
+	if b.main, err = startService(ctx, target, logger); err != nil {
 		return err
 	}
-	b.dialect = b.main.db.Dialect()
-	b.raw = newBenchRawDB(b.dialect, target, b.main.db.Bun())
+	b.dialect = b.main.DB.Dialect()
+	b.raw = newBenchRawDB(b.dialect, target, b.main.DB.Probe())
 	b.client = &benchClient{base: b.main.URL() + "/api/v1", http: &http.Client{}}
 	b.step(ctx, "database %s (%s); server on %s", redactDSN(target), b.dialect, b.main.URL())
 
 	start := time.Now()
 	b.step(ctx, "building the data set: %d units, %d lines, %d measures", b.cfg.Units, b.cfg.Lines, b.cfg.Measures)
-	if b.data, err = buildBenchData(ctx, sqlstore.NewServices(b.main.db), b.cfg.Units, b.cfg.Lines, b.cfg.Measures); err != nil {
+	if b.data, err = buildBenchData(ctx, sqlstore.NewServices(b.main.DB), b.cfg.Units, b.cfg.Lines, b.cfg.Measures); err != nil {
 		return fmt.Errorf("build the data set: %w", err)
 	}
 	b.step(ctx, "data set built in %s", benchSeconds(time.Since(start)))
@@ -240,19 +226,15 @@ func (b *bench) allocate(ctx context.Context) error {
 	}
 	base, baseErr := time.Duration(0), b.raw.missing()
 	if baseErr == "" {
-		if err := b.raw.createLike(ctx, "target_cells_baseline"); err != nil {
+		if err := b.raw.probe.CreateBaselineTable(ctx); err != nil {
 			return fmt.Errorf("baseline table: %w", err)
 		}
 		b.step(ctx, "baseline: %s bulk load of the same %s rows", b.raw.tool, benchCount(n))
-		if base, err = b.raw.importCSV(ctx, "target_cells_baseline", file); err != nil {
+		if base, err = b.raw.importCSV(ctx, sqlstore.BaselineTable, file); err != nil {
 			return err
 		}
-		var loaded int64
-		if err := b.raw.db.NewRaw("SELECT COUNT(*) FROM target_cells_baseline").Scan(ctx, &loaded); err != nil || loaded != n {
+		if loaded, err := b.raw.probe.DropBaselineTable(ctx); err != nil || loaded != n {
 			return fmt.Errorf("the baseline loaded %d rows, want %d (%v)", loaded, n, err)
-		}
-		if _, err := b.raw.db.ExecContext(ctx, "DROP TABLE target_cells_baseline"); err != nil {
-			return err
 		}
 	}
 	what, limit := `psql \copy of a CSV`, 2.0
@@ -308,9 +290,7 @@ func (b *bench) fillBranch(ctx context.Context) error {
 
 // versionCells returns how many cells a version holds.
 func (b *bench) versionCells(ctx context.Context, versionID int64) (int64, error) {
-	var n int64
-	err := b.raw.db.NewRaw("SELECT COUNT(*) FROM target_cells WHERE version_id = ?", versionID).Scan(ctx, &n)
-	return n, err
+	return b.raw.probe.CountCells(ctx, versionID)
 }
 
 // copyVersion copies the first version over HTTP, then has the database
@@ -350,28 +330,21 @@ func (b *bench) copyVersion(ctx context.Context) error {
 		if got, err := b.versionCells(ctx, scratch); err != nil || got != n {
 			return 0, fmt.Errorf("the baseline copied %d cells, want %d (%v)", got, n, err)
 		}
-		if _, err := b.raw.db.ExecContext(ctx, "DELETE FROM target_cells WHERE version_id = ?", scratch); err != nil {
+		if err := b.raw.probe.DeleteCells(ctx, scratch); err != nil {
 			return 0, err
-		}
-		if b.dialect == sqlstore.Postgres {
-			if _, err := b.raw.db.ExecContext(ctx, "VACUUM target_cells"); err != nil {
-				return 0, err
-			}
 		}
 		return took, nil
 	}
 	base, baseErr := time.Duration(0), b.raw.missing()
 	if baseErr == "" {
 		b.step(ctx, "baseline: INSERT … SELECT of the same cells by %s", b.raw.tool)
-		if base, err = baseline(func() (time.Duration, error) { return b.raw.exec(ctx, benchCopySQL(d.VersionID, scratch)) }); err != nil {
+		if base, err = baseline(func() (time.Duration, error) { return b.raw.exec(ctx, b.raw.probe.CopyCellsSQL(d.VersionID, scratch)) }); err != nil {
 			return err
 		}
 	}
 	b.step(ctx, "the same INSERT … SELECT through the service's driver")
 	direct, err := baseline(func() (time.Duration, error) {
-		start := time.Now()
-		_, err := b.raw.db.ExecContext(ctx, benchCopySQL(d.VersionID, scratch))
-		return time.Since(start), err
+		return b.raw.probe.Exec(ctx, b.raw.probe.CopyCellsSQL(d.VersionID, scratch))
 	})
 	if err != nil {
 		return err
@@ -435,7 +408,7 @@ func (b *bench) diff(ctx context.Context) error {
 	if baseErr == "" {
 		b.step(ctx, "baseline: the same join by %s (%d runs)", b.raw.tool, b.cfg.Repeats)
 		for range b.cfg.Repeats {
-			took, err := b.raw.exec(ctx, benchDiffSQL(b.dialect, b.copyID, d.VersionID))
+			took, err := b.raw.exec(ctx, b.raw.probe.DiffCellsSQL(b.copyID, d.VersionID))
 			if err != nil {
 				return err
 			}
@@ -445,18 +418,11 @@ func (b *bench) diff(ctx context.Context) error {
 	b.step(ctx, "the same join through the service's driver (%d runs)", b.cfg.Repeats)
 	var directRuns []time.Duration
 	for range b.cfg.Repeats {
-		start := time.Now()
-		rows, err := b.raw.db.QueryContext(ctx, benchDiffSQL(b.dialect, b.copyID, d.VersionID))
+		took, err := b.raw.probe.Query(ctx, b.raw.probe.DiffCellsSQL(b.copyID, d.VersionID))
 		if err != nil {
 			return err
 		}
-		for rows.Next() {
-		}
-		rows.Close()
-		if err := rows.Err(); err != nil {
-			return err
-		}
-		directRuns = append(directRuns, time.Since(start))
+		directRuns = append(directRuns, took)
 	}
 	what := "full outer join by psql"
 	if b.dialect == sqlstore.SQLite {
@@ -472,23 +438,21 @@ func (b *bench) diff(ctx context.Context) error {
 // the database holds both versions.
 func (b *bench) gridReads(ctx context.Context) error {
 	d := b.data
-	var held int64
-	if err := b.raw.db.NewRaw("SELECT COUNT(*) FROM target_cells").Scan(ctx, &held); err != nil {
+	held, err := b.raw.probe.CountCells(ctx, 0)
+	if err != nil {
 		return err
 	}
-	if b.dialect == sqlstore.Postgres {
-		// Let the statistics catch up with the bulk loads, as autovacuum
-		// would shortly after them: reads are timed in the steady state,
-		// not while an autovacuum worker competes for the CPU.
-		if _, err := b.raw.db.ExecContext(ctx, "VACUUM ANALYZE"); err != nil {
-			return err
-		}
+	// Let the statistics catch up with the bulk loads, as autovacuum would
+	// shortly after them: reads are timed in the steady state, not while an
+	// autovacuum worker competes for the CPU.
+	if err := b.raw.probe.Settle(ctx); err != nil {
+		return err
 	}
 	path := fmt.Sprintf("/versions/%d/targets?org_unit=%s&grain=month&limit=1000", d.VersionID, d.BranchCode)
 	want := len(d.LineCodes) * len(d.Measures)
 	b.step(ctx, "reading branch %s's grid %d times (after %d warm-ups) while the database holds %s cells", d.BranchCode, b.cfg.Reads, b.cfg.Warmups, benchCount(held))
 	var lat []time.Duration
-	err := b.profiled("grid", func() error {
+	err = b.profiled("grid", func() error {
 		// One read every 25 ms: a client below the service's per-token
 		// rate limit (50 requests a second), which latency is about.
 		tick := time.NewTicker(25 * time.Millisecond)
@@ -527,17 +491,13 @@ func (b *bench) gridReads(ctx context.Context) error {
 // report prints the table with what was measured on what.
 func (b *bench) report(ctx context.Context) error {
 	var sb strings.Builder
-	version := "SELECT sqlite_version()"
-	if b.dialect == sqlstore.Postgres {
-		version = "SHOW server_version"
-	}
-	var dbVersion string
-	if err := b.raw.db.NewRaw(version).Scan(ctx, &dbVersion); err != nil {
+	dbVersion, err := b.raw.probe.ServerVersion(ctx)
+	if err != nil {
 		return err
 	}
 	load, _ := os.ReadFile("/proc/loadavg")
 	fmt.Fprintf(&sb, "Cascade %s, %s %s (baselines: %s), %d units × %d lines × %d measures, %s, %d CPUs (GOMAXPROCS %d), load average %s, %s\n\n",
-		Version, b.dialect, dbVersion, b.raw.tool, len(b.data.Units), len(b.data.LineCodes), len(b.data.Measures),
+		buildVersion(), b.dialect, dbVersion, b.raw.tool, len(b.data.Units), len(b.data.LineCodes), len(b.data.Measures),
 		runtime.Version(), runtime.NumCPU(), runtime.GOMAXPROCS(0), strings.Join(strings.Fields(string(load))[:min(3, len(strings.Fields(string(load))))], " "),
 		time.Now().UTC().Format("2006-01-02 15:04 UTC"))
 	writeBenchTable(&sb, b.rows)

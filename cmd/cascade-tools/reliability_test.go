@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"log/slog"
 	"net/http"
 	"os"
 	"os/exec"
@@ -37,8 +38,8 @@ func TestMain(m *testing.M) {
 	os.Exit(code)
 }
 
-// cascadeBinary builds ./cmd/cascade (this package) once and returns the
-// path of the executable.
+// cascadeBinary builds the service, ../cascade, once and returns the path
+// of the executable.
 func cascadeBinary(t *testing.T) string {
 	t.Helper()
 	binOnce.Do(func() {
@@ -47,7 +48,7 @@ func cascadeBinary(t *testing.T) string {
 		}
 		binPath = filepath.Join(binDir, "cascade")
 		start := time.Now()
-		out, err := exec.Command("go", "build", "-o", binPath, ".").CombinedOutput()
+		out, err := exec.Command("go", "build", "-o", binPath, "../cascade").CombinedOutput()
 		if err != nil {
 			binErr = fmt.Errorf("go build: %v\n%s", err, out)
 			return
@@ -334,11 +335,8 @@ func TestIdempotentBurst(t *testing.T) {
 		t.Run(string(d), func(t *testing.T) {
 			dsn := storetest.DSN(t, d)
 			data := buildCrashData(t, dsn, 60, 2, 1)
-			m := NewMain()
-			m.Stdout = io.Discard
-			m.Config.DB, m.Config.Addr = dsn, "127.0.0.1:0"
-			m.Logger = newLogger(io.Discard, "text", 0)
-			if err := m.Run(context.Background()); err != nil {
+			m, err := startService(context.Background(), dsn, slog.New(slog.NewTextHandler(io.Discard, nil)))
+			if err != nil {
 				t.Fatal(err)
 			}
 			t.Cleanup(func() { m.Close() })

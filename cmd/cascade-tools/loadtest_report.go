@@ -14,7 +14,6 @@ import (
 	vegeta "github.com/tsenart/vegeta/v12/lib"
 
 	"github.com/shopspring/decimal"
-	"github.com/uptrace/bun"
 
 	"github.com/cascade-planning/cascade/api"
 	"github.com/cascade-planning/cascade/planning/sqlstore"
@@ -291,28 +290,13 @@ func verifyLoad(ctx context.Context, cfg loadConfig, data *loadData, run *loadRu
 		return err
 	}
 	defer db.Close()
-	bdb := db.Bun()
+	probe := db.Probe()
 	var editLines, allocLines []string
 	for _, pm := range data.PMs {
 		editLines, allocLines = append(editLines, pm.EditLines...), append(allocLines, pm.AllocLines...)
 	}
-	type cell struct {
-		Unit   string `bun:"unit"`
-		Line   string `bun:"line"`
-		Period int    `bun:"period"`
-		Amount string `bun:"amount"`
-	}
-	cellsOf := func(lines []string, unit string) ([]cell, error) {
-		var out []cell
-		q := `SELECT ou.code AS unit, pl.code AS line, c.period, CAST(c.amount AS TEXT) AS amount
-			FROM target_cells AS c JOIN org_units AS ou ON ou.id = c.org_unit_id JOIN product_lines AS pl ON pl.id = c.product_line_id
-			WHERE c.version_id = ? AND pl.code IN (?)`
-		args := []any{data.VersionID, bun.In(lines)}
-		if unit != "" {
-			q += " AND ou.code = ?"
-			args = append(args, unit)
-		}
-		return out, bdb.NewRaw(q, args...).Scan(ctx, &out)
+	cellsOf := func(lines []string, unit string) ([]sqlstore.CellRow, error) {
+		return probe.Cells(ctx, data.VersionID, lines, unit)
 	}
 
 	edited, err := cellsOf(editLines, "")
@@ -361,12 +345,8 @@ func verifyLoad(ctx context.Context, cfg loadConfig, data *loadData, run *loadRu
 		}
 	}
 
-	var cps []struct {
-		ID     int64  `bun:"id"`
-		Title  string `bun:"title"`
-		Status string `bun:"status"`
-	}
-	if err := bdb.NewRaw("SELECT id, title, status FROM counterproposals WHERE version_id = ?", data.VersionID).Scan(ctx, &cps); err != nil {
+	cps, err := probe.Counterproposals(ctx, data.VersionID)
+	if err != nil {
 		return err
 	}
 	byID := map[int64]int{}
@@ -385,22 +365,12 @@ func verifyLoad(ctx context.Context, cfg loadConfig, data *loadData, run *loadRu
 	}
 
 	rep.RunsExpected = 1 + len(a.runs)
-	counts := []struct {
-		dst *int
-		q   string
-	}{
-		{&rep.Runs, "SELECT COUNT(*) FROM allocation_runs WHERE version_id = ?"},
-		{&rep.AuditedRuns, "SELECT COUNT(*) FROM audit_events WHERE action = 'targets.allocate' AND entity = 'version' AND entity_id = ?"},
-	}
-	for _, c := range counts {
-		if err := bdb.NewRaw(c.q, data.VersionID).Scan(ctx, c.dst); err != nil {
-			return err
-		}
-	}
-	if err := bdb.NewRaw("SELECT COUNT(*) FROM target_cells WHERE version_id = ?", data.VersionID).Scan(ctx, &rep.Cells); err != nil {
+	counts, err := probe.VersionCounts(ctx, data.VersionID)
+	if err != nil {
 		return err
 	}
-	return bdb.NewRaw("SELECT cell_count FROM versions WHERE id = ?", data.VersionID).Scan(ctx, &rep.CellCount)
+	rep.Runs, rep.AuditedRuns, rep.Cells, rep.CellCount = int(counts.Runs), int(counts.AuditedRuns), counts.Cells, counts.CellCount
+	return nil
 }
 
 // sameAmount compares two decimal strings by value.

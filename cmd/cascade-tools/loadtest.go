@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"sync"
 	"sync/atomic"
@@ -31,9 +32,9 @@ type loadConfig struct {
 	IdemKeys    bool // send Idempotency-Key with the POSTs
 }
 
-const loadtestUsage = `usage: cascade loadtest --db DSN [--fresh] [--duration 60s] [--rate 50] [--users 50] [--servers 2] [--short]
+const loadtestUsage = `usage: cascade-tools loadtest --db DSN [--fresh] [--duration 60s] [--rate 50] [--users 50] [--servers 2] [--short]
 
-Starts --servers "cascade serve" processes of this binary on loopback ports
+Starts --servers "cascade serve" processes of --binary on loopback ports
 against one database, fills the database with a synthetic organisation and
 its users, and lets --users simulated users (product managers allocating and
 editing their lines with If-Match, branch managers drafting and submitting
@@ -59,7 +60,7 @@ func runLoadtest(ctx context.Context, args []string, stdout, stderr io.Writer) e
 	fs.IntVar(&cfg.Servers, "servers", 2, "server processes sharing the database")
 	fs.IntVar(&cfg.Units, "units", 200, "org units of the synthetic organisation")
 	fs.IntVar(&cfg.MaxRequests, "max-requests", 0, "stop after this many requests (default rate × duration)")
-	fs.StringVar(&cfg.Binary, "binary", "", "the cascade binary the servers run (default this one)")
+	fs.StringVar(&cfg.Binary, "binary", envOr("CASCADE_BINARY", ""), "the cascade service binary the servers run (env CASCADE_BINARY; default: cascade beside this program, else on the PATH)")
 	fs.Uint64Var(&cfg.Seed, "seed", 0, "random seed of the users' choices (default from the clock)")
 	fs.BoolVar(&cfg.IdemKeys, "idempotency-keys", true, "send an Idempotency-Key with every POST, and retry with it after a transport error")
 	short := fs.Bool("short", false, "the CI form: 10s at 25 requests per second")
@@ -89,11 +90,11 @@ func runLoadtest(ctx context.Context, args []string, stdout, stderr io.Writer) e
 		cfg.Seed = uint64(time.Now().UnixNano())
 	}
 	if cfg.Binary == "" {
-		exe, err := os.Executable()
+		bin, err := findServiceBinary()
 		if err != nil {
 			return err
 		}
-		cfg.Binary = exe
+		cfg.Binary = bin
 	}
 	if cfg.Fresh {
 		dsn, drop, err := freshDatabase(ctx, cfg.DB)
@@ -116,6 +117,22 @@ func runLoadtest(ctx context.Context, args []string, stdout, stderr io.Writer) e
 	}
 	fmt.Fprintln(stdout, "PASS: no 5xx, no lost update, no inconsistency")
 	return nil
+}
+
+// findServiceBinary finds the service the load test runs: a cascade
+// executable in this program's directory (go build -o DIR ./cmd/...
+// puts them together), else on the PATH.
+func findServiceBinary() (string, error) {
+	if exe, err := os.Executable(); err == nil {
+		sibling := filepath.Join(filepath.Dir(exe), "cascade")
+		if fi, err := os.Stat(sibling); err == nil && !fi.IsDir() && fi.Mode()&0o111 != 0 {
+			return sibling, nil
+		}
+	}
+	if bin, err := exec.LookPath("cascade"); err == nil {
+		return bin, nil
+	}
+	return "", errors.New("no cascade binary beside this program or on the PATH: build it (go build -o bin/ ./cmd/...) or pass --binary")
 }
 
 func usageError(stderr io.Writer, msg string) error {

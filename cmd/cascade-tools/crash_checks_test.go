@@ -9,6 +9,7 @@ import (
 
 	"github.com/cascade-planning/cascade/api"
 	"github.com/cascade-planning/cascade/planning/sqlstore"
+	"github.com/cascade-planning/cascade/planning/sqlstore/storetest"
 )
 
 // checkAfterCrash checks the restarted server and the database against
@@ -66,10 +67,10 @@ func checkAfterCrash(t *testing.T, base, dsn string, data *crashData, acked *ack
 	}
 	defer db.Close()
 	var cells, dbRuns int64
-	if err := db.Bun().NewRaw("SELECT COUNT(*) FROM target_cells WHERE version_id = ?", version).Scan(ctx, &cells); err != nil {
+	if err := storetest.Bun(db).NewRaw("SELECT COUNT(*) FROM target_cells WHERE version_id = ?", version).Scan(ctx, &cells); err != nil {
 		t.Fatal(err)
 	}
-	if err := db.Bun().NewRaw("SELECT COUNT(*) FROM allocation_runs WHERE version_id = ?", version).Scan(ctx, &dbRuns); err != nil {
+	if err := storetest.Bun(db).NewRaw("SELECT COUNT(*) FROM allocation_runs WHERE version_id = ?", version).Scan(ctx, &dbRuns); err != nil {
 		t.Fatal(err)
 	}
 
@@ -127,7 +128,7 @@ func checkUnchanged(t *testing.T, dsn string, data *crashData, version int64, wa
 		queries["SELECT COUNT(*) FROM target_cells WHERE version_id = ?"] = &cells
 	}
 	for q, dst := range queries {
-		if err := db.Bun().NewRaw(q, version).Scan(ctx, dst); err != nil {
+		if err := storetest.Bun(db).NewRaw(q, version).Scan(ctx, dst); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -167,7 +168,7 @@ func checkAckedSmallWrites(t *testing.T, db *sqlstore.DB, data *crashData, acked
 		Amount string `bun:"amount"`
 	}
 	if len(acked.edits) > 0 {
-		if err := db.Bun().NewRaw(`SELECT ou.code AS unit, pl.code AS line, c.period, CAST(c.amount AS TEXT) AS amount
+		if err := storetest.Bun(db).NewRaw(`SELECT ou.code AS unit, pl.code AS line, c.period, CAST(c.amount AS TEXT) AS amount
 			FROM cell_history AS h JOIN target_cells AS c ON c.version_id = h.version_id AND c.org_unit_id = h.org_unit_id
 			  AND c.product_line_id = h.product_line_id AND c.measure_id = h.measure_id AND c.period = h.period
 			JOIN org_units AS ou ON ou.id = c.org_unit_id JOIN product_lines AS pl ON pl.id = c.product_line_id
@@ -188,7 +189,7 @@ func checkAckedSmallWrites(t *testing.T, db *sqlstore.DB, data *crashData, acked
 		ID    int64  `bun:"id"`
 		Title string `bun:"title"`
 	}
-	if err := db.Bun().NewRaw("SELECT id, title FROM counterproposals WHERE version_id = ?", data.Proposals).Scan(ctx, &cps); err != nil {
+	if err := storetest.Bun(db).NewRaw("SELECT id, title FROM counterproposals WHERE version_id = ?", data.Proposals).Scan(ctx, &cps); err != nil {
 		t.Fatal(err)
 	}
 	have := map[int64]string{}

@@ -3,7 +3,6 @@ package main
 import (
 	"context"
 	"fmt"
-	"os/exec"
 	"strings"
 	"testing"
 	"time"
@@ -12,7 +11,7 @@ import (
 	"github.com/cascade-planning/cascade/planning/sqlstore/storetest"
 )
 
-// TestLoadTest runs `cascade loadtest` with the real binary: two servers on
+// TestLoadTest runs `cascade-tools loadtest` against the real service binary: two servers on
 // one PostgreSQL database under 50 simulated users, in the short form (10 s
 // at 25 requests per second, at most 250 requests) unless CASCADE_TEST_LONG
 // asks for the long one (60 s at 50 per second). The command itself checks
@@ -23,7 +22,7 @@ func TestLoadTest(t *testing.T) {
 		t.Skip("CASCADE_TEST_PG_DSN not set: the load test runs on PostgreSQL only")
 	}
 	bin := cascadeBinary(t)
-	args := []string{"loadtest", "--db", storetest.DSN(t, sqlstore.Postgres), "--users", "50"}
+	args := []string{"loadtest", "--db", storetest.DSN(t, sqlstore.Postgres), "--binary", bin, "--users", "50"}
 	timeout := 3 * time.Minute
 	if longTests() {
 		args = append(args, "--duration", "60s", "--rate", "50")
@@ -33,13 +32,14 @@ func TestLoadTest(t *testing.T) {
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), timeout)
 	defer cancel()
-	out, err := exec.CommandContext(ctx, bin, args...).CombinedOutput()
-	t.Logf("cascade %s:\n%s", strings.Join(args, " "), out)
-	if err != nil {
-		t.Fatalf("the load test failed: %v", err)
+	var out strings.Builder
+	code := run(ctx, args, &out, &out)
+	t.Logf("cascade-tools %s:\n%s", strings.Join(args, " "), out.String())
+	if code != 0 {
+		t.Fatalf("the load test failed: exit %d", code)
 	}
 	for _, want := range []string{"endpoint", "PUT /versions/{id}/targets", "POST /versions/{id}/allocations", "PASS: no 5xx"} {
-		if !strings.Contains(string(out), want) {
+		if !strings.Contains(out.String(), want) {
 			t.Errorf("the output lacks %q", want)
 		}
 	}

@@ -112,13 +112,13 @@ func startupState(t *testing.T, dsn string) string {
 	}
 	defer db.Close()
 	var migrated, units int
-	if err := db.Bun().NewRaw("SELECT COUNT(*) FROM bun_migrations").Scan(context.Background(), &migrated); err != nil {
+	if err := storetest.Bun(db).NewRaw("SELECT COUNT(*) FROM bun_migrations").Scan(context.Background(), &migrated); err != nil {
 		return "no schema"
 	}
 	if migrated == 0 {
 		return "no schema"
 	}
-	if err := db.Bun().NewRaw("SELECT COUNT(*) FROM org_units").Scan(context.Background(), &units); err != nil {
+	if err := storetest.Bun(db).NewRaw("SELECT COUNT(*) FROM org_units").Scan(context.Background(), &units); err != nil {
 		t.Fatalf("%d migrations recorded, but no org_units table: %v", migrated, err)
 	}
 	if units == 0 {
