@@ -106,17 +106,8 @@ func (s *ApprovalService) Act(ctx context.Context, versionID int64, action, comm
 	var refused *planning.ApprovalSubject
 	var earlier int64
 	err = s.db.inTx(ctx, func(tx bun.Tx) error {
-		res, err := tx.NewUpdate().Model((*versionRow)(nil)).Set("revision = revision + 1").Where("id = ?", versionID).Exec(ctx)
+		v, err := s.db.lockVersion(ctx, tx, versionID)
 		if err != nil {
-			return err
-		} else if n, _ := res.RowsAffected(); n == 0 {
-			return notFound("version", versionID)
-		}
-		v, err := s.db.loadVersion(ctx, tx, versionID)
-		if err != nil {
-			return err
-		}
-		if err := checkRevision(ifMatch, v.Revision-1); err != nil {
 			return err
 		}
 		roundRow, r, err := s.db.loadRound(ctx, tx, v.RoundID)
@@ -127,7 +118,11 @@ func (s *ApprovalService) Act(ctx context.Context, versionID int64, action, comm
 		if err != nil {
 			return err
 		}
-		subject := planning.ApprovalSubject{Round: r, Version: v.toDomain(), Current: v.ApprovalStep, Acts: acts}
+		// The rules see the version as the caller read it, before this
+		// transaction's lock bumped its revision.
+		read := v.toDomain()
+		read.Revision--
+		subject := planning.ApprovalSubject{Round: r, Version: read, Current: v.ApprovalStep, Acts: acts, IfMatch: ifMatch}
 		move, err := planning.DecideApprovalAct(a, action, comment, subject)
 		if err != nil {
 			var sep *planning.DutySeparationError
