@@ -103,7 +103,7 @@ type ApprovalMove struct {
 	// Step is the chain step acted on, recorded with the act.
 	Step int
 	// State and Current are the version's approval state and current step
-	// after the act.
+	// after the act: approved after the sign-off.
 	State   ApprovalState
 	Current int
 	// SignOff says the act is the chain's final approval: the version is
@@ -214,6 +214,9 @@ func DecideApprovalAct(a *Actor, action, comment string, s ApprovalSubject) (App
 		}
 		move.State, move.Current = rule.To, 1
 		move.SignOff = len(chain) == 1
+		if move.SignOff {
+			move.State = ApprovalApproved
+		}
 	default:
 		if rule == nil {
 			return none, Errorf(ECONFLICT, "version %d is not going up the approval chain (%s)", v.ID, v.ApprovalState)
@@ -222,7 +225,9 @@ func DecideApprovalAct(a *Actor, action, comment string, s ApprovalSubject) (App
 		switch action {
 		case ActApprove:
 			move.Current = step + 1
-			move.SignOff = step+1 == len(chain)
+			if move.SignOff = step+1 == len(chain); move.SignOff {
+				move.State = ApprovalApproved
+			}
 		case ActReopen:
 			move.Step = s.Current
 		}

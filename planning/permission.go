@@ -39,10 +39,12 @@ func (a *Actor) MayMoveRoundTo(to RoundStatus) error {
 		}
 	}
 	if len(roles) == 0 {
-		// Nobody moves a round to this phase; that is the state machine's
-		// answer (ECONFLICT, listing the possible moves), not a refusal of
-		// this actor.
-		return nil
+		// Nobody moves a round to this phase (or it is no phase): whoever
+		// moves rounds at all hears why from the state machine or the
+		// validation; anybody else is refused.
+		for _, r := range RoundTransitions {
+			roles = append(roles, r.Roles...)
+		}
 	}
 	if !a.HasRole(roles...) {
 		return Errorf(EFORBIDDEN, "moving a round to %s needs the role %v", to, roles)

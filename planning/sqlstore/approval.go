@@ -110,7 +110,7 @@ func (s *ApprovalService) Act(ctx context.Context, versionID int64, action, comm
 		if err != nil {
 			return err
 		}
-		roundRow, r, err := s.db.loadRound(ctx, tx, v.RoundID)
+		_, r, err := s.db.loadRound(ctx, tx, v.RoundID)
 		if err != nil {
 			return err
 		}
@@ -134,7 +134,7 @@ func (s *ApprovalService) Act(ctx context.Context, versionID int64, action, comm
 		before := *v
 		v.ApprovalState, v.ApprovalStep = string(move.State), move.Current
 		if move.SignOff {
-			if err := s.signOff(ctx, tx, a, v, roundRow, r); err != nil {
+			if err := s.signOff(ctx, tx, a, v, r); err != nil {
 				return err
 			}
 		}
@@ -196,7 +196,7 @@ func (s *ApprovalService) actsFor(ctx context.Context, idb bun.IDB, v *versionRo
 
 // signOff is the chain's final approval: the version is frozen, becomes the
 // round's budget of record, and a round in review moves to approved.
-func (s *ApprovalService) signOff(ctx context.Context, tx bun.Tx, a *planning.Actor, v *versionRow, row *roundRow, r *planning.Round) error {
+func (s *ApprovalService) signOff(ctx context.Context, tx bun.Tx, a *planning.Actor, v *versionRow, r *planning.Round) error {
 	if _, err := s.db.freeze(ctx, tx, a, v.ID, nil); err != nil {
 		return err
 	}
@@ -205,25 +205,19 @@ func (s *ApprovalService) signOff(ctx context.Context, tx bun.Tx, a *planning.Ac
 		return err
 	}
 	v.Status, v.FrozenAt, v.FrozenBy, v.Revision = frozen.Status, frozen.FrozenAt, frozen.FrozenBy, frozen.Revision
-	v.ApprovalState = string(planning.ApprovalApproved)
-	before := *row
-	row.RecordVersionID = &v.ID
-	from := r.Status
-	if r.Status == planning.RoundReview {
-		row.Status = string(planning.RoundApproved)
-	}
-	row.Revision++
-	row.UpdatedAt = s.db.Now()
-	if _, err := tx.NewUpdate().Model(row).WherePK().Exec(ctx); err != nil {
+	var moved bool
+	var signed *planning.Round
+	if err := s.db.updateRound(ctx, tx, r.ID, func(r *planning.Round) (string, map[string]any, error) {
+		moved, signed = r.SignOff(v.ID), r
+		return "round.record_version", nil, nil
+	}); err != nil {
 		return err
 	}
-	if from == planning.RoundReview {
-		tr := &transitionRow{RoundID: r.ID, From: string(from), To: string(planning.RoundApproved), ActorID: actorIDPtr(a),
-			Comment: "approved through the approval chain", At: row.UpdatedAt}
-		if _, err := tx.NewInsert().Model(tr).Exec(ctx); err != nil {
-			return err
-		}
+	if !moved {
+		return nil
 	}
-	_, err = s.db.writeAuditIn(ctx, tx, auditScope{RoundID: r.ID, VersionID: v.ID}, "round.record_version", "round", r.ID, before, row)
+	tr := &transitionRow{RoundID: r.ID, From: string(planning.RoundReview), To: string(planning.RoundApproved), ActorID: actorIDPtr(a),
+		Comment: "approved through the approval chain", At: signed.UpdatedAt}
+	_, err = tx.NewInsert().Model(tr).Exec(ctx)
 	return err
 }
