@@ -20,6 +20,11 @@ func (s *CounterproposalService) Decide(ctx context.Context, id int64, decisions
 	if err != nil {
 		return nil, err
 	}
+	// Whoever holds no deciding role is refused before anything is looked
+	// up, so they learn nothing of which counterproposals exist.
+	if err := a.MayDecideCounterproposals(); err != nil {
+		return nil, err
+	}
 	var out *planning.Counterproposal
 	err = s.db.inConnTx(ctx, func(conn bun.Conn, tx bun.Tx) error {
 		var c *planning.ProposalContext
