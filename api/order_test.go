@@ -95,17 +95,40 @@ func TestForbiddenBeforeConflict(t *testing.T) {
 		check("round open", append(roundAttempts(rid), createAttempts...))
 		call("strategy", "POST", fmt.Sprintf("/api/v1/rounds/%d/transitions", rid), map[string]any{"to": "counterproposals"}, 200)
 		check("round in counterproposals", append(roundAttempts(rid), createAttempts...))
+		// The moves listed with a counterproposal and an approval are the
+		// state machine's from where it stands.
+		wantActions := func(path string, want ...string) {
+			t.Helper()
+			var got struct {
+				PossibleActions []api.PossibleAction `json:"possible_actions"`
+			}
+			call("strategy", "GET", path, nil, 200).Decode(t, &got)
+			var acts []string
+			for _, a := range got.PossibleActions {
+				acts = append(acts, a.Action)
+			}
+			if fmt.Sprint(acts) != fmt.Sprint(want) {
+				t.Errorf("%s: possible actions %v, want %v", path, acts, want)
+			}
+		}
+		cpPath := func(id int64) string { return fmt.Sprintf("/api/v1/counterproposals/%d", id) }
+		approvalPath := fmt.Sprintf("/api/v1/versions/%d/approval", vid)
 		draft, dl := newCP()
 		check("draft", cpAttempts(draft, dl))
+		wantActions(cpPath(draft), "update", "submit", "withdraw")
 		sub, sl := newCP()
 		call("bm-sh", "POST", fmt.Sprintf("/api/v1/counterproposals/%d/submit", sub), nil, 200)
 		check("submitted", cpAttempts(sub, sl))
+		wantActions(cpPath(sub), "withdraw", "decide")
 		wd, wl := newCP()
 		call("bm-sh", "POST", fmt.Sprintf("/api/v1/counterproposals/%d/withdraw", wd), nil, 200)
 		check("withdrawn", cpAttempts(wd, wl))
+		wantActions(cpPath(wd))
 		call("pm-industry", "POST", fmt.Sprintf("/api/v1/counterproposals/%d/decision", sub), map[string]any{
 			"decisions": []map[string]any{{"line_id": sl, "decision": "reject", "comment": "no"}}}, 200)
 		check("closed", cpAttempts(sub, sl))
+		wantActions(cpPath(sub))
+		wantActions(approvalPath, "submit")
 
 		act := func(user, action, comment string) attempt {
 			return attempt{user + " " + action, user, "POST", fmt.Sprintf("/api/v1/versions/%d/approval/actions", vid),
@@ -124,11 +147,13 @@ func TestForbiddenBeforeConflict(t *testing.T) {
 		check("outside the chain", approvalAttempts)
 		check("round in review", append(roundAttempts(rid), createAttempts...))
 		call("pm-industry", "POST", fmt.Sprintf("/api/v1/versions/%d/approval/actions", vid), map[string]any{"action": "submit"}, 200)
+		wantActions(approvalPath, "approve", "reject", "reopen")
 		check("in approval", append(approvalAttempts, act("president", "approve", ""), act("pm-industry", "approve", "")))
 		for _, u := range []string{"sales-director", "marketing-director", "president"} {
 			call(u, "POST", fmt.Sprintf("/api/v1/versions/%d/approval/actions", vid), map[string]any{"action": "approve"}, 200)
 		}
 		check("approved", approvalAttempts)
+		wantActions(approvalPath)
 		check("round approved", append(roundAttempts(rid), createAttempts...))
 		// Someone with the right, out of turn, still learns the state.
 		call("president", "POST", fmt.Sprintf("/api/v1/versions/%d/approval/actions", vid), map[string]any{"action": "approve"}, 409)
