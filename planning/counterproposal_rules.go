@@ -474,3 +474,40 @@ func fieldError(code, field, format string, args ...any) *Error {
 	msg := fmt.Sprintf(format, args...)
 	return &Error{Code: code, Message: field + ": " + msg, Fields: []FieldError{{Field: field, Message: msg}}}
 }
+
+// StoredBuffer is an over-assignment buffer an earlier allocation left on
+// the children of a unit Depth levels below the root of a re-split (0 for
+// the root's own children).
+type StoredBuffer struct {
+	Depth  int
+	Buffer decimal.Decimal
+}
+
+// ResplitLevels returns the levels that re-split a subtree of depth levels
+// below its root (rootCode) after an accepted change: proportional to the
+// version's own current amounts, each level keeping the buffer earlier
+// allocations left at that depth. Differing buffers at one depth cannot be
+// kept by one level rule: ECONFLICT.
+func ResplitLevels(rootCode string, versionID int64, depth int, buffers []StoredBuffer) ([]LevelSpec, error) {
+	n := max(depth, 1)
+	kept := make([]*decimal.Decimal, n)
+	for _, b := range buffers {
+		d := b.Depth
+		if d < 0 || d >= n {
+			continue
+		}
+		if kept[d] != nil && !kept[d].Equal(b.Buffer) {
+			return nil, Errorf(ECONFLICT, "the levels below %s carry different buffers; re-allocate it before applying the change", rootCode)
+		}
+		buf := b.Buffer
+		kept[d] = &buf
+	}
+	levels := make([]LevelSpec, n)
+	for d := range levels {
+		levels[d] = LevelSpec{Method: MethodProportional, ReferenceVersionID: &versionID, ZeroWeights: "even"}
+		if kept[d] != nil {
+			levels[d].Buffer = *kept[d]
+		}
+	}
+	return levels, nil
+}

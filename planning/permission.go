@@ -151,3 +151,85 @@ func CheckRevision(ifMatch *int64, current int64) error {
 	}
 	return nil
 }
+
+// MayManageMasterData refuses whoever may not create and change org units,
+// measures and seasonality profiles, or create product lines; what names
+// the thing for the message.
+func (a *Actor) MayManageMasterData(what string) error {
+	if !a.CanManageMasterData() {
+		return Errorf(EFORBIDDEN, "only administrators and the strategy office manage %s", what)
+	}
+	return nil
+}
+
+// MayCreateProductLines refuses whoever may not create product lines.
+func (a *Actor) MayCreateProductLines() error {
+	if !a.CanManageMasterData() {
+		return Errorf(EFORBIDDEN, "only administrators and the strategy office create product lines")
+	}
+	return nil
+}
+
+// MayChangeProductLine refuses whoever may not change pl: its owning
+// product manager changes its names, the strategy office and
+// administrators anything, its owner and status (ownerOrStatus) included.
+func (a *Actor) MayChangeProductLine(pl *ProductLine, ownerOrStatus bool) error {
+	if !a.CanEditProductLine(pl) {
+		return Errorf(EFORBIDDEN, "only the owning product manager, administrators and the strategy office change product line %s", pl.Code)
+	}
+	if ownerOrStatus && !a.CanManageMasterData() {
+		return Errorf(EFORBIDDEN, "only administrators and the strategy office change a product line's owner or status")
+	}
+	return nil
+}
+
+// MayManageSeasonality refuses whoever may not create and change
+// seasonality profiles.
+func (a *Actor) MayManageSeasonality() error {
+	if !a.CanManageMasterData() && !a.HasRole(RoleProductManager) {
+		return Errorf(EFORBIDDEN, "only administrators, the strategy office and product managers manage seasonality profiles")
+	}
+	return nil
+}
+
+// MayCreateVersions refuses whoever may not copy a version into a new
+// working version.
+func (a *Actor) MayCreateVersions() error {
+	if !a.HasRole(RoleStrategyOffice, RoleAdmin, RoleProductManager) {
+		return Errorf(EFORBIDDEN, "only the strategy office, administrators and product managers create versions")
+	}
+	return nil
+}
+
+// MayFreezeVersions refuses whoever may not freeze a version.
+func (a *Actor) MayFreezeVersions() error {
+	if !a.HasRole(RoleStrategyOffice, RoleAdmin) {
+		return Errorf(EFORBIDDEN, "only the strategy office and administrators freeze versions")
+	}
+	return nil
+}
+
+// MayEditTargets refuses whoever may not edit target cells at all; which
+// product lines they may edit is MayPlanProductLine's.
+func (a *Actor) MayEditTargets() error {
+	if !a.CanWriteTargets() {
+		return Errorf(EFORBIDDEN, "only product managers, the strategy office and administrators edit targets")
+	}
+	return nil
+}
+
+// MayPlanProductLine refuses whoever may not write the targets of pl.
+func (a *Actor) MayPlanProductLine(pl *ProductLine) error {
+	if !a.CanPlanOwnedBy(pl.OwnerID) {
+		return Errorf(EFORBIDDEN, "product line %s is not yours to plan: only its product manager, the strategy office and administrators write its targets", pl.Code)
+	}
+	return nil
+}
+
+// MayImportActuals refuses whoever may not import actuals.
+func (a *Actor) MayImportActuals() error {
+	if !a.CanImportActuals() {
+		return Errorf(EFORBIDDEN, "only the strategy office and administrators import actuals")
+	}
+	return nil
+}

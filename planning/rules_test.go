@@ -386,3 +386,17 @@ func TestRoundStateMachine(t *testing.T) {
 		wantCode(t, "chain outside draft", r.Update(strategy, planning.RoundUpdate{ApprovalChain: &[]planning.ApprovalStep{}}), planning.ECONFLICT)
 	})
 }
+
+func TestResplitLevels(t *testing.T) {
+	five := decimal.RequireFromString("0.05")
+	levels, err := planning.ResplitLevels("CO", 7, 3, []planning.StoredBuffer{{Depth: 1, Buffer: five}, {Depth: 1, Buffer: decimal.RequireFromString("0.050")}, {Depth: 9, Buffer: five}})
+	wantCode(t, "one buffer per depth", err, "")
+	if len(levels) != 3 || !levels[0].Buffer.IsZero() || !levels[1].Buffer.Equal(five) || levels[2].Method != planning.MethodProportional || *levels[2].ReferenceVersionID != 7 {
+		t.Errorf("levels: %+v", levels)
+	}
+	_, err = planning.ResplitLevels("CO", 7, 3, []planning.StoredBuffer{{Depth: 1, Buffer: five}, {Depth: 1, Buffer: decimal.Zero}})
+	wantCode(t, "two buffers at one depth", err, planning.ECONFLICT)
+	if levels, _ := planning.ResplitLevels("CO", 7, 0, nil); len(levels) != 1 {
+		t.Errorf("a leaf re-splits over one level: %d", len(levels))
+	}
+}

@@ -210,9 +210,8 @@ func (s *CounterproposalService) resplit(ctx context.Context, conn bun.Conn, tx 
 	return res.Run.ID, nil
 }
 
-// storedLevels returns proportional levels for re-splitting root's subtree,
-// each with the buffer earlier allocations left at that depth. Differing
-// buffers at one depth cannot be kept by one level rule: ECONFLICT.
+// storedLevels returns the levels for re-splitting root's subtree, from the
+// buffers earlier allocations left in it (planning.ResplitLevels).
 func (db *DB) storedLevels(ctx context.Context, tx bun.Tx, versionID int64, root *orgUnitRow, lineID, measureID int64) ([]planning.LevelSpec, error) {
 	var rows []struct {
 		Path   string `bun:"path"`
@@ -230,24 +229,13 @@ func (db *DB) storedLevels(ctx context.Context, tx bun.Tx, versionID int64, root
 		return nil, err
 	}
 	rootDepth := strings.Count(root.Path, "/")
-	n := max(deepest-rootDepth, 1)
-	buffers := make([]string, n)
+	stored := make([]planning.StoredBuffer, 0, len(rows))
 	for _, row := range rows {
-		d := strings.Count(row.Path, "/") - rootDepth
-		if d < 0 || d >= n {
-			continue
+		b, err := decimal.NewFromString(row.Buffer)
+		if err != nil {
+			return nil, err
 		}
-		if buffers[d] != "" && buffers[d] != row.Buffer {
-			return nil, planning.Errorf(planning.ECONFLICT, "the levels below %s carry different buffers; re-allocate it before applying the change", root.Code)
-		}
-		buffers[d] = row.Buffer
+		stored = append(stored, planning.StoredBuffer{Depth: strings.Count(row.Path, "/") - rootDepth, Buffer: b})
 	}
-	levels := make([]planning.LevelSpec, n)
-	for d := range levels {
-		levels[d] = planning.LevelSpec{Method: planning.MethodProportional, ReferenceVersionID: &versionID, ZeroWeights: "even"}
-		if buffers[d] != "" {
-			levels[d].Buffer = decimal.RequireFromString(buffers[d])
-		}
-	}
-	return levels, nil
+	return planning.ResplitLevels(root.Code, versionID, deepest-rootDepth, stored)
 }

@@ -62,10 +62,7 @@ func (w *writeChecker) checkLine(v *planning.Validation, field string, id int64)
 		v.Add(field, "no such product line")
 		return nil
 	}
-	if !w.actor.CanPlanOwnedBy(pl.OwnerID) {
-		return planning.Errorf(planning.EFORBIDDEN, "product line %s is not yours to plan: only its product manager, the strategy office and administrators write its targets", pl.Code)
-	}
-	return nil
+	return w.actor.MayPlanProductLine(pl.toDomain())
 }
 
 func (w *writeChecker) checkUnit(v *planning.Validation, field string, id int64) {
@@ -184,8 +181,8 @@ func checkEditRequest(ctx context.Context, edits []planning.CellEdit) (*planning
 	if err != nil {
 		return nil, err
 	}
-	if !a.CanWriteTargets() {
-		return nil, planning.Errorf(planning.EFORBIDDEN, "only product managers, the strategy office and administrators edit targets")
+	if err := a.MayEditTargets(); err != nil {
+		return nil, err
 	}
 	if len(edits) == 0 {
 		return nil, fieldErr(planning.EINVALID, "cells", "must list at least one cell")

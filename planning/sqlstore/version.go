@@ -122,8 +122,8 @@ func (s *VersionService) CopyVersion(ctx context.Context, from int64, label, pur
 	if err != nil {
 		return nil, err
 	}
-	if !a.HasRole(planning.RoleStrategyOffice, planning.RoleAdmin, planning.RoleProductManager) {
-		return nil, planning.Errorf(planning.EFORBIDDEN, "only the strategy office, administrators and product managers create versions")
+	if err := a.MayCreateVersions(); err != nil {
+		return nil, err
 	}
 	if err := (&planning.Version{Label: label, Purpose: purpose}).Validate(); err != nil {
 		return nil, err
@@ -202,8 +202,8 @@ func (s *VersionService) FreezeVersion(ctx context.Context, id int64, ifMatch *i
 	if err != nil {
 		return nil, err
 	}
-	if !a.HasRole(planning.RoleStrategyOffice, planning.RoleAdmin) {
-		return nil, planning.Errorf(planning.EFORBIDDEN, "only the strategy office and administrators freeze versions")
+	if err := a.MayFreezeVersions(); err != nil {
+		return nil, err
 	}
 	var out *planning.Version
 	err = s.db.inTx(ctx, func(tx bun.Tx) error {
