@@ -156,21 +156,25 @@ func (s *ApprovalService) Act(ctx context.Context, versionID int64, action, comm
 		return err
 	})
 	if refused != nil {
-		// A refusal under the separation of duties is audited on its own,
-		// after the act's transaction rolled back: who tried what, the
-		// earlier act that ruled it out, and the reason.
-		rerr := s.db.inTx(ctx, func(tx bun.Tx) error {
-			_, err := s.db.writeAuditIn(ctx, tx, auditScope{RoundID: refused.Round.ID, VersionID: versionID}, "approval.refused", "version", versionID, nil,
-				map[string]any{"action": action, "approval_state": refused.Version.ApprovalState, "step": refused.Current,
-					"separation_of_duties": refused.Round.SeparationOfDuties.OrDefault(), "earlier_action_id": earlier,
-					"reason": planning.ErrorMessage(err)})
-			return err
-		})
-		if rerr != nil {
+		if rerr := s.auditRefusal(ctx, refused, action, earlier, err); rerr != nil {
 			return nil, rerr
 		}
 	}
 	return out, err
+}
+
+// auditRefusal audits a refusal under the separation of duties on its
+// own, after the act's transaction rolled back: who tried what, the earlier
+// act that ruled it out, and the reason.
+func (s *ApprovalService) auditRefusal(ctx context.Context, refused *planning.ApprovalSubject, action string, earlier int64, reason error) error {
+	versionID := refused.Version.ID
+	return s.db.inTx(ctx, func(tx bun.Tx) error {
+		_, err := s.db.writeAuditIn(ctx, tx, auditScope{RoundID: refused.Round.ID, VersionID: versionID}, "approval.refused", "version", versionID, nil,
+			map[string]any{"action": action, "approval_state": refused.Version.ApprovalState, "step": refused.Current,
+				"separation_of_duties": refused.Round.SeparationOfDuties.OrDefault(), "earlier_action_id": earlier,
+				"reason": planning.ErrorMessage(reason)})
+		return err
+	})
 }
 
 // actsFor returns the recorded acts the round's separation of duties looks

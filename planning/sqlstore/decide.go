@@ -111,50 +111,16 @@ func (s *CounterproposalService) applyLine(ctx context.Context, conn bun.Conn, t
 			newMonths[i] = res.Amount(i).Decimal()
 		}
 	}
-	var changes []cellChange
-	var edits []planning.CellEdit
-	set := func(unitID int64, months, before [12]decimal.Decimal) {
-		for p := 0; p < 12; p++ {
-			if months[p].Equal(before[p]) {
-				continue
-			}
-			b := before[p].StringFixed(scale)
-			k := planning.CellKey{OrgUnitID: unitID, ProductLineID: l.ProductLineID, MeasureID: l.MeasureID, Period: p + 1}
-			edits = append(edits, planning.CellEdit{CellKey: k, Amount: months[p]})
-			changes = append(changes, cellChange{OrgUnitID: unitID, ProductLineID: l.ProductLineID, MeasureID: l.MeasureID,
-				Period: p + 1, Before: &b, After: months[p].StringFixed(scale)})
-		}
-	}
-	set(unit.ID, newMonths, old)
+	e := &cellEdits{line: l, scale: scale}
+	e.set(unit.ID, newMonths, old)
 	raise := app.Mode.RaisesParent(unit.ParentID != nil)
 	if raise {
-		for pid := unit.ParentID; pid != nil; {
-			anc := new(orgUnitRow)
-			if err := tx.NewSelect().Model(anc).Where("id = ?", *pid).Scan(ctx); err != nil {
-				return nil, nil, err
-			}
-			n, err := tx.NewSelect().TableExpr("allocation_buffers").
-				Where("version_id = ? AND org_unit_id = ? AND product_line_id = ? AND measure_id = ?", v.ID, anc.ID, l.ProductLineID, l.MeasureID).Count(ctx)
-			if err != nil {
-				return nil, nil, err
-			}
-			if err := planning.CheckRaiseParent(anc.Code, n > 0); err != nil {
-				return nil, nil, err
-			}
-			cur, err := s.db.unitMonths(ctx, tx, v.ID, anc.ID, l.ProductLineID, l.MeasureID)
-			if err != nil {
-				return nil, nil, err
-			}
-			var raised [12]decimal.Decimal
-			for p := range raised {
-				raised[p] = cur[p].Add(newMonths[p].Sub(old[p]))
-			}
-			set(anc.ID, raised, cur)
-			pid = anc.ParentID
+		if err := s.raiseAncestors(ctx, tx, v, unit, e, old, newMonths); err != nil {
+			return nil, nil, err
 		}
 	}
 	measures := map[int64]*measureRow{l.MeasureID: {ID: l.MeasureID, Scale: scale}}
-	if err := s.db.upsertCells(ctx, tx, v.ID, edits, measures); err != nil {
+	if err := s.db.upsertCells(ctx, tx, v.ID, e.edits, measures); err != nil {
 		return nil, nil, err
 	}
 	var runs []int64
@@ -184,7 +150,63 @@ func (s *CounterproposalService) applyLine(ctx context.Context, conn bun.Conn, t
 		}
 		runs = append(runs, run)
 	}
-	return runs, changes, nil
+	return runs, e.changes, nil
+}
+
+// cellEdits collects the cells an applied line sets directly, with their
+// entries for the cell history.
+type cellEdits struct {
+	line    *planning.CounterproposalLine
+	scale   int32
+	edits   []planning.CellEdit
+	changes []cellChange
+}
+
+// set sets a unit's months of the line where they differ from before.
+func (e *cellEdits) set(unitID int64, months, before [12]decimal.Decimal) {
+	l := e.line
+	for p := 0; p < 12; p++ {
+		if months[p].Equal(before[p]) {
+			continue
+		}
+		b := before[p].StringFixed(e.scale)
+		k := planning.CellKey{OrgUnitID: unitID, ProductLineID: l.ProductLineID, MeasureID: l.MeasureID, Period: p + 1}
+		e.edits = append(e.edits, planning.CellEdit{CellKey: k, Amount: months[p]})
+		e.changes = append(e.changes, cellChange{OrgUnitID: unitID, ProductLineID: l.ProductLineID, MeasureID: l.MeasureID,
+			Period: p + 1, Before: &b, After: months[p].StringFixed(e.scale)})
+	}
+}
+
+// raiseAncestors lets a unit's change of the line (from old to newMonths)
+// flow up, month by month, through every ancestor to the top of the tree,
+// by planning.CheckRaiseParent's rule.
+func (s *CounterproposalService) raiseAncestors(ctx context.Context, tx bun.Tx, v *versionRow, unit *orgUnitRow, e *cellEdits, old, newMonths [12]decimal.Decimal) error {
+	l := e.line
+	for pid := unit.ParentID; pid != nil; {
+		anc := new(orgUnitRow)
+		if err := tx.NewSelect().Model(anc).Where("id = ?", *pid).Scan(ctx); err != nil {
+			return err
+		}
+		n, err := tx.NewSelect().TableExpr("allocation_buffers").
+			Where("version_id = ? AND org_unit_id = ? AND product_line_id = ? AND measure_id = ?", v.ID, anc.ID, l.ProductLineID, l.MeasureID).Count(ctx)
+		if err != nil {
+			return err
+		}
+		if err := planning.CheckRaiseParent(anc.Code, n > 0); err != nil {
+			return err
+		}
+		cur, err := s.db.unitMonths(ctx, tx, v.ID, anc.ID, l.ProductLineID, l.MeasureID)
+		if err != nil {
+			return err
+		}
+		var raised [12]decimal.Decimal
+		for p := range raised {
+			raised[p] = cur[p].Add(newMonths[p].Sub(old[p]))
+		}
+		e.set(anc.ID, raised, cur)
+		pid = anc.ParentID
+	}
+	return nil
 }
 
 // resplit re-cascades root's amount of the line down its subtree in
