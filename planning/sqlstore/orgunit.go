@@ -229,12 +229,7 @@ func fieldErr(code, field, format string, args ...any) error {
 	return e
 }
 
-func checkRevision(ifMatch *int64, current int64) error {
-	if ifMatch != nil && *ifMatch != current {
-		return planning.Errorf(planning.EPRECONDITION, "the resource changed since you read it (revision %d, you sent %d); read it again", current, *ifMatch)
-	}
-	return nil
-}
+func checkRevision(ifMatch *int64, current int64) error { return planning.CheckRevision(ifMatch, current) }
 
 // UpdateOrgUnit implements planning.OrgUnitService.
 func (s *OrgUnitService) UpdateOrgUnit(ctx context.Context, id int64, upd planning.OrgUnitUpdate) (*planning.OrgUnit, error) {
