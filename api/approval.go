@@ -17,6 +17,9 @@ type Approval struct {
 	NextRole *string              `json:"next_role" example:"sales_director"`
 	Steps    []ApprovalStepState  `json:"steps"`
 	History  []ApprovalActionView `json:"history"`
+	// PossibleActions are the acts possible from the approval's state,
+	// whoever may take them.
+	PossibleActions []PossibleAction `json:"possible_actions"`
 }
 
 // ApprovalStepState is one step of the chain as it stands.
@@ -49,7 +52,11 @@ type ApprovalActionRequest struct {
 }
 
 func fromDomainApproval(a *planning.Approval) Approval {
-	out := Approval{VersionID: a.VersionID, State: string(a.State), Steps: []ApprovalStepState{}, History: []ApprovalActionView{}}
+	out := Approval{VersionID: a.VersionID, State: string(a.State), Steps: []ApprovalStepState{}, History: []ApprovalActionView{},
+		PossibleActions: []PossibleAction{}}
+	for _, m := range planning.ApprovalMovesFrom(a.State) {
+		out.PossibleActions = append(out.PossibleActions, PossibleAction{Action: m.Action, To: string(m.To), Who: m.Who, Description: m.Description})
+	}
 	if a.NextRole != nil {
 		r := string(*a.NextRole)
 		out.NextRole = &r

@@ -26,6 +26,19 @@ type Counterproposal struct {
 	SubmittedAt *time.Time `json:"submitted_at"`
 	ClosedAt    *time.Time `json:"closed_at"`
 	Lines       []CPLine   `json:"lines"`
+	// PossibleActions are the moves the counterproposal can make from
+	// here, whoever may take them.
+	PossibleActions []PossibleAction `json:"possible_actions"`
+}
+
+// PossibleAction is a move a counterproposal or a version's approval can
+// make from where it stands: the action, the state it leads to, who takes
+// it and what it does.
+type PossibleAction struct {
+	Action      string `json:"action" example:"submit"`
+	To          string `json:"to" example:"submitted"`
+	Who         string `json:"who"`
+	Description string `json:"description"`
 }
 
 // CPLine is one proposed amount with its current target and the decision.
@@ -137,7 +150,10 @@ func (s *Server) fromDomainCP(res *resolver, r *planning.Round, cp *planning.Cou
 	}
 	out := Counterproposal{ID: cp.ID, VersionID: cp.VersionID, OrgUnitID: cp.OrgUnitID, OrgUnit: res.unitCode(cp.OrgUnitID), Title: cp.Title,
 		Status: string(cp.Status), AuthorID: cp.AuthorID, Revision: cp.Revision, CreatedAt: cp.CreatedAt, UpdatedAt: cp.UpdatedAt,
-		SubmittedAt: cp.SubmittedAt, ClosedAt: cp.ClosedAt, Lines: make([]CPLine, 0, len(cp.Lines))}
+		SubmittedAt: cp.SubmittedAt, ClosedAt: cp.ClosedAt, Lines: make([]CPLine, 0, len(cp.Lines)), PossibleActions: []PossibleAction{}}
+	for _, m := range planning.CounterproposalMovesFrom(cp.Status) {
+		out.PossibleActions = append(out.PossibleActions, PossibleAction{Action: string(m.Action), To: string(m.To), Who: m.Who, Description: m.Description})
+	}
 	for _, l := range cp.Lines {
 		m := res.measureOf(l.MeasureID)
 		period := "year"

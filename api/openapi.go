@@ -55,7 +55,7 @@ var openAPITypes = []any{
 	DiffRollups{}, GridPage{}, GridRow{}, ImportProblem{}, Inconsistency{}, InconsistencyPage{},
 	LineDecisionInput{}, Me{}, Measure{}, MeasureCreate{}, MeasurePage{}, MeasurePatch{}, MeasureRef{},
 	MonthExplanation{}, MonthValue{}, NodeExplanation{}, OrgUnit{}, OrgUnitCreate{}, OrgUnitPage{},
-	OrgUnitPatch{}, PeriodValue{}, Problem{}, ProblemField{}, ProductLine{}, ProductLineCreate{},
+	OrgUnitPatch{}, PeriodValue{}, PossibleAction{}, Problem{}, ProblemField{}, ProductLine{}, ProductLineCreate{},
 	ProductLinePage{}, ProductLinePatch{}, RankedUnit{}, Ranking{}, RoleAssignment{}, RoleAssignmentCreate{},
 	RoleAssignmentList{}, Round{}, RoundCreate{}, RoundPage{}, RoundPatch{}, RoundTransition{},
 	RoundTransitionList{}, SeasonalityProfile{}, SeasonalityProfileCreate{}, SeasonalityProfilePage{},

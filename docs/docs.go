@@ -5627,6 +5627,13 @@ const docTemplate = `{
                     "type": "string",
                     "example": "sales_director"
                 },
+                "possible_actions": {
+                    "description": "PossibleActions are the acts possible from the approval's state,\nwhoever may take them.",
+                    "type": "array",
+                    "items": {
+                        "$ref": "#/definitions/api.PossibleAction"
+                    }
+                },
                 "state": {
                     "type": "string",
                     "enum": [
@@ -6332,6 +6339,13 @@ const docTemplate = `{
                 "org_unit_id": {
                     "type": "integer",
                     "example": 9
+                },
+                "possible_actions": {
+                    "description": "PossibleActions are the moves the counterproposal can make from\nhere, whoever may take them.",
+                    "type": "array",
+                    "items": {
+                        "$ref": "#/definitions/api.PossibleAction"
+                    }
                 },
                 "revision": {
                     "type": "integer",
@@ -7084,6 +7098,25 @@ const docTemplate = `{
                 "period": {
                     "type": "string",
                     "example": "2027-04"
+                }
+            }
+        },
+        "api.PossibleAction": {
+            "type": "object",
+            "properties": {
+                "action": {
+                    "type": "string",
+                    "example": "submit"
+                },
+                "description": {
+                    "type": "string"
+                },
+                "to": {
+                    "type": "string",
+                    "example": "submitted"
+                },
+                "who": {
+                    "type": "string"
                 }
             }
         },

@@ -139,10 +139,7 @@ func (a *Actor) CanManageMasterData() bool { return a.HasRole(RoleAdmin, RoleStr
 // CanEditProductLine reports whether the actor may change the product line:
 // master-data managers may change any, a product manager only their own.
 func (a *Actor) CanEditProductLine(pl *ProductLine) bool {
-	if a.CanManageMasterData() {
-		return true
-	}
-	return a.HasRole(RoleProductManager) && pl.OwnerID != nil && *pl.OwnerID == a.UserID()
+	return a.CanPlanOwnedBy(pl.OwnerID)
 }
 
 // CanWriteTargets reports whether the actor's roles let them write target

@@ -93,6 +93,9 @@ type ApprovalSubject struct {
 	// at, oldest first: the version's own, and under SeparateWithinRound
 	// those on every version of the round.
 	Acts []ApprovalAction
+	// IfMatch is the version revision the caller read, when they said;
+	// Version.Revision is the one it is at before the act.
+	IfMatch *int64
 }
 
 // ApprovalMove is what an allowed act does to the version.
@@ -100,7 +103,7 @@ type ApprovalMove struct {
 	// Step is the chain step acted on, recorded with the act.
 	Step int
 	// State and Current are the version's approval state and current step
-	// after the act.
+	// after the act: approved after the sign-off.
 	State   ApprovalState
 	Current int
 	// SignOff says the act is the chain's final approval: the version is
@@ -118,11 +121,57 @@ func lastSubmitter(versionID int64, acts []ApprovalAction) int64 {
 	return 0
 }
 
+// ApprovalTransitionRule is one move of a version's approval: the act, the
+// approval state it is taken in and the state it leads to, who takes it.
+type ApprovalTransitionRule struct {
+	Action   string
+	From, To ApprovalState
+	// Who takes the act, and what it does, for people reading the moves
+	// listed with an approval.
+	Who, Description string
+}
+
+// ApprovalTransitions is the approval chain's state machine. An act not
+// listed from where the version stands is out of turn (ECONFLICT).
+var ApprovalTransitions = []ApprovalTransitionRule{
+	{ActSubmit, ApprovalNone, ApprovalInProgress, "the role of the chain's first step",
+		"send the round's working version up the chain, while the round is in review (or approved: a re-forecast)"},
+	{ActApprove, ApprovalInProgress, ApprovalInProgress, "the role of the current step, never one who acted on another step",
+		"approve the current step; the last step's approval signs off: the version is approved, frozen and the round's budget of record"},
+	{ActReject, ApprovalInProgress, ApprovalNone, "the role of the current step, never one who acted on another step",
+		"send the version back out of the chain, with the reason"},
+	{ActReopen, ApprovalInProgress, ApprovalNone, "the latest submitter, the strategy office or an administrator",
+		"take the version back out of the chain"},
+}
+
+// ApprovalMovesFrom returns the acts possible on a version whose approval
+// stands at state.
+func ApprovalMovesFrom(state ApprovalState) []ApprovalTransitionRule {
+	var out []ApprovalTransitionRule
+	for _, r := range ApprovalTransitions {
+		if r.From == state {
+			out = append(out, r)
+		}
+	}
+	return out
+}
+
+func findApprovalTransition(action string, from ApprovalState) *ApprovalTransitionRule {
+	for i, r := range ApprovalTransitions {
+		if r.Action == action && r.From == from {
+			return &ApprovalTransitions[i]
+		}
+	}
+	return nil
+}
+
 // DecideApprovalAct applies the approval chain's rules to one act, in the
 // order every check runs in: authorize (EFORBIDDEN: the caller's roles, then
-// the separation of duties), state (ECONFLICT: where the version and round
-// stand), validate (EINVALID: the comment). So a caller without the right
-// learns that, and nothing about the state, whatever the state is.
+// the separation of duties; see Actor.MayActOnApproval), the revision the
+// caller read (EPRECONDITION), state (ECONFLICT: where the version and round
+// stand, by ApprovalTransitions), validate (EINVALID: the comment). So a
+// caller without the right learns that, and nothing about the state,
+// whatever the state is.
 //
 //   - submit is the chain's first role's, on the round's working version
 //     outside the chain, while the round is in review (or approved: a
@@ -137,54 +186,24 @@ func lastSubmitter(versionID int64, acts []ApprovalAction) int64 {
 func DecideApprovalAct(a *Actor, action, comment string, s ApprovalSubject) (ApprovalMove, error) {
 	var none ApprovalMove
 	chain, v, r := s.Round.ApprovalChain, s.Version, s.Round
-	inChain := v.ApprovalState == ApprovalInProgress
 	if !stepAct(action) && action != ActReopen {
 		var val Validation
 		val.Add("action", "must be submit, approve, reject or reopen")
 		return none, val.Err()
 	}
-	// Authorize: the role, then the separation of duties.
-	step := 0
-	switch action {
-	case ActSubmit:
-		if !a.HasRole(chain[0].Role) {
-			return none, Errorf(EFORBIDDEN, "the chain's first step is the %s's: they submit the plan", chain[0].Role)
-		}
-	case ActApprove, ActReject:
-		if inChain {
-			step = s.Current
-			if step < 1 || step >= len(chain) {
-				return none, Errorf(EINTERNAL, "version %d is at step %d of a chain of %d", v.ID, step, len(chain))
-			}
-			if !a.HasRole(chain[step].Role) {
-				return none, Errorf(EFORBIDDEN, "step %d of the chain is the %s's to take", step+1, chain[step].Role)
-			}
-		} else {
-			reviewer := false
-			for _, st := range chain[1:] {
-				reviewer = reviewer || a.HasRole(st.Role)
-			}
-			if !reviewer {
-				return none, Errorf(EFORBIDDEN, "only the roles of the chain's review and approval steps approve or reject")
-			}
-			step = -1
-		}
-	case ActReopen:
-		if lastSubmitter(v.ID, s.Acts) != a.UserID() && !a.HasRole(RoleStrategyOffice, RoleAdmin) {
-			return none, Errorf(EFORBIDDEN, "only the submitter, the strategy office or an admin take a version back")
-		}
-		step = -1
+	step, err := a.MayActOnApproval(action, s)
+	if err != nil {
+		return none, err
 	}
-	if step >= 0 {
-		if err := CheckSeparationOfDuties(r.SeparationOfDuties, a.UserID(), step, v.ID, s.Acts); err != nil {
-			return none, err
-		}
+	if err := CheckRevision(s.IfMatch, v.Revision); err != nil {
+		return none, err
 	}
 	// State.
+	rule := findApprovalTransition(action, v.ApprovalState)
 	move := ApprovalMove{Step: step}
 	switch action {
 	case ActSubmit:
-		if v.Status != VersionWorking || v.ApprovalState != ApprovalNone {
+		if rule == nil || v.Status != VersionWorking {
 			return none, Errorf(ECONFLICT, "version %d is %s and %s: only a working version outside the chain is submitted", v.ID, v.Status, v.ApprovalState)
 		}
 		if r.Status != RoundReview && r.Status != RoundApproved {
@@ -193,21 +212,24 @@ func DecideApprovalAct(a *Actor, action, comment string, s ApprovalSubject) (App
 		if r.WorkingVersionID == nil || *r.WorkingVersionID != v.ID {
 			return none, Errorf(ECONFLICT, "version %d is not the round's working version", v.ID)
 		}
-		move.State, move.Current = ApprovalInProgress, 1
+		move.State, move.Current = rule.To, 1
 		move.SignOff = len(chain) == 1
-	case ActApprove, ActReject, ActReopen:
-		if !inChain {
+		if move.SignOff {
+			move.State = ApprovalApproved
+		}
+	default:
+		if rule == nil {
 			return none, Errorf(ECONFLICT, "version %d is not going up the approval chain (%s)", v.ID, v.ApprovalState)
 		}
+		move.State = rule.To
 		switch action {
 		case ActApprove:
-			move.State, move.Current = ApprovalInProgress, step+1
-			move.SignOff = step+1 == len(chain)
-		case ActReject:
-			move.State, move.Current = ApprovalNone, 0
+			move.Current = step + 1
+			if move.SignOff = step+1 == len(chain); move.SignOff {
+				move.State = ApprovalApproved
+			}
 		case ActReopen:
 			move.Step = s.Current
-			move.State, move.Current = ApprovalNone, 0
 		}
 	}
 	// Validate.

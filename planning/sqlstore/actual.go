@@ -301,8 +301,8 @@ func (s *ActualService) ImportActuals(ctx context.Context, imp planning.ActualIm
 	if err != nil {
 		return nil, err
 	}
-	if !a.CanImportActuals() {
-		return nil, planning.Errorf(planning.EFORBIDDEN, "only the strategy office and administrators import actuals")
+	if err := a.MayImportActuals(); err != nil {
+		return nil, err
 	}
 	if len(imp.Rows) > planning.MaxImportRows {
 		return nil, planning.Errorf(planning.ETOOLARGE, "the file has %d data rows; at most %d are imported at once", len(imp.Rows), planning.MaxImportRows)

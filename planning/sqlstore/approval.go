@@ -106,20 +106,11 @@ func (s *ApprovalService) Act(ctx context.Context, versionID int64, action, comm
 	var refused *planning.ApprovalSubject
 	var earlier int64
 	err = s.db.inTx(ctx, func(tx bun.Tx) error {
-		res, err := tx.NewUpdate().Model((*versionRow)(nil)).Set("revision = revision + 1").Where("id = ?", versionID).Exec(ctx)
-		if err != nil {
-			return err
-		} else if n, _ := res.RowsAffected(); n == 0 {
-			return notFound("version", versionID)
-		}
-		v, err := s.db.loadVersion(ctx, tx, versionID)
+		v, err := s.db.lockVersion(ctx, tx, versionID)
 		if err != nil {
 			return err
 		}
-		if err := checkRevision(ifMatch, v.Revision-1); err != nil {
-			return err
-		}
-		roundRow, r, err := s.db.loadRound(ctx, tx, v.RoundID)
+		_, r, err := s.db.loadRound(ctx, tx, v.RoundID)
 		if err != nil {
 			return err
 		}
@@ -127,7 +118,11 @@ func (s *ApprovalService) Act(ctx context.Context, versionID int64, action, comm
 		if err != nil {
 			return err
 		}
-		subject := planning.ApprovalSubject{Round: r, Version: v.toDomain(), Current: v.ApprovalStep, Acts: acts}
+		// The rules see the version as the caller read it, before this
+		// transaction's lock bumped its revision.
+		read := v.toDomain()
+		read.Revision--
+		subject := planning.ApprovalSubject{Round: r, Version: read, Current: v.ApprovalStep, Acts: acts, IfMatch: ifMatch}
 		move, err := planning.DecideApprovalAct(a, action, comment, subject)
 		if err != nil {
 			var sep *planning.DutySeparationError
@@ -139,7 +134,7 @@ func (s *ApprovalService) Act(ctx context.Context, versionID int64, action, comm
 		before := *v
 		v.ApprovalState, v.ApprovalStep = string(move.State), move.Current
 		if move.SignOff {
-			if err := s.signOff(ctx, tx, a, v, roundRow, r); err != nil {
+			if err := s.signOff(ctx, tx, a, v, r); err != nil {
 				return err
 			}
 		}
@@ -161,21 +156,25 @@ func (s *ApprovalService) Act(ctx context.Context, versionID int64, action, comm
 		return err
 	})
 	if refused != nil {
-		// A refusal under the separation of duties is audited on its own,
-		// after the act's transaction rolled back: who tried what, the
-		// earlier act that ruled it out, and the reason.
-		rerr := s.db.inTx(ctx, func(tx bun.Tx) error {
-			_, err := s.db.writeAuditIn(ctx, tx, auditScope{RoundID: refused.Round.ID, VersionID: versionID}, "approval.refused", "version", versionID, nil,
-				map[string]any{"action": action, "approval_state": refused.Version.ApprovalState, "step": refused.Current,
-					"separation_of_duties": refused.Round.SeparationOfDuties.OrDefault(), "earlier_action_id": earlier,
-					"reason": planning.ErrorMessage(err)})
-			return err
-		})
-		if rerr != nil {
+		if rerr := s.auditRefusal(ctx, refused, action, earlier, err); rerr != nil {
 			return nil, rerr
 		}
 	}
 	return out, err
+}
+
+// auditRefusal audits a refusal under the separation of duties on its
+// own, after the act's transaction rolled back: who tried what, the earlier
+// act that ruled it out, and the reason.
+func (s *ApprovalService) auditRefusal(ctx context.Context, refused *planning.ApprovalSubject, action string, earlier int64, reason error) error {
+	versionID := refused.Version.ID
+	return s.db.inTx(ctx, func(tx bun.Tx) error {
+		_, err := s.db.writeAuditIn(ctx, tx, auditScope{RoundID: refused.Round.ID, VersionID: versionID}, "approval.refused", "version", versionID, nil,
+			map[string]any{"action": action, "approval_state": refused.Version.ApprovalState, "step": refused.Current,
+				"separation_of_duties": refused.Round.SeparationOfDuties.OrDefault(), "earlier_action_id": earlier,
+				"reason": planning.ErrorMessage(reason)})
+		return err
+	})
 }
 
 // actsFor returns the recorded acts the round's separation of duties looks
@@ -201,7 +200,7 @@ func (s *ApprovalService) actsFor(ctx context.Context, idb bun.IDB, v *versionRo
 
 // signOff is the chain's final approval: the version is frozen, becomes the
 // round's budget of record, and a round in review moves to approved.
-func (s *ApprovalService) signOff(ctx context.Context, tx bun.Tx, a *planning.Actor, v *versionRow, row *roundRow, r *planning.Round) error {
+func (s *ApprovalService) signOff(ctx context.Context, tx bun.Tx, a *planning.Actor, v *versionRow, r *planning.Round) error {
 	if _, err := s.db.freeze(ctx, tx, a, v.ID, nil); err != nil {
 		return err
 	}
@@ -210,25 +209,19 @@ func (s *ApprovalService) signOff(ctx context.Context, tx bun.Tx, a *planning.Ac
 		return err
 	}
 	v.Status, v.FrozenAt, v.FrozenBy, v.Revision = frozen.Status, frozen.FrozenAt, frozen.FrozenBy, frozen.Revision
-	v.ApprovalState = string(planning.ApprovalApproved)
-	before := *row
-	row.RecordVersionID = &v.ID
-	from := r.Status
-	if r.Status == planning.RoundReview {
-		row.Status = string(planning.RoundApproved)
-	}
-	row.Revision++
-	row.UpdatedAt = s.db.Now()
-	if _, err := tx.NewUpdate().Model(row).WherePK().Exec(ctx); err != nil {
+	var moved bool
+	var signed *planning.Round
+	if err := s.db.updateRound(ctx, tx, r.ID, func(r *planning.Round) (string, map[string]any, error) {
+		moved, signed = r.SignOff(v.ID), r
+		return "round.record_version", nil, nil
+	}); err != nil {
 		return err
 	}
-	if from == planning.RoundReview {
-		tr := &transitionRow{RoundID: r.ID, From: string(from), To: string(planning.RoundApproved), ActorID: actorIDPtr(a),
-			Comment: "approved through the approval chain", At: row.UpdatedAt}
-		if _, err := tx.NewInsert().Model(tr).Exec(ctx); err != nil {
-			return err
-		}
+	if !moved {
+		return nil
 	}
-	_, err = s.db.writeAuditIn(ctx, tx, auditScope{RoundID: r.ID, VersionID: v.ID}, "round.record_version", "round", r.ID, before, row)
+	tr := &transitionRow{RoundID: r.ID, From: string(planning.RoundReview), To: string(planning.RoundApproved), ActorID: actorIDPtr(a),
+		Comment: "approved through the approval chain", At: signed.UpdatedAt}
+	_, err = tx.NewInsert().Model(tr).Exec(ctx)
 	return err
 }

@@ -2,7 +2,6 @@ package sqlstore
 
 import (
 	"context"
-	"fmt"
 	"strings"
 
 	"github.com/shopspring/decimal"
@@ -12,167 +11,56 @@ import (
 	"github.com/cascade-planning/cascade/planning"
 )
 
-// Decide implements planning.CounterproposalService. Accepted and modified
-// lines are applied at once, in the order given, each keeping the tree
-// consistent (see applyLine); the whole decision is one transaction.
+// Decide implements planning.CounterproposalService. The rules are
+// planning.Counterproposal.Decide's; accepted and modified lines are then
+// applied at once, in the order given, each keeping the tree consistent
+// (see applyLine); the whole decision is one transaction.
 func (s *CounterproposalService) Decide(ctx context.Context, id int64, decisions []planning.LineDecision, ifMatch *int64) (*planning.Counterproposal, error) {
 	a, err := planning.RequireActor(ctx)
 	if err != nil {
 		return nil, err
 	}
-	if !a.HasRole(planning.RoleProductManager, planning.RoleStrategyOffice, planning.RoleAdmin) {
-		return nil, planning.Errorf(planning.EFORBIDDEN, "only product managers decide counterproposals")
+	// Whoever holds no deciding role is refused before anything is looked
+	// up, so they learn nothing of which counterproposals exist.
+	if err := a.MayDecideCounterproposals(); err != nil {
+		return nil, err
 	}
-	var val planning.Validation
-	if len(decisions) == 0 {
-		val.Add("decisions", "must decide at least one line")
-	}
-	for i, d := range decisions {
-		f := fmt.Sprintf("decisions[%d]", i)
-		switch d.Action {
-		case planning.DecisionAccept, planning.DecisionReject:
-			if d.Amount != nil {
-				val.Add(f+".amount", "is only for modify")
-			}
-		case planning.DecisionModify:
-			if d.Amount == nil {
-				val.Add(f+".amount", "is required to modify a line")
-			}
-		default:
-			val.Add(f+".decision", "must be accept, modify or reject")
-		}
-		if d.Apply != "" && d.Apply != planning.ApplyRebalance && d.Apply != planning.ApplyRaiseParent {
-			val.Add(f+".apply", "must be rebalance or raise_parent")
-		}
-		if msg := planning.CheckText(d.Comment, true); msg != "" {
-			val.Add(f+".comment", "%s", msg)
-		} else if len(d.Comment) > 2000 {
-			val.Add(f+".comment", "must be at most 2000 characters")
-		}
-	}
-	// The decisions' own rules are checked after authorization and state
-	// (see below), in the order every check runs in.
-	invalid := val.Err()
 	var out *planning.Counterproposal
 	err = s.db.inConnTx(ctx, func(conn bun.Conn, tx bun.Tx) error {
-		row, unit, err := s.loadCP(ctx, tx, a, id)
-		if err != nil {
-			return err
-		}
-		var lines []cpLineRow
-		if err := tx.NewSelect().Model(&lines).Where("counterproposal_id = ?", id).OrderExpr("position").Scan(ctx); err != nil {
-			return err
-		}
-		byID := map[int64]*cpLineRow{}
-		lineIDs := make([]int64, 0, len(lines))
-		for i := range lines {
-			byID[lines[i].ID] = &lines[i]
-			lineIDs = append(lineIDs, lines[i].ProductLineID)
-		}
-		// Authorize before anything about the state: a product manager
-		// decides only lines about their own product lines.
-		var pls []productLineRow
-		if len(lineIDs) > 0 {
-			if err := tx.NewSelect().Model(&pls).Where("id IN (?)", bun.In(lineIDs)).Scan(ctx); err != nil {
-				return err
-			}
-		}
-		plByID := map[int64]*productLineRow{}
-		for i := range pls {
-			plByID[pls[i].ID] = &pls[i]
-		}
-		for _, d := range decisions {
-			if l, ok := byID[d.LineID]; ok {
-				if pl := plByID[l.ProductLineID]; pl == nil || !canPlan(a, pl) {
-					return planning.Errorf(planning.EFORBIDDEN, "line %d is about a product line that is not yours to decide", d.LineID)
-				}
-			}
-		}
-		if err := checkRevision(ifMatch, row.Revision); err != nil {
-			return err
-		}
-		if row.Status != string(planning.CPSubmitted) {
-			return planning.Errorf(planning.ECONFLICT, "counterproposal %d is %s: only submitted ones are decided", id, row.Status)
-		}
-		v, r, err := s.db.lockWorkingVersion(ctx, tx, row.VersionID, nil)
-		if err != nil {
-			return err
-		}
-		if r.Status != planning.RoundCounterproposals && r.Status != planning.RoundReview {
-			return planning.Errorf(planning.ECONFLICT, "round %s is %s: counterproposals are decided in its counterproposals or review phase", r.Code, r.Status)
-		}
-		if invalid != nil {
-			return invalid
-		}
-		w, err := s.db.newWriteChecker(ctx, tx, a, r, nil, lineIDs)
-		if err != nil {
-			return err
-		}
-		now := s.db.Now()
+		var c *planning.ProposalContext
+		var v *versionRow
 		var runs []int64
 		var changes []cellChange
-		for i, d := range decisions {
-			f := fmt.Sprintf("decisions[%d]", i)
-			l, ok := byID[d.LineID]
-			if !ok {
-				return fieldErr(planning.EINVALID, f+".line_id", "counterproposal %d has no line %d", id, d.LineID)
+		before, cp, unit, err := s.updateCounterproposal(ctx, tx, a, id, func(cp *planning.Counterproposal, unit *orgUnitRow) error {
+			lineIDs := make([]int64, len(cp.Lines))
+			for i, l := range cp.Lines {
+				lineIDs[i] = l.ProductLineID
 			}
-			if l.Decision != nil {
-				return fieldErr(planning.ECONFLICT, f+".line_id", "line %d is decided already", d.LineID)
+			var err error
+			if c, v, err = s.proposalContext(ctx, tx, a, unit, cp.VersionID, ifMatch, lineIDs, true); err != nil {
+				return err
 			}
-			if pl := w.lines[l.ProductLineID]; pl == nil || !canPlan(a, pl) {
-				return planning.Errorf(planning.EFORBIDDEN, "line %d is about a product line that is not yours to decide", d.LineID)
-			}
-			scale := w.measures[l.MeasureID].Scale
-			action, mode := string(d.Action), d.Apply
-			if mode == "" {
-				mode = planning.ApplyRebalance
-			}
-			l.Decision, l.DecisionComment, l.DecidedBy, l.DecidedAt = &action, d.Comment, actorIDPtr(a), &now
-			if d.Action == planning.DecisionReject {
-				continue
-			}
-			amount := decimal.RequireFromString(l.Proposed)
-			if d.Action == planning.DecisionModify {
-				var v planning.Validation
-				checkAmount(&v, f+".amount", *d.Amount, scale)
-				if err := v.Err(); err != nil {
-					return err
-				}
-				amount = *d.Amount
-				s := amount.StringFixed(scale)
-				l.DecidedAmount = &s
-			}
-			m := string(mode)
-			l.ApplyMode = &m
-			rs, ch, err := s.applyLine(ctx, conn, tx, a, v, r, unit, l, amount, scale, mode)
+			apps, err := cp.Decide(c, decisions)
 			if err != nil {
 				return err
 			}
-			runs, changes = append(runs, rs...), append(changes, ch...)
-		}
-		undecided := 0
-		for i := range lines {
-			if _, err := tx.NewUpdate().Model(&lines[i]).WherePK().Exec(ctx); err != nil {
-				return err
+			for _, app := range apps {
+				rs, ch, err := s.applyLine(ctx, conn, tx, a, v, c.Round, unit, app)
+				if err != nil {
+					return err
+				}
+				runs, changes = append(runs, rs...), append(changes, ch...)
 			}
-			if lines[i].Decision == nil {
-				undecided++
-			}
-		}
-		before := *row
-		if undecided == 0 {
-			row.Status, row.ClosedAt = string(planning.CPClosed), &now
-		}
-		row.Revision++
-		row.UpdatedAt = now
-		if _, err := tx.NewUpdate().Model(row).WherePK().Exec(ctx); err != nil {
+			return nil
+		})
+		if err != nil {
 			return err
 		}
+		row := cpRowOf(cp)
 		if out, err = s.withLines(ctx, tx, row); err != nil {
 			return err
 		}
-		auditID, err := s.db.writeAuditIn(ctx, tx, auditScope{RoundID: r.ID, VersionID: v.ID, OrgPath: unit.Path},
+		auditID, err := s.db.writeAuditIn(ctx, tx, auditScope{RoundID: c.Round.ID, VersionID: v.ID, OrgPath: unit.Path},
 			"counterproposal.decide", "counterproposal", id, before,
 			map[string]any{"counterproposal": row, "lines": out.Lines, "allocation_runs": runs, "cells": changes})
 		if err != nil {
@@ -201,7 +89,8 @@ func (s *CounterproposalService) Decide(ctx context.Context, id int64, decisions
 // changes that month only. The re-splits are recorded allocation runs; the
 // directly set cells are returned for the cell history.
 func (s *CounterproposalService) applyLine(ctx context.Context, conn bun.Conn, tx bun.Tx, a *planning.Actor, v *versionRow, r *planning.Round,
-	unit *orgUnitRow, l *cpLineRow, amount decimal.Decimal, scale int32, mode planning.ApplyMode) ([]int64, []cellChange, error) {
+	unit *orgUnitRow, app planning.LineApplication) ([]int64, []cellChange, error) {
+	l, amount, scale := app.Line, app.Amount, app.Scale
 	old, err := s.db.unitMonths(ctx, tx, v.ID, unit.ID, l.ProductLineID, l.MeasureID)
 	if err != nil {
 		return nil, nil, err
@@ -222,49 +111,16 @@ func (s *CounterproposalService) applyLine(ctx context.Context, conn bun.Conn, t
 			newMonths[i] = res.Amount(i).Decimal()
 		}
 	}
-	var changes []cellChange
-	var edits []planning.CellEdit
-	set := func(unitID int64, months, before [12]decimal.Decimal) {
-		for p := 0; p < 12; p++ {
-			if months[p].Equal(before[p]) {
-				continue
-			}
-			b := before[p].StringFixed(scale)
-			k := planning.CellKey{OrgUnitID: unitID, ProductLineID: l.ProductLineID, MeasureID: l.MeasureID, Period: p + 1}
-			edits = append(edits, planning.CellEdit{CellKey: k, Amount: months[p]})
-			changes = append(changes, cellChange{OrgUnitID: unitID, ProductLineID: l.ProductLineID, MeasureID: l.MeasureID,
-				Period: p + 1, Before: &b, After: months[p].StringFixed(scale)})
-		}
-	}
-	set(unit.ID, newMonths, old)
-	raise := mode == planning.ApplyRaiseParent || unit.ParentID == nil
+	e := &cellEdits{line: l, scale: scale}
+	e.set(unit.ID, newMonths, old)
+	raise := app.Mode.RaisesParent(unit.ParentID != nil)
 	if raise {
-		for pid := unit.ParentID; pid != nil; {
-			anc := new(orgUnitRow)
-			if err := tx.NewSelect().Model(anc).Where("id = ?", *pid).Scan(ctx); err != nil {
-				return nil, nil, err
-			}
-			n, err := tx.NewSelect().TableExpr("allocation_buffers").
-				Where("version_id = ? AND org_unit_id = ? AND product_line_id = ? AND measure_id = ?", v.ID, anc.ID, l.ProductLineID, l.MeasureID).Count(ctx)
-			if err != nil {
-				return nil, nil, err
-			} else if n > 0 {
-				return nil, nil, planning.Errorf(planning.EINVALID, "cannot raise the parent: the children of %s carry an over-assignment buffer; rebalance among siblings instead", anc.Code)
-			}
-			cur, err := s.db.unitMonths(ctx, tx, v.ID, anc.ID, l.ProductLineID, l.MeasureID)
-			if err != nil {
-				return nil, nil, err
-			}
-			var raised [12]decimal.Decimal
-			for p := range raised {
-				raised[p] = cur[p].Add(newMonths[p].Sub(old[p]))
-			}
-			set(anc.ID, raised, cur)
-			pid = anc.ParentID
+		if err := s.raiseAncestors(ctx, tx, v, unit, e, old, newMonths); err != nil {
+			return nil, nil, err
 		}
 	}
 	measures := map[int64]*measureRow{l.MeasureID: {ID: l.MeasureID, Scale: scale}}
-	if err := s.db.upsertCells(ctx, tx, v.ID, edits, measures); err != nil {
+	if err := s.db.upsertCells(ctx, tx, v.ID, e.edits, measures); err != nil {
 		return nil, nil, err
 	}
 	var runs []int64
@@ -294,14 +150,70 @@ func (s *CounterproposalService) applyLine(ctx context.Context, conn bun.Conn, t
 		}
 		runs = append(runs, run)
 	}
-	return runs, changes, nil
+	return runs, e.changes, nil
+}
+
+// cellEdits collects the cells an applied line sets directly, with their
+// entries for the cell history.
+type cellEdits struct {
+	line    *planning.CounterproposalLine
+	scale   int32
+	edits   []planning.CellEdit
+	changes []cellChange
+}
+
+// set sets a unit's months of the line where they differ from before.
+func (e *cellEdits) set(unitID int64, months, before [12]decimal.Decimal) {
+	l := e.line
+	for p := 0; p < 12; p++ {
+		if months[p].Equal(before[p]) {
+			continue
+		}
+		b := before[p].StringFixed(e.scale)
+		k := planning.CellKey{OrgUnitID: unitID, ProductLineID: l.ProductLineID, MeasureID: l.MeasureID, Period: p + 1}
+		e.edits = append(e.edits, planning.CellEdit{CellKey: k, Amount: months[p]})
+		e.changes = append(e.changes, cellChange{OrgUnitID: unitID, ProductLineID: l.ProductLineID, MeasureID: l.MeasureID,
+			Period: p + 1, Before: &b, After: months[p].StringFixed(e.scale)})
+	}
+}
+
+// raiseAncestors lets a unit's change of the line (from old to newMonths)
+// flow up, month by month, through every ancestor to the top of the tree,
+// by planning.CheckRaiseParent's rule.
+func (s *CounterproposalService) raiseAncestors(ctx context.Context, tx bun.Tx, v *versionRow, unit *orgUnitRow, e *cellEdits, old, newMonths [12]decimal.Decimal) error {
+	l := e.line
+	for pid := unit.ParentID; pid != nil; {
+		anc := new(orgUnitRow)
+		if err := tx.NewSelect().Model(anc).Where("id = ?", *pid).Scan(ctx); err != nil {
+			return err
+		}
+		n, err := tx.NewSelect().TableExpr("allocation_buffers").
+			Where("version_id = ? AND org_unit_id = ? AND product_line_id = ? AND measure_id = ?", v.ID, anc.ID, l.ProductLineID, l.MeasureID).Count(ctx)
+		if err != nil {
+			return err
+		}
+		if err := planning.CheckRaiseParent(anc.Code, n > 0); err != nil {
+			return err
+		}
+		cur, err := s.db.unitMonths(ctx, tx, v.ID, anc.ID, l.ProductLineID, l.MeasureID)
+		if err != nil {
+			return err
+		}
+		var raised [12]decimal.Decimal
+		for p := range raised {
+			raised[p] = cur[p].Add(newMonths[p].Sub(old[p]))
+		}
+		e.set(anc.ID, raised, cur)
+		pid = anc.ParentID
+	}
+	return nil
 }
 
 // resplit re-cascades root's amount of the line down its subtree in
 // proportion to the current amounts, keeping root's months and the
 // buffers the subtree's levels carry, and holding the locked units.
 func (s *CounterproposalService) resplit(ctx context.Context, conn bun.Conn, tx bun.Tx, a *planning.Actor, v *versionRow, r *planning.Round,
-	root *orgUnitRow, l *cpLineRow, year decimal.Decimal, locks []int64) (int64, error) {
+	root *orgUnitRow, l *planning.CounterproposalLine, year decimal.Decimal, locks []int64) (int64, error) {
 	levels, err := s.db.storedLevels(ctx, tx, v.ID, root, l.ProductLineID, l.MeasureID)
 	if err != nil {
 		return 0, err
@@ -320,9 +232,8 @@ func (s *CounterproposalService) resplit(ctx context.Context, conn bun.Conn, tx 
 	return res.Run.ID, nil
 }
 
-// storedLevels returns proportional levels for re-splitting root's subtree,
-// each with the buffer earlier allocations left at that depth. Differing
-// buffers at one depth cannot be kept by one level rule: ECONFLICT.
+// storedLevels returns the levels for re-splitting root's subtree, from the
+// buffers earlier allocations left in it (planning.ResplitLevels).
 func (db *DB) storedLevels(ctx context.Context, tx bun.Tx, versionID int64, root *orgUnitRow, lineID, measureID int64) ([]planning.LevelSpec, error) {
 	var rows []struct {
 		Path   string `bun:"path"`
@@ -340,24 +251,13 @@ func (db *DB) storedLevels(ctx context.Context, tx bun.Tx, versionID int64, root
 		return nil, err
 	}
 	rootDepth := strings.Count(root.Path, "/")
-	n := max(deepest-rootDepth, 1)
-	buffers := make([]string, n)
+	stored := make([]planning.StoredBuffer, 0, len(rows))
 	for _, row := range rows {
-		d := strings.Count(row.Path, "/") - rootDepth
-		if d < 0 || d >= n {
-			continue
+		b, err := decimal.NewFromString(row.Buffer)
+		if err != nil {
+			return nil, err
 		}
-		if buffers[d] != "" && buffers[d] != row.Buffer {
-			return nil, planning.Errorf(planning.ECONFLICT, "the levels below %s carry different buffers; re-allocate it before applying the change", root.Code)
-		}
-		buffers[d] = row.Buffer
+		stored = append(stored, planning.StoredBuffer{Depth: strings.Count(row.Path, "/") - rootDepth, Buffer: b})
 	}
-	levels := make([]planning.LevelSpec, n)
-	for d := range levels {
-		levels[d] = planning.LevelSpec{Method: planning.MethodProportional, ReferenceVersionID: &versionID, ZeroWeights: "even"}
-		if buffers[d] != "" {
-			levels[d].Buffer = decimal.RequireFromString(buffers[d])
-		}
-	}
-	return levels, nil
+	return planning.ResplitLevels(root.Code, versionID, deepest-rootDepth, stored)
 }

@@ -54,14 +54,6 @@ func (db *DB) newWriteChecker(ctx context.Context, idb bun.IDB, a *planning.Acto
 	return w, nil
 }
 
-// canPlan reports whether the actor may write targets of the product line.
-func canPlan(a *planning.Actor, pl *productLineRow) bool {
-	if a.HasRole(planning.RoleAdmin, planning.RoleStrategyOffice) {
-		return true
-	}
-	return a.HasRole(planning.RoleProductManager) && pl.OwnerID != nil && *pl.OwnerID == a.UserID()
-}
-
 // checkLine validates a product line the actor writes; forbidden lines are
 // reported as an error of their own, so the caller can answer 403.
 func (w *writeChecker) checkLine(v *planning.Validation, field string, id int64) error {
@@ -70,10 +62,7 @@ func (w *writeChecker) checkLine(v *planning.Validation, field string, id int64)
 		v.Add(field, "no such product line")
 		return nil
 	}
-	if !canPlan(w.actor, pl) {
-		return planning.Errorf(planning.EFORBIDDEN, "product line %s is not yours to plan: only its product manager, the strategy office and administrators write its targets", pl.Code)
-	}
-	return nil
+	return w.actor.MayPlanProductLine(pl.toDomain())
 }
 
 func (w *writeChecker) checkUnit(v *planning.Validation, field string, id int64) {
@@ -94,13 +83,10 @@ func (w *writeChecker) checkMeasure(v *planning.Validation, field string, id int
 	return m
 }
 
-// checkAmount refuses amounts with more decimal places than the scale.
+// checkAmount refuses amounts with more decimal places than the scale
+// (planning.CheckAmountScale).
 func checkAmount(v *planning.Validation, field string, d decimal.Decimal, scale int32) {
-	if d.Exponent() < -scale {
-		v.Add(field, "has more than %d decimal places", scale)
-	} else if err := planning.CheckStoredAmount(d, scale); err != nil {
-		v.Add(field, "%s", err)
-	}
+	planning.CheckAmountScale(v, field, d, scale)
 }
 
 func uniq(ids []int64) []int64 {
@@ -195,8 +181,8 @@ func checkEditRequest(ctx context.Context, edits []planning.CellEdit) (*planning
 	if err != nil {
 		return nil, err
 	}
-	if !a.CanWriteTargets() {
-		return nil, planning.Errorf(planning.EFORBIDDEN, "only product managers, the strategy office and administrators edit targets")
+	if err := a.MayEditTargets(); err != nil {
+		return nil, err
 	}
 	if len(edits) == 0 {
 		return nil, fieldErr(planning.EINVALID, "cells", "must list at least one cell")

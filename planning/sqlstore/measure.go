@@ -82,10 +82,7 @@ func (s *MeasureService) FindMeasures(ctx context.Context, f planning.MeasureFil
 }
 
 func requireMasterData(a *planning.Actor, what string) error {
-	if !a.CanManageMasterData() {
-		return planning.Errorf(planning.EFORBIDDEN, "only administrators and the strategy office manage %s", what)
-	}
-	return nil
+	return a.MayManageMasterData(what)
 }
 
 // CreateMeasure implements planning.MeasureService.

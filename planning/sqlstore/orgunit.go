@@ -178,8 +178,8 @@ func (s *OrgUnitService) CreateOrgUnit(ctx context.Context, u *planning.OrgUnit)
 	if err != nil {
 		return err
 	}
-	if !a.CanManageMasterData() {
-		return planning.Errorf(planning.EFORBIDDEN, "only administrators and the strategy office manage org units")
+	if err := a.MayManageMasterData("org units"); err != nil {
+		return err
 	}
 	if err := u.Validate(); err != nil {
 		return err
@@ -229,12 +229,7 @@ func fieldErr(code, field, format string, args ...any) error {
 	return e
 }
 
-func checkRevision(ifMatch *int64, current int64) error {
-	if ifMatch != nil && *ifMatch != current {
-		return planning.Errorf(planning.EPRECONDITION, "the resource changed since you read it (revision %d, you sent %d); read it again", current, *ifMatch)
-	}
-	return nil
-}
+func checkRevision(ifMatch *int64, current int64) error { return planning.CheckRevision(ifMatch, current) }
 
 // UpdateOrgUnit implements planning.OrgUnitService.
 func (s *OrgUnitService) UpdateOrgUnit(ctx context.Context, id int64, upd planning.OrgUnitUpdate) (*planning.OrgUnit, error) {
@@ -248,8 +243,8 @@ func (s *OrgUnitService) UpdateOrgUnit(ctx context.Context, id int64, upd planni
 		if err != nil {
 			return err
 		}
-		if !a.CanManageMasterData() {
-			return planning.Errorf(planning.EFORBIDDEN, "only administrators and the strategy office manage org units")
+		if err := a.MayManageMasterData("org units"); err != nil {
+			return err
 		}
 		if err := checkRevision(upd.IfMatch, row.Revision); err != nil {
 			return err
@@ -362,8 +357,8 @@ func (s *OrgUnitService) DeleteOrgUnit(ctx context.Context, id int64) error {
 		if err != nil {
 			return err
 		}
-		if !a.CanManageMasterData() {
-			return planning.Errorf(planning.EFORBIDDEN, "only administrators and the strategy office manage org units")
+		if err := a.MayManageMasterData("org units"); err != nil {
+			return err
 		}
 		for _, t := range orgDataTables {
 			n, err := tx.NewSelect().Table(t.table).Where("? = ?", bun.Ident(t.column), id).Count(ctx)

@@ -109,8 +109,8 @@ func (s *ProductLineService) CreateProductLine(ctx context.Context, p *planning.
 	if err != nil {
 		return err
 	}
-	if !a.CanManageMasterData() {
-		return planning.Errorf(planning.EFORBIDDEN, "only administrators and the strategy office create product lines")
+	if err := a.MayCreateProductLines(); err != nil {
+		return err
 	}
 	if err := p.Validate(); err != nil {
 		return err
@@ -144,11 +144,8 @@ func (s *ProductLineService) UpdateProductLine(ctx context.Context, id int64, up
 		if err := s.db.scanOne(ctx, tx.NewSelect().Model(row).Where("id = ?", id), "product line", id); err != nil {
 			return err
 		}
-		if !a.CanEditProductLine(row.toDomain()) {
-			return planning.Errorf(planning.EFORBIDDEN, "only the owning product manager, administrators and the strategy office change product line %s", row.Code)
-		}
-		if (upd.OwnerID != nil || upd.Active != nil) && !a.CanManageMasterData() {
-			return planning.Errorf(planning.EFORBIDDEN, "only administrators and the strategy office change a product line's owner or status")
+		if err := a.MayChangeProductLine(row.toDomain(), upd.OwnerID != nil || upd.Active != nil); err != nil {
+			return err
 		}
 		if err := checkRevision(upd.IfMatch, row.Revision); err != nil {
 			return err

@@ -3,9 +3,7 @@ package sqlstore
 import (
 	"context"
 	"encoding/json"
-	"strings"
 	"time"
-	"unicode/utf8"
 
 	"github.com/uptrace/bun"
 
@@ -156,13 +154,6 @@ func (s *RoundService) FindRounds(ctx context.Context, f planning.RoundFilter) (
 	return out, next, nil
 }
 
-func requireRoundManager(a *planning.Actor) error {
-	if !a.HasRole(planning.RoleStrategyOffice, planning.RoleAdmin) {
-		return planning.Errorf(planning.EFORBIDDEN, "only the strategy office and administrators manage planning rounds")
-	}
-	return nil
-}
-
 // checkMeasures verifies that every id names an active measure.
 func (db *DB) checkMeasures(ctx context.Context, idb bun.IDB, ids []int64) error {
 	if len(ids) == 0 {
@@ -183,13 +174,7 @@ func (s *RoundService) CreateRound(ctx context.Context, r *planning.Round) error
 	if err != nil {
 		return err
 	}
-	if err := requireRoundManager(a); err != nil {
-		return err
-	}
-	if len(r.ApprovalChain) == 0 {
-		r.ApprovalChain = planning.DefaultApprovalChain()
-	}
-	if err := r.Validate(); err != nil {
+	if err := planning.PrepareRound(a, r); err != nil {
 		return err
 	}
 	return s.db.inTx(ctx, func(tx bun.Tx) error {
@@ -217,169 +202,103 @@ func (s *RoundService) CreateRound(ctx context.Context, r *planning.Round) error
 	})
 }
 
-// UpdateRound implements planning.RoundService.
+// UpdateRound implements planning.RoundService. The rules are
+// planning.Round.Update's.
 func (s *RoundService) UpdateRound(ctx context.Context, id int64, upd planning.RoundUpdate) (*planning.Round, error) {
 	a, err := planning.RequireActor(ctx)
 	if err != nil {
 		return nil, err
 	}
-	if err := requireRoundManager(a); err != nil {
-		return nil, err
-	}
 	var out *planning.Round
 	err = s.db.inTx(ctx, func(tx bun.Tx) error {
-		row, r, err := s.db.loadRound(ctx, tx, id)
-		if err != nil {
-			return err
-		}
-		if err := checkRevision(upd.IfMatch, row.Revision); err != nil {
-			return err
-		}
-		if r.Status == planning.RoundClosed {
-			return planning.Errorf(planning.ECONFLICT, "round %s is closed", r.Code)
-		}
-		if (upd.MeasureIDs != nil || upd.ApprovalChain != nil) && r.Status != planning.RoundDraft {
-			return planning.Errorf(planning.ECONFLICT, "round %s is %s: its measures and approval chain change only while it is a draft", r.Code, r.Status)
-		}
-		before := *row
-		if upd.Name != nil {
-			r.Name = *upd.Name
-		}
-		if upd.MeasureIDs != nil {
-			r.MeasureIDs = *upd.MeasureIDs
-			if err := s.db.checkMeasures(ctx, tx, r.MeasureIDs); err != nil {
-				return err
+		return s.db.updateRound(ctx, tx, id, func(r *planning.Round) (string, map[string]any, error) {
+			if err := r.Update(a, upd); err != nil {
+				return "", nil, err
 			}
-		}
-		if upd.Calendar != nil {
-			r.Calendar = *upd.Calendar
-		}
-		if upd.ApprovalChain != nil {
-			r.ApprovalChain = *upd.ApprovalChain
-		}
-		if upd.SeparationOfDuties != nil {
-			if err := planning.CheckDutySeparationChange(r.Status, r.SeparationOfDuties, *upd.SeparationOfDuties); err != nil {
-				return err
+			if upd.MeasureIDs != nil {
+				if err := s.db.checkMeasures(ctx, tx, r.MeasureIDs); err != nil {
+					return "", nil, err
+				}
 			}
-			r.SeparationOfDuties = *upd.SeparationOfDuties
-		}
-		if err := r.Validate(); err != nil {
-			return err
-		}
-		row.setFromDomain(r)
-		row.Revision++
-		row.UpdatedAt = s.db.Now()
-		if _, err := tx.NewUpdate().Model(row).WherePK().Exec(ctx); err != nil {
-			return err
-		}
-		if out, err = row.toDomain(); err != nil {
-			return err
-		}
-		return s.db.auditRound(ctx, tx, "round.update", id, before, row)
+			out = r
+			return "round.update", nil, nil
+		})
 	})
 	return out, err
 }
 
-// TransitionRound implements planning.RoundService.
+// TransitionRound implements planning.RoundService. The rules are
+// planning.Round.Move's; this does what entering the phase entails and
+// records the move.
 func (s *RoundService) TransitionRound(ctx context.Context, id int64, to planning.RoundStatus, comment string, ifMatch *int64) (*planning.Round, error) {
 	a, err := planning.RequireActor(ctx)
 	if err != nil {
 		return nil, err
 	}
-	if !to.Valid() {
-		return nil, fieldErr(planning.EINVALID, "to", "must be one of %v", planning.RoundStatuses)
-	}
-	if msg := planning.CheckText(comment, true); msg != "" {
-		return nil, fieldErr(planning.EINVALID, "comment", "%s", msg)
-	} else if utf8.RuneCountInString(comment) > planning.MaxCommentLength {
-		return nil, fieldErr(planning.EINVALID, "comment", "must be at most %d characters", planning.MaxCommentLength)
-	}
 	var out *planning.Round
 	err = s.db.inTx(ctx, func(tx bun.Tx) error {
-		row, r, err := s.db.loadRound(ctx, tx, id)
-		if err != nil {
-			return err
-		}
-		if err := checkRevision(ifMatch, row.Revision); err != nil {
-			return err
-		}
-		rule := planning.FindTransition(r.Status, to)
-		if rule == nil {
-			var possible []string
-			for _, t := range planning.TransitionsFrom(r.Status) {
-				possible = append(possible, string(t.To))
+		var from planning.RoundStatus
+		if err := s.db.updateRound(ctx, tx, id, func(r *planning.Round) (string, map[string]any, error) {
+			from = r.Status
+			if _, err := r.Move(a, to, comment, ifMatch); err != nil {
+				return "", nil, err
 			}
-			if len(possible) == 0 {
-				possible = []string{"none"}
+			if to == planning.RoundOpen && r.WorkingVersionID == nil {
+				v, err := s.db.insertVersion(ctx, tx, a, r.ID, nil, "top-down", "top-down allocation")
+				if err != nil {
+					return "", nil, err
+				}
+				r.WorkingVersionID = &v.ID
 			}
-			return planning.Errorf(planning.ECONFLICT, "round %s is %s and cannot move to %s; possible now: %s",
-				r.Code, r.Status, to, strings.Join(possible, ", "))
-		}
-		if !a.HasRole(rule.Roles...) {
-			return planning.Errorf(planning.EFORBIDDEN, "moving a round from %s to %s needs the role %v", rule.From, rule.To, rule.Roles)
-		}
-		if to == planning.RoundApproved {
-			return planning.Errorf(planning.ECONFLICT, "a round is approved by the final step of its approval chain: submit the working version with POST /versions/%d/approval/actions", derefOr(row.WorkingVersionID))
-		}
-		before := *row
-		if err := s.enter(ctx, tx, a, row, r, to); err != nil {
+			out = r
+			return "round.transition", map[string]any{"comment": comment}, nil
+		}); err != nil {
 			return err
 		}
-		row.Status = string(to)
-		row.Revision++
-		row.UpdatedAt = s.db.Now()
-		if _, err := tx.NewUpdate().Model(row).WherePK().Exec(ctx); err != nil {
-			return err
-		}
-		tr := &transitionRow{RoundID: id, From: string(r.Status), To: string(to), Comment: comment, At: row.UpdatedAt}
-		if uid := a.UserID(); uid != 0 {
-			tr.ActorID = &uid
-		}
-		if _, err := tx.NewInsert().Model(tr).Exec(ctx); err != nil {
-			return err
-		}
-		if out, err = row.toDomain(); err != nil {
-			return err
-		}
-		return s.db.auditRound(ctx, tx, "round.transition", id, before, map[string]any{"round": row, "comment": comment})
+		tr := &transitionRow{RoundID: id, From: string(from), To: string(to), ActorID: actorIDPtr(a), Comment: comment, At: out.UpdatedAt}
+		_, err := tx.NewInsert().Model(tr).Exec(ctx)
+		return err
 	})
 	return out, err
+}
+
+// updateRound loads round id in tx, lets fn change it by the round's rules
+// (fn names the audited action and any fields audited with the round), and
+// saves it with a new revision.
+func (db *DB) updateRound(ctx context.Context, tx bun.Tx, id int64, fn func(r *planning.Round) (string, map[string]any, error)) error {
+	row, r, err := db.loadRound(ctx, tx, id)
+	if err != nil {
+		return err
+	}
+	before := *row
+	action, extra, err := fn(r)
+	if err != nil {
+		return err
+	}
+	row.setFromDomain(r)
+	row.Status, row.WorkingVersionID, row.RecordVersionID = string(r.Status), r.WorkingVersionID, r.RecordVersionID
+	row.Revision++
+	row.UpdatedAt = db.Now()
+	if _, err := tx.NewUpdate().Model(row).WherePK().Exec(ctx); err != nil {
+		return err
+	}
+	saved, err := row.toDomain()
+	if err != nil {
+		return err
+	}
+	*r = *saved
+	var after any = row
+	if extra != nil {
+		extra["round"] = row
+		after = extra
+	}
+	return db.auditRound(ctx, tx, action, id, before, after)
 }
 
 // auditRound audits a write to a round, placed in that round.
 func (db *DB) auditRound(ctx context.Context, tx bun.IDB, action string, id int64, before, after any) error {
 	_, err := db.writeAuditIn(ctx, tx, auditScope{RoundID: id}, action, "round", id, before, after)
 	return err
-}
-
-func derefOr(p *int64) int64 {
-	if p == nil {
-		return 0
-	}
-	return *p
-}
-
-// enter checks the preconditions of entering phase to and does what entering
-// it entails.
-func (s *RoundService) enter(ctx context.Context, tx bun.Tx, a *planning.Actor, row *roundRow, r *planning.Round, to planning.RoundStatus) error {
-	switch to {
-	case planning.RoundOpen:
-		if len(r.MeasureIDs) == 0 {
-			return planning.Errorf(planning.ECONFLICT, "round %s has no measures; add at least one before opening it", r.Code)
-		}
-		if row.WorkingVersionID == nil {
-			v, err := s.db.insertVersion(ctx, tx, a, r.ID, nil, "top-down", "top-down allocation")
-			if err != nil {
-				return err
-			}
-			row.WorkingVersionID = &v.ID
-		}
-	case planning.RoundCounterproposals, planning.RoundReview:
-		if row.WorkingVersionID == nil {
-			return planning.Errorf(planning.ECONFLICT, "round %s has no working version", r.Code)
-		}
-	}
-	return nil
 }
 
 // FindRoundTransitions implements planning.RoundService.

@@ -54,10 +54,7 @@ type SeasonalityProfileService struct{ db *DB }
 var _ planning.SeasonalityProfileService = (*SeasonalityProfileService)(nil)
 
 func requireProfileWriter(a *planning.Actor) error {
-	if !a.CanManageMasterData() && !a.HasRole(planning.RoleProductManager) {
-		return planning.Errorf(planning.EFORBIDDEN, "only administrators, the strategy office and product managers manage seasonality profiles")
-	}
-	return nil
+	return a.MayManageSeasonality()
 }
 
 // FindSeasonalityProfileByID implements planning.SeasonalityProfileService.

@@ -122,8 +122,8 @@ func (s *VersionService) CopyVersion(ctx context.Context, from int64, label, pur
 	if err != nil {
 		return nil, err
 	}
-	if !a.HasRole(planning.RoleStrategyOffice, planning.RoleAdmin, planning.RoleProductManager) {
-		return nil, planning.Errorf(planning.EFORBIDDEN, "only the strategy office, administrators and product managers create versions")
+	if err := a.MayCreateVersions(); err != nil {
+		return nil, err
 	}
 	if err := (&planning.Version{Label: label, Purpose: purpose}).Validate(); err != nil {
 		return nil, err
@@ -202,8 +202,8 @@ func (s *VersionService) FreezeVersion(ctx context.Context, id int64, ifMatch *i
 	if err != nil {
 		return nil, err
 	}
-	if !a.HasRole(planning.RoleStrategyOffice, planning.RoleAdmin) {
-		return nil, planning.Errorf(planning.EFORBIDDEN, "only the strategy office and administrators freeze versions")
+	if err := a.MayFreezeVersions(); err != nil {
+		return nil, err
 	}
 	var out *planning.Version
 	err = s.db.inTx(ctx, func(tx bun.Tx) error {
@@ -217,37 +217,38 @@ func (s *VersionService) FreezeVersion(ctx context.Context, id int64, ifMatch *i
 }
 
 // lockWorkingVersion claims a version for a write of its cells: it must be a
-// working version of a round that is under way, at the revision the caller
-// read (when given). Bumping the revision in the same statement takes the
-// row's write lock, so concurrent writers to one version queue up instead of
-// interleaving, on every server sharing the database.
+// working version of a round that is under way (planning.CheckWorkingVersion),
+// at the revision the caller read (when given).
 func (db *DB) lockWorkingVersion(ctx context.Context, tx bun.Tx, id int64, ifMatch *int64) (*versionRow, *planning.Round, error) {
-	res, err := tx.NewUpdate().Model((*versionRow)(nil)).Set("revision = revision + 1").Where("id = ?", id).Exec(ctx)
-	if err != nil {
-		return nil, nil, err
-	}
-	if n, _ := res.RowsAffected(); n == 0 {
-		return nil, nil, notFound("version", id)
-	}
-	row, err := db.loadVersion(ctx, tx, id)
+	row, err := db.lockVersion(ctx, tx, id)
 	if err != nil {
 		return nil, nil, err
 	}
 	if ifMatch != nil && *ifMatch != row.Revision-1 {
 		return nil, nil, planning.Errorf(planning.EPRECONDITION, "version %d changed since you read it (revision %d, you sent %d); read it again", id, row.Revision-1, *ifMatch)
 	}
-	if row.Status != string(planning.VersionWorking) {
-		return nil, nil, planning.Errorf(planning.ECONFLICT, "version %d is frozen: it never changes; copy it into a new working version", id)
-	}
-	if row.ApprovalState == string(planning.ApprovalInProgress) {
-		return nil, nil, planning.Errorf(planning.ECONFLICT, "version %d is going up the approval chain: reopen it (or have it rejected) to change it", id)
-	}
 	_, r, err := db.loadRound(ctx, tx, row.RoundID)
 	if err != nil {
 		return nil, nil, err
 	}
-	if r.Status == planning.RoundDraft || r.Status == planning.RoundClosed {
-		return nil, nil, planning.Errorf(planning.ECONFLICT, "round %s is %s: targets change only while it is under way", r.Code, r.Status)
+	if err := planning.CheckWorkingVersion(row.toDomain(), r); err != nil {
+		return nil, nil, err
 	}
 	return row, r, nil
+}
+
+// lockVersion takes a version's write lock and reads it: bumping the
+// revision in the same statement takes the row's lock, so concurrent
+// writers to one version queue up instead of interleaving, on every server
+// sharing the database. Whether the version may change is the caller's
+// rule to apply.
+func (db *DB) lockVersion(ctx context.Context, tx bun.Tx, id int64) (*versionRow, error) {
+	res, err := tx.NewUpdate().Model((*versionRow)(nil)).Set("revision = revision + 1").Where("id = ?", id).Exec(ctx)
+	if err != nil {
+		return nil, err
+	}
+	if n, _ := res.RowsAffected(); n == 0 {
+		return nil, notFound("version", id)
+	}
+	return db.loadVersion(ctx, tx, id)
 }
