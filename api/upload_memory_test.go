@@ -77,6 +77,9 @@ func TestUploadBombsKeepMemoryBounded(t *testing.T) {
 		t.Skip("builds files that unpack to gigabytes")
 	}
 	env := apitest.New(t)
+	// This test measures memory, never time: on a loaded machine one bomb
+	// may take minutes to read, which must not fail it.
+	env.Client.Timeout = 10 * time.Minute
 	round := openDemoRound(t, env, "FY2027")
 	vid := *round.WorkingVersionID
 	if status, _, body := cascadeRevenue(t, env, "pm-industry", vid, "POS", "12000000.00", false); status != 201 {
