@@ -105,3 +105,10 @@ func (v *Validation) Err() error {
 	}
 	return &Error{Code: EINVALID, Message: msg, Fields: v.fields}
 }
+
+// FieldErrorf is an error about one field of the input: the message names
+// the field, and Fields carries it for the caller to point at.
+func FieldErrorf(code, field, format string, args ...any) *Error {
+	msg := fmt.Sprintf(format, args...)
+	return &Error{Code: code, Message: field + ": " + msg, Fields: []FieldError{{Field: field, Message: msg}}}
+}
