@@ -248,7 +248,8 @@ func (o *AllocationOutcome) Nodes() []AllocatedNode {
 	for li, r := range o.results {
 		for i := 0; i < r.Len(); i++ {
 			idx := p.index(r.Key(i))
-			n := AllocatedNode{OrgUnitID: p.IDs[idx], ProductLineID: p.Lines[li].ProductLineID, Year: r.Year(i).Decimal()}
+			n := AllocatedNode{OrgUnitID: p.IDs[idx], OrgUnitCode: p.Keys[idx], ProductLineID: p.Lines[li].ProductLineID,
+				ProductLineCode: p.Lines[li].Code, Year: r.Year(i).Decimal()}
 			_, n.Locked = p.Lines[li].Locks[idx]
 			for m := 1; m <= 12; m++ {
 				n.Months[m-1] = r.Month(i, m).Decimal()
@@ -285,15 +286,15 @@ func (o *AllocationOutcome) Explain(under *int64, visible func(orgUnitID int64) 
 			if err != nil {
 				return nil, err
 			}
-			out = append(out, explanationOf(ex, p.IDs[i], p.Lines[li].ProductLineID))
+			out = append(out, explanationOf(ex, p.IDs[i], p.Keys[i], p.Lines[li].ProductLineID, p.Lines[li].Code))
 		}
 	}
 	return out, nil
 }
 
-func explanationOf(ex *allocation.NodeExplanation, unitID, lineID int64) NodeExplanation {
+func explanationOf(ex *allocation.NodeExplanation, unitID int64, unit string, lineID int64, line string) NodeExplanation {
 	y := ex.Year
-	out := NodeExplanation{OrgUnitID: unitID, ProductLineID: lineID, Amount: y.Amount.Decimal(), Basis: string(y.Basis),
+	out := NodeExplanation{OrgUnitID: unitID, OrgUnitCode: unit, ProductLineID: lineID, ProductLineCode: line, Amount: y.Amount.Decimal(), Basis: string(y.Basis),
 		Quota: y.Quota, Floor: y.Floor.Decimal(), Rule: string(y.Rule), Rank: y.Rank, Of: y.Of, TieByKey: y.TieByKey, Reason: y.Reason}
 	for _, m := range ex.Months {
 		out.Months = append(out.Months, MonthExplanation{Period: m.Month, Amount: m.Amount.Decimal(), Basis: string(m.Basis),

@@ -39,13 +39,19 @@ func (s *TargetService) Allocate(ctx context.Context, req planning.AllocationReq
 	if !a.CanWriteTargets() {
 		return nil, planning.Errorf(planning.EFORBIDDEN, "only product managers, the strategy office and administrators allocate targets")
 	}
-	if err := validateAllocation(&req); err != nil {
-		return nil, err
+	// The checks answer in one order: the version (404), then the
+	// request (422), then the version's state (409, 412).
+	invalid := req.Invalid
+	if invalid == nil {
+		invalid = validateAllocation(&req)
 	}
 	if req.DryRun {
 		v, err := s.db.loadVersion(ctx, s.db.bun, req.VersionID)
 		if err != nil {
 			return nil, err
+		}
+		if invalid != nil {
+			return nil, invalid
 		}
 		_, r, err := s.db.loadRound(ctx, s.db.bun, v.RoundID)
 		if err != nil {
@@ -56,6 +62,12 @@ func (s *TargetService) Allocate(ctx context.Context, req planning.AllocationReq
 	var out *planning.AllocationResult
 	err = s.db.inConnTx(ctx, func(conn bun.Conn, tx bun.Tx) error {
 		v, r, err := s.db.lockWorkingVersion(ctx, tx, req.VersionID, req.IfMatch)
+		if planning.ErrorCode(err) == planning.ENOTFOUND {
+			return err
+		}
+		if invalid != nil {
+			return invalid
+		}
 		if err != nil {
 			return err
 		}
