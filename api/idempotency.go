@@ -54,7 +54,7 @@ func (s *Server) idempotent(next echo.HandlerFunc) echo.HandlerFunc {
 			return next(c)
 		}
 		if len(key) > 200 || !printableASCII(key) {
-			return &planning.Error{Code: planning.EBADREQUEST, Message: "Idempotency-Key must be 1-200 printable ASCII characters",
+			return &planning.Error{Code: EBADREQUEST, Message: "Idempotency-Key must be 1-200 printable ASCII characters",
 				Fields: []planning.FieldError{{Field: HeaderIdempotencyKey, Message: "is malformed"}}}
 		}
 		var body []byte

@@ -21,7 +21,9 @@ type queryCounter struct {
 	on     atomic.Bool
 }
 
-func (q *queryCounter) BeforeQuery(ctx context.Context, e *bun.QueryEvent) context.Context { return ctx }
+func (q *queryCounter) BeforeQuery(ctx context.Context, e *bun.QueryEvent) context.Context {
+	return ctx
+}
 
 func (q *queryCounter) AfterQuery(ctx context.Context, e *bun.QueryEvent) {
 	// A token's last use is recorded at most now and then, so it is left

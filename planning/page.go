@@ -3,7 +3,6 @@ package planning
 import (
 	"bytes"
 	"encoding/base64"
-	"fmt"
 	"strconv"
 	"unicode/utf8"
 )
@@ -64,13 +63,3 @@ func DecodeCursor(c string) (string, error) {
 }
 
 func fieldIndex(field string, i int) string { return field + "[" + strconv.Itoa(i) + "]" }
-
-// ParseID parses a positive decimal id from a path or query parameter.
-func ParseID(field, s string) (int64, error) {
-	id, err := strconv.ParseInt(s, 10, 64)
-	if err != nil || id <= 0 {
-		return 0, &Error{Code: EBADREQUEST, Message: fmt.Sprintf("%s must be a positive integer id", field),
-			Fields: []FieldError{{Field: field, Message: "must be a positive integer id"}}}
-	}
-	return id, nil
-}

@@ -211,15 +211,15 @@ type NodeExplanation struct {
 	OrgUnitCode     string
 	ProductLineID   int64
 	ProductLineCode string
-	Amount        decimal.Decimal
-	Basis         string // even, proportional, manual, locked, given, …
-	Quota         string // the exact share before rounding, e.g. "33.333…" as "100/3"
-	Floor         decimal.Decimal
-	Rule          string // exact, largest_remainder, rounded_down, fixed, …
-	Rank, Of      int    // the remainder's rank among Of competing remainders
-	TieByKey      bool   // an equal remainder was decided by the org unit code
-	Reason        string // all of the above in a sentence
-	Months        []MonthExplanation
+	Amount          decimal.Decimal
+	Basis           string // even, proportional, manual, locked, given, …
+	Quota           string // the exact share before rounding, e.g. "33.333…" as "100/3"
+	Floor           decimal.Decimal
+	Rule            string // exact, largest_remainder, rounded_down, fixed, …
+	Rank, Of        int    // the remainder's rank among Of competing remainders
+	TieByKey        bool   // an equal remainder was decided by the org unit code
+	Reason          string // all of the above in a sentence
+	Months          []MonthExplanation
 }
 
 // MonthExplanation explains one month of a node.
@@ -245,9 +245,9 @@ type AllocatedNode struct {
 	OrgUnitCode     string
 	ProductLineID   int64
 	ProductLineCode string
-	Year          decimal.Decimal
-	Months        [12]decimal.Decimal
-	Locked        bool
+	Year            decimal.Decimal
+	Months          [12]decimal.Decimal
+	Locked          bool
 }
 
 // DiffFilter selects the cells a diff compares.
