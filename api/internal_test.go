@@ -240,3 +240,24 @@ func TestIfMatch(t *testing.T) {
 }
 
 func ptr[T any](v T) *T { return &v }
+
+// TestStoredResponseRecord: the record kept under an idempotency key reads
+// back as the response it was written from, a body with line breaks
+// included, and a record that is not one is an internal error.
+func TestStoredResponseRecord(t *testing.T) {
+	for _, r := range []storedResponse{
+		{Status: 201, ContentType: "application/json", Location: "/api/v1/rounds/7", ETag: `"3"`, Body: []byte("{\n\"id\": 7\n}\n")},
+		{Status: 204},
+	} {
+		got, err := decodeStoredResponse(r.encode())
+		if err != nil || got.Status != r.Status || got.ContentType != r.ContentType || got.Location != r.Location || got.ETag != r.ETag ||
+			string(got.Body) != string(r.Body) {
+			t.Errorf("%+v reads back as %+v, %v", r, got, err)
+		}
+	}
+	for _, bad := range []string{"", "201", "x\n\n\n\n", "201\na\nb\n"} {
+		if _, err := decodeStoredResponse([]byte(bad)); planning.ErrorCode(err) != planning.EINTERNAL {
+			t.Errorf("%q: %v", bad, err)
+		}
+	}
+}
