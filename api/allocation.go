@@ -410,10 +410,6 @@ func (s *Server) listAllocations(c echo.Context) error {
 	if err := q.err(); err != nil {
 		return err
 	}
-	_, r, err := s.versionRound(c, id)
-	if err != nil {
-		return err
-	}
 	ctx := c.Request().Context()
 	runs, next, err := s.svcs.Targets.FindAllocationRuns(ctx, id, page)
 	if err != nil {
@@ -422,7 +418,8 @@ func (s *Server) listAllocations(c echo.Context) error {
 	res := newResolver(ctx, s.svcs)
 	out := AllocationRunPage{Items: make([]AllocationRun, 0, len(runs)), NextCursor: next}
 	for _, run := range runs {
-		x, err := s.fromDomainRun(res, r, run, false)
+		// A listed run carries no explanation: no month to label.
+		x, err := s.fromDomainRun(res, nil, run, false)
 		if err != nil {
 			return err
 		}

@@ -85,7 +85,7 @@ func TestAllocationQueries(t *testing.T) {
 	var runs struct {
 		Items []struct{ ID int64 } `json:"items"`
 	}
-	check("list runs", 5, func() { env.GetJSON("pm-industry", fmt.Sprintf("/api/v1/versions/%d/allocations", vid), &runs) })
+	check("list runs", 3, func() { env.GetJSON("pm-industry", fmt.Sprintf("/api/v1/versions/%d/allocations", vid), &runs) })
 	check("get run", 5, func() {
 		var x any
 		env.GetJSON("pm-industry", fmt.Sprintf("/api/v1/allocations/%d?explain_under=R-EAST", runs.Items[0].ID), &x)
