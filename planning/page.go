@@ -3,6 +3,7 @@ package planning
 import (
 	"bytes"
 	"encoding/base64"
+	"iter"
 	"strconv"
 	"unicode/utf8"
 )
@@ -38,6 +39,34 @@ func (p PageRequest) Validate() error {
 		v.Add("cursor", "is not a cursor returned by this list")
 	}
 	return v.Err()
+}
+
+// AllPages drains a paged list: it calls find with pages of MaxPageSize,
+// the first without a cursor and each next one with the cursor the last
+// returned, and yields their items in order until a page returns no next
+// cursor. An error of find is yielded, with a zero item, and ends the
+// sequence; so does a caller that stops ranging.
+func AllPages[T any](find func(PageRequest) ([]T, string, error)) iter.Seq2[T, error] {
+	return func(yield func(T, error) bool) {
+		page := PageRequest{Limit: MaxPageSize}
+		for {
+			items, next, err := find(page)
+			if err != nil {
+				var zero T
+				yield(zero, err)
+				return
+			}
+			for _, it := range items {
+				if !yield(it, nil) {
+					return
+				}
+			}
+			if next == "" {
+				return
+			}
+			page.Cursor = next
+		}
+	}
 }
 
 // EncodeCursor makes an opaque cursor from the sort key of the last item.

@@ -258,16 +258,13 @@ func (s *TargetService) touchedInconsistencies(ctx context.Context, tx bun.IDB, 
 	}
 	keep := func(k planning.CellKey) bool { return groups[k] }
 	var out []planning.Inconsistency
-	page := planning.PageRequest{Limit: planning.MaxPageSize}
-	for {
-		items, next, err := s.findInconsistencies(ctx, tx, versionID, page, keep)
+	for it, err := range planning.AllPages(func(page planning.PageRequest) ([]planning.Inconsistency, string, error) {
+		return s.findInconsistencies(ctx, tx, versionID, page, keep)
+	}) {
 		if err != nil {
 			return nil, err
 		}
-		out = append(out, items...)
-		if next == "" {
-			return out, nil
-		}
-		page.Cursor = next
+		out = append(out, it)
 	}
+	return out, nil
 }
