@@ -75,22 +75,17 @@ func (s *Server) findRound(ctx context.Context, field, ref string) (*planning.Ro
 		}
 		return r, err
 	}
-	page := planning.PageRequest{Limit: planning.MaxPageSize}
-	for {
-		rs, next, err := s.svcs.Rounds.FindRounds(ctx, planning.RoundFilter{Page: page})
+	for r, err := range planning.AllPages(func(page planning.PageRequest) ([]*planning.Round, string, error) {
+		return s.svcs.Rounds.FindRounds(ctx, planning.RoundFilter{Page: page})
+	}) {
 		if err != nil {
 			return nil, err
 		}
-		for _, r := range rs {
-			if r.Code == ref {
-				return r, nil
-			}
+		if r.Code == ref {
+			return r, nil
 		}
-		if next == "" {
-			return nil, invalid(field, "no round with code %q", ref)
-		}
-		page.Cursor = next
 	}
+	return nil, invalid(field, "no round with code %q", ref)
 }
 
 // importActuals godoc

@@ -257,14 +257,9 @@ func (r *resolver) unitValues(field string, vs []UnitValue, scale int32) map[int
 }
 
 func (s *Server) fromDomainRun(res *resolver, r *planning.Round, run *planning.AllocationRun, dry bool) (AllocationRun, error) {
-	var unitIDs, lineIDs []int64
-	for _, ex := range run.Explanation {
-		unitIDs, lineIDs = append(unitIDs, ex.OrgUnitID), append(lineIDs, ex.ProductLineID)
-	}
-	for _, t := range run.Request.Targets {
-		lineIDs = append(lineIDs, t.ProductLineID)
-	}
-	if err := res.loadIDs(unitIDs, lineIDs, []int64{run.Request.MeasureID}); err != nil {
+	// Only the measure's scale is needed: the explanations carry their
+	// codes, and the request is shown by id.
+	if err := res.loadIDs(nil, nil, []int64{run.Request.MeasureID}); err != nil {
 		return AllocationRun{}, err
 	}
 	scale := int32(2)
@@ -301,7 +296,7 @@ func (s *Server) fromDomainRun(res *resolver, r *planning.Round, run *planning.A
 		rq.Levels = append(rq.Levels, string(l.Method))
 	}
 	for _, ex := range run.Explanation {
-		e := NodeExplanation{OrgUnitID: ex.OrgUnitID, OrgUnit: res.unitCode(ex.OrgUnitID), ProductLine: res.lineCode(ex.ProductLineID),
+		e := NodeExplanation{OrgUnitID: ex.OrgUnitID, OrgUnit: ex.OrgUnitCode, ProductLine: ex.ProductLineCode,
 			Amount: planning.FormatAmount(ex.Amount, scale), Basis: ex.Basis, Quota: ex.Quota, Floor: planning.FormatAmount(ex.Floor, scale),
 			Rule: ex.Rule, Rank: ex.Rank, Of: ex.Of, TieByKey: ex.TieByKey, Reason: ex.Reason, Months: []MonthExplanation{}}
 		for _, m := range ex.Months {
@@ -351,14 +346,14 @@ func (s *Server) allocate(c echo.Context) error {
 	if err := decodeJSON(c, &req); err != nil {
 		return err
 	}
-	_, r, err := s.versionRound(c, id)
-	if err != nil {
-		return err
-	}
+	// The codes are translated to ids here, once; the service finds the
+	// version (404) before it reports what the translation found wrong.
 	ctx := c.Request().Context()
 	res := newResolver(ctx, s.svcs)
 	dreq, err := req.toDomain(s, res, id)
-	if err != nil {
+	if planning.ErrorCode(err) == planning.EINVALID {
+		dreq.Invalid = err
+	} else if err != nil {
 		return err
 	}
 	dreq.IfMatch = match
@@ -366,23 +361,17 @@ func (s *Server) allocate(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	run, err := s.fromDomainRun(res, r, result.Run, req.DryRun)
+	// The run holds ids the request named, whose codes the resolver
+	// knows; the nodes carry their codes.
+	run, err := s.fromDomainRun(res, nil, result.Run, req.DryRun)
 	if err != nil {
 		return err
 	}
 	resp := AllocationResponse{Run: run}
 	if req.DryRun || req.IncludeNodes {
-		nodes := result.Nodes
-		var unitIDs, lineIDs []int64
-		for _, n := range nodes {
-			unitIDs, lineIDs = append(unitIDs, n.OrgUnitID), append(lineIDs, n.ProductLineID)
-		}
-		if err := res.loadIDs(unitIDs, lineIDs, nil); err != nil {
-			return err
-		}
 		scale := res.measureOf(dreq.MeasureID).Scale
-		for _, n := range nodes {
-			an := AllocatedNode{OrgUnit: res.unitCode(n.OrgUnitID), ProductLine: res.lineCode(n.ProductLineID),
+		for _, n := range result.Nodes {
+			an := AllocatedNode{OrgUnit: n.OrgUnitCode, ProductLine: n.ProductLineCode,
 				Year: planning.FormatAmount(n.Year, scale), Locked: n.Locked, Months: make([]string, 12)}
 			for m := range n.Months {
 				an.Months[m] = planning.FormatAmount(n.Months[m], scale)
@@ -421,10 +410,6 @@ func (s *Server) listAllocations(c echo.Context) error {
 	if err := q.err(); err != nil {
 		return err
 	}
-	_, r, err := s.versionRound(c, id)
-	if err != nil {
-		return err
-	}
 	ctx := c.Request().Context()
 	runs, next, err := s.svcs.Targets.FindAllocationRuns(ctx, id, page)
 	if err != nil {
@@ -433,7 +418,8 @@ func (s *Server) listAllocations(c echo.Context) error {
 	res := newResolver(ctx, s.svcs)
 	out := AllocationRunPage{Items: make([]AllocationRun, 0, len(runs)), NextCursor: next}
 	for _, run := range runs {
-		x, err := s.fromDomainRun(res, r, run, false)
+		// A listed run carries no explanation: no month to label.
+		x, err := s.fromDomainRun(res, nil, run, false)
 		if err != nil {
 			return err
 		}

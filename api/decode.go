@@ -66,7 +66,7 @@ func decodeJSON(c echo.Context, dst any) error {
 		}
 	}
 	if req.Body == nil {
-		return &planning.Error{Code: planning.EBADREQUEST, Message: "a JSON request body is required"}
+		return &planning.Error{Code: EBADREQUEST, Message: "a JSON request body is required"}
 	}
 	body, err := io.ReadAll(req.Body)
 	if err != nil {
@@ -82,14 +82,14 @@ func bodyReadError(err error) error {
 	if errors.As(err, &mbe) {
 		return planning.Errorf(planning.ETOOLARGE, "the request body is larger than the limit of %d bytes", mbe.Limit)
 	}
-	return planning.Errorf(planning.EBADREQUEST, "reading the request body failed")
+	return planning.Errorf(EBADREQUEST, "reading the request body failed")
 }
 
 // unmarshalStrict decodes one JSON value from body into dst with the checks
 // decodeJSON documents.
 func unmarshalStrict(body []byte, dst any) error {
 	if len(bytes.TrimSpace(body)) == 0 {
-		return &planning.Error{Code: planning.EBADREQUEST, Message: "a JSON request body is required"}
+		return &planning.Error{Code: EBADREQUEST, Message: "a JSON request body is required"}
 	}
 	if err := checkJSONTokens(body); err != nil {
 		return err
@@ -97,7 +97,7 @@ func unmarshalStrict(body []byte, dst any) error {
 	if !utf8.Valid(body) {
 		// Invalid UTF-8 inside a string is a 422 naming the field (see
 		// checkJSONTokens); anywhere else the body is not JSON text.
-		return &planning.Error{Code: planning.EBADREQUEST, Message: "the request body is not valid UTF-8"}
+		return &planning.Error{Code: EBADREQUEST, Message: "the request body is not valid UTF-8"}
 	}
 	dec := json.NewDecoder(bytes.NewReader(body))
 	dec.DisallowUnknownFields()
@@ -224,7 +224,7 @@ func decodeError(err error) error {
 		}
 		return badRequest(field, "must be a JSON "+jsonTypeName(te.Type))
 	case errors.As(err, &se):
-		return planning.Errorf(planning.EBADREQUEST, "malformed JSON at byte %d", se.Offset)
+		return planning.Errorf(EBADREQUEST, "malformed JSON at byte %d", se.Offset)
 	case strings.HasPrefix(err.Error(), "json: unknown field "):
 		name, uerr := strconv.Unquote(strings.TrimPrefix(err.Error(), "json: unknown field "))
 		if uerr != nil {
@@ -232,13 +232,13 @@ func decodeError(err error) error {
 		}
 		return badRequest(name, "is not a known field")
 	case errors.Is(err, io.ErrUnexpectedEOF), errors.Is(err, io.EOF):
-		return planning.Errorf(planning.EBADREQUEST, "malformed JSON: unexpected end of input")
+		return planning.Errorf(EBADREQUEST, "malformed JSON: unexpected end of input")
 	}
 	var fe *planning.Error
 	if errors.As(err, &fe) {
 		return fe
 	}
-	return planning.Errorf(planning.EBADREQUEST, "malformed JSON")
+	return planning.Errorf(EBADREQUEST, "malformed JSON")
 }
 
 // jsonTypeName names the JSON type a Go type is decoded from.
@@ -301,20 +301,20 @@ func checkJSONTokens(body []byte) error {
 			if len(stack) == 0 && started {
 				return nil
 			}
-			return planning.Errorf(planning.EBADREQUEST, "malformed JSON: unexpected end of input")
+			return planning.Errorf(EBADREQUEST, "malformed JSON: unexpected end of input")
 		}
 		if err != nil {
 			var se *json.SyntaxError
 			if errors.As(err, &se) {
-				return planning.Errorf(planning.EBADREQUEST, "malformed JSON at byte %d: %s", se.Offset, se.Error())
+				return planning.Errorf(EBADREQUEST, "malformed JSON at byte %d: %s", se.Offset, se.Error())
 			}
-			return planning.Errorf(planning.EBADREQUEST, "malformed JSON: %s", err.Error())
+			return planning.Errorf(EBADREQUEST, "malformed JSON: %s", err.Error())
 		}
 		if len(stack) == 0 && started {
-			return planning.Errorf(planning.EBADREQUEST, "malformed JSON: unexpected data after the JSON value")
+			return planning.Errorf(EBADREQUEST, "malformed JSON: unexpected data after the JSON value")
 		}
 		if d, ok := tok.(json.Delim); !started && (!ok || d != '{') {
-			return planning.Errorf(planning.EBADREQUEST, "the request body must be a JSON object")
+			return planning.Errorf(EBADREQUEST, "the request body must be a JSON object")
 		}
 		started = true
 		var top *jsonFrame
@@ -343,7 +343,7 @@ func checkJSONTokens(body []byte) error {
 			switch d {
 			case '{', '[':
 				if len(stack) >= maxJSONDepth {
-					return planning.Errorf(planning.EBADREQUEST, "malformed JSON: nested deeper than %d levels", maxJSONDepth)
+					return planning.Errorf(EBADREQUEST, "malformed JSON: nested deeper than %d levels", maxJSONDepth)
 				}
 				f := &jsonFrame{object: d == '{', path: valuePath(top), wantKey: d == '{'}
 				if f.object {

@@ -39,15 +39,24 @@ type ProblemField struct {
 // problemMediaType is the media type of every error response.
 const problemMediaType = "application/problem+json"
 
-// codeStatus is the one map from domain error codes to HTTP statuses.
+// The codes of errors about the request as sent, which only the transport
+// raises; the domain's codes are planning's.
+const (
+	EBADREQUEST  = "bad_request"           // the request itself is malformed (400)
+	EPRECONDREQ  = "precondition_required" // a write that needs If-Match came without (428)
+	ERATELIMITED = "rate_limited"          // too many requests for the token or address (429)
+)
+
+// codeStatus is the one map from error codes, the domain's and the
+// transport's, to HTTP statuses.
 var codeStatus = map[string]int{
 	planning.EINVALID:      http.StatusUnprocessableEntity,
-	planning.EBADREQUEST:   http.StatusBadRequest,
+	EBADREQUEST:            http.StatusBadRequest,
 	planning.ENOTFOUND:     http.StatusNotFound,
 	planning.ECONFLICT:     http.StatusConflict,
 	planning.EPRECONDITION: http.StatusPreconditionFailed,
-	planning.EPRECONDREQ:   http.StatusPreconditionRequired,
-	planning.ERATELIMITED:  http.StatusTooManyRequests,
+	EPRECONDREQ:            http.StatusPreconditionRequired,
+	ERATELIMITED:           http.StatusTooManyRequests,
 	planning.EUNAUTHORIZED: http.StatusUnauthorized,
 	planning.EFORBIDDEN:    http.StatusForbidden,
 	planning.ETOOLARGE:     http.StatusRequestEntityTooLarge,
@@ -75,7 +84,7 @@ func (e *panicError) Unwrap() error { return e.err }
 
 // badRequest returns an EBADREQUEST error about one field.
 func badRequest(field, message string) error {
-	return &planning.Error{Code: planning.EBADREQUEST, Message: field + ": " + message,
+	return &planning.Error{Code: EBADREQUEST, Message: field + ": " + message,
 		Fields: []planning.FieldError{{Field: field, Message: message}}}
 }
 

@@ -12,6 +12,7 @@ import (
 	"os"
 	"reflect"
 	"slices"
+	"strconv"
 	"strings"
 	"testing"
 	"unicode/utf8"
@@ -230,7 +231,7 @@ func FuzzIfMatch(f *testing.F) {
 		switch {
 		case err != nil:
 			code := planning.ErrorCode(err)
-			if rev != nil || (code != planning.EBADREQUEST && code != planning.EPRECONDITION) {
+			if rev != nil || (code != EBADREQUEST && code != planning.EPRECONDITION) {
 				t.Fatalf("If-Match %q: %v, %v", vs, rev, err)
 			}
 			if code == planning.EPRECONDITION && !strings.HasPrefix(joined, "W/") {
@@ -249,7 +250,7 @@ func FuzzIfMatch(f *testing.F) {
 		// otherwise reads the header exactly as ifMatch does.
 		rrev, rerr := requireIfMatch(c)
 		if vs == nil {
-			if planning.ErrorCode(rerr) != planning.EPRECONDREQ || rrev != nil {
+			if planning.ErrorCode(rerr) != EPRECONDREQ || rrev != nil {
 				t.Fatalf("no If-Match: %v, %v", rrev, rerr)
 			}
 		} else if planning.ErrorCode(rerr) != planning.ErrorCode(err) || (rrev == nil) != (rev == nil) || (rev != nil && *rrev != *rev) {
@@ -320,7 +321,7 @@ func FuzzQuery(f *testing.F) {
 		page := q.page()
 		code, id, active, from := q.str("code"), q.id("parent_id"), q.boolean("active"), q.time("from")
 		if err := q.err(); err != nil {
-			if planning.ErrorCode(err) != planning.EBADREQUEST {
+			if planning.ErrorCode(err) != EBADREQUEST {
 				t.Fatalf("%q: %v", raw, err)
 			}
 			return
@@ -404,6 +405,27 @@ func FuzzReadUpload(f *testing.F) {
 			if !slices.Contains(allowed, name) || len(v) > maxFieldBytes {
 				t.Fatalf("%q: field %q = %q accepted", body, name, v)
 			}
+		}
+	})
+}
+
+func FuzzParseID(f *testing.F) {
+	for _, s := range []string{"1", "42", "0", "-1", "+5", "007", "9223372036854775807", "9223372036854775808", "1e3", " 1", "0x10", "..", "%2e"} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, s string) {
+		id, err := parseID("id", s)
+		if err != nil {
+			if planning.ErrorCode(err) != EBADREQUEST {
+				t.Fatalf("parseID(%q): %v", s, err)
+			}
+			return
+		}
+		if id <= 0 {
+			t.Fatalf("parseID(%q) = %d", s, id)
+		}
+		if again, err := parseID("id", strconv.FormatInt(id, 10)); err != nil || again != id {
+			t.Fatalf("parseID does not read back %d: %d %v", id, again, err)
 		}
 	})
 }

@@ -54,7 +54,7 @@ func (s *Server) idempotent(next echo.HandlerFunc) echo.HandlerFunc {
 			return next(c)
 		}
 		if len(key) > 200 || !printableASCII(key) {
-			return &planning.Error{Code: planning.EBADREQUEST, Message: "Idempotency-Key must be 1-200 printable ASCII characters",
+			return &planning.Error{Code: EBADREQUEST, Message: "Idempotency-Key must be 1-200 printable ASCII characters",
 				Fields: []planning.FieldError{{Field: HeaderIdempotencyKey, Message: "is malformed"}}}
 		}
 		var body []byte
@@ -66,7 +66,7 @@ func (s *Server) idempotent(next echo.HandlerFunc) echo.HandlerFunc {
 		}
 		fingerprint := Fingerprint(req.Method, req.URL.RequestURI(), body)
 
-		resp, replayed, err := s.svcs.Idempotency.Do(req.Context(), key, fingerprint, func(ctx context.Context) (*planning.StoredResponse, error) {
+		record, replayed, err := s.svcs.Idempotency.Do(req.Context(), key, fingerprint, func(ctx context.Context) ([]byte, bool, error) {
 			rec := &recorder{header: http.Header{}}
 			// The store may run this more than once (a transaction that
 			// failed for a transient reason is run again from the start):
@@ -86,9 +86,15 @@ func (s *Server) idempotent(next echo.HandlerFunc) echo.HandlerFunc {
 			if status == 0 {
 				status = http.StatusOK
 			}
-			return &planning.StoredResponse{Status: status, ContentType: rec.header.Get(echo.HeaderContentType),
-				Location: rec.header.Get(echo.HeaderLocation), ETag: rec.header.Get("ETag"), Body: rec.body.Bytes()}, nil
+			resp := storedResponse{Status: status, ContentType: rec.header.Get(echo.HeaderContentType),
+				Location: rec.header.Get(echo.HeaderLocation), ETag: rec.header.Get("ETag"), Body: rec.body.Bytes()}
+			// Only successes are kept.
+			return resp.encode(), status >= 200 && status <= 299, nil
 		})
+		if err != nil {
+			return err
+		}
+		resp, err := decodeStoredResponse(record)
 		if err != nil {
 			return err
 		}
@@ -109,6 +115,40 @@ func (s *Server) idempotent(next echo.HandlerFunc) echo.HandlerFunc {
 		_, err = c.Response().Write(resp.Body)
 		return err
 	}
+}
+
+// storedResponse is the response kept under an idempotency key, in the
+// record the store keeps for the key without reading it.
+type storedResponse struct {
+	Status      int
+	ContentType string
+	Location    string
+	ETag        string
+	Body        []byte
+}
+
+// encode writes the status and the three headers, a line each, then the
+// body. A header value never holds a line break: net/http refuses them.
+func (r *storedResponse) encode() []byte {
+	head := strconv.Itoa(r.Status) + "\n" + r.ContentType + "\n" + r.Location + "\n" + r.ETag + "\n"
+	return append([]byte(head), r.Body...)
+}
+
+// decodeStoredResponse reads a record encode wrote.
+func decodeStoredResponse(b []byte) (*storedResponse, error) {
+	var fields [4]string
+	for i := range fields {
+		line, rest, ok := bytes.Cut(b, []byte{'\n'})
+		if !ok {
+			return nil, planning.Errorf(planning.EINTERNAL, "a stored idempotent response is corrupt")
+		}
+		fields[i], b = string(line), rest
+	}
+	status, err := strconv.Atoi(fields[0])
+	if err != nil || status < 100 || status > 999 {
+		return nil, planning.Errorf(planning.EINTERNAL, "a stored idempotent response is corrupt")
+	}
+	return &storedResponse{Status: status, ContentType: fields[1], Location: fields[2], ETag: fields[3], Body: b}, nil
 }
 
 // Fingerprint identifies a request for its Idempotency-Key: a SHA-256 of the

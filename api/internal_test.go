@@ -89,7 +89,7 @@ func TestProblemFor(t *testing.T) {
 		detail string
 	}{
 		{"invalid", planning.Errorf(planning.EINVALID, "bad"), 422, "bad"},
-		{"bad request", planning.Errorf(planning.EBADREQUEST, "bad"), 400, "bad"},
+		{"bad request", planning.Errorf(EBADREQUEST, "bad"), 400, "bad"},
 		{"not found", planning.Errorf(planning.ENOTFOUND, "gone"), 404, "gone"},
 		{"conflict", planning.Errorf(planning.ECONFLICT, "state"), 409, "state"},
 		{"precondition", planning.Errorf(planning.EPRECONDITION, "stale"), 412, "stale"},
@@ -138,20 +138,20 @@ func TestUnmarshalStrict(t *testing.T) {
 		{`{"name":"a","list":[{"n":1}],"owner_id":null}`, "", ""},
 		{`{"owner_id":3}`, "", ""},
 		{`  {"name":"a"}  `, "", ""},
-		{`{"list":[{"n":1},{"n":2,"n":3}]}`, planning.EBADREQUEST, "list[1].n"},
-		{`{"list":[{"n":"x"}]}`, planning.EBADREQUEST, "list.n"},
-		{`{"owner_id":"x"}`, planning.EBADREQUEST, "owner_id"},
-		{`{"owner_id":1.5}`, planning.EBADREQUEST, "owner_id"},
-		{`{"list":[{"m":1}]}`, planning.EBADREQUEST, "m"},
-		{`{"Name":"a"}`, planning.EBADREQUEST, "Name"},
+		{`{"list":[{"n":1},{"n":2,"n":3}]}`, EBADREQUEST, "list[1].n"},
+		{`{"list":[{"n":"x"}]}`, EBADREQUEST, "list.n"},
+		{`{"owner_id":"x"}`, EBADREQUEST, "owner_id"},
+		{`{"owner_id":1.5}`, EBADREQUEST, "owner_id"},
+		{`{"list":[{"m":1}]}`, EBADREQUEST, "m"},
+		{`{"Name":"a"}`, EBADREQUEST, "Name"},
 		{`{"na\u006de":"a"}`, "", ""},
-		{`{"name":"a"}x`, planning.EBADREQUEST, ""},
-		{`{"name":"a"`, planning.EBADREQUEST, ""},
-		{`null`, planning.EBADREQUEST, ""},
-		{`"name"`, planning.EBADREQUEST, ""},
-		{``, planning.EBADREQUEST, ""},
+		{`{"name":"a"}x`, EBADREQUEST, ""},
+		{`{"name":"a"`, EBADREQUEST, ""},
+		{`null`, EBADREQUEST, ""},
+		{`"name"`, EBADREQUEST, ""},
+		{``, EBADREQUEST, ""},
 		{"{\"name\":\"\xc3\x28\"}", planning.EINVALID, "name"},
-		{"{\"name\":\"x\"}\xff", planning.EBADREQUEST, ""},
+		{"{\"name\":\"x\"}\xff", EBADREQUEST, ""},
 	}
 	for _, tt := range tests {
 		var b body
@@ -202,7 +202,7 @@ func TestCheckJSONTokensProperty(t *testing.T) {
 		dup := append(append([]byte{}, b[:len(b)-1]...), []byte(`,"`+first+`":1}`)...)
 		err = checkJSONTokens(dup)
 		var pe *planning.Error
-		if !errors.As(err, &pe) || pe.Code != planning.EBADREQUEST || len(pe.Fields) != 1 || pe.Fields[0].Field != first {
+		if !errors.As(err, &pe) || pe.Code != EBADREQUEST || len(pe.Fields) != 1 || pe.Fields[0].Field != first {
 			t.Fatalf("duplicate in %s: %v", dup, err)
 		}
 	})
@@ -219,12 +219,12 @@ func TestIfMatch(t *testing.T) {
 		{`"3"`, ptr(int64(3)), ""},
 		{`"0"`, ptr(int64(0)), ""},
 		{`W/"3"`, nil, planning.EPRECONDITION},
-		{`3`, nil, planning.EBADREQUEST},
-		{`"03"`, nil, planning.EBADREQUEST},
-		{`"-1"`, nil, planning.EBADREQUEST},
-		{`"3", "4"`, nil, planning.EBADREQUEST},
-		{`"abc"`, nil, planning.EBADREQUEST},
-		{`""`, nil, planning.EBADREQUEST},
+		{`3`, nil, EBADREQUEST},
+		{`"03"`, nil, EBADREQUEST},
+		{`"-1"`, nil, EBADREQUEST},
+		{`"3", "4"`, nil, EBADREQUEST},
+		{`"abc"`, nil, EBADREQUEST},
+		{`""`, nil, EBADREQUEST},
 	}
 	e := echo.New()
 	for _, tt := range tests {
@@ -240,3 +240,24 @@ func TestIfMatch(t *testing.T) {
 }
 
 func ptr[T any](v T) *T { return &v }
+
+// TestStoredResponseRecord: the record kept under an idempotency key reads
+// back as the response it was written from, a body with line breaks
+// included, and a record that is not one is an internal error.
+func TestStoredResponseRecord(t *testing.T) {
+	for _, r := range []storedResponse{
+		{Status: 201, ContentType: "application/json", Location: "/api/v1/rounds/7", ETag: `"3"`, Body: []byte("{\n\"id\": 7\n}\n")},
+		{Status: 204},
+	} {
+		got, err := decodeStoredResponse(r.encode())
+		if err != nil || got.Status != r.Status || got.ContentType != r.ContentType || got.Location != r.Location || got.ETag != r.ETag ||
+			string(got.Body) != string(r.Body) {
+			t.Errorf("%+v reads back as %+v, %v", r, got, err)
+		}
+	}
+	for _, bad := range []string{"", "201", "x\n\n\n\n", "201\na\nb\n"} {
+		if _, err := decodeStoredResponse([]byte(bad)); planning.ErrorCode(err) != planning.EINTERNAL {
+			t.Errorf("%q: %v", bad, err)
+		}
+	}
+}

@@ -16,7 +16,17 @@ import (
 
 // pathID parses the path parameter name as a positive id (400 otherwise).
 func pathID(c echo.Context, name string) (int64, error) {
-	return planning.ParseID(name, c.Param(name))
+	return parseID(name, c.Param(name))
+}
+
+// parseID parses a positive decimal id from a path or query parameter.
+func parseID(field, s string) (int64, error) {
+	id, err := strconv.ParseInt(s, 10, 64)
+	if err != nil || id <= 0 {
+		return 0, &planning.Error{Code: EBADREQUEST, Message: fmt.Sprintf("%s must be a positive integer id", field),
+			Fields: []planning.FieldError{{Field: field, Message: "must be a positive integer id"}}}
+	}
+	return id, nil
 }
 
 // query reads the query string of a list request. It rejects parameters the
@@ -132,7 +142,7 @@ func (q *query) err() error {
 	}
 	slices.SortFunc(q.errs, func(a, b planning.FieldError) int { return strings.Compare(a.Field, b.Field) })
 	msg := "invalid query parameter " + q.errs[0].Field + ": " + q.errs[0].Message
-	return &planning.Error{Code: planning.EBADREQUEST, Message: msg, Fields: q.errs}
+	return &planning.Error{Code: EBADREQUEST, Message: msg, Fields: q.errs}
 }
 
 // etag renders a revision as a strong entity tag.
@@ -174,7 +184,7 @@ func ifMatch(c echo.Context) (*int64, error) {
 // "whatever is there now" and passes.
 func requireIfMatch(c echo.Context) (*int64, error) {
 	if len(c.Request().Header.Values("If-Match")) == 0 {
-		return nil, &planning.Error{Code: planning.EPRECONDREQ,
+		return nil, &planning.Error{Code: EPRECONDREQ,
 			Message: "this write needs If-Match: send the ETag you read (or \"*\" to overwrite whatever is there)",
 			Fields:  []planning.FieldError{{Field: "If-Match", Message: "is required"}}}
 	}
@@ -182,7 +192,7 @@ func requireIfMatch(c echo.Context) (*int64, error) {
 }
 
 func badIfMatch() error {
-	return &planning.Error{Code: planning.EBADREQUEST,
+	return &planning.Error{Code: EBADREQUEST,
 		Message: `If-Match must be "*" or one entity tag from an ETag header, such as "3"`,
 		Fields:  []planning.FieldError{{Field: "If-Match", Message: "is malformed"}}}
 }

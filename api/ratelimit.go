@@ -124,7 +124,7 @@ func (s *Server) limitAuthFailures(next echo.HandlerFunc) echo.HandlerFunc {
 		now := time.Now()
 		if wait := s.authFails.wait(addr, now); wait > 0 {
 			secs := retryAfter(c, wait)
-			return planning.Errorf(planning.ERATELIMITED, "too many failed authentications from this address: at most %.0f per second (bursts of %d); retry after %d s",
+			return planning.Errorf(ERATELIMITED, "too many failed authentications from this address: at most %.0f per second (bursts of %d); retry after %d s",
 				float64(s.authFails.perSec), s.authFails.burst, secs)
 		}
 		err := next(c)
@@ -145,7 +145,7 @@ func (s *Server) rateLimit(next echo.HandlerFunc) echo.HandlerFunc {
 		}
 		if wait := s.limits.reserve(a.TokenID, time.Now()); wait > 0 {
 			secs := retryAfter(c, wait)
-			return planning.Errorf(planning.ERATELIMITED, "too many requests for this token: at most %.0f per second (bursts of %d); retry after %d s",
+			return planning.Errorf(ERATELIMITED, "too many requests for this token: at most %.0f per second (bursts of %d); retry after %d s",
 				float64(s.limits.perSec), s.limits.burst, secs)
 		}
 		return next(c)

@@ -45,22 +45,19 @@ func fileSafe(s string) string {
 
 // readWholeGrid reads every row of a grid view, up to MaxExportRows.
 func (s *Server) readWholeGrid(c echo.Context, f planning.GridFilter) ([]planning.GridRow, error) {
-	f.Page = planning.PageRequest{Limit: planning.MaxPageSize}
 	var out []planning.GridRow
-	for {
-		rows, next, err := s.svcs.Targets.FindGrid(c.Request().Context(), f)
+	for row, err := range planning.AllPages(func(page planning.PageRequest) ([]planning.GridRow, string, error) {
+		f.Page = page
+		return s.svcs.Targets.FindGrid(c.Request().Context(), f)
+	}) {
 		if err != nil {
 			return nil, err
 		}
-		out = append(out, rows...)
-		if len(out) > MaxExportRows {
+		if out = append(out, row); len(out) > MaxExportRows {
 			return nil, planning.Errorf(planning.ETOOLARGE, "the view has more than %d rows: narrow it by org unit, product line or measure", MaxExportRows)
 		}
-		if next == "" {
-			return out, nil
-		}
-		f.Page.Cursor = next
 	}
+	return out, nil
 }
 
 // exportVersion godoc
@@ -173,7 +170,7 @@ func (s *Server) exportVersion(c echo.Context) error {
 // of the view that has no row, and orders the rows as the grid does.
 func (s *Server) addBlankRows(c echo.Context, res *resolver, view *spreadsheet.GridView, rows []planning.GridRow, f planning.GridFilter, measureIDs []int64) ([]planning.GridRow, error) {
 	ctx := c.Request().Context()
-	uf := planning.OrgUnitFilter{Active: ptrTo(true), Page: planning.PageRequest{Limit: planning.MaxPageSize}}
+	uf := planning.OrgUnitFilter{Active: ptrTo(true)}
 	if f.OrgUnitID != nil {
 		if f.Subtree {
 			uf.SubtreeOf = f.OrgUnitID
@@ -182,29 +179,25 @@ func (s *Server) addBlankRows(c echo.Context, res *resolver, view *spreadsheet.G
 		}
 	}
 	var units []*planning.OrgUnit
-	for {
-		us, next, err := s.svcs.OrgUnits.FindOrgUnits(ctx, uf)
+	for u, err := range planning.AllPages(func(page planning.PageRequest) ([]*planning.OrgUnit, string, error) {
+		uf.Page = page
+		return s.svcs.OrgUnits.FindOrgUnits(ctx, uf)
+	}) {
 		if err != nil {
 			return nil, err
 		}
-		units = append(units, us...)
-		if next == "" {
-			break
-		}
-		uf.Page.Cursor = next
+		units = append(units, u)
 	}
-	lf := planning.ProductLineFilter{IDs: f.ProductLineIDs, Active: ptrTo(true), Page: planning.PageRequest{Limit: planning.MaxPageSize}}
+	lf := planning.ProductLineFilter{IDs: f.ProductLineIDs, Active: ptrTo(true)}
 	var lines []*planning.ProductLine
-	for {
-		ls, next, err := s.svcs.ProductLines.FindProductLines(ctx, lf)
+	for l, err := range planning.AllPages(func(page planning.PageRequest) ([]*planning.ProductLine, string, error) {
+		lf.Page = page
+		return s.svcs.ProductLines.FindProductLines(ctx, lf)
+	}) {
 		if err != nil {
 			return nil, err
 		}
-		lines = append(lines, ls...)
-		if next == "" {
-			break
-		}
-		lf.Page.Cursor = next
+		lines = append(lines, l)
 	}
 	if n := len(units) * len(lines) * len(measureIDs); n > MaxExportRows {
 		return nil, planning.Errorf(planning.ETOOLARGE, "the view has %d org unit, product line and measure combinations, more than %d: narrow it", n, MaxExportRows)

@@ -41,7 +41,7 @@ func readUpload(c echo.Context, fields ...string) (*upload, error) {
 	}
 	mr, err := req.MultipartReader()
 	if err != nil {
-		return nil, planning.Errorf(planning.EBADREQUEST, "malformed multipart body: %s", err)
+		return nil, planning.Errorf(EBADREQUEST, "malformed multipart body: %s", err)
 	}
 	up := &upload{fields: map[string]string{}}
 	seenFile := false
@@ -107,7 +107,7 @@ func uploadError(err error) error {
 	if errors.As(err, &mbe) {
 		return planning.Errorf(planning.ETOOLARGE, "the upload is larger than the limit of %d bytes", mbe.Limit)
 	}
-	return planning.Errorf(planning.EBADREQUEST, "malformed multipart body: %s", err)
+	return planning.Errorf(EBADREQUEST, "malformed multipart body: %s", err)
 }
 
 func containsString(xs []string, x string) bool {

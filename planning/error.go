@@ -5,20 +5,19 @@ import (
 	"fmt"
 )
 
-// Error codes. Each maps to exactly one HTTP status in the api package.
+// Error codes. Each maps to exactly one HTTP status in the api package,
+// which adds the codes of its own about the request as sent (a malformed
+// request, a missing If-Match, too many requests).
 const (
-	EINVALID      = "invalid"               // a rule about the input is broken (422)
-	EBADREQUEST   = "bad_request"           // the request itself is malformed (400)
-	ENOTFOUND     = "not_found"             // unknown, or invisible to the caller (404)
-	ECONFLICT     = "conflict"              // the resource is in the wrong state (409)
-	EPRECONDITION = "precondition"          // a stale If-Match (412)
-	EPRECONDREQ   = "precondition_required" // a write that needs If-Match came without (428)
-	ERATELIMITED  = "rate_limited"          // too many requests for the token (429)
-	EUNAUTHORIZED = "unauthorized"          // no valid credentials (401)
-	EFORBIDDEN    = "forbidden"             // authenticated, but out of role or scope (403)
-	ETOOLARGE     = "too_large"             // a documented limit is exceeded (413)
-	EUNAVAILABLE  = "unavailable"           // a dependency such as the database is down (503)
-	EINTERNAL     = "internal"              // anything else; details are logged, not shown (500)
+	EINVALID      = "invalid"      // a rule about the input is broken (422)
+	ENOTFOUND     = "not_found"    // unknown, or invisible to the caller (404)
+	ECONFLICT     = "conflict"     // the resource is in the wrong state (409)
+	EPRECONDITION = "precondition" // a stale If-Match (412)
+	EUNAUTHORIZED = "unauthorized" // no valid credentials (401)
+	EFORBIDDEN    = "forbidden"    // authenticated, but out of role or scope (403)
+	ETOOLARGE     = "too_large"    // a documented limit is exceeded (413)
+	EUNAVAILABLE  = "unavailable"  // a dependency such as the database is down (503)
+	EINTERNAL     = "internal"     // anything else; details are logged, not shown (500)
 )
 
 // FieldError names one offending input field and says what is wrong with it.
@@ -104,4 +103,11 @@ func (v *Validation) Err() error {
 		msg = fmt.Sprintf("%s (and %d more)", msg, len(v.fields)-1)
 	}
 	return &Error{Code: EINVALID, Message: msg, Fields: v.fields}
+}
+
+// FieldErrorf is an error about one field of the input: the message names
+// the field, and Fields carries it for the caller to point at.
+func FieldErrorf(code, field, format string, args ...any) *Error {
+	msg := fmt.Sprintf(format, args...)
+	return &Error{Code: code, Message: field + ": " + msg, Fields: []FieldError{{Field: field, Message: msg}}}
 }

@@ -3,7 +3,6 @@ package planning_test
 import (
 	"math"
 	"regexp"
-	"strconv"
 	"strings"
 	"testing"
 	"unicode/utf8"
@@ -184,27 +183,6 @@ func FuzzCursor(f *testing.F) {
 			if got, err := planning.DecodeCursor(planning.EncodeCursor(k)); err != nil || got != k {
 				t.Fatalf("EncodeCursor(%q) decodes to %q, %v", k, got, err)
 			}
-		}
-	})
-}
-
-func FuzzParseID(f *testing.F) {
-	for _, s := range []string{"1", "42", "0", "-1", "+5", "007", "9223372036854775807", "9223372036854775808", "1e3", " 1", "0x10", "..", "%2e"} {
-		f.Add(s)
-	}
-	f.Fuzz(func(t *testing.T, s string) {
-		id, err := planning.ParseID("id", s)
-		if err != nil {
-			if planning.ErrorCode(err) != planning.EBADREQUEST {
-				t.Fatalf("ParseID(%q): %v", s, err)
-			}
-			return
-		}
-		if id <= 0 {
-			t.Fatalf("ParseID(%q) = %d", s, id)
-		}
-		if again, err := planning.ParseID("id", strconv.FormatInt(id, 10)); err != nil || again != id {
-			t.Fatalf("ParseID does not read back %d: %d %v", id, again, err)
 		}
 	})
 }

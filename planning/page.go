@@ -3,7 +3,7 @@ package planning
 import (
 	"bytes"
 	"encoding/base64"
-	"fmt"
+	"iter"
 	"strconv"
 	"unicode/utf8"
 )
@@ -41,6 +41,34 @@ func (p PageRequest) Validate() error {
 	return v.Err()
 }
 
+// AllPages drains a paged list: it calls find with pages of MaxPageSize,
+// the first without a cursor and each next one with the cursor the last
+// returned, and yields their items in order until a page returns no next
+// cursor. An error of find is yielded, with a zero item, and ends the
+// sequence; so does a caller that stops ranging.
+func AllPages[T any](find func(PageRequest) ([]T, string, error)) iter.Seq2[T, error] {
+	return func(yield func(T, error) bool) {
+		page := PageRequest{Limit: MaxPageSize}
+		for {
+			items, next, err := find(page)
+			if err != nil {
+				var zero T
+				yield(zero, err)
+				return
+			}
+			for _, it := range items {
+				if !yield(it, nil) {
+					return
+				}
+			}
+			if next == "" {
+				return
+			}
+			page.Cursor = next
+		}
+	}
+}
+
 // EncodeCursor makes an opaque cursor from the sort key of the last item.
 func EncodeCursor(key string) string {
 	if key == "" {
@@ -64,13 +92,3 @@ func DecodeCursor(c string) (string, error) {
 }
 
 func fieldIndex(field string, i int) string { return field + "[" + strconv.Itoa(i) + "]" }
-
-// ParseID parses a positive decimal id from a path or query parameter.
-func ParseID(field, s string) (int64, error) {
-	id, err := strconv.ParseInt(s, 10, 64)
-	if err != nil || id <= 0 {
-		return 0, &Error{Code: EBADREQUEST, Message: fmt.Sprintf("%s must be a positive integer id", field),
-			Fields: []FieldError{{Field: field, Message: "must be a positive integer id"}}}
-	}
-	return id, nil
-}

@@ -262,24 +262,18 @@ func readCurrentCells(ctx context.Context, svcs Services, versionID int64, cells
 			return nil, 0, err
 		}
 		out := map[CellKey]decimal.Decimal{}
-		page := PageRequest{Limit: MaxPageSize}
-		for {
-			rows, next, err := svcs.Targets.FindGrid(ctx, GridFilter{VersionID: versionID, ProductLineIDs: lines, MeasureIDs: measures, Page: page})
+		for r, err := range AllPages(func(page PageRequest) ([]GridRow, string, error) {
+			return svcs.Targets.FindGrid(ctx, GridFilter{VersionID: versionID, ProductLineIDs: lines, MeasureIDs: measures, Page: page})
+		}) {
 			if err != nil {
 				return nil, 0, err
 			}
-			for _, r := range rows {
-				for i, p := range r.Periods {
-					k := CellKey{OrgUnitID: r.OrgUnitID, ProductLineID: r.ProductLineID, MeasureID: r.MeasureID, Period: i + 1}
-					if want[k] {
-						out[k] = p.Amount
-					}
+			for i, p := range r.Periods {
+				k := CellKey{OrgUnitID: r.OrgUnitID, ProductLineID: r.ProductLineID, MeasureID: r.MeasureID, Period: i + 1}
+				if want[k] {
+					out[k] = p.Amount
 				}
 			}
-			if next == "" {
-				break
-			}
-			page.Cursor = next
 		}
 		after, err := svcs.Versions.FindVersionByID(ctx, versionID)
 		if err != nil {

@@ -177,6 +177,10 @@ type AllocationRequest struct {
 	// IfMatch, when set, is the version revision the caller based the
 	// allocation on (EPRECONDITION when it moved on).
 	IfMatch *int64
+	// Invalid is what translating the request at the edge found wrong
+	// (codes that name nothing, amounts that do not parse), reported once
+	// the version is found and before any other check of the request.
+	Invalid error
 }
 
 // AllocationRun is a recorded allocation: its inputs, the result checksum,
@@ -203,17 +207,19 @@ type AllocationRun struct {
 // about, and each of its months: the exact quota, the rounding and the rule
 // that decided it.
 type NodeExplanation struct {
-	OrgUnitID     int64
-	ProductLineID int64
-	Amount        decimal.Decimal
-	Basis         string // even, proportional, manual, locked, given, …
-	Quota         string // the exact share before rounding, e.g. "33.333…" as "100/3"
-	Floor         decimal.Decimal
-	Rule          string // exact, largest_remainder, rounded_down, fixed, …
-	Rank, Of      int    // the remainder's rank among Of competing remainders
-	TieByKey      bool   // an equal remainder was decided by the org unit code
-	Reason        string // all of the above in a sentence
-	Months        []MonthExplanation
+	OrgUnitID       int64
+	OrgUnitCode     string
+	ProductLineID   int64
+	ProductLineCode string
+	Amount          decimal.Decimal
+	Basis           string // even, proportional, manual, locked, given, …
+	Quota           string // the exact share before rounding, e.g. "33.333…" as "100/3"
+	Floor           decimal.Decimal
+	Rule            string // exact, largest_remainder, rounded_down, fixed, …
+	Rank, Of        int    // the remainder's rank among Of competing remainders
+	TieByKey        bool   // an equal remainder was decided by the org unit code
+	Reason          string // all of the above in a sentence
+	Months          []MonthExplanation
 }
 
 // MonthExplanation explains one month of a node.
@@ -235,11 +241,13 @@ type AllocationResult struct {
 
 // AllocatedNode is one org unit's allocated amounts for one product line.
 type AllocatedNode struct {
-	OrgUnitID     int64
-	ProductLineID int64
-	Year          decimal.Decimal
-	Months        [12]decimal.Decimal
-	Locked        bool
+	OrgUnitID       int64
+	OrgUnitCode     string
+	ProductLineID   int64
+	ProductLineCode string
+	Year            decimal.Decimal
+	Months          [12]decimal.Decimal
+	Locked          bool
 }
 
 // DiffFilter selects the cells a diff compares.

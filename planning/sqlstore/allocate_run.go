@@ -3,16 +3,34 @@ package sqlstore
 import (
 	"context"
 	"encoding/json"
-	"fmt"
+	"time"
 
 	"github.com/shopspring/decimal"
 	"github.com/uptrace/bun"
 
-	"github.com/cascade-planning/cascade/allocation"
 	"github.com/cascade-planning/cascade/planning"
 )
 
-// Allocate implements planning.TargetService.
+type runRow struct {
+	bun.BaseModel `bun:"table:allocation_runs"`
+	ID            int64     `bun:"id,pk,autoincrement" json:"id"`
+	VersionID     int64     `bun:"version_id" json:"version_id"`
+	Request       string    `bun:"request" json:"request"`
+	CellCount     int64     `bun:"cell_count" json:"cell_count"`
+	Checksum      string    `bun:"checksum" json:"checksum"`
+	Inputs        []byte    `bun:"inputs" json:"-"`
+	ActorID       *int64    `bun:"actor_id" json:"actor_id"`
+	At            time.Time `bun:"at" json:"at"`
+}
+
+var (
+	validateAllocation = planning.ValidateAllocation
+	allocationError    = planning.AllocationError
+)
+
+// Allocate implements planning.TargetService. A dry run reads the database
+// as it is; a real run holds the version in a transaction. Both take the
+// one path of planning.RunAllocation.
 func (s *TargetService) Allocate(ctx context.Context, req planning.AllocationRequest) (*planning.AllocationResult, error) {
 	a, err := planning.RequireActor(ctx)
 	if err != nil {
@@ -21,33 +39,35 @@ func (s *TargetService) Allocate(ctx context.Context, req planning.AllocationReq
 	if !a.CanWriteTargets() {
 		return nil, planning.Errorf(planning.EFORBIDDEN, "only product managers, the strategy office and administrators allocate targets")
 	}
-	if err := validateAllocation(&req); err != nil {
-		return nil, err
+	// The checks answer in one order: the version (404), then the
+	// request (422), then the version's state (409, 412).
+	invalid := req.Invalid
+	if invalid == nil {
+		invalid = validateAllocation(&req)
 	}
 	if req.DryRun {
 		v, err := s.db.loadVersion(ctx, s.db.bun, req.VersionID)
 		if err != nil {
 			return nil, err
 		}
+		if invalid != nil {
+			return nil, invalid
+		}
 		_, r, err := s.db.loadRound(ctx, s.db.bun, v.RoundID)
 		if err != nil {
 			return nil, err
 		}
-		p, err := s.resolve(ctx, s.db.bun, a, r, &req)
-		if err != nil {
-			return nil, err
-		}
-		results, err := p.run()
-		if err != nil {
-			return nil, err
-		}
-		run := &planning.AllocationRun{VersionID: v.ID, Request: req, CellCount: cellCount(p, results),
-			Checksum: checksum(p, results), ActorID: actorIDPtr(a), At: s.db.Now()}
-		return &planning.AllocationResult{Run: run, Nodes: nodesOf(p, results)}, nil
+		return planning.RunAllocation(ctx, &allocStore{s: s, idb: s.db.bun}, a, r, &req, s.db.Now())
 	}
 	var out *planning.AllocationResult
 	err = s.db.inConnTx(ctx, func(conn bun.Conn, tx bun.Tx) error {
 		v, r, err := s.db.lockWorkingVersion(ctx, tx, req.VersionID, req.IfMatch)
+		if planning.ErrorCode(err) == planning.ENOTFOUND {
+			return err
+		}
+		if invalid != nil {
+			return invalid
+		}
 		if err != nil {
 			return err
 		}
@@ -61,89 +81,69 @@ func (s *TargetService) Allocate(ctx context.Context, req planning.AllocationReq
 }
 
 // allocateIn runs a real allocation inside tx on a version the caller has
-// claimed with lockWorkingVersion: it replaces the cells, records the run
-// and audits it. Counterproposal decisions reuse it to rebalance.
+// claimed with lockWorkingVersion. Counterproposal decisions reuse it to
+// rebalance.
 func (s *TargetService) allocateIn(ctx context.Context, conn bun.Conn, tx bun.Tx, a *planning.Actor, v *versionRow, r *planning.Round,
 	req *planning.AllocationRequest) (*planning.AllocationResult, error) {
-	p, err := s.resolve(ctx, tx, a, r, req)
+	req.VersionID, req.DryRun = v.ID, false
+	return planning.RunAllocation(ctx, &allocStore{s: s, idb: tx, conn: conn, tx: tx, version: v}, a, r, req, s.db.Now())
+}
+
+// allocStore is planning.AllocationStore on the database (a dry run) or
+// inside the transaction that holds the version (a real run).
+type allocStore struct {
+	s       *TargetService
+	idb     bun.IDB
+	conn    bun.Conn
+	tx      bun.Tx
+	version *versionRow // the locked version; nil on a dry run
+}
+
+func (st *allocStore) LoadAllocationInputs(ctx context.Context, a *planning.Actor, r *planning.Round, req *planning.AllocationRequest) (*planning.AllocationInputs, error) {
+	return st.s.resolve(ctx, st.idb, a, r, req)
+}
+
+func (st *allocStore) ReplaceCells(ctx context.Context, versionID int64, in *planning.AllocationInputs, cells planning.CellStream) (int64, error) {
+	v := st.version
+	if v == nil || v.ID != versionID {
+		return 0, planning.Errorf(planning.EINTERNAL, "version %d is not held for writing", versionID)
+	}
+	db := st.s.db
+	deleted, err := db.clearAllocated(ctx, st.tx, v.ID, in)
 	if err != nil {
-		return nil, err
+		return 0, err
 	}
-	results, err := p.run()
+	written, err := db.writeCells(ctx, st.conn, st.tx, v.ID, in.MeasureID, cells)
 	if err != nil {
-		return nil, err
+		return 0, err
 	}
-	deleted, err := s.db.clearAllocated(ctx, tx, v.ID, p)
-	if err != nil {
-		return nil, err
-	}
-	written, err := s.db.writeAllocated(ctx, conn, tx, v.ID, p, results)
-	if err != nil {
-		return nil, err
-	}
-	if err := s.db.writeBuffers(ctx, tx, v.ID, p); err != nil {
-		return nil, err
-	}
-	reqJSON, _ := json.Marshal(requestRecord(req))
-	inputs, err := encodePlan(p)
-	if err != nil {
-		return nil, err
-	}
-	run := &runRow{VersionID: v.ID, Request: string(reqJSON), CellCount: written, Checksum: checksum(p, results),
-		Inputs: inputs, ActorID: actorIDPtr(a), At: s.db.Now()}
-	if _, err := tx.NewInsert().Model(run).Returning("id").Exec(ctx); err != nil {
-		return nil, err
+	if err := db.writeBuffers(ctx, st.tx, v.ID, in); err != nil {
+		return 0, err
 	}
 	v.CellCount += written - deleted
-	if _, err := tx.NewUpdate().Model(v).Column("cell_count").WherePK().Exec(ctx); err != nil {
-		return nil, err
+	if _, err := st.tx.NewUpdate().Model(v).Column("cell_count").WherePK().Exec(ctx); err != nil {
+		return 0, err
 	}
-	out := &planning.AllocationResult{Run: &planning.AllocationRun{ID: run.ID, VersionID: v.ID, Request: *req,
-		CellCount: written, Checksum: run.Checksum, ActorID: run.ActorID, At: run.At}}
-	if req.IncludeNodes {
-		out.Nodes = nodesOf(p, results)
+	return written, nil
+}
+
+func (st *allocStore) RecordRun(ctx context.Context, r *planning.Round, run *planning.AllocationRun, in *planning.AllocationInputs) error {
+	reqJSON, _ := json.Marshal(requestRecord(&run.Request))
+	inputs, err := planning.EncodeAllocationInputs(in)
+	if err != nil {
+		return err
 	}
+	row := &runRow{VersionID: run.VersionID, Request: string(reqJSON), CellCount: run.CellCount, Checksum: run.Checksum,
+		Inputs: inputs, ActorID: run.ActorID, At: run.At}
+	if _, err := st.tx.NewInsert().Model(row).Returning("id").Exec(ctx); err != nil {
+		return err
+	}
+	run.ID = row.ID
 	// The audit event names the run; the run holds the cells' inputs and
 	// checksum, so a million cells are not written twice.
-	_, err = s.db.writeAuditIn(ctx, tx, auditScope{RoundID: r.ID, VersionID: v.ID}, "targets.allocate", "version", v.ID, nil,
-		map[string]any{"allocation_run_id": run.ID, "cells": written, "checksum": run.Checksum})
-	return out, err
-}
-
-func cellCount(p *plan, results []*allocation.CascadeResult) int64 {
-	var n int64
-	for i, r := range results {
-		n += int64(r.Len()-len(p.Lines[i].Locks)) * 12
-	}
-	return n
-}
-
-// nodesOf lists every allocated node's year and months.
-func nodesOf(p *plan, results []*allocation.CascadeResult) []planning.AllocatedNode {
-	var out []planning.AllocatedNode
-	for li, r := range results {
-		for i := 0; i < r.Len(); i++ {
-			idx := p.index(r.Key(i))
-			n := planning.AllocatedNode{OrgUnitID: p.IDs[idx], ProductLineID: p.Lines[li].ProductLineID, Year: r.Year(i).Decimal()}
-			_, n.Locked = p.Lines[li].Locks[idx]
-			for m := 1; m <= 12; m++ {
-				n.Months[m-1] = r.Month(i, m).Decimal()
-			}
-			out = append(out, n)
-		}
-	}
-	return out
-}
-
-// index returns the plan index of the node with code key.
-func (p *plan) index(key string) int {
-	if p.byKey == nil {
-		p.byKey = make(map[string]int, len(p.Keys))
-		for i, k := range p.Keys {
-			p.byKey[k] = i
-		}
-	}
-	return p.byKey[key]
+	_, err = st.s.db.writeAuditIn(ctx, st.tx, auditScope{RoundID: r.ID, VersionID: run.VersionID}, "targets.allocate", "version", run.VersionID, nil,
+		map[string]any{"allocation_run_id": row.ID, "cells": run.CellCount, "checksum": run.Checksum})
+	return err
 }
 
 // requestJSON is the form a run's request is kept in.
@@ -202,67 +202,4 @@ func (r requestJSON) toDomain() planning.AllocationRequest {
 			Weights: l.Weights, Manual: l.Manual, Buffer: l.Buffer, ZeroWeights: l.ZeroWeights})
 	}
 	return out
-}
-
-// validateAllocation checks what can be checked without the database.
-func validateAllocation(req *planning.AllocationRequest) error {
-	var v planning.Validation
-	if len(req.Targets) == 0 {
-		v.Add("targets", "must name at least one product line and its amount")
-	}
-	seen := map[int64]bool{}
-	for i, t := range req.Targets {
-		if seen[t.ProductLineID] {
-			v.Add(fmt.Sprintf("targets[%d].product_line", i), "is listed twice")
-		}
-		seen[t.ProductLineID] = true
-	}
-	if len(req.Levels) == 0 {
-		req.Levels = []planning.LevelSpec{{Method: planning.MethodEven}}
-	}
-	for i, l := range req.Levels {
-		f := fmt.Sprintf("levels[%d]", i)
-		switch l.Method {
-		case planning.MethodEven:
-		case planning.MethodProportional:
-			if l.ReferenceVersionID == nil && len(l.Weights) == 0 {
-				v.Add(f+".method", "proportional needs reference_version_id or weights")
-			}
-		case planning.MethodManual:
-			if len(l.Manual) == 0 {
-				v.Add(f+".manual", "manual needs amounts")
-			}
-		default:
-			v.Add(f+".method", "must be even, proportional or manual")
-		}
-		if l.Buffer.IsNegative() {
-			v.Add(f+".buffer", "must not be negative")
-		}
-		if l.ZeroWeights != "" && l.ZeroWeights != "even" && l.ZeroWeights != "fail" {
-			v.Add(f+".zero_weights", "must be even or fail")
-		}
-		for id, w := range l.Weights {
-			if w.IsNegative() {
-				v.Add(fmt.Sprintf("%s.weights.%d", f, id), "must not be negative")
-			}
-		}
-	}
-	if req.Depth < 0 || req.Depth > planning.MaxOrgDepth {
-		v.Add("depth", "must be between 0 (down to the leaves) and %d", planning.MaxOrgDepth)
-	}
-	switch req.Phasing.Method {
-	case "", planning.PhaseEven:
-		req.Phasing.Method = planning.PhaseEven
-	case planning.PhaseProfile:
-		if req.Phasing.ProfileID == nil {
-			v.Add("phasing.profile", "is required for profile phasing")
-		}
-	case planning.PhaseReference:
-		if req.Phasing.ReferenceVersionID == nil {
-			v.Add("phasing.reference_version_id", "is required for reference phasing")
-		}
-	default:
-		v.Add("phasing.method", "must be even, profile or reference")
-	}
-	return v.Err()
 }

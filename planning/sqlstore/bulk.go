@@ -11,7 +11,7 @@ import (
 	"github.com/uptrace/bun"
 	"github.com/uptrace/bun/driver/pgdriver"
 
-	"github.com/cascade-planning/cascade/allocation"
+	"github.com/cascade-planning/cascade/planning"
 )
 
 // inConnTx runs fn in one transaction on one dedicated connection, so bulk
@@ -62,38 +62,14 @@ func (db *DB) connTxOnce(ctx context.Context, fn func(conn bun.Conn, tx bun.Tx) 
 	return tx.Commit()
 }
 
-// writtenUnits returns the ids of the plan's nodes an allocation writes:
-// every node but the locked ones, which keep their cells.
-func (p *plan) writtenUnits() []int64 {
-	var locked map[int][]string
-	if len(p.Lines) > 0 {
-		locked = p.Lines[0].Locks
-	}
-	out := make([]int64, 0, len(p.IDs))
-	for i, id := range p.IDs {
-		if _, ok := locked[i]; !ok {
-			out = append(out, id)
-		}
-	}
-	return out
-}
-
-func (p *plan) lineIDs() []int64 {
-	out := make([]int64, len(p.Lines))
-	for i, l := range p.Lines {
-		out[i] = l.ProductLineID
-	}
-	return out
-}
-
 // clearAllocated deletes the cells and buffers an allocation replaces and
 // returns how many cells it deleted.
-func (db *DB) clearAllocated(ctx context.Context, tx bun.Tx, versionID int64, p *plan) (int64, error) {
+func (db *DB) clearAllocated(ctx context.Context, tx bun.Tx, versionID int64, p *planning.AllocationInputs) (int64, error) {
 	var deleted int64
-	for _, chunk := range chunks(p.writtenUnits(), 1000) {
+	for _, chunk := range chunks(p.WrittenUnits(), 1000) {
 		res, err := tx.NewDelete().TableExpr("target_cells").
 			Where("version_id = ? AND measure_id = ? AND product_line_id IN (?) AND org_unit_id IN (?)",
-				versionID, p.MeasureID, bun.In(p.lineIDs()), bun.In(chunk)).Exec(ctx)
+				versionID, p.MeasureID, bun.In(p.LineIDs()), bun.In(chunk)).Exec(ctx)
 		if err != nil {
 			return 0, err
 		}
@@ -101,7 +77,7 @@ func (db *DB) clearAllocated(ctx context.Context, tx bun.Tx, versionID int64, p 
 		deleted += n
 		if _, err := tx.NewDelete().TableExpr("allocation_buffers").
 			Where("version_id = ? AND measure_id = ? AND product_line_id IN (?) AND org_unit_id IN (?)",
-				versionID, p.MeasureID, bun.In(p.lineIDs()), bun.In(chunk)).Exec(ctx); err != nil {
+				versionID, p.MeasureID, bun.In(p.LineIDs()), bun.In(chunk)).Exec(ctx); err != nil {
 			return 0, err
 		}
 	}
@@ -110,31 +86,12 @@ func (db *DB) clearAllocated(ctx context.Context, tx bun.Tx, versionID int64, p 
 
 // writeBuffers records, for every parent an allocation split with a
 // buffer, the buffer its children carry, for the consistency check.
-func (db *DB) writeBuffers(ctx context.Context, tx bun.Tx, versionID int64, p *plan) error {
-	hasKids := make([]bool, len(p.IDs))
-	depth := make([]int, len(p.IDs))
-	for i := 1; i < len(p.IDs); i++ {
-		hasKids[p.Parents[i]] = true
-		depth[i] = depth[p.Parents[i]] + 1
-	}
+func (db *DB) writeBuffers(ctx context.Context, tx bun.Tx, versionID int64, p *planning.AllocationInputs) error {
 	var rows []string
 	var args []any
-	locked := map[int][]string{}
-	if len(p.Lines) > 0 {
-		locked = p.Lines[0].Locks
-	}
-	for i, id := range p.IDs {
-		if _, isLocked := locked[i]; !hasKids[i] || isLocked {
-			continue
-		}
-		b := p.Levels[min(depth[i], len(p.Levels)-1)].Buffer
-		if b == "0" || b == "" {
-			continue
-		}
-		for _, l := range p.Lines {
-			rows = append(rows, "(?, ?, ?, ?, ?)")
-			args = append(args, versionID, id, l.ProductLineID, p.MeasureID, b)
-		}
+	for _, b := range p.Buffers() {
+		rows = append(rows, "(?, ?, ?, ?, ?)")
+		args = append(args, versionID, b.OrgUnitID, b.ProductLineID, p.MeasureID, b.Buffer)
 	}
 	for len(rows) > 0 {
 		n := min(len(rows), 500)
@@ -147,21 +104,19 @@ func (db *DB) writeBuffers(ctx context.Context, tx bun.Tx, versionID int64, p *p
 	return nil
 }
 
-// writeAllocated inserts every written node's twelve month cells for every
-// line and returns how many it wrote. PostgreSQL gets them through COPY on
-// the transaction's connection; SQLite through a prepared multi-row INSERT.
-func (db *DB) writeAllocated(ctx context.Context, conn bun.Conn, tx bun.Tx, versionID int64, p *plan, results []*allocation.CascadeResult) (int64, error) {
-	rows := p.cellsInKeyOrder(results)
+// writeCells inserts the streamed cells of one measure into a version and
+// returns how many it wrote. PostgreSQL gets them through COPY on the
+// transaction's connection; SQLite through a prepared multi-row INSERT.
+// Neither holds more than a batch of them in memory.
+func (db *DB) writeCells(ctx context.Context, conn bun.Conn, tx bun.Tx, versionID, measureID int64, rows planning.CellStream) (int64, error) {
 	if db.dialect == Postgres {
-		return copyCells(ctx, conn, versionID, p.MeasureID, rows)
+		return copyCells(ctx, conn, versionID, measureID, rows)
 	}
-	return insertCells(ctx, tx.Tx, versionID, p.MeasureID, rows)
+	return insertCells(ctx, tx.Tx, versionID, measureID, rows)
 }
 
-type cellSource func(emit func(unit, line int64, period int, amount []byte) error) error
-
 // copyCells streams the cells to PostgreSQL's COPY in its text format.
-func copyCells(ctx context.Context, conn bun.Conn, versionID, measureID int64, rows cellSource) (int64, error) {
+func copyCells(ctx context.Context, conn bun.Conn, versionID, measureID int64, rows planning.CellStream) (int64, error) {
 	pr, pw := io.Pipe()
 	go func() {
 		w := bufio.NewWriterSize(pw, 1<<16)
@@ -206,7 +161,7 @@ const sqliteBatch = 5000
 // per cell keeps the driver's per-parameter cost (quadratic in the number
 // of parameters of a statement in modernc.org/sqlite) out of a million-cell
 // load; the amounts stay text and the ids integers, as with plain VALUES.
-func insertCells(ctx context.Context, tx *sql.Tx, versionID, measureID int64, rows cellSource) (int64, error) {
+func insertCells(ctx context.Context, tx *sql.Tx, versionID, measureID int64, rows planning.CellStream) (int64, error) {
 	stmt, err := tx.PrepareContext(ctx, `INSERT INTO target_cells (version_id, org_unit_id, product_line_id, measure_id, period, amount)
 		SELECT ?1, value->>0, value->>1, ?2, value->>2, value->>3 FROM json_each(?3)`)
 	if err != nil {

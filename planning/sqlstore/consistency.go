@@ -7,7 +7,6 @@ import (
 	"github.com/shopspring/decimal"
 	"github.com/uptrace/bun"
 
-	"github.com/cascade-planning/cascade/allocation"
 	"github.com/cascade-planning/cascade/planning"
 )
 
@@ -49,7 +48,7 @@ type groupRow struct {
 // product line, measure and month where the children hold cells, their sum
 // must equal the parent's amount, or, where an allocation left an
 // over-assignment buffer b, the parent's months × (1 + b) as the allocation
-// engine rounds them (allocation.BufferedMonths). The sums run in the
+// engine rounds them (planning.BufferedMonths). The sums run in the
 // database; the groups that differ from the plain parent amount come back,
 // and every buffered group, since its children must differ from the plain
 // amount.
@@ -209,14 +208,14 @@ func (s *TargetService) bufferedMonths(ctx context.Context, idb bun.IDB, version
 	return bufferedOf(months, buffer, scale)
 }
 
-// bufferedOf is allocation.BufferedMonths of a parent's twelve months.
+// bufferedOf is planning.BufferedMonths of a parent's twelve months.
 func bufferedOf(months []decimal.Decimal, buffer string, scale int32) ([12]decimal.Decimal, error) {
 	var out [12]decimal.Decimal
 	b, err := decimal.NewFromString(buffer)
 	if err != nil {
 		return out, err
 	}
-	got, err := allocation.BufferedMonths(months, b, scale)
+	got, err := planning.BufferedMonths(months, b, scale)
 	if err != nil {
 		return out, err
 	}
@@ -259,16 +258,13 @@ func (s *TargetService) touchedInconsistencies(ctx context.Context, tx bun.IDB, 
 	}
 	keep := func(k planning.CellKey) bool { return groups[k] }
 	var out []planning.Inconsistency
-	page := planning.PageRequest{Limit: planning.MaxPageSize}
-	for {
-		items, next, err := s.findInconsistencies(ctx, tx, versionID, page, keep)
+	for it, err := range planning.AllPages(func(page planning.PageRequest) ([]planning.Inconsistency, string, error) {
+		return s.findInconsistencies(ctx, tx, versionID, page, keep)
+	}) {
 		if err != nil {
 			return nil, err
 		}
-		out = append(out, items...)
-		if next == "" {
-			return out, nil
-		}
-		page.Cursor = next
+		out = append(out, it)
 	}
+	return out, nil
 }

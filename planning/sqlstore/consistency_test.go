@@ -5,13 +5,12 @@ import (
 
 	"github.com/shopspring/decimal"
 
-	"github.com/cascade-planning/cascade/allocation"
 	"github.com/cascade-planning/cascade/planning"
 )
 
 // TestConsistencyChecksTheBufferedRule: under a buffered level the report
 // checks the children's months against exactly the stated rule
-// (allocation.BufferedMonths: the buffered year rounded half away from
+// (planning.BufferedMonths: the buffered year rounded half away from
 // zero, its months by largest remainder), not against each month × (1 + b)
 // rounded on its own. A month where the two differ is found; children
 // adding up to the rule there are consistent, children adding up to the
@@ -29,7 +28,7 @@ func TestConsistencyChecksTheBufferedRule(t *testing.T) {
 		for _, region := range []string{"R-EAST", "R-NORTH", "R-SOUTH"} {
 			rid := re.unitID(region)
 			months := g[[3]int64{rid, pos, re.revenue.ID}]
-			rule, err := allocation.BufferedMonths(months, buffer, 2)
+			rule, err := planning.BufferedMonths(months, buffer, 2)
 			if err != nil {
 				t.Fatal(err)
 			}

@@ -67,9 +67,9 @@ func TestIdempotencyHolder(t *testing.T) {
 			ctx := planning.NewContextWithActor(context.Background(), planning.SystemActor())
 			fp, other := strings.Repeat("a", 64), strings.Repeat("b", 64)
 			ran := 0
-			run := func(ctx context.Context) (*planning.StoredResponse, error) {
+			run := func(ctx context.Context) ([]byte, bool, error) {
 				ran++
-				return &planning.StoredResponse{Status: 201, Body: []byte(fmt.Sprintf("run %d", ran))}, nil
+				return []byte(fmt.Sprintf("run %d", ran)), true, nil
 			}
 
 			// The holder: another process's open transaction, on its own
@@ -129,12 +129,12 @@ func TestIdempotencyHolder(t *testing.T) {
 				time.Sleep(20 * time.Millisecond)
 				resp, replayed, err = svc.Do(ctx, "k", fp, run)
 			}
-			if err != nil || replayed || string(resp.Body) != "run 1" {
+			if err != nil || replayed || string(resp) != "run 1" {
 				t.Fatalf("after the holder died: %v %v %v", resp, replayed, err)
 			}
 			t.Logf("the key was free %s after its holder died", time.Since(died).Round(time.Millisecond))
 			resp, replayed, err = svc.Do(ctx, "k", fp, run)
-			if err != nil || !replayed || string(resp.Body) != "run 1" || ran != 1 {
+			if err != nil || !replayed || string(resp) != "run 1" || ran != 1 {
 				t.Fatalf("the retry after success: %v %v %v (ran %d)", resp, replayed, err, ran)
 			}
 			if _, _, err := svc.Do(ctx, "k", other, run); planning.ErrorCode(err) != planning.EINVALID {

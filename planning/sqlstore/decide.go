@@ -7,7 +7,6 @@ import (
 	"github.com/shopspring/decimal"
 	"github.com/uptrace/bun"
 
-	"github.com/cascade-planning/cascade/allocation"
 	"github.com/cascade-planning/cascade/planning"
 )
 
@@ -99,16 +98,8 @@ func (s *CounterproposalService) applyLine(ctx context.Context, conn bun.Conn, t
 	if l.Period != planning.YearPeriod {
 		newMonths[l.Period-1] = amount
 	} else {
-		weights := make([]decimal.Decimal, 12)
-		for i, m := range old {
-			weights[i] = m.Abs()
-		}
-		res, err := allocation.Phase(amount, scale, allocation.Phasing{Method: allocation.PhaseReference, Weights: weights, ZeroWeight: allocation.ZeroWeightEven})
-		if err != nil {
-			return nil, nil, allocationError(err, "")
-		}
-		for i := range newMonths {
-			newMonths[i] = res.Amount(i).Decimal()
+		if newMonths, err = planning.PhaseLike(amount, scale, old[:]); err != nil {
+			return nil, nil, err
 		}
 	}
 	e := &cellEdits{line: l, scale: scale}

@@ -8,7 +8,6 @@ import (
 	"github.com/shopspring/decimal"
 	"github.com/uptrace/bun"
 
-	"github.com/cascade-planning/cascade/allocation"
 	"github.com/cascade-planning/cascade/planning"
 )
 
@@ -124,37 +123,20 @@ func (s *AuditService) runEntries(ctx context.Context, versions []int64, k plann
 	}
 	var out []planning.CellHistoryEntry
 	for i := range runs {
-		p, err := decodePlan(runs[i].Inputs)
-		if err != nil || p.MeasureID != k.MeasureID {
+		p, err := planning.DecodeAllocationInputs(runs[i].Inputs)
+		if err != nil {
 			continue
 		}
-		idx, line := slices.Index(p.IDs, k.OrgUnitID), -1
-		for li := range p.Lines {
-			if p.Lines[li].ProductLineID == k.ProductLineID {
-				line = li
-			}
-		}
-		if idx < 0 || line < 0 {
-			continue
-		}
-		if _, locked := p.Lines[line].Locks[idx]; locked {
-			continue
-		}
-		in, err := p.cascadeInput(&p.Lines[line])
+		after, ok, err := p.CellAmount(k)
 		if err != nil {
 			return nil, err
 		}
-		res, err := allocation.Cascade(in)
-		if err != nil {
-			return nil, err
-		}
-		node, ok := res.Index(p.Keys[idx])
 		if !ok {
 			continue
 		}
 		id := runs[i].ID
 		out = append(out, planning.CellHistoryEntry{At: runs[i].At.UTC(), ActorID: runs[i].ActorID, Action: "targets.allocate",
-			After: res.Month(node, k.Period).Decimal(), AllocationRunID: &id})
+			After: after, AllocationRunID: &id})
 	}
 	return out, nil
 }

@@ -19,11 +19,7 @@ type idemRow struct {
 	Key           string    `bun:"key,pk"`
 	Fingerprint   string    `bun:"fingerprint"`
 	State         string    `bun:"state"`
-	Status        *int      `bun:"status"`
-	ContentType   *string   `bun:"content_type"`
-	Location      *string   `bun:"location"`
-	ETag          *string   `bun:"etag"`
-	Response      []byte    `bun:"response"`
+	Response      []byte    `bun:"response"` // the caller's record, opaque here
 	CreatedAt     time.Time `bun:"created_at"`
 	LockedUntil   time.Time `bun:"locked_until"`
 }
@@ -38,20 +34,6 @@ type IdempotencyService struct{ db *DB }
 
 var _ planning.IdempotencyService = (*IdempotencyService)(nil)
 
-func strPtr(s string) *string {
-	if s == "" {
-		return nil
-	}
-	return &s
-}
-
-func deref(s *string) string {
-	if s == nil {
-		return ""
-	}
-	return *s
-}
-
 // Do implements planning.IdempotencyService.
 //
 // The key is claimed by the effect's own transaction: its record is
@@ -62,7 +44,7 @@ func deref(s *string) string {
 // which dies with the holder's session: a retry then gets ECONFLICT. On
 // SQLite, where one write runs at a time, the retry waits for the first to
 // end and then replays its response.
-func (s *IdempotencyService) Do(ctx context.Context, key, fingerprint string, fn func(ctx context.Context) (*planning.StoredResponse, error)) (*planning.StoredResponse, bool, error) {
+func (s *IdempotencyService) Do(ctx context.Context, key, fingerprint string, fn func(ctx context.Context) ([]byte, bool, error)) ([]byte, bool, error) {
 	a, err := planning.RequireActor(ctx)
 	if err != nil {
 		return nil, false, err
@@ -72,7 +54,7 @@ func (s *IdempotencyService) Do(ctx context.Context, key, fingerprint string, fn
 	if stored, err := s.lookup(ctx, s.db.bun, uid, key, fingerprint); err != nil || stored != nil {
 		return stored, stored != nil, err
 	}
-	var resp, replay *planning.StoredResponse
+	var resp, replay []byte
 	amb := &ambient{}
 	err = s.db.inConnTx(ctx, func(conn bun.Conn, tx bun.Tx) error {
 		resp, replay = nil, nil
@@ -102,17 +84,17 @@ func (s *IdempotencyService) Do(ctx context.Context, key, fingerprint string, fn
 			return err
 		}
 		amb.conn, amb.tx, amb.after = conn, tx, nil
-		resp, err = fn(context.WithValue(ctx, ambientKey{}, amb))
+		var keep bool
+		resp, keep, err = fn(context.WithValue(ctx, ambientKey{}, amb))
 		if err != nil {
 			return err
 		}
-		if resp.Status < 200 || resp.Status > 299 {
+		if !keep {
 			return errNotStored
 		}
 		// The key turns done in the effect's own transaction.
 		_, err = tx.NewInsert().Model(&idemRow{UserID: uid, Key: key, Fingerprint: fingerprint, State: idemDone,
-			Status: &resp.Status, ContentType: strPtr(resp.ContentType), Location: strPtr(resp.Location),
-			ETag: strPtr(resp.ETag), Response: resp.Body, CreatedAt: now, LockedUntil: now}).Exec(ctx)
+			Response: resp, CreatedAt: now, LockedUntil: now}).Exec(ctx)
 		return err
 	})
 	switch {
@@ -134,12 +116,12 @@ var (
 	errReplay    = planning.Errorf(planning.EINTERNAL, "response replayed")
 )
 
-// lookup returns the stored response of an earlier identical request, nil
+// lookup returns the stored record of an earlier identical request, nil
 // when there is none, or EINVALID when the key was used with another
 // request. A pending record (left by an earlier release, which claimed
 // keys in a transaction of their own) has no live holder and counts as
 // none.
-func (s *IdempotencyService) lookup(ctx context.Context, db bun.IDB, uid int64, key, fingerprint string) (*planning.StoredResponse, error) {
+func (s *IdempotencyService) lookup(ctx context.Context, db bun.IDB, uid int64, key, fingerprint string) ([]byte, error) {
 	row := new(idemRow)
 	err := db.NewSelect().Model(row).Where("user_id = ? AND key = ?", uid, key).Scan(ctx)
 	switch {
@@ -153,8 +135,10 @@ func (s *IdempotencyService) lookup(ctx context.Context, db bun.IDB, uid int64, 
 		return nil, &planning.Error{Code: planning.EINVALID, Message: "this Idempotency-Key was used with a different request; use a new key",
 			Fields: []planning.FieldError{{Field: "Idempotency-Key", Message: "was used with a different request"}}}
 	}
-	return &planning.StoredResponse{Status: *row.Status, ContentType: deref(row.ContentType), Location: deref(row.Location),
-		ETag: deref(row.ETag), Body: row.Response}, nil
+	if row.Response == nil {
+		row.Response = []byte{}
+	}
+	return row.Response, nil
 }
 
 // idemLockKey is the advisory lock of one user's key: a 64-bit FNV-1a hash

@@ -47,38 +47,20 @@ func (s *MeasureService) FindMeasureByID(ctx context.Context, id int64) (*planni
 
 // FindMeasures implements planning.MeasureService.
 func (s *MeasureService) FindMeasures(ctx context.Context, f planning.MeasureFilter) ([]*planning.Measure, string, error) {
-	if _, err := planning.RequireActor(ctx); err != nil {
-		return nil, "", err
-	}
-	if err := f.Page.Validate(); err != nil {
-		return nil, "", err
-	}
-	var rows []measureRow
-	q := s.db.bun.NewSelect().Model(&rows).OrderExpr("code ASC").Limit(fetchLimit(f.Page))
-	if len(f.IDs) > 0 {
-		q.Where("id IN (?)", bun.In(f.IDs))
-	}
-	if f.Code != "" {
-		q.Where("code = ?", f.Code)
-	}
-	if len(f.Codes) > 0 {
-		q.Where("code IN (?)", bun.In(f.Codes))
-	}
-	if f.Active != nil {
-		q.Where("active = ?", *f.Active)
-	}
-	if after, _ := planning.DecodeCursor(f.Page.Cursor); after != "" {
-		q.Where("code > ?", after)
-	}
-	if err := q.Scan(ctx); err != nil {
-		return nil, "", s.db.mapError(err)
-	}
-	rows, next := cutPage(rows, f.Page, func(r *measureRow) string { return r.Code })
-	out := make([]*planning.Measure, len(rows))
-	for i := range rows {
-		out[i] = rows[i].toDomain()
-	}
-	return out, next, nil
+	return findPage(ctx, s.db, f.Page, func(q *bun.SelectQuery) {
+		if len(f.IDs) > 0 {
+			q.Where("id IN (?)", bun.In(f.IDs))
+		}
+		if f.Code != "" {
+			q.Where("code = ?", f.Code)
+		}
+		if len(f.Codes) > 0 {
+			q.Where("code IN (?)", bun.In(f.Codes))
+		}
+		if f.Active != nil {
+			q.Where("active = ?", *f.Active)
+		}
+	}, func(r *measureRow) string { return r.Code }, func(r *measureRow) (*planning.Measure, error) { return r.toDomain(), nil })
 }
 
 func requireMasterData(a *planning.Actor, what string) error {

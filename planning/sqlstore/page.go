@@ -25,6 +25,38 @@ func cutPage[T any](rows []T, p planning.PageRequest, key func(*T) string) ([]T,
 	return rows, planning.EncodeCursor(key(&rows[len(rows)-1]))
 }
 
+// findPage lists one page of master data ordered by code, as every finder
+// of measures, product lines and seasonality profiles does: any signed-in
+// caller may read it, filter adds the finder's conditions, and each row
+// becomes a domain value through toDomain.
+func findPage[R, T any](ctx context.Context, db *DB, page planning.PageRequest, filter func(*bun.SelectQuery),
+	code func(*R) string, toDomain func(*R) (T, error)) ([]T, string, error) {
+	if _, err := planning.RequireActor(ctx); err != nil {
+		return nil, "", err
+	}
+	if err := page.Validate(); err != nil {
+		return nil, "", err
+	}
+	var rows []R
+	q := db.bun.NewSelect().Model(&rows).OrderExpr("code ASC").Limit(fetchLimit(page))
+	filter(q)
+	if after, _ := planning.DecodeCursor(page.Cursor); after != "" {
+		q.Where("code > ?", after)
+	}
+	if err := q.Scan(ctx); err != nil {
+		return nil, "", db.mapError(err)
+	}
+	rows, next := cutPage(rows, page, code)
+	out := make([]T, len(rows))
+	for i := range rows {
+		var err error
+		if out[i], err = toDomain(&rows[i]); err != nil {
+			return nil, "", err
+		}
+	}
+	return out, next, nil
+}
+
 // idCursor returns the integer sort key (an id, a version number) that the
 // cursor of an integer-ordered list encodes, or 0 for no cursor. A cursor
 // that does not hold a positive integer was not made by such a list: it is

@@ -48,44 +48,26 @@ func (s *ProductLineService) FindProductLineByID(ctx context.Context, id int64) 
 
 // FindProductLines implements planning.ProductLineService.
 func (s *ProductLineService) FindProductLines(ctx context.Context, f planning.ProductLineFilter) ([]*planning.ProductLine, string, error) {
-	if _, err := planning.RequireActor(ctx); err != nil {
-		return nil, "", err
-	}
-	if err := f.Page.Validate(); err != nil {
-		return nil, "", err
-	}
-	var rows []productLineRow
-	q := s.db.bun.NewSelect().Model(&rows).OrderExpr("code ASC").Limit(fetchLimit(f.Page))
-	if len(f.IDs) > 0 {
-		q.Where("id IN (?)", bun.In(f.IDs))
-	}
-	if f.Code != "" {
-		q.Where("code = ?", f.Code)
-	}
-	if len(f.Codes) > 0 {
-		q.Where("code IN (?)", bun.In(f.Codes))
-	}
-	if f.Group != "" {
-		q.Where("product_group = ?", string(f.Group))
-	}
-	if f.OwnerID != nil {
-		q.Where("owner_id = ?", *f.OwnerID)
-	}
-	if f.Active != nil {
-		q.Where("active = ?", *f.Active)
-	}
-	if after, _ := planning.DecodeCursor(f.Page.Cursor); after != "" {
-		q.Where("code > ?", after)
-	}
-	if err := q.Scan(ctx); err != nil {
-		return nil, "", s.db.mapError(err)
-	}
-	rows, next := cutPage(rows, f.Page, func(r *productLineRow) string { return r.Code })
-	out := make([]*planning.ProductLine, len(rows))
-	for i := range rows {
-		out[i] = rows[i].toDomain()
-	}
-	return out, next, nil
+	return findPage(ctx, s.db, f.Page, func(q *bun.SelectQuery) {
+		if len(f.IDs) > 0 {
+			q.Where("id IN (?)", bun.In(f.IDs))
+		}
+		if f.Code != "" {
+			q.Where("code = ?", f.Code)
+		}
+		if len(f.Codes) > 0 {
+			q.Where("code IN (?)", bun.In(f.Codes))
+		}
+		if f.Group != "" {
+			q.Where("product_group = ?", string(f.Group))
+		}
+		if f.OwnerID != nil {
+			q.Where("owner_id = ?", *f.OwnerID)
+		}
+		if f.Active != nil {
+			q.Where("active = ?", *f.Active)
+		}
+	}, func(r *productLineRow) string { return r.Code }, func(r *productLineRow) (*planning.ProductLine, error) { return r.toDomain(), nil })
 }
 
 // checkOwner verifies that ownerID is an active user with the product

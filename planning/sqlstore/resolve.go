@@ -14,7 +14,7 @@ import (
 // resolve turns an allocation request into a plan: it reads the subtree
 // below the root, checks every key the request names, and gathers the
 // weights, locks and phasing the engine needs.
-func (s *TargetService) resolve(ctx context.Context, idb bun.IDB, a *planning.Actor, r *planning.Round, req *planning.AllocationRequest) (*plan, error) {
+func (s *TargetService) resolve(ctx context.Context, idb bun.IDB, a *planning.Actor, r *planning.Round, req *planning.AllocationRequest) (*planning.AllocationInputs, error) {
 	root := new(orgUnitRow)
 	if err := idb.NewSelect().Model(root).Where("id = ?", req.RootID).Scan(ctx); err != nil || !a.CanSeeOrgPath(root.Path) {
 		return nil, fieldErr(planning.EINVALID, "root", "no such org unit")
@@ -35,7 +35,7 @@ func (s *TargetService) resolve(ctx context.Context, idb bun.IDB, a *planning.Ac
 	if err := val.Err(); err != nil {
 		return nil, err
 	}
-	p := &plan{Scale: m.Scale, MeasureID: m.ID}
+	p := &planning.AllocationInputs{Scale: m.Scale, MeasureID: m.ID}
 	for i, t := range req.Targets {
 		f := fmt.Sprintf("targets[%d]", i)
 		if err := w.checkLine(&val, f+".product_line", t.ProductLineID); err != nil {
@@ -46,7 +46,7 @@ func (s *TargetService) resolve(ctx context.Context, idb bun.IDB, a *planning.Ac
 		if pl := w.lines[t.ProductLineID]; pl != nil {
 			code = pl.Code
 		}
-		p.Lines = append(p.Lines, linePlan{ProductLineID: t.ProductLineID, Code: code, Amount: t.Amount.StringFixed(m.Scale)})
+		p.Lines = append(p.Lines, planning.AllocationLineInputs{ProductLineID: t.ProductLineID, Code: code, Amount: t.Amount.StringFixed(m.Scale)})
 	}
 	if err := val.Err(); err != nil {
 		return nil, err
@@ -93,7 +93,7 @@ func (s *TargetService) resolve(ctx context.Context, idb bun.IDB, a *planning.Ac
 	}
 	for d := 0; d < max(maxDepth, 1); d++ {
 		spec := req.Levels[min(d, len(req.Levels)-1)]
-		p.Levels = append(p.Levels, levelPlan{Method: string(spec.Method), Buffer: spec.Buffer.String(), ZeroWeights: spec.ZeroWeights})
+		p.Levels = append(p.Levels, planning.AllocationLevelInputs{Method: string(spec.Method), Buffer: spec.Buffer.String(), ZeroWeights: spec.ZeroWeights})
 	}
 	for i := range p.Lines {
 		p.Lines[i].Weights, p.Lines[i].Manual = map[int]string{}, map[int]string{}
@@ -112,7 +112,7 @@ func (s *TargetService) resolve(ctx context.Context, idb bun.IDB, a *planning.Ac
 
 // levelInputs fills the weights and manual amounts of the children of the
 // nodes at depth d.
-func (s *TargetService) levelInputs(ctx context.Context, idb bun.IDB, p *plan, depthOf []int, d int, spec *planning.LevelSpec, field string) error {
+func (s *TargetService) levelInputs(ctx context.Context, idb bun.IDB, p *planning.AllocationInputs, depthOf []int, d int, spec *planning.LevelSpec, field string) error {
 	var ref map[[2]int64]decimal.Decimal
 	if spec.Method == planning.MethodProportional && spec.ReferenceVersionID != nil {
 		var err error
@@ -149,7 +149,7 @@ func (s *TargetService) levelInputs(ctx context.Context, idb bun.IDB, p *plan, d
 
 // yearSums returns each org unit's year amount per product line in a
 // reference version, for the plan's lines and measure.
-func (s *TargetService) yearSums(ctx context.Context, idb bun.IDB, versionID int64, p *plan) (map[[2]int64]decimal.Decimal, error) {
+func (s *TargetService) yearSums(ctx context.Context, idb bun.IDB, versionID int64, p *planning.AllocationInputs) (map[[2]int64]decimal.Decimal, error) {
 	if _, err := s.db.loadVersion(ctx, idb, versionID); err != nil {
 		return nil, fieldErr(planning.EINVALID, "reference_version_id", "no such version")
 	}
@@ -182,7 +182,7 @@ func (s *TargetService) yearSums(ctx context.Context, idb bun.IDB, versionID int
 }
 
 // lockInputs records the current year and months of every locked unit.
-func (s *TargetService) lockInputs(ctx context.Context, idb bun.IDB, p *plan, req *planning.AllocationRequest, pos map[int64]int) error {
+func (s *TargetService) lockInputs(ctx context.Context, idb bun.IDB, p *planning.AllocationInputs, req *planning.AllocationRequest, pos map[int64]int) error {
 	if len(req.Locks) == 0 {
 		return nil
 	}
@@ -239,8 +239,8 @@ func (s *TargetService) lockInputs(ctx context.Context, idb bun.IDB, p *plan, re
 }
 
 // phasingInputs resolves the seasonality profile or the reference months.
-func (s *TargetService) phasingInputs(ctx context.Context, idb bun.IDB, p *plan, req *planning.AllocationRequest) error {
-	p.Phasing = &phasingPlan{Method: string(req.Phasing.Method)}
+func (s *TargetService) phasingInputs(ctx context.Context, idb bun.IDB, p *planning.AllocationInputs, req *planning.AllocationRequest) error {
+	p.Phasing = &planning.AllocationPhasing{Method: string(req.Phasing.Method)}
 	switch req.Phasing.Method {
 	case planning.PhaseProfile:
 		row := new(seasonalityRow)

@@ -7,7 +7,6 @@ import (
 
 	"github.com/uptrace/bun"
 
-	"github.com/cascade-planning/cascade/allocation"
 	"github.com/cascade-planning/cascade/planning"
 )
 
@@ -104,38 +103,17 @@ func (s *TargetService) FindAllocationRunByID(ctx context.Context, id int64, exp
 			return nil, notFound("allocation run", id)
 		}
 	}
-	p, err := decodePlan(row.Inputs)
+	p, err := planning.DecodeAllocationInputs(row.Inputs)
 	if err != nil {
 		return nil, planning.Errorf(planning.EINTERNAL, "allocation run %d has corrupt inputs", id)
 	}
-	results, err := p.run()
+	replay, err := p.Run()
 	if err != nil {
 		return nil, err
 	}
-	run.Replayed = checksum(p, results) == row.Checksum
-	under := 0
-	if explainUnder != nil {
-		found := false
-		for i, uid := range p.IDs {
-			if uid == *explainUnder {
-				under, found = i, true
-			}
-		}
-		if !found {
-			return nil, fieldErr(planning.EINVALID, "org_unit", "org unit %d is not part of this allocation", *explainUnder)
-		}
-	}
-	for li, r := range results {
-		for i := range p.IDs {
-			if p.Parents[i] != under || !sc.VisibleOrgUnit(p.IDs[i]) {
-				continue
-			}
-			ex, err := r.Explain(p.Keys[i])
-			if err != nil {
-				return nil, err
-			}
-			run.Explanation = append(run.Explanation, explanationOf(ex, p.IDs[i], p.Lines[li].ProductLineID))
-		}
+	run.Replayed = replay.Checksum() == row.Checksum
+	if run.Explanation, err = replay.Explain(explainUnder, sc.VisibleOrgUnit); err != nil {
+		return nil, err
 	}
 	sc.RedactAllocationRun(run)
 	return run, nil
@@ -153,15 +131,4 @@ func (s *TargetService) unitPaths(ctx context.Context, ids []int64) (map[int64]s
 		}
 	}
 	return out, nil
-}
-
-func explanationOf(ex *allocation.NodeExplanation, unitID, lineID int64) planning.NodeExplanation {
-	y := ex.Year
-	out := planning.NodeExplanation{OrgUnitID: unitID, ProductLineID: lineID, Amount: y.Amount.Decimal(), Basis: string(y.Basis),
-		Quota: y.Quota, Floor: y.Floor.Decimal(), Rule: string(y.Rule), Rank: y.Rank, Of: y.Of, TieByKey: y.TieByKey, Reason: y.Reason}
-	for _, m := range ex.Months {
-		out.Months = append(out.Months, planning.MonthExplanation{Period: m.Month, Amount: m.Amount.Decimal(), Basis: string(m.Basis),
-			Quota: m.Quota, Rule: string(m.Rule), Reason: m.Reason})
-	}
-	return out
 }

@@ -71,33 +71,11 @@ func (s *SeasonalityProfileService) FindSeasonalityProfileByID(ctx context.Conte
 
 // FindSeasonalityProfiles implements planning.SeasonalityProfileService.
 func (s *SeasonalityProfileService) FindSeasonalityProfiles(ctx context.Context, f planning.SeasonalityProfileFilter) ([]*planning.SeasonalityProfile, string, error) {
-	if _, err := planning.RequireActor(ctx); err != nil {
-		return nil, "", err
-	}
-	if err := f.Page.Validate(); err != nil {
-		return nil, "", err
-	}
-	var rows []seasonalityRow
-	q := s.db.bun.NewSelect().Model(&rows).OrderExpr("code ASC").Limit(fetchLimit(f.Page))
-	if f.Code != "" {
-		q.Where("code = ?", f.Code)
-	}
-	if after, _ := planning.DecodeCursor(f.Page.Cursor); after != "" {
-		q.Where("code > ?", after)
-	}
-	if err := q.Scan(ctx); err != nil {
-		return nil, "", s.db.mapError(err)
-	}
-	rows, next := cutPage(rows, f.Page, func(r *seasonalityRow) string { return r.Code })
-	out := make([]*planning.SeasonalityProfile, len(rows))
-	for i := range rows {
-		p, err := rows[i].toDomain()
-		if err != nil {
-			return nil, "", err
+	return findPage(ctx, s.db, f.Page, func(q *bun.SelectQuery) {
+		if f.Code != "" {
+			q.Where("code = ?", f.Code)
 		}
-		out[i] = p
-	}
-	return out, next, nil
+	}, func(r *seasonalityRow) string { return r.Code }, (*seasonalityRow).toDomain)
 }
 
 // CreateSeasonalityProfile implements planning.SeasonalityProfileService.
