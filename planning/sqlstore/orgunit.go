@@ -229,7 +229,9 @@ func fieldErr(code, field, format string, args ...any) error {
 	return e
 }
 
-func checkRevision(ifMatch *int64, current int64) error { return planning.CheckRevision(ifMatch, current) }
+func checkRevision(ifMatch *int64, current int64) error {
+	return planning.CheckRevision(ifMatch, current)
+}
 
 // UpdateOrgUnit implements planning.OrgUnitService.
 func (s *OrgUnitService) UpdateOrgUnit(ctx context.Context, id int64, upd planning.OrgUnitUpdate) (*planning.OrgUnit, error) {
