@@ -9,7 +9,6 @@ import (
 	"github.com/cascade-planning/cascade/planning"
 )
 
-
 func linear(floor, cap string) planning.Curve {
 	return planning.Curve{Kind: planning.CurveLinear, FloorPct: d(floor), CapPct: d(cap)}
 }
