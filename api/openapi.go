@@ -62,6 +62,8 @@ var openAPITypes = []any{
 	SeasonalityProfilePatch{}, TargetCellChange{}, TargetImportRefused{}, TargetImportReport{}, Token{},
 	TokenCreate{}, TokenCreated{}, TokenPage{}, TransitionRequest{}, TransitionRule{}, UnitValue{}, User{},
 	UserCreate{}, UserPage{}, UserPatch{}, Version{}, VersionCreate{}, VersionPage{},
+	Scorecard{}, ScorecardKPI{}, ScorecardList{}, ScorecardPut{}, ScoreCurve{}, ScoreReport{}, ScoreRounding{},
+	ScoreStep{}, KPIScore{}, UnitScore{},
 }
 
 // serverURLPlaceholder stands for the server URL in the document built at

@@ -80,6 +80,9 @@ func payloadFormats() map[string]payloadFormat {
 		"GET /actuals":                                 payloadJSON,
 		"GET /rounds/{id}/attainment":                  payloadJSON,
 		"GET /rounds/{id}/rankings":                    payloadJSON,
+		"GET /rounds/{id}/scorecards":                  payloadJSON,
+		"GET /rounds/{id}/scorecards/{level}":          payloadJSON,
+		"GET /rounds/{id}/scores":                      payloadJSON,
 		"GET /versions/{id}/export":                    payloadCSV,
 		"GET /versions/{id}/letters/{org_unit}":        payloadXLSX,
 	}
@@ -457,6 +460,8 @@ func (x *authzFixture) checkScopeProbes(t *testing.T) {
 		{fmt.Sprintf("/versions/%d/cell-history?org_unit=B-SH-KA&product_line=POS&measure=revenue&period=2027-06", x.v1), payloadJSON},
 		{fmt.Sprintf("/rounds/%d/attainment", x.r3), payloadJSON},
 		{fmt.Sprintf("/rounds/%d/rankings?level=key_account_team&measure=revenue", x.r3), payloadJSON},
+		{fmt.Sprintf("/rounds/%d/scores?level=branch", x.r3), payloadJSON},
+		{fmt.Sprintf("/rounds/%d/scores?level=key_account_team&period=2027-04", x.r3), payloadJSON},
 		{"/audit?entity=org_unit", payloadJSON},
 		{fmt.Sprintf("/audit?round=%d", x.r1), payloadJSON},
 		{"/audit?limit=1", payloadJSON},
@@ -503,6 +508,7 @@ func (x *authzFixture) checkScopeProbes(t *testing.T) {
 		{fmt.Sprintf("/versions/%d/letters/B-JS", x.v3), fmt.Sprintf("/versions/%d/letters/%s", x.v3, ghostUnit)},
 		{"/actuals?org_unit=B-JS", "/actuals?org_unit=" + ghostUnit},
 		{fmt.Sprintf("/rounds/%d/attainment?org_unit=B-JS", x.r3), fmt.Sprintf("/rounds/%d/attainment?org_unit=%s", x.r3, ghostUnit)},
+		{fmt.Sprintf("/rounds/%d/scores?level=branch&org_unit=B-JS", x.r3), fmt.Sprintf("/rounds/%d/scores?level=branch&org_unit=%s", x.r3, ghostUnit)},
 	}
 	for role := range scopeRoots {
 		for _, p := range pairs {

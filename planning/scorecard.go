@@ -359,6 +359,20 @@ func RankScores(units []UnitScore) {
 	}
 }
 
+// CheckScorecardWrite says whether a may write the scorecards of round r:
+// EFORBIDDEN out of role (the strategy office and administrators write
+// them), then ECONFLICT once the round is approved or closed (a scorecard
+// is signed off with the budget it assesses).
+func CheckScorecardWrite(a *Actor, r *Round) error {
+	if a == nil || !a.HasRole(RoleStrategyOffice, RoleAdmin) {
+		return Errorf(EFORBIDDEN, "only the strategy office and administrators write scorecards")
+	}
+	if r.Status == RoundApproved || r.Status == RoundClosed {
+		return Errorf(ECONFLICT, "round %s is %s: its scorecards were signed off with its budget and no longer change", r.Code, r.Status)
+	}
+	return nil
+}
+
 // ScoreFilter selects the scores of one level's units on its scorecard.
 type ScoreFilter struct {
 	RoundID   int64

@@ -205,18 +205,6 @@ func (s *ScorecardService) find(ctx context.Context, idb bun.IDB, r *planning.Ro
 	return c, s.label(ctx, idb, c)
 }
 
-// requireScorecardWriter checks the role (403) and then the round's state
-// (409): a scorecard is part of what the round's approval signs off.
-func requireScorecardWriter(a *planning.Actor, r *planning.Round) error {
-	if !a.HasRole(planning.RoleStrategyOffice, planning.RoleAdmin) {
-		return planning.Errorf(planning.EFORBIDDEN, "only the strategy office and administrators write scorecards")
-	}
-	if r.Status == planning.RoundApproved || r.Status == planning.RoundClosed {
-		return planning.Errorf(planning.ECONFLICT, "round %s is %s: its scorecards were signed off with its budget and no longer change", r.Code, r.Status)
-	}
-	return nil
-}
-
 // PutScorecard implements planning.ScorecardService.
 func (s *ScorecardService) PutScorecard(ctx context.Context, c *planning.Scorecard, ifMatch *int64) (created bool, err error) {
 	a, err := planning.RequireActor(ctx)
@@ -228,7 +216,7 @@ func (s *ScorecardService) PutScorecard(ctx context.Context, c *planning.Scoreca
 		if err != nil {
 			return err
 		}
-		if err := requireScorecardWriter(a, r); err != nil {
+		if err := planning.CheckScorecardWrite(a, r); err != nil {
 			return err
 		}
 		if err := c.Validate(); err != nil {
@@ -324,7 +312,7 @@ func (s *ScorecardService) DeleteScorecard(ctx context.Context, roundID int64, l
 		if err != nil {
 			return err
 		}
-		if err := requireScorecardWriter(a, r); err != nil {
+		if err := planning.CheckScorecardWrite(a, r); err != nil {
 			return err
 		}
 		old := new(scorecardRow)

@@ -1,0 +1,132 @@
+package api_test
+
+import (
+	"fmt"
+	"strings"
+	"testing"
+
+	"github.com/cascade-planning/cascade/api"
+	"github.com/cascade-planning/cascade/api/apitest"
+)
+
+// branchCard is revenue (60%, linear 0-120%) and POS revenue as a key
+// product (40%, steps), rounded at 2 places half up.
+func branchCard(edit func(kpis []map[string]any)) map[string]any {
+	kpis := []map[string]any{
+		{"measure": "revenue", "label": "Revenue", "weight": "60", "direction": "higher",
+			"curve": map[string]any{"kind": "linear", "floor_pct": "0", "cap_pct": "120"}},
+		{"measure": "revenue", "product_lines": []string{"POS"}, "label": "Key product POS", "weight": "40", "direction": "higher",
+			"curve": map[string]any{"kind": "steps", "steps": []map[string]any{
+				{"min_pct": "90", "points": "80"}, {"min_pct": "100", "points": "100"}, {"min_pct": "110", "points": "120"}}}},
+	}
+	if edit != nil {
+		edit(kpis)
+	}
+	return map[string]any{"name": "Branch manager", "kpis": kpis, "rounding": map[string]any{"places": 2, "mode": "half_up"}}
+}
+
+func TestScorecardsOverHTTP(t *testing.T) {
+	apitest.ForEachDB(t, func(t *testing.T, env *apitest.Env) {
+		round := openDemoRound(t, env, "FY2027")
+		vid := *round.WorkingVersionID
+		var cells [][5]string
+		for _, m := range round.Months {
+			cells = append(cells, [5]string{"B-SH", "POS", "revenue", m, "250.00"}, [5]string{"B-SH", "CPC", "revenue", m, "50.00"},
+				[5]string{"B-JS", "POS", "revenue", m, "200.00"})
+		}
+		putCells(t, env, "strategy", vid, cells...)
+		card := fmt.Sprintf("/api/v1/rounds/%d/scorecards/branch", round.ID)
+		scores := fmt.Sprintf("/api/v1/rounds/%d/scores?level=branch&basis=ytd&period=2027-06", round.ID)
+		unchanged := func(t *testing.T, env *apitest.Env, _ *apitest.Response) {
+			if r := env.Request("GET", card, apitest.Token("strategy"), nil, nil); r.Status != 404 {
+				t.Fatalf("a refused write stored a scorecard: %d %s", r.Status, r.Body)
+			}
+		}
+		apitest.Run(t, env, []apitest.Scenario{
+			{Name: "product managers do not write scorecards", Method: "PUT", URL: card, As: "pm-industry", Body: branchCard(nil),
+				ExpectedStatus: 403, After: unchanged},
+			{Name: "an unknown level is no resource", Method: "PUT", URL: fmt.Sprintf("/api/v1/rounds/%d/scorecards/galaxy", round.ID), As: "strategy",
+				Body: branchCard(nil), ExpectedStatus: 404},
+			{Name: "weights must sum to exactly 100", Method: "PUT", URL: card, As: "strategy",
+				Body: branchCard(func(k []map[string]any) { k[0]["weight"] = "59.99" }), ExpectedStatus: 422,
+				ExpectedContent: []string{`"field":"kpis"`, "exactly 100, not 99.99"}, After: unchanged},
+			{Name: "a weight has at most 2 places", Method: "PUT", URL: card, As: "strategy",
+				Body: branchCard(func(k []map[string]any) { k[0]["weight"] = "59.995"; k[1]["weight"] = "40.005" }), ExpectedStatus: 422,
+				ExpectedContent: []string{`"field":"kpis[0].weight"`, `"field":"kpis[1].weight"`}, After: unchanged},
+			{Name: "a measure of the round", Method: "PUT", URL: card, As: "strategy",
+				Body: branchCard(func(k []map[string]any) { k[0]["measure"] = "collections" }), ExpectedStatus: 422,
+				ExpectedContent: []string{`"field":"kpis[0].measure"`, "not a measure of round FY2027"}, After: unchanged},
+			{Name: "key product lines exist", Method: "PUT", URL: card, As: "strategy",
+				Body: branchCard(func(k []map[string]any) { k[1]["product_lines"] = []string{"NOPE"} }), ExpectedStatus: 422,
+				ExpectedContent: []string{`"field":"kpis[1].product_lines[0]"`}, After: unchanged},
+			{Name: "step thresholds ascend", Method: "PUT", URL: card, As: "strategy",
+				Body: branchCard(func(k []map[string]any) {
+					k[1]["curve"] = map[string]any{"kind": "steps", "steps": []map[string]any{{"min_pct": "100", "points": "100"}, {"min_pct": "90", "points": "120"}}}
+				}), ExpectedStatus: 422, ExpectedContent: []string{`"field":"kpis[1].curve.steps[1].min_pct"`}, After: unchanged},
+			{Name: "a direction is higher or lower", Method: "PUT", URL: card, As: "strategy",
+				Body: branchCard(func(k []map[string]any) { k[0]["direction"] = "up" }), ExpectedStatus: 422,
+				ExpectedContent: []string{`"field":"kpis[0].direction"`}, After: unchanged},
+			{Name: "no scores without a scorecard", Method: "GET", URL: scores, As: "strategy", ExpectedStatus: 404},
+			{Name: "the strategy office creates it", Method: "PUT", URL: card, As: "strategy", Body: branchCard(nil), ExpectedStatus: 201,
+				ExpectedHeaders: map[string]string{"ETag": `"1"`}, ExpectedContent: []string{`"on_target_score":"100.00"`, `"product_lines":["POS"]`}},
+			{Name: "a stale If-Match", Method: "PUT", URL: card, As: "strategy", Body: branchCard(nil), Headers: map[string]string{"If-Match": `"7"`},
+				ExpectedStatus: 412},
+			{Name: "and replaces it", Method: "PUT", URL: card, As: "admin", Body: branchCard(nil), Headers: map[string]string{"If-Match": `"1"`},
+				ExpectedStatus: 200, ExpectedHeaders: map[string]string{"ETag": `"2"`}},
+			{Name: "everybody reads it", Method: "GET", URL: card, As: "bm-sh", ExpectedStatus: 200, ExpectedContent: []string{`"level":"branch"`}},
+			{Name: "and the list", Method: "GET", URL: fmt.Sprintf("/api/v1/rounds/%d/scorecards", round.ID), As: "auditor", ExpectedStatus: 200,
+				ExpectedContent: []string{`"name":"Branch manager"`}},
+			{Name: "no budget of record yet", Method: "GET", URL: scores, As: "strategy", ExpectedStatus: 409},
+			{Name: "the level is required", Method: "GET", URL: fmt.Sprintf("/api/v1/rounds/%d/scores", round.ID), As: "strategy", ExpectedStatus: 400,
+				ExpectedContent: []string{`"field":"level"`}},
+		})
+
+		approveWorkingVersion(t, env, round)
+		csvFile := "org_unit,product_line,measure,month,amount\n" +
+			"B-SH-KA,POS,revenue,2027-04,90.00\nB-SH-KA,POS,revenue,2027-05,110.00\nB-SH-KA,POS,revenue,2027-06,120.00\n" +
+			"B-SH-CH,POS,revenue,2027-04,150.00\nB-SH-CH,POS,revenue,2027-05,140.00\nB-SH-CH,POS,revenue,2027-06,160.00\n" +
+			"B-SH-KA,CPC,revenue,2027-06,30.00\n" +
+			"B-JS-KA,POS,revenue,2027-04,200.00\nB-JS-KA,POS,revenue,2027-05,200.00\nB-JS-KA,POS,revenue,2027-06,200.00\n"
+		if r := upload(t, env, "strategy", "/api/v1/actuals/imports", "q1.csv", []byte(csvFile), map[string]string{"round": "FY2027"}); r.Status != 200 {
+			t.Fatalf("import: %d %s", r.Status, r.Body)
+		}
+		apitest.Run(t, env, []apitest.Scenario{
+			{Name: "signed off with the budget: no more changes", Method: "PUT", URL: card, As: "strategy", Body: branchCard(nil), ExpectedStatus: 409},
+			{Name: "nor removal", Method: "DELETE", URL: card, As: "strategy", ExpectedStatus: 409},
+			{Name: "a branch manager's scores are their branch's", Method: "GET", URL: scores, As: "bm-sh", ExpectedStatus: 200,
+				ExpectedContent: []string{`"org_unit":"B-SH"`, `"score":"93.33"`}, NotExpectedContent: []string{"B-JS"}},
+		})
+
+		var rep api.ScoreReport
+		env.GetJSON("strategy", scores, &rep)
+		if !rep.BudgetOfRecord || rep.Period != "2027-06" || rep.TargetFrom != "2027-04" || rep.ScorecardRevision != 2 || !strings.Contains(rep.TieRule, "org unit code") {
+			t.Fatalf("report header %+v", rep.AttainmentBasis)
+		}
+		var got []string
+		for _, u := range rep.Items[:3] {
+			line := fmt.Sprintf("%d %s %s %s", u.Rank, u.OrgUnit, u.Score, u.ExactScore)
+			for _, k := range u.KPIs {
+				line += fmt.Sprintf(" | %s %s/%s %v %s %s", strings.Join(k.ProductLines, ","), k.Target, k.Actual, deref(k.AttainmentPct), k.Points, k.WeightedPoints)
+			}
+			got = append(got, line)
+		}
+		want := []string{
+			"1 B-JS 100.00 100 |  600.00/600.00 100.00 100 60 | POS 600.00/600.00 100.00 100 40",
+			"2 B-SH 93.33 93.334 |  900.00/800.00 88.89 88.89 53.334 | POS 750.00/770.00 102.67 100 40",
+			"3 B-AH 0.00 0 |  0.00/0.00 null 0 0 | POS 0.00/0.00 null 0 0",
+		}
+		if strings.Join(got, "\n") != strings.Join(want, "\n") {
+			t.Fatalf("scores\n%s\nwant\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))
+		}
+		if n := len(rep.Items); n != 8 {
+			t.Fatalf("%d branches scored, want all 8", n)
+		}
+	})
+}
+
+func deref(s *string) string {
+	if s == nil {
+		return "null"
+	}
+	return *s
+}
