@@ -1,7 +1,12 @@
 package api_test
 
 import (
+	"bytes"
 	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
 	"strings"
 	"testing"
 
@@ -121,7 +126,76 @@ func TestScorecardsOverHTTP(t *testing.T) {
 		if n := len(rep.Items); n != 8 {
 			t.Fatalf("%d branches scored, want all 8", n)
 		}
+		t.Run("pdf letter", func(t *testing.T) {
+			checkPDFLetter(t, env, fmt.Sprintf("/api/v1/versions/%d/letters/B-SH?format=pdf", vid), "bm-sh",
+				// The Chinese unit name, a month's and the year's totals
+				// of revenue (POS 250.00 + CPC 50.00 a month), and the
+				// scorecard.
+				"上海分公司", "目标责任书", "300.00", "3,600.00", "3,000.00", "Branch manager", "Key product POS", "≥110% → 120", "Recipient")
+		})
+		apitest.Run(t, env, []apitest.Scenario{
+			{Name: "a letter format is xlsx or pdf", Method: "GET", URL: fmt.Sprintf("/api/v1/versions/%d/letters/B-SH?format=doc", vid), As: "bm-sh",
+				ExpectedStatus: 400, ExpectedContent: []string{`"field":"format"`}},
+			{Name: "another branch's letter is not found", Method: "GET", URL: fmt.Sprintf("/api/v1/versions/%d/letters/B-JS?format=pdf", vid), As: "bm-sh",
+				ExpectedStatus: 404},
+		})
 	})
+}
+
+// checkPDFLetter downloads a PDF letter and checks it with poppler's tools:
+// pdftotext finds every wanted text, the letter has one or two pages, and
+// pdftoppm renders each page.
+func checkPDFLetter(t *testing.T, env *apitest.Env, path, user string, want ...string) {
+	t.Helper()
+	for _, tool := range []string{"pdftotext", "pdftoppm", "pdfinfo"} {
+		if _, err := exec.LookPath(tool); err != nil {
+			t.Skipf("SKIPPED: %s is not installed (apt-get install poppler-utils): the PDF letter is not checked", tool)
+		}
+	}
+	r := env.Request("GET", path, apitest.Token(user), nil, nil)
+	if r.Status != 200 || r.Header.Get("Content-Type") != "application/pdf" || !bytes.HasPrefix(r.Body, []byte("%PDF-")) {
+		t.Fatalf("GET %s: %d %s %.200q\n%s", path, r.Status, r.Header.Get("Content-Type"), r.Body, env.Logs())
+	}
+	dir := t.TempDir()
+	file := filepath.Join(dir, "letter.pdf")
+	if err := os.WriteFile(file, r.Body, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if os.Getenv("CASCADE_KEEP_PDF") != "" {
+		_ = os.WriteFile(os.Getenv("CASCADE_KEEP_PDF"), r.Body, 0o600)
+	}
+	text, err := exec.Command("pdftotext", "-layout", file, "-").CombinedOutput()
+	if err != nil {
+		t.Fatalf("pdftotext: %v: %s", err, text)
+	}
+	for _, w := range want {
+		if !strings.Contains(string(text), w) {
+			t.Errorf("the letter's text lacks %q:\n%s", w, text)
+		}
+	}
+	info, err := exec.Command("pdfinfo", file).CombinedOutput()
+	if err != nil {
+		t.Fatalf("pdfinfo: %v: %s", err, info)
+	}
+	var pages int
+	for _, line := range strings.Split(string(info), "\n") {
+		if rest, ok := strings.CutPrefix(line, "Pages:"); ok {
+			pages, _ = strconv.Atoi(strings.TrimSpace(rest))
+		}
+		if rest, ok := strings.CutPrefix(line, "Page size:"); ok && !strings.Contains(rest, "(A4)") {
+			t.Errorf("page size %s, want A4", strings.TrimSpace(rest))
+		}
+	}
+	if pages < 1 || pages > 2 {
+		t.Errorf("a branch's letter has %d pages, want 1 or 2", pages)
+	}
+	if out, err := exec.Command("pdftoppm", "-r", "40", "-png", file, filepath.Join(dir, "page")).CombinedOutput(); err != nil {
+		t.Fatalf("pdftoppm: %v: %s", err, out)
+	}
+	pngs, _ := filepath.Glob(filepath.Join(dir, "page*.png"))
+	if len(pngs) != pages {
+		t.Errorf("pdftoppm rendered %d of %d pages", len(pngs), pages)
+	}
 }
 
 func deref(s *string) string {

@@ -266,12 +266,14 @@ func ptrTo[T any](v T) *T { return &v }
 //
 //	@Summary		Download an org unit's target letter
 //	@ID				getLetter
-//	@Description	The target letter (目标责任书) of an org unit as XLSX: the unit's own targets in the version by product line and month, with quarter and year totals, for every measure of the round, and the approval record — who approved the budget of record and when, who froze it and when. The version must be its round's budget of record (409 otherwise). A branch manager downloads their branch's and teams' letters; units outside your scope are 404.
+//	@Description	The target letter (目标责任书) of an org unit as XLSX (the default) or, with format=pdf, as a printable A4 PDF: the unit's own targets in the version by product line and month, with quarter and year totals, for every measure of the round, and the approval record — who approved the budget of record and when, who froze it and when. The PDF adds cover text, the scorecard of the unit's level (when the round has one) and signature blocks for the issuer and the recipient; Chinese is set in an embedded font, times in the server's time zone. The version must be its round's budget of record (409 otherwise). A branch manager downloads their branch's and teams' letters; units outside your scope are 404.
 //	@Tags			spreadsheets
 //	@Security		BearerAuth
 //	@Produce		application/vnd.openxmlformats-officedocument.spreadsheetml.sheet
+//	@Produce		application/pdf
 //	@Param			id			path		int			true	"Version id: the round's budget of record"
 //	@Param			org_unit	path		string		true	"Org unit code"
+//	@Param			format		query		string		false	"xlsx (default) or pdf"	Enums(xlsx,pdf)
 //	@Success		200			{file}		file		"The letter"
 //	@Header			200			{string}	ETag		"The version's revision"
 //	@Failure		400			{object}	api.Problem	"Bad id or query parameter"
@@ -283,7 +285,12 @@ func (s *Server) getLetter(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	if err := newQuery(c).err(); err != nil {
+	q := newQuery(c, "format")
+	format := q.str("format")
+	if format != "" && format != "xlsx" && format != "pdf" {
+		q.fail("format", "must be xlsx or pdf")
+	}
+	if err := q.err(); err != nil {
 		return err
 	}
 	v, r, err := s.versionRound(c, id)
@@ -328,6 +335,19 @@ func (s *Server) getLetter(c echo.Context) error {
 		l.IssuedTo = a.User.Name
 	}
 	var buf bytes.Buffer
+	if format == "pdf" {
+		card, err := s.svcs.Scorecards.FindScorecard(ctx, r.ID, unit.Kind)
+		switch {
+		case err == nil:
+			l.Scorecard = card
+		case planning.ErrorCode(err) != planning.ENOTFOUND:
+			return err
+		}
+		if err := spreadsheet.WriteLetterPDF(&buf, l); err != nil {
+			return err
+		}
+		return sendFile(c, "application/pdf", fmt.Sprintf("target-letter-%s-%s.pdf", fileSafe(r.Code), fileSafe(unit.Code)), v.Revision, buf.Bytes())
+	}
 	if err := spreadsheet.WriteLetter(&buf, l); err != nil {
 		return err
 	}

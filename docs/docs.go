@@ -5271,9 +5271,10 @@ const docTemplate = `{
                         "BearerAuth": []
                     }
                 ],
-                "description": "The target letter (目标责任书) of an org unit as XLSX: the unit's own targets in the version by product line and month, with quarter and year totals, for every measure of the round, and the approval record — who approved the budget of record and when, who froze it and when. The version must be its round's budget of record (409 otherwise). A branch manager downloads their branch's and teams' letters; units outside your scope are 404.",
+                "description": "The target letter (目标责任书) of an org unit as XLSX (the default) or, with format=pdf, as a printable A4 PDF: the unit's own targets in the version by product line and month, with quarter and year totals, for every measure of the round, and the approval record — who approved the budget of record and when, who froze it and when. The PDF adds cover text, the scorecard of the unit's level (when the round has one) and signature blocks for the issuer and the recipient; Chinese is set in an embedded font, times in the server's time zone. The version must be its round's budget of record (409 otherwise). A branch manager downloads their branch's and teams' letters; units outside your scope are 404.",
                 "produces": [
-                    "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
+                    "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+                    "application/pdf"
                 ],
                 "tags": [
                     "spreadsheets"
@@ -5294,6 +5295,16 @@ const docTemplate = `{
                         "name": "org_unit",
                         "in": "path",
                         "required": true
+                    },
+                    {
+                        "enum": [
+                            "xlsx",
+                            "pdf"
+                        ],
+                        "type": "string",
+                        "description": "xlsx (default) or pdf",
+                        "name": "format",
+                        "in": "query"
                     }
                 ],
                 "responses": {

@@ -26,6 +26,9 @@ type Letter struct {
 	Rows     []planning.GridRow
 	IssuedAt time.Time
 	IssuedTo string
+	// Scorecard is the scorecard of the unit's level, if the round has
+	// one; the PDF letter shows it.
+	Scorecard *planning.Scorecard
 }
 
 // LetterSheet is the name of the letter's one sheet.
