@@ -462,6 +462,7 @@ func (x *authzFixture) checkScopeProbes(t *testing.T) {
 		{fmt.Sprintf("/rounds/%d/rankings?level=key_account_team&measure=revenue", x.r3), payloadJSON},
 		{fmt.Sprintf("/rounds/%d/scores?level=branch", x.r3), payloadJSON},
 		{fmt.Sprintf("/rounds/%d/scores?level=key_account_team&period=2027-04", x.r3), payloadJSON},
+		{fmt.Sprintf("/rounds/%d/scores?level=branch&format=xlsx", x.r3), payloadXLSX},
 		{"/audit?entity=org_unit", payloadJSON},
 		{fmt.Sprintf("/audit?round=%d", x.r1), payloadJSON},
 		{"/audit?limit=1", payloadJSON},

@@ -1,6 +1,7 @@
 package api
 
 import (
+	"bytes"
 	"fmt"
 	"net/http"
 	"time"
@@ -9,6 +10,7 @@ import (
 	"github.com/shopspring/decimal"
 
 	"github.com/cascade-planning/cascade/planning"
+	"github.com/cascade-planning/cascade/spreadsheet"
 )
 
 // pctScale is the decimal places of weights, attainment thresholds and
@@ -362,13 +364,16 @@ func (s *Server) deleteScorecard(c echo.Context) error {
 //	@Tags			scorecards
 //	@Security		BearerAuth
 //	@Produce		json
+//	@Produce		application/vnd.openxmlformats-officedocument.spreadsheetml.sheet
 //	@Param			id			path		int		true	"Round id"
 //	@Param			level		query		string	true	"Org level, e.g. branch"
+//	@Param			format		query		string	false	"json (default) or xlsx: the same scores as a workbook that prints landscape, fitted to the page width"	Enums(json,xlsx)
 //	@Param			org_unit	query		string	false	"Org unit code: that unit only"
 //	@Param			version		query		int		false	"Version id (default: the budget of record)"
 //	@Param			period		query		string	false	"The month the scores are as of (default: the latest month with actuals)"
 //	@Param			basis		query		string	false	"month (default), qtd, ytd or year"	Enums(month,qtd,ytd,year)
 //	@Success		200			{object}	api.ScoreReport
+//	@Header			200			{string}	ETag		"With format=xlsx: the scorecard's revision"
 //	@Failure		400			{object}	api.Problem	"Bad query parameter"
 //	@Failure		401			{object}	api.Problem	"Not authenticated"
 //	@Failure		404			{object}	api.Problem	"No such round, no scorecard for the level, or org unit outside your scope"
@@ -377,7 +382,11 @@ func (s *Server) deleteScorecard(c echo.Context) error {
 //	@Router			/rounds/{id}/scores [get]
 func (s *Server) getScores(c echo.Context) error {
 	ctx := c.Request().Context()
-	q := newQuery(c, "version", "level", "org_unit", "period", "basis")
+	q := newQuery(c, "version", "level", "org_unit", "period", "basis", "format")
+	format := q.str("format")
+	if format != "" && format != "json" && format != "xlsx" {
+		q.fail("format", "must be json or xlsx")
+	}
 	r, version, period, basis, err := s.attainmentParams(c, q)
 	if err != nil {
 		return err
@@ -408,6 +417,14 @@ func (s *Server) getScores(c echo.Context) error {
 		return err
 	}
 	card := rep.Scorecard
+	if format == "xlsx" {
+		var buf bytes.Buffer
+		if err := spreadsheet.WriteScores(&buf, rep, tieRule); err != nil {
+			return err
+		}
+		return sendFile(c, mimeXLSX, fmt.Sprintf("scores-%s-%s-%s-%s.xlsx", fileSafe(r.Code), card.Level, r.MonthLabel(rep.Period), rep.Basis),
+			card.Revision, buf.Bytes())
+	}
 	out := ScoreReport{AttainmentBasis: fromDomainAttainmentBasis(&rep.AttainmentReport), Level: string(card.Level),
 		ScorecardRevision: card.Revision, Rounding: ScoreRounding{Places: card.Rounding.Places, Mode: string(card.Rounding.Mode)},
 		TieRule: tieRule, Items: make([]UnitScore, 0, len(rep.Units))}

@@ -10,6 +10,8 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/xuri/excelize/v2"
+
 	"github.com/cascade-planning/cascade/api"
 	"github.com/cascade-planning/cascade/api/apitest"
 )
@@ -126,6 +128,39 @@ func TestScorecardsOverHTTP(t *testing.T) {
 		if n := len(rep.Items); n != 8 {
 			t.Fatalf("%d branches scored, want all 8", n)
 		}
+		t.Run("xlsx", func(t *testing.T) {
+			r := env.Request("GET", scores+"&format=xlsx", apitest.Token("strategy"), nil, nil)
+			if r.Status != 200 {
+				t.Fatalf("xlsx: %d %s", r.Status, r.Body)
+			}
+			f, err := excelize.OpenReader(bytes.NewReader(r.Body))
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer f.Close()
+			rows, err := f.GetRows("Scores")
+			if err != nil {
+				t.Fatal(err)
+			}
+			var sh []string
+			for _, row := range rows {
+				if len(row) > 4 && row[1] == "B-SH" {
+					sh = row
+				}
+			}
+			if len(sh) < 15 || sh[0] != "2" || sh[3] != "93.33" || sh[4] != "93.334" || sh[13] != "100" || sh[14] != "40" {
+				t.Fatalf("B-SH's row %q", sh)
+			}
+			if titles := f.GetDefinedName(); len(titles) != 1 || titles[0].Name != "_xlnm.Print_Titles" || titles[0].RefersTo != "'Scores'!$6:$7" {
+				t.Fatalf("print titles %+v", titles)
+			}
+			if layout, err := f.GetPageLayout("Scores"); err != nil || *layout.Orientation != "landscape" {
+				t.Fatalf("page layout %q %v", *layout.Orientation, err)
+			}
+			if props, err := f.GetSheetProps("Scores"); err != nil || props.FitToPage == nil || !*props.FitToPage {
+				t.Fatalf("not fitted to the page: %+v %v", props, err)
+			}
+		})
 		t.Run("pdf letter", func(t *testing.T) {
 			checkPDFLetter(t, env, fmt.Sprintf("/api/v1/versions/%d/letters/B-SH?format=pdf", vid), "bm-sh",
 				// The Chinese unit name, a month's and the year's totals

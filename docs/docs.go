@@ -2755,7 +2755,8 @@ const docTemplate = `{
                 ],
                 "description": "Scores every unit of the level that the caller sees on the level's scorecard, best first. Each KPI compares the unit's own target with its subtree's actuals over the basis (summed over the KPI's product lines, as the attainment report does), so a corrected actual restates the score. Points are exact; the total is rounded once by the scorecard's rule. Ranks follow tie_rule. With org_unit, only that unit, at its place among the level. Same version, period and basis rules as the attainment report.",
                 "produces": [
-                    "application/json"
+                    "application/json",
+                    "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
                 ],
                 "tags": [
                     "scorecards"
@@ -2776,6 +2777,16 @@ const docTemplate = `{
                         "name": "level",
                         "in": "query",
                         "required": true
+                    },
+                    {
+                        "enum": [
+                            "json",
+                            "xlsx"
+                        ],
+                        "type": "string",
+                        "description": "json (default) or xlsx: the same scores as a workbook that prints landscape, fitted to the page width",
+                        "name": "format",
+                        "in": "query"
                     },
                     {
                         "type": "string",
@@ -2813,6 +2824,12 @@ const docTemplate = `{
                         "description": "OK",
                         "schema": {
                             "$ref": "#/definitions/api.ScoreReport"
+                        },
+                        "headers": {
+                            "ETag": {
+                                "type": "string",
+                                "description": "With format=xlsx: the scorecard's revision"
+                            }
                         }
                     },
                     "400": {
