@@ -391,6 +391,22 @@ type ScoreReport struct {
 	Units []UnitScore
 }
 
+// ScoreIssue is a level's scores as issued at one moment: what each unit
+// scored, on the scorecard as it was, for a period and basis. Scores are
+// computed from the actuals as they are, so a corrected actual restates
+// them; an issue keeps what was issued before.
+type ScoreIssue struct {
+	ID        int64
+	RoundID   int64
+	VersionID int64
+	Period    int
+	Basis     Basis
+	Scorecard *Scorecard
+	Units     []UnitScore
+	IssuedBy  *int64
+	IssuedAt  time.Time
+}
+
 // ScorecardService keeps the scorecards of rounds and scores units on them.
 // Everybody signed in reads scorecards; the strategy office and
 // administrators write them (EFORBIDDEN otherwise), while the round is not
@@ -412,4 +428,11 @@ type ScorecardService interface {
 	// Scores are computed from the targets and the actuals as they are now,
 	// so a corrected actual restates every score it enters.
 	FindScores(ctx context.Context, f ScoreFilter) (*ScoreReport, error)
+	// IssueScores records the scores of every unit of a level (f.OrgUnitID
+	// must be nil) as they are now. The strategy office and administrators
+	// issue them (EFORBIDDEN otherwise).
+	IssueScores(ctx context.Context, f ScoreFilter) (*ScoreIssue, error)
+	// FindScoreIssues lists a level's issued scores, oldest first, each
+	// with the units the actor sees.
+	FindScoreIssues(ctx context.Context, roundID int64, level OrgUnitKind) ([]*ScoreIssue, error)
 }

@@ -418,3 +418,175 @@ func (s *ScorecardService) FindScores(ctx context.Context, f planning.ScoreFilte
 }
 
 func isNoRows(err error) bool { return errors.Is(err, sql.ErrNoRows) }
+
+type scoreIssueRow struct {
+	bun.BaseModel     `bun:"table:score_issues"`
+	ID                int64     `bun:"id,pk,autoincrement" json:"id"`
+	RoundID           int64     `bun:"round_id" json:"round_id"`
+	Level             string    `bun:"level" json:"level"`
+	VersionID         int64     `bun:"version_id" json:"version_id"`
+	Period            int       `bun:"period" json:"period"`
+	Basis             string    `bun:"basis" json:"basis"`
+	ScorecardRevision int64     `bun:"scorecard_revision" json:"scorecard_revision"`
+	Scorecard         string    `bun:"scorecard" json:"-"` // JSON: scorecardDoc
+	Items             string    `bun:"items" json:"-"`     // JSON: []issuedUnit
+	IssuedBy          *int64    `bun:"issued_by" json:"issued_by"`
+	IssuedAt          time.Time `bun:"issued_at" json:"issued_at"`
+}
+
+// scorecardDoc is a scorecard as an issue keeps it, codes included.
+type scorecardDoc struct {
+	Name     string     `json:"name"`
+	KPIs     string     `json:"kpis"`
+	Rounding string     `json:"rounding"`
+	Measures []string   `json:"measures"`
+	Lines    [][]string `json:"lines"`
+}
+
+type issuedKPI struct {
+	Target   string  `json:"target"`
+	Actual   string  `json:"actual"`
+	Scale    int32   `json:"scale"`
+	Pct      *string `json:"pct"`
+	Points   string  `json:"points"`
+	Weighted string  `json:"weighted"`
+}
+
+type issuedUnit struct {
+	Rank  int         `json:"rank"`
+	ID    int64       `json:"id"`
+	Code  string      `json:"code"`
+	Name  string      `json:"name"`
+	Path  string      `json:"path"`
+	Total string      `json:"total"`
+	Exact string      `json:"exact"`
+	KPIs  []issuedKPI `json:"kpis"`
+}
+
+// IssueScores implements planning.ScorecardService.
+func (s *ScorecardService) IssueScores(ctx context.Context, f planning.ScoreFilter) (*planning.ScoreIssue, error) {
+	a, err := planning.RequireActor(ctx)
+	if err != nil {
+		return nil, err
+	}
+	if !a.HasRole(planning.RoleStrategyOffice, planning.RoleAdmin) {
+		return nil, planning.Errorf(planning.EFORBIDDEN, "only the strategy office and administrators issue scores")
+	}
+	f.OrgUnitID = nil
+	rep, err := s.FindScores(ctx, f)
+	if err != nil {
+		return nil, err
+	}
+	card := rep.Scorecard
+	kpis, rounding := encodeScorecard(card)
+	doc := scorecardDoc{Name: card.Name, KPIs: kpis, Rounding: rounding}
+	for _, k := range card.KPIs {
+		doc.Measures = append(doc.Measures, k.MeasureCode)
+		doc.Lines = append(doc.Lines, k.ProductLineCodes)
+	}
+	units := make([]issuedUnit, len(rep.Units))
+	for i, u := range rep.Units {
+		iu := issuedUnit{Rank: u.Rank, ID: u.OrgUnitID, Code: u.OrgUnitCode, Name: u.OrgUnitName, Path: u.OrgUnitPath,
+			Total: u.Total.String(), Exact: u.Exact.String()}
+		for _, k := range u.KPIs {
+			ik := issuedKPI{Target: k.Target.String(), Actual: k.Actual.String(), Scale: k.Scale, Points: k.Points.String(), Weighted: k.Weighted.String()}
+			if k.AttainmentPct != nil {
+				p := k.AttainmentPct.String()
+				ik.Pct = &p
+			}
+			iu.KPIs = append(iu.KPIs, ik)
+		}
+		units[i] = iu
+	}
+	cb, _ := json.Marshal(doc)
+	ub, _ := json.Marshal(units)
+	row := &scoreIssueRow{RoundID: rep.Round.ID, Level: string(card.Level), VersionID: rep.VersionID, Period: rep.Period, Basis: string(rep.Basis),
+		ScorecardRevision: card.Revision, Scorecard: string(cb), Items: string(ub), IssuedAt: s.db.Now()}
+	if id := a.UserID(); id != 0 {
+		row.IssuedBy = &id
+	}
+	err = s.db.inTx(ctx, func(tx bun.Tx) error {
+		if _, err := tx.NewInsert().Model(row).Returning("id").Exec(ctx); err != nil {
+			return s.db.mapError(err)
+		}
+		// The audit event names the issue, not the units' scores: the
+		// trail is read by people who see part of the tree only.
+		_, err := s.db.writeAuditIn(ctx, tx, auditScope{RoundID: row.RoundID, VersionID: row.VersionID}, "scores.issue", "score_issue", row.ID, nil, row)
+		return err
+	})
+	if err != nil {
+		return nil, err
+	}
+	return s.issueToDomain(row, a)
+}
+
+func (s *ScorecardService) issueToDomain(row *scoreIssueRow, a *planning.Actor) (*planning.ScoreIssue, error) {
+	corrupt := planning.Errorf(planning.EINTERNAL, "score issue %d is corrupt", row.ID)
+	var doc scorecardDoc
+	var units []issuedUnit
+	if json.Unmarshal([]byte(row.Scorecard), &doc) != nil || json.Unmarshal([]byte(row.Items), &units) != nil {
+		return nil, corrupt
+	}
+	card, err := (&scorecardRow{ID: row.ID, RoundID: row.RoundID, Level: row.Level, Name: doc.Name, KPIs: doc.KPIs, Rounding: doc.Rounding,
+		Revision: row.ScorecardRevision}).toDomain()
+	if err != nil || len(doc.Measures) != len(card.KPIs) || len(doc.Lines) != len(card.KPIs) {
+		return nil, corrupt
+	}
+	for i := range card.KPIs {
+		card.KPIs[i].MeasureCode, card.KPIs[i].ProductLineCodes = doc.Measures[i], doc.Lines[i]
+	}
+	out := &planning.ScoreIssue{ID: row.ID, RoundID: row.RoundID, VersionID: row.VersionID, Period: row.Period, Basis: planning.Basis(row.Basis),
+		Scorecard: card, IssuedBy: row.IssuedBy, IssuedAt: row.IssuedAt.UTC()}
+	dec := func(s string) decimal.Decimal {
+		d, e := decimal.NewFromString(s)
+		if e != nil {
+			err = corrupt
+		}
+		return d
+	}
+	for _, u := range units {
+		if !a.CanSeeOrgPath(u.Path) {
+			continue
+		}
+		us := planning.UnitScore{Rank: u.Rank, OrgUnitID: u.ID, OrgUnitCode: u.Code, OrgUnitName: u.Name, OrgUnitPath: u.Path,
+			Score: planning.Score{Total: dec(u.Total), Exact: dec(u.Exact)}}
+		if len(u.KPIs) != len(card.KPIs) {
+			return nil, corrupt
+		}
+		for i, k := range u.KPIs {
+			ks := planning.KPIScore{KPI: &card.KPIs[i], Target: dec(k.Target), Actual: dec(k.Actual), Scale: k.Scale, Points: dec(k.Points), Weighted: dec(k.Weighted)}
+			if k.Pct != nil {
+				p := dec(*k.Pct)
+				ks.AttainmentPct = &p
+			}
+			us.KPIs = append(us.KPIs, ks)
+		}
+		out.Units = append(out.Units, us)
+	}
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+// FindScoreIssues implements planning.ScorecardService.
+func (s *ScorecardService) FindScoreIssues(ctx context.Context, roundID int64, level planning.OrgUnitKind) ([]*planning.ScoreIssue, error) {
+	a, err := planning.RequireActor(ctx)
+	if err != nil {
+		return nil, err
+	}
+	if _, _, err := s.db.loadRound(ctx, s.db.bun, roundID); err != nil {
+		return nil, err
+	}
+	var rows []scoreIssueRow
+	if err := s.db.bun.NewSelect().Model(&rows).Where("round_id = ? AND level = ?", roundID, string(level)).OrderExpr("id ASC").Scan(ctx); err != nil {
+		return nil, s.db.mapError(err)
+	}
+	out := make([]*planning.ScoreIssue, len(rows))
+	for i := range rows {
+		if out[i], err = s.issueToDomain(&rows[i], a); err != nil {
+			return nil, err
+		}
+	}
+	return out, nil
+}

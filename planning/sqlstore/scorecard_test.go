@@ -85,6 +85,12 @@ func TestScoresHandChecked(t *testing.T) {
 		if got := scores("bm-sh"); len(got) != 1 || !strings.HasPrefix(got[0], "1 B-SH 93.3") {
 			t.Fatalf("Shanghai's manager sees %v", got)
 		}
+		_, err = e.svcs.Scorecards.IssueScores(e.as("pm-industry"), filter)
+		wantCode(t, err, planning.EFORBIDDEN)
+		first, err := e.svcs.Scorecards.IssueScores(e.as("strategy"), filter)
+		if err != nil || len(first.Units) != 8 || scoreLine(first.Units[1]) != want[1] {
+			t.Fatalf("issued %v %v", first, err)
+		}
 		// Restatement: a corrected actual changes the score. An import
 		// replaces the months it holds, so June comes again whole.
 		june := rows("B-SH-KA,POS,revenue,2027-06,120.00", "B-SH-CH,POS,revenue,2027-06,160.00", "B-SH-KA,CPC,revenue,2027-06,130.00",
@@ -95,6 +101,22 @@ func TestScoresHandChecked(t *testing.T) {
 		got := scores("strategy")
 		if !strings.HasPrefix(got[0], "1 B-JS 100.0") || !strings.HasPrefix(got[1], "1 B-SH 100.0 | 900.00/900.00 100.00") {
 			t.Fatalf("after the correction: %v", got)
+		}
+		// The earlier issue keeps the earlier score; a new issue has the new.
+		if _, err := e.svcs.Scorecards.IssueScores(e.as("strategy"), filter); err != nil {
+			t.Fatal(err)
+		}
+		issues, err := e.svcs.Scorecards.FindScoreIssues(e.as("bm-sh"), re.round.ID, planning.KindBranch)
+		if err != nil || len(issues) != 2 {
+			t.Fatal(issues, err)
+		}
+		for i, want := range []string{"2 B-SH 93.3 | 900.00/800.00 88.89 88.89 53.334", "1 B-SH 100.0 | 900.00/900.00 100.00 100 60"} {
+			if got := issues[i].Units; len(got) != 1 || !strings.HasPrefix(scoreLine(got[0]), want) {
+				t.Fatalf("issue %d as Shanghai's manager: %v", i, got)
+			}
+		}
+		if issues[0].Period != 3 || issues[0].Basis != planning.BasisYTD || issues[0].Scorecard.KPIs[1].ProductLineCodes[0] != "POS" {
+			t.Fatalf("issue header %+v", issues[0])
 		}
 		// One unit keeps its place among the level.
 		sh := re.unitID("B-SH")
