@@ -545,7 +545,9 @@ func authzRules() map[string]authzRule {
 			}
 			return authzCall{method: "GET", path: fmt.Sprintf("/api/v1/rounds/%d/scores?level=%s&org_unit=%s", x.r3, level, unitFor(role, out))}
 		}},
-		"GET /versions/{id}/export": {scoped: true, want: scopedRead, call: scopedGet("/versions/%d/export?format=csv", "org_unit", v1)},
+		"POST /rounds/{id}/score-issues": {want: master, call: write("POST", fixed("/rounds/%d/score-issues", r3), constBody(map[string]any{"level": "branch", "period": "2027-04"}))},
+		"GET /rounds/{id}/score-issues":  {call: get("/rounds/%d/score-issues?level=branch", r3), want: everyone()},
+		"GET /versions/{id}/export":      {scoped: true, want: scopedRead, call: scopedGet("/versions/%d/export?format=csv", "org_unit", v1)},
 		"GET /versions/{id}/letters/{org_unit}": {scoped: true, want: scopedRead, call: func(x *authzFixture, role string, out bool) authzCall {
 			return authzCall{method: "GET", path: fmt.Sprintf("/api/v1/versions/%d/letters/%s", x.v3, unitFor(role, out))}
 		}},

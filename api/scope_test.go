@@ -83,6 +83,7 @@ func payloadFormats() map[string]payloadFormat {
 		"GET /rounds/{id}/scorecards":                  payloadJSON,
 		"GET /rounds/{id}/scorecards/{level}":          payloadJSON,
 		"GET /rounds/{id}/scores":                      payloadJSON,
+		"GET /rounds/{id}/score-issues":                payloadJSON,
 		"GET /versions/{id}/export":                    payloadCSV,
 		"GET /versions/{id}/letters/{org_unit}":        payloadXLSX,
 	}
@@ -421,6 +422,11 @@ func (x *authzFixture) populateScope() {
 		t.Fatalf("setup: actuals import: %d %s", r.Status, r.Body)
 	}
 
+	// Issued scores of units in and out of the scopes.
+	for _, level := range []string{"branch", "key_account_team"} {
+		x.do(roleStrategy, "POST", fmt.Sprintf("/api/v1/rounds/%d/score-issues", x.r3), map[string]any{"level": level, "period": "2027-04"}, 201, nil)
+	}
+
 	// A master-data edit of units in and out of the scopes.
 	for _, code := range []string{"B-SH", "B-SH-KA", "B-JS"} {
 		x.do(roleAdmin, "PATCH", fmt.Sprintf("/api/v1/org-units/%d", x.env.OrgUnitID(code)), map[string]any{"name_local": code + " 改"}, 200, nil)
@@ -463,6 +469,8 @@ func (x *authzFixture) checkScopeProbes(t *testing.T) {
 		{fmt.Sprintf("/rounds/%d/scores?level=branch", x.r3), payloadJSON},
 		{fmt.Sprintf("/rounds/%d/scores?level=key_account_team&period=2027-04", x.r3), payloadJSON},
 		{fmt.Sprintf("/rounds/%d/scores?level=branch&format=xlsx", x.r3), payloadXLSX},
+		{fmt.Sprintf("/rounds/%d/score-issues?level=branch", x.r3), payloadJSON},
+		{fmt.Sprintf("/rounds/%d/score-issues?level=key_account_team", x.r3), payloadJSON},
 		{"/audit?entity=org_unit", payloadJSON},
 		{fmt.Sprintf("/audit?round=%d", x.r1), payloadJSON},
 		{"/audit?limit=1", payloadJSON},

@@ -427,8 +427,43 @@ func (s *Server) getScores(c echo.Context) error {
 	}
 	out := ScoreReport{AttainmentBasis: fromDomainAttainmentBasis(&rep.AttainmentReport), Level: string(card.Level),
 		ScorecardRevision: card.Revision, Rounding: ScoreRounding{Places: card.Rounding.Places, Mode: string(card.Rounding.Mode)},
-		TieRule: tieRule, Items: make([]UnitScore, 0, len(rep.Units))}
-	for _, u := range rep.Units {
+		TieRule: tieRule, Items: fromDomainUnitScores(card, rep.Units)}
+	return c.JSON(http.StatusOK, out)
+}
+
+// ScoreIssueRequest is the body of POST /rounds/{id}/score-issues: which
+// level's scores to issue, as of which month and on which basis.
+type ScoreIssueRequest struct {
+	Level   string `json:"level" validate:"required" example:"branch"`
+	Period  string `json:"period,omitempty" example:"2027-06"`
+	Basis   string `json:"basis,omitempty" enums:"month,qtd,ytd,year" example:"ytd"`
+	Version *int64 `json:"version_id,omitempty" example:"2"`
+}
+
+// ScoreIssue is a level's scores as issued: kept as they were when a later
+// correction of the actuals restates the live scores. Items lists the
+// units the caller sees, each with its rank among the whole level.
+type ScoreIssue struct {
+	ID        int64       `json:"id" example:"1"`
+	RoundID   int64       `json:"round_id" example:"1"`
+	Level     string      `json:"level" example:"branch"`
+	VersionID int64       `json:"version_id" example:"2"`
+	Period    string      `json:"period" example:"2027-06"`
+	Basis     string      `json:"basis" example:"ytd"`
+	Scorecard Scorecard   `json:"scorecard"`
+	IssuedBy  *int64      `json:"issued_by" example:"2"`
+	IssuedAt  time.Time   `json:"issued_at"`
+	Items     []UnitScore `json:"items"`
+}
+
+// ScoreIssueList lists a level's issued scores, oldest first.
+type ScoreIssueList struct {
+	Items []ScoreIssue `json:"items"`
+}
+
+func fromDomainUnitScores(card *planning.Scorecard, units []planning.UnitScore) []UnitScore {
+	out := make([]UnitScore, 0, len(units))
+	for _, u := range units {
 		us := UnitScore{Rank: u.Rank, OrgUnitID: u.OrgUnitID, OrgUnit: u.OrgUnitCode, OrgUnitName: u.OrgUnitName,
 			Score: u.Total.StringFixed(card.Rounding.Places), ExactScore: u.Exact.String(), KPIs: make([]KPIScore, len(u.KPIs))}
 		for i, k := range u.KPIs {
@@ -440,7 +475,119 @@ func (s *Server) getScores(c echo.Context) error {
 				Direction: string(k.KPI.Direction), Target: planning.FormatAmount(k.Target, k.Scale), Actual: planning.FormatAmount(k.Actual, k.Scale),
 				AttainmentPct: optAmount(k.AttainmentPct, 2), Points: k.Points.String(), WeightedPoints: k.Weighted.String()}
 		}
-		out.Items = append(out.Items, us)
+		out = append(out, us)
+	}
+	return out
+}
+
+func fromDomainScoreIssue(r *planning.Round, is *planning.ScoreIssue) ScoreIssue {
+	card := fromDomainScorecard(is.Scorecard)
+	card.CreatedAt, card.UpdatedAt = is.IssuedAt, is.IssuedAt
+	return ScoreIssue{ID: is.ID, RoundID: is.RoundID, Level: string(is.Scorecard.Level), VersionID: is.VersionID, Period: r.MonthLabel(is.Period),
+		Basis: string(is.Basis), Scorecard: card, IssuedBy: is.IssuedBy, IssuedAt: is.IssuedAt.UTC(), Items: fromDomainUnitScores(is.Scorecard, is.Units)}
+}
+
+// issueScores godoc
+//
+//	@Summary		Issue a level's scores
+//	@ID				issueScores
+//	@Description	Records the scores of every unit of the level as they are now (as GET /rounds/{id}/scores computes them), so that when corrected actuals restate the live scores the issued ones stay in the history. Needs the strategy_office or admin role.
+//	@Tags			scorecards
+//	@Security		BearerAuth
+//	@Accept			json
+//	@Produce		json
+//	@Param			id		path		int						true	"Round id"
+//	@Param			body	body		api.ScoreIssueRequest	true	"Level, month and basis"
+//	@Success		201		{object}	api.ScoreIssue
+//	@Header			201		{string}	Location	"The level's issued scores"
+//	@Failure		400		{object}	api.Problem	"Malformed body or id"
+//	@Failure		401		{object}	api.Problem	"Not authenticated"
+//	@Failure		403		{object}	api.Problem	"Not allowed to issue scores"
+//	@Failure		404		{object}	api.Problem	"No such round, or no scorecard for the level"
+//	@Failure		409		{object}	api.Problem	"No budget of record yet and no version named"
+//	@Failure		413		{object}	api.Problem	"Body too large"
+//	@Failure		422		{object}	api.Problem	"Invalid level, month or basis, or a version of another round"
+//	@Router			/rounds/{id}/score-issues [post]
+func (s *Server) issueScores(c echo.Context) error {
+	ctx := c.Request().Context()
+	id, err := pathID(c, "id")
+	if err != nil {
+		return err
+	}
+	var req ScoreIssueRequest
+	if err := decodeJSON(c, &req); err != nil {
+		return err
+	}
+	r, err := s.svcs.Rounds.FindRoundByID(ctx, id)
+	if err != nil {
+		return err
+	}
+	if err := planning.CheckScoreIssue(planning.ActorFromContext(ctx)); err != nil {
+		return err
+	}
+	f := planning.ScoreFilter{RoundID: r.ID, VersionID: req.Version, Level: planning.OrgUnitKind(req.Level)}
+	var v planning.Validation
+	if !f.Level.Valid() {
+		v.Add("level", "must be one of %v", planning.OrgUnitKinds)
+	}
+	if req.Period != "" {
+		if f.Period, err = r.PeriodOf(req.Period); err != nil {
+			v.Add("period", "%s", err)
+		}
+	}
+	if f.Basis, err = planning.ParseBasis(req.Basis); err != nil {
+		v.Add("basis", "%s", err)
+	}
+	if err := v.Err(); err != nil {
+		return err
+	}
+	is, err := s.svcs.Scorecards.IssueScores(ctx, f)
+	if err != nil {
+		return err
+	}
+	return created(c, location("/rounds/%d/score-issues?level=%s", r.ID, f.Level), nil, fromDomainScoreIssue(r, is))
+}
+
+// listScoreIssues godoc
+//
+//	@Summary		A level's issued scores
+//	@ID				listScoreIssues
+//	@Description	Every issue of the level's scores, oldest first, each as it was issued (the scorecard and every KPI's target, actual, attainment and points), listing the units the caller sees with their rank among the whole level.
+//	@Tags			scorecards
+//	@Security		BearerAuth
+//	@Produce		json
+//	@Param			id		path		int		true	"Round id"
+//	@Param			level	query		string	true	"Org level, e.g. branch"
+//	@Success		200		{object}	api.ScoreIssueList
+//	@Failure		400		{object}	api.Problem	"Bad id or query parameter"
+//	@Failure		401		{object}	api.Problem	"Not authenticated"
+//	@Failure		404		{object}	api.Problem	"No such round"
+//	@Router			/rounds/{id}/score-issues [get]
+func (s *Server) listScoreIssues(c echo.Context) error {
+	ctx := c.Request().Context()
+	id, err := pathID(c, "id")
+	if err != nil {
+		return err
+	}
+	q := newQuery(c, "level")
+	level := planning.OrgUnitKind(q.str("level"))
+	if !level.Valid() {
+		q.fail("level", "must be one of %v", planning.OrgUnitKinds)
+	}
+	if err := q.err(); err != nil {
+		return err
+	}
+	r, err := s.svcs.Rounds.FindRoundByID(ctx, id)
+	if err != nil {
+		return err
+	}
+	issues, err := s.svcs.Scorecards.FindScoreIssues(ctx, id, level)
+	if err != nil {
+		return err
+	}
+	out := ScoreIssueList{Items: make([]ScoreIssue, 0, len(issues))}
+	for _, is := range issues {
+		out.Items = append(out.Items, fromDomainScoreIssue(r, is))
 	}
 	return c.JSON(http.StatusOK, out)
 }

@@ -128,6 +128,29 @@ func TestScorecardsOverHTTP(t *testing.T) {
 		if n := len(rep.Items); n != 8 {
 			t.Fatalf("%d branches scored, want all 8", n)
 		}
+		issues := fmt.Sprintf("/api/v1/rounds/%d/score-issues", round.ID)
+		apitest.Run(t, env, []apitest.Scenario{
+			{Name: "product managers do not issue scores", Method: "POST", URL: issues, As: "pm-industry",
+				Body: map[string]any{"level": "branch", "period": "2027-06", "basis": "ytd"}, ExpectedStatus: 403},
+			{Name: "an issue names a level", Method: "POST", URL: issues, As: "strategy",
+				Body: map[string]any{"level": "galaxy", "basis": "ytd"}, ExpectedStatus: 422, ExpectedContent: []string{`"field":"level"`}},
+			{Name: "the strategy office issues the scores", Method: "POST", URL: issues, As: "strategy",
+				Body: map[string]any{"level": "branch", "period": "2027-06", "basis": "ytd"}, ExpectedStatus: 201,
+				ExpectedContent: []string{`"org_unit":"B-SH"`, `"score":"93.33"`}},
+		})
+		// June corrected: B-SH-KA sold 100.00 more CPC. The live score is
+		// restated; the issued one stays.
+		june := "org_unit,product_line,measure,month,amount\nB-SH-KA,POS,revenue,2027-06,120.00\nB-SH-CH,POS,revenue,2027-06,160.00\n" +
+			"B-SH-KA,CPC,revenue,2027-06,130.00\nB-JS-KA,POS,revenue,2027-06,200.00\n"
+		if r := upload(t, env, "strategy", "/api/v1/actuals/imports", "june.csv", []byte(june), map[string]string{"round": "FY2027"}); r.Status != 200 {
+			t.Fatalf("import: %d %s", r.Status, r.Body)
+		}
+		apitest.Run(t, env, []apitest.Scenario{
+			{Name: "restated", Method: "GET", URL: scores + "&org_unit=B-SH", As: "strategy", ExpectedStatus: 200,
+				ExpectedContent: []string{`"rank":1`, `"score":"100.00"`}},
+			{Name: "the issued score stays in the history", Method: "GET", URL: issues + "?level=branch", As: "bm-sh", ExpectedStatus: 200,
+				ExpectedContent: []string{`"org_unit":"B-SH"`, `"score":"93.33"`, `"rank":2`}, NotExpectedContent: []string{"B-JS", `"score":"100.00"`}},
+		})
 		t.Run("xlsx", func(t *testing.T) {
 			r := env.Request("GET", scores+"&format=xlsx", apitest.Token("strategy"), nil, nil)
 			if r.Status != 200 {
@@ -148,7 +171,7 @@ func TestScorecardsOverHTTP(t *testing.T) {
 					sh = row
 				}
 			}
-			if len(sh) < 15 || sh[0] != "2" || sh[3] != "93.33" || sh[4] != "93.334" || sh[13] != "100" || sh[14] != "40" {
+			if len(sh) < 15 || sh[0] != "1" || sh[3] != "100.00" || sh[4] != "100" || sh[5] != "900.00" || sh[7] != "100.00" || sh[12] != "102.67" || sh[14] != "40" {
 				t.Fatalf("B-SH's row %q", sh)
 			}
 			if titles := f.GetDefinedName(); len(titles) != 1 || titles[0].Name != "_xlnm.Print_Titles" || titles[0].RefersTo != "'Scores'!$6:$7" {

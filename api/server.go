@@ -265,6 +265,8 @@ func (s *Server) routes() {
 	auth(http.MethodPut, "/rounds/:id/scorecards/:level", s.putScorecard)
 	auth(http.MethodDelete, "/rounds/:id/scorecards/:level", s.deleteScorecard)
 	auth(http.MethodGet, "/rounds/:id/scores", s.getScores)
+	auth(http.MethodPost, "/rounds/:id/score-issues", s.issueScores)
+	auth(http.MethodGet, "/rounds/:id/score-issues", s.listScoreIssues)
 	auth(http.MethodGet, "/versions/:id/export", s.exportVersion)
 	auth(http.MethodGet, "/versions/:id/letters/:org_unit", s.getLetter)
 	upload(http.MethodPost, "/versions/:id/imports", s.importTargets)

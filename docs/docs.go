@@ -2440,6 +2440,159 @@ const docTemplate = `{
                 }
             }
         },
+        "/rounds/{id}/score-issues": {
+            "get": {
+                "security": [
+                    {
+                        "BearerAuth": []
+                    }
+                ],
+                "description": "Every issue of the level's scores, oldest first, each as it was issued (the scorecard and every KPI's target, actual, attainment and points), listing the units the caller sees with their rank among the whole level.",
+                "produces": [
+                    "application/json"
+                ],
+                "tags": [
+                    "scorecards"
+                ],
+                "summary": "A level's issued scores",
+                "operationId": "listScoreIssues",
+                "parameters": [
+                    {
+                        "type": "integer",
+                        "description": "Round id",
+                        "name": "id",
+                        "in": "path",
+                        "required": true
+                    },
+                    {
+                        "type": "string",
+                        "description": "Org level, e.g. branch",
+                        "name": "level",
+                        "in": "query",
+                        "required": true
+                    }
+                ],
+                "responses": {
+                    "200": {
+                        "description": "OK",
+                        "schema": {
+                            "$ref": "#/definitions/api.ScoreIssueList"
+                        }
+                    },
+                    "400": {
+                        "description": "Bad id or query parameter",
+                        "schema": {
+                            "$ref": "#/definitions/api.Problem"
+                        }
+                    },
+                    "401": {
+                        "description": "Not authenticated",
+                        "schema": {
+                            "$ref": "#/definitions/api.Problem"
+                        }
+                    },
+                    "404": {
+                        "description": "No such round",
+                        "schema": {
+                            "$ref": "#/definitions/api.Problem"
+                        }
+                    }
+                }
+            },
+            "post": {
+                "security": [
+                    {
+                        "BearerAuth": []
+                    }
+                ],
+                "description": "Records the scores of every unit of the level as they are now (as GET /rounds/{id}/scores computes them), so that when corrected actuals restate the live scores the issued ones stay in the history. Needs the strategy_office or admin role.",
+                "consumes": [
+                    "application/json"
+                ],
+                "produces": [
+                    "application/json"
+                ],
+                "tags": [
+                    "scorecards"
+                ],
+                "summary": "Issue a level's scores",
+                "operationId": "issueScores",
+                "parameters": [
+                    {
+                        "type": "integer",
+                        "description": "Round id",
+                        "name": "id",
+                        "in": "path",
+                        "required": true
+                    },
+                    {
+                        "description": "Level, month and basis",
+                        "name": "body",
+                        "in": "body",
+                        "required": true,
+                        "schema": {
+                            "$ref": "#/definitions/api.ScoreIssueRequest"
+                        }
+                    }
+                ],
+                "responses": {
+                    "201": {
+                        "description": "Created",
+                        "schema": {
+                            "$ref": "#/definitions/api.ScoreIssue"
+                        },
+                        "headers": {
+                            "Location": {
+                                "type": "string",
+                                "description": "The level's issued scores"
+                            }
+                        }
+                    },
+                    "400": {
+                        "description": "Malformed body or id",
+                        "schema": {
+                            "$ref": "#/definitions/api.Problem"
+                        }
+                    },
+                    "401": {
+                        "description": "Not authenticated",
+                        "schema": {
+                            "$ref": "#/definitions/api.Problem"
+                        }
+                    },
+                    "403": {
+                        "description": "Not allowed to issue scores",
+                        "schema": {
+                            "$ref": "#/definitions/api.Problem"
+                        }
+                    },
+                    "404": {
+                        "description": "No such round, or no scorecard for the level",
+                        "schema": {
+                            "$ref": "#/definitions/api.Problem"
+                        }
+                    },
+                    "409": {
+                        "description": "No budget of record yet and no version named",
+                        "schema": {
+                            "$ref": "#/definitions/api.Problem"
+                        }
+                    },
+                    "413": {
+                        "description": "Body too large",
+                        "schema": {
+                            "$ref": "#/definitions/api.Problem"
+                        }
+                    },
+                    "422": {
+                        "description": "Invalid level, month or basis, or a version of another round",
+                        "schema": {
+                            "$ref": "#/definitions/api.Problem"
+                        }
+                    }
+                }
+            }
+        },
         "/rounds/{id}/scorecards": {
             "get": {
                 "security": [
@@ -8264,6 +8417,92 @@ const docTemplate = `{
                     "items": {
                         "$ref": "#/definitions/api.ScoreStep"
                     }
+                }
+            }
+        },
+        "api.ScoreIssue": {
+            "type": "object",
+            "properties": {
+                "basis": {
+                    "type": "string",
+                    "example": "ytd"
+                },
+                "id": {
+                    "type": "integer",
+                    "example": 1
+                },
+                "issued_at": {
+                    "type": "string"
+                },
+                "issued_by": {
+                    "type": "integer",
+                    "example": 2
+                },
+                "items": {
+                    "type": "array",
+                    "items": {
+                        "$ref": "#/definitions/api.UnitScore"
+                    }
+                },
+                "level": {
+                    "type": "string",
+                    "example": "branch"
+                },
+                "period": {
+                    "type": "string",
+                    "example": "2027-06"
+                },
+                "round_id": {
+                    "type": "integer",
+                    "example": 1
+                },
+                "scorecard": {
+                    "$ref": "#/definitions/api.Scorecard"
+                },
+                "version_id": {
+                    "type": "integer",
+                    "example": 2
+                }
+            }
+        },
+        "api.ScoreIssueList": {
+            "type": "object",
+            "properties": {
+                "items": {
+                    "type": "array",
+                    "items": {
+                        "$ref": "#/definitions/api.ScoreIssue"
+                    }
+                }
+            }
+        },
+        "api.ScoreIssueRequest": {
+            "type": "object",
+            "required": [
+                "level"
+            ],
+            "properties": {
+                "basis": {
+                    "type": "string",
+                    "enum": [
+                        "month",
+                        "qtd",
+                        "ytd",
+                        "year"
+                    ],
+                    "example": "ytd"
+                },
+                "level": {
+                    "type": "string",
+                    "example": "branch"
+                },
+                "period": {
+                    "type": "string",
+                    "example": "2027-06"
+                },
+                "version_id": {
+                    "type": "integer",
+                    "example": 2
                 }
             }
         },

@@ -373,6 +373,15 @@ func CheckScorecardWrite(a *Actor, r *Round) error {
 	return nil
 }
 
+// CheckScoreIssue says whether a may issue scores: the strategy office and
+// administrators do (EFORBIDDEN otherwise).
+func CheckScoreIssue(a *Actor) error {
+	if a == nil || !a.HasRole(RoleStrategyOffice, RoleAdmin) {
+		return Errorf(EFORBIDDEN, "only the strategy office and administrators issue scores")
+	}
+	return nil
+}
+
 // ScoreFilter selects the scores of one level's units on its scorecard.
 type ScoreFilter struct {
 	RoundID   int64

@@ -469,8 +469,8 @@ func (s *ScorecardService) IssueScores(ctx context.Context, f planning.ScoreFilt
 	if err != nil {
 		return nil, err
 	}
-	if !a.HasRole(planning.RoleStrategyOffice, planning.RoleAdmin) {
-		return nil, planning.Errorf(planning.EFORBIDDEN, "only the strategy office and administrators issue scores")
+	if err := planning.CheckScoreIssue(a); err != nil {
+		return nil, err
 	}
 	f.OrgUnitID = nil
 	rep, err := s.FindScores(ctx, f)
