@@ -545,6 +545,8 @@ func authzRules() map[string]authzRule {
 			}
 			return authzCall{method: "GET", path: fmt.Sprintf("/api/v1/rounds/%d/scores?level=%s&org_unit=%s", x.r3, level, unitFor(role, out))}
 		}},
+		"POST /versions/{id}/letter-batches": {want: master, call: write("POST", fixed("/versions/%d/letter-batches", func(x *authzFixture) any { return x.v3 }),
+			constBody(map[string]any{"level": "branch", "format": "xlsx"}))},
 		"POST /rounds/{id}/score-issues": {want: master, call: write("POST", fixed("/rounds/%d/score-issues", r3), constBody(map[string]any{"level": "branch", "period": "2027-04"}))},
 		"GET /rounds/{id}/score-issues":  {call: get("/rounds/%d/score-issues?level=branch", r3), want: everyone()},
 		"GET /versions/{id}/export":      {scoped: true, want: scopedRead, call: scopedGet("/versions/%d/export?format=csv", "org_unit", v1)},

@@ -65,7 +65,7 @@ var openAPITypes = []any{
 	TokenCreate{}, TokenCreated{}, TokenPage{}, TransitionRequest{}, TransitionRule{}, UnitValue{}, User{},
 	UserCreate{}, UserPage{}, UserPatch{}, Version{}, VersionCreate{}, VersionPage{},
 	Scorecard{}, ScorecardKPI{}, ScorecardList{}, ScorecardPut{}, ScoreCurve{}, ScoreReport{}, ScoreRounding{},
-	ScoreStep{}, KPIScore{}, UnitScore{}, ScoreIssue{}, ScoreIssueList{}, ScoreIssueRequest{},
+	ScoreStep{}, KPIScore{}, UnitScore{}, ScoreIssue{}, ScoreIssueList{}, ScoreIssueRequest{}, LetterBatchRequest{},
 }
 
 // serverURLPlaceholder stands for the server URL in the document built at

@@ -1,11 +1,14 @@
 package api_test
 
 import (
+	"archive/zip"
 	"bytes"
 	"fmt"
+	"io"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"testing"
@@ -190,6 +193,52 @@ func TestScorecardsOverHTTP(t *testing.T) {
 				// of revenue (POS 250.00 + CPC 50.00 a month), and the
 				// scorecard.
 				"上海分公司", "目标责任书", "300.00", "3,600.00", "3,000.00", "Branch manager", "Key product POS", "≥110% → 120", "Recipient")
+		})
+		t.Run("letter batch", func(t *testing.T) {
+			batches := fmt.Sprintf("/api/v1/versions/%d/letter-batches", vid)
+			apitest.Run(t, env, []apitest.Scenario{
+				{Name: "branch managers do not issue letters", Method: "POST", URL: batches, As: "bm-sh", Body: map[string]any{"format": "pdf"}, ExpectedStatus: 403},
+				{Name: "a batch names a format", Method: "POST", URL: batches, As: "strategy", Body: map[string]any{"format": "doc"}, ExpectedStatus: 422,
+					ExpectedContent: []string{`"field":"format"`}},
+			})
+			r := env.Request("POST", batches, apitest.Token("strategy"), map[string]any{"level": "branch", "format": "pdf"}, nil)
+			if r.Status != 200 || r.Header.Get("Content-Type") != "application/zip" {
+				t.Fatalf("batch: %d %s %.300s", r.Status, r.Header.Get("Content-Type"), r.Body)
+			}
+			zr, err := zip.NewReader(bytes.NewReader(r.Body), int64(len(r.Body)))
+			if err != nil {
+				t.Fatal(err)
+			}
+			var names []string
+			for _, f := range zr.File {
+				names = append(names, f.Name)
+				rc, err := f.Open()
+				if err != nil {
+					t.Fatal(err)
+				}
+				head := make([]byte, 5)
+				if _, err := io.ReadFull(rc, head); err != nil || string(head) != "%PDF-" {
+					t.Fatalf("%s is no PDF: %q %v", f.Name, head, err)
+				}
+				rc.Close()
+			}
+			if len(names) != 8 || !slices.Contains(names, "target-letter-FY2027-B-SH.pdf") {
+				t.Fatalf("the batch holds %v", names)
+			}
+			// Each letter is audited as issued, scoped to its unit.
+			var events struct {
+				Items []api.AuditEvent `json:"items"`
+			}
+			env.GetJSON("bm-sh", "/api/v1/audit?entity=org_unit&limit=1000", &events)
+			var issued []int64
+			for _, e := range events.Items {
+				if e.Action == "letter.issue" {
+					issued = append(issued, e.EntityID)
+				}
+			}
+			if len(issued) != 1 || issued[0] != env.OrgUnitID("B-SH") {
+				t.Fatalf("Shanghai's manager sees letter.issue events for %v", issued)
+			}
 		})
 		apitest.Run(t, env, []apitest.Scenario{
 			{Name: "a letter format is xlsx or pdf", Method: "GET", URL: fmt.Sprintf("/api/v1/versions/%d/letters/B-SH?format=doc", vid), As: "bm-sh",

@@ -269,5 +269,6 @@ func (s *Server) routes() {
 	auth(http.MethodGet, "/rounds/:id/score-issues", s.listScoreIssues)
 	auth(http.MethodGet, "/versions/:id/export", s.exportVersion)
 	auth(http.MethodGet, "/versions/:id/letters/:org_unit", s.getLetter)
+	auth(http.MethodPost, "/versions/:id/letter-batches", s.issueLetters)
 	upload(http.MethodPost, "/versions/:id/imports", s.importTargets)
 }

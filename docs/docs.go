@@ -5434,6 +5434,101 @@ const docTemplate = `{
                 }
             }
         },
+        "/versions/{id}/letter-batches": {
+            "post": {
+                "security": [
+                    {
+                        "BearerAuth": []
+                    }
+                ],
+                "description": "Writes the target letter of every active org unit (of one level, with level) from the budget of record, as PDF or XLSX, into one ZIP file, and records each letter as issued in the audit trail (action letter.issue, one event per unit). Needs the strategy_office or admin role; the version must be the budget of record (409 otherwise).",
+                "consumes": [
+                    "application/json"
+                ],
+                "produces": [
+                    "application/zip"
+                ],
+                "tags": [
+                    "spreadsheets"
+                ],
+                "summary": "Issue the target letters of a round as one ZIP",
+                "operationId": "issueLetters",
+                "parameters": [
+                    {
+                        "type": "integer",
+                        "description": "Version id: the round's budget of record",
+                        "name": "id",
+                        "in": "path",
+                        "required": true
+                    },
+                    {
+                        "description": "Level and format",
+                        "name": "body",
+                        "in": "body",
+                        "required": true,
+                        "schema": {
+                            "$ref": "#/definitions/api.LetterBatchRequest"
+                        }
+                    }
+                ],
+                "responses": {
+                    "200": {
+                        "description": "The letters",
+                        "schema": {
+                            "type": "file"
+                        },
+                        "headers": {
+                            "ETag": {
+                                "type": "string",
+                                "description": "The version's revision"
+                            }
+                        }
+                    },
+                    "400": {
+                        "description": "Malformed body or id",
+                        "schema": {
+                            "$ref": "#/definitions/api.Problem"
+                        }
+                    },
+                    "401": {
+                        "description": "Not authenticated",
+                        "schema": {
+                            "$ref": "#/definitions/api.Problem"
+                        }
+                    },
+                    "403": {
+                        "description": "Not allowed to issue letters",
+                        "schema": {
+                            "$ref": "#/definitions/api.Problem"
+                        }
+                    },
+                    "404": {
+                        "description": "No such version",
+                        "schema": {
+                            "$ref": "#/definitions/api.Problem"
+                        }
+                    },
+                    "409": {
+                        "description": "The version is not the budget of record",
+                        "schema": {
+                            "$ref": "#/definitions/api.Problem"
+                        }
+                    },
+                    "413": {
+                        "description": "Body too large",
+                        "schema": {
+                            "$ref": "#/definitions/api.Problem"
+                        }
+                    },
+                    "422": {
+                        "description": "Unknown level or format",
+                        "schema": {
+                            "$ref": "#/definitions/api.Problem"
+                        }
+                    }
+                }
+            }
+        },
         "/versions/{id}/letters/{org_unit}": {
             "get": {
                 "security": [
@@ -7298,6 +7393,27 @@ const docTemplate = `{
                 "weighted_points": {
                     "type": "string",
                     "example": "42"
+                }
+            }
+        },
+        "api.LetterBatchRequest": {
+            "type": "object",
+            "required": [
+                "format"
+            ],
+            "properties": {
+                "format": {
+                    "type": "string",
+                    "enum": [
+                        "pdf",
+                        "xlsx"
+                    ],
+                    "example": "pdf"
+                },
+                "level": {
+                    "description": "Level, when set, issues the letters of that kind of unit only (e.g.\nbranch); otherwise every active unit's.",
+                    "type": "string",
+                    "example": "branch"
                 }
             }
         },
