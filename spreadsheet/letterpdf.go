@@ -141,6 +141,17 @@ func (d *pdfDoc) cell(w, h float64, s string, align string, border bool, fill bo
 	d.SetXY(x+w, y)
 }
 
+// numCell draws an amount right-aligned in a box of w × h, at a smaller
+// size when it does not fit: an amount is never cut short.
+func (d *pdfDoc) numCell(w, h float64, s string, fill bool) {
+	size := d.size
+	for d.size > 3.5 && d.width(s) > w-2 {
+		d.size -= 0.25
+	}
+	d.cell(w, h, s, "R", true, fill)
+	d.size = size
+}
+
 // para writes s as wrapped text over the full width.
 func (d *pdfDoc) para(s string, h float64) {
 	left, _, right, _ := d.GetMargins()
@@ -264,94 +275,128 @@ func WriteLetterPDF(w io.Writer, l *Letter) error {
 	}
 	issued := l.IssuedAt
 	head = append(head, [2]string{"Issued 下达", fmt.Sprintf("%s to %s", when(&issued), l.IssuedTo)})
+	d.size = 8
 	for _, h := range head {
-		d.cell(34, 4.6, h[0], "L", false, false)
-		d.cell(0, 4.6, h[1], "L", false, false)
-		p.Ln(4.6)
+		d.cell(30, 3.9, h[0], "L", false, false)
+		d.cell(0, 3.9, h[1], "L", false, false)
+		p.Ln(3.9)
 	}
 
-	// The targets, one section per measure.
+	// The targets: one table per measure, product lines by month, quarter
+	// and year, with a total row. Lines without any target in the year
+	// are left out, and so are measures without any.
 	pw, _ := p.GetPageSize()
 	full := pw - 24
+	const rowH = 3.4
+	// pageBottom is where the automatic page break would fall (A4
+	// landscape, 14 mm bottom margin); tables break before it themselves.
+	const pageBottom = 210 - 14
+	var none []string
 	for _, m := range l.Measures {
 		var rows []planning.GridRow
 		for _, r := range l.Rows {
-			if r.MeasureID == m.ID {
-				rows = append(rows, r)
+			if r.MeasureID != m.ID {
+				continue
+			}
+			for _, pa := range r.Periods {
+				if !pa.Amount.IsZero() {
+					rows = append(rows, r)
+					break
+				}
 			}
 		}
-		need := float64(2*len(rows)+6) * 4.6
-		if _, y := p.GetXY(); y+min(need, 80) > 195 {
+		if len(rows) == 0 {
+			none = append(none, m.NameLocal+" "+m.Name)
+			continue
+		}
+		// The title, the heading and two rows stay together; a longer
+		// table goes on over the page with its heading repeated.
+		if _, y := p.GetXY(); y+3*rowH+7 > pageBottom {
 			p.AddPage()
 		}
-		p.Ln(2)
-		d.size = 10.5
-		d.cell(0, 6, fmt.Sprintf("%s %s (%s, %s)", m.NameLocal, m.Name, m.Code, m.Unit), "L", false, false)
-		p.Ln(6)
-		d.size = 7.5
-		lineW := 37.0
-		// By month.
-		monthW := (full - lineW) / 12
-		p.SetFillColor(230, 236, 245)
-		d.cell(lineW, 4.6, "Product line 产品线", "L", true, true)
-		for i := 1; i <= 12; i++ {
-			d.cell(monthW, 4.6, l.Round.MonthLabel(i), "C", true, true)
+		p.Ln(1.5)
+		d.size = 10
+		d.cell(0, 5.5, fmt.Sprintf("%s %s (%s, %s)", m.NameLocal, m.Name, m.Code, m.Unit), "L", false, false)
+		p.Ln(5.5)
+		// Months narrow, quarters wider, the year widest: each column is as
+		// wide as the largest amounts it shows need.
+		lineW := 26.0
+		monthW, quarterW := 13.5, 15.0
+		yearW := full - lineW - 12*monthW - 4*quarterW
+		widths := make([]float64, 17)
+		for i := range widths {
+			switch {
+			case i == 16:
+				widths[i] = yearW
+			case i%4 == 3:
+				widths[i] = quarterW
+			default:
+				widths[i] = monthW
+			}
 		}
-		p.Ln(4.6)
-		monthTotals := make([]decimal.Decimal, 12)
-		label := func(r planning.GridRow) string {
-			if pl := l.Lines[r.ProductLineID]; pl != nil {
-				if pl.NameLocal != "" && pl.NameLocal != pl.Code {
-					return pl.Code + " " + pl.NameLocal
+		heading := func() {
+			p.SetFillColor(230, 236, 245)
+			d.size = 6
+			d.cell(lineW, rowH, "Product line 产品线", "L", true, true)
+			for q := 1; q <= 4; q++ {
+				for i := 3*q - 2; i <= 3*q; i++ {
+					d.cell(monthW, rowH, l.Round.MonthLabel(i), "C", true, true)
 				}
-				return pl.Code + " " + pl.Name
+				d.cell(quarterW, rowH, fmt.Sprintf("Q%d 季度", q), "C", true, true)
 			}
-			return r.ProductLineCode
+			d.cell(yearW, rowH, "Year 全年", "C", true, true)
+			p.Ln(rowH)
+		}
+		heading()
+		totals := make([]decimal.Decimal, 17)
+		line := func(label string, vals []decimal.Decimal, fill bool) {
+			if _, y := p.GetXY(); y+rowH > pageBottom {
+				p.AddPage()
+				heading()
+			}
+			d.size = 6
+			d.cell(lineW, rowH, label, "L", true, fill)
+			for i, v := range vals {
+				d.size = 6
+				if i%4 == 3 || i == 16 {
+					p.SetFillColor(242, 242, 242)
+					d.numCell(widths[i], rowH, groupDigits(v, m.Scale), true)
+					p.SetFillColor(230, 236, 245)
+				} else {
+					d.numCell(widths[i], rowH, groupDigits(v, m.Scale), fill)
+				}
+			}
+			p.Ln(rowH)
 		}
 		for _, r := range rows {
-			d.cell(lineW, 4.6, label(r), "L", true, false)
-			for i := 0; i < 12 && i < len(r.Periods); i++ {
-				d.cell(monthW, 4.6, groupDigits(r.Periods[i].Amount, m.Scale), "R", true, false)
-				monthTotals[i] = monthTotals[i].Add(r.Periods[i].Amount)
-			}
-			p.Ln(4.6)
-		}
-		d.cell(lineW, 4.6, "Total 合计", "L", true, true)
-		for i := range monthTotals {
-			d.cell(monthW, 4.6, groupDigits(monthTotals[i], m.Scale), "R", true, true)
-		}
-		p.Ln(6)
-		// By quarter and year.
-		qW := (full - lineW) / 5
-		d.cell(lineW, 4.6, "Product line 产品线", "L", true, true)
-		for q := 1; q <= 4; q++ {
-			d.cell(qW, 4.6, fmt.Sprintf("Q%d (%s–%s)", q, l.Round.MonthLabel(3*q-2), l.Round.MonthLabel(3*q)), "C", true, true)
-		}
-		d.cell(qW, 4.6, fmt.Sprintf("Year 全年 %s", l.Round.Code), "C", true, true)
-		p.Ln(4.6)
-		var qTotals [5]decimal.Decimal
-		for _, r := range rows {
-			d.cell(lineW, 4.6, label(r), "L", true, false)
-			var year decimal.Decimal
+			vals := make([]decimal.Decimal, 17)
 			for q := range 4 {
-				var sum decimal.Decimal
-				for i := 3 * q; i < 3*q+3 && i < len(r.Periods); i++ {
-					sum = sum.Add(r.Periods[i].Amount)
+				for k := range 3 {
+					if i := 3*q + k; i < len(r.Periods) {
+						vals[4*q+k] = r.Periods[i].Amount
+						vals[4*q+3] = vals[4*q+3].Add(r.Periods[i].Amount)
+					}
 				}
-				year = year.Add(sum)
-				qTotals[q] = qTotals[q].Add(sum)
-				d.cell(qW, 4.6, groupDigits(sum, m.Scale), "R", true, false)
+				vals[16] = vals[16].Add(vals[4*q+3])
 			}
-			qTotals[4] = qTotals[4].Add(year)
-			d.cell(qW, 4.6, groupDigits(year, m.Scale), "R", true, false)
-			p.Ln(4.6)
+			for i := range vals {
+				totals[i] = totals[i].Add(vals[i])
+			}
+			label := r.ProductLineCode
+			if pl := l.Lines[r.ProductLineID]; pl != nil {
+				label = pl.Code + " " + pl.Name
+				if pl.NameLocal != "" && pl.NameLocal != pl.Code {
+					label = pl.Code + " " + pl.NameLocal
+				}
+			}
+			line(label, vals, false)
 		}
-		d.cell(lineW, 4.6, "Total 合计", "L", true, true)
-		for _, t := range qTotals {
-			d.cell(qW, 4.6, groupDigits(t, m.Scale), "R", true, true)
-		}
-		p.Ln(4.6)
-		d.size = 9
+		line("Total 合计", totals, true)
+	}
+	d.size = 8
+	if len(none) > 0 {
+		p.Ln(1)
+		d.para("No targets 无目标: "+strings.Join(none, ", "), 4)
 	}
 
 	// The scorecard.
