@@ -51,6 +51,9 @@ func WriteLetter(w io.Writer, l *Letter) error {
 	if err != nil {
 		return err
 	}
+	if err := printSetup(f, LetterSheet, 0, 0); err != nil {
+		return err
+	}
 	sw, err := f.NewStreamWriter(LetterSheet)
 	if err != nil {
 		return err

@@ -144,7 +144,8 @@ func WriteScores(w io.Writer, rep *planning.ScoreReport, tieRule string) error {
 }
 
 // printSetup makes a sheet print landscape, fitted to one page wide, with
-// rows first..last repeated at the top of every page.
+// rows first..last repeated at the top of every page (none when first is
+// 0).
 func printSetup(f *excelize.File, sheet string, first, last int) error {
 	landscape, fit, one, tall := "landscape", true, 1, 0
 	if err := f.SetPageLayout(sheet, &excelize.PageLayoutOptions{Orientation: &landscape, FitToWidth: &one, FitToHeight: &tall}); err != nil {
@@ -152,6 +153,9 @@ func printSetup(f *excelize.File, sheet string, first, last int) error {
 	}
 	if err := f.SetSheetProps(sheet, &excelize.SheetPropsOptions{FitToPage: &fit}); err != nil {
 		return err
+	}
+	if first == 0 {
+		return nil
 	}
 	return f.SetDefinedName(&excelize.DefinedName{Name: "_xlnm.Print_Titles", Scope: sheet,
 		RefersTo: fmt.Sprintf("'%s'!$%d:$%d", sheet, first, last)})
