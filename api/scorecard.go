@@ -443,6 +443,8 @@ type ScoreIssueRequest struct {
 // ScoreIssue is a level's scores as issued: kept as they were when a later
 // correction of the actuals restates the live scores. Items lists the
 // units the caller sees, each with its rank among the whole level.
+// Scorecard is the scorecard as it was issued (its created_at and
+// updated_at are the issue's time).
 type ScoreIssue struct {
 	ID        int64       `json:"id" example:"1"`
 	RoundID   int64       `json:"round_id" example:"1"`

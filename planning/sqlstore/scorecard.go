@@ -436,6 +436,7 @@ type scoreIssueRow struct {
 
 // scorecardDoc is a scorecard as an issue keeps it, codes included.
 type scorecardDoc struct {
+	ID       int64      `json:"id"`
 	Name     string     `json:"name"`
 	KPIs     string     `json:"kpis"`
 	Rounding string     `json:"rounding"`
@@ -479,7 +480,7 @@ func (s *ScorecardService) IssueScores(ctx context.Context, f planning.ScoreFilt
 	}
 	card := rep.Scorecard
 	kpis, rounding := encodeScorecard(card)
-	doc := scorecardDoc{Name: card.Name, KPIs: kpis, Rounding: rounding}
+	doc := scorecardDoc{ID: card.ID, Name: card.Name, KPIs: kpis, Rounding: rounding}
 	for _, k := range card.KPIs {
 		doc.Measures = append(doc.Measures, k.MeasureCode)
 		doc.Lines = append(doc.Lines, k.ProductLineCodes)
@@ -527,7 +528,7 @@ func (s *ScorecardService) issueToDomain(row *scoreIssueRow, a *planning.Actor) 
 	if json.Unmarshal([]byte(row.Scorecard), &doc) != nil || json.Unmarshal([]byte(row.Items), &units) != nil {
 		return nil, corrupt
 	}
-	card, err := (&scorecardRow{ID: row.ID, RoundID: row.RoundID, Level: row.Level, Name: doc.Name, KPIs: doc.KPIs, Rounding: doc.Rounding,
+	card, err := (&scorecardRow{ID: doc.ID, RoundID: row.RoundID, Level: row.Level, Name: doc.Name, KPIs: doc.KPIs, Rounding: doc.Rounding,
 		Revision: row.ScorecardRevision}).toDomain()
 	if err != nil || len(doc.Measures) != len(card.KPIs) || len(doc.Lines) != len(card.KPIs) {
 		return nil, corrupt

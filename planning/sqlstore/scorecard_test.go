@@ -115,7 +115,7 @@ func TestScoresHandChecked(t *testing.T) {
 				t.Fatalf("issue %d as Shanghai's manager: %v", i, got)
 			}
 		}
-		if issues[0].Period != 3 || issues[0].Basis != planning.BasisYTD || issues[0].Scorecard.KPIs[1].ProductLineCodes[0] != "POS" {
+		if issues[0].Period != 3 || issues[0].Basis != planning.BasisYTD || issues[0].Scorecard.ID != card.ID || issues[0].Scorecard.KPIs[1].ProductLineCodes[0] != "POS" {
 			t.Fatalf("issue header %+v", issues[0])
 		}
 		// One unit keeps its place among the level.
