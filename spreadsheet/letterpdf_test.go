@@ -137,3 +137,15 @@ func groupForTest(d decimal.Decimal) string {
 	}
 	return fmt.Sprintf("%s.%s", b.String(), frac)
 }
+
+// BenchmarkWriteLetterPDF writes the two-page letter of a full branch.
+func BenchmarkWriteLetterPDF(b *testing.B) {
+	l := fullBranchLetter(3)
+	b.ReportAllocs()
+	for b.Loop() {
+		var buf bytes.Buffer
+		if err := spreadsheet.WriteLetterPDF(&buf, l); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
