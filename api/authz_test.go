@@ -547,6 +547,9 @@ func authzRules() map[string]authzRule {
 		}},
 		"POST /versions/{id}/letter-batches": {want: master, call: write("POST", fixed("/versions/%d/letter-batches", func(x *authzFixture) any { return x.v3 }),
 			constBody(map[string]any{"level": "branch", "format": "xlsx"}))},
+		"POST /rounds/{id}/scorecard-defaults": {want: master, call: write("POST", func(x *authzFixture, _ string, _ bool) string {
+			return fmt.Sprintf("/rounds/%d/scorecard-defaults", x.newRound("open").ID)
+		}, nil)},
 		"POST /rounds/{id}/score-issues": {want: master, call: write("POST", fixed("/rounds/%d/score-issues", r3), constBody(map[string]any{"level": "branch", "period": "2027-04"}))},
 		"GET /rounds/{id}/score-issues":  {call: get("/rounds/%d/score-issues?level=branch", r3), want: everyone()},
 		"GET /versions/{id}/export":      {scoped: true, want: scopedRead, call: scopedGet("/versions/%d/export?format=csv", "org_unit", v1)},

@@ -593,3 +593,35 @@ func (s *Server) listScoreIssues(c echo.Context) error {
 	}
 	return c.JSON(http.StatusOK, out)
 }
+
+// applyDefaultScorecards godoc
+//
+//	@Summary		Give a round the deck's default scorecards
+//	@ID				applyDefaultScorecards
+//	@Description	Creates, for each level without a scorecard in the round, the deck's default: the branch general manager on branch sales, key products (POS, ATM), gross margin, sales expense (lower is better) and collections; key-account and channel managers on their sales, key products, sales expense and collections; the region on sales, gross margin and collections. KPIs whose measure is not one of the round's (or whose key product lines do not exist) are left out and the rest reweighted to exactly 100: each weight × 100 ÷ the kept weights' sum, truncated at 2 places, the first KPI taking the remainder. Levels that have a scorecard keep it. Needs the strategy_office or admin role, while the round is not approved or closed. Answers the scorecards created.
+//	@Tags			scorecards
+//	@Security		BearerAuth
+//	@Produce		json
+//	@Param			id	path		int	true	"Round id"
+//	@Success		200	{object}	api.ScorecardList
+//	@Failure		400	{object}	api.Problem	"Bad id"
+//	@Failure		401	{object}	api.Problem	"Not authenticated"
+//	@Failure		403	{object}	api.Problem	"Not allowed to write scorecards"
+//	@Failure		404	{object}	api.Problem	"No such round"
+//	@Failure		409	{object}	api.Problem	"The round is approved or closed"
+//	@Router			/rounds/{id}/scorecard-defaults [post]
+func (s *Server) applyDefaultScorecards(c echo.Context) error {
+	id, err := pathID(c, "id")
+	if err != nil {
+		return err
+	}
+	cards, err := s.svcs.Scorecards.ApplyDefaultScorecards(c.Request().Context(), id, planning.DeckScorecards())
+	if err != nil {
+		return err
+	}
+	out := ScorecardList{Items: make([]Scorecard, 0, len(cards))}
+	for _, card := range cards {
+		out.Items = append(out.Items, fromDomainScorecard(card))
+	}
+	return c.JSON(http.StatusOK, out)
+}

@@ -91,6 +91,22 @@ func TestScorecardsOverHTTP(t *testing.T) {
 				ExpectedContent: []string{`"field":"level"`}},
 		})
 
+		// The deck's defaults fill the levels without a scorecard, with the
+		// KPIs the round has measures for, reweighted to 100: the region's
+		// revenue 50 and margin 30 become 62.5 and 37.5; the teams' revenue
+		// 50 and key products 20 become 71.43 (71.42 + the 0.01 truncation
+		// left) and 28.57. The branches keep theirs.
+		defaults := fmt.Sprintf("/api/v1/rounds/%d/scorecard-defaults", round.ID)
+		apitest.Run(t, env, []apitest.Scenario{
+			{Name: "product managers do not apply defaults", Method: "POST", URL: defaults, As: "pm-industry", ExpectedStatus: 403},
+			{Name: "the deck's defaults", Method: "POST", URL: defaults, As: "strategy", ExpectedStatus: 200,
+				ExpectedContent: []string{`"level":"region"`, `"weight":"62.5"`, `"weight":"37.5"`, `"level":"key_account_team"`, `"level":"channel_team"`,
+					`"weight":"71.43"`, `"weight":"28.57"`, `"product_lines":["POS","ATM"]`}, NotExpectedContent: []string{`"level":"branch"`, "sales_expense", "collections"}},
+			{Name: "applied once: nothing more to create", Method: "POST", URL: defaults, As: "strategy", ExpectedStatus: 200,
+				ExpectedContent: []string{`"items":[]`}},
+			{Name: "the branches kept theirs", Method: "GET", URL: card, As: "strategy", ExpectedStatus: 200, ExpectedContent: []string{`"name":"Branch manager"`}},
+		})
+
 		approveWorkingVersion(t, env, round)
 		csvFile := "org_unit,product_line,measure,month,amount\n" +
 			"B-SH-KA,POS,revenue,2027-04,90.00\nB-SH-KA,POS,revenue,2027-05,110.00\nB-SH-KA,POS,revenue,2027-06,120.00\n" +

@@ -265,6 +265,7 @@ func (s *Server) routes() {
 	auth(http.MethodPut, "/rounds/:id/scorecards/:level", s.putScorecard)
 	auth(http.MethodDelete, "/rounds/:id/scorecards/:level", s.deleteScorecard)
 	auth(http.MethodGet, "/rounds/:id/scores", s.getScores)
+	auth(http.MethodPost, "/rounds/:id/scorecard-defaults", s.applyDefaultScorecards)
 	auth(http.MethodPost, "/rounds/:id/score-issues", s.issueScores)
 	auth(http.MethodGet, "/rounds/:id/score-issues", s.listScoreIssues)
 	auth(http.MethodGet, "/versions/:id/export", s.exportVersion)

@@ -2593,6 +2593,71 @@ const docTemplate = `{
                 }
             }
         },
+        "/rounds/{id}/scorecard-defaults": {
+            "post": {
+                "security": [
+                    {
+                        "BearerAuth": []
+                    }
+                ],
+                "description": "Creates, for each level without a scorecard in the round, the deck's default: the branch general manager on branch sales, key products (POS, ATM), gross margin, sales expense (lower is better) and collections; key-account and channel managers on their sales, key products, sales expense and collections; the region on sales, gross margin and collections. KPIs whose measure is not one of the round's (or whose key product lines do not exist) are left out and the rest reweighted to exactly 100: each weight × 100 ÷ the kept weights' sum, truncated at 2 places, the first KPI taking the remainder. Levels that have a scorecard keep it. Needs the strategy_office or admin role, while the round is not approved or closed. Answers the scorecards created.",
+                "produces": [
+                    "application/json"
+                ],
+                "tags": [
+                    "scorecards"
+                ],
+                "summary": "Give a round the deck's default scorecards",
+                "operationId": "applyDefaultScorecards",
+                "parameters": [
+                    {
+                        "type": "integer",
+                        "description": "Round id",
+                        "name": "id",
+                        "in": "path",
+                        "required": true
+                    }
+                ],
+                "responses": {
+                    "200": {
+                        "description": "OK",
+                        "schema": {
+                            "$ref": "#/definitions/api.ScorecardList"
+                        }
+                    },
+                    "400": {
+                        "description": "Bad id",
+                        "schema": {
+                            "$ref": "#/definitions/api.Problem"
+                        }
+                    },
+                    "401": {
+                        "description": "Not authenticated",
+                        "schema": {
+                            "$ref": "#/definitions/api.Problem"
+                        }
+                    },
+                    "403": {
+                        "description": "Not allowed to write scorecards",
+                        "schema": {
+                            "$ref": "#/definitions/api.Problem"
+                        }
+                    },
+                    "404": {
+                        "description": "No such round",
+                        "schema": {
+                            "$ref": "#/definitions/api.Problem"
+                        }
+                    },
+                    "409": {
+                        "description": "The round is approved or closed",
+                        "schema": {
+                            "$ref": "#/definitions/api.Problem"
+                        }
+                    }
+                }
+            }
+        },
         "/rounds/{id}/scorecards": {
             "get": {
                 "security": [

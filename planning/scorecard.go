@@ -444,4 +444,90 @@ type ScorecardService interface {
 	// FindScoreIssues lists a level's issued scores, oldest first, each
 	// with the units the actor sees.
 	FindScoreIssues(ctx context.Context, roundID int64, level OrgUnitKind) ([]*ScoreIssue, error)
+	// ApplyDefaultScorecards gives each level of the round that has no
+	// scorecard yet the template's scorecard, with the KPIs whose measure
+	// is one of the round's and whose key product lines exist, reweighted
+	// to 100 (ScorecardTemplate.Reweight). It returns the scorecards it
+	// created. Same roles and states as PutScorecard.
+	ApplyDefaultScorecards(ctx context.Context, roundID int64, templates []ScorecardTemplate) ([]*Scorecard, error)
+}
+
+// KPITemplate is a KPI of a default scorecard, by codes.
+type KPITemplate struct {
+	MeasureCode      string
+	ProductLineCodes []string
+	Label            string
+	Weight           decimal.Decimal
+	Direction        Direction
+	Curve            Curve
+}
+
+// ScorecardTemplate is a default scorecard for a level, by codes.
+type ScorecardTemplate struct {
+	Level    OrgUnitKind
+	Name     string
+	KPIs     []KPITemplate
+	Rounding Rounding
+}
+
+// DeckScorecards are the deck's KPIs as default scorecards: the branch
+// general manager on the branch's sales, its key products, gross margin,
+// sales expense and collections; key-account and channel managers on their
+// sales, key products, sales expense and collections; the region on sales,
+// margin and collections. The key products are POS systems and ATMs.
+func DeckScorecards() []ScorecardTemplate {
+	d := decimal.RequireFromString
+	lin := func(floor, cap string) Curve { return Curve{Kind: CurveLinear, FloorPct: d(floor), CapPct: d(cap)} }
+	collect := Curve{Kind: CurveSteps, Steps: []Step{{d("80"), d("60")}, {d("95"), d("90")}, {d("100"), d("100")}, {d("110"), d("110")}}}
+	key := []string{"POS", "ATM"}
+	r := Rounding{Places: 2, Mode: RoundHalfUp}
+	team := func(level OrgUnitKind, name string) ScorecardTemplate {
+		return ScorecardTemplate{Level: level, Name: name, Rounding: r, KPIs: []KPITemplate{
+			{"revenue", nil, "Sales of the team's customers 客户销售额", d("50"), HigherIsBetter, lin("60", "120")},
+			{"revenue", key, "Sales of key products 重点产品销售额", d("20"), HigherIsBetter, lin("50", "150")},
+			{"sales_expense", nil, "Sales expense 销售费用", d("10"), LowerIsBetter, lin("0", "110")},
+			{"collections", nil, "Receivables collected 帐款回笼", d("20"), HigherIsBetter, collect},
+		}}
+	}
+	return []ScorecardTemplate{
+		{Level: KindBranch, Name: "Branch general manager 分公司总经理", Rounding: r, KPIs: []KPITemplate{
+			{"revenue", nil, "Branch sales 分公司销售额", d("40"), HigherIsBetter, lin("60", "120")},
+			{"revenue", key, "Sales of key products 重点产品销售额", d("15"), HigherIsBetter, lin("50", "150")},
+			{"gross_margin", nil, "Gross margin 毛利", d("20"), HigherIsBetter, lin("0", "110")},
+			{"sales_expense", nil, "Sales expense 销售费用", d("10"), LowerIsBetter, lin("0", "110")},
+			{"collections", nil, "Receivables collected 帐款回笼", d("15"), HigherIsBetter, collect},
+		}},
+		team(KindKeyAccountTeam, "Key-account manager 大客户经理"),
+		team(KindChannelTeam, "Channel manager 渠道经理"),
+		{Level: KindRegion, Name: "Region 片区", Rounding: r, KPIs: []KPITemplate{
+			{"revenue", nil, "Region sales 片区销售额", d("50"), HigherIsBetter, lin("60", "120")},
+			{"gross_margin", nil, "Gross margin 毛利", d("30"), HigherIsBetter, lin("0", "110")},
+			{"collections", nil, "Receivables collected 帐款回笼", d("20"), HigherIsBetter, collect},
+		}},
+	}
+}
+
+// Reweight keeps the KPIs for which keep is true and scales their weights
+// to sum to exactly 100 again: each weight × 100 ÷ the kept weights' sum,
+// truncated at 2 places, the first kept KPI taking what truncation left.
+// It returns nil when nothing is kept.
+func (t ScorecardTemplate) Reweight(keep func(k KPITemplate) bool) []KPITemplate {
+	var kept []KPITemplate
+	sum := decimal.Zero
+	for _, k := range t.KPIs {
+		if keep(k) {
+			kept = append(kept, k)
+			sum = sum.Add(k.Weight)
+		}
+	}
+	if len(kept) == 0 {
+		return nil
+	}
+	total := decimal.Zero
+	for i := range kept {
+		kept[i].Weight = kept[i].Weight.Mul(hundred).Div(sum).Truncate(2)
+		total = total.Add(kept[i].Weight)
+	}
+	kept[0].Weight = kept[0].Weight.Add(hundred.Sub(total))
+	return kept
 }

@@ -278,3 +278,44 @@ func joinStr(s []string) string {
 	}
 	return out
 }
+
+// TestDeckScorecards checks the deck's defaults are valid scorecards, and
+// that any subset of their KPIs reweights to exactly 100.
+func TestDeckScorecards(t *testing.T) {
+	ids := map[string]int64{"revenue": 1, "gross_margin": 2, "sales_expense": 3, "units": 4, "collections": 5}
+	for _, tpl := range planning.DeckScorecards() {
+		card := &planning.Scorecard{Level: tpl.Level, Name: tpl.Name, Rounding: tpl.Rounding}
+		for i, k := range tpl.KPIs {
+			kpi := planning.KPI{MeasureID: ids[k.MeasureCode], Label: k.Label, Weight: k.Weight, Direction: k.Direction, Curve: k.Curve}
+			for j := range k.ProductLineCodes {
+				kpi.ProductLineIDs = append(kpi.ProductLineIDs, int64(100*i+j+1))
+			}
+			card.KPIs = append(card.KPIs, kpi)
+		}
+		if err := card.Validate(); err != nil {
+			t.Errorf("%s: %v", tpl.Level, err)
+		}
+	}
+	rapid.Check(t, func(t *rapid.T) {
+		tpls := planning.DeckScorecards()
+		tpl := tpls[rapid.IntRange(0, len(tpls)-1).Draw(t, "template")]
+		mask := rapid.SliceOfN(rapid.Bool(), len(tpl.KPIs), len(tpl.KPIs)).Draw(t, "keep")
+		i := -1
+		kept := tpl.Reweight(func(planning.KPITemplate) bool { i++; return mask[i] })
+		n, sum := 0, decimal.Zero
+		for _, m := range mask {
+			if m {
+				n++
+			}
+		}
+		for _, k := range kept {
+			sum = sum.Add(k.Weight)
+			if !k.Weight.Equal(k.Weight.Round(2)) || !k.Weight.IsPositive() {
+				t.Fatalf("weight %s", k.Weight)
+			}
+		}
+		if len(kept) != n || n > 0 && !sum.Equal(d("100")) {
+			t.Fatalf("kept %d of %d, weights sum to %s", len(kept), n, sum)
+		}
+	})
+}

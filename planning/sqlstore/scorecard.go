@@ -591,3 +591,80 @@ func (s *ScorecardService) FindScoreIssues(ctx context.Context, roundID int64, l
 	}
 	return out, nil
 }
+
+// ApplyDefaultScorecards implements planning.ScorecardService: the
+// scorecards are created in one transaction, each as PutScorecard creates
+// one.
+func (s *ScorecardService) ApplyDefaultScorecards(ctx context.Context, roundID int64, templates []planning.ScorecardTemplate) ([]*planning.Scorecard, error) {
+	a, err := planning.RequireActor(ctx)
+	if err != nil {
+		return nil, err
+	}
+	var out []*planning.Scorecard
+	err = s.db.Atomically(ctx, func(ctx context.Context) error {
+		_, r, err := s.db.loadRound(ctx, s.db.bun, roundID)
+		if err != nil {
+			return err
+		}
+		if err := planning.CheckScorecardWrite(a, r); err != nil {
+			return err
+		}
+		var ms []measureRow
+		if err := s.db.bun.NewSelect().Model(&ms).Where("id IN (?)", bun.In(append([]int64{0}, r.MeasureIDs...))).Scan(ctx); err != nil {
+			return s.db.mapError(err)
+		}
+		measures := map[string]int64{}
+		for _, m := range ms {
+			measures[m.Code] = m.ID
+		}
+		var ls []productLineRow
+		if err := s.db.bun.NewSelect().Model(&ls).Scan(ctx); err != nil {
+			return s.db.mapError(err)
+		}
+		lines := map[string]int64{}
+		for _, l := range ls {
+			lines[l.Code] = l.ID
+		}
+		existing, err := s.FindScorecards(ctx, r.ID)
+		if err != nil {
+			return err
+		}
+		has := map[planning.OrgUnitKind]bool{}
+		for _, c := range existing {
+			has[c.Level] = true
+		}
+		for _, t := range templates {
+			if has[t.Level] {
+				continue
+			}
+			kpis := t.Reweight(func(k planning.KPITemplate) bool {
+				if measures[k.MeasureCode] == 0 {
+					return false
+				}
+				for _, code := range k.ProductLineCodes {
+					if lines[code] == 0 {
+						return false
+					}
+				}
+				return true
+			})
+			if kpis == nil {
+				continue
+			}
+			card := &planning.Scorecard{RoundID: r.ID, Level: t.Level, Name: t.Name, Rounding: t.Rounding}
+			for _, k := range kpis {
+				kpi := planning.KPI{MeasureID: measures[k.MeasureCode], Label: k.Label, Weight: k.Weight, Direction: k.Direction, Curve: k.Curve}
+				for _, code := range k.ProductLineCodes {
+					kpi.ProductLineIDs = append(kpi.ProductLineIDs, lines[code])
+				}
+				card.KPIs = append(card.KPIs, kpi)
+			}
+			if _, err := s.PutScorecard(ctx, card, nil); err != nil {
+				return err
+			}
+			out = append(out, card)
+		}
+		return nil
+	})
+	return out, err
+}
