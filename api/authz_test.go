@@ -136,6 +136,11 @@ func (x *authzFixture) fresh(prefix string) string {
 }
 
 // unitFor is the org unit role works on: inside its scope or outside.
+// revenueScorecard assesses a level on revenue alone.
+var revenueScorecard = map[string]any{"name": "Revenue", "rounding": map[string]any{"places": 2, "mode": "half_up"},
+	"kpis": []map[string]any{{"measure": "revenue", "weight": "100", "direction": "higher",
+		"curve": map[string]any{"kind": "linear", "floor_pct": "0", "cap_pct": "120"}}}}
+
 func unitFor(role string, out bool) string {
 	switch {
 	case out:
@@ -249,6 +254,9 @@ func setupAuthzFixture(t *testing.T, env *apitest.Env) *authzFixture {
 	x.r3, x.v3 = r.ID, *r.WorkingVersionID
 	x.do(rolePM, "POST", fmt.Sprintf("/api/v1/versions/%d/allocations", x.v3), map[string]any{
 		"measure": "revenue", "root": "CO", "targets": []map[string]any{{"product_line": "POS", "amount": "1200000.00"}}}, 201, nil)
+	for _, level := range []string{"branch", "key_account_team"} {
+		x.do(roleStrategy, "PUT", fmt.Sprintf("/api/v1/rounds/%d/scorecards/%s", x.r3, level), revenueScorecard, 201, nil)
+	}
 	for _, p := range []string{"counterproposals", "review"} {
 		x.do(roleStrategy, "POST", fmt.Sprintf("/api/v1/rounds/%d/transitions", x.r3), map[string]any{"to": p}, 200, nil)
 	}
@@ -518,10 +526,33 @@ func authzRules() map[string]authzRule {
 			return authzCall{method: "POST", path: "/api/v1/actuals/imports", body: authzUploadOf("actuals.csv",
 				[]byte("org_unit,product_line,measure,month,amount\nB-SH-KA,POS,revenue,2027-06,1.00\n"), map[string]string{"dry_run": "true"})}
 		}},
-		"GET /actuals":                {scoped: true, want: scopedRead, call: scopedGet("/actuals", "org_unit")},
-		"GET /rounds/{id}/attainment": {scoped: true, want: scopedRead, call: scopedGet("/rounds/%d/attainment", "org_unit", r3)},
-		"GET /rounds/{id}/rankings":   {call: get("/rounds/%d/rankings?level=branch&measure=revenue", r3), want: everyone()},
-		"GET /versions/{id}/export":   {scoped: true, want: scopedRead, call: scopedGet("/versions/%d/export?format=csv", "org_unit", v1)},
+		"GET /actuals":                        {scoped: true, want: scopedRead, call: scopedGet("/actuals", "org_unit")},
+		"GET /rounds/{id}/attainment":         {scoped: true, want: scopedRead, call: scopedGet("/rounds/%d/attainment", "org_unit", r3)},
+		"GET /rounds/{id}/rankings":           {call: get("/rounds/%d/rankings?level=branch&measure=revenue", r3), want: everyone()},
+		"GET /rounds/{id}/scorecards":         {call: get("/rounds/%d/scorecards", r3), want: everyone()},
+		"GET /rounds/{id}/scorecards/{level}": {call: get("/rounds/%d/scorecards/branch", r3), want: everyone()},
+		"PUT /rounds/{id}/scorecards/{level}": {want: master, call: write("PUT", fixed("/rounds/%d/scorecards/region", func(x *authzFixture) any { return x.r4 }), constBody(revenueScorecard))},
+		"DELETE /rounds/{id}/scorecards/{level}": {want: master, call: write("DELETE", func(x *authzFixture, _ string, _ bool) string {
+			id := x.newRound("open").ID
+			x.do(roleStrategy, "PUT", fmt.Sprintf("/api/v1/rounds/%d/scorecards/branch", id), revenueScorecard, 201, nil)
+			return fmt.Sprintf("/rounds/%d/scorecards/branch", id)
+		}, nil)},
+		// A unit is scored on the scorecard of its own level.
+		"GET /rounds/{id}/scores": {scoped: true, want: scopedRead, call: func(x *authzFixture, role string, out bool) authzCall {
+			level := "branch"
+			if role == roleTL && !out {
+				level = "key_account_team"
+			}
+			return authzCall{method: "GET", path: fmt.Sprintf("/api/v1/rounds/%d/scores?level=%s&org_unit=%s", x.r3, level, unitFor(role, out))}
+		}},
+		"POST /versions/{id}/letter-batches": {want: master, call: write("POST", fixed("/versions/%d/letter-batches", func(x *authzFixture) any { return x.v3 }),
+			constBody(map[string]any{"level": "branch", "format": "xlsx"}))},
+		"POST /rounds/{id}/scorecard-defaults": {want: master, call: write("POST", func(x *authzFixture, _ string, _ bool) string {
+			return fmt.Sprintf("/rounds/%d/scorecard-defaults", x.newRound("open").ID)
+		}, nil)},
+		"POST /rounds/{id}/score-issues": {want: master, call: write("POST", fixed("/rounds/%d/score-issues", r3), constBody(map[string]any{"level": "branch", "period": "2027-04"}))},
+		"GET /rounds/{id}/score-issues":  {call: get("/rounds/%d/score-issues?level=branch", r3), want: everyone()},
+		"GET /versions/{id}/export":      {scoped: true, want: scopedRead, call: scopedGet("/versions/%d/export?format=csv", "org_unit", v1)},
 		"GET /versions/{id}/letters/{org_unit}": {scoped: true, want: scopedRead, call: func(x *authzFixture, role string, out bool) authzCall {
 			return authzCall{method: "GET", path: fmt.Sprintf("/api/v1/versions/%d/letters/%s", x.v3, unitFor(role, out))}
 		}},

@@ -77,6 +77,8 @@
 //	@tag.description			Actual figures, imported from CSV or XLSX
 //	@tag.name					attainment
 //	@tag.description			Attainment of targets by actuals, and rankings
+//	@tag.name					scorecards
+//	@tag.description			Weighted KPI scorecards per org level, scores and rankings on them
 //	@tag.name					spreadsheets
 //	@tag.description			Workbook export, target letters and workbook re-import
 //	@BasePath					/api/v1

@@ -34,6 +34,9 @@ import (
 // until the type is listed here.
 var requestBodies = []func() any{
 	func() any { return new(OrgUnitCreate) },
+	func() any { return new(ScorecardPut) },
+	func() any { return new(ScoreIssueRequest) },
+	func() any { return new(LetterBatchRequest) },
 	func() any { return new(OrgUnitPatch) },
 	func() any { return new(ProductLineCreate) },
 	func() any { return new(ProductLinePatch) },

@@ -31,6 +31,8 @@ import (
 //     field is tagged validate:"required" (the server refuses a body
 //     without it with a 422 naming it); its pointer fields accept null,
 //     meaning "absent".
+//   - A success that is JSON or a file by request (format=xlsx) documents
+//     the JSON schema for application/json and bytes for the file's type.
 //   - Every error response is application/problem+json with the Problem
 //     schema and an example of its own status; every operation documents
 //     400, 401, 429, 500 and 503, those with a body 413 and 415, those with
@@ -62,6 +64,8 @@ var openAPITypes = []any{
 	SeasonalityProfilePatch{}, TargetCellChange{}, TargetImportRefused{}, TargetImportReport{}, Token{},
 	TokenCreate{}, TokenCreated{}, TokenPage{}, TransitionRequest{}, TransitionRule{}, UnitValue{}, User{},
 	UserCreate{}, UserPage{}, UserPatch{}, Version{}, VersionCreate{}, VersionPage{},
+	Scorecard{}, ScorecardKPI{}, ScorecardList{}, ScorecardPut{}, ScoreCurve{}, ScoreReport{}, ScoreRounding{},
+	ScoreStep{}, KPIScore{}, UnitScore{}, ScoreIssue{}, ScoreIssueList{}, ScoreIssueRequest{}, LetterBatchRequest{},
 }
 
 // serverURLPlaceholder stands for the server URL in the document built at
@@ -382,6 +386,14 @@ func completeOperations(doc *openapi3.T) {
 						setHeader(v, "Retry-After", "Seconds to wait before retrying", false, openapi3.TypeInteger)
 					}
 				case status >= 200 && status < 300:
+					// An operation that answers JSON or a file (format=xlsx)
+					// documents the file as bytes, not as the JSON schema.
+					for mt, m := range v.Content {
+						if !strings.Contains(mt, "json") && m.Schema != nil && m.Schema.Ref != "" {
+							v.Content[mt] = &openapi3.MediaType{Schema: openapi3.NewSchemaRef("", &openapi3.Schema{
+								Type: &openapi3.Types{openapi3.TypeString}, Format: "binary"})}
+						}
+					}
 					if status == http.StatusCreated {
 						setHeader(v, echo.HeaderLocation, "The URL of what was created", true, openapi3.TypeString)
 					}

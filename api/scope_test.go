@@ -80,6 +80,10 @@ func payloadFormats() map[string]payloadFormat {
 		"GET /actuals":                                 payloadJSON,
 		"GET /rounds/{id}/attainment":                  payloadJSON,
 		"GET /rounds/{id}/rankings":                    payloadJSON,
+		"GET /rounds/{id}/scorecards":                  payloadJSON,
+		"GET /rounds/{id}/scorecards/{level}":          payloadJSON,
+		"GET /rounds/{id}/scores":                      payloadJSON,
+		"GET /rounds/{id}/score-issues":                payloadJSON,
 		"GET /versions/{id}/export":                    payloadCSV,
 		"GET /versions/{id}/letters/{org_unit}":        payloadXLSX,
 	}
@@ -418,6 +422,11 @@ func (x *authzFixture) populateScope() {
 		t.Fatalf("setup: actuals import: %d %s", r.Status, r.Body)
 	}
 
+	// Issued scores of units in and out of the scopes.
+	for _, level := range []string{"branch", "key_account_team"} {
+		x.do(roleStrategy, "POST", fmt.Sprintf("/api/v1/rounds/%d/score-issues", x.r3), map[string]any{"level": level, "period": "2027-04"}, 201, nil)
+	}
+
 	// A master-data edit of units in and out of the scopes.
 	for _, code := range []string{"B-SH", "B-SH-KA", "B-JS"} {
 		x.do(roleAdmin, "PATCH", fmt.Sprintf("/api/v1/org-units/%d", x.env.OrgUnitID(code)), map[string]any{"name_local": code + " 改"}, 200, nil)
@@ -457,6 +466,11 @@ func (x *authzFixture) checkScopeProbes(t *testing.T) {
 		{fmt.Sprintf("/versions/%d/cell-history?org_unit=B-SH-KA&product_line=POS&measure=revenue&period=2027-06", x.v1), payloadJSON},
 		{fmt.Sprintf("/rounds/%d/attainment", x.r3), payloadJSON},
 		{fmt.Sprintf("/rounds/%d/rankings?level=key_account_team&measure=revenue", x.r3), payloadJSON},
+		{fmt.Sprintf("/rounds/%d/scores?level=branch", x.r3), payloadJSON},
+		{fmt.Sprintf("/rounds/%d/scores?level=key_account_team&period=2027-04", x.r3), payloadJSON},
+		{fmt.Sprintf("/rounds/%d/scores?level=branch&format=xlsx", x.r3), payloadXLSX},
+		{fmt.Sprintf("/rounds/%d/score-issues?level=branch", x.r3), payloadJSON},
+		{fmt.Sprintf("/rounds/%d/score-issues?level=key_account_team", x.r3), payloadJSON},
 		{"/audit?entity=org_unit", payloadJSON},
 		{fmt.Sprintf("/audit?round=%d", x.r1), payloadJSON},
 		{"/audit?limit=1", payloadJSON},
@@ -503,6 +517,7 @@ func (x *authzFixture) checkScopeProbes(t *testing.T) {
 		{fmt.Sprintf("/versions/%d/letters/B-JS", x.v3), fmt.Sprintf("/versions/%d/letters/%s", x.v3, ghostUnit)},
 		{"/actuals?org_unit=B-JS", "/actuals?org_unit=" + ghostUnit},
 		{fmt.Sprintf("/rounds/%d/attainment?org_unit=B-JS", x.r3), fmt.Sprintf("/rounds/%d/attainment?org_unit=%s", x.r3, ghostUnit)},
+		{fmt.Sprintf("/rounds/%d/scores?level=branch&org_unit=B-JS", x.r3), fmt.Sprintf("/rounds/%d/scores?level=branch&org_unit=%s", x.r3, ghostUnit)},
 	}
 	for role := range scopeRoots {
 		for _, p := range pairs {

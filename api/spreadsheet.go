@@ -1,6 +1,7 @@
 package api
 
 import (
+	"archive/zip"
 	"bytes"
 	"fmt"
 	"net/http"
@@ -259,12 +260,14 @@ func ptrTo[T any](v T) *T { return &v }
 //
 //	@Summary		Download an org unit's target letter
 //	@ID				getLetter
-//	@Description	The target letter (目标责任书) of an org unit as XLSX: the unit's own targets in the version by product line and month, with quarter and year totals, for every measure of the round, and the approval record — who approved the budget of record and when, who froze it and when. The version must be its round's budget of record (409 otherwise). A branch manager downloads their branch's and teams' letters; units outside your scope are 404.
+//	@Description	The target letter (目标责任书) of an org unit as XLSX (the default) or, with format=pdf, as a printable A4 PDF: the unit's own targets in the version by product line and month, with quarter and year totals, for every measure of the round, and the approval record — who approved the budget of record and when, who froze it and when. The PDF adds cover text, the scorecard of the unit's level (when the round has one) and signature blocks for the issuer and the recipient; Chinese is set in an embedded font, times in the server's time zone. The version must be its round's budget of record (409 otherwise). A branch manager downloads their branch's and teams' letters; units outside your scope are 404.
 //	@Tags			spreadsheets
 //	@Security		BearerAuth
 //	@Produce		application/vnd.openxmlformats-officedocument.spreadsheetml.sheet
+//	@Produce		application/pdf
 //	@Param			id			path		int			true	"Version id: the round's budget of record"
 //	@Param			org_unit	path		string		true	"Org unit code"
+//	@Param			format		query		string		false	"xlsx (default) or pdf"	Enums(xlsx,pdf)
 //	@Success		200			{file}		file		"The letter"
 //	@Header			200			{string}	ETag		"The version's revision"
 //	@Failure		400			{object}	api.Problem	"Bad id or query parameter"
@@ -276,7 +279,12 @@ func (s *Server) getLetter(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	if err := newQuery(c).err(); err != nil {
+	q := newQuery(c, "format")
+	format := q.str("format")
+	if format != "" && format != "xlsx" && format != "pdf" {
+		q.fail("format", "must be xlsx or pdf")
+	}
+	if err := q.err(); err != nil {
 		return err
 	}
 	v, r, err := s.versionRound(c, id)
@@ -300,16 +308,32 @@ func (s *Server) getLetter(c echo.Context) error {
 	if !rec.Record {
 		return planning.Errorf(planning.ECONFLICT, "version %d is not the budget of record of round %s: target letters are issued from the approved version", id, r.Code)
 	}
-	rows, err := s.readWholeGrid(c, planning.GridFilter{VersionID: id, OrgUnitID: &unit.ID, Grain: planning.GrainMonth})
+	body, name, err := s.writeLetter(c, res, v, r, rec, unit, format)
 	if err != nil {
 		return err
+	}
+	media := mimeXLSX
+	if format == "pdf" {
+		media = "application/pdf"
+	}
+	return sendFile(c, media, name, v.Revision, body)
+}
+
+// writeLetter writes one unit's target letter from the budget of record,
+// as XLSX or (format "pdf") PDF, and names its file.
+func (s *Server) writeLetter(c echo.Context, res *resolver, v *planning.Version, r *planning.Round, rec *planning.ApprovalRecord,
+	unit *planning.OrgUnit, format string) ([]byte, string, error) {
+	ctx := c.Request().Context()
+	rows, err := s.readWholeGrid(c, planning.GridFilter{VersionID: v.ID, OrgUnitID: &unit.ID, Grain: planning.GrainMonth})
+	if err != nil {
+		return nil, "", err
 	}
 	var lineIDs []int64
 	for _, row := range rows {
 		lineIDs = append(lineIDs, row.ProductLineID)
 	}
 	if err := res.loadIDs(nil, lineIDs, r.MeasureIDs); err != nil {
-		return err
+		return nil, "", err
 	}
 	l := &spreadsheet.Letter{Unit: unit, Round: r, Version: v, Approval: rec, Lines: res.lineIDs, Rows: rows, IssuedAt: time.Now().UTC()}
 	for _, mid := range r.MeasureIDs {
@@ -321,10 +345,24 @@ func (s *Server) getLetter(c echo.Context) error {
 		l.IssuedTo = a.User.Name
 	}
 	var buf bytes.Buffer
-	if err := spreadsheet.WriteLetter(&buf, l); err != nil {
-		return err
+	base := fmt.Sprintf("target-letter-%s-%s", fileSafe(r.Code), fileSafe(unit.Code))
+	if format == "pdf" {
+		card, err := s.svcs.Scorecards.FindScorecard(ctx, r.ID, unit.Kind)
+		switch {
+		case err == nil:
+			l.Scorecard = card
+		case planning.ErrorCode(err) != planning.ENOTFOUND:
+			return nil, "", err
+		}
+		if err := spreadsheet.WriteLetterPDF(&buf, l); err != nil {
+			return nil, "", err
+		}
+		return buf.Bytes(), base + ".pdf", nil
 	}
-	return sendFile(c, mimeXLSX, fmt.Sprintf("target-letter-%s-%s.xlsx", fileSafe(r.Code), fileSafe(unit.Code)), v.Revision, buf.Bytes())
+	if err := spreadsheet.WriteLetter(&buf, l); err != nil {
+		return nil, "", err
+	}
+	return buf.Bytes(), base + ".xlsx", nil
 }
 
 // TargetCellChange is one cell an imported workbook changes: where it is in
@@ -512,4 +550,111 @@ func (s *Server) importTargets(c echo.Context) error {
 		setETag(c, result.Version.Revision)
 	}
 	return c.JSON(http.StatusOK, rep)
+}
+
+// LetterBatchRequest is the body of POST /versions/{id}/letter-batches.
+type LetterBatchRequest struct {
+	// Level, when set, issues the letters of that kind of unit only (e.g.
+	// branch); otherwise every active unit's.
+	Level  string `json:"level,omitempty" example:"branch"`
+	Format string `json:"format" validate:"required" enums:"pdf,xlsx" example:"pdf"`
+}
+
+// issueLetters godoc
+//
+//	@Summary		Issue the target letters of a round as one ZIP
+//	@ID				issueLetters
+//	@Description	Writes the target letter of every active org unit (of one level, with level) from the budget of record, as PDF or XLSX, into one ZIP file, and records each letter as issued in the audit trail (action letter.issue, one event per unit). Needs the strategy_office or admin role; the version must be the budget of record (409 otherwise).
+//	@Tags			spreadsheets
+//	@Security		BearerAuth
+//	@Accept			json
+//	@Produce		application/zip
+//	@Param			id		path		int						true	"Version id: the round's budget of record"
+//	@Param			body	body		api.LetterBatchRequest	true	"Level and format"
+//	@Success		200		{file}		file					"The letters"
+//	@Header			200		{string}	ETag					"The version's revision"
+//	@Failure		400		{object}	api.Problem				"Malformed body or id"
+//	@Failure		401		{object}	api.Problem				"Not authenticated"
+//	@Failure		403		{object}	api.Problem				"Not allowed to issue letters"
+//	@Failure		404		{object}	api.Problem				"No such version"
+//	@Failure		409		{object}	api.Problem				"The version is not the budget of record"
+//	@Failure		413		{object}	api.Problem				"Body too large"
+//	@Failure		422		{object}	api.Problem				"Unknown level or format"
+//	@Router			/versions/{id}/letter-batches [post]
+func (s *Server) issueLetters(c echo.Context) error {
+	ctx := c.Request().Context()
+	id, err := pathID(c, "id")
+	if err != nil {
+		return err
+	}
+	var req LetterBatchRequest
+	if err := decodeJSON(c, &req); err != nil {
+		return err
+	}
+	v, r, err := s.versionRound(c, id)
+	if err != nil {
+		return err
+	}
+	if a := planning.ActorFromContext(ctx); a == nil || !a.HasRole(planning.RoleStrategyOffice, planning.RoleAdmin) {
+		return planning.Errorf(planning.EFORBIDDEN, "only the strategy office and administrators issue target letters")
+	}
+	rec, err := s.svcs.ApprovalRecords.FindApprovalRecord(ctx, id)
+	if err != nil {
+		return err
+	}
+	if !rec.Record {
+		return planning.Errorf(planning.ECONFLICT, "version %d is not the budget of record of round %s: target letters are issued from the approved version", id, r.Code)
+	}
+	var val planning.Validation
+	level := planning.OrgUnitKind(req.Level)
+	if level != "" && !level.Valid() {
+		val.Add("level", "must be one of %v", planning.OrgUnitKinds)
+	}
+	if req.Format != "pdf" && req.Format != "xlsx" {
+		val.Add("format", "must be pdf or xlsx")
+	}
+	if err := val.Err(); err != nil {
+		return err
+	}
+	active := true
+	var units []*planning.OrgUnit
+	f := planning.OrgUnitFilter{Kind: level, Active: &active, Page: planning.PageRequest{Limit: planning.MaxPageSize}}
+	for {
+		page, next, err := s.svcs.OrgUnits.FindOrgUnits(ctx, f)
+		if err != nil {
+			return err
+		}
+		units = append(units, page...)
+		if next == "" {
+			break
+		}
+		f.Page.Cursor = next
+	}
+	var buf bytes.Buffer
+	zw := zip.NewWriter(&buf)
+	res := newResolver(ctx, s.svcs)
+	for _, u := range units {
+		body, name, err := s.writeLetter(c, res, v, r, rec, u, req.Format)
+		if err != nil {
+			return err
+		}
+		fw, err := zw.CreateHeader(&zip.FileHeader{Name: name, Method: zip.Deflate, Modified: time.Now()})
+		if err != nil {
+			return err
+		}
+		if _, err := fw.Write(body); err != nil {
+			return err
+		}
+	}
+	if err := zw.Close(); err != nil {
+		return err
+	}
+	if err := s.svcs.ApprovalRecords.RecordLettersIssued(ctx, id, units, req.Format); err != nil {
+		return err
+	}
+	name := fmt.Sprintf("target-letters-%s-v%d", fileSafe(r.Code), v.Number)
+	if level != "" {
+		name += "-" + string(level)
+	}
+	return sendFile(c, "application/zip", name+".zip", v.Revision, buf.Bytes())
 }

@@ -23,6 +23,8 @@ type Services struct {
 	Actuals         ActualService
 	Attainment      AttainmentService
 	ApprovalRecords ApprovalRecordService
+	// Scorecards assess the units of a level on weighted KPIs.
+	Scorecards ScorecardService
 	// Ping reports whether the storage is reachable (for readiness checks).
 	Ping func(ctx context.Context) error
 	// Atomically runs fn in one transaction that every service call made

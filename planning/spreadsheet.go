@@ -52,6 +52,12 @@ type ApprovalRecordService interface {
 	// false when the version is not its round's budget of record.
 	// Everybody signed in reads it; ENOTFOUND for an unknown version.
 	FindApprovalRecord(ctx context.Context, versionID int64) (*ApprovalRecord, error)
+	// RecordLettersIssued records in the audit trail that the target
+	// letters of units were issued from a version in a format, one event
+	// per unit. The strategy office and administrators issue letters
+	// (EFORBIDDEN otherwise); the version must be the budget of record
+	// (ECONFLICT).
+	RecordLettersIssued(ctx context.Context, versionID int64, units []*OrgUnit, format string) error
 }
 
 // TargetSheetFormat names the layout of exported target workbooks that

@@ -132,7 +132,8 @@ func (s *styles) indented(level int) (int, error) {
 	if id, ok := s.indent[level]; ok {
 		return id, nil
 	}
-	id, err := s.f.NewStyle(&excelize.Style{Alignment: &excelize.Alignment{Indent: level}})
+	// Spreadsheet programs show an indent only on left-aligned cells.
+	id, err := s.f.NewStyle(&excelize.Style{Alignment: &excelize.Alignment{Horizontal: "left", Indent: level}})
 	s.indent[level] = id
 	return id, err
 }
@@ -229,6 +230,9 @@ func WriteGridXLSX(w io.Writer, v *GridView) error {
 // writeMeasureSheet writes one measure's sheet and returns its rows for the
 // hidden sheet.
 func writeMeasureSheet(f *excelize.File, st *styles, v *GridView, m *planning.Measure, name string, cols []column, minDepth int) ([][]string, error) {
+	if err := printSetup(f, name, 1, headerRow); err != nil {
+		return nil, err
+	}
 	sw, err := f.NewStreamWriter(name)
 	if err != nil {
 		return nil, err

@@ -115,7 +115,8 @@ func TestGridXLSXLayout(t *testing.T) {
 	st6, _ := f.GetCellStyle("revenue", "A6")
 	s7, _ := f.GetStyle(st7)
 	s6, _ := f.GetStyle(st6)
-	if s7.Alignment == nil || s7.Alignment.Indent != 1 || (s6.Alignment != nil && s6.Alignment.Indent != 0) {
+	// An indent shows only on a left-aligned cell.
+	if s7.Alignment == nil || s7.Alignment.Indent != 1 || s7.Alignment.Horizontal != "left" || (s6.Alignment != nil && s6.Alignment.Indent != 0) {
 		t.Errorf("indents %+v %+v", s6.Alignment, s7.Alignment)
 	}
 	numStyle, _ := f.GetCellStyle("revenue", "D7")
@@ -131,6 +132,24 @@ func TestGridXLSXLayout(t *testing.T) {
 	panes, _ := f.GetPanes("revenue")
 	if !panes.Freeze || panes.XSplit != 3 || panes.YSplit != 5 {
 		t.Errorf("panes %+v", panes)
+	}
+	// Print setup: landscape, one page wide, the title and heading rows on
+	// every page of every measure's sheet.
+	for _, sheet := range []string{"revenue", "units"} {
+		layout, err := f.GetPageLayout(sheet)
+		props, perr := f.GetSheetProps(sheet)
+		if err != nil || perr != nil || *layout.Orientation != "landscape" || props.FitToPage == nil || !*props.FitToPage {
+			t.Errorf("%s: print setup %v %v %v", sheet, layout.Orientation, props.FitToPage, err)
+		}
+	}
+	titles := map[string]string{}
+	for _, dn := range f.GetDefinedName() {
+		if dn.Name == "_xlnm.Print_Titles" {
+			titles[dn.Scope] = dn.RefersTo
+		}
+	}
+	if titles["revenue"] != "'revenue'!$1:$5" || titles["units"] != "'units'!$1:$5" {
+		t.Errorf("print titles %v", titles)
 	}
 }
 

@@ -26,6 +26,9 @@ type Letter struct {
 	Rows     []planning.GridRow
 	IssuedAt time.Time
 	IssuedTo string
+	// Scorecard is the scorecard of the unit's level, if the round has
+	// one; the PDF letter shows it.
+	Scorecard *planning.Scorecard
 }
 
 // LetterSheet is the name of the letter's one sheet.
@@ -46,6 +49,9 @@ func WriteLetter(w io.Writer, l *Letter) error {
 	}
 	label, err := f.NewStyle(&excelize.Style{Font: &excelize.Font{Bold: true}})
 	if err != nil {
+		return err
+	}
+	if err := printSetup(f, LetterSheet, 0, 0); err != nil {
 		return err
 	}
 	sw, err := f.NewStreamWriter(LetterSheet)

@@ -3,6 +3,8 @@ package sqlstore
 import (
 	"context"
 
+	"github.com/uptrace/bun"
+
 	"github.com/cascade-planning/cascade/planning"
 )
 
@@ -130,4 +132,37 @@ func (db *DB) userName(ctx context.Context, id int64) (string, error) {
 		return "", nil
 	}
 	return names[0], nil
+}
+
+// RecordLettersIssued implements planning.ApprovalRecordService.
+func (s *ApprovalRecordService) RecordLettersIssued(ctx context.Context, versionID int64, units []*planning.OrgUnit, format string) error {
+	a, err := planning.RequireActor(ctx)
+	if err != nil {
+		return err
+	}
+	if !a.HasRole(planning.RoleStrategyOffice, planning.RoleAdmin) {
+		return planning.Errorf(planning.EFORBIDDEN, "only the strategy office and administrators issue target letters")
+	}
+	return s.db.inTx(ctx, func(tx bun.Tx) error {
+		v, err := s.db.loadVersion(ctx, tx, versionID)
+		if err != nil {
+			return err
+		}
+		_, round, err := s.db.loadRound(ctx, tx, v.RoundID)
+		if err != nil {
+			return err
+		}
+		if round.RecordVersionID == nil || *round.RecordVersionID != v.ID {
+			return planning.Errorf(planning.ECONFLICT, "version %d is not the budget of record of round %s: target letters are issued from the approved version", v.ID, round.Code)
+		}
+		// One event per unit, scoped to it, so each branch's trail shows
+		// its own letter and no other unit's.
+		for _, u := range units {
+			after := map[string]any{"version_id": v.ID, "round": round.Code, "org_unit": u.Code, "format": format}
+			if _, err := s.db.writeAuditIn(ctx, tx, auditScope{RoundID: round.ID, VersionID: v.ID, OrgPath: u.Path}, "letter.issue", "org_unit", u.ID, nil, after); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
 }

@@ -25,5 +25,6 @@ func NewServices(db *DB) planning.Services {
 		Actuals:         &ActualService{db: db},
 		Attainment:      &AttainmentService{db: db},
 		ApprovalRecords: &ApprovalRecordService{db: db},
+		Scorecards:      &ScorecardService{db: db, attainment: &AttainmentService{db: db}},
 	}
 }

@@ -1,0 +1,3 @@
+DROP TABLE score_issues;
+--bun:split
+DROP TABLE scorecards;

@@ -1,0 +1,151 @@
+package spreadsheet_test
+
+import (
+	"bytes"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"runtime"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/shopspring/decimal"
+
+	"github.com/cascade-planning/cascade/planning"
+	"github.com/cascade-planning/cascade/spreadsheet"
+)
+
+// fullBranchLetter is a branch's letter with every one of the 12 product
+// lines planned on each of the first measures of revenue, gross margin,
+// units, sales expense and collections, monthly amounts near a billion, a
+// 4-step approval and a scorecard of one KPI per measure.
+func fullBranchLetter(measures int) *spreadsheet.Letter {
+	r := &planning.Round{ID: 1, Code: "FY2027", Name: "Plan 2027", FiscalYear: 2027, FirstMonth: 4}
+	at := time.Date(2027, 3, 20, 9, 30, 0, 0, time.UTC)
+	uid := int64(7)
+	l := &spreadsheet.Letter{Unit: &planning.OrgUnit{ID: 5, Code: "B-SH", Name: "Shanghai branch", NameLocal: "上海分公司", Kind: planning.KindBranch},
+		Round: r, Version: &planning.Version{ID: 2, RoundID: 1, Number: 2, Label: "after counterproposals", Status: "frozen", Revision: 9},
+		Approval: &planning.ApprovalRecord{Record: true, ApprovedBy: &uid, ApprovedByName: "President (总裁)", ApprovedAt: &at, FrozenBy: &uid,
+			FrozenByName: "President (总裁)", FrozenAt: &at},
+		Lines: map[int64]*planning.ProductLine{}, IssuedAt: at, IssuedTo: "上海分公司总经理"}
+	for i, st := range []planning.Role{planning.RoleProductManager, planning.RoleSalesDirector, planning.RoleMarketingDirector, planning.RolePresident} {
+		l.Approval.Steps = append(l.Approval.Steps, planning.ApprovalRecordStep{Role: st, Action: "approve", ActorID: int64(i + 1),
+			ActorName: "审批人 " + string(st), Comment: "同意", At: at})
+	}
+	codes := []string{"TERM", "POS", "DMP", "ATM", "SOFT", "CPC", "HPC", "UPS", "MODEM", "PERI", "COMPAQ", "EPSON"}
+	for i, c := range codes {
+		l.Lines[int64(i+1)] = &planning.ProductLine{ID: int64(i + 1), Code: c, Name: c + " products", NameLocal: c + " 产品"}
+	}
+	for mi, mc := range []string{"revenue", "gross_margin", "units", "sales_expense", "collections"}[:measures] {
+		m := &planning.Measure{ID: int64(mi + 1), Code: mc, Name: mc, NameLocal: "指标" + mc, Unit: "CNY", Scale: 2}
+		if mc == "units" {
+			m.Unit, m.Scale = "count", 0
+		}
+		l.Measures = append(l.Measures, m)
+		for li := range codes {
+			row := planning.GridRow{ProductLineID: int64(li + 1), ProductLineCode: codes[li], MeasureID: m.ID, Scale: m.Scale}
+			for p := 1; p <= 12; p++ {
+				amt := decimal.New(int64(98765432101+li*1000+p), -m.Scale) // up to 987,654,321.01
+				row.Periods = append(row.Periods, planning.PeriodAmount{Period: r.MonthLabel(p), Amount: amt})
+			}
+			l.Rows = append(l.Rows, row)
+		}
+	}
+	l.Scorecard = &planning.Scorecard{Name: "Branch general manager 分公司总经理", Level: planning.KindBranch, Revision: 1,
+		Rounding: planning.Rounding{Places: 2, Mode: planning.RoundHalfUp}}
+	weights := []string{"50", "30", "20"}
+	if measures == 5 {
+		weights = []string{"40", "15", "20", "10", "15"}
+	}
+	for i, w := range weights {
+		l.Scorecard.KPIs = append(l.Scorecard.KPIs, planning.KPI{MeasureCode: l.Measures[i].Code, Label: "KPI " + l.Measures[i].NameLocal,
+			Weight: decimal.RequireFromString(w), Direction: planning.HigherIsBetter,
+			Curve: planning.Curve{Kind: planning.CurveLinear, FloorPct: decimal.NewFromInt(60), CapPct: decimal.NewFromInt(120)}})
+	}
+	return l
+}
+
+// TestLetterPDFOfAFullBranch checks that a branch letter with every product
+// line on three measures (the demo round's) fits two A4 pages, with every
+// amount whole (never cut short), and measures what one letter costs; with
+// five measures it runs to three pages.
+func TestLetterPDFOfAFullBranch(t *testing.T) {
+	var five bytes.Buffer
+	if err := spreadsheet.WriteLetterPDF(&five, fullBranchLetter(5)); err != nil {
+		t.Fatal(err)
+	}
+	if n := bytes.Count(five.Bytes(), []byte("/Type /Page\n")); n != 3 {
+		t.Errorf("12 lines on 5 measures: %d pages, want 3", n)
+	}
+	l := fullBranchLetter(3)
+	var before, after runtime.MemStats
+	runtime.GC()
+	runtime.ReadMemStats(&before)
+	var buf bytes.Buffer
+	if err := spreadsheet.WriteLetterPDF(&buf, l); err != nil {
+		t.Fatal(err)
+	}
+	runtime.ReadMemStats(&after)
+	if keep := os.Getenv("CASCADE_KEEP_PDF"); keep != "" {
+		_ = os.WriteFile(keep, buf.Bytes(), 0o600)
+	}
+	pages := bytes.Count(buf.Bytes(), []byte("/Type /Page\n"))
+	t.Logf("a full branch letter: %d pages, %d bytes, %.1f MiB allocated", pages, buf.Len(), float64(after.TotalAlloc-before.TotalAlloc)/(1<<20))
+	if pages < 1 || pages > 2 {
+		t.Errorf("%d pages, want 1 or 2", pages)
+	}
+	if _, err := exec.LookPath("pdftotext"); err != nil {
+		t.Skip("SKIPPED: pdftotext is not installed (apt-get install poppler-utils): the letter's text is not checked")
+	}
+	file := filepath.Join(t.TempDir(), "letter.pdf")
+	if err := os.WriteFile(file, buf.Bytes(), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	out, err := exec.Command("pdftotext", "-layout", file, "-").CombinedOutput()
+	if err != nil {
+		t.Fatalf("pdftotext: %v %s", err, out)
+	}
+	text := string(out)
+	// The year of revenue on EPSON: 12 months of 987,654,321.01 + 11,000
+	// + p hundredths, p = 1…12.
+	year := decimal.Zero
+	for p := 1; p <= 12; p++ {
+		year = year.Add(decimal.New(int64(98765432101+11*1000+p), -2))
+	}
+	for _, want := range []string{"上海分公司", "EPSON 产品", "987,654,321.02", "987,654,431.13", groupForTest(year), "同意", "分公司总经理"} {
+		if !strings.Contains(text, want) {
+			t.Errorf("the letter lacks %q", want)
+		}
+	}
+	if strings.Contains(text, "…") {
+		t.Errorf("something was cut short:\n%s", text)
+	}
+}
+
+// groupForTest writes 1234567.5 as 1,234,567.50.
+func groupForTest(d decimal.Decimal) string {
+	s := d.StringFixed(2)
+	intPart, frac, _ := strings.Cut(s, ".")
+	var b strings.Builder
+	for i, r := range intPart {
+		if i > 0 && (len(intPart)-i)%3 == 0 {
+			b.WriteByte(',')
+		}
+		b.WriteRune(r)
+	}
+	return fmt.Sprintf("%s.%s", b.String(), frac)
+}
+
+// BenchmarkWriteLetterPDF writes the two-page letter of a full branch.
+func BenchmarkWriteLetterPDF(b *testing.B) {
+	l := fullBranchLetter(3)
+	b.ReportAllocs()
+	for b.Loop() {
+		var buf bytes.Buffer
+		if err := spreadsheet.WriteLetterPDF(&buf, l); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
