@@ -55,11 +55,11 @@ var openAPITypes = []any{
 	DiffRollups{}, GridPage{}, GridRow{}, ImportProblem{}, Inconsistency{}, InconsistencyPage{},
 	LineDecisionInput{}, Me{}, Measure{}, MeasureCreate{}, MeasurePage{}, MeasurePatch{}, MeasureRef{},
 	MonthExplanation{}, MonthValue{}, NodeExplanation{}, OrgUnit{}, OrgUnitCreate{}, OrgUnitPage{},
-	OrgUnitPatch{}, PeriodValue{}, Problem{}, ProblemField{}, ProductLine{}, ProductLineCreate{},
+	OrgUnitPatch{}, PasswordLinkCreate{}, PasswordLinkCreated{}, PasswordSet{}, PeriodValue{}, Problem{}, ProblemField{}, ProductLine{}, ProductLineCreate{},
 	ProductLinePage{}, ProductLinePatch{}, RankedUnit{}, Ranking{}, RoleAssignment{}, RoleAssignmentCreate{},
 	RoleAssignmentList{}, Round{}, RoundCreate{}, RoundPage{}, RoundPatch{}, RoundTransition{},
 	RoundTransitionList{}, SeasonalityProfile{}, SeasonalityProfileCreate{}, SeasonalityProfilePage{},
-	SeasonalityProfilePatch{}, TargetCellChange{}, TargetImportRefused{}, TargetImportReport{}, Token{},
+	SeasonalityProfilePatch{}, SessionCreate{}, SessionInfo{}, TargetCellChange{}, TargetImportRefused{}, TargetImportReport{}, Token{},
 	TokenCreate{}, TokenCreated{}, TokenPage{}, TransitionRequest{}, TransitionRule{}, UnitValue{}, User{},
 	UserCreate{}, UserPage{}, UserPatch{}, Version{}, VersionCreate{}, VersionPage{},
 }

@@ -48,6 +48,7 @@ const (
 func payloadFormats() map[string]payloadFormat {
 	return map[string]payloadFormat{
 		"GET /me":                                      payloadJSON,
+		"GET /sessions/current":                        payloadJSON,
 		"GET /org-units":                               payloadJSON,
 		"GET /org-units/{id}":                          payloadJSON,
 		"GET /product-lines":                           payloadJSON,

@@ -145,6 +145,13 @@ func (s *Server) routes() {
 	}
 	auth(http.MethodGet, "/me", s.getMe)
 
+	// Signing in and setting a password with a one-time link need no
+	// authentication: the password, or the link's token, is the credential.
+	v1.Add(http.MethodPost, "/sessions", s.signIn)
+	v1.Add(http.MethodPost, "/passwords", s.setPassword)
+	auth(http.MethodGet, "/sessions/current", s.getSession)
+	auth(http.MethodDelete, "/sessions/current", s.signOut)
+
 	auth(http.MethodGet, "/org-units", s.listOrgUnits)
 	auth(http.MethodPost, "/org-units", s.createOrgUnit)
 	auth(http.MethodGet, "/org-units/:id", s.getOrgUnit)
@@ -173,6 +180,7 @@ func (s *Server) routes() {
 	auth(http.MethodGet, "/users/:id/roles", s.listUserRoles)
 	auth(http.MethodPost, "/users/:id/roles", s.addUserRole)
 	auth(http.MethodDelete, "/users/:id/roles/:role_id", s.removeUserRole)
+	auth(http.MethodPost, "/users/:id/password-links", s.createPasswordLink)
 
 	auth(http.MethodGet, "/tokens", s.listTokens)
 	auth(http.MethodPost, "/tokens", s.createToken)

@@ -1583,6 +1583,53 @@ const docTemplate = `{
                 }
             }
         },
+        "/passwords": {
+            "post": {
+                "description": "Needs no authentication: the link's token is the credential. Uses the link up, sets the password (at least 10 characters) and signs the user out of every session.",
+                "consumes": [
+                    "application/json"
+                ],
+                "tags": [
+                    "sessions"
+                ],
+                "summary": "Set a password with a one-time link",
+                "operationId": "setPassword",
+                "parameters": [
+                    {
+                        "description": "The link's token and the new password",
+                        "name": "body",
+                        "in": "body",
+                        "required": true,
+                        "schema": {
+                            "$ref": "#/definitions/api.PasswordSet"
+                        }
+                    }
+                ],
+                "responses": {
+                    "204": {
+                        "description": "No Content"
+                    },
+                    "400": {
+                        "description": "Malformed body",
+                        "schema": {
+                            "$ref": "#/definitions/api.Problem"
+                        }
+                    },
+                    "413": {
+                        "description": "Body too large",
+                        "schema": {
+                            "$ref": "#/definitions/api.Problem"
+                        }
+                    },
+                    "422": {
+                        "description": "Unknown, used or expired link, or a too short password",
+                        "schema": {
+                            "$ref": "#/definitions/api.Problem"
+                        }
+                    }
+                }
+            }
+        },
         "/product-lines": {
             "get": {
                 "security": [
@@ -3002,6 +3049,159 @@ const docTemplate = `{
                 }
             }
         },
+        "/sessions": {
+            "post": {
+                "description": "Checks a person's username and password and opens a console session: the answer sets the HttpOnly cookie cascade_session and carries the CSRF token that writes made with the cookie send in X-CSRF-Token. Needs no authentication. After 5 failures for one username, or 20 from one address, within 15 minutes, further attempts get 429.",
+                "consumes": [
+                    "application/json"
+                ],
+                "produces": [
+                    "application/json"
+                ],
+                "tags": [
+                    "sessions"
+                ],
+                "summary": "Sign in",
+                "operationId": "signIn",
+                "parameters": [
+                    {
+                        "description": "Username and password",
+                        "name": "body",
+                        "in": "body",
+                        "required": true,
+                        "schema": {
+                            "$ref": "#/definitions/api.SessionCreate"
+                        }
+                    }
+                ],
+                "responses": {
+                    "201": {
+                        "description": "Created",
+                        "schema": {
+                            "$ref": "#/definitions/api.SessionInfo"
+                        },
+                        "headers": {
+                            "Set-Cookie": {
+                                "type": "string",
+                                "description": "cascade_session=…; HttpOnly; SameSite=Strict"
+                            }
+                        }
+                    },
+                    "400": {
+                        "description": "Malformed body",
+                        "schema": {
+                            "$ref": "#/definitions/api.Problem"
+                        }
+                    },
+                    "401": {
+                        "description": "Wrong username or password",
+                        "schema": {
+                            "$ref": "#/definitions/api.Problem"
+                        }
+                    },
+                    "413": {
+                        "description": "Body too large",
+                        "schema": {
+                            "$ref": "#/definitions/api.Problem"
+                        }
+                    },
+                    "422": {
+                        "description": "Missing fields",
+                        "schema": {
+                            "$ref": "#/definitions/api.Problem"
+                        }
+                    },
+                    "429": {
+                        "description": "Too many failed sign-ins",
+                        "schema": {
+                            "$ref": "#/definitions/api.Problem"
+                        }
+                    }
+                }
+            }
+        },
+        "/sessions/current": {
+            "get": {
+                "security": [
+                    {
+                        "BearerAuth": []
+                    }
+                ],
+                "description": "The signed-in person and their session's expiry and CSRF token. 404 for a request made with a bearer token.",
+                "produces": [
+                    "application/json"
+                ],
+                "tags": [
+                    "sessions"
+                ],
+                "summary": "The current session",
+                "operationId": "getCurrentSession",
+                "responses": {
+                    "200": {
+                        "description": "OK",
+                        "schema": {
+                            "$ref": "#/definitions/api.SessionInfo"
+                        }
+                    },
+                    "401": {
+                        "description": "Not signed in",
+                        "schema": {
+                            "$ref": "#/definitions/api.Problem"
+                        }
+                    },
+                    "404": {
+                        "description": "Authenticated with a token, not a session",
+                        "schema": {
+                            "$ref": "#/definitions/api.Problem"
+                        }
+                    }
+                }
+            },
+            "delete": {
+                "security": [
+                    {
+                        "BearerAuth": []
+                    }
+                ],
+                "description": "Revokes the current session and clears its cookie. Needs the X-CSRF-Token header. 404 for a request made with a bearer token.",
+                "tags": [
+                    "sessions"
+                ],
+                "summary": "Sign out",
+                "operationId": "signOut",
+                "parameters": [
+                    {
+                        "type": "string",
+                        "description": "The session's CSRF token (required with the session cookie)",
+                        "name": "X-CSRF-Token",
+                        "in": "header"
+                    }
+                ],
+                "responses": {
+                    "204": {
+                        "description": "No Content"
+                    },
+                    "401": {
+                        "description": "Not signed in",
+                        "schema": {
+                            "$ref": "#/definitions/api.Problem"
+                        }
+                    },
+                    "403": {
+                        "description": "Missing or wrong CSRF token",
+                        "schema": {
+                            "$ref": "#/definitions/api.Problem"
+                        }
+                    },
+                    "404": {
+                        "description": "Authenticated with a token, not a session",
+                        "schema": {
+                            "$ref": "#/definitions/api.Problem"
+                        }
+                    }
+                }
+            }
+        },
         "/tokens": {
             "get": {
                 "security": [
@@ -3527,6 +3727,89 @@ const docTemplate = `{
                     },
                     "422": {
                         "description": "Invalid fields",
+                        "schema": {
+                            "$ref": "#/definitions/api.Problem"
+                        }
+                    }
+                }
+            }
+        },
+        "/users/{id}/password-links": {
+            "post": {
+                "security": [
+                    {
+                        "BearerAuth": []
+                    }
+                ],
+                "description": "Needs the admin role. Issues a one-time link, valid for 72 hours, with which the user sets a password (POST /passwords); the answer carries its token this once. Setting the password signs the user out everywhere.",
+                "consumes": [
+                    "application/json"
+                ],
+                "produces": [
+                    "application/json"
+                ],
+                "tags": [
+                    "users"
+                ],
+                "summary": "Invite a person or reset their password",
+                "operationId": "createPasswordLink",
+                "parameters": [
+                    {
+                        "type": "integer",
+                        "description": "User id",
+                        "name": "id",
+                        "in": "path",
+                        "required": true
+                    },
+                    {
+                        "description": "invite or reset",
+                        "name": "body",
+                        "in": "body",
+                        "required": true,
+                        "schema": {
+                            "$ref": "#/definitions/api.PasswordLinkCreate"
+                        }
+                    }
+                ],
+                "responses": {
+                    "201": {
+                        "description": "Created",
+                        "schema": {
+                            "$ref": "#/definitions/api.PasswordLinkCreated"
+                        }
+                    },
+                    "400": {
+                        "description": "Malformed body or bad id",
+                        "schema": {
+                            "$ref": "#/definitions/api.Problem"
+                        }
+                    },
+                    "401": {
+                        "description": "Not authenticated",
+                        "schema": {
+                            "$ref": "#/definitions/api.Problem"
+                        }
+                    },
+                    "403": {
+                        "description": "Not an admin",
+                        "schema": {
+                            "$ref": "#/definitions/api.Problem"
+                        }
+                    },
+                    "404": {
+                        "description": "Unknown user",
+                        "schema": {
+                            "$ref": "#/definitions/api.Problem"
+                        }
+                    },
+                    "413": {
+                        "description": "Body too large",
+                        "schema": {
+                            "$ref": "#/definitions/api.Problem"
+                        }
+                    },
+                    "422": {
+                        "description": "Invalid purpose, or an inactive user",
                         "schema": {
                             "$ref": "#/definitions/api.Problem"
                         }
@@ -7015,6 +7298,72 @@ const docTemplate = `{
                 }
             }
         },
+        "api.PasswordLinkCreate": {
+            "type": "object",
+            "required": [
+                "purpose"
+            ],
+            "properties": {
+                "purpose": {
+                    "type": "string",
+                    "enum": [
+                        "invite",
+                        "reset"
+                    ],
+                    "example": "invite"
+                }
+            }
+        },
+        "api.PasswordLinkCreated": {
+            "type": "object",
+            "properties": {
+                "expires_at": {
+                    "type": "string"
+                },
+                "id": {
+                    "type": "integer",
+                    "example": 3
+                },
+                "purpose": {
+                    "type": "string",
+                    "enum": [
+                        "invite",
+                        "reset"
+                    ],
+                    "example": "invite"
+                },
+                "token": {
+                    "type": "string",
+                    "example": "cas_mfrgg2lsnzsxeylsmvsgk3tfojxxkzdf"
+                },
+                "url": {
+                    "description": "URL opens the console's set-password page with the token.",
+                    "type": "string",
+                    "example": "https://plan.example.com/set-password#token=cas_mfrgg2lsnzsxeylsmvsgk3tfojxxkzdf"
+                },
+                "user_id": {
+                    "type": "integer",
+                    "example": 12
+                }
+            }
+        },
+        "api.PasswordSet": {
+            "type": "object",
+            "required": [
+                "password",
+                "token"
+            ],
+            "properties": {
+                "password": {
+                    "type": "string",
+                    "example": "correct horse battery staple"
+                },
+                "token": {
+                    "type": "string",
+                    "example": "cas_mfrgg2lsnzsxeylsmvsgk3tfojxxkzdf"
+                }
+            }
+        },
         "api.PeriodValue": {
             "type": "object",
             "properties": {
@@ -7775,6 +8124,39 @@ const docTemplate = `{
                 }
             }
         },
+        "api.SessionCreate": {
+            "type": "object",
+            "required": [
+                "password",
+                "username"
+            ],
+            "properties": {
+                "password": {
+                    "type": "string",
+                    "example": "demo-bm-sh"
+                },
+                "username": {
+                    "type": "string",
+                    "example": "bm-sh"
+                }
+            }
+        },
+        "api.SessionInfo": {
+            "type": "object",
+            "properties": {
+                "csrf_token": {
+                    "description": "CSRFToken goes in the X-CSRF-Token header of every write made with\nthe session cookie.",
+                    "type": "string",
+                    "example": "3f1c…"
+                },
+                "expires_at": {
+                    "type": "string"
+                },
+                "user": {
+                    "$ref": "#/definitions/api.User"
+                }
+            }
+        },
         "api.TargetCellChange": {
             "type": "object",
             "properties": {
@@ -8308,6 +8690,10 @@ const docTemplate = `{
         {
             "description": "Users and their role assignments",
             "name": "users"
+        },
+        {
+            "description": "Console sign-in: password sessions in an HttpOnly cookie, CSRF-protected writes, one-time password links",
+            "name": "sessions"
         },
         {
             "description": "API tokens",

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"os"
 	"time"
 
 	"github.com/cascade-planning/cascade/planning"
@@ -81,7 +82,10 @@ func runDemo(ctx context.Context, args []string, stdout, stderr io.Writer) error
 		return err
 	}
 	if res.Loaded {
-		fmt.Fprintln(stdout, "demo data loaded; users and their tokens:")
+		if err := demo.SetPasswords(ctx, svcs); err != nil {
+			return err
+		}
+		fmt.Fprintln(stdout, "demo data loaded; users and their tokens (console password: demo-<username>):")
 	} else {
 		fmt.Fprintln(stdout, "demo data already present; users and their tokens:")
 	}
@@ -107,9 +111,25 @@ func findUser(ctx context.Context, svcs planning.Services, username string) (*pl
 	return us[0], nil
 }
 
+const userUsage = `usage:
+  cascade user create --username U --name N --role R [--scope ORG_CODE] [--email E]
+  cascade user list
+  cascade user password --username U      (reads the new password from standard input)
+  cascade user invite --username U [--reset] [--base-url URL]
+  cascade user deactivate --username U
+  cascade user activate --username U`
+
 func runUser(ctx context.Context, args []string, stdout, stderr io.Writer) error {
-	if len(args) == 0 || args[0] != "create" {
-		fmt.Fprintln(stderr, "usage: cascade user create --username U --name N --role R [--scope ORG_CODE] [--email E]")
+	if len(args) == 0 {
+		fmt.Fprintln(stderr, userUsage)
+		return errUsage
+	}
+	switch args[0] {
+	case "create":
+	case "list", "password", "invite", "deactivate", "activate":
+		return runUserAdmin(ctx, args[0], args[1:], os.Stdin, stdout, stderr)
+	default:
+		fmt.Fprintln(stderr, userUsage)
 		return errUsage
 	}
 	fs, dsn := newFlagSet("user create", stderr)
@@ -150,9 +170,22 @@ func runUser(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	return nil
 }
 
+const tokenUsage = `usage:
+  cascade token create --user USERNAME [--name NAME] [--expires 720h]
+  cascade token list [--user USERNAME]
+  cascade token revoke --id ID`
+
 func runToken(ctx context.Context, args []string, stdout, stderr io.Writer) error {
-	if len(args) == 0 || args[0] != "create" {
-		fmt.Fprintln(stderr, "usage: cascade token create --user USERNAME [--name NAME] [--expires 720h]")
+	if len(args) == 0 {
+		fmt.Fprintln(stderr, tokenUsage)
+		return errUsage
+	}
+	switch args[0] {
+	case "create":
+	case "list", "revoke":
+		return runTokenAdmin(ctx, args[0], args[1:], stdout, stderr)
+	default:
+		fmt.Fprintln(stderr, tokenUsage)
 		return errUsage
 	}
 	fs, dsn := newFlagSet("token create", stderr)

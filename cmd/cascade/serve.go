@@ -75,6 +75,9 @@ func (m *Main) Run(ctx context.Context) (err error) {
 			return fmt.Errorf("demo data: %w", err)
 		}
 		if res.Loaded {
+			if err := demo.SetPasswords(ctx, svcs); err != nil {
+				return fmt.Errorf("demo data: %w", err)
+			}
 			m.Logger.Info("demo data loaded")
 		}
 		demoUsers = res.Users
@@ -109,11 +112,12 @@ func (m *Main) URL() string {
 func (m *Main) printBanner(users []demo.User) {
 	u := m.URL()
 	fmt.Fprintf(m.Stdout, "Cascade %s listening on %s\n", Version, u)
+	fmt.Fprintf(m.Stdout, "  console:     %s/\n", u)
 	fmt.Fprintf(m.Stdout, "  Swagger UI:  %s/swagger/index.html\n", u)
 	fmt.Fprintf(m.Stdout, "  OpenAPI:     %s/openapi.json\n", u)
 	fmt.Fprintf(m.Stdout, "  database:    %s\n", redactDSN(m.Config.DB))
 	if len(users) > 0 {
-		fmt.Fprintln(m.Stdout, "  demo users (well-known tokens: never use --demo with real data):")
+		fmt.Fprintln(m.Stdout, "  demo users (well-known tokens; console password demo-<username>: never use --demo with real data):")
 		for _, du := range users {
 			scope := ""
 			if du.Scope != "" {
