@@ -59,7 +59,7 @@ var openAPITypes = []any{
 	ProductLinePage{}, ProductLinePatch{}, RankedUnit{}, Ranking{}, RoleAssignment{}, RoleAssignmentCreate{},
 	RoleAssignmentList{}, Round{}, RoundCreate{}, RoundPage{}, RoundPatch{}, RoundTransition{},
 	RoundTransitionList{}, SeasonalityProfile{}, SeasonalityProfileCreate{}, SeasonalityProfilePage{},
-	SeasonalityProfilePatch{}, SessionCreate{}, SessionInfo{}, TargetCellChange{}, TargetImportRefused{}, TargetImportReport{}, Token{},
+	SeasonalityProfilePatch{}, SessionCreate{}, SessionInfo{}, TargetCellChange{}, Task{}, TaskList{}, TargetImportRefused{}, TargetImportReport{}, Token{},
 	TokenCreate{}, TokenCreated{}, TokenPage{}, TransitionRequest{}, TransitionRule{}, UnitValue{}, User{},
 	UserCreate{}, UserPage{}, UserPatch{}, Version{}, VersionCreate{}, VersionPage{},
 }

@@ -144,6 +144,7 @@ func (s *Server) routes() {
 		v1.Add(method, path, h, s.authenticate, s.rateLimit, s.idempotent)
 	}
 	auth(http.MethodGet, "/me", s.getMe)
+	auth(http.MethodGet, "/me/tasks", s.getMyTasks)
 
 	// Signing in and setting a password with a one-time link need no
 	// authentication: the password, or the link's token, is the credential.

@@ -871,6 +871,38 @@ const docTemplate = `{
                 }
             }
         },
+        "/me/tasks": {
+            "get": {
+                "security": [
+                    {
+                        "BearerAuth": []
+                    }
+                ],
+                "description": "What waits for the caller now across the rounds in progress: targets to review and drafts to submit (branch managers, team leads), counterproposals awaiting their decision (product managers), versions to submit or approve at their step of the chain. Soonest deadline first; only what the caller may see.",
+                "produces": [
+                    "application/json"
+                ],
+                "tags": [
+                    "me"
+                ],
+                "summary": "My work",
+                "operationId": "getMyTasks",
+                "responses": {
+                    "200": {
+                        "description": "OK",
+                        "schema": {
+                            "$ref": "#/definitions/api.TaskList"
+                        }
+                    },
+                    "401": {
+                        "description": "Not authenticated",
+                        "schema": {
+                            "$ref": "#/definitions/api.Problem"
+                        }
+                    }
+                }
+            }
+        },
         "/measures": {
             "get": {
                 "security": [
@@ -8298,6 +8330,85 @@ const docTemplate = `{
                 },
                 "written": {
                     "type": "boolean"
+                }
+            }
+        },
+        "api.Task": {
+            "type": "object",
+            "properties": {
+                "counterproposal_id": {
+                    "description": "CounterproposalID and its title are set for counterproposal tasks.",
+                    "type": "integer",
+                    "example": 4
+                },
+                "counterproposal_title": {
+                    "type": "string",
+                    "example": "Shanghai: POS too high"
+                },
+                "due": {
+                    "description": "Due is the deadline of the round's current phase, if it has one.",
+                    "type": "string"
+                },
+                "kind": {
+                    "type": "string",
+                    "enum": [
+                        "review_targets",
+                        "submit_counterproposal",
+                        "decide_counterproposal",
+                        "submit_version",
+                        "approve_version"
+                    ],
+                    "example": "decide_counterproposal"
+                },
+                "org_unit_code": {
+                    "type": "string",
+                    "example": "B-SH"
+                },
+                "org_unit_id": {
+                    "description": "OrgUnitID and its names are set for tasks about one unit.",
+                    "type": "integer",
+                    "example": 9
+                },
+                "org_unit_name": {
+                    "type": "string",
+                    "example": "Shanghai branch"
+                },
+                "org_unit_name_local": {
+                    "type": "string",
+                    "example": "上海分公司"
+                },
+                "round_id": {
+                    "type": "integer",
+                    "example": 1
+                },
+                "round_name": {
+                    "type": "string",
+                    "example": "Annual plan 2027"
+                },
+                "step_role": {
+                    "description": "StepRole is the chain step's role for submit_version and\napprove_version.",
+                    "type": "string",
+                    "example": "sales_director"
+                },
+                "undecided": {
+                    "description": "Undecided is how many lines wait for the caller's decision.",
+                    "type": "integer",
+                    "example": 2
+                },
+                "version_id": {
+                    "type": "integer",
+                    "example": 3
+                }
+            }
+        },
+        "api.TaskList": {
+            "type": "object",
+            "properties": {
+                "items": {
+                    "type": "array",
+                    "items": {
+                        "$ref": "#/definitions/api.Task"
+                    }
                 }
             }
         },
