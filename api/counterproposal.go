@@ -13,13 +13,15 @@ import (
 
 // Counterproposal is an org unit's answer to its targets in a version.
 type Counterproposal struct {
-	ID          int64      `json:"id" example:"7"`
-	VersionID   int64      `json:"version_id" example:"1"`
-	OrgUnitID   int64      `json:"org_unit_id" example:"9"`
-	OrgUnit     string     `json:"org_unit" example:"B-SH"`
-	Title       string     `json:"title" example:"Shanghai 2027"`
-	Status      string     `json:"status" example:"submitted" enums:"draft,submitted,closed,withdrawn"`
-	AuthorID    int64      `json:"author_id" example:"12"`
+	ID        int64  `json:"id" example:"7"`
+	VersionID int64  `json:"version_id" example:"1"`
+	OrgUnitID int64  `json:"org_unit_id" example:"9"`
+	OrgUnit   string `json:"org_unit" example:"B-SH"`
+	Title     string `json:"title" example:"Shanghai 2027"`
+	Status    string `json:"status" example:"submitted" enums:"draft,submitted,closed,withdrawn"`
+	AuthorID  int64  `json:"author_id" example:"12"`
+	// AuthorName is the display name of the author.
+	AuthorName  string     `json:"author_name" example:"上海分公司总经理 (Shanghai branch general manager)"`
 	Revision    int64      `json:"revision" example:"2"`
 	CreatedAt   time.Time  `json:"created_at"`
 	UpdatedAt   time.Time  `json:"updated_at"`
@@ -38,14 +40,16 @@ type CPLine struct {
 	Proposed string `json:"proposed" example:"80000.00"`
 	Reason   string `json:"reason" example:"two new bank branches"`
 	// Current is the target now; Delta = Proposed − Current.
-	Current         string     `json:"current" example:"60000.00"`
-	Delta           string     `json:"delta" example:"20000.00"`
-	Decision        string     `json:"decision,omitempty" example:"modify" enums:"accept,modify,reject"`
-	DecidedAmount   *string    `json:"decided_amount,omitempty" example:"70000.00"`
-	DecisionComment string     `json:"decision_comment,omitempty"`
-	Apply           string     `json:"apply,omitempty" example:"rebalance" enums:"rebalance,raise_parent"`
-	DecidedBy       *int64     `json:"decided_by,omitempty"`
-	DecidedAt       *time.Time `json:"decided_at,omitempty"`
+	Current         string  `json:"current" example:"60000.00"`
+	Delta           string  `json:"delta" example:"20000.00"`
+	Decision        string  `json:"decision,omitempty" example:"modify" enums:"accept,modify,reject"`
+	DecidedAmount   *string `json:"decided_amount,omitempty" example:"70000.00"`
+	DecisionComment string  `json:"decision_comment,omitempty"`
+	Apply           string  `json:"apply,omitempty" example:"rebalance" enums:"rebalance,raise_parent"`
+	DecidedBy       *int64  `json:"decided_by,omitempty"`
+	// DecidedByName is the display name of the decider.
+	DecidedByName *string    `json:"decided_by_name,omitempty"`
+	DecidedAt     *time.Time `json:"decided_at,omitempty"`
 }
 
 // CPLineInput is one drafted line.
@@ -153,6 +157,24 @@ func (s *Server) fromDomainCP(res *resolver, r *planning.Round, cp *planning.Cou
 			line.DecidedAmount = &d
 		}
 		out.Lines = append(out.Lines, line)
+	}
+	ids := []int64{cp.AuthorID}
+	for _, l := range cp.Lines {
+		if l.DecidedBy != nil {
+			ids = append(ids, *l.DecidedBy)
+		}
+	}
+	names, err := s.svcs.Users.FindUserNames(res.ctx, ids)
+	if err != nil {
+		return Counterproposal{}, err
+	}
+	out.AuthorName = names[cp.AuthorID]
+	for i, l := range out.Lines {
+		if l.DecidedBy != nil {
+			if n, ok := names[*l.DecidedBy]; ok {
+				out.Lines[i].DecidedByName = &n
+			}
+		}
 	}
 	return out, nil
 }

@@ -63,7 +63,7 @@ func TestMyTasks(t *testing.T) {
 		}, 201).Decode(t, &cp)
 		expect("bm-sh", "review_targets", "submit_counterproposal")
 		expect("bm-js", "review_targets") // another branch's draft is not theirs
-		expect("pm-industry")              // a draft is not in the inbox
+		expect("pm-industry")             // a draft is not in the inbox
 
 		call("bm-sh", "POST", fmt.Sprintf("/api/v1/counterproposals/%d/submit", cp.ID), nil, 200)
 		ts = tasks("pm-industry")

@@ -5965,6 +5965,11 @@ const docTemplate = `{
                 "actor_id": {
                     "type": "integer"
                 },
+                "actor_name": {
+                    "description": "ActorName is the display name of who acted.",
+                    "type": "string",
+                    "example": "Sales director (销售总监)"
+                },
                 "at": {
                     "type": "string"
                 },
@@ -6012,6 +6017,11 @@ const docTemplate = `{
                 },
                 "actor_id": {
                     "type": "integer"
+                },
+                "actor_name": {
+                    "description": "ActorName is the display name of who acted; null while pending.",
+                    "type": "string",
+                    "example": "Sales director (销售总监)"
                 },
                 "at": {
                     "type": "string"
@@ -6321,6 +6331,10 @@ const docTemplate = `{
                 "decided_by": {
                     "type": "integer"
                 },
+                "decided_by_name": {
+                    "description": "DecidedByName is the display name of the decider.",
+                    "type": "string"
+                },
                 "decision": {
                     "type": "string",
                     "enum": [
@@ -6569,6 +6583,11 @@ const docTemplate = `{
                 "author_id": {
                     "type": "integer",
                     "example": 12
+                },
+                "author_name": {
+                    "description": "AuthorName is the display name of the author.",
+                    "type": "string",
+                    "example": "上海分公司总经理 (Shanghai branch general manager)"
                 },
                 "closed_at": {
                     "type": "string"
