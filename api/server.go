@@ -3,6 +3,7 @@ package api
 import (
 	"database/sql"
 	"io"
+	"io/fs"
 	"log/slog"
 	"net/http"
 	"slices"
@@ -46,6 +47,9 @@ type Config struct {
 	BaseURL string
 	// DB, when set, is the connection pool whose statistics /metrics reports.
 	DB *sql.DB
+	// Console, when set, is the web console's built assets (index.html and
+	// assets/), served at /.
+	Console fs.FS
 }
 
 // Server is the HTTP API of Cascade: routes, authentication, error mapping,
@@ -92,6 +96,7 @@ func NewServer(cfg Config, svcs planning.Services, logger *slog.Logger) *Server 
 	e.Use(s.limitBody, s.timeout, s.securityHeaders)
 
 	s.routes()
+	s.consoleRoutes()
 	return s
 }
 

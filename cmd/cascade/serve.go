@@ -16,6 +16,7 @@ import (
 	"github.com/cascade-planning/cascade/api"
 	"github.com/cascade-planning/cascade/planning/demo"
 	"github.com/cascade-planning/cascade/planning/sqlstore"
+	"github.com/cascade-planning/cascade/web"
 )
 
 // Config is the configuration of a running service.
@@ -82,7 +83,7 @@ func (m *Main) Run(ctx context.Context) (err error) {
 		}
 		demoUsers = res.Users
 	}
-	handler := api.NewServer(api.Config{Version: Version, BodyLimit: m.Config.BodyLimit, BaseURL: m.Config.BaseURL, DB: m.db.SQLDB()}, svcs, m.Logger)
+	handler := api.NewServer(api.Config{Version: Version, BodyLimit: m.Config.BodyLimit, BaseURL: m.Config.BaseURL, DB: m.db.SQLDB(), Console: web.Assets()}, svcs, m.Logger)
 	if m.listener, err = net.Listen("tcp", m.Config.Addr); err != nil {
 		return err
 	}

@@ -1,0 +1,52 @@
+// Helpers of the console's end-to-end tests: the browser, API set-up with
+// the demo tokens, sign-in and screenshots.
+import { chromium } from "playwright-core";
+import { mkdirSync } from "node:fs";
+
+export const BASE = process.env.CASCADE_URL || "http://127.0.0.1:18090";
+export const SHOTS = process.env.CASCADE_SCREENSHOTS || new URL("./out/screenshots/", import.meta.url).pathname;
+mkdirSync(SHOTS, { recursive: true });
+
+export async function launch() {
+  return chromium.launch({
+    executablePath: process.env.CHROMIUM || "/usr/bin/chromium",
+    args: ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
+      "--disable-sync", "--no-first-run", "--disable-dev-shm-usage"],
+  });
+}
+
+// person opens a fresh browser context (its own cookies) at 1440×900 and
+// fails the test on any console error, such as a CSP violation.
+export async function person(browser, lang = "en") {
+  const context = await browser.newContext({ viewport: { width: 1440, height: 900 }, locale: lang === "zh" ? "zh-CN" : "en-GB", timezoneId: "Asia/Shanghai" });
+  await context.addInitScript((l) => { if (!localStorage.getItem("cascade.lang")) localStorage.setItem("cascade.lang", l); }, lang);
+  const page = await context.newPage();
+  page.errors = [];
+  page.on("console", (m) => { if (m.type() === "error" && !/status of (401|403|404|409|412|422|429)/.test(m.text())) page.errors.push(m.text()); });
+  page.on("pageerror", (e) => page.errors.push(String(e)));
+  return { context, page };
+}
+
+export async function signIn(page, username, password = "demo-" + username) {
+  await page.goto(BASE + "/sign-in");
+  await page.fill("#username", username);
+  await page.fill("#password", password);
+  await page.click("button[type=submit]");
+}
+
+export async function shot(page, name) {
+  await page.waitForTimeout(150);
+  await page.screenshot({ path: SHOTS + name + ".png" });
+}
+
+// api calls the API as a demo user with their well-known bearer token.
+export async function api(user, method, path, body, headers = {}) {
+  const res = await fetch(BASE + "/api/v1" + path, {
+    method,
+    headers: { Authorization: "Bearer cas_demo_" + user, "Content-Type": "application/json", ...headers },
+    body: body === undefined ? undefined : JSON.stringify(body),
+  });
+  const text = await res.text();
+  if (!res.ok) throw new Error(`${method} ${path} as ${user}: ${res.status} ${text}`);
+  return text ? JSON.parse(text) : null;
+}
