@@ -76,7 +76,7 @@ async function loadContext(): Promise<Ctx> {
 }
 
 function shell(c: Ctx, main: HTMLElement): HTMLElement {
-  const langBtn = h("button", { class: "link", type: "button", "aria-label": t("languageLabel"), onclick: () => { setLang(currentLang() === "zh" ? "en" : "zh"); void render(); } }, t("language"));
+  const langBtn = h("button", { class: "link", type: "button", title: t("languageLabel"), onclick: () => { setLang(currentLang() === "zh" ? "en" : "zh"); void render(); } }, t("language"));
   const out = h("button", { class: "link", type: "button", onclick: async () => {
     try { await call("DELETE", "/sessions/current"); } catch { /* signed out anyway */ }
     ctx = null;

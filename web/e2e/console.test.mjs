@@ -1,0 +1,248 @@
+// The console in a real browser, against `cascade serve --demo`: sign-in
+// failures and success, a paste from Excel that meets a 412 and is
+// reapplied, a branch manager proposing and a product manager deciding in
+// two browser contexts, the approval chain with one rejection across four
+// people, and an out-of-scope URL typed by hand. Screenshots of every
+// screen at 1440×900, in English and Chinese, go to out/screenshots/.
+import { test, before, after } from "node:test";
+import assert from "node:assert/strict";
+import { BASE, launch, person, signIn, shot, api } from "./lib.mjs";
+
+let browser;
+let round, vid;
+const pmLines = {
+  "pm-industry": ["TERM", "POS", "DMP", "ATM", "SOFT"],
+  "pm-commercial": ["CPC", "HPC", "UPS", "MODEM", "PERI"],
+  "pm-agency": ["COMPAQ", "EPSON"],
+};
+
+before(async () => {
+  browser = await launch();
+  const due = new Date(Date.now() + 7 * 86400e3).toISOString().replace(/\.\d+Z$/, "Z");
+  round = await api("strategy", "POST", "/rounds", {
+    code: "E2E-" + (Date.now() % 1e6), name: "Annual plan 2027", fiscal_year: 2027, first_month: 4,
+    measures: ["revenue", "gross_margin", "units"], calendar: [{ phase: "counterproposals", due }, { phase: "review", due }],
+  });
+  round = await api("strategy", "POST", `/rounds/${round.id}/transitions`, { to: "open" });
+  vid = round.working_version_id;
+  // The product managers allocate through the API (the allocation screen
+  // is not built yet).
+  for (const [pm, lines] of Object.entries(pmLines)) {
+    await api(pm, "POST", `/versions/${vid}/allocations`, {
+      measure: "revenue", root: "CO",
+      targets: lines.map((l, i) => ({ product_line: l, amount: `${(i + 1) * 1200000}.00` })),
+      levels: [{ method: "even" }, { method: "even", buffer: "0.05" }, { method: "even" }],
+      phasing: { method: "profile", profile: "year-end-peak" },
+    });
+  }
+});
+
+after(async () => {
+  await browser?.close();
+});
+
+// rowIndex finds the grid row of a unit and product line by their names.
+async function cellOf(page, unit, line, col) {
+  const r = await page.evaluate(([u, l]) => {
+    for (const row of document.querySelectorAll(".grid-body .grid-row")) {
+      const [a, b] = row.querySelectorAll("[role=rowheader]");
+      if (a.textContent === u && b.textContent === l) return row.querySelector("[data-r]").dataset.r;
+    }
+    return null;
+  }, [unit, line]);
+  assert.notEqual(r, null, `row ${unit} / ${line} in view`);
+  return page.locator(`[data-r="${r}"][data-c="${col}"]`);
+}
+
+test("sign-in: wrong password, unknown user, then success", async () => {
+  const { context, page } = await person(browser);
+  await page.goto(BASE + "/");
+  await page.waitForURL(/\/sign-in/);
+  await shot(page, "sign-in-en");
+  await signIn(page, "bm-sh", "not-my-password");
+  await page.getByText("Wrong username or password.").waitFor();
+  await shot(page, "sign-in-failed-en");
+  await signIn(page, "nobody", "whatever-password");
+  await page.getByText("Wrong username or password.").waitFor();
+  assert.match(page.url(), /\/sign-in/);
+  await signIn(page, "bm-sh");
+  await page.getByRole("heading", { name: "My work" }).waitFor();
+  // The session cookie is invisible to scripts.
+  assert.equal(await page.evaluate(() => document.cookie), "");
+  const cookies = await context.cookies();
+  const session = cookies.find((c) => c.name === "cascade_session");
+  assert.ok(session && session.httpOnly && session.sameSite === "Strict", "HttpOnly SameSite=Strict session cookie");
+  await page.getByRole("button", { name: "中文" }).click();
+  await page.getByRole("heading", { name: "我的待办" }).waitFor();
+  await page.getByRole("button", { name: "退出" }).click();
+  await page.waitForURL(/\/sign-in/);
+  await shot(page, "sign-in-zh");
+  assert.deepEqual(page.errors, []);
+  await context.close();
+});
+
+test("grid: paste from Excel meets a 412, then is reapplied", async () => {
+  const { context, page } = await person(browser);
+  await signIn(page, "pm-industry");
+  await page.getByRole("heading", { name: "My work" }).waitFor();
+  await page.goto(BASE + `/versions/${vid}/grid?unit=B-SH`);
+  await page.locator(".grid-body .grid-row").first().waitFor();
+  await shot(page, "grid-en");
+  const first = await cellOf(page, "Shanghai branch", "POS systems", 0);
+  await first.click();
+  // Someone else writes meanwhile: the grid's ETag is stale now.
+  await api("strategy", "PUT", `/versions/${vid}/targets`, { cells: [{ org_unit: "B-SH", product_line: "DMP", measure: "revenue", period: "2027-05", amount: "1.00" }] }, { "If-Match": "*" });
+  const paste = (text) => page.evaluate((t) => {
+    const dt = new DataTransfer();
+    dt.setData("text/plain", t);
+    document.querySelector(".grid-viewport").dispatchEvent(new ClipboardEvent("paste", { clipboardData: dt, bubbles: true, cancelable: true }));
+  }, text);
+  await paste("1,000.00\t2000\r\n");
+  await page.getByText(/Someone else changed this version/).waitFor();
+  await shot(page, "grid-conflict-en");
+  await page.getByRole("button", { name: "Reload and reapply my paste" }).click();
+  await page.getByText("Saved 2 cell(s).").waitFor();
+  const grid = await api("pm-industry", "GET", `/versions/${vid}/targets?org_unit=B-SH&product_line=POS&measure=revenue&period=2027-04..2027-05`);
+  assert.deepEqual(grid.items[0].periods.map((p) => p.amount), ["1000.00", "2000.00"]);
+  // Subtotals follow: Q1 = April + May + June, exactly.
+  const q1 = await (await cellOf(page, "Shanghai branch", "POS systems", 3)).textContent();
+  const june = await (await cellOf(page, "Shanghai branch", "POS systems", 2)).textContent();
+  const expected = 3000n * 100n + BigInt(june.replace(/[,.]/g, ""));
+  assert.equal(q1.replace(/[,.]/g, ""), expected.toString());
+  // Quarter and year views, and 万元.
+  await page.getByRole("button", { name: "Quarters" }).click();
+  await page.locator(".grid-head .cell", { hasText: "Q4" }).waitFor();
+  await page.getByLabel("in 万").check();
+  await page.waitForURL(/wan=1/);
+  await page.locator(".grid-body .grid-row").first().waitFor();
+  await shot(page, "grid-quarters-wan-en");
+  await page.getByRole("button", { name: "中文" }).click();
+  await page.locator(".grid-body .grid-row").first().waitFor();
+  await shot(page, "grid-quarters-wan-zh");
+  assert.deepEqual(page.errors, []);
+  await context.close();
+});
+
+test("a branch manager proposes, a product manager decides", async () => {
+  await api("strategy", "POST", `/rounds/${round.id}/transitions`, { to: "counterproposals" });
+  const bm = await person(browser);
+  const pm = await person(browser);
+  await signIn(bm.page, "bm-sh");
+  await bm.page.getByRole("link", { name: "Review the targets of Shanghai branch" }).waitFor();
+  await shot(bm.page, "home-branch-en");
+  await bm.page.getByRole("link", { name: "Review the targets of Shanghai branch" }).click();
+  await bm.page.locator(".grid-body .grid-row").first().waitFor();
+  await shot(bm.page, "grid-branch-en");
+  const year = await cellOf(bm.page, "Shanghai branch", "POS systems", 16);
+  await year.click();
+  await bm.page.getByRole("button", { name: "Add line" }).click();
+  await bm.page.getByLabel("Proposed").fill("130000.00");
+  await bm.page.getByLabel("Reason").fill("two bank branches close in Pudong");
+  await bm.page.getByRole("button", { name: "Save draft" }).click();
+  await bm.page.waitForURL(/\/counterproposals\/\d+$/);
+  await bm.page.getByRole("button", { name: "Submit" }).click();
+  await bm.page.locator(".status", { hasText: "Submitted" }).waitFor();
+  await shot(bm.page, "counterproposal-submitted-en");
+  const cpURL = bm.page.url();
+
+  await signIn(pm.page, "pm-industry");
+  await pm.page.getByRole("link", { name: /Decide 1 line\(s\) of .* from Shanghai branch/ }).waitFor();
+  await shot(pm.page, "home-product-manager-en");
+  await pm.page.getByRole("link", { name: /Decide 1 line\(s\) of .* from Shanghai branch/ }).click();
+  await pm.page.waitForURL(cpURL);
+  await pm.page.getByLabel(/Decision POS systems/).selectOption("modify");
+  await pm.page.getByLabel("Amount").fill("120000.00");
+  await pm.page.getByLabel("Comment").fill("we meet halfway");
+  await shot(pm.page, "counterproposal-decide-en");
+  await pm.page.getByRole("button", { name: "Record decisions" }).click();
+  await Promise.race([pm.page.locator(".status", { hasText: "Closed" }).waitFor(), pm.page.locator("p[role=status]:not(:empty)").waitFor()]);
+  assert.equal(await pm.page.locator("p[role=status]").textContent(), "");
+  await pm.page.getByText("Decided by Industry products manager (行业产品经理)").waitFor();
+  await bm.page.reload();
+  await bm.page.locator(".status", { hasText: "Closed" }).waitFor();
+  await bm.page.getByRole("button", { name: "中文" }).click();
+  await bm.page.locator(".status", { hasText: "已关闭" }).waitFor();
+  await shot(bm.page, "counterproposal-closed-zh");
+  assert.deepEqual(bm.page.errors, []);
+  assert.deepEqual(pm.page.errors, []);
+  await bm.context.close();
+  await pm.context.close();
+});
+
+test("an out-of-scope URL typed by hand shows not found and leaks nothing", async () => {
+  const js = await api("bm-js", "POST", `/versions/${vid}/counterproposals`, {
+    org_unit: "B-JS", title: "Jiangsu secret plan",
+    lines: [{ product_line: "POS", measure: "revenue", period: "year", proposed: "1.00", reason: "secret" }],
+  });
+  const { context, page } = await person(browser);
+  await signIn(page, "bm-sh");
+  await page.getByRole("heading", { name: "My work" }).waitFor();
+  await page.goto(BASE + `/counterproposals/${js.id}`);
+  await page.getByRole("heading", { name: "Not found" }).waitFor();
+  assert.ok(!(await page.content()).includes("Jiangsu secret plan"));
+  await shot(page, "not-found-en");
+  await page.goto(BASE + `/versions/${vid}/grid?unit=B-JS`);
+  await page.getByRole("heading", { name: "Not found" }).waitFor();
+  await page.goto(BASE + "/no/such/page");
+  await page.getByRole("heading", { name: "Not found" }).waitFor();
+  assert.deepEqual(page.errors, []);
+  await context.close();
+});
+
+test("the approval chain with one rejection, four people", async () => {
+  await api("strategy", "POST", `/rounds/${round.id}/transitions`, { to: "review" });
+  const pm = await person(browser);
+  const sales = await person(browser);
+  const marketing = await person(browser, "zh");
+  const president = await person(browser);
+  await signIn(pm.page, "pm-commercial");
+  await pm.page.getByRole("link", { name: "Submit the plan for approval" }).click();
+  await pm.page.getByRole("button", { name: "Submit" }).click();
+  await pm.page.locator(".state", { hasText: "In approval" }).waitFor();
+
+  await signIn(sales.page, "sales-director");
+  await sales.page.getByRole("link", { name: "Approve the plan (Sales director)" }).click();
+  await sales.page.getByRole("button", { name: "Reject" }).click();
+  await sales.page.getByText("Say why you reject it.").waitFor();
+  await sales.page.getByLabel("Comment").fill("East China is too light in Q1");
+  await sales.page.getByRole("button", { name: "Reject" }).click();
+  await sales.page.locator(".state", { hasText: "Not submitted" }).waitFor();
+  await sales.page.locator(".history .action-reject", { hasText: "East China is too light in Q1" }).waitFor();
+
+  await pm.page.reload();
+  await pm.page.getByLabel("Comment").fill("Q1 raised in Shanghai");
+  await pm.page.getByRole("button", { name: "Submit" }).click();
+  await pm.page.locator(".state", { hasText: "In approval" }).waitFor();
+  await sales.page.reload();
+  await sales.page.getByRole("button", { name: "Approve" }).click();
+  await sales.page.locator(".step.done", { hasText: "Sales director" }).waitFor();
+
+  await signIn(marketing.page, "marketing-director");
+  await marketing.page.getByRole("link", { name: "审批计划（市场营销总监）" }).click();
+  await shot(marketing.page, "approval-zh");
+  await marketing.page.getByRole("button", { name: "批准" }).click();
+  await marketing.page.locator(".step.done", { hasText: "市场营销总监" }).waitFor();
+
+  await signIn(president.page, "president");
+  await president.page.getByRole("link", { name: "Approve the plan (President)" }).click();
+  await president.page.getByLabel("Comment").fill("Signed.");
+  await president.page.getByRole("button", { name: "Approve" }).click();
+  await president.page.locator(".state", { hasText: "Approved" }).waitFor();
+  await president.page.locator(".history li", { hasText: "Sales director (销售总监) rejected" }).waitFor();
+  await shot(president.page, "approval-en");
+  const r = await api("auditor", "GET", `/rounds/${round.id}`);
+  assert.equal(r.status, "approved");
+  assert.equal(r.record_version_id, vid);
+
+  // My work is empty again, in both languages.
+  await president.page.goto(BASE + "/");
+  await president.page.getByText("Nothing waits for you right now.").waitFor();
+  await shot(president.page, "home-en");
+  await president.page.getByRole("button", { name: "中文" }).click();
+  await president.page.getByText("目前没有待办事项。").waitFor();
+  await shot(president.page, "home-zh");
+  for (const p of [pm, sales, marketing, president]) {
+    assert.deepEqual(p.page.errors, []);
+    await p.context.close();
+  }
+});
