@@ -109,7 +109,7 @@ export async function gridScreen(c: Ctx, vid: number, q: URLSearchParams): Promi
 
   const cols = columns(round, grain);
   const depth0 = root.depth;
-  const template = `260px 190px repeat(${cols.length}, minmax(104px, 1fr))`;
+  const template = `240px 180px repeat(${cols.length}, minmax(96px, 1fr))`;
 
   // ---- controls ----
   const go = (changes: Record<string, string>) => {
@@ -162,7 +162,7 @@ export async function gridScreen(c: Ctx, vid: number, q: URLSearchParams): Promi
         }));
       el.style.gridTemplateColumns = template;
       el.style.transform = `translateY(${i * ROW_H}px)`;
-      (el.firstChild as HTMLElement).style.paddingLeft = 8 + 16 * Math.max(0, row.unit.depth - depth0) + "px";
+      (el.children[0] as HTMLElement).style.paddingLeft = 8 + 16 * Math.max(0, row.unit.depth - depth0) + "px";
       body.appendChild(el);
     }
     if (body.querySelector("#grid-active")) viewport.setAttribute("aria-activedescendant", "grid-active");
