@@ -111,6 +111,9 @@ func findUser(ctx context.Context, svcs planning.Services, username string) (*pl
 	return us[0], nil
 }
 
+// stdin is where `user password` reads the password; tests replace it.
+var stdin io.Reader = os.Stdin
+
 const userUsage = `usage:
   cascade user create --username U --name N --role R [--scope ORG_CODE] [--email E]
   cascade user list
@@ -127,7 +130,7 @@ func runUser(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	switch args[0] {
 	case "create":
 	case "list", "password", "invite", "deactivate", "activate":
-		return runUserAdmin(ctx, args[0], args[1:], os.Stdin, stdout, stderr)
+		return runUserAdmin(ctx, args[0], args[1:], stdin, stdout, stderr)
 	default:
 		fmt.Fprintln(stderr, userUsage)
 		return errUsage
