@@ -104,10 +104,12 @@ type CommentBody struct {
 
 // CPComment is one message of a counterproposal's thread.
 type CPComment struct {
-	ID        int64     `json:"id"`
-	AuthorID  int64     `json:"author_id"`
-	Body      string    `json:"body"`
-	CreatedAt time.Time `json:"created_at"`
+	ID       int64 `json:"id"`
+	AuthorID int64 `json:"author_id"`
+	// AuthorName is the display name of the author.
+	AuthorName string    `json:"author_name" example:"Industry products manager (行业产品经理)"`
+	Body       string    `json:"body"`
+	CreatedAt  time.Time `json:"created_at"`
 }
 
 // CPCommentList is a counterproposal's thread, oldest first.
@@ -579,6 +581,17 @@ func (s *Server) listComments(c echo.Context) error {
 	for _, cm := range cs {
 		out.Items = append(out.Items, CPComment{ID: cm.ID, AuthorID: cm.AuthorID, Body: cm.Body, CreatedAt: cm.CreatedAt})
 	}
+	ids := make([]int64, 0, len(out.Items))
+	for _, cm := range out.Items {
+		ids = append(ids, cm.AuthorID)
+	}
+	names, err := s.svcs.Users.FindUserNames(c.Request().Context(), ids)
+	if err != nil {
+		return err
+	}
+	for i := range out.Items {
+		out.Items[i].AuthorName = names[out.Items[i].AuthorID]
+	}
 	return c.JSON(http.StatusOK, out)
 }
 
@@ -611,7 +624,15 @@ func (s *Server) addComment(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	return created(c, location("/counterproposals/%d/comments", id), nil, CPComment{ID: cm.ID, AuthorID: cm.AuthorID, Body: cm.Body, CreatedAt: cm.CreatedAt})
+	return created(c, location("/counterproposals/%d/comments", id), nil, CPComment{ID: cm.ID, AuthorID: cm.AuthorID, AuthorName: actorName(c), Body: cm.Body, CreatedAt: cm.CreatedAt})
+}
+
+// actorName is the display name of the caller.
+func actorName(c echo.Context) string {
+	if a := planning.ActorFromContext(c.Request().Context()); a != nil && a.User != nil {
+		return a.User.Name
+	}
+	return ""
 }
 
 // counterproposalOverview godoc

@@ -6200,6 +6200,11 @@ const docTemplate = `{
                     "type": "integer",
                     "example": 1
                 },
+                "actor_name": {
+                    "description": "ActorName is the display name of who wrote; null with actor_id.",
+                    "type": "string",
+                    "example": "Business planning office (业务计划)"
+                },
                 "after": {
                     "description": "After is the entity after the write; null for a deletion.",
                     "type": "object"
@@ -6251,6 +6256,11 @@ const docTemplate = `{
             "properties": {
                 "author_id": {
                     "type": "integer"
+                },
+                "author_name": {
+                    "description": "AuthorName is the display name of the author.",
+                    "type": "string",
+                    "example": "Industry products manager (行业产品经理)"
                 },
                 "body": {
                     "type": "string"

@@ -99,6 +99,7 @@ test("grid: paste from Excel meets a 412, then is reapplied", async () => {
   }, text);
   await paste("1,000.00\t2000\r\n");
   await page.getByText(/Someone else changed this version/).waitFor();
+  await page.getByText(/The change that won: Business planning office \(业务计划\)/).waitFor();
   await shot(page, "grid-conflict-en");
   await page.getByRole("button", { name: "Reload and reapply my paste" }).click();
   await page.getByText("Saved 2 cell(s).").waitFor();
@@ -152,14 +153,18 @@ test("a branch manager proposes, a product manager decides", async () => {
   await pm.page.waitForURL(cpURL);
   await pm.page.getByLabel(/Decision POS systems/).selectOption("modify");
   await pm.page.getByLabel("Amount").fill("120000.00");
-  await pm.page.getByLabel("Comment").fill("we meet halfway");
+  await pm.page.getByLabel("Comment", { exact: true }).fill("we meet halfway");
   await shot(pm.page, "counterproposal-decide-en");
   await pm.page.getByRole("button", { name: "Record decisions" }).click();
   await Promise.race([pm.page.locator(".status", { hasText: "Closed" }).waitFor(), pm.page.locator("p[role=status]:not(:empty)").waitFor()]);
-  assert.equal(await pm.page.locator("p[role=status]").textContent(), "");
+  assert.equal(await pm.page.locator("p[role=status]").first().textContent(), "");
   await pm.page.getByText("Decided by Industry products manager (行业产品经理)").waitFor();
+  await pm.page.getByLabel("Add a comment").fill("Q4 stays where it is.");
+  await pm.page.getByRole("button", { name: "Send" }).click();
+  await pm.page.locator(".comments li", { hasText: "Q4 stays where it is." }).waitFor();
   await bm.page.reload();
   await bm.page.locator(".status", { hasText: "Closed" }).waitFor();
+  await bm.page.locator(".comments li", { hasText: "Industry products manager (行业产品经理)" }).waitFor();
   await bm.page.getByRole("button", { name: "中文" }).click();
   await bm.page.locator(".status", { hasText: "已关闭" }).waitFor();
   await shot(bm.page, "counterproposal-closed-zh");
@@ -204,13 +209,13 @@ test("the approval chain with one rejection, four people", async () => {
   await sales.page.getByRole("link", { name: "Approve the plan (Sales director)" }).click();
   await sales.page.getByRole("button", { name: "Reject" }).click();
   await sales.page.getByText("Say why you reject it.").waitFor();
-  await sales.page.getByLabel("Comment").fill("East China is too light in Q1");
+  await sales.page.getByLabel("Comment", { exact: true }).fill("East China is too light in Q1");
   await sales.page.getByRole("button", { name: "Reject" }).click();
   await sales.page.locator(".state", { hasText: "Not submitted" }).waitFor();
   await sales.page.locator(".history .action-reject", { hasText: "East China is too light in Q1" }).waitFor();
 
   await pm.page.reload();
-  await pm.page.getByLabel("Comment").fill("Q1 raised in Shanghai");
+  await pm.page.getByLabel("Comment", { exact: true }).fill("Q1 raised in Shanghai");
   await pm.page.getByRole("button", { name: "Submit" }).click();
   await pm.page.locator(".state", { hasText: "In approval" }).waitFor();
   await sales.page.reload();
@@ -225,7 +230,7 @@ test("the approval chain with one rejection, four people", async () => {
 
   await signIn(president.page, "president");
   await president.page.getByRole("link", { name: "Approve the plan (President)" }).click();
-  await president.page.getByLabel("Comment").fill("Signed.");
+  await president.page.getByLabel("Comment", { exact: true }).fill("Signed.");
   await president.page.getByRole("button", { name: "Approve" }).click();
   await president.page.locator(".state", { hasText: "Approved" }).waitFor();
   await president.page.locator(".history li", { hasText: "Sales director (销售总监) rejected" }).waitFor();

@@ -195,6 +195,7 @@ export interface AttainmentRow {
 export interface AuditEvent {
   action: string;
   actor_id: number | null;
+  actor_name: string | null;
   after: Record<string, unknown> | null;
   at: string;
   before: Record<string, unknown> | null;
@@ -212,6 +213,7 @@ export interface AuditEventPage {
 
 export interface CPComment {
   author_id: number;
+  author_name: string;
   body: string;
   created_at: string;
   id: number;

@@ -19,6 +19,8 @@ export interface Answer<T> {
   data: T;
   etag: string | null;
   status: number;
+  // date is the server's Date header: the server's clock, for "since".
+  date: string | null;
 }
 
 let onUnauthorized: () => void = () => {};
@@ -50,7 +52,7 @@ export async function call<T>(method: string, path: string, body?: unknown, head
     if (res.status === 401 && path !== "/sessions") onUnauthorized();
     throw new ApiError(res.status, data as Problem | null);
   }
-  return { data: data as T, etag: res.headers.get("ETag"), status: res.status };
+  return { data: data as T, etag: res.headers.get("ETag"), status: res.status, date: res.headers.get("Date") };
 }
 
 export async function get<T>(path: string): Promise<T> {

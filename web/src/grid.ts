@@ -5,10 +5,10 @@
 // branch. Keyboard: arrows move, Shift+arrows select, Ctrl+C copies the
 // selection as Excel does, Ctrl+V pastes from Excel as one atomic batch
 // with If-Match; a 412 says the version changed and offers to reapply.
-import type { GridPage, Version, Round, OrgUnit, ProductLine, Counterproposal, MeasureRef } from "./api.gen";
+import type { GridPage, Version, Round, OrgUnit, ProductLine, Counterproposal, MeasureRef, AuditEventPage } from "./api.gen";
 import { ApiError, call, get } from "./api";
 import { h, clear } from "./dom";
-import { t } from "./i18n";
+import { t, when } from "./i18n";
 import { format, parseAmount, toAmount } from "./decimal";
 import { Ctx, unitName, lineName, measureName, navigate, problemText, link } from "./main";
 
@@ -82,6 +82,7 @@ export async function gridScreen(c: Ctx, vid: number, q: URLSearchParams): Promi
 
   const status = h("p", { class: "grid-status", role: "status", "aria-live": "polite" });
   let etag: string | null = null;
+  let loadedAt: string | null = null;
   let rows: Row[] = [];
 
   async function load(): Promise<void> {
@@ -90,7 +91,10 @@ export async function gridScreen(c: Ctx, vid: number, q: URLSearchParams): Promi
     etag = null;
     for (;;) {
       const res = await call<GridPage>("GET", `/versions/${vid}/targets?org_unit=${encodeURIComponent(unitCode)}&subtree=true&measure=${measure.code}&grain=month&limit=1000` + (cursor ? "&cursor=" + encodeURIComponent(cursor) : ""));
-      etag ??= res.etag;
+      if (!cursor) {
+        etag = res.etag;
+        loadedAt = res.date;
+      }
       for (const r of res.data.items) {
         const unit = unitsByCode.get(r.org_unit);
         const line = linesByCode.get(r.product_line);
@@ -258,8 +262,13 @@ export async function gridScreen(c: Ctx, vid: number, q: URLSearchParams): Promi
       if (err instanceof ApiError && err.status === 412) {
         pending = { text, at };
         const now = await get<Version>(`/versions/${vid}`).catch(() => null);
+        // Whose change won: the version's writes since the grid was read.
+        const since = loadedAt ? new Date(new Date(loadedAt).getTime() - 1000).toISOString().replace(/\.\d+Z$/, "Z") : "";
+        const events = since ? await get<AuditEventPage>(`/audit?version=${vid}&from=${encodeURIComponent(since)}&limit=100`).catch(() => null) : null;
+        const last = events?.items.filter((e) => e.action.startsWith("targets.")).pop();
         clear(status);
-        status.append(t("conflict", { rev: now?.revision ?? "?" }), " ", h("button", { type: "button", class: "link", onclick: async () => {
+        status.append(t("conflict", { rev: now?.revision ?? "?" }), " ",
+          last ? t("changedBy", { who: last.actor_name ?? "system", when: when(last.at) }) + " " : "", h("button", { type: "button", class: "link", onclick: async () => {
           await load();
           paint();
           if (pending) await paste(pending.text, pending.at);

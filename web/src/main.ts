@@ -2,7 +2,7 @@
 // authorization is the only authorization: a screen the caller may not see
 // shows "not found" because the API answered 404.
 import "./style.css";
-import type { Me, SessionInfo, TaskList, Task, Round, Version, Approval, Counterproposal, OrgUnit, ProductLine, Measure, Diff } from "./api.gen";
+import type { Me, SessionInfo, TaskList, Task, Round, Version, Approval, Counterproposal, CPCommentList, OrgUnit, ProductLine, Measure, Diff } from "./api.gen";
 import { ApiError, all, call, get, setCSRF, whenUnauthorized } from "./api";
 import { h, clear, Child } from "./dom";
 import { t, when, duration, currentLang, setLang } from "./i18n";
@@ -240,7 +240,7 @@ async function homeScreen(c: Ctx): Promise<HTMLElement> {
 async function counterproposalScreen(c: Ctx, id: number): Promise<HTMLElement> {
   const res = await call<Counterproposal>("GET", `/counterproposals/${id}`);
   const cp = res.data;
-  const version = await get<Version>(`/versions/${cp.version_id}`);
+  const [version, comments] = await Promise.all([get<Version>(`/versions/${cp.version_id}`), get<CPCommentList>(`/counterproposals/${id}/comments`)]);
   const measures = new Map(c.measures.map((m) => [m.code, m]));
   const lines = new Map(c.lines.map((l) => [l.code, l]));
   const unit = c.units.find((u) => u.id === cp.org_unit_id);
@@ -309,7 +309,23 @@ async function counterproposalScreen(c: Ctx, id: number): Promise<HTMLElement> {
     h("table", { class: "plain lines" },
       h("thead", {}, h("tr", {}, [t("productLine"), t("measure"), t("period"), t("current"), t("proposed"), t("delta"), t("reason"), t("decision")].map((x) => h("th", { scope: "col" }, x)))),
       h("tbody", {}, rows)),
-    h("div", { class: "actions" }, actions), msg);
+    h("div", { class: "actions" }, actions), msg,
+    h("h2", {}, t("comments")),
+    h("ul", { class: "history comments" }, comments.items.map((cm) => h("li", {}, h("strong", {}, cm.author_name), " · " + when(cm.created_at), h("div", { class: "comment" }, cm.body)))),
+    commentForm(id));
+}
+
+function commentForm(id: number): HTMLElement {
+  const body = h("textarea", { id: "new-comment", rows: 2 });
+  const msg = h("p", { role: "status" });
+  return h("form", { class: "card", onsubmit: async (e: Event) => {
+    e.preventDefault();
+    if (!body.value.trim()) return;
+    try {
+      await call("POST", `/counterproposals/${id}/comments`, { body: body.value });
+      navigate(location.pathname);
+    } catch (err) { msg.textContent = problemText(err); }
+  } }, h("label", { for: "new-comment" }, t("addComment")), body, h("div", { class: "actions" }, h("button", { type: "submit" }, t("send"))), msg);
 }
 
 // ---- approval ----
