@@ -8,6 +8,10 @@ import { test, before, after } from "node:test";
 import assert from "node:assert/strict";
 import { BASE, launch, person, signIn, shot, api } from "./lib.mjs";
 
+// report prints a measured number; the tests assert no timings (the
+// machine is shared), they only report them.
+const report = (what, value) => console.log(`measured: ${what}: ${value}`);
+
 let browser;
 let round, vid;
 const pmLines = {
@@ -85,8 +89,10 @@ test("grid: paste from Excel meets a 412, then is reapplied", async () => {
   const { context, page } = await person(browser);
   await signIn(page, "pm-industry");
   await page.getByRole("heading", { name: "My work" }).waitFor();
+  let t0 = Date.now();
   await page.goto(BASE + `/versions/${vid}/grid?unit=B-SH`);
   await page.locator(".grid-body .grid-row").first().waitFor();
+  report("first rendered branch grid (B-SH, page load to first row)", `${Date.now() - t0} ms`);
   await shot(page, "grid-en");
   const first = await cellOf(page, "Shanghai branch", "POS systems", 0);
   await first.click();
@@ -120,6 +126,38 @@ test("grid: paste from Excel meets a 412, then is reapplied", async () => {
   await page.getByRole("button", { name: "中文" }).click();
   await page.locator(".grid-body .grid-row").first().waitFor();
   await shot(page, "grid-quarters-wan-zh");
+  assert.deepEqual(page.errors, []);
+  await context.close();
+});
+
+test("the whole company's grid scrolls with only the rows in view in the page", async () => {
+  const { context, page } = await person(browser);
+  await signIn(page, "pm-industry");
+  await page.getByRole("heading", { name: "My work" }).waitFor();
+  const t0 = Date.now();
+  await page.goto(BASE + `/versions/${vid}/grid?unit=CO`);
+  await page.locator(".grid-body .grid-row").first().waitFor();
+  const firstMs = Date.now() - t0;
+  const m = await page.evaluate(async () => {
+    const v = document.querySelector(".grid-viewport");
+    const rows = Number(v.getAttribute("aria-rowcount")) - 1;
+    const cols = Number(v.getAttribute("aria-colcount")) - 2;
+    const frames = [];
+    let maxDom = 0;
+    for (let y = 0; y < v.scrollHeight; y += v.clientHeight / 2) {
+      const t = performance.now();
+      v.scrollTop = y;
+      await new Promise((r) => requestAnimationFrame(() => requestAnimationFrame(r)));
+      frames.push(performance.now() - t);
+      maxDom = Math.max(maxDom, document.querySelectorAll(".grid-body .grid-row").length);
+    }
+    frames.sort((a, b) => a - b);
+    return { rows, cols, steps: frames.length, median: frames[frames.length >> 1], p95: frames[Math.floor(frames.length * 0.95)], maxDom };
+  });
+  report("company grid", `${m.rows} rows × ${m.cols} columns = ${m.rows * m.cols} cells; first row after ${firstMs} ms; ` +
+    `scrolled in ${m.steps} half-screen steps, two frames each: median ${m.median.toFixed(1)} ms, p95 ${m.p95.toFixed(1)} ms; at most ${m.maxDom} rows in the page`);
+  assert.ok(m.maxDom < 80, "only the rows in view (and a few more) are in the page");
+  assert.ok(m.rows > 300);
   assert.deepEqual(page.errors, []);
   await context.close();
 });
@@ -250,4 +288,57 @@ test("the approval chain with one rejection, four people", async () => {
     assert.deepEqual(p.page.errors, []);
     await p.context.close();
   }
+});
+
+test("a grid of more than 100,000 cells scrolls with only the rows in view in the page", async () => {
+  // A large organisation: 45 more branches of 10 teams each, and a new
+  // round with every product line allocated to every unit and month.
+  const co = (await api("admin", "GET", "/org-units?limit=1000")).items.find((u) => u.code === "CO");
+  const region = await api("admin", "POST", "/org-units", { code: "R-BIG", name: "Big region", name_local: "大区", kind: "region", parent_id: co.id });
+  for (let b = 1; b <= 45; b++) {
+    const branch = await api("admin", "POST", "/org-units", { code: `B-BIG${b}`, name: `Branch ${b}`, name_local: `分公司${b}`, kind: "branch", parent_id: region.id });
+    for (let k = 1; k <= 10; k++) {
+      await api("admin", "POST", "/org-units", { code: `B-BIG${b}-T${k}`, name: `Branch ${b} team ${k}`, name_local: `分公司${b}团队${k}`, kind: "channel_team", parent_id: branch.id });
+    }
+  }
+  let big = await api("strategy", "POST", "/rounds", { code: "BIG-" + (Date.now() % 1e6), name: "Large plan", fiscal_year: 2028, first_month: 1, measures: ["revenue"] });
+  big = await api("strategy", "POST", `/rounds/${big.id}/transitions`, { to: "open" });
+  for (const [pm, lines] of Object.entries(pmLines)) {
+    await api(pm, "POST", `/versions/${big.working_version_id}/allocations`, {
+      measure: "revenue", root: "CO",
+      targets: lines.map((l, i) => ({ product_line: l, amount: `${(i + 1) * 98765432}.00` })),
+      levels: [{ method: "even" }, { method: "even" }, { method: "even" }],
+      phasing: { method: "even" },
+    });
+  }
+  const { context, page } = await person(browser);
+  await signIn(page, "strategy");
+  await page.getByRole("heading", { name: "My work" }).waitFor();
+  const t0 = Date.now();
+  await page.goto(BASE + `/versions/${big.working_version_id}/grid?unit=CO`);
+  await page.locator(".grid-body .grid-row").first().waitFor();
+  const firstMs = Date.now() - t0;
+  const m = await page.evaluate(async () => {
+    const v = document.querySelector(".grid-viewport");
+    const rows = Number(v.getAttribute("aria-rowcount")) - 1;
+    const cols = Number(v.getAttribute("aria-colcount")) - 2;
+    const frames = [];
+    let maxDom = 0;
+    for (let i = 0; i < 200; i++) {
+      const t = performance.now();
+      v.scrollTop = Math.floor((v.scrollHeight * i) / 200);
+      await new Promise((r) => requestAnimationFrame(() => requestAnimationFrame(r)));
+      frames.push(performance.now() - t);
+      maxDom = Math.max(maxDom, document.querySelectorAll(".grid-body .grid-row").length);
+    }
+    frames.sort((a, b) => a - b);
+    return { rows, cols, median: frames[frames.length >> 1], p95: frames[Math.floor(frames.length * 0.95)], maxDom };
+  });
+  report("large grid", `${m.rows} rows × ${m.cols} columns = ${m.rows * m.cols} cells; first row after ${firstMs} ms; ` +
+    `200 jumps through it, two frames each: median ${m.median.toFixed(1)} ms, p95 ${m.p95.toFixed(1)} ms; at most ${m.maxDom} rows in the page`);
+  assert.ok(m.rows * m.cols > 100000, `${m.rows * m.cols} cells`);
+  assert.ok(m.maxDom < 80);
+  await shot(page, "grid-large-en");
+  assert.deepEqual(page.errors, []);
+  await context.close();
 });

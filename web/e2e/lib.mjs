@@ -40,12 +40,18 @@ export async function shot(page, name) {
 }
 
 // api calls the API as a demo user with their well-known bearer token.
+// It waits and retries when the token's rate limit answers 429.
 export async function api(user, method, path, body, headers = {}) {
-  const res = await fetch(BASE + "/api/v1" + path, {
-    method,
-    headers: { Authorization: "Bearer cas_demo_" + user, "Content-Type": "application/json", ...headers },
-    body: body === undefined ? undefined : JSON.stringify(body),
-  });
+  let res;
+  for (;;) {
+    res = await fetch(BASE + "/api/v1" + path, {
+      method,
+      headers: { Authorization: "Bearer cas_demo_" + user, "Content-Type": "application/json", ...headers },
+      body: body === undefined ? undefined : JSON.stringify(body),
+    });
+    if (res.status !== 429) break;
+    await new Promise((r) => setTimeout(r, 1000 * Number(res.headers.get("Retry-After") || 1)));
+  }
   const text = await res.text();
   if (!res.ok) throw new Error(`${method} ${path} as ${user}: ${res.status} ${text}`);
   return text ? JSON.parse(text) : null;

@@ -145,10 +145,18 @@ export async function gridScreen(c: Ctx, vid: number, q: URLSearchParams): Promi
 
   const inRange = (r: number, ci: number) => r >= Math.min(active.r, anchor.r) && r <= Math.max(active.r, anchor.r) && ci >= Math.min(active.c, anchor.c) && ci <= Math.max(active.c, anchor.c);
 
-  function paint(): void {
+  let painted = "";
+  // paint renders the rows in view; a scroll within the rows already
+  // rendered (the overscan) costs nothing.
+  function paint(force = true): void {
     const top = Math.max(0, viewport.scrollTop - header.offsetHeight);
-    const first = Math.max(0, Math.floor(top / ROW_H) - OVERSCAN);
-    const last = Math.min(rows.length, Math.ceil((top + viewport.clientHeight) / ROW_H) + OVERSCAN);
+    const inView = Math.floor(top / ROW_H);
+    const lastInView = Math.ceil((top + viewport.clientHeight) / ROW_H);
+    const [f0, l0] = painted.split(":").map(Number);
+    if (!force && painted && inView >= f0 && lastInView <= l0 && (f0 === 0 || inView - f0 >= 2) && (l0 === rows.length || l0 - lastInView >= 2)) return;
+    const first = Math.max(0, inView - OVERSCAN);
+    const last = Math.min(rows.length, lastInView + OVERSCAN);
+    painted = first + ":" + last;
     clear(body);
     for (let i = first; i < last; i++) {
       const row = rows[i];
@@ -191,7 +199,7 @@ export async function gridScreen(c: Ctx, vid: number, q: URLSearchParams): Promi
     paint();
   }
 
-  viewport.addEventListener("scroll", () => paint());
+  viewport.addEventListener("scroll", () => paint(false));
   viewport.addEventListener("keydown", (e: KeyboardEvent) => {
     const page = Math.max(1, Math.floor(viewport.clientHeight / ROW_H) - 1);
     const keys: Record<string, [number, number]> = { ArrowUp: [-1, 0], ArrowDown: [1, 0], ArrowLeft: [0, -1], ArrowRight: [0, 1], PageUp: [-page, 0], PageDown: [page, 0] };
