@@ -85,6 +85,29 @@ test("sign-in: wrong password, unknown user, then success", async () => {
   await context.close();
 });
 
+test("an invitation link sets a password once", async () => {
+  const user = await api("admin", "POST", "/users", { username: "new-analyst", name: "New analyst (新分析师)" });
+  await api("admin", "POST", `/users/${user.id}/roles`, { role: "auditor" });
+  const link = await api("admin", "POST", `/users/${user.id}/password-links`, { purpose: "invite" });
+  const { context, page } = await person(browser);
+  await page.goto(link.url.replace(/^https?:\/\/[^/]+/, BASE));
+  await page.getByLabel("New password (at least 10 characters)").fill("short");
+  await page.getByRole("button", { name: "Set password" }).click();
+  assert.equal(await page.$eval("#new-password", (el) => el.validity.tooShort), true, "the browser refuses a short password before sending it");
+  await page.getByLabel("New password (at least 10 characters)").fill("a long and private password");
+  await page.getByRole("button", { name: "Set password" }).click();
+  await page.getByText("Your password is set. Sign in with it.").waitFor();
+  assert.ok(!page.url().includes("token="), "the token leaves the address bar");
+  await shot(page, "set-password-en");
+  await signIn(page, "new-analyst", "a long and private password");
+  await page.getByRole("heading", { name: "My work" }).waitFor();
+  // The link works once.
+  const again = await fetch(BASE + "/api/v1/passwords", { method: "POST", headers: { "Content-Type": "application/json" }, body: JSON.stringify({ token: link.token, password: "another long password" }) });
+  assert.equal(again.status, 422);
+  assert.deepEqual(page.errors, []);
+  await context.close();
+});
+
 test("grid: paste from Excel meets a 412, then is reapplied", async () => {
   const { context, page } = await person(browser);
   await signIn(page, "pm-industry");
