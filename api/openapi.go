@@ -99,6 +99,16 @@ func OpenAPIDocument() (*openapi3.T, error) {
 		return nil, err
 	}
 	completeOperations(doc)
+	// An operation without a security requirement is public on purpose
+	// (signing in, setting a password with a one-time link): say so with
+	// an explicit empty requirement, security: [].
+	for _, item := range doc.Paths.Map() {
+		for _, op := range item.Operations() {
+			if op.Security == nil {
+				op.Security = &openapi3.SecurityRequirements{}
+			}
+		}
+	}
 	if c := doc.Info.Contact; c != nil && c.Name == "" && c.URL == "" && c.Email == "" {
 		doc.Info.Contact = nil // swag writes an empty one
 	}
