@@ -139,6 +139,22 @@ test("grid: paste from Excel meets a 412, then is reapplied", async () => {
   const june = await (await cellOf(page, "Shanghai branch", "POS systems", 2)).textContent();
   const expected = 3000n * 100n + BigInt(june.replace(/[,.]/g, ""));
   assert.equal(q1.replace(/[,.]/g, ""), expected.toString());
+  // One cell typed in place, with the keyboard only.
+  await (await cellOf(page, "Shanghai branch", "POS systems", 1)).click();
+  await page.keyboard.press("ArrowRight");
+  await page.keyboard.type("3500.5");
+  await page.keyboard.press("Enter");
+  await page.getByText("Saved 1 cell(s).").waitFor();
+  const june2 = await api("pm-industry", "GET", `/versions/${vid}/targets?org_unit=B-SH&product_line=POS&measure=revenue&period=2027-06`);
+  assert.equal(june2.items[0].periods[0].amount, "3500.50");
+  // Copy puts the selection on the clipboard as Excel reads it.
+  await page.keyboard.press("Shift+ArrowLeft");
+  const copied = await page.evaluate(() => {
+    const dt = new DataTransfer();
+    document.querySelector(".grid-viewport").dispatchEvent(new ClipboardEvent("copy", { clipboardData: dt, bubbles: true, cancelable: true }));
+    return dt.getData("text/plain");
+  });
+  assert.equal(copied, "2000.00\t3500.50");
   // Quarter and year views, and 万元.
   await page.getByRole("button", { name: "Quarters" }).click();
   await page.locator(".grid-head .cell", { hasText: "Q4" }).waitFor();

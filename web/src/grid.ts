@@ -199,7 +199,42 @@ export async function gridScreen(c: Ctx, vid: number, q: URLSearchParams): Promi
     paint();
   }
 
-  viewport.addEventListener("scroll", () => paint(false));
+  // A writer edits one month cell in place: Enter or F2 (or typing a
+  // number) opens it, Enter saves it as a batch of one, Escape cancels.
+  let editing = false;
+  function edit(initial: string, selectAll: boolean): void {
+    const cell = body.querySelector<HTMLElement>("#grid-active");
+    if (!cell) return;
+    editing = true;
+    const input = h("input", { class: "cell-edit", "aria-label": t("amount"), inputmode: "decimal", value: initial });
+    clear(cell);
+    cell.appendChild(input);
+    input.focus();
+    if (selectAll) input.select();
+    const done = () => { editing = false; paint(); viewport.focus(); };
+    input.addEventListener("keydown", (e: KeyboardEvent) => {
+      e.stopPropagation();
+      if (e.key === "Enter") {
+        editing = false;
+        void paste(input.value, { ...active }).then(() => viewport.focus());
+      } else if (e.key === "Escape") {
+        done();
+      }
+    });
+    input.addEventListener("paste", (e) => e.stopPropagation());
+    input.addEventListener("blur", () => { if (editing) done(); });
+  }
+  viewport.addEventListener("keydown", (e: KeyboardEvent) => {
+    if (editing || !canWrite || grain !== "month" || cols[active.c]?.month === undefined || e.ctrlKey || e.metaKey || e.altKey) return;
+    if (e.key === "Enter" || e.key === "F2") {
+      e.preventDefault();
+      edit(toAmount(value(rows[active.r], cols[active.c]), scale), true);
+    } else if (/^[0-9.-]$/.test(e.key)) {
+      e.preventDefault();
+      edit(e.key, false);
+    }
+  });
+  viewport.addEventListener("scroll", () => { if (!editing) paint(false); });
   viewport.addEventListener("keydown", (e: KeyboardEvent) => {
     const page = Math.max(1, Math.floor(viewport.clientHeight / ROW_H) - 1);
     const keys: Record<string, [number, number]> = { ArrowUp: [-1, 0], ArrowDown: [1, 0], ArrowLeft: [0, -1], ArrowRight: [0, 1], PageUp: [-page, 0], PageDown: [page, 0] };
@@ -280,6 +315,7 @@ export async function gridScreen(c: Ctx, vid: number, q: URLSearchParams): Promi
           await load();
           paint();
           if (pending) await paste(pending.text, pending.at);
+          viewport.focus();
         } }, t("reapply")));
       } else {
         status.textContent = t("error", { msg: problemText(err) });
