@@ -378,6 +378,14 @@ test("a grid of more than 100,000 cells scrolls with only the rows in view in th
   assert.ok(m.rows * m.cols > 100000, `${m.rows * m.cols} cells`);
   assert.ok(m.maxDom < 80);
   await shot(page, "grid-large-en");
+  // A new version: its changes against the parent are one click from the
+  // approval page.
+  await api("strategy", "POST", `/versions/${big.working_version_id}/freeze`);
+  const v2 = await api("strategy", "POST", `/rounds/${big.id}/versions`, { from_version_id: big.working_version_id, label: "after review" });
+  await api("strategy", "PUT", `/versions/${v2.id}/targets`, { cells: [{ org_unit: "B-SH", product_line: "POS", measure: "revenue", period: "2028-01", amount: "1.00" }] }, { "If-Match": "*" });
+  await page.goto(BASE + `/versions/${v2.id}/approval`);
+  await page.locator("table.plain td", { hasText: "Shanghai branch" }).waitFor();
+  await shot(page, "approval-diff-en");
   assert.deepEqual(page.errors, []);
   await context.close();
 });

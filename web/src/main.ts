@@ -355,9 +355,11 @@ async function approvalScreen(c: Ctx, vid: number): Promise<HTMLElement> {
     const d = await get<Diff>(`/versions/${vid}/diff?against=${version.parent_id}&measure=${revenue.code}&limit=1`);
     const byCode = new Map(c.units.map((u) => [u.code, u]));
     diff = h("table", { class: "plain" },
-      h("thead", {}, h("tr", {}, h("th", { scope: "col" }, t("unit")), h("th", { scope: "col" }, t("current")), h("th", { scope: "col" }, t("delta")))),
+      h("caption", {}, t("changedCells", { n: d.changed_cells, measure: measureName(revenue) })),
+      h("thead", {}, h("tr", {}, h("th", { scope: "col" }, t("unit")), h("th", { scope: "col" }, t("before")), h("th", { scope: "col" }, t("after")), h("th", { scope: "col" }, t("delta")))),
       h("tbody", {}, d.rollups.by_org_unit.slice(0, 20).map((r) => h("tr", {},
         h("td", {}, unitName(byCode.get(r.key)) || r.key),
+        h("td", { class: "num" }, format(parseAmount(r.before, revenue.scale), revenue.scale, false)),
         h("td", { class: "num" }, format(parseAmount(r.after, revenue.scale), revenue.scale, false)),
         h("td", { class: "num" }, format(parseAmount(r.delta, revenue.scale), revenue.scale, false))))));
   }
