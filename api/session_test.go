@@ -116,6 +116,19 @@ func TestSessions(t *testing.T) {
 			signIn(t, env, "auditor", demo.PasswordFor("auditor"))
 		})
 
+		t.Run("demo passwords keep a password set since", func(t *testing.T) {
+			var link api.PasswordLinkCreated
+			r := env.Request("POST", fmt.Sprintf("/api/v1/users/%d/password-links", env.UserID("marketing-director")), apitest.Token("admin"), map[string]any{"purpose": "reset"}, nil)
+			r.Decode(t, &link)
+			if s, _, b := env.Do("POST", "/api/v1/passwords", "", map[string]any{"token": link.Token, "password": "my very own password"}); s != 204 {
+				t.Fatalf("reset: %d %s", s, b)
+			}
+			if err := demo.SetPasswords(context.Background(), env.Services); err != nil {
+				t.Fatal(err)
+			}
+			signIn(t, env, "marketing-director", "my very own password")
+		})
+
 		t.Run("invite link, one time", func(t *testing.T) {
 			var u api.User
 			if s, _, b := env.Do("POST", "/api/v1/users", apitest.Token("admin"), map[string]any{"username": "new-person", "name": "New Person"}); s != 201 {

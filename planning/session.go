@@ -184,6 +184,9 @@ type SessionService interface {
 	// SetPassword sets a user's password and revokes their sessions.
 	// Administrators only (the command line acts as the system).
 	SetPassword(ctx context.Context, userID int64, password string) error
+	// HasPassword reports whether the user has a password. Administrators
+	// only.
+	HasPassword(ctx context.Context, userID int64) (bool, error)
 	// CreatePasswordLink issues a one-time link for the user to set their
 	// password, returning it and its secret. Administrators only; EINVALID
 	// for an unknown or inactive user.

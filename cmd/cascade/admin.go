@@ -81,13 +81,13 @@ func runDemo(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	if err != nil {
 		return err
 	}
+	if err := demo.SetPasswords(ctx, svcs); err != nil {
+		return err
+	}
 	if res.Loaded {
-		if err := demo.SetPasswords(ctx, svcs); err != nil {
-			return err
-		}
 		fmt.Fprintln(stdout, "demo data loaded; users and their tokens (console password: demo-<username>):")
 	} else {
-		fmt.Fprintln(stdout, "demo data already present; users and their tokens:")
+		fmt.Fprintln(stdout, "demo data already present; users and their tokens (console password: demo-<username>):")
 	}
 	for _, u := range res.Users {
 		fmt.Fprintf(stdout, "  %-20s %-20s %s\n", u.Username, u.Role, u.Token)

@@ -75,10 +75,10 @@ func (m *Main) Run(ctx context.Context) (err error) {
 		if err != nil {
 			return fmt.Errorf("demo data: %w", err)
 		}
+		if err := demo.SetPasswords(ctx, svcs); err != nil {
+			return fmt.Errorf("demo passwords: %w", err)
+		}
 		if res.Loaded {
-			if err := demo.SetPasswords(ctx, svcs); err != nil {
-				return fmt.Errorf("demo data: %w", err)
-			}
 			m.Logger.Info("demo data loaded")
 		}
 		demoUsers = res.Users

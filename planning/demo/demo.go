@@ -270,9 +270,9 @@ func profiles() []*planning.SeasonalityProfile {
 // signing in to the console. Like the tokens, it is public knowledge.
 func PasswordFor(username string) string { return "demo-" + username }
 
-// SetPasswords gives every demo user their demo password (PasswordFor). The
-// server does it in --demo mode only, when it has just loaded the demo data;
-// tests that sign in call it themselves.
+// SetPasswords gives every demo user without a password their demo
+// password (PasswordFor); a password set since is kept. The server does it
+// in --demo mode only; tests that sign in call it themselves.
 func SetPasswords(ctx context.Context, svcs planning.Services) error {
 	ctx = planning.NewContextWithActor(ctx, planning.SystemActor())
 	for _, du := range Users() {
@@ -281,6 +281,11 @@ func SetPasswords(ctx context.Context, svcs planning.Services) error {
 			return err
 		} else if len(us) == 0 {
 			return fmt.Errorf("demo user %s is missing", du.Username)
+		}
+		if has, err := svcs.Sessions.HasPassword(ctx, us[0].ID); err != nil {
+			return err
+		} else if has {
+			continue
 		}
 		if err := svcs.Sessions.SetPassword(ctx, us[0].ID, PasswordFor(du.Username)); err != nil {
 			return fmt.Errorf("demo password of %s: %w", du.Username, err)

@@ -317,3 +317,19 @@ func (s *SessionService) RedeemPasswordLink(ctx context.Context, secret, passwor
 		return s.setPassword(actx, tx, row.UserID, hash)
 	})
 }
+
+// HasPassword implements planning.SessionService.
+func (s *SessionService) HasPassword(ctx context.Context, userID int64) (bool, error) {
+	a, err := planning.RequireActor(ctx)
+	if err != nil {
+		return false, err
+	}
+	if err := requireUserManager(a); err != nil {
+		return false, err
+	}
+	n, err := s.db.bun.NewSelect().Model((*passwordRow)(nil)).Where("user_id = ?", userID).Count(ctx)
+	if err != nil {
+		return false, s.db.mapError(err)
+	}
+	return n > 0, nil
+}
