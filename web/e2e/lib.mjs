@@ -34,9 +34,44 @@ export async function signIn(page, username, password = "demo-" + username) {
   await page.click("button[type=submit]");
 }
 
+// shot screenshots the page and checks it for the accessibility basics
+// (every control has a name, one h1, a page language, unique ids, no
+// dangling references), failing the test on a problem.
 export async function shot(page, name) {
   await page.waitForTimeout(150);
   await page.screenshot({ path: SHOTS + name + ".png" });
+  const problems = await a11y(page);
+  if (problems.length) throw new Error(`${name}: accessibility problems:\n  ${problems.join("\n  ")}`);
+}
+
+// a11y lists the page's basic accessibility problems. (axe-core, the usual
+// engine, is MPL-licensed, which this project does not take in.)
+export async function a11y(page) {
+  return page.evaluate(() => {
+    const problems = [];
+    const labelOf = (el) => (el.getAttribute("aria-label") || (el.id && document.querySelector(`label[for="${CSS.escape(el.id)}"]`)?.textContent) ||
+      el.closest("label")?.textContent || el.getAttribute("title") || "").trim();
+    for (const el of document.querySelectorAll("input, select, textarea")) {
+      if (el.type !== "hidden" && !labelOf(el)) problems.push("a control without a label: " + el.outerHTML.slice(0, 100));
+    }
+    for (const el of document.querySelectorAll("button, a[href], [role=columnheader], [role=rowheader]")) {
+      if (!(el.textContent.trim() || el.getAttribute("aria-label"))) problems.push("an element without a name: " + el.outerHTML.slice(0, 100));
+    }
+    const ids = [...document.querySelectorAll("[id]")].map((e) => e.id);
+    const dup = ids.filter((x, i) => ids.indexOf(x) !== i);
+    if (dup.length) problems.push("duplicate ids: " + dup.join(", "));
+    if (!document.documentElement.lang) problems.push("no page language");
+    const h1 = document.querySelectorAll("h1").length;
+    if (h1 !== 1) problems.push(`${h1} h1 headings`);
+    for (const el of document.querySelectorAll("[aria-activedescendant], label[for]")) {
+      const id = el.getAttribute("aria-activedescendant") || el.getAttribute("for");
+      if (!document.getElementById(id)) problems.push("a reference to a missing id: " + id);
+    }
+    for (const el of document.querySelectorAll("[role=grid]")) {
+      if (!el.getAttribute("aria-label") && !el.getAttribute("aria-labelledby")) problems.push("a grid without a name");
+    }
+    return problems;
+  });
 }
 
 // api calls the API as a demo user with their well-known bearer token.
