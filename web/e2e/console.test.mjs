@@ -214,8 +214,8 @@ test("a branch manager proposes, a product manager decides", async () => {
   const year = await cellOf(bm.page, "Shanghai branch", "POS systems", 16);
   await year.click();
   await bm.page.getByRole("button", { name: "Add line" }).click();
-  await bm.page.getByLabel("Proposed").fill("130000.00");
-  await bm.page.getByLabel("Reason").fill("two bank branches close in Pudong");
+  await bm.page.getByLabel("Proposed POS systems").fill("130000.00");
+  await bm.page.getByLabel("Reason POS systems").fill("two bank branches close in Pudong");
   await bm.page.getByRole("button", { name: "Save draft" }).click();
   await bm.page.waitForURL(/\/counterproposals\/\d+$/);
   await bm.page.getByRole("button", { name: "Submit" }).click();

@@ -341,16 +341,27 @@ export async function gridScreen(c: Ctx, vid: number, q: URLSearchParams): Promi
       for (const d of drafts) list.append(h("tr", {}, h("td", {}, unitName(d.row.unit) + " · " + lineName(d.row.line)), h("td", {}, d.col.year ? t("year") : d.col.label),
         h("td", { class: "num" }, format(value(d.row, d.col), scale, false)), h("td", {}, d.proposed), h("td", {}, d.reason)));
     };
+    // Add a line for every selected month or year cell of the selection.
     const add = h("button", { type: "button", onclick: () => {
-      const row = rows[active.r];
-      const col = cols[active.c];
-      if (!row || col.quarter !== undefined) { msg.textContent = t("proposeHint"); return; }
-      const proposed = h("input", { class: "amount", inputmode: "decimal", "aria-label": t("proposed"), value: toAmount(value(row, col), scale) });
-      const reason = h("input", { "aria-label": t("reason"), placeholder: t("reason") });
-      drafts.push({ row, col, proposed, reason });
+      let first: HTMLInputElement | null = null;
+      for (let r = Math.min(active.r, anchor.r); r <= Math.max(active.r, anchor.r); r++) {
+        for (let ci = Math.min(active.c, anchor.c); ci <= Math.max(active.c, anchor.c); ci++) {
+          const row = rows[r];
+          const col = cols[ci];
+          if (!row || col.quarter !== undefined || drafts.some((d) => d.row === row && d.col === col)) continue;
+          // A counterproposal is one unit's: other units' cells wait for their own.
+          const unit = drafts[0]?.row.unit ?? row.unit;
+          if (row.unit !== unit) { msg.textContent = t("oneUnit", { unit: unitName(unit) }); continue; }
+          const proposed = h("input", { class: "amount", inputmode: "decimal", "aria-label": t("proposed") + " " + lineName(row.line) + " " + col.label, value: toAmount(value(row, col), scale) });
+          const reason = h("input", { "aria-label": t("reason") + " " + lineName(row.line) + " " + col.label, placeholder: t("reason") });
+          drafts.push({ row, col, proposed, reason });
+          first ??= proposed;
+        }
+      }
+      if (!first) { msg.textContent = t("proposeHint"); return; }
       redraw();
-      proposed.focus();
-      proposed.select();
+      first.focus();
+      first.select();
     } }, t("addLine"));
     const save = h("button", { type: "button", class: "primary", onclick: async () => {
       if (drafts.length === 0) { msg.textContent = t("noLines"); return; }
