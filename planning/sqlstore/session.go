@@ -128,6 +128,11 @@ func (s *SessionService) SignIn(ctx context.Context, req planning.SignInRequest)
 		if _, err := tx.NewDelete().Model((*signInFailureRow)(nil)).Where("username = ?", username).Exec(ctx); err != nil {
 			return err
 		}
+		// Sessions long expired serve no one; the audit trail keeps their
+		// record.
+		if _, err := tx.NewDelete().Model((*sessionRow)(nil)).Where("expires_at < ?", now.Add(-30*24*time.Hour)).Exec(ctx); err != nil {
+			return err
+		}
 		if _, err := tx.NewInsert().Model(row).Returning("id").Exec(ctx); err != nil {
 			return err
 		}
