@@ -6,9 +6,11 @@ import (
 	"net/http"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/cascade-planning/cascade/api"
 	"github.com/cascade-planning/cascade/api/apitest"
+	"github.com/cascade-planning/cascade/planning"
 	"github.com/cascade-planning/cascade/planning/demo"
 )
 
@@ -99,6 +101,20 @@ func TestSessions(t *testing.T) {
 			{Name: "sign out needs the CSRF token", Method: "DELETE", URL: "/api/v1/sessions/current", Headers: withCookie(cookie), ExpectedStatus: 403},
 			{Name: "sign out", Method: "DELETE", URL: "/api/v1/sessions/current", Headers: withCookie(cookie, api.CSRFHeader, csrf), ExpectedStatus: 204},
 			{Name: "the cookie is dead after sign-out", Method: "GET", URL: "/api/v1/me", Headers: withCookie(cookie), ExpectedStatus: 401},
+		})
+
+		t.Run("sessions expire", func(t *testing.T) {
+			cookie, _ := signIn(t, env, "bm-zj", demo.PasswordFor("bm-zj"))
+			real := env.DB.Now
+			defer func() { env.DB.Now = real }()
+			env.DB.Now = func() time.Time { return real().Add(planning.SessionTTL - time.Minute) }
+			if r := env.Request("GET", "/api/v1/me", "", nil, withCookie(cookie)); r.Status != 200 {
+				t.Errorf("a session a minute before its expiry: %d", r.Status)
+			}
+			env.DB.Now = func() time.Time { return real().Add(planning.SessionTTL + time.Minute) }
+			if r := env.Request("GET", "/api/v1/me", "", nil, withCookie(cookie)); r.Status != 401 {
+				t.Errorf("an expired session: %d, want 401", r.Status)
+			}
 		})
 
 		t.Run("throttling per username", func(t *testing.T) {
