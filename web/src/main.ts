@@ -2,7 +2,7 @@
 // authorization is the only authorization: a screen the caller may not see
 // shows "not found" because the API answered 404.
 import "./style.css";
-import type { Me, SessionInfo, TaskList, Task, Round, Version, Approval, Counterproposal, CPCommentList, OrgUnit, ProductLine, Measure, Diff } from "./api.gen";
+import type { Me, SessionInfo, TaskList, Task, Round, Version, VersionPage, Approval, Counterproposal, CPCommentList, OrgUnit, ProductLine, Measure, Diff } from "./api.gen";
 import { ApiError, all, call, get, setCSRF, whenUnauthorized } from "./api";
 import { h, clear, Child } from "./dom";
 import { t, when, duration, currentLang, setLang } from "./i18n";
@@ -124,6 +124,7 @@ async function render(): Promise<void> {
     else if ((m = /^\/versions\/(\d+)\/grid$/.exec(path))) screen = await gridScreen(c, Number(m[1]), new URLSearchParams(location.search));
     else if ((m = /^\/versions\/(\d+)\/approval$/.exec(path))) screen = await approvalScreen(c, Number(m[1]));
     else if ((m = /^\/counterproposals\/(\d+)$/.exec(path))) screen = await counterproposalScreen(c, Number(m[1]));
+    else if ((m = /^\/rounds\/(\d+)$/.exec(path))) screen = await roundScreen(c, Number(m[1]));
     else screen = notFound();
     clear(main);
     main.appendChild(screen);
@@ -223,16 +224,16 @@ async function homeScreen(c: Ctx): Promise<HTMLElement> {
       h("li", { class: "task " + task.kind },
         h("div", {}, link(taskLink(task), taskText(task, c)), h("div", { class: "muted" }, task.round_name)),
         h("div", { class: "due" }, task.due ? t("due") + " " + when(task.due) : t("noDeadline")))));
-  const live = rounds.filter((r) => r.working_version_id && r.status !== "draft");
+  const live = rounds.filter((r) => r.working_version_id || hasRole("strategy_office") || hasRole("admin"));
   return h("section", {},
     h("h1", {}, t("myWork")), list,
     h("h2", {}, t("rounds")),
     h("table", { class: "plain" },
       h("tbody", {}, live.map((r) => h("tr", {},
-        h("th", { scope: "row" }, r.name),
+        h("th", { scope: "row" }, link(`/rounds/${r.id}`, r.name)),
         h("td", {}, t("phase." + r.status)),
-        h("td", {}, link(`/versions/${r.working_version_id}/grid?unit=${encodeURIComponent(homeUnit(c))}`, t("targets"))),
-        h("td", {}, link(`/versions/${r.record_version_id ?? r.working_version_id}/approval`, t("approval"))))))));
+        h("td", {}, r.working_version_id ? link(`/versions/${r.working_version_id}/grid?unit=${encodeURIComponent(homeUnit(c))}`, t("targets")) : ""),
+        h("td", {}, r.working_version_id ? link(`/versions/${r.record_version_id ?? r.working_version_id}/approval`, t("approval")) : ""))))));
 }
 
 // ---- counterproposals ----
@@ -326,6 +327,36 @@ function commentForm(id: number): HTMLElement {
       navigate(location.pathname);
     } catch (err) { msg.textContent = problemText(err); }
   } }, h("label", { for: "new-comment" }, t("addComment")), body, h("div", { class: "actions" }, h("button", { type: "submit" }, t("send"))), msg);
+}
+
+// ---- a round: its phases, calendar and versions ----
+
+async function roundScreen(c: Ctx, id: number): Promise<HTMLElement> {
+  const res = await call<Round>("GET", `/rounds/${id}`);
+  const round = res.data;
+  const versions = await get<VersionPage>(`/rounds/${id}/versions?limit=100`);
+  const comment = h("input", { id: "transition-comment" });
+  const msg = h("p", { role: "status" });
+  const moves = round.possible_transitions.filter((tr) => tr.roles.some((r) => hasRole(r)));
+  return h("section", {},
+    h("h1", {}, round.name),
+    h("dl", { class: "facts" },
+      h("dt", {}, t("phase")), h("dd", { class: "phase" }, t("phase." + round.status)),
+      round.calendar.map((d) => [h("dt", {}, t("due") + " · " + t("phase." + d.phase)), h("dd", {}, when(d.due))])),
+    moves.length ? h("div", { class: "card" },
+      h("label", { for: "transition-comment" }, t("comment")), comment,
+      h("div", { class: "actions" }, moves.map((tr) => h("button", { type: "button", class: "primary", title: tr.description, onclick: async () => {
+        try {
+          await call("POST", `/rounds/${id}/transitions`, { to: tr.to, comment: comment.value }, res.etag ? { "If-Match": res.etag } : {});
+          navigate(location.pathname);
+        } catch (e) { msg.textContent = problemText(e); }
+      } }, t("moveTo", { phase: t("phase." + tr.to) })))), msg) : null,
+    h("h2", {}, t("versions")),
+    h("table", { class: "plain" }, h("tbody", {}, versions.items.map((v) => h("tr", {},
+      h("th", { scope: "row" }, t("version", { n: v.number }) + (v.label ? " · " + v.label : "")),
+      h("td", {}, t("vstatus." + v.status)),
+      h("td", {}, link(`/versions/${v.id}/grid?unit=${encodeURIComponent(homeUnit(c))}`, t("targets"))),
+      h("td", {}, link(`/versions/${v.id}/approval`, t("approval"))))))));
 }
 
 // ---- approval ----
