@@ -513,6 +513,12 @@ func authzRules() map[string]authzRule {
 			}},
 		"POST /counterproposals/{id}/submit":   {scoped: true, want: only(http.StatusForbidden, roleBM, roleTL).outside(http.StatusNotFound, roleBM, roleTL), call: write("POST", cpPath("/submit", false), nil)},
 		"POST /counterproposals/{id}/withdraw": {scoped: true, want: only(http.StatusForbidden, roleBM, roleTL).outside(http.StatusNotFound, roleBM, roleTL), call: write("POST", cpPath("/withdraw", false), nil)},
+		"POST /counterproposals/{id}/decision/preview": {scoped: true, want: only(http.StatusForbidden, roleAdmin, roleStrategy, rolePM).outside(http.StatusForbidden, rolePM),
+			call: func(x *authzFixture, role string, out bool) authzCall {
+				id, line := x.newCP(roleBM, "B-SH", lineFor(out), true)
+				return authzCall{method: "POST", path: fmt.Sprintf("/api/v1/counterproposals/%d/decision/preview", id),
+					body: map[string]any{"decisions": []map[string]any{{"line_id": line, "decision": "accept"}}}}
+			}},
 		"POST /counterproposals/{id}/decision": {scoped: true, want: only(http.StatusForbidden, roleAdmin, roleStrategy, rolePM).outside(http.StatusForbidden, rolePM),
 			call: func(x *authzFixture, role string, out bool) authzCall {
 				// The decider's scope is the line's product line; the

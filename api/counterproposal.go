@@ -526,27 +526,11 @@ func (s *Server) decideCounterproposal(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	var req DecisionRequest
-	if err := decodeJSON(c, &req); err != nil {
+	ds, err := decisionsOf(c)
+	if err != nil {
 		return err
 	}
-	ctx := c.Request().Context()
-	var val planning.Validation
-	ds := make([]planning.LineDecision, len(req.Decisions))
-	for i, d := range req.Decisions {
-		ds[i] = planning.LineDecision{LineID: d.LineID, Action: planning.Decision(d.Decision), Comment: d.Comment, Apply: planning.ApplyMode(d.Apply)}
-		if d.Amount != nil {
-			a, err := planning.ParseAmount(*d.Amount, planning.MaxScale)
-			if err != nil {
-				val.Add(fmt.Sprintf("decisions[%d].amount", i), "%s", err)
-			}
-			ds[i].Amount = &a
-		}
-	}
-	if err := val.Err(); err != nil {
-		return err
-	}
-	cp, err := s.svcs.Proposals.Decide(ctx, id, ds, match)
+	cp, err := s.svcs.Proposals.Decide(c.Request().Context(), id, ds, match)
 	if err != nil {
 		return err
 	}
@@ -676,6 +660,101 @@ func (s *Server) counterproposalOverview(c echo.Context) error {
 	for _, x := range counts {
 		out.Items = append(out.Items, CPCount{OrgUnit: res.unitCode(x.OrgUnitID), ProductLine: res.lineCode(x.ProductLineID),
 			Status: string(x.Status), Lines: x.Lines, Undecided: x.Undecided})
+	}
+	return c.JSON(http.StatusOK, out)
+}
+
+// decisionsOf reads a DecisionRequest body into domain decisions.
+func decisionsOf(c echo.Context) ([]planning.LineDecision, error) {
+	var req DecisionRequest
+	if err := decodeJSON(c, &req); err != nil {
+		return nil, err
+	}
+	var val planning.Validation
+	ds := make([]planning.LineDecision, len(req.Decisions))
+	for i, d := range req.Decisions {
+		ds[i] = planning.LineDecision{LineID: d.LineID, Action: planning.Decision(d.Decision), Comment: d.Comment, Apply: planning.ApplyMode(d.Apply)}
+		if d.Amount != nil {
+			a, err := planning.ParseAmount(*d.Amount, planning.MaxScale)
+			if err != nil {
+				val.Add(fmt.Sprintf("decisions[%d].amount", i), "%s", err)
+			}
+			ds[i].Amount = &a
+		}
+	}
+	return ds, val.Err()
+}
+
+// DecisionEffect is how the decisions would change one unit's year total.
+type DecisionEffect struct {
+	LineID int64 `json:"line_id" example:"15"`
+	// Relation is the unit's place next to the counterproposal's unit.
+	Relation    string `json:"relation" example:"sibling" enums:"unit,parent,ancestor,sibling,child"`
+	OrgUnit     string `json:"org_unit" example:"B-JS"`
+	OrgUnitName string `json:"org_unit_name" example:"Jiangsu branch"`
+	// OrgUnitNameLocal is the unit's name in the local language.
+	OrgUnitNameLocal string `json:"org_unit_name_local" example:"江苏分公司"`
+	Before           string `json:"before" example:"1200000.00"`
+	After            string `json:"after" example:"1185000.00"`
+	Delta            string `json:"delta" example:"-15000.00"`
+}
+
+// DecisionPreview is what the decisions would do, changing nothing.
+type DecisionPreview struct {
+	Items []DecisionEffect `json:"items"`
+}
+
+// previewDecision godoc
+//
+//	@Summary		Preview decisions
+//	@ID				previewDecision
+//	@Description	What the decisions would do to the year totals of the counterproposal's unit, its parent and ancestors, its siblings and its children, per line: rebalance moves the siblings and keeps the parent, raise_parent moves the ancestors. Runs the decision and rolls it back: nothing changes. The same checks and errors as POST /counterproposals/{id}/decision.
+//	@Tags			counterproposals
+//	@Security		BearerAuth
+//	@Accept			json
+//	@Produce		json
+//	@Param			id		path		int					true	"Counterproposal id"
+//	@Param			body	body		api.DecisionRequest	true	"The decisions"
+//	@Success		200		{object}	api.DecisionPreview
+//	@Failure		400		{object}	api.Problem	"Malformed body"
+//	@Failure		403		{object}	api.Problem	"Not your product line"
+//	@Failure		404		{object}	api.Problem	"No such counterproposal"
+//	@Failure		409		{object}	api.Problem	"Not submitted, decided already, or the version cannot change"
+//	@Failure		413		{object}	api.Problem	"Body too large"
+//	@Failure		422		{object}	api.Problem	"Invalid decisions, each named"
+//	@Router			/counterproposals/{id}/decision/preview [post]
+func (s *Server) previewDecision(c echo.Context) error {
+	id, err := pathID(c, "id")
+	if err != nil {
+		return err
+	}
+	ds, err := decisionsOf(c)
+	if err != nil {
+		return err
+	}
+	ctx := c.Request().Context()
+	effects, err := s.svcs.Proposals.PreviewDecision(ctx, id, ds)
+	if err != nil {
+		return err
+	}
+	cp, err := s.svcs.Proposals.FindCounterproposalByID(ctx, id)
+	if err != nil {
+		return err
+	}
+	scales := map[int64]int32{}
+	for _, l := range cp.Lines {
+		m, err := s.svcs.Measures.FindMeasureByID(ctx, l.MeasureID)
+		if err != nil {
+			return err
+		}
+		scales[l.ID] = m.Scale
+	}
+	out := DecisionPreview{Items: make([]DecisionEffect, 0, len(effects))}
+	for _, e := range effects {
+		sc := scales[e.LineID]
+		out.Items = append(out.Items, DecisionEffect{LineID: e.LineID, Relation: e.Relation, OrgUnit: e.OrgUnit.Code, OrgUnitName: e.OrgUnit.Name,
+			OrgUnitNameLocal: e.OrgUnit.NameLocal, Before: planning.FormatAmount(e.Before, sc), After: planning.FormatAmount(e.After, sc),
+			Delta: planning.FormatAmount(e.After.Sub(e.Before), sc)})
 	}
 	return c.JSON(http.StatusOK, out)
 }

@@ -51,7 +51,7 @@ var openAPITypes = []any{
 	ApprovalStep{}, ApprovalStepState{}, AttainmentReport{}, AttainmentRow{}, AuditEvent{}, AuditEventPage{},
 	CPComment{}, CPCommentList{}, CPCount{}, CPLine{}, CPLineInput{}, CPOverview{}, CellBatch{}, CellChange{},
 	CellHistory{}, CellHistoryEntry{}, CellInput{}, CommentBody{}, Counterproposal{}, CounterproposalCreate{},
-	CounterproposalPage{}, CounterproposalPatch{}, Deadline{}, DecisionRequest{}, Diff{}, DiffRollup{},
+	CounterproposalPage{}, CounterproposalPatch{}, Deadline{}, DecisionEffect{}, DecisionPreview{}, DecisionRequest{}, Diff{}, DiffRollup{},
 	DiffRollups{}, GridPage{}, GridRow{}, ImportProblem{}, Inconsistency{}, InconsistencyPage{},
 	LineDecisionInput{}, Me{}, Measure{}, MeasureCreate{}, MeasurePage{}, MeasurePatch{}, MeasureRef{},
 	MonthExplanation{}, MonthValue{}, NodeExplanation{}, OrgUnit{}, OrgUnitCreate{}, OrgUnitPage{},

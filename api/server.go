@@ -222,6 +222,7 @@ func (s *Server) routes() {
 	auth(http.MethodPost, "/counterproposals/:id/submit", s.submitCounterproposal)
 	auth(http.MethodPost, "/counterproposals/:id/withdraw", s.withdrawCounterproposal)
 	auth(http.MethodPost, "/counterproposals/:id/decision", s.decideCounterproposal)
+	auth(http.MethodPost, "/counterproposals/:id/decision/preview", s.previewDecision)
 	auth(http.MethodGet, "/counterproposals/:id/comments", s.listComments)
 	auth(http.MethodPost, "/counterproposals/:id/comments", s.addComment)
 

@@ -698,6 +698,89 @@ const docTemplate = `{
                 }
             }
         },
+        "/counterproposals/{id}/decision/preview": {
+            "post": {
+                "security": [
+                    {
+                        "BearerAuth": []
+                    }
+                ],
+                "description": "What the decisions would do to the year totals of the counterproposal's unit, its parent and ancestors, its siblings and its children, per line: rebalance moves the siblings and keeps the parent, raise_parent moves the ancestors. Runs the decision and rolls it back: nothing changes. The same checks and errors as POST /counterproposals/{id}/decision.",
+                "consumes": [
+                    "application/json"
+                ],
+                "produces": [
+                    "application/json"
+                ],
+                "tags": [
+                    "counterproposals"
+                ],
+                "summary": "Preview decisions",
+                "operationId": "previewDecision",
+                "parameters": [
+                    {
+                        "type": "integer",
+                        "description": "Counterproposal id",
+                        "name": "id",
+                        "in": "path",
+                        "required": true
+                    },
+                    {
+                        "description": "The decisions",
+                        "name": "body",
+                        "in": "body",
+                        "required": true,
+                        "schema": {
+                            "$ref": "#/definitions/api.DecisionRequest"
+                        }
+                    }
+                ],
+                "responses": {
+                    "200": {
+                        "description": "OK",
+                        "schema": {
+                            "$ref": "#/definitions/api.DecisionPreview"
+                        }
+                    },
+                    "400": {
+                        "description": "Malformed body",
+                        "schema": {
+                            "$ref": "#/definitions/api.Problem"
+                        }
+                    },
+                    "403": {
+                        "description": "Not your product line",
+                        "schema": {
+                            "$ref": "#/definitions/api.Problem"
+                        }
+                    },
+                    "404": {
+                        "description": "No such counterproposal",
+                        "schema": {
+                            "$ref": "#/definitions/api.Problem"
+                        }
+                    },
+                    "409": {
+                        "description": "Not submitted, decided already, or the version cannot change",
+                        "schema": {
+                            "$ref": "#/definitions/api.Problem"
+                        }
+                    },
+                    "413": {
+                        "description": "Body too large",
+                        "schema": {
+                            "$ref": "#/definitions/api.Problem"
+                        }
+                    },
+                    "422": {
+                        "description": "Invalid decisions, each named",
+                        "schema": {
+                            "$ref": "#/definitions/api.Problem"
+                        }
+                    }
+                }
+            }
+        },
         "/counterproposals/{id}/submit": {
             "post": {
                 "security": [
@@ -6713,6 +6796,63 @@ const docTemplate = `{
                 "phase": {
                     "type": "string",
                     "example": "counterproposals"
+                }
+            }
+        },
+        "api.DecisionEffect": {
+            "type": "object",
+            "properties": {
+                "after": {
+                    "type": "string",
+                    "example": "1185000.00"
+                },
+                "before": {
+                    "type": "string",
+                    "example": "1200000.00"
+                },
+                "delta": {
+                    "type": "string",
+                    "example": "-15000.00"
+                },
+                "line_id": {
+                    "type": "integer",
+                    "example": 15
+                },
+                "org_unit": {
+                    "type": "string",
+                    "example": "B-JS"
+                },
+                "org_unit_name": {
+                    "type": "string",
+                    "example": "Jiangsu branch"
+                },
+                "org_unit_name_local": {
+                    "description": "OrgUnitNameLocal is the unit's name in the local language.",
+                    "type": "string",
+                    "example": "江苏分公司"
+                },
+                "relation": {
+                    "description": "Relation is the unit's place next to the counterproposal's unit.",
+                    "type": "string",
+                    "enum": [
+                        "unit",
+                        "parent",
+                        "ancestor",
+                        "sibling",
+                        "child"
+                    ],
+                    "example": "sibling"
+                }
+            }
+        },
+        "api.DecisionPreview": {
+            "type": "object",
+            "properties": {
+                "items": {
+                    "type": "array",
+                    "items": {
+                        "$ref": "#/definitions/api.DecisionEffect"
+                    }
                 }
             }
         },

@@ -1,8 +1,11 @@
 package sqlstore
 
 import (
+	"cmp"
 	"context"
 	"fmt"
+	"slices"
+	"strconv"
 	"strings"
 
 	"github.com/shopspring/decimal"
@@ -16,6 +19,21 @@ import (
 // lines are applied at once, in the order given, each keeping the tree
 // consistent (see applyLine); the whole decision is one transaction.
 func (s *CounterproposalService) Decide(ctx context.Context, id int64, decisions []planning.LineDecision, ifMatch *int64) (*planning.Counterproposal, error) {
+	a, err := checkDecisions(ctx, decisions)
+	if err != nil {
+		return nil, err
+	}
+	var out *planning.Counterproposal
+	err = s.db.inConnTx(ctx, func(conn bun.Conn, tx bun.Tx) error {
+		var err error
+		out, err = s.decideIn(ctx, conn, tx, a, id, decisions, ifMatch)
+		return err
+	})
+	return out, err
+}
+
+// checkDecisions checks the caller's role and the decisions' own fields.
+func checkDecisions(ctx context.Context, decisions []planning.LineDecision) (*planning.Actor, error) {
 	a, err := planning.RequireActor(ctx)
 	if err != nil {
 		return nil, err
@@ -51,28 +69,33 @@ func (s *CounterproposalService) Decide(ctx context.Context, id int64, decisions
 	if err := val.Err(); err != nil {
 		return nil, err
 	}
-	var out *planning.Counterproposal
-	err = s.db.inConnTx(ctx, func(conn bun.Conn, tx bun.Tx) error {
+	return a, nil
+}
+
+// decideIn records and applies the decisions in the transaction.
+func (s *CounterproposalService) decideIn(ctx context.Context, conn bun.Conn, tx bun.Tx, a *planning.Actor, id int64,
+	decisions []planning.LineDecision, ifMatch *int64) (out *planning.Counterproposal, err error) {
+	{
 		row, unit, err := s.loadCP(ctx, tx, a, id)
 		if err != nil {
-			return err
+			return nil, err
 		}
 		if err := checkRevision(ifMatch, row.Revision); err != nil {
-			return err
+			return nil, err
 		}
 		if row.Status != string(planning.CPSubmitted) {
-			return planning.Errorf(planning.ECONFLICT, "counterproposal %d is %s: only submitted ones are decided", id, row.Status)
+			return nil, planning.Errorf(planning.ECONFLICT, "counterproposal %d is %s: only submitted ones are decided", id, row.Status)
 		}
 		v, r, err := s.db.lockWorkingVersion(ctx, tx, row.VersionID, nil)
 		if err != nil {
-			return err
+			return nil, err
 		}
 		if r.Status != planning.RoundCounterproposals && r.Status != planning.RoundReview {
-			return planning.Errorf(planning.ECONFLICT, "round %s is %s: counterproposals are decided in its counterproposals or review phase", r.Code, r.Status)
+			return nil, planning.Errorf(planning.ECONFLICT, "round %s is %s: counterproposals are decided in its counterproposals or review phase", r.Code, r.Status)
 		}
 		var lines []cpLineRow
 		if err := tx.NewSelect().Model(&lines).Where("counterproposal_id = ?", id).OrderExpr("position").Scan(ctx); err != nil {
-			return err
+			return nil, err
 		}
 		byID := map[int64]*cpLineRow{}
 		for i := range lines {
@@ -84,7 +107,7 @@ func (s *CounterproposalService) Decide(ctx context.Context, id int64, decisions
 		}
 		w, err := s.db.newWriteChecker(ctx, tx, a, r, nil, lineIDs)
 		if err != nil {
-			return err
+			return nil, err
 		}
 		now := s.db.Now()
 		var runs []int64
@@ -93,13 +116,13 @@ func (s *CounterproposalService) Decide(ctx context.Context, id int64, decisions
 			f := fmt.Sprintf("decisions[%d]", i)
 			l, ok := byID[d.LineID]
 			if !ok {
-				return fieldErr(planning.EINVALID, f+".line_id", "counterproposal %d has no line %d", id, d.LineID)
+				return nil, fieldErr(planning.EINVALID, f+".line_id", "counterproposal %d has no line %d", id, d.LineID)
 			}
 			if l.Decision != nil {
-				return fieldErr(planning.ECONFLICT, f+".line_id", "line %d is decided already", d.LineID)
+				return nil, fieldErr(planning.ECONFLICT, f+".line_id", "line %d is decided already", d.LineID)
 			}
 			if pl := w.lines[l.ProductLineID]; pl == nil || !canPlan(a, pl) {
-				return planning.Errorf(planning.EFORBIDDEN, "line %d is about a product line that is not yours to decide", d.LineID)
+				return nil, planning.Errorf(planning.EFORBIDDEN, "line %d is about a product line that is not yours to decide", d.LineID)
 			}
 			scale := w.measures[l.MeasureID].Scale
 			action, mode := string(d.Action), d.Apply
@@ -115,7 +138,7 @@ func (s *CounterproposalService) Decide(ctx context.Context, id int64, decisions
 				var v planning.Validation
 				checkAmount(&v, f+".amount", *d.Amount, scale)
 				if err := v.Err(); err != nil {
-					return err
+					return nil, err
 				}
 				amount = *d.Amount
 				s := amount.StringFixed(scale)
@@ -125,14 +148,14 @@ func (s *CounterproposalService) Decide(ctx context.Context, id int64, decisions
 			l.ApplyMode = &m
 			rs, ch, err := s.applyLine(ctx, conn, tx, a, v, r, unit, l, amount, scale, mode)
 			if err != nil {
-				return err
+				return nil, err
 			}
 			runs, changes = append(runs, rs...), append(changes, ch...)
 		}
 		undecided := 0
 		for i := range lines {
 			if _, err := tx.NewUpdate().Model(&lines[i]).WherePK().Exec(ctx); err != nil {
-				return err
+				return nil, err
 			}
 			if lines[i].Decision == nil {
 				undecided++
@@ -145,20 +168,19 @@ func (s *CounterproposalService) Decide(ctx context.Context, id int64, decisions
 		row.Revision++
 		row.UpdatedAt = now
 		if _, err := tx.NewUpdate().Model(row).WherePK().Exec(ctx); err != nil {
-			return err
+			return nil, err
 		}
 		if out, err = s.withLines(ctx, tx, row); err != nil {
-			return err
+			return nil, err
 		}
 		auditID, err := s.db.writeAuditIn(ctx, tx, auditScope{RoundID: r.ID, VersionID: v.ID, OrgPath: unit.Path},
 			"counterproposal.decide", "counterproposal", id, before,
 			map[string]any{"counterproposal": row, "lines": out.Lines, "allocation_runs": runs, "cells": changes})
 		if err != nil {
-			return err
+			return nil, err
 		}
-		return s.db.writeCellHistory(ctx, tx, v.ID, auditID, changes)
-	})
-	return out, err
+		return out, s.db.writeCellHistory(ctx, tx, v.ID, auditID, changes)
+	}
 }
 
 // applyLine puts one accepted amount into the working version and keeps
@@ -338,4 +360,136 @@ func (db *DB) storedLevels(ctx context.Context, tx bun.Tx, versionID int64, root
 		}
 	}
 	return levels, nil
+}
+
+// PreviewDecision implements planning.CounterproposalService.
+func (s *CounterproposalService) PreviewDecision(ctx context.Context, id int64, decisions []planning.LineDecision) ([]planning.DecisionEffect, error) {
+	a, err := checkDecisions(ctx, decisions)
+	if err != nil {
+		return nil, err
+	}
+	var effects []planning.DecisionEffect
+	// The decision runs inside a savepoint that is always rolled back, so
+	// the preview changes nothing, also inside a request's ambient
+	// transaction (an Idempotency-Key), which goes on after it.
+	err = s.db.inConnTx(ctx, func(conn bun.Conn, tx bun.Tx) error {
+		if _, err := tx.ExecContext(ctx, "SAVEPOINT cascade_preview"); err != nil {
+			return err
+		}
+		effects, err = s.preview(ctx, conn, tx, a, id, decisions)
+		if _, rerr := tx.ExecContext(ctx, "ROLLBACK TO SAVEPOINT cascade_preview"); err == nil {
+			err = rerr
+		}
+		return err
+	})
+	if err != nil {
+		return nil, err
+	}
+	return effects, nil
+}
+
+// preview decides in the transaction and reports the effects.
+func (s *CounterproposalService) preview(ctx context.Context, conn bun.Conn, tx bun.Tx, a *planning.Actor, id int64,
+	decisions []planning.LineDecision) (effects []planning.DecisionEffect, err error) {
+	{
+		row, unit, err := s.loadCP(ctx, tx, a, id)
+		if err != nil {
+			return nil, err
+		}
+		var lines []cpLineRow
+		if err := tx.NewSelect().Model(&lines).Where("counterproposal_id = ?", id).Scan(ctx); err != nil {
+			return nil, err
+		}
+		byID := map[int64]cpLineRow{}
+		for _, l := range lines {
+			byID[l.ID] = l
+		}
+		// The units a line's decision can move: the unit, its ancestors,
+		// its siblings and its children.
+		var ancestors []int64
+		for _, p := range strings.Split(strings.Trim(unit.Path, "/"), "/") {
+			if id, err := strconv.ParseInt(p, 10, 64); err == nil && id != unit.ID {
+				ancestors = append(ancestors, id)
+			}
+		}
+		var units []orgUnitRow
+		q := tx.NewSelect().Model(&units).Where("parent_id = ?", unit.ID)
+		if len(ancestors) > 0 {
+			q.WhereOr("id IN (?)", bun.In(ancestors))
+		}
+		if unit.ParentID != nil {
+			q.WhereOr("parent_id = ? AND id <> ?", *unit.ParentID, unit.ID)
+		}
+		if err := q.OrderExpr("path").Scan(ctx); err != nil {
+			return nil, err
+		}
+		units = append(units, *unit)
+		relation := func(u *orgUnitRow) string {
+			switch {
+			case u.ID == unit.ID:
+				return "unit"
+			case unit.ParentID != nil && u.ID == *unit.ParentID:
+				return "parent"
+			case u.ParentID != nil && *u.ParentID == unit.ID:
+				return "child"
+			case u.ParentID != nil && unit.ParentID != nil && *u.ParentID == *unit.ParentID:
+				return "sibling"
+			}
+			return "ancestor"
+		}
+		year := func(u, line, measure int64) (decimal.Decimal, error) {
+			ms, err := s.db.unitMonths(ctx, tx, row.VersionID, u, line, measure)
+			sum := decimal.Zero
+			for _, m := range ms {
+				sum = sum.Add(m)
+			}
+			return sum, err
+		}
+		type key struct{ line, unit int64 }
+		before := map[key]decimal.Decimal{}
+		for _, d := range decisions {
+			l, ok := byID[d.LineID]
+			if !ok {
+				continue // decideIn names the error
+			}
+			for _, u := range units {
+				if before[key{l.ID, u.ID}], err = year(u.ID, l.ProductLineID, l.MeasureID); err != nil {
+					return nil, err
+				}
+			}
+		}
+		if _, err := s.decideIn(ctx, conn, tx, a, id, decisions, nil); err != nil {
+			return nil, err
+		}
+		for _, d := range decisions {
+			l, ok := byID[d.LineID]
+			if !ok || d.Action == planning.DecisionReject {
+				continue
+			}
+			for i := range units {
+				u := &units[i]
+				after, err := year(u.ID, l.ProductLineID, l.MeasureID)
+				if err != nil {
+					return nil, err
+				}
+				b := before[key{l.ID, u.ID}]
+				rel := relation(u)
+				if after.Equal(b) && rel != "unit" && rel != "parent" {
+					continue
+				}
+				effects = append(effects, planning.DecisionEffect{LineID: l.ID, OrgUnit: u.toDomain(), Relation: rel, Before: b, After: after})
+			}
+		}
+		rank := map[string]int{"ancestor": 0, "parent": 1, "unit": 2, "sibling": 3, "child": 4}
+		slices.SortStableFunc(effects, func(x, y planning.DecisionEffect) int {
+			if x.LineID != y.LineID {
+				return cmp.Compare(x.LineID, y.LineID)
+			}
+			if c := cmp.Compare(rank[x.Relation], rank[y.Relation]); c != 0 {
+				return c
+			}
+			return cmp.Compare(x.OrgUnit.Path, y.OrgUnit.Path)
+		})
+		return effects, nil
+	}
 }

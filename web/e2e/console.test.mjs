@@ -245,6 +245,9 @@ test("a branch manager proposes, a product manager decides", async () => {
   await pm.page.getByLabel(/Decision POS systems/).selectOption("modify");
   await pm.page.getByLabel("Amount").fill("120000.00");
   await pm.page.getByLabel("Comment", { exact: true }).fill("we meet halfway");
+  await pm.page.getByRole("button", { name: "Preview the effect" }).click();
+  await pm.page.locator(".effects tr.rel-unit", { hasText: "Shanghai branch" }).waitFor();
+  await pm.page.locator(".effects tr.rel-sibling").first().waitFor();
   await shot(pm.page, "counterproposal-decide-en");
   await pm.page.getByRole("button", { name: "Record decisions" }).click();
   await Promise.race([pm.page.locator(".status", { hasText: "Closed" }).waitFor(), pm.page.locator("p[role=status]:not(:empty)").waitFor()]);

@@ -346,6 +346,21 @@ export interface Deadline {
   phase: string;
 }
 
+export interface DecisionEffect {
+  after: string;
+  before: string;
+  delta: string;
+  line_id: number;
+  org_unit: string;
+  org_unit_name: string;
+  org_unit_name_local: string;
+  relation: "unit" | "parent" | "ancestor" | "sibling" | "child";
+}
+
+export interface DecisionPreview {
+  items: DecisionEffect[];
+}
+
 export interface DecisionRequest {
   decisions: LineDecisionInput[];
 }

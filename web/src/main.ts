@@ -2,7 +2,7 @@
 // authorization is the only authorization: a screen the caller may not see
 // shows "not found" because the API answered 404.
 import "./style.css";
-import type { Me, SessionInfo, TaskList, Task, Round, Version, VersionPage, Approval, Counterproposal, CPCommentList, OrgUnit, ProductLine, Measure, Diff } from "./api.gen";
+import type { Me, SessionInfo, TaskList, Task, Round, Version, VersionPage, DecisionPreview, Approval, Counterproposal, CPCommentList, OrgUnit, ProductLine, Measure, Diff } from "./api.gen";
 import { ApiError, all, call, get, setCSRF, whenUnauthorized } from "./api";
 import { h, clear, Child } from "./dom";
 import { t, when, duration, currentLang, setLang } from "./i18n";
@@ -286,13 +286,33 @@ async function counterproposalScreen(c: Ctx, id: number): Promise<HTMLElement> {
       } catch (e) { msg.textContent = problemText(e); }
     } }, t("submit")));
   }
+  const effects = h("div", { class: "effects" });
+  const decisionBody = () => ({ decisions: [...decisions.entries()].map(([lineID, d]) => ({
+    line_id: lineID, decision: d.action.value, comment: d.comment.value,
+    ...(d.action.value === "modify" ? { amount: d.amount.value.replace(/,/g, "") } : {}),
+    ...(d.action.value !== "reject" ? { apply: d.apply.value } : {}),
+  })) });
   if (decisions.size > 0) {
+    actions.push(h("button", { type: "button", onclick: async () => {
+      clear(effects);
+      try {
+        const p = (await call<DecisionPreview>("POST", `/counterproposals/${id}/decision/preview`, decisionBody())).data;
+        const byLine = new Map(cp.lines.map((l) => [l.id, l]));
+        effects.append(h("table", { class: "plain" },
+          h("caption", {}, t("previewCaption")),
+          h("thead", {}, h("tr", {}, [t("productLine"), t("unit"), t("before"), t("after"), t("delta")].map((x) => h("th", { scope: "col" }, x)))),
+          h("tbody", {}, p.items.map((e) => {
+            const l = byLine.get(e.line_id);
+            const m = l?.measure ?? "";
+            return h("tr", { class: "rel-" + e.relation },
+              h("td", {}, lineName(lines.get(l?.product_line ?? ""))),
+              h("td", {}, (currentLang() === "zh" && e.org_unit_name_local ? e.org_unit_name_local : e.org_unit_name) + " · " + t("rel." + e.relation)),
+              h("td", { class: "num" }, fmt(e.before, m)), h("td", { class: "num" }, fmt(e.after, m)), h("td", { class: "num" }, fmt(e.delta, m)));
+          }))));
+      } catch (e) { msg.textContent = problemText(e); }
+    } }, t("preview")));
     actions.push(h("button", { class: "primary", type: "button", onclick: async () => {
-      const body = { decisions: [...decisions.entries()].map(([lineID, d]) => ({
-        line_id: lineID, decision: d.action.value, comment: d.comment.value,
-        ...(d.action.value === "modify" ? { amount: d.amount.value.replace(/,/g, "") } : {}),
-        ...(d.action.value !== "reject" ? { apply: d.apply.value } : {}),
-      })) };
+      const body = decisionBody();
       try {
         await call("POST", `/counterproposals/${id}/decision`, body, res.etag ? { "If-Match": res.etag } : {});
         navigate(location.pathname);
@@ -310,7 +330,7 @@ async function counterproposalScreen(c: Ctx, id: number): Promise<HTMLElement> {
     h("table", { class: "plain lines" },
       h("thead", {}, h("tr", {}, [t("productLine"), t("measure"), t("period"), t("current"), t("proposed"), t("delta"), t("reason"), t("decision")].map((x) => h("th", { scope: "col" }, x)))),
       h("tbody", {}, rows)),
-    h("div", { class: "actions" }, actions), msg,
+    h("div", { class: "actions" }, actions), msg, effects,
     h("h2", {}, t("comments")),
     h("ul", { class: "history comments" }, comments.items.map((cm) => h("li", {}, h("strong", {}, cm.author_name), " · " + when(cm.created_at), h("div", { class: "comment" }, cm.body)))),
     commentForm(id));
