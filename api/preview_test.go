@@ -29,7 +29,7 @@ func TestDecisionPreview(t *testing.T) {
 		// No buffer, so raising the parent is allowed.
 		call("pm-industry", "POST", fmt.Sprintf("/api/v1/versions/%d/allocations", vid), map[string]any{
 			"measure": "revenue", "root": "CO", "targets": []map[string]any{{"product_line": "POS", "amount": "1200000.00"}},
-			"levels": []map[string]any{{"method": "even"}, {"method": "even"}, {"method": "even"}},
+			"levels":  []map[string]any{{"method": "even"}, {"method": "even"}, {"method": "even"}},
 			"phasing": map[string]any{"method": "even"}}, 201)
 		call("strategy", "POST", fmt.Sprintf("/api/v1/rounds/%d/transitions", round.ID), map[string]any{"to": "counterproposals"}, 200)
 		var cp api.Counterproposal
