@@ -28,6 +28,7 @@ const report = (what, value) => console.log(`measured: ${what}: ${value}`);
 
 let browser;
 let round, vid;
+let cpPath = "";
 const pmLines = {
   "pm-industry": ["TERM", "POS", "DMP", "ATM", "SOFT"],
   "pm-commercial": ["CPC", "HPC", "UPS", "MODEM", "PERI"],
@@ -236,6 +237,7 @@ test("a branch manager proposes, a product manager decides", async () => {
   await bm.page.locator(".status", { hasText: "Submitted" }).waitFor();
   await shot(bm.page, "counterproposal-submitted-en");
   const cpURL = bm.page.url();
+  cpPath = new URL(cpURL).pathname;
 
   await signIn(pm.page, "pm-industry");
   await pm.page.getByRole("link", { name: /Decide 1 line\(s\) of .* from Shanghai branch/ }).waitFor();
@@ -344,6 +346,27 @@ test("the approval chain with one rejection, four people", async () => {
     assert.deepEqual(p.page.errors, []);
     await p.context.close();
   }
+});
+
+test("every screen in Chinese", async () => {
+  const { context, page } = await person(browser, "zh");
+  await signIn(page, "pm-industry");
+  await page.getByRole("heading", { name: "我的待办" }).waitFor();
+  await shot(page, "home-product-manager-zh");
+  for (const [path, heading, name] of [
+    [`/rounds/${round.id}`, round.name, "round-zh"],
+    [`/versions/${vid}/grid?unit=B-SH`, /目标/, "grid-zh"],
+    [cpPath, /反提案/, "counterproposal-zh"],
+    [`/versions/${vid}/approval`, /审批/, "approval-approved-zh"],
+    ["/no/such/page", "未找到", "not-found-zh"],
+  ]) {
+    await page.goto(BASE + path);
+    await page.getByRole("heading", { name: heading }).waitFor();
+    await page.waitForTimeout(200);
+    await shot(page, name);
+  }
+  assert.deepEqual(page.errors, []);
+  await context.close();
 });
 
 test("a grid of more than 100,000 cells scrolls with only the rows in view in the page", async () => {
