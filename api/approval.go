@@ -24,25 +24,29 @@ type Approval struct {
 
 // ApprovalStepState is one step of the chain as it stands.
 type ApprovalStepState struct {
-	Step    int        `json:"step" example:"1"`
-	Role    string     `json:"role" example:"sales_director"`
-	Action  string     `json:"action" example:"review" enums:"submit,review,approve"`
-	State   string     `json:"state" example:"current" enums:"done,current,pending"`
-	ActorID *int64     `json:"actor_id"`
-	At      *time.Time `json:"at"`
-	Comment string     `json:"comment,omitempty"`
+	Step    int    `json:"step" example:"1"`
+	Role    string `json:"role" example:"sales_director"`
+	Action  string `json:"action" example:"review" enums:"submit,review,approve"`
+	State   string `json:"state" example:"current" enums:"done,current,pending"`
+	ActorID *int64 `json:"actor_id"`
+	// ActorName is the display name of who acted; null while pending.
+	ActorName *string    `json:"actor_name" example:"Sales director (销售总监)"`
+	At        *time.Time `json:"at"`
+	Comment   string     `json:"comment,omitempty"`
 	// TookSeconds is how long the step took (so far, for the current one).
 	TookSeconds int64 `json:"took_seconds" example:"86400"`
 }
 
 // ApprovalActionView is one recorded action.
 type ApprovalActionView struct {
-	ID      int64     `json:"id"`
-	Step    int       `json:"step"`
-	Action  string    `json:"action" example:"reject" enums:"submit,approve,reject,reopen"`
-	ActorID int64     `json:"actor_id"`
-	Comment string    `json:"comment" example:"Q4 is too heavy"`
-	At      time.Time `json:"at"`
+	ID      int64  `json:"id"`
+	Step    int    `json:"step"`
+	Action  string `json:"action" example:"reject" enums:"submit,approve,reject,reopen"`
+	ActorID int64  `json:"actor_id"`
+	// ActorName is the display name of who acted.
+	ActorName string    `json:"actor_name" example:"Sales director (销售总监)"`
+	Comment   string    `json:"comment" example:"Q4 is too heavy"`
+	At        time.Time `json:"at"`
 }
 
 // ApprovalActionRequest is the body of POST /versions/{id}/approval/actions.
@@ -97,7 +101,7 @@ func (s *Server) getApproval(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	return ok(c, a.Revision, fromDomainApproval(a))
+	return ok(c, a.Revision, s.withNames(c, fromDomainApproval(a)))
 }
 
 // actOnApproval godoc
@@ -139,5 +143,28 @@ func (s *Server) actOnApproval(c echo.Context) error {
 		return err
 	}
 	setETag(c, a.Revision)
-	return c.JSON(http.StatusOK, fromDomainApproval(a))
+	return c.JSON(http.StatusOK, s.withNames(c, fromDomainApproval(a)))
+}
+
+// withNames fills in the names of the users who acted.
+func (s *Server) withNames(c echo.Context, a Approval) Approval {
+	var ids []int64
+	for _, h := range a.History {
+		ids = append(ids, h.ActorID)
+	}
+	names, err := s.svcs.Users.FindUserNames(c.Request().Context(), ids)
+	if err != nil {
+		return a // the names are a courtesy; the ids are still there
+	}
+	for i := range a.History {
+		a.History[i].ActorName = names[a.History[i].ActorID]
+	}
+	for i := range a.Steps {
+		if id := a.Steps[i].ActorID; id != nil {
+			if n, ok := names[*id]; ok {
+				a.Steps[i].ActorName = &n
+			}
+		}
+	}
+	return a
 }

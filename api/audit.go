@@ -16,10 +16,12 @@ type AuditEvent struct {
 	ID int64     `json:"id" example:"101"`
 	At time.Time `json:"at"`
 	// ActorID is the user who wrote; null for the command line's system actor.
-	ActorID  *int64 `json:"actor_id" example:"1"`
-	Action   string `json:"action" example:"org_unit.update"`
-	Entity   string `json:"entity" example:"org_unit"`
-	EntityID int64  `json:"entity_id" example:"4"`
+	ActorID *int64 `json:"actor_id" example:"1"`
+	// ActorName is the display name of who wrote; null with actor_id.
+	ActorName *string `json:"actor_name" example:"Business planning office (业务计划)"`
+	Action    string  `json:"action" example:"org_unit.update"`
+	Entity    string  `json:"entity" example:"org_unit"`
+	EntityID  int64   `json:"entity_id" example:"4"`
 	// Before is the entity before the write; null for a creation.
 	Before json.RawMessage `json:"before" swaggertype:"object"`
 	// After is the entity after the write; null for a deletion.
@@ -87,8 +89,23 @@ func (s *Server) listAuditEvents(c echo.Context) error {
 		return err
 	}
 	page := AuditEventPage{Items: make([]AuditEvent, 0, len(events)), NextCursor: next}
+	var ids []int64
 	for _, e := range events {
 		page.Items = append(page.Items, fromDomainAuditEvent(e))
+		if e.ActorID != nil {
+			ids = append(ids, *e.ActorID)
+		}
+	}
+	names, err := s.svcs.Users.FindUserNames(c.Request().Context(), ids)
+	if err != nil {
+		return err
+	}
+	for i := range page.Items {
+		if id := page.Items[i].ActorID; id != nil {
+			if n, ok := names[*id]; ok {
+				page.Items[i].ActorName = &n
+			}
+		}
 	}
 	return c.JSON(http.StatusOK, page)
 }

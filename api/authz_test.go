@@ -79,6 +79,9 @@ type authzCall struct {
 type authzRule struct {
 	// scoped runs every role on an in-scope and an out-of-scope object.
 	scoped bool
+	// public routes need no authentication, so anonymous calls are not
+	// refused with 401 for the want of it.
+	public bool
 	// call builds the request of role on the object in or out of its
 	// scope, making fresh objects as it needs them.
 	call func(x *authzFixture, role string, out bool) authzCall
@@ -361,7 +364,21 @@ func authzRules() map[string]authzRule {
 	weights := []string{"1", "1", "1", "1", "1", "1", "1", "1", "1", "1", "1", "1"}
 
 	return map[string]authzRule{
-		"GET /me": {call: get("/me"), want: everyone()},
+		"GET /me":       {call: get("/me"), want: everyone()},
+		"GET /me/tasks": {call: get("/me/tasks"), want: everyone()},
+
+		// Console sessions: signing in and redeeming a password link are
+		// public (wrong credentials get 401/422 whoever sends them); a
+		// bearer-token request has no session to show or end.
+		"POST /sessions": {public: true, want: only(http.StatusUnauthorized),
+			call: write("POST", fixed("/sessions"), func(x *authzFixture, _ string, _ bool) any {
+				// A fresh username each time, so throttling never answers.
+				return map[string]any{"username": x.fresh("nobody-"), "password": "not the password"}
+			})},
+		"POST /passwords": {public: true, want: only(http.StatusUnprocessableEntity),
+			call: write("POST", fixed("/passwords"), constBody(map[string]any{"token": "cas_unknown", "password": "long enough password"}))},
+		"GET /sessions/current":    {call: get("/sessions/current"), want: only(http.StatusNotFound)},
+		"DELETE /sessions/current": {call: write("DELETE", fixed("/sessions/current"), nil), want: only(http.StatusNotFound)},
 
 		// Master data: everyone reads, the strategy office and admins write;
 		// org units outside a manager's subtree are invisible.
@@ -422,8 +439,9 @@ func authzRules() map[string]authzRule {
 			x.do(roleAdmin, "POST", fmt.Sprintf("/api/v1/users/%d/roles", u.ID), map[string]any{"role": "auditor"}, 201, &ra)
 			return fmt.Sprintf("/users/%d/roles/%d", u.ID, ra.ID)
 		}, nil)},
-		"GET /tokens":  {call: get("/tokens"), want: only(http.StatusForbidden, roleAdmin)},
-		"POST /tokens": {want: only(http.StatusForbidden, roleAdmin), call: write("POST", fixed("/tokens"), func(x *authzFixture, _ string, _ bool) any { return map[string]any{"user_id": x.user} })},
+		"POST /users/{id}/password-links": {want: only(http.StatusForbidden, roleAdmin), call: write("POST", fixed("/users/%d/password-links", user), constBody(map[string]any{"purpose": "reset"}))},
+		"GET /tokens":                     {call: get("/tokens"), want: only(http.StatusForbidden, roleAdmin)},
+		"POST /tokens":                    {want: only(http.StatusForbidden, roleAdmin), call: write("POST", fixed("/tokens"), func(x *authzFixture, _ string, _ bool) any { return map[string]any{"user_id": x.user} })},
 		"DELETE /tokens/{id}": {want: only(http.StatusForbidden, roleAdmin), call: write("DELETE", func(x *authzFixture, _ string, _ bool) string {
 			var tok api.TokenCreated
 			x.do(roleAdmin, "POST", "/api/v1/tokens", map[string]any{"user_id": x.user}, 201, &tok)
@@ -503,6 +521,12 @@ func authzRules() map[string]authzRule {
 			}},
 		"POST /counterproposals/{id}/submit":   {scoped: true, want: only(http.StatusForbidden, roleBM, roleTL).outside(http.StatusNotFound, roleBM, roleTL), call: write("POST", cpPath("/submit", false), nil)},
 		"POST /counterproposals/{id}/withdraw": {scoped: true, want: only(http.StatusForbidden, roleBM, roleTL).outside(http.StatusNotFound, roleBM, roleTL), call: write("POST", cpPath("/withdraw", false), nil)},
+		"POST /counterproposals/{id}/decision/preview": {scoped: true, want: only(http.StatusForbidden, roleAdmin, roleStrategy, rolePM).outside(http.StatusForbidden, rolePM),
+			call: func(x *authzFixture, role string, out bool) authzCall {
+				id, line := x.newCP(roleBM, "B-SH", lineFor(out), true)
+				return authzCall{method: "POST", path: fmt.Sprintf("/api/v1/counterproposals/%d/decision/preview", id),
+					body: map[string]any{"decisions": []map[string]any{{"line_id": line, "decision": "accept"}}}}
+			}},
 		"POST /counterproposals/{id}/decision": {scoped: true, want: only(http.StatusForbidden, roleAdmin, roleStrategy, rolePM).outside(http.StatusForbidden, rolePM),
 			call: func(x *authzFixture, role string, out bool) authzCall {
 				// The decider's scope is the line's product line; the
@@ -617,7 +641,7 @@ func TestAuthorizationMatrix(t *testing.T) {
 				x.t = t
 				defer func() { x.t = nil }()
 				// Anonymous callers are refused everywhere.
-				if r := x.send(t, "", rule.call(x, roleAdmin, false)); r.Status != http.StatusUnauthorized {
+				if r := x.send(t, "", rule.call(x, roleAdmin, false)); r.Status != http.StatusUnauthorized && !rule.public {
 					t.Errorf("anonymous: %d, want 401: %.200s", r.Status, r.Body)
 				}
 				cells++

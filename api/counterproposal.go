@@ -13,13 +13,15 @@ import (
 
 // Counterproposal is an org unit's answer to its targets in a version.
 type Counterproposal struct {
-	ID          int64      `json:"id" example:"7"`
-	VersionID   int64      `json:"version_id" example:"1"`
-	OrgUnitID   int64      `json:"org_unit_id" example:"9"`
-	OrgUnit     string     `json:"org_unit" example:"B-SH"`
-	Title       string     `json:"title" example:"Shanghai 2027"`
-	Status      string     `json:"status" example:"submitted" enums:"draft,submitted,closed,withdrawn"`
-	AuthorID    int64      `json:"author_id" example:"12"`
+	ID        int64  `json:"id" example:"7"`
+	VersionID int64  `json:"version_id" example:"1"`
+	OrgUnitID int64  `json:"org_unit_id" example:"9"`
+	OrgUnit   string `json:"org_unit" example:"B-SH"`
+	Title     string `json:"title" example:"Shanghai 2027"`
+	Status    string `json:"status" example:"submitted" enums:"draft,submitted,closed,withdrawn"`
+	AuthorID  int64  `json:"author_id" example:"12"`
+	// AuthorName is the display name of the author.
+	AuthorName  string     `json:"author_name" example:"上海分公司总经理 (Shanghai branch general manager)"`
 	Revision    int64      `json:"revision" example:"2"`
 	CreatedAt   time.Time  `json:"created_at"`
 	UpdatedAt   time.Time  `json:"updated_at"`
@@ -51,14 +53,16 @@ type CPLine struct {
 	Proposed string `json:"proposed" example:"80000.00"`
 	Reason   string `json:"reason" example:"two new bank branches"`
 	// Current is the target now; Delta = Proposed − Current.
-	Current         string     `json:"current" example:"60000.00"`
-	Delta           string     `json:"delta" example:"20000.00"`
-	Decision        string     `json:"decision,omitempty" example:"modify" enums:"accept,modify,reject"`
-	DecidedAmount   *string    `json:"decided_amount,omitempty" example:"70000.00"`
-	DecisionComment string     `json:"decision_comment,omitempty"`
-	Apply           string     `json:"apply,omitempty" example:"rebalance" enums:"rebalance,raise_parent"`
-	DecidedBy       *int64     `json:"decided_by,omitempty"`
-	DecidedAt       *time.Time `json:"decided_at,omitempty"`
+	Current         string  `json:"current" example:"60000.00"`
+	Delta           string  `json:"delta" example:"20000.00"`
+	Decision        string  `json:"decision,omitempty" example:"modify" enums:"accept,modify,reject"`
+	DecidedAmount   *string `json:"decided_amount,omitempty" example:"70000.00"`
+	DecisionComment string  `json:"decision_comment,omitempty"`
+	Apply           string  `json:"apply,omitempty" example:"rebalance" enums:"rebalance,raise_parent"`
+	DecidedBy       *int64  `json:"decided_by,omitempty"`
+	// DecidedByName is the display name of the decider.
+	DecidedByName *string    `json:"decided_by_name,omitempty"`
+	DecidedAt     *time.Time `json:"decided_at,omitempty"`
 }
 
 // CPLineInput is one drafted line.
@@ -113,10 +117,12 @@ type CommentBody struct {
 
 // CPComment is one message of a counterproposal's thread.
 type CPComment struct {
-	ID        int64     `json:"id"`
-	AuthorID  int64     `json:"author_id"`
-	Body      string    `json:"body"`
-	CreatedAt time.Time `json:"created_at"`
+	ID       int64 `json:"id"`
+	AuthorID int64 `json:"author_id"`
+	// AuthorName is the display name of the author.
+	AuthorName string    `json:"author_name" example:"Industry products manager (行业产品经理)"`
+	Body       string    `json:"body"`
+	CreatedAt  time.Time `json:"created_at"`
 }
 
 // CPCommentList is a counterproposal's thread, oldest first.
@@ -169,6 +175,24 @@ func (s *Server) fromDomainCP(res *resolver, r *planning.Round, cp *planning.Cou
 			line.DecidedAmount = &d
 		}
 		out.Lines = append(out.Lines, line)
+	}
+	ids := []int64{cp.AuthorID}
+	for _, l := range cp.Lines {
+		if l.DecidedBy != nil {
+			ids = append(ids, *l.DecidedBy)
+		}
+	}
+	names, err := s.svcs.Users.FindUserNames(res.ctx, ids)
+	if err != nil {
+		return Counterproposal{}, err
+	}
+	out.AuthorName = names[cp.AuthorID]
+	for i, l := range out.Lines {
+		if l.DecidedBy != nil {
+			if n, ok := names[*l.DecidedBy]; ok {
+				out.Lines[i].DecidedByName = &n
+			}
+		}
 	}
 	return out, nil
 }
@@ -518,27 +542,11 @@ func (s *Server) decideCounterproposal(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	var req DecisionRequest
-	if err := decodeJSON(c, &req); err != nil {
+	ds, err := decisionsOf(c)
+	if err != nil {
 		return err
 	}
-	ctx := c.Request().Context()
-	var val planning.Validation
-	ds := make([]planning.LineDecision, len(req.Decisions))
-	for i, d := range req.Decisions {
-		ds[i] = planning.LineDecision{LineID: d.LineID, Action: planning.Decision(d.Decision), Comment: d.Comment, Apply: planning.ApplyMode(d.Apply)}
-		if d.Amount != nil {
-			a, err := planning.ParseAmount(*d.Amount, planning.MaxScale)
-			if err != nil {
-				val.Add(fmt.Sprintf("decisions[%d].amount", i), "%s", err)
-			}
-			ds[i].Amount = &a
-		}
-	}
-	if err := val.Err(); err != nil {
-		return err
-	}
-	cp, err := s.svcs.Proposals.Decide(ctx, id, ds, match)
+	cp, err := s.svcs.Proposals.Decide(c.Request().Context(), id, ds, match)
 	if err != nil {
 		return err
 	}
@@ -573,6 +581,17 @@ func (s *Server) listComments(c echo.Context) error {
 	for _, cm := range cs {
 		out.Items = append(out.Items, CPComment{ID: cm.ID, AuthorID: cm.AuthorID, Body: cm.Body, CreatedAt: cm.CreatedAt})
 	}
+	ids := make([]int64, 0, len(out.Items))
+	for _, cm := range out.Items {
+		ids = append(ids, cm.AuthorID)
+	}
+	names, err := s.svcs.Users.FindUserNames(c.Request().Context(), ids)
+	if err != nil {
+		return err
+	}
+	for i := range out.Items {
+		out.Items[i].AuthorName = names[out.Items[i].AuthorID]
+	}
 	return c.JSON(http.StatusOK, out)
 }
 
@@ -605,7 +624,15 @@ func (s *Server) addComment(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	return created(c, location("/counterproposals/%d/comments", id), nil, CPComment{ID: cm.ID, AuthorID: cm.AuthorID, Body: cm.Body, CreatedAt: cm.CreatedAt})
+	return created(c, location("/counterproposals/%d/comments", id), nil, CPComment{ID: cm.ID, AuthorID: cm.AuthorID, AuthorName: actorName(c), Body: cm.Body, CreatedAt: cm.CreatedAt})
+}
+
+// actorName is the display name of the caller.
+func actorName(c echo.Context) string {
+	if a := planning.ActorFromContext(c.Request().Context()); a != nil && a.User != nil {
+		return a.User.Name
+	}
+	return ""
 }
 
 // counterproposalOverview godoc
@@ -649,6 +676,101 @@ func (s *Server) counterproposalOverview(c echo.Context) error {
 	for _, x := range counts {
 		out.Items = append(out.Items, CPCount{OrgUnit: res.unitCode(x.OrgUnitID), ProductLine: res.lineCode(x.ProductLineID),
 			Status: string(x.Status), Lines: x.Lines, Undecided: x.Undecided})
+	}
+	return c.JSON(http.StatusOK, out)
+}
+
+// decisionsOf reads a DecisionRequest body into domain decisions.
+func decisionsOf(c echo.Context) ([]planning.LineDecision, error) {
+	var req DecisionRequest
+	if err := decodeJSON(c, &req); err != nil {
+		return nil, err
+	}
+	var val planning.Validation
+	ds := make([]planning.LineDecision, len(req.Decisions))
+	for i, d := range req.Decisions {
+		ds[i] = planning.LineDecision{LineID: d.LineID, Action: planning.Decision(d.Decision), Comment: d.Comment, Apply: planning.ApplyMode(d.Apply)}
+		if d.Amount != nil {
+			a, err := planning.ParseAmount(*d.Amount, planning.MaxScale)
+			if err != nil {
+				val.Add(fmt.Sprintf("decisions[%d].amount", i), "%s", err)
+			}
+			ds[i].Amount = &a
+		}
+	}
+	return ds, val.Err()
+}
+
+// DecisionEffect is how the decisions would change one unit's year total.
+type DecisionEffect struct {
+	LineID int64 `json:"line_id" example:"15"`
+	// Relation is the unit's place next to the counterproposal's unit.
+	Relation    string `json:"relation" example:"sibling" enums:"unit,parent,ancestor,sibling,child"`
+	OrgUnit     string `json:"org_unit" example:"B-JS"`
+	OrgUnitName string `json:"org_unit_name" example:"Jiangsu branch"`
+	// OrgUnitNameLocal is the unit's name in the local language.
+	OrgUnitNameLocal string `json:"org_unit_name_local" example:"江苏分公司"`
+	Before           string `json:"before" example:"1200000.00"`
+	After            string `json:"after" example:"1185000.00"`
+	Delta            string `json:"delta" example:"-15000.00"`
+}
+
+// DecisionPreview is what the decisions would do, changing nothing.
+type DecisionPreview struct {
+	Items []DecisionEffect `json:"items"`
+}
+
+// previewDecision godoc
+//
+//	@Summary		Preview decisions
+//	@ID				previewDecision
+//	@Description	What the decisions would do to the year totals of the counterproposal's unit, its parent and ancestors, its siblings and its children, per line: rebalance moves the siblings and keeps the parent, raise_parent moves the ancestors. Runs the decision and rolls it back: nothing changes. The same checks and errors as POST /counterproposals/{id}/decision.
+//	@Tags			counterproposals
+//	@Security		BearerAuth
+//	@Accept			json
+//	@Produce		json
+//	@Param			id		path		int					true	"Counterproposal id"
+//	@Param			body	body		api.DecisionRequest	true	"The decisions"
+//	@Success		200		{object}	api.DecisionPreview
+//	@Failure		400		{object}	api.Problem	"Malformed body"
+//	@Failure		403		{object}	api.Problem	"Not your product line"
+//	@Failure		404		{object}	api.Problem	"No such counterproposal"
+//	@Failure		409		{object}	api.Problem	"Not submitted, decided already, or the version cannot change"
+//	@Failure		413		{object}	api.Problem	"Body too large"
+//	@Failure		422		{object}	api.Problem	"Invalid decisions, each named"
+//	@Router			/counterproposals/{id}/decision/preview [post]
+func (s *Server) previewDecision(c echo.Context) error {
+	id, err := pathID(c, "id")
+	if err != nil {
+		return err
+	}
+	ds, err := decisionsOf(c)
+	if err != nil {
+		return err
+	}
+	ctx := c.Request().Context()
+	effects, err := s.svcs.Proposals.PreviewDecision(ctx, id, ds)
+	if err != nil {
+		return err
+	}
+	cp, err := s.svcs.Proposals.FindCounterproposalByID(ctx, id)
+	if err != nil {
+		return err
+	}
+	scales := map[int64]int32{}
+	for _, l := range cp.Lines {
+		m, err := s.svcs.Measures.FindMeasureByID(ctx, l.MeasureID)
+		if err != nil {
+			return err
+		}
+		scales[l.ID] = m.Scale
+	}
+	out := DecisionPreview{Items: make([]DecisionEffect, 0, len(effects))}
+	for _, e := range effects {
+		sc := scales[e.LineID]
+		out.Items = append(out.Items, DecisionEffect{LineID: e.LineID, Relation: e.Relation, OrgUnit: e.OrgUnit.Code, OrgUnitName: e.OrgUnit.Name,
+			OrgUnitNameLocal: e.OrgUnit.NameLocal, Before: planning.FormatAmount(e.Before, sc), After: planning.FormatAmount(e.After, sc),
+			Delta: planning.FormatAmount(e.After.Sub(e.Before), sc)})
 	}
 	return c.JSON(http.StatusOK, out)
 }

@@ -59,6 +59,8 @@
 //	@tag.description			Monthly weights that spread a yearly amount over months
 //	@tag.name					users
 //	@tag.description			Users and their role assignments
+//	@tag.name					sessions
+//	@tag.description			Console sign-in: password sessions in an HttpOnly cookie, CSRF-protected writes, one-time password links
 //	@tag.name					tokens
 //	@tag.description			API tokens
 //	@tag.name					audit

@@ -57,6 +57,7 @@ var codeStatus = map[string]int{
 	planning.EPRECONDITION: http.StatusPreconditionFailed,
 	EPRECONDREQ:            http.StatusPreconditionRequired,
 	ERATELIMITED:           http.StatusTooManyRequests,
+	planning.ETHROTTLED:    http.StatusTooManyRequests,
 	planning.EUNAUTHORIZED: http.StatusUnauthorized,
 	planning.EFORBIDDEN:    http.StatusForbidden,
 	planning.ETOOLARGE:     http.StatusRequestEntityTooLarge,
@@ -67,12 +68,15 @@ var codeStatus = map[string]int{
 // statusCode returns the code of a status that a plain HTTP error carries,
 // so problems raised by echo itself get a code as domain errors do.
 func statusCode(status int) string {
+	// Where several codes share a status (429), the first by name is taken,
+	// so the answer never depends on the map's order.
+	best := ""
 	for code, s := range codeStatus {
-		if s == status {
-			return code
+		if s == status && (best == "" || code < best) {
+			best = code
 		}
 	}
-	return ""
+	return best
 }
 
 // panicError marks an error recovered from a panic, which is logged with its

@@ -19,14 +19,18 @@ import (
 // far shorter, and nothing longer is worth hashing and looking up.
 const maxTokenLength = 256
 
-// authenticate resolves the bearer token to an actor and puts the actor on
+// authenticate resolves the bearer token (or, without one, the console's
+// session cookie) to an actor and puts the actor on
 // the request context, where every service reads it. It decides nothing
 // else: what the actor may do is the services' business.
 func (s *Server) authenticate(next echo.HandlerFunc) echo.HandlerFunc {
 	return func(c echo.Context) error {
 		h := c.Request().Header.Get(echo.HeaderAuthorization)
 		if h == "" {
-			return planning.Errorf(planning.EUNAUTHORIZED, "authentication required: send Authorization: Bearer <token>")
+			if ck, err := c.Cookie(SessionCookie); err == nil && ck.Value != "" {
+				return s.authenticateSession(c, ck.Value, next)
+			}
+			return planning.Errorf(planning.EUNAUTHORIZED, "authentication required: send Authorization: Bearer <token>, or sign in")
 		}
 		scheme, secret, found := strings.Cut(h, " ")
 		if !found || !strings.EqualFold(scheme, "Bearer") || !validTokenSyntax(secret) {

@@ -53,15 +53,15 @@ var openAPITypes = []any{
 	ApprovalStep{}, ApprovalStepState{}, AttainmentReport{}, AttainmentRow{}, AuditEvent{}, AuditEventPage{},
 	CPComment{}, CPCommentList{}, CPCount{}, CPLine{}, CPLineInput{}, CPOverview{}, CellBatch{}, CellChange{},
 	CellHistory{}, CellHistoryEntry{}, CellInput{}, CommentBody{}, Counterproposal{}, CounterproposalCreate{},
-	CounterproposalPage{}, CounterproposalPatch{}, Deadline{}, DecisionRequest{}, Diff{}, DiffRollup{},
+	CounterproposalPage{}, CounterproposalPatch{}, Deadline{}, DecisionEffect{}, DecisionPreview{}, DecisionRequest{}, Diff{}, DiffRollup{},
 	DiffRollups{}, GridPage{}, GridRow{}, ImportProblem{}, Inconsistency{}, InconsistencyPage{},
 	LineDecisionInput{}, Me{}, Measure{}, MeasureCreate{}, MeasurePage{}, MeasurePatch{}, MeasureRef{},
 	MonthExplanation{}, MonthValue{}, NodeExplanation{}, OrgUnit{}, OrgUnitCreate{}, OrgUnitPage{},
-	OrgUnitPatch{}, PeriodValue{}, PossibleAction{}, Problem{}, ProblemField{}, ProductLine{}, ProductLineCreate{},
+	OrgUnitPatch{}, PasswordLinkCreate{}, PasswordLinkCreated{}, PasswordSet{}, PeriodValue{}, PossibleAction{}, Problem{}, ProblemField{}, ProductLine{}, ProductLineCreate{},
 	ProductLinePage{}, ProductLinePatch{}, RankedUnit{}, Ranking{}, RoleAssignment{}, RoleAssignmentCreate{},
 	RoleAssignmentList{}, Round{}, RoundCreate{}, RoundPage{}, RoundPatch{}, RoundTransition{},
 	RoundTransitionList{}, SeasonalityProfile{}, SeasonalityProfileCreate{}, SeasonalityProfilePage{},
-	SeasonalityProfilePatch{}, TargetCellChange{}, TargetImportRefused{}, TargetImportReport{}, Token{},
+	SeasonalityProfilePatch{}, SessionCreate{}, SessionInfo{}, TargetCellChange{}, Task{}, TaskList{}, TargetImportRefused{}, TargetImportReport{}, Token{},
 	TokenCreate{}, TokenCreated{}, TokenPage{}, TransitionRequest{}, TransitionRule{}, UnitValue{}, User{},
 	UserCreate{}, UserPage{}, UserPatch{}, Version{}, VersionCreate{}, VersionPage{},
 	Scorecard{}, ScorecardKPI{}, ScorecardList{}, ScorecardPut{}, ScoreCurve{}, ScoreReport{}, ScoreRounding{},
@@ -103,6 +103,16 @@ func OpenAPIDocument() (*openapi3.T, error) {
 		return nil, err
 	}
 	completeOperations(doc)
+	// An operation without a security requirement is public on purpose
+	// (signing in, setting a password with a one-time link): say so with
+	// an explicit empty requirement, security: [].
+	for _, item := range doc.Paths.Map() {
+		for _, op := range item.Operations() {
+			if op.Security == nil {
+				op.Security = &openapi3.SecurityRequirements{}
+			}
+		}
+	}
 	if c := doc.Info.Contact; c != nil && c.Name == "" && c.URL == "" && c.Email == "" {
 		doc.Info.Contact = nil // swag writes an empty one
 	}

@@ -143,11 +143,20 @@ func (s *Server) rateLimit(next echo.HandlerFunc) echo.HandlerFunc {
 		if s.limits == nil || a == nil {
 			return next(c)
 		}
-		if wait := s.limits.reserve(a.TokenID, time.Now()); wait > 0 {
+		if wait := s.limits.reserve(rateKey(a), time.Now()); wait > 0 {
 			secs := retryAfter(c, wait)
 			return planning.Errorf(ERATELIMITED, "too many requests for this token: at most %.0f per second (bursts of %d); retry after %d s",
 				float64(s.limits.perSec), s.limits.burst, secs)
 		}
 		return next(c)
 	}
+}
+
+// rateKey is the bucket of a caller: their token, or (as a negative number,
+// so the two never meet) their console session.
+func rateKey(a *planning.Actor) int64 {
+	if a.TokenID == 0 && a.SessionID != 0 {
+		return -a.SessionID
+	}
+	return a.TokenID
 }

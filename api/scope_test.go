@@ -48,6 +48,8 @@ const (
 func payloadFormats() map[string]payloadFormat {
 	return map[string]payloadFormat{
 		"GET /me":                                      payloadJSON,
+		"GET /sessions/current":                        payloadJSON,
+		"GET /me/tasks":                                payloadJSON,
 		"GET /org-units":                               payloadJSON,
 		"GET /org-units/{id}":                          payloadJSON,
 		"GET /product-lines":                           payloadJSON,

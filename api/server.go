@@ -3,6 +3,7 @@ package api
 import (
 	"database/sql"
 	"io"
+	"io/fs"
 	"log/slog"
 	"net/http"
 	"slices"
@@ -64,6 +65,9 @@ type Config struct {
 	UploadWait time.Duration
 	// DB, when set, is the connection pool whose statistics /metrics reports.
 	DB *sql.DB
+	// Console, when set, is the web console's built assets (index.html and
+	// assets/), served at /.
+	Console fs.FS
 }
 
 // Server is the HTTP API of Cascade: routes, authentication, error mapping,
@@ -129,6 +133,7 @@ func NewServer(cfg Config, svcs planning.Services, logger *slog.Logger) *Server 
 	e.Use(s.limitBody, s.timeout, s.securityHeaders, checkQuery)
 
 	s.routes()
+	s.consoleRoutes()
 	return s
 }
 
@@ -186,6 +191,14 @@ func (s *Server) routes() {
 		v1.Add(method, path, h, s.limitAuthFailures, s.authenticate, s.rateLimit, s.uploadSlot, s.idempotent)
 	}
 	auth(http.MethodGet, "/me", s.getMe)
+	auth(http.MethodGet, "/me/tasks", s.getMyTasks)
+
+	// Signing in and setting a password with a one-time link need no
+	// authentication: the password, or the link's token, is the credential.
+	v1.Add(http.MethodPost, "/sessions", s.signIn)
+	v1.Add(http.MethodPost, "/passwords", s.setPassword)
+	auth(http.MethodGet, "/sessions/current", s.getSession)
+	auth(http.MethodDelete, "/sessions/current", s.signOut)
 
 	auth(http.MethodGet, "/org-units", s.listOrgUnits)
 	auth(http.MethodPost, "/org-units", s.createOrgUnit)
@@ -215,6 +228,7 @@ func (s *Server) routes() {
 	auth(http.MethodGet, "/users/:id/roles", s.listUserRoles)
 	auth(http.MethodPost, "/users/:id/roles", s.addUserRole)
 	auth(http.MethodDelete, "/users/:id/roles/:role_id", s.removeUserRole)
+	auth(http.MethodPost, "/users/:id/password-links", s.createPasswordLink)
 
 	auth(http.MethodGet, "/tokens", s.listTokens)
 	auth(http.MethodPost, "/tokens", s.createToken)
@@ -250,6 +264,7 @@ func (s *Server) routes() {
 	auth(http.MethodPost, "/counterproposals/:id/submit", s.submitCounterproposal)
 	auth(http.MethodPost, "/counterproposals/:id/withdraw", s.withdrawCounterproposal)
 	auth(http.MethodPost, "/counterproposals/:id/decision", s.decideCounterproposal)
+	auth(http.MethodPost, "/counterproposals/:id/decision/preview", s.previewDecision)
 	auth(http.MethodGet, "/counterproposals/:id/comments", s.listComments)
 	auth(http.MethodPost, "/counterproposals/:id/comments", s.addComment)
 

@@ -716,6 +716,89 @@ const docTemplate = `{
                 }
             }
         },
+        "/counterproposals/{id}/decision/preview": {
+            "post": {
+                "security": [
+                    {
+                        "BearerAuth": []
+                    }
+                ],
+                "description": "What the decisions would do to the year totals of the counterproposal's unit, its parent and ancestors, its siblings and its children, per line: rebalance moves the siblings and keeps the parent, raise_parent moves the ancestors. Runs the decision and rolls it back: nothing changes. The same checks and errors as POST /counterproposals/{id}/decision.",
+                "consumes": [
+                    "application/json"
+                ],
+                "produces": [
+                    "application/json"
+                ],
+                "tags": [
+                    "counterproposals"
+                ],
+                "summary": "Preview decisions",
+                "operationId": "previewDecision",
+                "parameters": [
+                    {
+                        "type": "integer",
+                        "description": "Counterproposal id",
+                        "name": "id",
+                        "in": "path",
+                        "required": true
+                    },
+                    {
+                        "description": "The decisions",
+                        "name": "body",
+                        "in": "body",
+                        "required": true,
+                        "schema": {
+                            "$ref": "#/definitions/api.DecisionRequest"
+                        }
+                    }
+                ],
+                "responses": {
+                    "200": {
+                        "description": "OK",
+                        "schema": {
+                            "$ref": "#/definitions/api.DecisionPreview"
+                        }
+                    },
+                    "400": {
+                        "description": "Malformed body",
+                        "schema": {
+                            "$ref": "#/definitions/api.Problem"
+                        }
+                    },
+                    "403": {
+                        "description": "Not your product line",
+                        "schema": {
+                            "$ref": "#/definitions/api.Problem"
+                        }
+                    },
+                    "404": {
+                        "description": "No such counterproposal",
+                        "schema": {
+                            "$ref": "#/definitions/api.Problem"
+                        }
+                    },
+                    "409": {
+                        "description": "Not submitted, decided already, or the version cannot change",
+                        "schema": {
+                            "$ref": "#/definitions/api.Problem"
+                        }
+                    },
+                    "413": {
+                        "description": "Body too large",
+                        "schema": {
+                            "$ref": "#/definitions/api.Problem"
+                        }
+                    },
+                    "422": {
+                        "description": "Invalid decisions, each named",
+                        "schema": {
+                            "$ref": "#/definitions/api.Problem"
+                        }
+                    }
+                }
+            }
+        },
         "/counterproposals/{id}/submit": {
             "post": {
                 "security": [
@@ -878,6 +961,38 @@ const docTemplate = `{
                         "description": "OK",
                         "schema": {
                             "$ref": "#/definitions/api.Me"
+                        }
+                    },
+                    "401": {
+                        "description": "Not authenticated",
+                        "schema": {
+                            "$ref": "#/definitions/api.Problem"
+                        }
+                    }
+                }
+            }
+        },
+        "/me/tasks": {
+            "get": {
+                "security": [
+                    {
+                        "BearerAuth": []
+                    }
+                ],
+                "description": "What waits for the caller now across the rounds in progress: targets to review and drafts to submit (branch managers, team leads), counterproposals awaiting their decision (product managers), versions to submit or approve at their step of the chain. Soonest deadline first; only what the caller may see.",
+                "produces": [
+                    "application/json"
+                ],
+                "tags": [
+                    "me"
+                ],
+                "summary": "My work",
+                "operationId": "getMyTasks",
+                "responses": {
+                    "200": {
+                        "description": "OK",
+                        "schema": {
+                            "$ref": "#/definitions/api.TaskList"
                         }
                     },
                     "401": {
@@ -1594,6 +1709,53 @@ const docTemplate = `{
                     },
                     "422": {
                         "description": "Invalid change, e.g. a cycle",
+                        "schema": {
+                            "$ref": "#/definitions/api.Problem"
+                        }
+                    }
+                }
+            }
+        },
+        "/passwords": {
+            "post": {
+                "description": "Needs no authentication: the link's token is the credential. Uses the link up, sets the password (at least 10 characters) and signs the user out of every session.",
+                "consumes": [
+                    "application/json"
+                ],
+                "tags": [
+                    "sessions"
+                ],
+                "summary": "Set a password with a one-time link",
+                "operationId": "setPassword",
+                "parameters": [
+                    {
+                        "description": "The link's token and the new password",
+                        "name": "body",
+                        "in": "body",
+                        "required": true,
+                        "schema": {
+                            "$ref": "#/definitions/api.PasswordSet"
+                        }
+                    }
+                ],
+                "responses": {
+                    "204": {
+                        "description": "No Content"
+                    },
+                    "400": {
+                        "description": "Malformed body",
+                        "schema": {
+                            "$ref": "#/definitions/api.Problem"
+                        }
+                    },
+                    "413": {
+                        "description": "Body too large",
+                        "schema": {
+                            "$ref": "#/definitions/api.Problem"
+                        }
+                    },
+                    "422": {
+                        "description": "Unknown, used or expired link, or a too short password",
                         "schema": {
                             "$ref": "#/definitions/api.Problem"
                         }
@@ -3663,6 +3825,159 @@ const docTemplate = `{
                 }
             }
         },
+        "/sessions": {
+            "post": {
+                "description": "Checks a person's username and password and opens a console session: the answer sets the HttpOnly cookie cascade_session and carries the CSRF token that writes made with the cookie send in X-CSRF-Token. Needs no authentication. After 5 failures for one username, or 20 from one address, within 15 minutes, further attempts get 429.",
+                "consumes": [
+                    "application/json"
+                ],
+                "produces": [
+                    "application/json"
+                ],
+                "tags": [
+                    "sessions"
+                ],
+                "summary": "Sign in",
+                "operationId": "signIn",
+                "parameters": [
+                    {
+                        "description": "Username and password",
+                        "name": "body",
+                        "in": "body",
+                        "required": true,
+                        "schema": {
+                            "$ref": "#/definitions/api.SessionCreate"
+                        }
+                    }
+                ],
+                "responses": {
+                    "201": {
+                        "description": "Created",
+                        "schema": {
+                            "$ref": "#/definitions/api.SessionInfo"
+                        },
+                        "headers": {
+                            "Set-Cookie": {
+                                "type": "string",
+                                "description": "cascade_session=…; HttpOnly; SameSite=Strict"
+                            }
+                        }
+                    },
+                    "400": {
+                        "description": "Malformed body",
+                        "schema": {
+                            "$ref": "#/definitions/api.Problem"
+                        }
+                    },
+                    "401": {
+                        "description": "Wrong username or password",
+                        "schema": {
+                            "$ref": "#/definitions/api.Problem"
+                        }
+                    },
+                    "413": {
+                        "description": "Body too large",
+                        "schema": {
+                            "$ref": "#/definitions/api.Problem"
+                        }
+                    },
+                    "422": {
+                        "description": "Missing fields",
+                        "schema": {
+                            "$ref": "#/definitions/api.Problem"
+                        }
+                    },
+                    "429": {
+                        "description": "Too many failed sign-ins",
+                        "schema": {
+                            "$ref": "#/definitions/api.Problem"
+                        }
+                    }
+                }
+            }
+        },
+        "/sessions/current": {
+            "get": {
+                "security": [
+                    {
+                        "BearerAuth": []
+                    }
+                ],
+                "description": "The signed-in person and their session's expiry and CSRF token. 404 for a request made with a bearer token.",
+                "produces": [
+                    "application/json"
+                ],
+                "tags": [
+                    "sessions"
+                ],
+                "summary": "The current session",
+                "operationId": "getCurrentSession",
+                "responses": {
+                    "200": {
+                        "description": "OK",
+                        "schema": {
+                            "$ref": "#/definitions/api.SessionInfo"
+                        }
+                    },
+                    "401": {
+                        "description": "Not signed in",
+                        "schema": {
+                            "$ref": "#/definitions/api.Problem"
+                        }
+                    },
+                    "404": {
+                        "description": "Authenticated with a token, not a session",
+                        "schema": {
+                            "$ref": "#/definitions/api.Problem"
+                        }
+                    }
+                }
+            },
+            "delete": {
+                "security": [
+                    {
+                        "BearerAuth": []
+                    }
+                ],
+                "description": "Revokes the current session and clears its cookie. Needs the X-CSRF-Token header. 404 for a request made with a bearer token.",
+                "tags": [
+                    "sessions"
+                ],
+                "summary": "Sign out",
+                "operationId": "signOut",
+                "parameters": [
+                    {
+                        "type": "string",
+                        "description": "The session's CSRF token (required with the session cookie)",
+                        "name": "X-CSRF-Token",
+                        "in": "header"
+                    }
+                ],
+                "responses": {
+                    "204": {
+                        "description": "No Content"
+                    },
+                    "401": {
+                        "description": "Not signed in",
+                        "schema": {
+                            "$ref": "#/definitions/api.Problem"
+                        }
+                    },
+                    "403": {
+                        "description": "Missing or wrong CSRF token",
+                        "schema": {
+                            "$ref": "#/definitions/api.Problem"
+                        }
+                    },
+                    "404": {
+                        "description": "Authenticated with a token, not a session",
+                        "schema": {
+                            "$ref": "#/definitions/api.Problem"
+                        }
+                    }
+                }
+            }
+        },
         "/tokens": {
             "get": {
                 "security": [
@@ -4188,6 +4503,89 @@ const docTemplate = `{
                     },
                     "422": {
                         "description": "Invalid fields",
+                        "schema": {
+                            "$ref": "#/definitions/api.Problem"
+                        }
+                    }
+                }
+            }
+        },
+        "/users/{id}/password-links": {
+            "post": {
+                "security": [
+                    {
+                        "BearerAuth": []
+                    }
+                ],
+                "description": "Needs the admin role. Issues a one-time link, valid for 72 hours, with which the user sets a password (POST /passwords); the answer carries its token this once. Setting the password signs the user out everywhere.",
+                "consumes": [
+                    "application/json"
+                ],
+                "produces": [
+                    "application/json"
+                ],
+                "tags": [
+                    "users"
+                ],
+                "summary": "Invite a person or reset their password",
+                "operationId": "createPasswordLink",
+                "parameters": [
+                    {
+                        "type": "integer",
+                        "description": "User id",
+                        "name": "id",
+                        "in": "path",
+                        "required": true
+                    },
+                    {
+                        "description": "invite or reset",
+                        "name": "body",
+                        "in": "body",
+                        "required": true,
+                        "schema": {
+                            "$ref": "#/definitions/api.PasswordLinkCreate"
+                        }
+                    }
+                ],
+                "responses": {
+                    "201": {
+                        "description": "Created",
+                        "schema": {
+                            "$ref": "#/definitions/api.PasswordLinkCreated"
+                        }
+                    },
+                    "400": {
+                        "description": "Malformed body or bad id",
+                        "schema": {
+                            "$ref": "#/definitions/api.Problem"
+                        }
+                    },
+                    "401": {
+                        "description": "Not authenticated",
+                        "schema": {
+                            "$ref": "#/definitions/api.Problem"
+                        }
+                    },
+                    "403": {
+                        "description": "Not an admin",
+                        "schema": {
+                            "$ref": "#/definitions/api.Problem"
+                        }
+                    },
+                    "404": {
+                        "description": "Unknown user",
+                        "schema": {
+                            "$ref": "#/definitions/api.Problem"
+                        }
+                    },
+                    "413": {
+                        "description": "Body too large",
+                        "schema": {
+                            "$ref": "#/definitions/api.Problem"
+                        }
+                    },
+                    "422": {
+                        "description": "Invalid purpose, or an inactive user",
                         "schema": {
                             "$ref": "#/definitions/api.Problem"
                         }
@@ -6442,6 +6840,11 @@ const docTemplate = `{
                 "actor_id": {
                     "type": "integer"
                 },
+                "actor_name": {
+                    "description": "ActorName is the display name of who acted.",
+                    "type": "string",
+                    "example": "Sales director (销售总监)"
+                },
                 "at": {
                     "type": "string"
                 },
@@ -6489,6 +6892,11 @@ const docTemplate = `{
                 },
                 "actor_id": {
                     "type": "integer"
+                },
+                "actor_name": {
+                    "description": "ActorName is the display name of who acted; null while pending.",
+                    "type": "string",
+                    "example": "Sales director (销售总监)"
                 },
                 "at": {
                     "type": "string"
@@ -6685,6 +7093,11 @@ const docTemplate = `{
                     "type": "integer",
                     "example": 1
                 },
+                "actor_name": {
+                    "description": "ActorName is the display name of who wrote; null with actor_id.",
+                    "type": "string",
+                    "example": "Business planning office (业务计划)"
+                },
                 "after": {
                     "description": "After is the entity after the write; null for a deletion.",
                     "type": "object"
@@ -6736,6 +7149,11 @@ const docTemplate = `{
             "properties": {
                 "author_id": {
                     "type": "integer"
+                },
+                "author_name": {
+                    "description": "AuthorName is the display name of the author.",
+                    "type": "string",
+                    "example": "Industry products manager (行业产品经理)"
                 },
                 "body": {
                     "type": "string"
@@ -6815,6 +7233,10 @@ const docTemplate = `{
                 },
                 "decided_by": {
                     "type": "integer"
+                },
+                "decided_by_name": {
+                    "description": "DecidedByName is the display name of the decider.",
+                    "type": "string"
                 },
                 "decision": {
                     "type": "string",
@@ -7065,6 +7487,11 @@ const docTemplate = `{
                     "type": "integer",
                     "example": 12
                 },
+                "author_name": {
+                    "description": "AuthorName is the display name of the author.",
+                    "type": "string",
+                    "example": "上海分公司总经理 (Shanghai branch general manager)"
+                },
                 "closed_at": {
                     "type": "string"
                 },
@@ -7186,6 +7613,63 @@ const docTemplate = `{
                 "phase": {
                     "type": "string",
                     "example": "counterproposals"
+                }
+            }
+        },
+        "api.DecisionEffect": {
+            "type": "object",
+            "properties": {
+                "after": {
+                    "type": "string",
+                    "example": "1185000.00"
+                },
+                "before": {
+                    "type": "string",
+                    "example": "1200000.00"
+                },
+                "delta": {
+                    "type": "string",
+                    "example": "-15000.00"
+                },
+                "line_id": {
+                    "type": "integer",
+                    "example": 15
+                },
+                "org_unit": {
+                    "type": "string",
+                    "example": "B-JS"
+                },
+                "org_unit_name": {
+                    "type": "string",
+                    "example": "Jiangsu branch"
+                },
+                "org_unit_name_local": {
+                    "description": "OrgUnitNameLocal is the unit's name in the local language.",
+                    "type": "string",
+                    "example": "江苏分公司"
+                },
+                "relation": {
+                    "description": "Relation is the unit's place next to the counterproposal's unit.",
+                    "type": "string",
+                    "enum": [
+                        "unit",
+                        "parent",
+                        "ancestor",
+                        "sibling",
+                        "child"
+                    ],
+                    "example": "sibling"
+                }
+            }
+        },
+        "api.DecisionPreview": {
+            "type": "object",
+            "properties": {
+                "items": {
+                    "type": "array",
+                    "items": {
+                        "$ref": "#/definitions/api.DecisionEffect"
+                    }
                 }
             }
         },
@@ -7909,6 +8393,72 @@ const docTemplate = `{
                 "parent_id": {
                     "type": "integer",
                     "example": 3
+                }
+            }
+        },
+        "api.PasswordLinkCreate": {
+            "type": "object",
+            "required": [
+                "purpose"
+            ],
+            "properties": {
+                "purpose": {
+                    "type": "string",
+                    "enum": [
+                        "invite",
+                        "reset"
+                    ],
+                    "example": "invite"
+                }
+            }
+        },
+        "api.PasswordLinkCreated": {
+            "type": "object",
+            "properties": {
+                "expires_at": {
+                    "type": "string"
+                },
+                "id": {
+                    "type": "integer",
+                    "example": 3
+                },
+                "purpose": {
+                    "type": "string",
+                    "enum": [
+                        "invite",
+                        "reset"
+                    ],
+                    "example": "invite"
+                },
+                "token": {
+                    "type": "string",
+                    "example": "cas_mfrgg2lsnzsxeylsmvsgk3tfojxxkzdf"
+                },
+                "url": {
+                    "description": "URL opens the console's set-password page with the token.",
+                    "type": "string",
+                    "example": "https://plan.example.com/set-password#token=cas_mfrgg2lsnzsxeylsmvsgk3tfojxxkzdf"
+                },
+                "user_id": {
+                    "type": "integer",
+                    "example": 12
+                }
+            }
+        },
+        "api.PasswordSet": {
+            "type": "object",
+            "required": [
+                "password",
+                "token"
+            ],
+            "properties": {
+                "password": {
+                    "type": "string",
+                    "example": "correct horse battery staple"
+                },
+                "token": {
+                    "type": "string",
+                    "example": "cas_mfrgg2lsnzsxeylsmvsgk3tfojxxkzdf"
                 }
             }
         },
@@ -9105,6 +9655,39 @@ const docTemplate = `{
                 }
             }
         },
+        "api.SessionCreate": {
+            "type": "object",
+            "required": [
+                "password",
+                "username"
+            ],
+            "properties": {
+                "password": {
+                    "type": "string",
+                    "example": "demo-bm-sh"
+                },
+                "username": {
+                    "type": "string",
+                    "example": "bm-sh"
+                }
+            }
+        },
+        "api.SessionInfo": {
+            "type": "object",
+            "properties": {
+                "csrf_token": {
+                    "description": "CSRFToken goes in the X-CSRF-Token header of every write made with\nthe session cookie.",
+                    "type": "string",
+                    "example": "3f1c…"
+                },
+                "expires_at": {
+                    "type": "string"
+                },
+                "user": {
+                    "$ref": "#/definitions/api.User"
+                }
+            }
+        },
         "api.TargetCellChange": {
             "type": "object",
             "properties": {
@@ -9253,6 +9836,85 @@ const docTemplate = `{
                 },
                 "written": {
                     "type": "boolean"
+                }
+            }
+        },
+        "api.Task": {
+            "type": "object",
+            "properties": {
+                "counterproposal_id": {
+                    "description": "CounterproposalID and its title are set for counterproposal tasks.",
+                    "type": "integer",
+                    "example": 4
+                },
+                "counterproposal_title": {
+                    "type": "string",
+                    "example": "Shanghai: POS too high"
+                },
+                "due": {
+                    "description": "Due is the deadline of the round's current phase, if it has one.",
+                    "type": "string"
+                },
+                "kind": {
+                    "type": "string",
+                    "enum": [
+                        "review_targets",
+                        "submit_counterproposal",
+                        "decide_counterproposal",
+                        "submit_version",
+                        "approve_version"
+                    ],
+                    "example": "decide_counterproposal"
+                },
+                "org_unit_code": {
+                    "type": "string",
+                    "example": "B-SH"
+                },
+                "org_unit_id": {
+                    "description": "OrgUnitID and its names are set for tasks about one unit.",
+                    "type": "integer",
+                    "example": 9
+                },
+                "org_unit_name": {
+                    "type": "string",
+                    "example": "Shanghai branch"
+                },
+                "org_unit_name_local": {
+                    "type": "string",
+                    "example": "上海分公司"
+                },
+                "round_id": {
+                    "type": "integer",
+                    "example": 1
+                },
+                "round_name": {
+                    "type": "string",
+                    "example": "Annual plan 2027"
+                },
+                "step_role": {
+                    "description": "StepRole is the chain step's role for submit_version and\napprove_version.",
+                    "type": "string",
+                    "example": "sales_director"
+                },
+                "undecided": {
+                    "description": "Undecided is how many lines wait for the caller's decision.",
+                    "type": "integer",
+                    "example": 2
+                },
+                "version_id": {
+                    "type": "integer",
+                    "example": 3
+                }
+            }
+        },
+        "api.TaskList": {
+            "type": "object",
+            "properties": {
+                "items": {
+                    "type": "array",
+                    "items": {
+                        "$ref": "#/definitions/api.Task"
+                    }
                 }
             }
         },
@@ -9680,6 +10342,10 @@ const docTemplate = `{
         {
             "description": "Users and their role assignments",
             "name": "users"
+        },
+        {
+            "description": "Console sign-in: password sessions in an HttpOnly cookie, CSRF-protected writes, one-time password links",
+            "name": "sessions"
         },
         {
             "description": "API tokens",

@@ -49,6 +49,9 @@ type Actor struct {
 	OwnedProductLineIDs []int64
 	// TokenID is the token the caller authenticated with, if any.
 	TokenID int64
+	// SessionID is the console session the caller authenticated with, if
+	// any.
+	SessionID int64
 }
 
 type actorKey struct{}

@@ -152,9 +152,24 @@ type CounterproposalService interface {
 	// applies accepted and modified ones to the working version in the
 	// same transaction, keeping every level consistent.
 	Decide(ctx context.Context, id int64, decisions []LineDecision, ifMatch *int64) (*Counterproposal, error)
+	// PreviewDecision runs Decide and rolls it back, returning how the
+	// decided lines would change the year totals of the unit, its parent
+	// and ancestors, its siblings and its children. It changes nothing and
+	// answers the errors Decide would.
+	PreviewDecision(ctx context.Context, id int64, decisions []LineDecision) ([]DecisionEffect, error)
 	AddComment(ctx context.Context, id int64, body string) (*Comment, error)
 	FindComments(ctx context.Context, id int64) ([]*Comment, error)
 	// CountCounterproposals summarises a version's counterproposals by
 	// unit, product line and state (strategy office overview).
 	CountCounterproposals(ctx context.Context, versionID int64) ([]CounterproposalCount, error)
+}
+
+// DecisionEffect is how a decision would change one unit's year total of
+// one counterproposal line's product line and measure.
+type DecisionEffect struct {
+	LineID   int64
+	OrgUnit  *OrgUnit
+	Relation string // unit, parent, ancestor, sibling or child
+	Before   decimal.Decimal
+	After    decimal.Decimal
 }

@@ -16,6 +16,7 @@ const (
 	EUNAUTHORIZED = "unauthorized" // no valid credentials (401)
 	EFORBIDDEN    = "forbidden"    // authenticated, but out of role or scope (403)
 	ETOOLARGE     = "too_large"    // a documented limit is exceeded (413)
+	ETHROTTLED    = "throttled"    // too many failed attempts, such as sign-ins; wait and retry (429)
 	EUNAVAILABLE  = "unavailable"  // a dependency such as the database is down (503)
 	EINTERNAL     = "internal"     // anything else; details are logged, not shown (500)
 )

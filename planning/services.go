@@ -11,6 +11,7 @@ type Services struct {
 	Seasonality  SeasonalityProfileService
 	Users        UserService
 	Tokens       TokenService
+	Sessions     SessionService
 	Audit        AuditService
 	Rounds       RoundService
 	Versions     VersionService

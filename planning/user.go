@@ -90,4 +90,8 @@ type UserService interface {
 	AddRole(ctx context.Context, ra *RoleAssignment) error
 	// RemoveRole revokes one assignment of the user.
 	RemoveRole(ctx context.Context, userID, assignmentID int64) error
+	// FindUserNames returns the display names of the users with the ids,
+	// so that what a person acted on shows who acted, never a bare id.
+	// Any signed-in actor may call it; unknown ids are left out.
+	FindUserNames(ctx context.Context, ids []int64) (map[int64]string, error)
 }

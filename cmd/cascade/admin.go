@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"os"
 	"time"
 
 	"github.com/cascade-planning/cascade/planning"
@@ -39,10 +40,13 @@ func runDemo(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	if err != nil {
 		return err
 	}
+	if err := demo.SetPasswords(ctx, svcs); err != nil {
+		return err
+	}
 	if res.Loaded {
-		fmt.Fprintln(stdout, "demo data loaded; users and their tokens:")
+		fmt.Fprintln(stdout, "demo data loaded; users and their tokens (console password: demo-<username>):")
 	} else {
-		fmt.Fprintln(stdout, "demo data already present; users and their tokens:")
+		fmt.Fprintln(stdout, "demo data already present; users and their tokens (console password: demo-<username>):")
 	}
 	for _, u := range res.Users {
 		fmt.Fprintf(stdout, "  %-20s %-20s %s\n", u.Username, u.Role, u.Token)
@@ -66,9 +70,28 @@ func findUser(ctx context.Context, svcs planning.Services, username string) (*pl
 	return us[0], nil
 }
 
+// stdin is where `user password` reads the password; tests replace it.
+var stdin io.Reader = os.Stdin
+
+const userUsage = `usage:
+  cascade user create --username U --name N --role R [--scope ORG_CODE] [--email E]
+  cascade user list
+  cascade user password --username U      (reads the new password from standard input)
+  cascade user invite --username U [--reset] [--base-url URL]
+  cascade user deactivate --username U
+  cascade user activate --username U`
+
 func runUser(ctx context.Context, args []string, stdout, stderr io.Writer) error {
-	if len(args) == 0 || args[0] != "create" {
-		fmt.Fprintln(stderr, "usage: cascade user create --username U --name N --role R [--scope ORG_CODE] [--email E]")
+	if len(args) == 0 {
+		fmt.Fprintln(stderr, userUsage)
+		return errUsage
+	}
+	switch args[0] {
+	case "create":
+	case "list", "password", "invite", "deactivate", "activate":
+		return runUserAdmin(ctx, args[0], args[1:], stdin, stdout, stderr)
+	default:
+		fmt.Fprintln(stderr, userUsage)
 		return errUsage
 	}
 	fs, dsn := newFlagSet("user create", stderr)
@@ -109,9 +132,22 @@ func runUser(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	return nil
 }
 
+const tokenUsage = `usage:
+  cascade token create --user USERNAME [--name NAME] [--expires 720h]
+  cascade token list [--user USERNAME]
+  cascade token revoke --id ID`
+
 func runToken(ctx context.Context, args []string, stdout, stderr io.Writer) error {
-	if len(args) == 0 || args[0] != "create" {
-		fmt.Fprintln(stderr, "usage: cascade token create --user USERNAME [--name NAME] [--expires 720h]")
+	if len(args) == 0 {
+		fmt.Fprintln(stderr, tokenUsage)
+		return errUsage
+	}
+	switch args[0] {
+	case "create":
+	case "list", "revoke":
+		return runTokenAdmin(ctx, args[0], args[1:], stdout, stderr)
+	default:
+		fmt.Fprintln(stderr, tokenUsage)
 		return errUsage
 	}
 	fs, dsn := newFlagSet("token create", stderr)

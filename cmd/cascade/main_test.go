@@ -161,12 +161,26 @@ func TestCommands(t *testing.T) {
 		{"token create", []string{"token", "create", "--db", dsn, "--user", "ops"}, 0, "cas_"},
 		{"token create unknown user", []string{"token", "create", "--db", dsn, "--user", "nobody"}, 1, ""},
 		{"token create without user", []string{"token", "create", "--db", dsn}, 2, ""},
+		{"user list", []string{"user", "list", "--db", dsn}, 0, "Operations"},
+		{"user password", []string{"user", "password", "--db", dsn, "--username", "ops"}, 0, "password of ops set"},
+		{"user password too short", []string{"user", "password", "--db", dsn, "--username", "ops"}, 1, ""},
+		{"user invite", []string{"user", "invite", "--db", dsn, "--username", "ops", "--base-url", "https://plan.example.com"}, 0, "https://plan.example.com/set-password#token=cas_"},
+		{"user password unknown user", []string{"user", "password", "--db", dsn, "--username", "nobody"}, 1, ""},
+		{"token list", []string{"token", "list", "--db", dsn, "--user", "ops"}, 0, "cli token"},
+		{"token revoke", []string{"token", "revoke", "--db", dsn, "--id", "1"}, 0, "revoked"},
+		{"token revoke without id", []string{"token", "revoke", "--db", dsn}, 2, ""},
+		{"user deactivate", []string{"user", "deactivate", "--db", dsn, "--username", "ops"}, 0, "inactive"},
+		{"user list shows it", []string{"user", "list", "--db", dsn}, 0, "false"},
 		{"migrate down without --yes", []string{"migrate", "down", "--db", dsn}, 2, ""},
 		{"migrate down", []string{"migrate", "down", "--yes", "--db", dsn}, 0, "rolled back"},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
 			var out, errOut bytes.Buffer
+			stdin = strings.NewReader("a long enough password\n")
+			if strings.HasSuffix(tc.name, "too short") {
+				stdin = strings.NewReader("short\n")
+			}
 			code := run(ctx, tc.args, &out, &errOut)
 			if code != tc.wantCode || !strings.Contains(out.String(), tc.wantOut) {
 				t.Fatalf("exit %d (want %d), stdout %q, stderr %q", code, tc.wantCode, out.String(), errOut.String())

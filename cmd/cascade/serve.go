@@ -16,6 +16,7 @@ import (
 	"github.com/cascade-planning/cascade/api"
 	"github.com/cascade-planning/cascade/planning/demo"
 	"github.com/cascade-planning/cascade/planning/sqlstore"
+	"github.com/cascade-planning/cascade/web"
 )
 
 // Config is the configuration of a running service.
@@ -81,12 +82,15 @@ func (m *Main) Run(ctx context.Context) (err error) {
 		if err != nil {
 			return fmt.Errorf("demo data: %w", err)
 		}
+		if err := demo.SetPasswords(ctx, svcs); err != nil {
+			return fmt.Errorf("demo passwords: %w", err)
+		}
 		if res.Loaded {
 			m.Logger.Info("demo data loaded")
 		}
 		demoUsers = res.Users
 	}
-	handler := api.NewServer(api.Config{Version: Version, BodyLimit: m.Config.BodyLimit, BaseURL: m.Config.BaseURL, DB: m.db.SQLDB(),
+	handler := api.NewServer(api.Config{Version: Version, BodyLimit: m.Config.BodyLimit, BaseURL: m.Config.BaseURL, DB: m.db.SQLDB(), Console: web.Assets(),
 		AuthFailureRate: m.Config.AuthFailureRate, AuthFailureBurst: int(10 * m.Config.AuthFailureRate), TrustProxyHeaders: m.Config.TrustProxyHeaders}, svcs, m.Logger)
 	if m.listener, err = net.Listen("tcp", m.Config.Addr); err != nil {
 		return err
@@ -117,11 +121,12 @@ func (m *Main) URL() string {
 func (m *Main) printBanner(users []demo.User) {
 	u := m.URL()
 	fmt.Fprintf(m.Stdout, "Cascade %s listening on %s\n", Version, u)
+	fmt.Fprintf(m.Stdout, "  console:     %s/\n", u)
 	fmt.Fprintf(m.Stdout, "  Swagger UI:  %s/swagger/index.html\n", u)
 	fmt.Fprintf(m.Stdout, "  OpenAPI:     %s/openapi.json\n", u)
 	fmt.Fprintf(m.Stdout, "  database:    %s\n", redactDSN(m.Config.DB))
 	if len(users) > 0 {
-		fmt.Fprintln(m.Stdout, "  demo users (well-known tokens: never use --demo with real data):")
+		fmt.Fprintln(m.Stdout, "  demo users (well-known tokens; console password demo-<username>: never use --demo with real data):")
 		for _, du := range users {
 			scope := ""
 			if du.Scope != "" {

@@ -265,3 +265,31 @@ func profiles() []*planning.SeasonalityProfile {
 		mk("government", "Government budget cycle (政府采购)", 3, 3, 6, 7, 8, 9, 8, 8, 10, 11, 12, 15),
 	}
 }
+
+// PasswordFor returns the well-known demo password of a demo user, for
+// signing in to the console. Like the tokens, it is public knowledge.
+func PasswordFor(username string) string { return "demo-" + username }
+
+// SetPasswords gives every demo user without a password their demo
+// password (PasswordFor); a password set since is kept. The server does it
+// in --demo mode only; tests that sign in call it themselves.
+func SetPasswords(ctx context.Context, svcs planning.Services) error {
+	ctx = planning.NewContextWithActor(ctx, planning.SystemActor())
+	for _, du := range Users() {
+		us, _, err := svcs.Users.FindUsers(ctx, planning.UserFilter{Username: du.Username})
+		if err != nil {
+			return err
+		} else if len(us) == 0 {
+			return fmt.Errorf("demo user %s is missing", du.Username)
+		}
+		if has, err := svcs.Sessions.HasPassword(ctx, us[0].ID); err != nil {
+			return err
+		} else if has {
+			continue
+		}
+		if err := svcs.Sessions.SetPassword(ctx, us[0].ID, PasswordFor(du.Username)); err != nil {
+			return fmt.Errorf("demo password of %s: %w", du.Username, err)
+		}
+	}
+	return nil
+}

@@ -1,7 +1,10 @@
 package sqlstore
 
 import (
+	"cmp"
 	"context"
+	"slices"
+	"strconv"
 	"strings"
 
 	"github.com/shopspring/decimal"
@@ -15,17 +18,38 @@ import (
 // applied at once, in the order given, each keeping the tree consistent
 // (see applyLine); the whole decision is one transaction.
 func (s *CounterproposalService) Decide(ctx context.Context, id int64, decisions []planning.LineDecision, ifMatch *int64) (*planning.Counterproposal, error) {
-	a, err := planning.RequireActor(ctx)
+	a, err := mayDecide(ctx)
 	if err != nil {
-		return nil, err
-	}
-	// Whoever holds no deciding role is refused before anything is looked
-	// up, so they learn nothing of which counterproposals exist.
-	if err := a.MayDecideCounterproposals(); err != nil {
 		return nil, err
 	}
 	var out *planning.Counterproposal
 	err = s.db.inConnTx(ctx, func(conn bun.Conn, tx bun.Tx) error {
+		var err error
+		out, err = s.decideIn(ctx, conn, tx, a, id, decisions, ifMatch)
+		return err
+	})
+	return out, err
+}
+
+// mayDecide returns the caller if they hold a deciding role. Whoever holds
+// none is refused before anything is looked up, so they learn nothing of
+// which counterproposals exist.
+func mayDecide(ctx context.Context) (*planning.Actor, error) {
+	a, err := planning.RequireActor(ctx)
+	if err != nil {
+		return nil, err
+	}
+	if err := a.MayDecideCounterproposals(); err != nil {
+		return nil, err
+	}
+	return a, nil
+}
+
+// decideIn records and applies the decisions in the transaction tx.
+func (s *CounterproposalService) decideIn(ctx context.Context, conn bun.Conn, tx bun.Tx, a *planning.Actor, id int64,
+	decisions []planning.LineDecision, ifMatch *int64) (*planning.Counterproposal, error) {
+	var out *planning.Counterproposal
+	err := func() error {
 		var c *planning.ProposalContext
 		var v *versionRow
 		var runs []int64
@@ -66,7 +90,7 @@ func (s *CounterproposalService) Decide(ctx context.Context, id int64, decisions
 			return err
 		}
 		return s.db.writeCellHistory(ctx, tx, v.ID, auditID, changes)
-	})
+	}()
 	return out, err
 }
 
@@ -251,4 +275,136 @@ func (db *DB) storedLevels(ctx context.Context, tx bun.Tx, versionID int64, root
 		stored = append(stored, planning.StoredBuffer{Depth: strings.Count(row.Path, "/") - rootDepth, Buffer: b})
 	}
 	return planning.ResplitLevels(root.Code, versionID, deepest-rootDepth, stored)
+}
+
+// PreviewDecision implements planning.CounterproposalService.
+func (s *CounterproposalService) PreviewDecision(ctx context.Context, id int64, decisions []planning.LineDecision) ([]planning.DecisionEffect, error) {
+	a, err := mayDecide(ctx)
+	if err != nil {
+		return nil, err
+	}
+	var effects []planning.DecisionEffect
+	// The decision runs inside a savepoint that is always rolled back, so
+	// the preview changes nothing, also inside a request's ambient
+	// transaction (an Idempotency-Key), which goes on after it.
+	err = s.db.inConnTx(ctx, func(conn bun.Conn, tx bun.Tx) error {
+		if _, err := tx.ExecContext(ctx, "SAVEPOINT cascade_preview"); err != nil {
+			return err
+		}
+		effects, err = s.preview(ctx, conn, tx, a, id, decisions)
+		if _, rerr := tx.ExecContext(ctx, "ROLLBACK TO SAVEPOINT cascade_preview"); err == nil {
+			err = rerr
+		}
+		return err
+	})
+	if err != nil {
+		return nil, err
+	}
+	return effects, nil
+}
+
+// preview decides in the transaction and reports the effects.
+func (s *CounterproposalService) preview(ctx context.Context, conn bun.Conn, tx bun.Tx, a *planning.Actor, id int64,
+	decisions []planning.LineDecision) (effects []planning.DecisionEffect, err error) {
+	{
+		row, unit, err := s.loadCP(ctx, tx, a, id)
+		if err != nil {
+			return nil, err
+		}
+		var lines []cpLineRow
+		if err := tx.NewSelect().Model(&lines).Where("counterproposal_id = ?", id).Scan(ctx); err != nil {
+			return nil, err
+		}
+		byID := map[int64]cpLineRow{}
+		for _, l := range lines {
+			byID[l.ID] = l
+		}
+		// The units a line's decision can move: the unit, its ancestors,
+		// its siblings and its children.
+		var ancestors []int64
+		for _, p := range strings.Split(strings.Trim(unit.Path, "/"), "/") {
+			if id, err := strconv.ParseInt(p, 10, 64); err == nil && id != unit.ID {
+				ancestors = append(ancestors, id)
+			}
+		}
+		var units []orgUnitRow
+		q := tx.NewSelect().Model(&units).Where("parent_id = ?", unit.ID)
+		if len(ancestors) > 0 {
+			q.WhereOr("id IN (?)", bun.In(ancestors))
+		}
+		if unit.ParentID != nil {
+			q.WhereOr("parent_id = ? AND id <> ?", *unit.ParentID, unit.ID)
+		}
+		if err := q.OrderExpr("path").Scan(ctx); err != nil {
+			return nil, err
+		}
+		units = append(units, *unit)
+		relation := func(u *orgUnitRow) string {
+			switch {
+			case u.ID == unit.ID:
+				return "unit"
+			case unit.ParentID != nil && u.ID == *unit.ParentID:
+				return "parent"
+			case u.ParentID != nil && *u.ParentID == unit.ID:
+				return "child"
+			case u.ParentID != nil && unit.ParentID != nil && *u.ParentID == *unit.ParentID:
+				return "sibling"
+			}
+			return "ancestor"
+		}
+		year := func(u, line, measure int64) (decimal.Decimal, error) {
+			ms, err := s.db.unitMonths(ctx, tx, row.VersionID, u, line, measure)
+			sum := decimal.Zero
+			for _, m := range ms {
+				sum = sum.Add(m)
+			}
+			return sum, err
+		}
+		type key struct{ line, unit int64 }
+		before := map[key]decimal.Decimal{}
+		for _, d := range decisions {
+			l, ok := byID[d.LineID]
+			if !ok {
+				continue // decideIn names the error
+			}
+			for _, u := range units {
+				if before[key{l.ID, u.ID}], err = year(u.ID, l.ProductLineID, l.MeasureID); err != nil {
+					return nil, err
+				}
+			}
+		}
+		if _, err := s.decideIn(ctx, conn, tx, a, id, decisions, nil); err != nil {
+			return nil, err
+		}
+		for _, d := range decisions {
+			l, ok := byID[d.LineID]
+			if !ok || d.Action == planning.DecisionReject {
+				continue
+			}
+			for i := range units {
+				u := &units[i]
+				after, err := year(u.ID, l.ProductLineID, l.MeasureID)
+				if err != nil {
+					return nil, err
+				}
+				b := before[key{l.ID, u.ID}]
+				rel := relation(u)
+				if after.Equal(b) && rel != "unit" && rel != "parent" {
+					continue
+				}
+				effects = append(effects, planning.DecisionEffect{LineID: l.ID, OrgUnit: u.toDomain(), Relation: rel, Before: b, After: after})
+			}
+		}
+		rank := map[string]int{"ancestor": 0, "parent": 1, "unit": 2, "sibling": 3, "child": 4}
+		slices.SortStableFunc(effects, func(x, y planning.DecisionEffect) int {
+			if x.LineID != y.LineID {
+				return cmp.Compare(x.LineID, y.LineID)
+			}
+			if c := cmp.Compare(rank[x.Relation], rank[y.Relation]); c != 0 {
+				return c
+			}
+			return cmp.Compare(x.OrgUnit.Path, y.OrgUnit.Path)
+		})
+		return effects, nil
+	}
 }

@@ -11,6 +11,7 @@ func NewServices(db *DB) planning.Services {
 		Seasonality:  &SeasonalityProfileService{db: db},
 		Users:        &UserService{db: db},
 		Tokens:       &TokenService{db: db},
+		Sessions:     &SessionService{db: db},
 		Audit:        &AuditService{db: db},
 		Rounds:       &RoundService{db: db},
 		Versions:     &VersionService{db: db},

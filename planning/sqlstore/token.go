@@ -184,18 +184,12 @@ func (s *TokenService) Authenticate(ctx context.Context, secret string) (*planni
 	if !tok.toDomain().Usable(now) {
 		return nil, unauthorized
 	}
-	us := &UserService{db: s.db}
-	u, err := us.findUser(ctx, s.db.bun, tok.UserID)
+	actor, err := s.db.loadActor(ctx, tok.UserID)
 	if err != nil {
 		return nil, err
 	}
-	if !u.Active {
+	if actor == nil {
 		return nil, unauthorized
-	}
-	var owned []int64
-	if err := s.db.bun.NewSelect().Model((*productLineRow)(nil)).Column("id").
-		Where("owner_id = ?", u.ID).OrderExpr("id").Scan(ctx, &owned); err != nil {
-		return nil, s.db.mapError(err)
 	}
 	if tok.LastUsedAt == nil || now.Sub(*tok.LastUsedAt) > lastUsedGranularity {
 		// Best effort: a failure to record use must not refuse the request,
@@ -208,5 +202,6 @@ func (s *TokenService) Authenticate(ctx context.Context, secret string) (*planni
 			release()
 		}
 	}
-	return &planning.Actor{User: u, Roles: u.Roles, OwnedProductLineIDs: owned, TokenID: tok.ID}, nil
+	actor.TokenID = tok.ID
+	return actor, nil
 }

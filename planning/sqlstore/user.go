@@ -295,3 +295,22 @@ func (s *UserService) RemoveRole(ctx context.Context, userID, assignmentID int64
 
 // itoa formats an id for cursors and messages.
 func itoa(id int64) string { return strconv.FormatInt(id, 10) }
+
+// FindUserNames implements planning.UserService.
+func (s *UserService) FindUserNames(ctx context.Context, ids []int64) (map[int64]string, error) {
+	if _, err := planning.RequireActor(ctx); err != nil {
+		return nil, err
+	}
+	out := make(map[int64]string, len(ids))
+	if len(ids) == 0 {
+		return out, nil
+	}
+	var rows []userRow
+	if err := s.db.bun.NewSelect().Model(&rows).Column("id", "name").Where("id IN (?)", bun.In(ids)).Scan(ctx); err != nil {
+		return nil, s.db.mapError(err)
+	}
+	for _, r := range rows {
+		out[r.ID] = r.Name
+	}
+	return out, nil
+}
