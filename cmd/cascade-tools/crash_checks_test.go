@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"net/http"
 	"testing"
+	"time"
 
 	"github.com/cascade-planning/cascade/api"
 	"github.com/cascade-planning/cascade/planning/sqlstore"
@@ -20,7 +21,16 @@ func checkAfterCrash(t *testing.T, base, dsn string, data *crashData, acked *ack
 	admin := &apiClient{http: http.DefaultClient, token: data.AdminToken}
 	get := func(path string, v any) {
 		t.Helper()
+		// A 503 says "retry": the restarted server may meet a database
+		// still busy with the killed one's aborted work, or statistics
+		// not yet refreshed after the last bulk write. The checks are about
+		// what was kept, so they retry as a client would.
 		r := admin.do(ctx, http.MethodGet, base+"/api/v1"+path, nil)
+		for try := 1; try < 3 && r.Err == nil && r.Status == http.StatusServiceUnavailable; try++ {
+			t.Logf("GET %s: 503, retrying: %s", path, r)
+			time.Sleep(time.Second)
+			r = admin.do(ctx, http.MethodGet, base+"/api/v1"+path, nil)
+		}
 		if err := r.decode(v); err != nil {
 			t.Fatalf("GET %s: %v", path, err)
 		}
