@@ -75,6 +75,15 @@ func (m *Main) Run(ctx context.Context) (err error) {
 			return err
 		}
 	}
+	// Statistics a killed server never refreshed after its last bulk
+	// write are refreshed before serving; a failure only costs speed.
+	statsCtx, cancel := context.WithTimeout(ctx, 30*time.Second)
+	if refreshed, err := m.db.RefreshStaleStats(statsCtx); err != nil {
+		m.Logger.Warn("refreshing the cell table's statistics", slog.Any("error", err))
+	} else if refreshed {
+		m.Logger.Info("refreshed the cell table's statistics")
+	}
+	cancel()
 	svcs := sqlstore.NewServices(m.db)
 	var demoUsers []demo.User
 	if m.Config.Demo {

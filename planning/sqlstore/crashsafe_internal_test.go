@@ -238,3 +238,57 @@ func TestMigrateConcurrently(t *testing.T) {
 		})
 	}
 }
+
+// TestRefreshStaleStats checks the start-up refresh of statistics: a table
+// with many rows changed since its last ANALYZE (as a server killed right
+// after a bulk write leaves the cell table) is analyzed, and one whose
+// statistics are current is left alone.
+func TestRefreshStaleStats(t *testing.T) {
+	dsn, ok := openDialects(t)[Postgres]
+	if !ok {
+		t.Skip("CASCADE_TEST_PG_DSN not set")
+	}
+	db := openMigrated(t, dsn)
+	ctx := context.Background()
+	// Autovacuum is off for the table, so only the refresh analyzes it.
+	for _, q := range []string{
+		"CREATE TABLE stats_probe (x bigint) WITH (autovacuum_enabled = false)",
+		fmt.Sprintf("INSERT INTO stats_probe SELECT generate_series(1, %d)", 2*bulkCells),
+	} {
+		if _, err := db.bun.ExecContext(ctx, q); err != nil {
+			t.Fatal(err)
+		}
+	}
+	// The statistics system learns of the insert within moments.
+	var modified int64
+	for deadline := time.Now().Add(10 * time.Second); modified < 2*bulkCells && time.Now().Before(deadline); time.Sleep(100 * time.Millisecond) {
+		if err := db.bun.NewRaw("SELECT n_mod_since_analyze FROM pg_stat_user_tables WHERE relname = 'stats_probe'").Scan(ctx, &modified); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if modified < 2*bulkCells {
+		t.Fatalf("the statistics system reports %d changed rows, want %d", modified, 2*bulkCells)
+	}
+	refreshed, err := db.refreshStaleStats(ctx, "stats_probe")
+	if err != nil || !refreshed {
+		t.Fatalf("stale statistics: refreshed %v, %v", refreshed, err)
+	}
+	var analyzed *time.Time
+	if err := db.bun.NewRaw("SELECT last_analyze FROM pg_stat_user_tables WHERE relname = 'stats_probe'").Scan(ctx, &analyzed); err != nil {
+		t.Fatal(err)
+	}
+	for deadline := time.Now().Add(10 * time.Second); analyzed == nil && time.Now().Before(deadline); time.Sleep(100 * time.Millisecond) {
+		if err := db.bun.NewRaw("SELECT last_analyze FROM pg_stat_user_tables WHERE relname = 'stats_probe'").Scan(ctx, &analyzed); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if analyzed == nil {
+		t.Fatal("the table was not analyzed")
+	}
+	if refreshed, err := db.refreshStaleStats(ctx, "stats_probe"); err != nil || refreshed {
+		t.Fatalf("current statistics refreshed again: %v, %v", refreshed, err)
+	}
+	if refreshed, err := db.RefreshStaleStats(ctx); err != nil || refreshed {
+		t.Fatalf("an empty cell table: refreshed %v, %v", refreshed, err)
+	}
+}

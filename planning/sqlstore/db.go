@@ -253,6 +253,38 @@ func (db *DB) refreshCellStats(cells int64) {
 	}()
 }
 
+// RefreshStaleStats brings PostgreSQL's statistics of the cell table up to
+// date at start-up when a tenth or more of its rows changed since they were
+// last gathered: a server killed right after a bulk write never ran the
+// refresh that write started (refreshCellStats), and until autovacuum gets
+// there the planner may pick plans that take seconds instead of
+// milliseconds. It reports whether it refreshed them; SQLite has nothing to
+// refresh.
+func (db *DB) RefreshStaleStats(ctx context.Context) (bool, error) {
+	if db.dialect != Postgres {
+		return false, nil
+	}
+	return db.refreshStaleStats(ctx, "target_cells")
+}
+
+func (db *DB) refreshStaleStats(ctx context.Context, table string) (bool, error) {
+	var live, modified int64
+	err := db.bun.NewRaw("SELECT n_live_tup, n_mod_since_analyze FROM pg_stat_user_tables WHERE relname = ?", table).
+		Scan(ctx, &live, &modified)
+	if errors.Is(err, sql.ErrNoRows) {
+		return false, nil
+	} else if err != nil {
+		return false, db.mapError(err)
+	}
+	if modified < bulkCells || modified*10 < live {
+		return false, nil
+	}
+	if _, err := db.bun.ExecContext(ctx, "ANALYZE ?", bun.Ident(table)); err != nil {
+		return false, db.mapError(err)
+	}
+	return true, nil
+}
+
 type ambientKey struct{}
 
 func ambientFrom(ctx context.Context) *ambient {
