@@ -15,14 +15,7 @@ import (
 // HTTP, each step with the token of the role that takes it.
 func TestPlanningCycle(t *testing.T) {
 	apitest.ForEachDB(t, func(t *testing.T, env *apitest.Env) {
-		call := func(user, method, path string, body any, want int) *apitest.Response {
-			t.Helper()
-			r := env.Request(method, path, apitest.Token(user), body, nil)
-			if r.Status != want {
-				t.Fatalf("%s %s as %s: %d, want %d: %s", method, path, user, r.Status, want, r.Body)
-			}
-			return r
-		}
+		call := env.Caller(t)
 		// 1. The strategy office opens the round.
 		round := openDemoRound(t, env, "FY2027")
 		v1 := *round.WorkingVersionID

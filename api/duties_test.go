@@ -15,14 +15,7 @@ import (
 // problem that says why.
 func TestSeparationOfDutiesOverHTTP(t *testing.T) {
 	apitest.ForEachDB(t, func(t *testing.T, env *apitest.Env) {
-		call := func(user, method, path string, body any, want int) *apitest.Response {
-			t.Helper()
-			r := env.Request(method, path, apitest.Token(user), body, nil)
-			if r.Status != want {
-				t.Fatalf("%s %s as %s: %d, want %d: %s", method, path, user, r.Status, want, r.Body)
-			}
-			return r
-		}
+		call := env.Caller(t)
 		round := openDemoRound(t, env, "FY2027")
 		if round.SeparationOfDuties != "version" {
 			t.Fatalf("default level %q", round.SeparationOfDuties)

@@ -15,14 +15,7 @@ import (
 // them where it stands.
 func TestForbiddenBeforeConflict(t *testing.T) {
 	apitest.ForEachDB(t, func(t *testing.T, env *apitest.Env) {
-		call := func(user, method, path string, body any, want int) *apitest.Response {
-			t.Helper()
-			r := env.Request(method, path, apitest.Token(user), body, nil)
-			if r.Status != want {
-				t.Fatalf("%s %s as %s: %d, want %d: %s", method, path, user, r.Status, want, r.Body)
-			}
-			return r
-		}
+		call := env.Caller(t)
 		round := openDemoRound(t, env, "FY2027")
 		vid, rid := *round.WorkingVersionID, round.ID
 		if st, _, body := cascadeRevenue(t, env, "pm-industry", vid, "POS", "1200000.00", false); st != 201 {

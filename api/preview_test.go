@@ -16,14 +16,7 @@ import (
 // nothing, and the decision made afterwards does what the preview said.
 func TestDecisionPreview(t *testing.T) {
 	apitest.ForEachDB(t, func(t *testing.T, env *apitest.Env) {
-		call := func(user, method, path string, body any, want int) *apitest.Response {
-			t.Helper()
-			r := env.Request(method, path, apitest.Token(user), body, nil)
-			if r.Status != want {
-				t.Fatalf("%s %s as %s: %d, want %d: %s", method, path, user, r.Status, want, r.Body)
-			}
-			return r
-		}
+		call := env.Caller(t)
 		round := openDemoRound(t, env, "PREVIEW")
 		vid := *round.WorkingVersionID
 		// No buffer, so raising the parent is allowed.

@@ -12,14 +12,7 @@ import (
 // person's "my work" shows at every step, and what it must not show.
 func TestMyTasks(t *testing.T) {
 	apitest.ForEachDB(t, func(t *testing.T, env *apitest.Env) {
-		call := func(user, method, path string, body any, want int) *apitest.Response {
-			t.Helper()
-			r := env.Request(method, path, apitest.Token(user), body, nil)
-			if r.Status != want {
-				t.Fatalf("%s %s as %s: %d, want %d: %s", method, path, user, r.Status, want, r.Body)
-			}
-			return r
-		}
+		call := env.Caller(t)
 		tasks := func(user string) []api.Task {
 			t.Helper()
 			var l api.TaskList

@@ -148,6 +148,20 @@ func (e *Env) Do(method, path, token string, body any) (int, http.Header, []byte
 }
 
 // Request is Do with extra request headers, returning a Response.
+// Caller returns a function that sends one request as a demo user (by
+// username) and fails t unless the status is want, for tests that walk
+// through a scenario step by step.
+func (e *Env) Caller(t testing.TB) func(user, method, path string, body any, want int) *Response {
+	return func(user, method, path string, body any, want int) *Response {
+		t.Helper()
+		r := e.Request(method, path, Token(user), body, nil)
+		if r.Status != want {
+			t.Fatalf("%s %s as %s: %d, want %d: %s", method, path, user, r.Status, want, r.Body)
+		}
+		return r
+	}
+}
+
 func (e *Env) Request(method, path, token string, body any, headers map[string]string) *Response {
 	e.T.Helper()
 	var rd io.Reader
