@@ -55,8 +55,10 @@ func (s *IdempotencyService) Do(ctx context.Context, key, fingerprint string, fn
 		return stored, stored != nil, err
 	}
 	var resp, replay []byte
-	amb := &ambient{}
-	err = s.db.inConnTx(ctx, func(conn bun.Conn, tx bun.Tx) error {
+	// fn and the key's record share one ambient transaction (Atomically),
+	// which also runs what fn leaves for after the commit.
+	err = s.db.Atomically(ctx, func(ctx context.Context) error {
+		tx := ambientFrom(ctx).tx
 		resp, replay = nil, nil
 		if s.db.dialect == Postgres {
 			var held bool
@@ -83,9 +85,8 @@ func (s *IdempotencyService) Do(ctx context.Context, key, fingerprint string, fn
 				uid, now.Add(-2*planning.IdempotencyTTL), idemDone, key, idemPending).Exec(ctx); err != nil {
 			return err
 		}
-		amb.conn, amb.tx, amb.after = conn, tx, nil
 		var keep bool
-		resp, keep, err = fn(context.WithValue(ctx, ambientKey{}, amb))
+		resp, keep, err = fn(ctx)
 		if err != nil {
 			return err
 		}
@@ -104,9 +105,6 @@ func (s *IdempotencyService) Do(ctx context.Context, key, fingerprint string, fn
 		return resp, false, nil
 	case err != nil:
 		return nil, false, err
-	}
-	for _, f := range amb.after {
-		f()
 	}
 	return resp, false, nil
 }
