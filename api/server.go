@@ -68,6 +68,9 @@ type Config struct {
 	// Console, when set, is the web console's built assets (index.html and
 	// assets/), served at /.
 	Console fs.FS
+	// TimeZone is the zone PDF target letters state dates and times in,
+	// naming it; nil means UTC.
+	TimeZone *time.Location
 }
 
 // Server is the HTTP API of Cascade: routes, authentication, error mapping,

@@ -335,7 +335,8 @@ func (s *Server) writeLetter(c echo.Context, res *resolver, v *planning.Version,
 	if err := res.loadIDs(nil, lineIDs, r.MeasureIDs); err != nil {
 		return nil, "", err
 	}
-	l := &spreadsheet.Letter{Unit: unit, Round: r, Version: v, Approval: rec, Lines: res.lineIDs, Rows: rows, IssuedAt: time.Now().UTC()}
+	l := &spreadsheet.Letter{Unit: unit, Round: r, Version: v, Approval: rec, Lines: res.lineIDs, Rows: rows, IssuedAt: time.Now().UTC(),
+		Location: s.cfg.TimeZone}
 	for _, mid := range r.MeasureIDs {
 		if m := res.measureOf(mid); m != nil {
 			l.Measures = append(l.Measures, m)

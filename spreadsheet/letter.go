@@ -29,6 +29,9 @@ type Letter struct {
 	// Scorecard is the scorecard of the unit's level, if the round has
 	// one; the PDF letter shows it.
 	Scorecard *planning.Scorecard
+	// Location is the time zone the PDF letter states dates and times in,
+	// with its name; nil means UTC.
+	Location *time.Location
 }
 
 // LetterSheet is the name of the letter's one sheet.

@@ -30,10 +30,6 @@ const (
 	fontCJK   = "droid"
 )
 
-// LetterPDFLocation is the time zone the PDF letter states times in; the
-// server's local zone unless set.
-var LetterPDFLocation = time.Local
-
 // pdfDoc wraps fpdf with text that switches font per script, since no one
 // font here has both Latin and Chinese glyphs.
 type pdfDoc struct {
@@ -194,11 +190,21 @@ func groupDigits(d decimal.Decimal, scale int32) string {
 	return out
 }
 
+// ZoneLabel names a time zone as a letter states it: its IANA name, its
+// abbreviation and its offset from UTC at t, e.g. "Asia/Shanghai (CST,
+// UTC+08:00)".
+func ZoneLabel(loc *time.Location, t time.Time) string {
+	name, _ := t.In(loc).Zone()
+	return fmt.Sprintf("%s (%s, UTC%s)", loc.String(), name, t.In(loc).Format("-07:00"))
+}
+
 // WriteLetterPDF writes the letter as an A4 landscape PDF: the cover text,
 // the unit, round, version and approval record; for each measure the
 // targets by product line and month, then by quarter and year, with
 // totals; the scorecard the unit is assessed on; and signature blocks for
-// the issuer and the recipient. Times are in LetterPDFLocation.
+// the issuer and the recipient. Dates and times are in l.Location (UTC
+// when nil), each with the zone's abbreviation, and the cover names the
+// zone (ZoneLabel).
 func WriteLetterPDF(w io.Writer, l *Letter) error {
 	p := fpdf.New("L", "mm", "A4", "")
 	p.SetMargins(12, 12, 12)
@@ -213,7 +219,7 @@ func WriteLetterPDF(w io.Writer, l *Letter) error {
 	p.SetCreationDate(l.IssuedAt)
 	p.SetModificationDate(l.IssuedAt)
 	d := &pdfDoc{Fpdf: p, size: 9}
-	loc := LetterPDFLocation
+	loc := l.Location
 	if loc == nil {
 		loc = time.UTC
 	}
@@ -274,7 +280,8 @@ func WriteLetterPDF(w io.Writer, l *Letter) error {
 		}
 	}
 	issued := l.IssuedAt
-	head = append(head, [2]string{"Issued 下达", fmt.Sprintf("%s to %s", when(&issued), l.IssuedTo)})
+	head = append(head, [2]string{"Issued 下达", fmt.Sprintf("%s to %s", when(&issued), l.IssuedTo)},
+		[2]string{"Time zone 时区", ZoneLabel(loc, issued)})
 	d.size = 8
 	for _, h := range head {
 		d.cell(30, 3.9, h[0], "L", false, false)

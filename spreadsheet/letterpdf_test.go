@@ -149,3 +149,52 @@ func BenchmarkWriteLetterPDF(b *testing.B) {
 		}
 	}
 }
+
+// TestLetterPDFTimeZone checks that the letter states its times in the
+// configured zone, naming it: 09:30 UTC is 17:30 in Shanghai, and UTC is
+// the default.
+func TestLetterPDFTimeZone(t *testing.T) {
+	if _, err := exec.LookPath("pdftotext"); err != nil {
+		t.Skip("SKIPPED: pdftotext is not installed (apt-get install poppler-utils): the letter's text is not checked")
+	}
+	shanghai, err := time.LoadLocation("Asia/Shanghai")
+	if err != nil {
+		t.Fatal(err)
+	}
+	cases := []struct {
+		name      string
+		loc       *time.Location
+		want, not []string
+	}{
+		{"Asia/Shanghai", shanghai, []string{"2027-03-20 17:30 CST", "Asia/Shanghai (CST, UTC+08:00)"}, []string{"09:30"}},
+		{"default UTC", nil, []string{"2027-03-20 09:30 UTC", "UTC (UTC, UTC+00:00)"}, []string{"17:30"}},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			l := fullBranchLetter(3)
+			l.Location = tc.loc
+			var buf bytes.Buffer
+			if err := spreadsheet.WriteLetterPDF(&buf, l); err != nil {
+				t.Fatal(err)
+			}
+			file := filepath.Join(t.TempDir(), "letter.pdf")
+			if err := os.WriteFile(file, buf.Bytes(), 0o600); err != nil {
+				t.Fatal(err)
+			}
+			out, err := exec.Command("pdftotext", "-layout", file, "-").CombinedOutput()
+			if err != nil {
+				t.Fatalf("pdftotext: %v %s", err, out)
+			}
+			for _, w := range tc.want {
+				if !strings.Contains(string(out), w) {
+					t.Errorf("the letter lacks %q", w)
+				}
+			}
+			for _, w := range tc.not {
+				if strings.Contains(string(out), w) {
+					t.Errorf("the letter states %q, a time in another zone", w)
+				}
+			}
+		})
+	}
+}

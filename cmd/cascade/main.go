@@ -27,6 +27,9 @@ import (
 	"runtime/debug"
 	"strings"
 	"syscall"
+	// The IANA zone database is built in, so CASCADE_TIME_ZONE names the
+	// same zones on every machine.
+	_ "time/tzdata"
 )
 
 // Version is the build's version, set with -ldflags "-X main.Version=…";

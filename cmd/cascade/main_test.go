@@ -243,6 +243,8 @@ func TestEnvSettings(t *testing.T) {
 		{"CASCADE_BODY_LIMIT", "10MB", []string{"serve"}, 2, "CASCADE_BODY_LIMIT"},
 		{"CASCADE_SHUTDOWN_TIMEOUT", "soon", []string{"serve"}, 2, "CASCADE_SHUTDOWN_TIMEOUT"},
 		{"CASCADE_AUTH_FAILURE_RATE", "many", []string{"serve"}, 2, "CASCADE_AUTH_FAILURE_RATE"},
+		{"CASCADE_TIME_ZONE", "Mars/Olympus_Mons", []string{"serve"}, 2, "CASCADE_TIME_ZONE"},
+		{"CASCADE_TIME_ZONE", "Local", []string{"serve"}, 2, "CASCADE_TIME_ZONE"},
 		// A good value is taken; the command line wins over the variable.
 		{"CASCADE_BASE_URL", "https://env.example.com", []string{"openapi"}, 0, `"url": "https://env.example.com/api/v1"`},
 		{"CASCADE_BASE_URL", "https://env.example.com", []string{"openapi", "--base-url", "https://flag.example.com"}, 0, `"url": "https://flag.example.com/api/v1"`},

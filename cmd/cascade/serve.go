@@ -37,6 +37,9 @@ type Config struct {
 	// TrustProxyHeaders takes the client address from X-Forwarded-For,
 	// for servers behind a load balancer that sets it.
 	TrustProxyHeaders bool
+	// TimeZone is the IANA time zone PDF target letters state dates and
+	// times in; nil means UTC.
+	TimeZone *time.Location
 }
 
 // Main is the running service: the database, the HTTP server and its
@@ -100,7 +103,8 @@ func (m *Main) Run(ctx context.Context) (err error) {
 		demoUsers = res.Users
 	}
 	handler := api.NewServer(api.Config{Version: Version, BodyLimit: m.Config.BodyLimit, BaseURL: m.Config.BaseURL, DB: m.db.SQLDB(), Console: web.Assets(),
-		AuthFailureRate: m.Config.AuthFailureRate, AuthFailureBurst: int(10 * m.Config.AuthFailureRate), TrustProxyHeaders: m.Config.TrustProxyHeaders}, svcs, m.Logger)
+		AuthFailureRate: m.Config.AuthFailureRate, AuthFailureBurst: int(10 * m.Config.AuthFailureRate), TrustProxyHeaders: m.Config.TrustProxyHeaders,
+		TimeZone: m.Config.TimeZone}, svcs, m.Logger)
 	if m.listener, err = net.Listen("tcp", m.Config.Addr); err != nil {
 		return err
 	}
@@ -189,6 +193,21 @@ func (m *Main) Close() error {
 	return err
 }
 
+// loadZone resolves an IANA time zone name from the zone database built
+// into the binary (time/tzdata), so a name is known or unknown the same
+// way on every machine. "Local" is refused: it would depend on the
+// machine after all.
+func loadZone(name string) (*time.Location, error) {
+	if name == "" || name == "Local" {
+		return nil, fmt.Errorf("want an IANA time zone name such as Asia/Shanghai or UTC")
+	}
+	loc, err := time.LoadLocation(name)
+	if err != nil {
+		return nil, fmt.Errorf("unknown time zone %q: want an IANA name such as Asia/Shanghai", name)
+	}
+	return loc, nil
+}
+
 func newLogger(w io.Writer, format string, level slog.Level) *slog.Logger {
 	opts := &slog.HandlerOptions{Level: level}
 	if format == "json" {
@@ -214,6 +233,12 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		"failed authentications per second one client address may cause (bursts of 10×) before its requests get 429; negative: no limit (env CASCADE_AUTH_FAILURE_RATE)")
 	fs.BoolVar(&m.Config.TrustProxyHeaders, "trust-proxy-headers", false,
 		"take the client address from X-Forwarded-For, behind a load balancer that sets it (env CASCADE_TRUST_PROXY_HEADERS)")
+	fs.Func("time-zone", "IANA time zone PDF target letters state dates and times in, e.g. Asia/Shanghai; default UTC (env CASCADE_TIME_ZONE)",
+		func(s string) error {
+			loc, err := loadZone(s)
+			m.Config.TimeZone = loc
+			return err
+		})
 	if err := parse(fs, args); err != nil {
 		return err
 	}
