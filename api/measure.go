@@ -1,8 +1,11 @@
 package api
 
 import (
+	"context"
 	"net/http"
 	"time"
+
+	"github.com/shopspring/decimal"
 
 	"github.com/labstack/echo/v4"
 
@@ -15,14 +18,35 @@ type Measure struct {
 	Code      string `json:"code" example:"revenue"`
 	Name      string `json:"name" example:"Revenue"`
 	NameLocal string `json:"name_local" example:"销售收入"`
-	// Unit is an ISO 4217 currency code or "count".
+	// Unit is an ISO 4217 currency code, "count", "percent" or "points".
 	Unit string `json:"unit" example:"CNY"`
 	// Scale is the number of decimal places amounts are kept at.
-	Scale     int32     `json:"scale" example:"2"`
-	Active    bool      `json:"active" example:"true"`
-	Revision  int64     `json:"revision" example:"1"`
-	CreatedAt time.Time `json:"created_at"`
-	UpdatedAt time.Time `json:"updated_at"`
+	Scale int32 `json:"scale" example:"2"`
+	// Kind is amount (money, counts, rates, scores) or rating (a manager's
+	// judgement on the declared scale in rating).
+	Kind string `json:"kind" example:"amount" enums:"amount,rating"`
+	// Aggregation is how values combine over periods, product lines and
+	// the org tree: sum; weighted_average (by weight_measure); last_value
+	// (at period end); none (not aggregated). Only sum measures are
+	// cascaded by allocation and must add up from children to parent.
+	Aggregation string `json:"aggregation" example:"sum" enums:"sum,weighted_average,last_value,none"`
+	// WeightMeasure is the code of the additive measure a weighted average
+	// is weighted by; null for other aggregations.
+	WeightMeasure *string `json:"weight_measure" example:"revenue"`
+	// Rating is a rating measure's scale; null for amounts.
+	Rating    *RatingScale `json:"rating"`
+	Active    bool         `json:"active" example:"true"`
+	Revision  int64        `json:"revision" example:"1"`
+	CreatedAt time.Time    `json:"created_at"`
+	UpdatedAt time.Time    `json:"updated_at"`
+}
+
+// RatingScale is a rating's declared scale: values from min to max in
+// steps of step, at the measure's scale.
+type RatingScale struct {
+	Min  string `json:"min" validate:"required" example:"1"`
+	Max  string `json:"max" validate:"required" example:"5"`
+	Step string `json:"step" validate:"required" example:"0.5"`
 }
 
 // MeasurePage is one page of measures.
@@ -38,27 +62,117 @@ type MeasureCreate struct {
 	NameLocal string `json:"name_local" example:"经营利润"`
 	Unit      string `json:"unit" validate:"required" example:"CNY"`
 	Scale     int32  `json:"scale" example:"2" minimum:"0" maximum:"6"`
+	// Kind is amount (the default) or rating.
+	Kind string `json:"kind" example:"amount" enums:"amount,rating"`
+	// Aggregation defaults to sum (none for a rating).
+	Aggregation string `json:"aggregation" example:"sum" enums:"sum,weighted_average,last_value,none"`
+	// WeightMeasure names the weight of a weighted_average, by code.
+	WeightMeasure *string `json:"weight_measure" example:"revenue"`
+	// Rating is required for a rating measure.
+	Rating *RatingScale `json:"rating"`
 }
 
-// MeasurePatch is the body of PATCH /measures/{id}. The unit and scale never
-// change: amounts already stored are kept at them.
+// MeasurePatch is the body of PATCH /measures/{id}. The unit, scale, kind
+// and rating scale never change: amounts already stored are kept at them.
+// The aggregation and weight measure may: they say how values are read.
+// Leaving weighted_average drops the weight measure.
 type MeasurePatch struct {
-	Name      *string `json:"name" example:"Revenue"`
-	NameLocal *string `json:"name_local" example:"销售收入"`
-	Active    *bool   `json:"active" example:"true"`
+	Name          *string `json:"name" example:"Revenue"`
+	NameLocal     *string `json:"name_local" example:"销售收入"`
+	Active        *bool   `json:"active" example:"true"`
+	Aggregation   *string `json:"aggregation" example:"weighted_average" enums:"sum,weighted_average,last_value,none"`
+	WeightMeasure *string `json:"weight_measure" example:"revenue"`
 }
 
 func fromDomainMeasure(m *planning.Measure) Measure {
-	return Measure{ID: m.ID, Code: m.Code, Name: m.Name, NameLocal: m.NameLocal, Unit: m.Unit, Scale: m.Scale,
+	out := Measure{ID: m.ID, Code: m.Code, Name: m.Name, NameLocal: m.NameLocal, Unit: m.Unit, Scale: m.Scale,
+		Kind: string(m.Kind), Aggregation: string(m.Agg()),
 		Active: m.Active, Revision: m.Revision, CreatedAt: m.CreatedAt.UTC(), UpdatedAt: m.UpdatedAt.UTC()}
+	if out.Kind == "" {
+		out.Kind = string(planning.MeasureAmount)
+	}
+	if m.WeightMeasureID != nil {
+		code := m.WeightMeasureCode
+		out.WeightMeasure = &code
+	}
+	if r := m.Rating; r != nil {
+		out.Rating = &RatingScale{Min: r.Min.StringFixed(m.Scale), Max: r.Max.StringFixed(m.Scale), Step: r.Step.StringFixed(m.Scale)}
+	}
+	return out
 }
 
-func (r MeasureCreate) toDomain() *planning.Measure {
-	return &planning.Measure{Code: r.Code, Name: r.Name, NameLocal: r.NameLocal, Unit: r.Unit, Scale: r.Scale, Active: true}
+// weightMeasureID translates a weight measure's code (422 on the field
+// weight_measure when unknown).
+func (s *Server) weightMeasureID(ctx context.Context, code string) (*int64, error) {
+	ms, _, err := s.svcs.Measures.FindMeasures(ctx, planning.MeasureFilter{Code: code, Page: planning.PageRequest{Limit: 1}})
+	if err != nil {
+		return nil, err
+	}
+	if len(ms) == 0 {
+		return nil, invalidField("weight_measure", "no measure has the code %q", code)
+	}
+	return &ms[0].ID, nil
 }
 
-func (r MeasurePatch) toDomain(ifMatch *int64) planning.MeasureUpdate {
-	return planning.MeasureUpdate{Name: r.Name, NameLocal: r.NameLocal, Active: r.Active, IfMatch: ifMatch}
+func invalidField(field, format string, args ...any) error {
+	var v planning.Validation
+	v.Add(field, format, args...)
+	return v.Err()
+}
+
+func (s *Server) measureFromCreate(ctx context.Context, r MeasureCreate) (*planning.Measure, error) {
+	m := &planning.Measure{Code: r.Code, Name: r.Name, NameLocal: r.NameLocal, Unit: r.Unit, Scale: r.Scale, Active: true,
+		Kind: planning.MeasureKind(r.Kind), Aggregation: planning.Aggregation(r.Aggregation)}
+	if m.Kind == "" {
+		m.Kind = planning.MeasureAmount
+	}
+	if m.Aggregation == "" {
+		m.Aggregation = planning.AggSum
+		if m.Kind == planning.MeasureRating {
+			m.Aggregation = planning.AggNone
+		}
+	}
+	var v planning.Validation
+	if r.Rating != nil {
+		num := func(f, s string) decimal.Decimal {
+			d, err := planning.ParseAmount(s, planning.MaxScale)
+			if err != nil {
+				v.Add("rating."+f, "%v", err)
+			}
+			return d
+		}
+		m.Rating = &planning.RatingScale{Min: num("min", r.Rating.Min), Max: num("max", r.Rating.Max), Step: num("step", r.Rating.Step)}
+	}
+	if err := v.Err(); err != nil {
+		return nil, err
+	}
+	if r.WeightMeasure != nil {
+		id, err := s.weightMeasureID(ctx, *r.WeightMeasure)
+		if err != nil {
+			return nil, err
+		}
+		m.WeightMeasureID, m.WeightMeasureCode = id, *r.WeightMeasure
+	}
+	return m, nil
+}
+
+func (s *Server) measurePatch(ctx context.Context, r MeasurePatch, ifMatch *int64) (planning.MeasureUpdate, error) {
+	u := planning.MeasureUpdate{Name: r.Name, NameLocal: r.NameLocal, Active: r.Active, IfMatch: ifMatch}
+	if r.Aggregation != nil {
+		a := planning.Aggregation(*r.Aggregation)
+		u.Aggregation = &a
+		if a != planning.AggWeightedAverage && r.WeightMeasure == nil {
+			u.WeightSet = true
+		}
+	}
+	if r.WeightMeasure != nil {
+		id, err := s.weightMeasureID(ctx, *r.WeightMeasure)
+		if err != nil {
+			return u, err
+		}
+		u.WeightSet, u.WeightMeasureID = true, id
+	}
+	return u, nil
 }
 
 // listMeasures godoc
@@ -119,7 +233,10 @@ func (s *Server) createMeasure(c echo.Context) error {
 	if err := decodeJSON(c, &req); err != nil {
 		return err
 	}
-	m := req.toDomain()
+	m, err := s.measureFromCreate(c.Request().Context(), req)
+	if err != nil {
+		return err
+	}
 	if err := s.svcs.Measures.CreateMeasure(c.Request().Context(), m); err != nil {
 		return err
 	}
@@ -187,7 +304,11 @@ func (s *Server) updateMeasure(c echo.Context) error {
 	if err := decodeJSON(c, &req); err != nil {
 		return err
 	}
-	m, err := s.svcs.Measures.UpdateMeasure(c.Request().Context(), id, req.toDomain(rev))
+	upd, err := s.measurePatch(c.Request().Context(), req, rev)
+	if err != nil {
+		return err
+	}
+	m, err := s.svcs.Measures.UpdateMeasure(c.Request().Context(), id, upd)
 	if err != nil {
 		return err
 	}

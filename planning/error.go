@@ -88,6 +88,9 @@ type Validation struct {
 	fields []FieldError
 }
 
+// Fields returns the problems recorded so far.
+func (v *Validation) Fields() []FieldError { return v.fields }
+
 // Add records a problem with one field.
 func (v *Validation) Add(field, format string, args ...any) {
 	v.fields = append(v.fields, FieldError{Field: field, Message: fmt.Sprintf(format, args...)})

@@ -145,8 +145,6 @@ func checkActualRows(rep *planning.ActualImportReport, rows []planning.ActualInp
 			problem("org_unit", r.OrgUnit, "no org unit has this code")
 		case !u.Active:
 			problem("org_unit", r.OrgUnit, "the org unit is inactive")
-		case u.Children > 0:
-			problem("org_unit", r.OrgUnit, "is not a leaf of the org tree: actuals are imported for units without children (such as teams) and roll up to their parents")
 		default:
 			k.OrgUnitID = u.ID
 		}
@@ -160,6 +158,7 @@ func checkActualRows(rep *planning.ActualImportReport, rows []planning.ActualInp
 		}
 		var scale int32 = planning.MaxScale
 		scaleKnown := false
+		var measure *planning.Measure
 		switch m := md.measures[r.Measure]; {
 		case r.Measure == "":
 			problem("measure", "", "is required")
@@ -172,6 +171,13 @@ func checkActualRows(rep *planning.ActualImportReport, rows []planning.ActualInp
 		default:
 			k.MeasureID, scale, scaleKnown = m.ID, m.Scale, true
 			scales[m.ID] = m.Scale
+			measure = m.toDomain()
+		}
+		// Actuals that roll up are kept at the leaves; a measure that is
+		// not aggregated (a rating of a branch's manager) belongs to the
+		// unit it is given for, at any level.
+		if u := md.units[r.OrgUnit]; u != nil && u.Active && u.Children > 0 && (measure == nil || measure.Agg().RollsUp()) {
+			problem("org_unit", r.OrgUnit, "is not a leaf of the org tree: actuals are imported for units without children (such as teams) and roll up to their parents")
 		}
 		if _, err := planning.ParseMonth(r.Month); err != nil {
 			problem("month", r.Month, "%s", err)
@@ -192,6 +198,12 @@ func checkActualRows(rep *planning.ActualImportReport, rows []planning.ActualInp
 			problem("amount", r.Amount, "%s", err)
 		} else if !scaleKnown {
 			bad = true
+		} else if measure != nil {
+			var v planning.Validation
+			measure.CheckValue(&v, "amount", amount)
+			for _, e := range v.Fields() {
+				problem("amount", r.Amount, "%s", e.Message)
+			}
 		}
 		if bad {
 			continue

@@ -108,6 +108,38 @@ func (s *AttainmentService) attain(ctx context.Context, a *planning.Actor, q att
 	if err != nil {
 		return nil, err
 	}
+	// Measures that add up are summed by the database; the others are
+	// aggregated here, each by its rule, from their cells.
+	kinds, err := s.db.measureKinds(ctx, q.measures)
+	if err != nil {
+		return nil, err
+	}
+	var others []int64
+	summed := q.measures[:0:0]
+	for _, id := range q.measures {
+		if kinds[id].IsSum() {
+			summed = append(summed, id)
+		} else {
+			others = append(others, id)
+		}
+	}
+	totals := map[seriesKey]*seriesSums{}
+	if len(others) > 0 {
+		oq := q
+		oq.measures = others
+		if err := s.attainOthers(ctx, a, oq, r, rep, kinds, sums, totals); err != nil {
+			return nil, err
+		}
+	}
+	q.measures = summed
+	if len(summed) == 0 {
+		rows, err := s.db.attainmentRows(ctx, sums, totals, kinds, scales, q.period)
+		if err != nil {
+			return nil, err
+		}
+		rep.Rows = rows
+		return rep, nil
+	}
 
 	// The targets: each unit's own cells.
 	where, args, err := s.db.orgSetSQL(ctx, a, q.orgUnitID, q.subtree, "ou")
@@ -146,7 +178,7 @@ func (s *AttainmentService) attain(ctx context.Context, a *planning.Actor, q att
 		return nil, err
 	}
 
-	rows, err := s.db.attainmentRows(ctx, sums, scales, q.period)
+	rows, err := s.db.attainmentRows(ctx, sums, totals, kinds, scales, q.period)
 	if err != nil {
 		return nil, err
 	}
@@ -210,13 +242,19 @@ func (db *DB) measureScales(ctx context.Context, ids []int64) (map[int64]int32, 
 	return out, nil
 }
 
-// attainmentRows labels the sums, adds the totals over product lines and
-// computes gaps, percentages and run rates.
-func (db *DB) attainmentRows(ctx context.Context, sums map[seriesKey]*seriesSums, scales map[int64]int32, period int) ([]planning.AttainmentRow, error) {
+// attainmentRows labels the sums, adds the totals over product lines of
+// the measures that add up (totals holds those of the others, aggregated by
+// their rules) and computes gaps, percentages and run rates.
+func (db *DB) attainmentRows(ctx context.Context, sums, totals map[seriesKey]*seriesSums, kinds map[int64]*planning.Measure, scales map[int64]int32, period int) ([]planning.AttainmentRow, error) {
 	var unitIDs, lineIDs, measureIDs []int64
-	totals := map[seriesKey]*seriesSums{}
+	for k := range totals {
+		unitIDs, measureIDs = append(unitIDs, k.unit), append(measureIDs, k.measure)
+	}
 	for k, x := range sums {
 		unitIDs, lineIDs, measureIDs = append(unitIDs, k.unit), append(lineIDs, k.line), append(measureIDs, k.measure)
+		if !kinds[k.measure].IsSum() {
+			continue
+		}
 		tk := seriesKey{unit: k.unit, measure: k.measure}
 		t, ok := totals[tk]
 		if !ok {
@@ -265,6 +303,10 @@ func (db *DB) attainmentRows(ctx context.Context, sums map[seriesKey]*seriesSums
 			Scale: scale, Target: x.target, Actual: x.actual, Gap: x.actual.Sub(x.target), YearTarget: x.yearTarget, YTDActual: x.ytd}
 		row.Pct = planning.AttainmentPct(x.actual, x.target)
 		row.RunRate = planning.RunRate(x.ytd, period, scale)
+		if !kinds[k.measure].IsSum() {
+			// A rate, a level or a rating to date projects as itself.
+			row.RunRate = x.ytd
+		}
 		row.RunRatePct = planning.AttainmentPct(row.RunRate, x.yearTarget)
 		out = append(out, row)
 	}

@@ -58,6 +58,8 @@ func (s *TargetService) FindInconsistencies(ctx context.Context, versionID int64
 
 // findInconsistencies is FindInconsistencies in idb (a transaction that
 // sees its own writes), keeping only the groups keep accepts (all if nil).
+// Only measures that add up (aggregation sum) are checked: a market share
+// or a rating is set per unit, and its children need not add up to it.
 func (s *TargetService) findInconsistencies(ctx context.Context, idb bun.IDB, versionID int64, page planning.PageRequest, keep func(planning.CellKey) bool) ([]planning.Inconsistency, string, error) {
 	a, err := planning.RequireActor(ctx)
 	if err != nil {
@@ -89,7 +91,8 @@ func (s *TargetService) findInconsistencies(ctx context.Context, idb bun.IDB, ve
 		     AND p.product_line_id = g.product_line_id AND p.measure_id = g.measure_id AND p.period = g.period
 		LEFT JOIN allocation_buffers AS b ON b.version_id = ? AND b.org_unit_id = g.parent_id
 		     AND b.product_line_id = g.product_line_id AND b.measure_id = g.measure_id
-		WHERE (p.amount IS NULL OR b.buffer IS NOT NULL OR g.children <> ` + s.db.minorUnits("p.amount") + `)` + scope + `
+		WHERE m.aggregation = 'sum'
+		  AND (p.amount IS NULL OR b.buffer IS NOT NULL OR g.children <> ` + s.db.minorUnits("p.amount") + `)` + scope + `
 		ORDER BY g.parent_id, g.product_line_id, g.measure_id, g.period`
 	args := append([]any{versionID, versionID, versionID}, scopeArgs...)
 	var groups []groupRow

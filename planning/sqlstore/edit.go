@@ -18,8 +18,10 @@ type writeChecker struct {
 	actor    *planning.Actor
 	round    *planning.Round
 	measures map[int64]*measureRow
-	lines    map[int64]*productLineRow
-	units    map[int64]*orgUnitRow
+	// kinds are the measures as the domain sees them, to check values.
+	kinds map[int64]*planning.Measure
+	lines map[int64]*productLineRow
+	units map[int64]*orgUnitRow
 }
 
 func (db *DB) newWriteChecker(ctx context.Context, idb bun.IDB, a *planning.Actor, r *planning.Round, unitIDs, lineIDs []int64) (*writeChecker, error) {
@@ -29,8 +31,10 @@ func (db *DB) newWriteChecker(ctx context.Context, idb bun.IDB, a *planning.Acto
 		if err := idb.NewSelect().Model(&ms).Where("id IN (?)", bun.In(r.MeasureIDs)).Scan(ctx); err != nil {
 			return nil, err
 		}
+		w.kinds = make(map[int64]*planning.Measure, len(ms))
 		for i := range ms {
 			w.measures[ms[i].ID] = &ms[i]
+			w.kinds[ms[i].ID] = ms[i].toDomain()
 		}
 	}
 	if len(lineIDs) > 0 {
@@ -218,7 +222,7 @@ func (s *TargetService) editCellsIn(ctx context.Context, tx bun.Tx, a *planning.
 			return nil, err
 		}
 		if m := w.checkMeasure(&val, f+".measure", e.MeasureID); m != nil {
-			checkAmount(&val, f+".amount", e.Amount, m.Scale)
+			w.kinds[m.ID].CheckValue(&val, f+".amount", e.Amount)
 		}
 		if e.Period < 1 || e.Period > 12 {
 			val.Add(f+".period", "must be a month of the round's fiscal year")

@@ -32,6 +32,9 @@ func (s *TargetService) resolve(ctx context.Context, idb bun.IDB, a *planning.Ac
 	}
 	var val planning.Validation
 	m := w.checkMeasure(&val, "measure", req.MeasureID)
+	if m != nil && m.Aggregation != string(planning.AggSum) {
+		val.Add("measure", "%s is a %s measure: only amounts that add up (aggregation sum) are cascaded; set rates, scores and ratings per unit with PUT /versions/{id}/targets", m.Code, m.Aggregation)
+	}
 	if err := val.Err(); err != nil {
 		return nil, err
 	}

@@ -147,13 +147,20 @@ func (s *TargetService) FindGrid(ctx context.Context, f planning.GridFilter) ([]
 		return nil, "", s.db.mapError(err)
 	}
 	out, next, err := buildGrid(rows, r, f.Grain, from, to, f.Page.Size())
-	return out, next, err
+	if err != nil {
+		return nil, "", err
+	}
+	if err := s.db.rollupKinds(ctx, v.ID, rows, out, f.Grain, from, to); err != nil {
+		return nil, "", err
+	}
+	return out, next, nil
 }
 
 // buildGrid turns series, each one org unit's months of one line and
 // measure as "period:amount,…" in Amount, into grid rows: it fills missing
 // months with zero and rolls them up to the grain. Rollups are exact
-// decimal sums.
+// decimal sums; rollupKinds then redoes those of measures that do not add
+// up by their own rules.
 func buildGrid(series []cellRow, r *planning.Round, grain planning.Grain, from, to, size int) ([]planning.GridRow, string, error) {
 	out := make([]planning.GridRow, 0, min(len(series), size))
 	// The period labels, once per read rather than once per row.

@@ -1,0 +1,229 @@
+package sqlstore_test
+
+import (
+	"errors"
+	"testing"
+
+	"github.com/cascade-planning/cascade/planning"
+)
+
+// kindsFixture is a round planning revenue, a market share weighted by
+// revenue, a customer count taken at period end and a rating of the
+// branch's customer plans (1 to 5 in steps of 0.5), with these cells in
+// the first quarter (April to June 2027):
+//
+// Targets: B-SH-KA POS revenue 100, 300, 100 and share 10.00, 20.00,
+// 30.00; B-SH POS revenue 500 and share 25.00 each month (its teams' need
+// not add up to it);
+// B-SH-KA POS customers 5, 7, (none); B-SH POS plan rating 4.0 in June.
+//
+// Actuals: B-SH-KA POS revenue 100, 100, 200 and share 12.00, 18.00,
+// 30.00; B-SH-CH POS revenue 300 in June and share 40.00 in June;
+// B-SH-KA POS customers 6, 8; B-SH POS plan rating 3.5 in June (a rating
+// belongs to the branch itself, not to a leaf).
+func kindsFixture(t *testing.T, e *env) (*roundEnv, map[string]*planning.Measure) {
+	t.Helper()
+	ctx := e.as("strategy")
+	re := openRound(t, e)
+	ms := map[string]*planning.Measure{"revenue": re.revenue}
+	for _, m := range []*planning.Measure{
+		{Code: "t_share", Name: "Market share", Unit: "percent", Scale: 2, Aggregation: planning.AggWeightedAverage, WeightMeasureID: &re.revenue.ID},
+		{Code: "t_customers", Name: "Customers", Unit: "count", Scale: 0, Aggregation: planning.AggLastValue},
+		{Code: "t_plans", Name: "Quality of customer plans", Unit: "points", Scale: 1, Kind: planning.MeasureRating, Aggregation: planning.AggNone,
+			Rating: &planning.RatingScale{Min: dec("1"), Max: dec("5"), Step: dec("0.5")}},
+	} {
+		if err := e.svcs.Measures.CreateMeasure(ctx, m); err != nil {
+			t.Fatalf("create %s: %v", m.Code, err)
+		}
+		ms[m.Code] = m
+	}
+	ids := []int64{re.revenue.ID, ms["t_share"].ID, ms["t_customers"].ID, ms["t_plans"].ID}
+	r := &planning.Round{Code: "FY2027K", Name: "Kinds", FiscalYear: 2027, FirstMonth: 4, MeasureIDs: ids}
+	if err := e.svcs.Rounds.CreateRound(ctx, r); err != nil {
+		t.Fatal(err)
+	}
+	r, err := e.svcs.Rounds.TransitionRound(ctx, r.ID, planning.RoundOpen, "go", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	re.round = r
+	var edits []planning.CellEdit
+	set := func(unit, line, measure string, p int, amount string) {
+		edits = append(edits, planning.CellEdit{CellKey: planning.CellKey{OrgUnitID: re.unitID(unit), ProductLineID: re.lines[line].ID,
+			MeasureID: ms[measure].ID, Period: p}, Amount: dec(amount)})
+	}
+	for p, v := range []string{"100.00", "300.00", "100.00"} {
+		set("B-SH-KA", "POS", "revenue", p+1, v)
+		set("B-SH", "POS", "revenue", p+1, "500.00")
+	}
+	for p, v := range []string{"10.00", "20.00", "30.00"} {
+		set("B-SH-KA", "POS", "t_share", p+1, v)
+		set("B-SH", "POS", "t_share", p+1, "25.00")
+	}
+	set("B-SH-KA", "POS", "t_customers", 1, "5")
+	set("B-SH-KA", "POS", "t_customers", 2, "7")
+	set("B-SH", "POS", "t_plans", 3, "4.0")
+	if _, err := e.svcs.Targets.EditCells(ctx, *r.WorkingVersionID, edits, nil); err != nil {
+		t.Fatal(err)
+	}
+	file := rows(
+		"B-SH-KA,POS,revenue,2027-04,100.00", "B-SH-KA,POS,revenue,2027-05,100.00", "B-SH-KA,POS,revenue,2027-06,200.00",
+		"B-SH-KA,POS,t_share,2027-04,12.00", "B-SH-KA,POS,t_share,2027-05,18.00", "B-SH-KA,POS,t_share,2027-06,30.00",
+		"B-SH-CH,POS,revenue,2027-06,300.00", "B-SH-CH,POS,t_share,2027-06,40.00",
+		"B-SH-KA,POS,t_customers,2027-04,6", "B-SH-KA,POS,t_customers,2027-05,8",
+		"B-SH,POS,t_plans,2027-06,3.5",
+	)
+	if _, err := e.svcs.Actuals.ImportActuals(ctx, planning.ActualImport{Rows: file}); err != nil {
+		t.Fatal(err)
+	}
+	return re, ms
+}
+
+// TestMeasureKindsAttainment checks attainment by each aggregation rule
+// against hand-computed values, on every store.
+func TestMeasureKindsAttainment(t *testing.T) {
+	forEachDB(t, func(t *testing.T, e *env) {
+		re, ms := kindsFixture(t, e)
+		sh := re.unitID("B-SH")
+		for _, c := range []struct {
+			basis planning.Basis
+			want  map[string]string
+		}{
+			{planning.BasisMonth, map[string]string{
+				// June: the team's share of 30.00 against 30.00; the year
+				// target weighted by the revenue targets:
+				// (10 × 100 + 20 × 300 + 30 × 100) ÷ 500 = 20.00; the year
+				// to date by the revenue actuals:
+				// (12 × 100 + 18 × 100 + 30 × 200) ÷ 400 = 22.50, which a
+				// rate projects as itself.
+				"B-SH-KA/POS/t_share": "30.00 30.00 0.00 100.00 | 20.00 22.50 22.50 112.50",
+				// The branch: its own target of 25.00; its actual is its
+				// teams' shares weighted by their June revenue:
+				// (30 × 200 + 40 × 300) ÷ 500 = 36.00; to date
+				// (1200 + 1800 + 6000 + 12000) ÷ 700 = 30.00.
+				"B-SH/POS/t_share": "25.00 36.00 11.00 144.00 | 25.00 30.00 30.00 120.00",
+				// Customers: June holds no count, so the month has none;
+				// the year's last target is May's 7, the last count to
+				// date May's 8, rolled up to the branch.
+				"B-SH-KA/POS/t_customers": "0 0 0 null | 7 8 8 114.29",
+				"B-SH/POS/t_customers":    "0 0 0 null | 0 8 8 null",
+				// The rating is the branch's own: 3.5 of 4.0.
+				"B-SH/POS/t_plans": "4.0 3.5 -0.5 87.50 | 0.0 3.5 3.5 null",
+				"B-SH/*/t_plans":   "4.0 3.5 -0.5 87.50 | 0.0 3.5 3.5 null",
+			}},
+			{planning.BasisQTD, map[string]string{
+				// The quarter is the year so far.
+				"B-SH-KA/POS/t_share":     "20.00 22.50 2.50 112.50 | 20.00 22.50 22.50 112.50",
+				"B-SH/POS/t_share":        "25.00 30.00 5.00 120.00 | 25.00 30.00 30.00 120.00",
+				"B-SH-KA/POS/t_customers": "7 8 1 114.29 | 7 8 8 114.29",
+				"B-SH/*/t_customers":      "0 8 8 null | 0 8 8 null",
+			}},
+		} {
+			got, _ := re.attainment(t, "strategy", planning.AttainmentFilter{OrgUnitID: &sh, Subtree: true, Period: 3, Basis: c.basis,
+				MeasureIDs: []int64{ms["t_share"].ID, ms["t_customers"].ID, ms["t_plans"].ID}})
+			for k, w := range c.want {
+				if got[k] != w {
+					t.Errorf("%s %s:\n got %s\nwant %s", c.basis, k, got[k], w)
+				}
+			}
+		}
+	})
+}
+
+// TestMeasureKindsRules checks what a measure that does not add up may
+// not do: be cascaded, hold a rating off its scale; and what it need not:
+// add up from children to parent.
+func TestMeasureKindsRules(t *testing.T) {
+	forEachDB(t, func(t *testing.T, e *env) {
+		re, ms := kindsFixture(t, e)
+		ctx := e.as("strategy")
+		vid := *re.round.WorkingVersionID
+		// The branch's share of 25.00 is not its teams' sum: no
+		// inconsistency is reported for it.
+		inc, _, err := re.svcs.Targets.FindInconsistencies(ctx, vid, planning.PageRequest{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, x := range inc {
+			if x.MeasureID != re.revenue.ID {
+				t.Errorf("inconsistency of a measure that does not add up: %+v", x)
+			}
+		}
+		// Allocation refuses it, naming the field.
+		for _, code := range []string{"t_share", "t_customers", "t_plans"} {
+			_, err = re.svcs.Targets.Allocate(re.as("pm-industry"), planning.AllocationRequest{VersionID: vid, MeasureID: ms[code].ID,
+				RootID: re.unitID("CO"), Targets: []planning.AllocationTarget{{ProductLineID: re.lines["POS"].ID, Amount: dec("10")}},
+				Levels: []planning.LevelSpec{{Method: planning.MethodEven}}})
+			wantField(t, err, "measure")
+		}
+		// A rating off its scale: between steps, below min, above max.
+		for _, v := range []string{"3.2", "0.5", "5.5"} {
+			_, err = re.svcs.Targets.EditCells(ctx, vid, []planning.CellEdit{{CellKey: planning.CellKey{OrgUnitID: re.unitID("B-SH"),
+				ProductLineID: re.lines["POS"].ID, MeasureID: ms["t_plans"].ID, Period: 4}, Amount: dec(v)}}, nil)
+			wantField(t, err, "cells[0].amount")
+		}
+		rep, err := re.svcs.Actuals.ImportActuals(ctx, planning.ActualImport{Rows: rows("B-SH,POS,t_plans,2027-07,4.2")})
+		if err == nil || len(rep.Problems) != 1 || rep.Problems[0].Column != "amount" {
+			t.Errorf("an off-scale rating imported: %v %+v", err, rep)
+		}
+		// Amounts that roll up stay at the leaves.
+		rep, err = re.svcs.Actuals.ImportActuals(ctx, planning.ActualImport{Rows: rows("B-SH,POS,t_share,2027-07,40.00")})
+		if err == nil || len(rep.Problems) != 1 || rep.Problems[0].Column != "org_unit" {
+			t.Errorf("a share imported for a branch: %v %+v", err, rep)
+		}
+		// A weight must be an amount that adds up.
+		err = e.svcs.Measures.CreateMeasure(ctx, &planning.Measure{Code: "t_bad", Name: "Bad", Unit: "percent", Scale: 2,
+			Aggregation: planning.AggWeightedAverage, WeightMeasureID: &ms["t_customers"].ID})
+		wantField(t, err, "weight_measure")
+		agg := planning.AggLastValue
+		_, err = e.svcs.Measures.UpdateMeasure(ctx, re.revenue.ID, planning.MeasureUpdate{Aggregation: &agg})
+		wantField(t, err, "aggregation")
+	})
+}
+
+// TestMeasureKindsGrid checks the grid's quarter and year by each rule.
+func TestMeasureKindsGrid(t *testing.T) {
+	forEachDB(t, func(t *testing.T, e *env) {
+		re, ms := kindsFixture(t, e)
+		ka := re.unitID("B-SH-KA")
+		for _, c := range []struct {
+			measure string
+			grain   planning.Grain
+			want    string
+		}{
+			{"t_share", planning.GrainQuarter, "20.00 0.00 0.00 0.00 | 20.00"},
+			{"t_share", planning.GrainYear, "20.00 | 20.00"},
+			{"t_customers", planning.GrainQuarter, "7 0 0 0 | 7"},
+			{"revenue", planning.GrainQuarter, "500.00 0.00 0.00 0.00 | 500.00"},
+		} {
+			rows, _, err := re.svcs.Targets.FindGrid(re.as("strategy"), planning.GridFilter{VersionID: *re.round.WorkingVersionID, OrgUnitID: &ka,
+				MeasureIDs: []int64{ms[c.measure].ID}, Grain: c.grain})
+			if err != nil || len(rows) != 1 {
+				t.Fatalf("%s: %v %d rows", c.measure, err, len(rows))
+			}
+			got := ""
+			for _, p := range rows[0].Periods {
+				got += p.Amount.StringFixed(rows[0].Scale) + " "
+			}
+			got += "| " + rows[0].Total.StringFixed(rows[0].Scale)
+			if got != c.want {
+				t.Errorf("%s by %s: %s, want %s", c.measure, c.grain, got, c.want)
+			}
+		}
+	})
+}
+
+// wantField fails unless err is EINVALID naming field.
+func wantField(t *testing.T, err error, field string) {
+	t.Helper()
+	var pe *planning.Error
+	if !errors.As(err, &pe) || pe.Code != planning.EINVALID {
+		t.Fatalf("error %v, want EINVALID on %s", err, field)
+	}
+	for _, f := range pe.Fields {
+		if f.Field == field {
+			return
+		}
+	}
+	t.Fatalf("error %v names %+v, not %s", err, pe.Fields, field)
+}
