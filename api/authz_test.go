@@ -257,8 +257,9 @@ func setupAuthzFixture(t *testing.T, env *apitest.Env) *authzFixture {
 	x.r3, x.v3 = r.ID, *r.WorkingVersionID
 	x.do(rolePM, "POST", fmt.Sprintf("/api/v1/versions/%d/allocations", x.v3), map[string]any{
 		"measure": "revenue", "root": "CO", "targets": []map[string]any{{"product_line": "POS", "amount": "1200000.00"}}}, 201, nil)
+	// The round received the demo's default scorecards: these replace them.
 	for _, level := range []string{"branch", "key_account_team"} {
-		x.do(roleStrategy, "PUT", fmt.Sprintf("/api/v1/rounds/%d/scorecards/%s", x.r3, level), revenueScorecard, 201, nil)
+		x.do(roleStrategy, "PUT", fmt.Sprintf("/api/v1/rounds/%d/scorecards/%s", x.r3, level), revenueScorecard, 200, nil)
 	}
 	for _, p := range []string{"counterproposals", "review"} {
 		x.do(roleStrategy, "POST", fmt.Sprintf("/api/v1/rounds/%d/transitions", x.r3), map[string]any{"to": p}, 200, nil)
@@ -558,7 +559,7 @@ func authzRules() map[string]authzRule {
 		"PUT /rounds/{id}/scorecards/{level}": {want: master, call: write("PUT", fixed("/rounds/%d/scorecards/region", func(x *authzFixture) any { return x.r4 }), constBody(revenueScorecard))},
 		"DELETE /rounds/{id}/scorecards/{level}": {want: master, call: write("DELETE", func(x *authzFixture, _ string, _ bool) string {
 			id := x.newRound("open").ID
-			x.do(roleStrategy, "PUT", fmt.Sprintf("/api/v1/rounds/%d/scorecards/branch", id), revenueScorecard, 201, nil)
+			x.do(roleStrategy, "PUT", fmt.Sprintf("/api/v1/rounds/%d/scorecards/branch", id), revenueScorecard, 200, nil)
 			return fmt.Sprintf("/rounds/%d/scorecards/branch", id)
 		}, nil)},
 		// A unit is scored on the scorecard of its own level.

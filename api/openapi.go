@@ -55,7 +55,7 @@ var openAPITypes = []any{
 	CellHistory{}, CellHistoryEntry{}, CellInput{}, CommentBody{}, Counterproposal{}, CounterproposalCreate{},
 	CounterproposalPage{}, CounterproposalPatch{}, Deadline{}, DecisionEffect{}, DecisionPreview{}, DecisionRequest{}, Diff{}, DiffRollup{},
 	DiffRollups{}, GridPage{}, GridRow{}, ImportProblem{}, Inconsistency{}, InconsistencyPage{},
-	LineDecisionInput{}, Me{}, Measure{}, MeasureCreate{}, MeasurePage{}, MeasurePatch{}, MeasureRef{},
+	LineDecisionInput{}, Me{}, Measure{}, MeasureCreate{}, MeasurePage{}, MeasurePatch{}, MeasureRef{}, RatingScale{},
 	MonthExplanation{}, MonthValue{}, NodeExplanation{}, OrgUnit{}, OrgUnitCreate{}, OrgUnitPage{},
 	OrgUnitPatch{}, PasswordLinkCreate{}, PasswordLinkCreated{}, PasswordSet{}, PeriodValue{}, PossibleAction{}, Problem{}, ProblemField{}, ProductLine{}, ProductLineCreate{},
 	ProductLinePage{}, ProductLinePatch{}, RankedUnit{}, Ranking{}, RoleAssignment{}, RoleAssignmentCreate{},

@@ -598,7 +598,7 @@ func (s *Server) listScoreIssues(c echo.Context) error {
 //
 //	@Summary		Give a round the deck's default scorecards
 //	@ID				applyDefaultScorecards
-//	@Description	Creates, for each level without a scorecard in the round, the deck's default: the branch general manager on branch sales, key products (POS, ATM), gross margin, sales expense (lower is better) and collections; key-account and channel managers on their sales, key products, sales expense and collections; the region on sales, gross margin and collections. KPIs whose measure is not one of the round's (or whose key product lines do not exist) are left out and the rest reweighted to exactly 100: each weight × 100 ÷ the kept weights' sum, truncated at 2 places, the first KPI taking the remainder. Levels that have a scorecard keep it. Needs the strategy_office or admin role, while the round is not approved or closed. Answers the scorecards created.
+//	@Description	Creates, for each level without a scorecard in the round, the organisation's default scorecard (the templates every new round receives at creation; the demo data's, and without templates the deck's): the branch general manager on branch sales, key products (POS, ATM), gross margin, sales expense (lower is better), collections, new customers, market share, customer satisfaction and the quality of customer plans (a rating); key-account and channel managers on their sales, key products, sales expense, collections, new customers and customer plans; the region on sales, gross margin, collections, market share and satisfaction. KPIs whose measure is not one of the round's (or whose key product lines do not exist) are left out and the rest reweighted to exactly 100: each weight × 100 ÷ the kept weights' sum, truncated at 2 places, the first KPI taking the remainder. Levels that have a scorecard keep it. Needs the strategy_office or admin role, while the round is not approved or closed. Answers the scorecards created.
 //	@Tags			scorecards
 //	@Security		BearerAuth
 //	@Produce		json
@@ -615,7 +615,15 @@ func (s *Server) applyDefaultScorecards(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	cards, err := s.svcs.Scorecards.ApplyDefaultScorecards(c.Request().Context(), id, planning.DeckScorecards())
+	ctx := c.Request().Context()
+	tpls, err := s.svcs.Scorecards.FindScorecardTemplates(ctx)
+	if err != nil {
+		return err
+	}
+	if len(tpls) == 0 {
+		tpls = planning.DeckScorecards()
+	}
+	cards, err := s.svcs.Scorecards.ApplyDefaultScorecards(ctx, id, tpls)
 	if err != nil {
 		return err
 	}

@@ -39,6 +39,18 @@ func TestScorecardsOverHTTP(t *testing.T) {
 	apitest.ForEachDB(t, func(t *testing.T, env *apitest.Env) {
 		round := openDemoRound(t, env, "FY2027")
 		vid := *round.WorkingVersionID
+		// The round came with the demo's default scorecards (the deck's,
+		// with the KPIs of its measures); this test writes its own.
+		var list api.ScorecardList
+		env.GetJSON("strategy", fmt.Sprintf("/api/v1/rounds/%d/scorecards", round.ID), &list)
+		if len(list.Items) != 4 {
+			t.Fatalf("a new round has %d scorecards, want the deck's 4", len(list.Items))
+		}
+		for _, c := range list.Items {
+			if r := env.Request("DELETE", fmt.Sprintf("/api/v1/rounds/%d/scorecards/%s", round.ID, c.Level), apitest.Token("strategy"), nil, nil); r.Status != 204 {
+				t.Fatalf("delete %s: %d %s", c.Level, r.Status, r.Body)
+			}
+		}
 		var cells [][5]string
 		for _, m := range round.Months {
 			cells = append(cells, [5]string{"B-SH", "POS", "revenue", m, "250.00"}, [5]string{"B-SH", "CPC", "revenue", m, "50.00"},

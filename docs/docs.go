@@ -2762,7 +2762,7 @@ const docTemplate = `{
                         "BearerAuth": []
                     }
                 ],
-                "description": "Creates, for each level without a scorecard in the round, the deck's default: the branch general manager on branch sales, key products (POS, ATM), gross margin, sales expense (lower is better) and collections; key-account and channel managers on their sales, key products, sales expense and collections; the region on sales, gross margin and collections. KPIs whose measure is not one of the round's (or whose key product lines do not exist) are left out and the rest reweighted to exactly 100: each weight × 100 ÷ the kept weights' sum, truncated at 2 places, the first KPI taking the remainder. Levels that have a scorecard keep it. Needs the strategy_office or admin role, while the round is not approved or closed. Answers the scorecards created.",
+                "description": "Creates, for each level without a scorecard in the round, the organisation's default scorecard (the templates every new round receives at creation; the demo data's, and without templates the deck's): the branch general manager on branch sales, key products (POS, ATM), gross margin, sales expense (lower is better), collections, new customers, market share, customer satisfaction and the quality of customer plans (a rating); key-account and channel managers on their sales, key products, sales expense, collections, new customers and customer plans; the region on sales, gross margin, collections, market share and satisfaction. KPIs whose measure is not one of the round's (or whose key product lines do not exist) are left out and the rest reweighted to exactly 100: each weight × 100 ÷ the kept weights' sum, truncated at 2 places, the first KPI taking the remainder. Levels that have a scorecard keep it. Needs the strategy_office or admin role, while the round is not approved or closed. Answers the scorecards created.",
                 "produces": [
                     "application/json"
                 ],
@@ -8053,6 +8053,17 @@ const docTemplate = `{
                     "type": "boolean",
                     "example": true
                 },
+                "aggregation": {
+                    "description": "Aggregation is how values combine over periods, product lines and\nthe org tree: sum; weighted_average (by weight_measure); last_value\n(at period end); none (not aggregated). Only sum measures are\ncascaded by allocation and must add up from children to parent.",
+                    "type": "string",
+                    "enum": [
+                        "sum",
+                        "weighted_average",
+                        "last_value",
+                        "none"
+                    ],
+                    "example": "sum"
+                },
                 "code": {
                     "type": "string",
                     "example": "revenue"
@@ -8064,6 +8075,15 @@ const docTemplate = `{
                     "type": "integer",
                     "example": 1
                 },
+                "kind": {
+                    "description": "Kind is amount (money, counts, rates, scores) or rating (a manager's\njudgement on the declared scale in rating).",
+                    "type": "string",
+                    "enum": [
+                        "amount",
+                        "rating"
+                    ],
+                    "example": "amount"
+                },
                 "name": {
                     "type": "string",
                     "example": "Revenue"
@@ -8071,6 +8091,14 @@ const docTemplate = `{
                 "name_local": {
                     "type": "string",
                     "example": "销售收入"
+                },
+                "rating": {
+                    "description": "Rating is a rating measure's scale; null for amounts.",
+                    "allOf": [
+                        {
+                            "$ref": "#/definitions/api.RatingScale"
+                        }
+                    ]
                 },
                 "revision": {
                     "type": "integer",
@@ -8082,12 +8110,17 @@ const docTemplate = `{
                     "example": 2
                 },
                 "unit": {
-                    "description": "Unit is an ISO 4217 currency code or \"count\".",
+                    "description": "Unit is an ISO 4217 currency code, \"count\", \"percent\" or \"points\".",
                     "type": "string",
                     "example": "CNY"
                 },
                 "updated_at": {
                     "type": "string"
+                },
+                "weight_measure": {
+                    "description": "WeightMeasure is the code of the additive measure a weighted average\nis weighted by; null for other aggregations.",
+                    "type": "string",
+                    "example": "revenue"
                 }
             }
         },
@@ -8099,9 +8132,29 @@ const docTemplate = `{
                 "unit"
             ],
             "properties": {
+                "aggregation": {
+                    "description": "Aggregation defaults to sum (none for a rating).",
+                    "type": "string",
+                    "enum": [
+                        "sum",
+                        "weighted_average",
+                        "last_value",
+                        "none"
+                    ],
+                    "example": "sum"
+                },
                 "code": {
                     "type": "string",
                     "example": "operating_profit"
+                },
+                "kind": {
+                    "description": "Kind is amount (the default) or rating.",
+                    "type": "string",
+                    "enum": [
+                        "amount",
+                        "rating"
+                    ],
+                    "example": "amount"
                 },
                 "name": {
                     "type": "string",
@@ -8110,6 +8163,14 @@ const docTemplate = `{
                 "name_local": {
                     "type": "string",
                     "example": "经营利润"
+                },
+                "rating": {
+                    "description": "Rating is required for a rating measure.",
+                    "allOf": [
+                        {
+                            "$ref": "#/definitions/api.RatingScale"
+                        }
+                    ]
                 },
                 "scale": {
                     "type": "integer",
@@ -8120,6 +8181,11 @@ const docTemplate = `{
                 "unit": {
                     "type": "string",
                     "example": "CNY"
+                },
+                "weight_measure": {
+                    "description": "WeightMeasure names the weight of a weighted_average, by code.",
+                    "type": "string",
+                    "example": "revenue"
                 }
             }
         },
@@ -8144,6 +8210,16 @@ const docTemplate = `{
                     "type": "boolean",
                     "example": true
                 },
+                "aggregation": {
+                    "type": "string",
+                    "enum": [
+                        "sum",
+                        "weighted_average",
+                        "last_value",
+                        "none"
+                    ],
+                    "example": "weighted_average"
+                },
                 "name": {
                     "type": "string",
                     "example": "Revenue"
@@ -8151,6 +8227,10 @@ const docTemplate = `{
                 "name_local": {
                     "type": "string",
                     "example": "销售收入"
+                },
+                "weight_measure": {
+                    "type": "string",
+                    "example": "revenue"
                 }
             }
         },
@@ -8829,6 +8909,28 @@ const docTemplate = `{
                 "version_id": {
                     "type": "integer",
                     "example": 3
+                }
+            }
+        },
+        "api.RatingScale": {
+            "type": "object",
+            "required": [
+                "max",
+                "min",
+                "step"
+            ],
+            "properties": {
+                "max": {
+                    "type": "string",
+                    "example": "5"
+                },
+                "min": {
+                    "type": "string",
+                    "example": "1"
+                },
+                "step": {
+                    "type": "string",
+                    "example": "0.5"
                 }
             }
         },

@@ -450,6 +450,43 @@ type ScorecardService interface {
 	// to 100 (ScorecardTemplate.Reweight). It returns the scorecards it
 	// created. Same roles and states as PutScorecard.
 	ApplyDefaultScorecards(ctx context.Context, roundID int64, templates []ScorecardTemplate) ([]*Scorecard, error)
+	// FindScorecardTemplates returns the organisation's default
+	// scorecards, by level; none until some are set.
+	FindScorecardTemplates(ctx context.Context) ([]ScorecardTemplate, error)
+	// SetScorecardTemplates replaces the organisation's default
+	// scorecards, which every round created from then on receives
+	// (ApplyDefaultScorecards at creation). The strategy office and
+	// administrators set them (EFORBIDDEN otherwise); EINVALID for a
+	// template that is no valid scorecard or a level named twice.
+	SetScorecardTemplates(ctx context.Context, templates []ScorecardTemplate) error
+}
+
+// Validate checks a template as a scorecard (Scorecard.Validate), its
+// measures by code.
+func (t *ScorecardTemplate) Validate() error {
+	card := Scorecard{Level: t.Level, Name: t.Name, Rounding: t.Rounding}
+	ids, lines := map[string]int64{}, map[string]int64{}
+	var v Validation
+	for i, k := range t.KPIs {
+		if k.MeasureCode == "" {
+			v.Add(fmt.Sprintf("kpis[%d].measure", i), "is required")
+		}
+		if ids[k.MeasureCode] == 0 {
+			ids[k.MeasureCode] = int64(len(ids) + 1)
+		}
+		kpi := KPI{MeasureID: ids[k.MeasureCode], Label: k.Label, Weight: k.Weight, Direction: k.Direction, Curve: k.Curve}
+		for _, c := range k.ProductLineCodes {
+			if lines[c] == 0 {
+				lines[c] = int64(len(lines) + 1)
+			}
+			kpi.ProductLineIDs = append(kpi.ProductLineIDs, lines[c])
+		}
+		card.KPIs = append(card.KPIs, kpi)
+	}
+	if err := v.Err(); err != nil {
+		return err
+	}
+	return card.Validate()
 }
 
 // KPITemplate is a KPI of a default scorecard, by codes.
@@ -472,9 +509,12 @@ type ScorecardTemplate struct {
 
 // DeckScorecards are the deck's KPIs as default scorecards: the branch
 // general manager on the branch's sales, its key products, gross margin,
-// sales expense and collections; key-account and channel managers on their
-// sales, key products, sales expense and collections; the region on sales,
-// margin and collections. The key products are POS systems and ATMs.
+// sales expense, collections, new customers, market share, customer
+// satisfaction and the quality of customer plans (a behaviour rating);
+// key-account and channel managers on their sales, key products, sales
+// expense, collections, new customers and their customer plans; the region
+// on sales, margin, collections, market share and satisfaction. The key
+// products are POS systems and ATMs. Weights sum to exactly 100.
 func DeckScorecards() []ScorecardTemplate {
 	d := decimal.RequireFromString
 	lin := func(floor, cap string) Curve { return Curve{Kind: CurveLinear, FloorPct: d(floor), CapPct: d(cap)} }
@@ -483,26 +523,34 @@ func DeckScorecards() []ScorecardTemplate {
 	r := Rounding{Places: 2, Mode: RoundHalfUp}
 	team := func(level OrgUnitKind, name string) ScorecardTemplate {
 		return ScorecardTemplate{Level: level, Name: name, Rounding: r, KPIs: []KPITemplate{
-			{"revenue", nil, "Sales of the team's customers 客户销售额", d("50"), HigherIsBetter, lin("60", "120")},
-			{"revenue", key, "Sales of key products 重点产品销售额", d("20"), HigherIsBetter, lin("50", "150")},
-			{"sales_expense", nil, "Sales expense 销售费用", d("10"), LowerIsBetter, lin("0", "110")},
-			{"collections", nil, "Receivables collected 帐款回笼", d("20"), HigherIsBetter, collect},
+			{"revenue", nil, "Sales of the team's customers 客户销售额", d("40"), HigherIsBetter, lin("60", "120")},
+			{"revenue", key, "Sales of key products 重点产品销售额", d("16"), HigherIsBetter, lin("50", "150")},
+			{"sales_expense", nil, "Sales expense 销售费用", d("8"), LowerIsBetter, lin("0", "110")},
+			{"collections", nil, "Receivables collected 帐款回笼", d("16"), HigherIsBetter, collect},
+			{"new_customers", nil, "New customers 新客户数", d("10"), HigherIsBetter, lin("0", "150")},
+			{"plan_quality", nil, "Quality of customer plans 客户计划质量 (行为指标)", d("10"), HigherIsBetter, lin("0", "120")},
 		}}
 	}
 	return []ScorecardTemplate{
 		{Level: KindBranch, Name: "Branch general manager 分公司总经理", Rounding: r, KPIs: []KPITemplate{
-			{"revenue", nil, "Branch sales 分公司销售额", d("40"), HigherIsBetter, lin("60", "120")},
-			{"revenue", key, "Sales of key products 重点产品销售额", d("15"), HigherIsBetter, lin("50", "150")},
-			{"gross_margin", nil, "Gross margin 毛利", d("20"), HigherIsBetter, lin("0", "110")},
-			{"sales_expense", nil, "Sales expense 销售费用", d("10"), LowerIsBetter, lin("0", "110")},
-			{"collections", nil, "Receivables collected 帐款回笼", d("15"), HigherIsBetter, collect},
+			{"revenue", nil, "Branch sales 分公司销售额", d("32"), HigherIsBetter, lin("60", "120")},
+			{"revenue", key, "Sales of key products 重点产品销售额", d("12"), HigherIsBetter, lin("50", "150")},
+			{"gross_margin", nil, "Gross margin 毛利", d("16"), HigherIsBetter, lin("0", "110")},
+			{"sales_expense", nil, "Sales expense 销售费用", d("8"), LowerIsBetter, lin("0", "110")},
+			{"collections", nil, "Receivables collected 帐款回笼", d("12"), HigherIsBetter, collect},
+			{"new_customers", nil, "New customers 新客户数", d("5"), HigherIsBetter, lin("0", "150")},
+			{"market_share", nil, "Market share 市场占有率", d("5"), HigherIsBetter, lin("80", "120")},
+			{"customer_satisfaction", nil, "Customer satisfaction 客户满意度", d("5"), HigherIsBetter, lin("80", "110")},
+			{"plan_quality", nil, "Quality of customer plans 客户计划质量 (行为指标)", d("5"), HigherIsBetter, lin("0", "120")},
 		}},
 		team(KindKeyAccountTeam, "Key-account manager 大客户经理"),
 		team(KindChannelTeam, "Channel manager 渠道经理"),
 		{Level: KindRegion, Name: "Region 片区", Rounding: r, KPIs: []KPITemplate{
-			{"revenue", nil, "Region sales 片区销售额", d("50"), HigherIsBetter, lin("60", "120")},
-			{"gross_margin", nil, "Gross margin 毛利", d("30"), HigherIsBetter, lin("0", "110")},
-			{"collections", nil, "Receivables collected 帐款回笼", d("20"), HigherIsBetter, collect},
+			{"revenue", nil, "Region sales 片区销售额", d("40"), HigherIsBetter, lin("60", "120")},
+			{"gross_margin", nil, "Gross margin 毛利", d("24"), HigherIsBetter, lin("0", "110")},
+			{"collections", nil, "Receivables collected 帐款回笼", d("16"), HigherIsBetter, collect},
+			{"market_share", nil, "Market share 市场占有率", d("10"), HigherIsBetter, lin("80", "120")},
+			{"customer_satisfaction", nil, "Customer satisfaction 客户满意度", d("10"), HigherIsBetter, lin("80", "110")},
 		}},
 	}
 }

@@ -282,7 +282,8 @@ func joinStr(s []string) string {
 // TestDeckScorecards checks the deck's defaults are valid scorecards, and
 // that any subset of their KPIs reweights to exactly 100.
 func TestDeckScorecards(t *testing.T) {
-	ids := map[string]int64{"revenue": 1, "gross_margin": 2, "sales_expense": 3, "units": 4, "collections": 5}
+	ids := map[string]int64{"revenue": 1, "gross_margin": 2, "sales_expense": 3, "units": 4, "collections": 5,
+		"new_customers": 6, "customers": 7, "market_share": 8, "customer_satisfaction": 9, "plan_quality": 10}
 	for _, tpl := range planning.DeckScorecards() {
 		card := &planning.Scorecard{Level: tpl.Level, Name: tpl.Name, Rounding: tpl.Rounding}
 		for i, k := range tpl.KPIs {

@@ -89,6 +89,21 @@ var measures = []planning.Measure{
 	{Code: "sales_expense", Name: "Sales expense budget", NameLocal: "销售费用", Unit: "CNY", Scale: 2},
 	{Code: "units", Name: "Units sold", NameLocal: "销量", Unit: "count", Scale: 0},
 	{Code: "collections", Name: "Receivables collected", NameLocal: "帐款回笼", Unit: "CNY", Scale: 2},
+	// The deck's KPIs that are not amounts adding up: new customers count
+	// up; the customers served are a level at period end; market share is
+	// a rate weighted by revenue; satisfaction is a survey score per unit
+	// and period; the quality of customer plans is a behaviour indicator
+	// (行为指标), the manager's rating from 1 to 5 in half points.
+	{Code: "new_customers", Name: "New customers", NameLocal: "新客户数", Unit: "count", Scale: 0},
+	{Code: "customers", Name: "Customers served at period end", NameLocal: "期末客户数", Unit: "count", Scale: 0,
+		Aggregation: planning.AggLastValue},
+	{Code: "market_share", Name: "Market share", NameLocal: "市场占有率", Unit: "percent", Scale: 2,
+		Aggregation: planning.AggWeightedAverage, WeightMeasureCode: "revenue"},
+	{Code: "customer_satisfaction", Name: "Customer satisfaction", NameLocal: "客户满意度", Unit: "points", Scale: 1,
+		Aggregation: planning.AggNone},
+	{Code: "plan_quality", Name: "Quality of customer plans", NameLocal: "客户计划质量", Unit: "points", Scale: 1,
+		Kind: planning.MeasureRating, Aggregation: planning.AggNone,
+		Rating: &planning.RatingScale{Min: decimal.NewFromInt(1), Max: decimal.NewFromInt(5), Step: decimal.RequireFromString("0.5")}},
 }
 
 // Users returns the demo users: one per role, a product manager per product
@@ -220,11 +235,22 @@ func loadAll(ctx context.Context, svcs planning.Services, users []User) error {
 			return fmt.Errorf("demo product line %s: %w", p.code, err)
 		}
 	}
+	measureIDs := map[string]int64{}
 	for _, m := range measures {
 		m := m
+		if m.WeightMeasureCode != "" {
+			id := measureIDs[m.WeightMeasureCode]
+			m.WeightMeasureID = &id
+		}
 		if err := svcs.Measures.CreateMeasure(ctx, &m); err != nil {
 			return fmt.Errorf("demo measure %s: %w", m.Code, err)
 		}
+		measureIDs[m.Code] = m.ID
+	}
+	// The deck's scorecards per level: every round created from now on
+	// receives them, with the KPIs whose measures it plans.
+	if err := svcs.Scorecards.SetScorecardTemplates(ctx, planning.DeckScorecards()); err != nil {
+		return fmt.Errorf("demo scorecards: %w", err)
 	}
 	// The profiles come last: their presence marks a whole load (state).
 	for _, p := range profiles() {

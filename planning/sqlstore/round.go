@@ -177,6 +177,17 @@ func (s *RoundService) CreateRound(ctx context.Context, r *planning.Round) error
 	if err := planning.PrepareRound(a, r); err != nil {
 		return err
 	}
+	// The round and the scorecards it receives from the organisation's
+	// templates are one write.
+	return s.db.Atomically(ctx, func(ctx context.Context) error {
+		if err := s.createRound(ctx, a, r); err != nil {
+			return err
+		}
+		return (&ScorecardService{db: s.db}).applyTemplates(ctx, r.ID)
+	})
+}
+
+func (s *RoundService) createRound(ctx context.Context, a *planning.Actor, r *planning.Round) error {
 	return s.db.inTx(ctx, func(tx bun.Tx) error {
 		if err := s.db.checkMeasures(ctx, tx, r.MeasureIDs); err != nil {
 			return err

@@ -602,7 +602,18 @@ func (s *ScorecardService) ApplyDefaultScorecards(ctx context.Context, roundID i
 	}
 	var out []*planning.Scorecard
 	err = s.db.Atomically(ctx, func(ctx context.Context) error {
-		_, r, err := s.db.loadRound(ctx, s.db.bun, roundID)
+		// Reads join the ambient transaction, so a round created in it
+		// (CreateRound gives a new round the templates) is seen.
+		return s.db.inTx(ctx, func(tx bun.Tx) error {
+			return s.applyDefaults(ctx, tx, a, roundID, templates, &out)
+		})
+	})
+	return out, err
+}
+
+func (s *ScorecardService) applyDefaults(ctx context.Context, tx bun.Tx, a *planning.Actor, roundID int64, templates []planning.ScorecardTemplate, out *[]*planning.Scorecard) error {
+	{
+		_, r, err := s.db.loadRound(ctx, tx, roundID)
 		if err != nil {
 			return err
 		}
@@ -610,7 +621,7 @@ func (s *ScorecardService) ApplyDefaultScorecards(ctx context.Context, roundID i
 			return err
 		}
 		var ms []measureRow
-		if err := s.db.bun.NewSelect().Model(&ms).Where("id IN (?)", bun.In(append([]int64{0}, r.MeasureIDs...))).Scan(ctx); err != nil {
+		if err := tx.NewSelect().Model(&ms).Where("id IN (?)", bun.In(append([]int64{0}, r.MeasureIDs...))).Scan(ctx); err != nil {
 			return s.db.mapError(err)
 		}
 		measures := map[string]int64{}
@@ -618,20 +629,20 @@ func (s *ScorecardService) ApplyDefaultScorecards(ctx context.Context, roundID i
 			measures[m.Code] = m.ID
 		}
 		var ls []productLineRow
-		if err := s.db.bun.NewSelect().Model(&ls).Scan(ctx); err != nil {
+		if err := tx.NewSelect().Model(&ls).Scan(ctx); err != nil {
 			return s.db.mapError(err)
 		}
 		lines := map[string]int64{}
 		for _, l := range ls {
 			lines[l.Code] = l.ID
 		}
-		existing, err := s.FindScorecards(ctx, r.ID)
-		if err != nil {
-			return err
+		var existing []scorecardRow
+		if err := tx.NewSelect().Model(&existing).Column("level").Where("round_id = ?", r.ID).Scan(ctx); err != nil {
+			return s.db.mapError(err)
 		}
 		has := map[planning.OrgUnitKind]bool{}
 		for _, c := range existing {
-			has[c.Level] = true
+			has[planning.OrgUnitKind(c.Level)] = true
 		}
 		for _, t := range templates {
 			if has[t.Level] {
@@ -662,9 +673,8 @@ func (s *ScorecardService) ApplyDefaultScorecards(ctx context.Context, roundID i
 			if _, err := s.PutScorecard(ctx, card, nil); err != nil {
 				return err
 			}
-			out = append(out, card)
+			*out = append(*out, card)
 		}
 		return nil
-	})
-	return out, err
+	}
 }

@@ -51,6 +51,7 @@ func scoreLine(u planning.UnitScore) string {
 func TestScoresHandChecked(t *testing.T) {
 	forEachDB(t, func(t *testing.T, e *env) {
 		re := attainmentFixture(t, e)
+		re.clearScorecards(t)
 		card := fixtureScorecard(re)
 		created, err := e.svcs.Scorecards.PutScorecard(e.as("strategy"), card, nil)
 		if err != nil || !created {
@@ -138,6 +139,7 @@ func TestScoresHandChecked(t *testing.T) {
 func TestScorecardWrites(t *testing.T) {
 	forEachDB(t, func(t *testing.T, e *env) {
 		re := openRound(t, e)
+		re.clearScorecards(t)
 		before := e.auditCount()
 		card := fixtureScorecard(re)
 		// Out of role: 403, before any validation.
@@ -186,5 +188,83 @@ func TestScorecardWrites(t *testing.T) {
 		}
 		_, err = e.svcs.Scorecards.FindScorecard(e.as("strategy"), re.round.ID, planning.KindBranch)
 		wantCode(t, err, planning.ENOTFOUND)
+	})
+}
+
+// clearScorecards removes the scorecards the round received from the
+// demo's templates, for tests that write their own.
+func (re *roundEnv) clearScorecards(t *testing.T) {
+	t.Helper()
+	cards, err := re.svcs.Scorecards.FindScorecards(re.as("strategy"), re.round.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, c := range cards {
+		if err := re.svcs.Scorecards.DeleteScorecard(re.as("strategy"), re.round.ID, c.Level); err != nil {
+			t.Fatal(err)
+		}
+	}
+}
+
+// TestNewRoundReceivesTemplates checks that a round is created with the
+// organisation's default scorecards (the demo's are the deck's), each
+// holding the KPIs whose measures the round plans, reweighted to exactly
+// 100, in the same write as the round; and that the templates are the
+// strategy office's to set, valid ones only.
+func TestNewRoundReceivesTemplates(t *testing.T) {
+	forEachDB(t, func(t *testing.T, e *env) {
+		re := openRound(t, e) // revenue, gross margin, units
+		cards, err := e.svcs.Scorecards.FindScorecards(e.as("auditor"), re.round.ID)
+		if err != nil {
+			t.Fatal(err)
+		}
+		got := map[planning.OrgUnitKind]string{}
+		for _, c := range cards {
+			sum := decimal.Zero
+			line := ""
+			for _, k := range c.KPIs {
+				sum = sum.Add(k.Weight)
+				line += fmt.Sprintf("%s%v:%s ", k.MeasureCode, k.ProductLineCodes, k.Weight)
+			}
+			if !sum.Equal(decimal.NewFromInt(100)) {
+				t.Errorf("%s: weights sum to %s", c.Level, sum)
+			}
+			got[c.Level] = line
+		}
+		// The branch's 32, 12 and 16 of the deck's 100 become
+		// 53.33 (+0.01 of truncation), 20 and 26.66.
+		want := map[planning.OrgUnitKind]string{
+			planning.KindBranch:         "revenue[]:53.34 revenue[POS ATM]:20 gross_margin[]:26.66 ",
+			planning.KindKeyAccountTeam: "revenue[]:71.43 revenue[POS ATM]:28.57 ",
+			planning.KindChannelTeam:    "revenue[]:71.43 revenue[POS ATM]:28.57 ",
+			planning.KindRegion:         "revenue[]:62.5 gross_margin[]:37.5 ",
+		}
+		for level, w := range want {
+			if got[level] != w {
+				t.Errorf("%s: %q, want %q", level, got[level], w)
+			}
+		}
+		if len(got) != len(want) {
+			t.Errorf("scorecards of %v", got)
+		}
+
+		// Only the strategy office sets templates, and only valid ones.
+		tpls := planning.DeckScorecards()
+		err = e.svcs.Scorecards.SetScorecardTemplates(e.as("pm-industry"), tpls)
+		wantCode(t, err, planning.EFORBIDDEN)
+		tpls[0].KPIs[0].Weight = dec("33")
+		err = e.svcs.Scorecards.SetScorecardTemplates(e.as("strategy"), tpls)
+		wantCode(t, err, planning.EINVALID)
+		// Without templates a new round has no scorecards.
+		if err := e.svcs.Scorecards.SetScorecardTemplates(e.as("strategy"), nil); err != nil {
+			t.Fatal(err)
+		}
+		r := &planning.Round{Code: "FY2028", Name: "Plan 2028", FiscalYear: 2028, FirstMonth: 1, MeasureIDs: []int64{re.revenue.ID}}
+		if err := e.svcs.Rounds.CreateRound(e.as("strategy"), r); err != nil {
+			t.Fatal(err)
+		}
+		if cards, err := e.svcs.Scorecards.FindScorecards(e.as("strategy"), r.ID); err != nil || len(cards) != 0 {
+			t.Fatalf("%d scorecards without templates (%v)", len(cards), err)
+		}
 	})
 }

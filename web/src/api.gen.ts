@@ -473,23 +473,31 @@ export interface Me {
 
 export interface Measure {
   active: boolean;
+  aggregation: "sum" | "weighted_average" | "last_value" | "none";
   code: string;
   created_at: string;
   id: number;
+  kind: "amount" | "rating";
   name: string;
   name_local: string;
+  rating: RatingScale | null;
   revision: number;
   scale: number;
   unit: string;
   updated_at: string;
+  weight_measure: string | null;
 }
 
 export interface MeasureCreate {
+  aggregation?: "sum" | "weighted_average" | "last_value" | "none";
   code: string;
+  kind?: "amount" | "rating";
   name: string;
   name_local?: string;
+  rating?: RatingScale | null;
   scale?: number;
   unit: string;
+  weight_measure?: string | null;
 }
 
 export interface MeasurePage {
@@ -499,8 +507,10 @@ export interface MeasurePage {
 
 export interface MeasurePatch {
   active?: boolean | null;
+  aggregation?: "sum" | "weighted_average" | "last_value" | "none" | null;
   name?: string | null;
   name_local?: string | null;
+  weight_measure?: string | null;
 }
 
 export interface MeasureRef {
@@ -688,6 +698,12 @@ export interface Ranking {
   target_months: string[];
   target_to: string;
   version_id: number;
+}
+
+export interface RatingScale {
+  max: string;
+  min: string;
+  step: string;
 }
 
 export interface RoleAssignment {
