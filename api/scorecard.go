@@ -213,24 +213,55 @@ func scorecardPath(c echo.Context) (int64, planning.OrgUnitKind, error) {
 //
 //	@Summary		List a round's scorecards
 //	@ID				listScorecards
-//	@Description	The scorecards of a round, one per org level, by level. Everybody signed in reads them.
+//	@Description	The scorecards of a round, one per org level, by level. Everybody signed in reads them. With format=xlsx, the definitions as a workbook (one KPI a row: level, scorecard, KPI, measure and its aggregation, key product lines, weight, direction, curve, rounding; a weight total per level) that prints landscape, fitted to the page width, the column names repeated on every page.
 //	@Tags			scorecards
 //	@Security		BearerAuth
 //	@Produce		json
-//	@Param			id	path		int	true	"Round id"
-//	@Success		200	{object}	api.ScorecardList
-//	@Failure		400	{object}	api.Problem	"Bad id"
-//	@Failure		401	{object}	api.Problem	"Not authenticated"
-//	@Failure		404	{object}	api.Problem	"No such round"
+//	@Produce		application/vnd.openxmlformats-officedocument.spreadsheetml.sheet
+//	@Param			id		path		int		true	"Round id"
+//	@Param			format	query		string	false	"json (default) or xlsx"	Enums(json,xlsx)
+//	@Success		200		{object}	api.ScorecardList
+//	@Header			200		{string}	ETag		"With format=xlsx: the round's revision"
+//	@Failure		400		{object}	api.Problem	"Bad id or format"
+//	@Failure		401		{object}	api.Problem	"Not authenticated"
+//	@Failure		404		{object}	api.Problem	"No such round"
 //	@Router			/rounds/{id}/scorecards [get]
 func (s *Server) listScorecards(c echo.Context) error {
 	id, err := pathID(c, "id")
 	if err != nil {
 		return err
 	}
-	cards, err := s.svcs.Scorecards.FindScorecards(c.Request().Context(), id)
+	q := newQuery(c, "format")
+	format := q.str("format")
+	if format != "" && format != "json" && format != "xlsx" {
+		q.fail("format", "must be json or xlsx")
+	}
+	if err := q.err(); err != nil {
+		return err
+	}
+	ctx := c.Request().Context()
+	cards, err := s.svcs.Scorecards.FindScorecards(ctx, id)
 	if err != nil {
 		return err
+	}
+	if format == "xlsx" {
+		r, err := s.svcs.Rounds.FindRoundByID(ctx, id)
+		if err != nil {
+			return err
+		}
+		ms, _, err := s.svcs.Measures.FindMeasures(ctx, planning.MeasureFilter{IDs: r.MeasureIDs, Page: planning.PageRequest{Limit: planning.MaxPageSize}})
+		if err != nil {
+			return err
+		}
+		byID := make(map[int64]*planning.Measure, len(ms))
+		for _, m := range ms {
+			byID[m.ID] = m
+		}
+		var buf bytes.Buffer
+		if err := spreadsheet.WriteScorecards(&buf, r, cards, byID); err != nil {
+			return err
+		}
+		return sendFile(c, mimeXLSX, fmt.Sprintf("scorecards-%s.xlsx", fileSafe(r.Code)), r.Revision, buf.Bytes())
 	}
 	out := ScorecardList{Items: make([]Scorecard, 0, len(cards))}
 	for _, card := range cards {

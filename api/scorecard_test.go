@@ -17,6 +17,7 @@ import (
 
 	"github.com/cascade-planning/cascade/api"
 	"github.com/cascade-planning/cascade/api/apitest"
+	"github.com/cascade-planning/cascade/spreadsheet"
 )
 
 // branchCard is revenue (60%, linear 0-120%) and POS revenue as a key
@@ -213,6 +214,42 @@ func TestScorecardsOverHTTP(t *testing.T) {
 			}
 			if props, err := f.GetSheetProps("Scores"); err != nil || props.FitToPage == nil || !*props.FitToPage {
 				t.Fatalf("not fitted to the page: %+v %v", props, err)
+			}
+		})
+		t.Run("definitions xlsx", func(t *testing.T) {
+			r := env.Request("GET", fmt.Sprintf("/api/v1/rounds/%d/scorecards?format=xlsx", round.ID), apitest.Token("bm-sh"), nil, nil)
+			if r.Status != 200 || !strings.Contains(r.Header.Get("Content-Disposition"), "scorecards-FY2027.xlsx") {
+				t.Fatalf("xlsx: %d %s", r.Status, r.Header)
+			}
+			f, err := excelize.OpenReader(bytes.NewReader(r.Body))
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer f.Close()
+			rows, err := f.GetRows(spreadsheet.ScorecardsSheet)
+			if err != nil {
+				t.Fatal(err)
+			}
+			var got []string
+			for _, row := range rows[4:] {
+				if len(row) > 7 && row[0] == "branch" {
+					got = append(got, strings.Join(row[2:], "|"))
+				}
+			}
+			// The branch's own scorecard, KPI by KPI, and its weight total.
+			want := []string{
+				"1|Revenue|revenue|sum||60|higher|linear|0|120||2|half_up",
+				"2|Key product POS|revenue|sum|POS|40|higher|steps|||90 → 80; 100 → 100; 110 → 120|2|half_up",
+				"|||||100",
+			}
+			if strings.Join(got, "\n") != strings.Join(want, "\n") {
+				t.Fatalf("branch rows:\n%s\nwant\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))
+			}
+			if titles := f.GetDefinedName(); len(titles) != 1 || titles[0].RefersTo != "'Scorecards'!$4:$4" {
+				t.Fatalf("print titles %+v", titles)
+			}
+			if layout, err := f.GetPageLayout(spreadsheet.ScorecardsSheet); err != nil || *layout.Orientation != "landscape" || *layout.FitToWidth != 1 {
+				t.Fatalf("page layout %+v %v", layout, err)
 			}
 		})
 		t.Run("pdf letter", func(t *testing.T) {

@@ -2827,9 +2827,10 @@ const docTemplate = `{
                         "BearerAuth": []
                     }
                 ],
-                "description": "The scorecards of a round, one per org level, by level. Everybody signed in reads them.",
+                "description": "The scorecards of a round, one per org level, by level. Everybody signed in reads them. With format=xlsx, the definitions as a workbook (one KPI a row: level, scorecard, KPI, measure and its aggregation, key product lines, weight, direction, curve, rounding; a weight total per level) that prints landscape, fitted to the page width, the column names repeated on every page.",
                 "produces": [
-                    "application/json"
+                    "application/json",
+                    "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
                 ],
                 "tags": [
                     "scorecards"
@@ -2843,6 +2844,16 @@ const docTemplate = `{
                         "name": "id",
                         "in": "path",
                         "required": true
+                    },
+                    {
+                        "enum": [
+                            "json",
+                            "xlsx"
+                        ],
+                        "type": "string",
+                        "description": "json (default) or xlsx",
+                        "name": "format",
+                        "in": "query"
                     }
                 ],
                 "responses": {
@@ -2850,10 +2861,16 @@ const docTemplate = `{
                         "description": "OK",
                         "schema": {
                             "$ref": "#/definitions/api.ScorecardList"
+                        },
+                        "headers": {
+                            "ETag": {
+                                "type": "string",
+                                "description": "With format=xlsx: the round's revision"
+                            }
                         }
                     },
                     "400": {
-                        "description": "Bad id",
+                        "description": "Bad id or format",
                         "schema": {
                             "$ref": "#/definitions/api.Problem"
                         }
