@@ -1,6 +1,7 @@
 package spreadsheet
 
 import (
+	"bytes"
 	_ "embed"
 	"fmt"
 	"io"
@@ -35,6 +36,9 @@ const (
 type pdfDoc struct {
 	*fpdf.Fpdf
 	size float64
+	// drawn are the runes the letter draws, to check its font subsets
+	// hold them.
+	drawn map[rune]bool
 }
 
 // isCJK reports whether r is set in the Chinese font: the CJK blocks,
@@ -130,6 +134,9 @@ func (d *pdfDoc) cell(w, h float64, s string, align string, border bool, fill bo
 		tx = x + (w-tw)/2
 	}
 	d.SetXY(tx, y)
+	for _, r := range s {
+		d.drawn[r] = true
+	}
 	for _, r := range runs(s) {
 		d.font(r.cjk)
 		d.CellFormat(d.GetStringWidth(r.text), h, r.text, "", 0, "L", false, 0, "")
@@ -205,12 +212,104 @@ func ZoneLabel(loc *time.Location, t time.Time) string {
 // the issuer and the recipient. Dates and times are in l.Location (UTC
 // when nil), each with the zone's abbreviation, and the cover names the
 // zone (ZoneLabel).
+//
+// The fonts are parsed once per process; each letter embeds subsets of
+// the glyphs it draws, built from the parsed fonts. The runes of the
+// letter's data and fixed text make the first subsets; should the letter
+// draw a rune they lack, it is written again with that rune too.
 func WriteLetterPDF(w io.Writer, l *Letter) error {
+	latin, cjk, err := letterFonts()
+	if err != nil {
+		return err
+	}
+	want := letterRunes(l)
+	for range 3 {
+		var latinRunes, cjkRunes []rune
+		for r := range want {
+			if isCJK(r) {
+				cjkRunes = append(cjkRunes, r)
+			} else {
+				latinRunes = append(latinRunes, r)
+			}
+		}
+		var buf bytes.Buffer
+		drawn, err := writeLetterPDF(&buf, l, latin.Subset(latinRunes), cjk.Subset(cjkRunes))
+		if err != nil {
+			return err
+		}
+		missing := false
+		for r := range drawn {
+			if !want[r] {
+				want[r], missing = true, true
+			}
+		}
+		if !missing {
+			_, err := w.Write(buf.Bytes())
+			return err
+		}
+	}
+	return fmt.Errorf("target letter %s: the runes it draws kept changing", l.Unit.Code)
+}
+
+// letterText is the letter's fixed text, whose runes every subset holds.
+const letterText = "目标责任书 根据年度经营计划，公司向下达以下目标，作为年度考核的依据。 单位计划周期版本预算基准批准冻结审批时区" +
+	"产品线季度全年合计无目标考核指标项重点产品权重方向越高越好越低越好计分全部下达方业务计划部接收方签字日期 " +
+	"…→≥×÷−—·–%:;,.()/"
+
+// letterRunes are the runes of the letter's fixed text, printable ASCII,
+// and its data's text.
+func letterRunes(l *Letter) map[rune]bool {
+	out := map[rune]bool{}
+	add := func(ss ...string) {
+		for _, s := range ss {
+			for _, r := range s {
+				out[r] = true
+			}
+		}
+	}
+	for r := rune(0x20); r < 0x7F; r++ {
+		out[r] = true
+	}
+	add(letterText, l.IssuedTo)
+	if u := l.Unit; u != nil {
+		add(u.Code, u.Name, u.NameLocal, string(u.Kind))
+	}
+	if r := l.Round; r != nil {
+		add(r.Code, r.Name)
+	}
+	if v := l.Version; v != nil {
+		add(v.Label, string(v.Status))
+	}
+	if a := l.Approval; a != nil {
+		add(a.ApprovedByName, a.FrozenByName, a.Comment)
+		for _, st := range a.Steps {
+			add(st.ActorName, st.Comment, string(st.Role), string(st.Action))
+		}
+	}
+	for _, m := range l.Measures {
+		add(m.Code, m.Name, m.NameLocal, m.Unit)
+	}
+	for _, pl := range l.Lines {
+		add(pl.Code, pl.Name, pl.NameLocal)
+	}
+	if c := l.Scorecard; c != nil {
+		add(c.Name)
+		for _, k := range c.KPIs {
+			add(k.Label, k.MeasureCode)
+			add(k.ProductLineCodes...)
+		}
+	}
+	return out
+}
+
+// writeLetterPDF writes the letter with the given font subsets and
+// returns the runes it drew.
+func writeLetterPDF(w io.Writer, l *Letter, latinSubset, cjkSubset []byte) (map[rune]bool, error) {
 	p := fpdf.New("L", "mm", "A4", "")
 	p.SetMargins(12, 12, 12)
 	p.SetAutoPageBreak(true, 14)
-	p.AddUTF8FontFromBytes(fontLatin, "", latinFont)
-	p.AddUTF8FontFromBytes(fontCJK, "", cjkFont)
+	p.AddUTF8FontFromBytes(fontLatin, "", latinSubset)
+	p.AddUTF8FontFromBytes(fontCJK, "", cjkSubset)
 	p.SetFont(fontLatin, "", 9)
 	// pdfDoc.cell pads text itself.
 	p.SetCellMargin(0)
@@ -218,7 +317,7 @@ func WriteLetterPDF(w io.Writer, l *Letter) error {
 	p.SetCreator("Cascade", true)
 	p.SetCreationDate(l.IssuedAt)
 	p.SetModificationDate(l.IssuedAt)
-	d := &pdfDoc{Fpdf: p, size: 9}
+	d := &pdfDoc{Fpdf: p, size: 9, drawn: map[rune]bool{}}
 	loc := l.Location
 	if loc == nil {
 		loc = time.UTC
@@ -470,7 +569,7 @@ func WriteLetterPDF(w io.Writer, l *Letter) error {
 		p.Ln(8)
 	}
 	if err := p.Error(); err != nil {
-		return err
+		return nil, err
 	}
-	return p.Output(w)
+	return d.drawn, p.Output(w)
 }

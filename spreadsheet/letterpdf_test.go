@@ -3,6 +3,7 @@ package spreadsheet_test
 import (
 	"bytes"
 	"fmt"
+	"io"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -196,5 +197,53 @@ func TestLetterPDFTimeZone(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+// TestLetterPDFFontsParsedOnce measures what one letter allocates with
+// the fonts parsed once (subsets of the glyphs it draws) against the same
+// letter embedding the whole fonts, parsed per letter as before, in the
+// same run, and checks the subsets save at least a fifth.
+func TestLetterPDFFontsParsedOnce(t *testing.T) {
+	l := fullBranchLetter(3)
+	measure := func(write func(io.Writer, *spreadsheet.Letter) error) (bytesPer uint64, allocs float64) {
+		var buf bytes.Buffer
+		if err := write(&buf, l); err != nil { // the first letter parses the fonts
+			t.Fatal(err)
+		}
+		const n = 3
+		var before, after runtime.MemStats
+		runtime.GC()
+		runtime.ReadMemStats(&before)
+		allocs = testing.AllocsPerRun(n, func() {
+			buf.Reset()
+			if err := write(&buf, l); err != nil {
+				t.Fatal(err)
+			}
+		})
+		runtime.ReadMemStats(&after)
+		// AllocsPerRun runs the function once more to warm up.
+		return (after.TotalAlloc - before.TotalAlloc) / (n + 1), allocs
+	}
+	whole, wholeAllocs := measure(spreadsheet.WriteLetterPDFWholeFonts)
+	subset, subsetAllocs := measure(spreadsheet.WriteLetterPDF)
+	ratio := float64(subset) / float64(whole)
+	t.Logf("per letter: whole fonts %.1f MiB in %.0f allocations; fonts parsed once %.1f MiB in %.0f allocations (%.2f× the bytes)",
+		float64(whole)/(1<<20), wholeAllocs, float64(subset)/(1<<20), subsetAllocs, ratio)
+	if ratio > 0.8 {
+		t.Errorf("a letter allocates %.2f× what it did with the whole fonts, want at most 0.8×", ratio)
+	}
+}
+
+// BenchmarkWriteLetterPDFWholeFonts is BenchmarkWriteLetterPDF's
+// baseline: the same letter embedding the whole fonts, parsed per letter.
+func BenchmarkWriteLetterPDFWholeFonts(b *testing.B) {
+	l := fullBranchLetter(3)
+	b.ReportAllocs()
+	for b.Loop() {
+		var buf bytes.Buffer
+		if err := spreadsheet.WriteLetterPDFWholeFonts(&buf, l); err != nil {
+			b.Fatal(err)
+		}
 	}
 }
