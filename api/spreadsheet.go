@@ -337,9 +337,25 @@ func (s *Server) writeLetter(c echo.Context, res *resolver, v *planning.Version,
 	}
 	l := &spreadsheet.Letter{Unit: unit, Round: r, Version: v, Approval: rec, Lines: res.lineIDs, Rows: rows, IssuedAt: time.Now().UTC(),
 		Location: s.cfg.TimeZone}
+	var others []int64
 	for _, mid := range r.MeasureIDs {
 		if m := res.measureOf(mid); m != nil {
 			l.Measures = append(l.Measures, m)
+			if !m.IsSum() {
+				others = append(others, m.ID)
+			}
+		}
+	}
+	if len(others) > 0 {
+		// Quarters and the year of rates, levels and ratings follow their
+		// aggregation rule, as the target grid rolls them up.
+		qs, err := s.readWholeGrid(c, planning.GridFilter{VersionID: v.ID, OrgUnitID: &unit.ID, MeasureIDs: others, Grain: planning.GrainQuarter})
+		if err != nil {
+			return nil, "", err
+		}
+		l.Rollups = make(map[[2]int64]planning.GridRow, len(qs))
+		for _, q := range qs {
+			l.Rollups[[2]int64{q.ProductLineID, q.MeasureID}] = q
 		}
 	}
 	if a := planning.ActorFromContext(ctx); a != nil && a.User != nil {

@@ -55,6 +55,10 @@ type column struct {
 	// has none and holds the row's amount at index amount.
 	sumOf  []int
 	amount int
+	// quarter is the fiscal quarter (1-4) a quarter subtotal covers; year
+	// marks the total of the whole year.
+	quarter int
+	year    bool
 }
 
 // columns lays out the amount columns of a view: at month grain each month
@@ -74,10 +78,10 @@ func (v *GridView) columns() []column {
 			all = append(all, len(cols)-1)
 			if p%3 == 0 && p-2 >= v.From {
 				n := len(cols)
-				cols = append(cols, column{label: fmt.Sprintf("FY%d-Q%d", v.Round.FiscalYear, p/3), sumOf: []int{n - 3, n - 2, n - 1}})
+				cols = append(cols, column{label: fmt.Sprintf("FY%d-Q%d", v.Round.FiscalYear, p/3), sumOf: []int{n - 3, n - 2, n - 1}, quarter: p / 3})
 			}
 		}
-		cols = append(cols, column{label: total, sumOf: all})
+		cols = append(cols, column{label: total, sumOf: all, year: v.From == 1 && v.To == 12})
 	case planning.GrainQuarter:
 		for q := (v.From-1)/3 + 1; q <= (v.To-1)/3+1; q++ {
 			cols = append(cols, column{label: fmt.Sprintf("FY%d-Q%d", v.Round.FiscalYear, q), amount: len(cols)})

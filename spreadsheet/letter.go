@@ -29,6 +29,10 @@ type Letter struct {
 	// Scorecard is the scorecard of the unit's level, if the round has
 	// one; the PDF letter shows it.
 	Scorecard *planning.Scorecard
+	// Rollups are the unit's quarter-grain rows, by product line and
+	// measure, of the measures that do not add up: their quarters and year
+	// follow the measure's aggregation rule, not a sum of the months.
+	Rollups map[[2]int64]planning.GridRow
 	// Location is the time zone the PDF letter states dates and times in,
 	// with its name; nil means UTC.
 	Location *time.Location
@@ -129,7 +133,7 @@ func WriteLetter(w io.Writer, l *Letter) error {
 	cols := view.columns()
 	for _, m := range l.Measures {
 		row++
-		if err := put(excelize.Cell{Value: fmt.Sprintf("%s %s (%s, %s)", m.Name, m.NameLocal, m.Code, m.Unit), StyleID: st.title}); err != nil {
+		if err := put(excelize.Cell{Value: fmt.Sprintf("%s %s (%s, %s%s)", m.Name, m.NameLocal, m.Code, m.Unit, AggregationNote(m)), StyleID: st.title}); err != nil {
 			return err
 		}
 		header := []any{excelize.Cell{Value: colLine, StyleID: st.header}, excelize.Cell{Value: colName, StyleID: st.header}}
@@ -166,6 +170,9 @@ func WriteLetter(w io.Writer, l *Letter) error {
 				if c.sumOf == nil {
 					amt = r.Periods[c.amount].Amount
 					vals = append(vals, excelize.Cell{Value: float(amt), StyleID: num})
+				} else if v, ok := l.rollup(m, r.ProductLineID, c); ok {
+					amt = v
+					vals = append(vals, excelize.Cell{Value: float(amt), StyleID: bold})
 				} else {
 					refs := make([]string, len(c.sumOf))
 					for j, k := range c.sumOf {
@@ -179,6 +186,10 @@ func WriteLetter(w io.Writer, l *Letter) error {
 			if err := put(vals...); err != nil {
 				return err
 			}
+		}
+		if !m.IsSum() {
+			// Rates, levels and ratings of product lines do not add up.
+			continue
 		}
 		vals := []any{excelize.Cell{Value: "Total", StyleID: label}, ""}
 		for ci := range cols {
@@ -196,6 +207,39 @@ func WriteLetter(w io.Writer, l *Letter) error {
 		return err
 	}
 	return f.Write(w)
+}
+
+// rollup returns the quarter or year of a measure that does not add up,
+// from the letter's rollups; false for sums and for months.
+func (l *Letter) rollup(m *planning.Measure, line int64, c column) (decimal.Decimal, bool) {
+	if m.IsSum() || c.quarter == 0 && !c.year {
+		return decimal.Zero, false
+	}
+	r, ok := l.Rollups[[2]int64{line, m.ID}]
+	if !ok {
+		return decimal.Zero, true
+	}
+	if c.year {
+		return r.Total, true
+	}
+	if c.quarter-1 < len(r.Periods) {
+		return r.Periods[c.quarter-1].Amount, true
+	}
+	return decimal.Zero, true
+}
+
+// AggregationNote says how a measure that does not add up rolls up to
+// quarters and the year, for headings; empty for sums.
+func AggregationNote(m *planning.Measure) string {
+	switch m.Agg() {
+	case planning.AggWeightedAverage:
+		return "; quarters and year: average weighted by " + m.WeightMeasureCode
+	case planning.AggLastValue:
+		return "; quarters and year: the last month's value"
+	case planning.AggNone:
+		return "; quarters and year: the period's last month, not aggregated"
+	}
+	return ""
 }
 
 func person(name string, id *int64) string {

@@ -422,7 +422,7 @@ func writeLetterPDF(w io.Writer, l *Letter, latinSubset, cjkSubset []byte) (map[
 		}
 		p.Ln(1.5)
 		d.size = 10
-		d.cell(0, 5.5, fmt.Sprintf("%s %s (%s, %s)", m.NameLocal, m.Name, m.Code, m.Unit), "L", false, false)
+		d.cell(0, 5.5, fmt.Sprintf("%s %s (%s, %s%s)", m.NameLocal, m.Name, m.Code, m.Unit, AggregationNote(m)), "L", false, false)
 		p.Ln(5.5)
 		// Months narrow, quarters wider, the year widest: each column is as
 		// wide as the largest amounts it shows need.
@@ -485,6 +485,12 @@ func writeLetterPDF(w io.Writer, l *Letter, latinSubset, cjkSubset []byte) (map[
 				}
 				vals[16] = vals[16].Add(vals[4*q+3])
 			}
+			if !m.IsSum() {
+				for q := range 4 {
+					vals[4*q+3], _ = l.rollup(m, r.ProductLineID, column{quarter: q + 1})
+				}
+				vals[16], _ = l.rollup(m, r.ProductLineID, column{year: true})
+			}
 			for i := range vals {
 				totals[i] = totals[i].Add(vals[i])
 			}
@@ -497,7 +503,10 @@ func writeLetterPDF(w io.Writer, l *Letter, latinSubset, cjkSubset []byte) (map[
 			}
 			line(label, vals, false)
 		}
-		line("Total 合计", totals, true)
+		if m.IsSum() {
+			// Rates, levels and ratings of product lines do not add up.
+			line("Total 合计", totals, true)
+		}
 	}
 	d.size = 8
 	if len(none) > 0 {

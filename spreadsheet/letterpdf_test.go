@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/shopspring/decimal"
+	"github.com/xuri/excelize/v2"
 
 	"github.com/cascade-planning/cascade/planning"
 	"github.com/cascade-planning/cascade/spreadsheet"
@@ -245,5 +246,82 @@ func BenchmarkWriteLetterPDFWholeFonts(b *testing.B) {
 		if err := spreadsheet.WriteLetterPDFWholeFonts(&buf, l); err != nil {
 			b.Fatal(err)
 		}
+	}
+}
+
+// TestLetterRollsUpByAggregation checks that the letters' quarters and
+// year of a measure that does not add up are the rollups the grid gives
+// (here a market share weighted by revenue), never a sum of the months,
+// and that its product lines get no total row.
+func TestLetterRollsUpByAggregation(t *testing.T) {
+	l := fullBranchLetter(3)
+	rev := l.Measures[0].ID
+	share := &planning.Measure{ID: 9, Code: "market_share", Name: "Market share", NameLocal: "市场占有率", Unit: "percent", Scale: 2,
+		Aggregation: planning.AggWeightedAverage, WeightMeasureID: &rev, WeightMeasureCode: "revenue"}
+	l.Measures = append(l.Measures, share)
+	row := planning.GridRow{ProductLineID: 2, ProductLineCode: "POS", MeasureID: share.ID, Scale: 2}
+	for p := 1; p <= 12; p++ {
+		row.Periods = append(row.Periods, planning.PeriodAmount{Period: l.Round.MonthLabel(p), Amount: decimal.New(int64(1000+p), -2)})
+	}
+	l.Rows = append(l.Rows, row)
+	q := planning.GridRow{ProductLineID: 2, MeasureID: share.ID, Scale: 2, Total: d("17.77")}
+	for i, v := range []string{"11.11", "12.12", "13.13", "14.14"} {
+		q.Periods = append(q.Periods, planning.PeriodAmount{Period: fmt.Sprintf("Q%d", i+1), Amount: d(v)})
+	}
+	l.Rollups = map[[2]int64]planning.GridRow{{2, share.ID}: q}
+
+	var xb bytes.Buffer
+	if err := spreadsheet.WriteLetter(&xb, l); err != nil {
+		t.Fatal(err)
+	}
+	f, err := excelize.OpenReader(&xb)
+	if err != nil {
+		t.Fatal(err)
+	}
+	rows, err := f.GetRows(spreadsheet.LetterSheet)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got []string
+	inShare := false
+	for _, r := range rows {
+		if len(r) > 0 && strings.HasPrefix(r[0], "Market share") {
+			inShare = true
+			if !strings.Contains(r[0], "average weighted by revenue") {
+				t.Errorf("heading %q does not say how it rolls up", r[0])
+			}
+		}
+		if inShare && len(r) > 18 {
+			got = append(got, r[0]+" "+r[5]+" "+r[17]+" "+r[18])
+		}
+	}
+	// Q1 is the rollup 11.11, not 10.01 + 10.02 + 10.03; the year 17.77.
+	if want := []string{"Product line FY2027-Q1 FY2027-Q4 FY2027", "POS 11.11 14.14 17.77"}; strings.Join(got, "|") != strings.Join(want, "|") {
+		t.Errorf("market share rows %q, want %q", got, want)
+	}
+
+	if _, err := exec.LookPath("pdftotext"); err != nil {
+		t.Skip("SKIPPED: pdftotext is not installed: the PDF letter is not checked")
+	}
+	var pb bytes.Buffer
+	if err := spreadsheet.WriteLetterPDF(&pb, l); err != nil {
+		t.Fatal(err)
+	}
+	file := filepath.Join(t.TempDir(), "letter.pdf")
+	if err := os.WriteFile(file, pb.Bytes(), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	out, err := exec.Command("pdftotext", "-layout", file, "-").CombinedOutput()
+	if err != nil {
+		t.Fatalf("pdftotext: %v %s", err, out)
+	}
+	text := string(out)
+	for _, w := range []string{"average weighted by revenue", "11.11", "14.14", "17.77"} {
+		if !strings.Contains(text, w) {
+			t.Errorf("the PDF letter lacks %q", w)
+		}
+	}
+	if strings.Contains(text, "30.06") { // Q1 summed
+		t.Errorf("the PDF letter sums a market share's months")
 	}
 }
