@@ -153,6 +153,26 @@ func (s *Server) exportVersion(c echo.Context) error {
 		}
 	}
 	view.Units, view.Rows = res.unitIDs, rows
+	var others []int64
+	for _, m := range view.Measures {
+		if !m.IsSum() {
+			others = append(others, m.ID)
+		}
+	}
+	if f.Grain == planning.GrainMonth && format == spreadsheet.FormatXLSX && len(others) > 0 {
+		// The quarter subtotals of rates, levels and ratings follow their
+		// aggregation rule, as the target grid rolls them up.
+		qf := f
+		qf.Grain, qf.MeasureIDs = planning.GrainQuarter, others
+		qs, err := s.readWholeGrid(c, qf)
+		if err != nil {
+			return err
+		}
+		view.Rollups = make(map[[3]int64]planning.GridRow, len(qs))
+		for _, q := range qs {
+			view.Rollups[[3]int64{q.OrgUnitID, q.ProductLineID, q.MeasureID}] = q
+		}
+	}
 	var buf bytes.Buffer
 	name := fmt.Sprintf("cascade-%s-v%d-targets", fileSafe(r.Code), v.Number)
 	if format == spreadsheet.FormatCSV {

@@ -44,6 +44,11 @@ type GridView struct {
 	Measures   []*planning.Measure
 	Units      map[int64]*planning.OrgUnit
 	Rows       []planning.GridRow
+	// Rollups are the quarter-grain rows, by org unit, product line and
+	// measure, of the measures that do not add up: a month-grain sheet's
+	// quarter subtotals show them (and its total the row's Total), not a
+	// sum of the months.
+	Rollups map[[3]int64]planning.GridRow
 }
 
 // column is one amount column of an exported sheet.
@@ -315,6 +320,18 @@ func writeMeasureSheet(f *excelize.File, st *styles, v *GridView, m *planning.Me
 				if c.period > 0 {
 					exported[c.period-1] = planning.FormatAmount(amt, m.Scale)
 				}
+				continue
+			}
+			if !m.IsSum() {
+				amt := r.Total
+				if c.quarter > 0 {
+					amt = decimal.Zero
+					q := v.Rollups[[3]int64{r.OrgUnitID, r.ProductLineID, m.ID}]
+					if i := c.quarter - ((v.From-1)/3 + 1); i >= 0 && i < len(q.Periods) {
+						amt = q.Periods[i].Amount
+					}
+				}
+				vals = append(vals, excelize.Cell{Value: float(amt), StyleID: totalStyle})
 				continue
 			}
 			sum := decimal.Zero

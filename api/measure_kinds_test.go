@@ -1,0 +1,114 @@
+package api_test
+
+import (
+	"bytes"
+	"fmt"
+	"testing"
+
+	"github.com/xuri/excelize/v2"
+
+	"github.com/cascade-planning/cascade/api"
+	"github.com/cascade-planning/cascade/api/apitest"
+)
+
+// TestMeasureKindsOverHTTP runs the demo's measures that do not add up
+// through the API: their kinds as the API shows them, the rules of a new
+// one (each refusal naming its field and changing nothing), cells set per
+// unit, ratings checked against their scale, the allocation refusing
+// them, the consistency check passing them over, and their quarters in
+// the grid and the target workbook following their aggregation.
+func TestMeasureKindsOverHTTP(t *testing.T) {
+	apitest.ForEachDB(t, func(t *testing.T, env *apitest.Env) {
+		apitest.Run(t, env, []apitest.Scenario{
+			{Name: "market share is a weighted average by revenue", Method: "GET", URL: "/api/v1/measures?code=market_share", As: "auditor",
+				ExpectedStatus: 200, ExpectedContent: []string{`"kind":"amount"`, `"aggregation":"weighted_average"`, `"weight_measure":"revenue"`, `"unit":"percent"`}},
+			{Name: "the plan rating has its scale", Method: "GET", URL: "/api/v1/measures?code=plan_quality", As: "auditor",
+				ExpectedStatus: 200, ExpectedContent: []string{`"kind":"rating"`, `"aggregation":"none"`, `"rating":{"min":"1.0","max":"5.0","step":"0.5"}`}},
+			{Name: "revenue adds up", Method: "GET", URL: "/api/v1/measures?code=revenue", As: "auditor",
+				ExpectedStatus: 200, ExpectedContent: []string{`"aggregation":"sum"`, `"weight_measure":null`, `"rating":null`}},
+			{Name: "a weighted average needs a weight", Method: "POST", URL: "/api/v1/measures", As: "strategy",
+				Body:           map[string]any{"code": "penetration", "name": "Penetration", "unit": "percent", "scale": 2, "aggregation": "weighted_average"},
+				ExpectedStatus: 422, ExpectedContent: []string{`"field":"weight_measure"`}},
+			{Name: "an unknown weight", Method: "POST", URL: "/api/v1/measures", As: "strategy",
+				Body:           map[string]any{"code": "penetration", "name": "Penetration", "unit": "percent", "scale": 2, "aggregation": "weighted_average", "weight_measure": "nope"},
+				ExpectedStatus: 422, ExpectedContent: []string{`"field":"weight_measure"`}},
+			{Name: "a weight that does not add up", Method: "POST", URL: "/api/v1/measures", As: "strategy",
+				Body:           map[string]any{"code": "penetration", "name": "Penetration", "unit": "percent", "scale": 2, "aggregation": "weighted_average", "weight_measure": "market_share"},
+				ExpectedStatus: 422, ExpectedContent: []string{`"field":"weight_measure"`}},
+			{Name: "a rating's steps fit its scale", Method: "POST", URL: "/api/v1/measures", As: "strategy",
+				Body:           map[string]any{"code": "conduct", "name": "Conduct", "unit": "points", "scale": 0, "kind": "rating", "rating": map[string]any{"min": "1", "max": "4", "step": "2"}},
+				ExpectedStatus: 422, ExpectedContent: []string{`"field":"rating.step"`}},
+			{Name: "a rating is not summed", Method: "POST", URL: "/api/v1/measures", As: "strategy",
+				Body:           map[string]any{"code": "conduct", "name": "Conduct", "unit": "points", "scale": 0, "kind": "rating", "aggregation": "sum", "rating": map[string]any{"min": "1", "max": "5", "step": "1"}},
+				ExpectedStatus: 422, ExpectedContent: []string{`"field":"aggregation"`}},
+			{Name: "penetration weighted by revenue", Method: "POST", URL: "/api/v1/measures", As: "strategy",
+				Body:           map[string]any{"code": "penetration", "name": "Penetration", "unit": "percent", "scale": 2, "aggregation": "weighted_average", "weight_measure": "revenue"},
+				ExpectedStatus: 201, ExpectedContent: []string{`"weight_measure":"revenue"`}},
+			{Name: "nothing refused was stored", Method: "GET", URL: "/api/v1/measures?code=conduct", As: "strategy",
+				ExpectedStatus: 200, ExpectedContent: []string{`"items":[]`}},
+		})
+
+		strategy := apitest.Token("strategy")
+		r := env.Request("POST", "/api/v1/rounds", strategy, map[string]any{
+			"code": "FY2027", "name": "Plan 2027", "fiscal_year": 2027, "first_month": 4,
+			"measures": []string{"revenue", "market_share", "customers", "plan_quality"}}, nil)
+		if r.Status != 201 {
+			t.Fatalf("create round: %d %s", r.Status, r.Body)
+		}
+		var round api.Round
+		r.Decode(t, &round)
+		if r = env.Request("POST", fmt.Sprintf("/api/v1/rounds/%d/transitions", round.ID), strategy, map[string]any{"to": "open"}, nil); r.Status != 200 {
+			t.Fatalf("open: %d %s", r.Status, r.Body)
+		}
+		r.Decode(t, &round)
+		vid := *round.WorkingVersionID
+		putCells(t, env, "strategy", vid,
+			[5]string{"B-SH", "POS", "revenue", "2027-04", "100.00"}, [5]string{"B-SH", "POS", "revenue", "2027-05", "300.00"},
+			[5]string{"B-SH", "POS", "market_share", "2027-04", "10.00"}, [5]string{"B-SH", "POS", "market_share", "2027-05", "20.00"},
+			[5]string{"B-SH-KA", "POS", "market_share", "2027-04", "30.00"},
+			[5]string{"B-SH", "POS", "customers", "2027-04", "5"}, [5]string{"B-SH", "POS", "customers", "2027-05", "7"},
+			[5]string{"B-SH", "POS", "plan_quality", "2027-06", "4.5"})
+		targets := fmt.Sprintf("/api/v1/versions/%d/targets", vid)
+		apitest.Run(t, env, []apitest.Scenario{
+			{Name: "a rating off its scale", Method: "PUT", URL: targets, As: "strategy", Headers: map[string]string{"If-Match": "*"},
+				Body: map[string]any{"cells": []map[string]string{{"org_unit": "B-SH", "product_line": "POS", "measure": "plan_quality", "period": "2027-07", "amount": "4.2"}}},
+				ExpectedStatus: 422, ExpectedContent: []string{`"field":"cells[0].amount"`, "rating scale"}},
+			{Name: "rates are not cascaded", Method: "POST", URL: fmt.Sprintf("/api/v1/versions/%d/allocations", vid), As: "pm-industry",
+				Body: map[string]any{"measure": "market_share", "root": "CO", "targets": []map[string]any{{"product_line": "POS", "amount": "20.00"}}},
+				ExpectedStatus: 422, ExpectedContent: []string{`"field":"measure"`, "weighted_average"}},
+			// B-SH's 10.00 and 20.00 weighted by its revenue 100 and 300.
+			{Name: "a quarter of market share is weighted by revenue", Method: "GET", As: "strategy",
+				URL:            targets + "?org_unit=B-SH&measure=market_share,customers&grain=quarter",
+				ExpectedStatus: 200, ExpectedContent: []string{`"measure":"market_share","periods":[{"period":"FY2027-Q1","amount":"17.50"}`,
+					`"measure":"customers","periods":[{"period":"FY2027-Q1","amount":"7"}`}},
+			// B-SH-KA's 30.00 is not B-SH's: no inconsistency for rates.
+			{Name: "rates need not add up", Method: "GET", URL: fmt.Sprintf("/api/v1/versions/%d/consistency", vid), As: "strategy",
+				ExpectedStatus: 200, NotExpectedContent: []string{"market_share", `"measure_id":`}},
+		})
+
+		r = env.Request("GET", fmt.Sprintf("/api/v1/versions/%d/export?org_unit=B-SH&measure=market_share", vid), strategy, nil, nil)
+		if r.Status != 200 {
+			t.Fatalf("workbook: %d %s", r.Status, r.Body)
+		}
+		f, err := excelize.OpenReader(bytes.NewReader(r.Body))
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer f.Close()
+		found := false
+		for _, sheet := range f.GetSheetList() {
+			rows, _ := f.GetRows(sheet)
+			for _, row := range rows {
+				if len(row) > 6 && row[0] == "B-SH" && row[2] == "POS" {
+					found = true
+					if row[6] != "17.50" && row[6] != "17.5" {
+						t.Errorf("the workbook's Q1 of market share is %q, want 17.50: %q", row[6], row)
+					}
+				}
+			}
+		}
+		if !found {
+			t.Errorf("the workbook has no B-SH POS row of market share")
+		}
+	})
+}
