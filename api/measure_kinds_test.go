@@ -71,10 +71,10 @@ func TestMeasureKindsOverHTTP(t *testing.T) {
 		targets := fmt.Sprintf("/api/v1/versions/%d/targets", vid)
 		apitest.Run(t, env, []apitest.Scenario{
 			{Name: "a rating off its scale", Method: "PUT", URL: targets, As: "strategy", Headers: map[string]string{"If-Match": "*"},
-				Body: map[string]any{"cells": []map[string]string{{"org_unit": "B-SH", "product_line": "POS", "measure": "plan_quality", "period": "2027-07", "amount": "4.2"}}},
+				Body:           map[string]any{"cells": []map[string]string{{"org_unit": "B-SH", "product_line": "POS", "measure": "plan_quality", "period": "2027-07", "amount": "4.2"}}},
 				ExpectedStatus: 422, ExpectedContent: []string{`"field":"cells[0].amount"`, "rating scale"}},
 			{Name: "rates are not cascaded", Method: "POST", URL: fmt.Sprintf("/api/v1/versions/%d/allocations", vid), As: "pm-industry",
-				Body: map[string]any{"measure": "market_share", "root": "CO", "targets": []map[string]any{{"product_line": "POS", "amount": "20.00"}}},
+				Body:           map[string]any{"measure": "market_share", "root": "CO", "targets": []map[string]any{{"product_line": "POS", "amount": "20.00"}}},
 				ExpectedStatus: 422, ExpectedContent: []string{`"field":"measure"`, "weighted_average"}},
 			// B-SH's 10.00 and 20.00 weighted by its revenue 100 and 300.
 			{Name: "a quarter of market share is weighted by revenue", Method: "GET", As: "strategy",
