@@ -2,6 +2,7 @@ package sqlstore_test
 
 import (
 	"errors"
+	"fmt"
 	"testing"
 
 	"github.com/cascade-planning/cascade/planning"
@@ -226,4 +227,43 @@ func wantField(t *testing.T, err error, field string) {
 		}
 	}
 	t.Fatalf("error %v names %+v, not %s", err, pe.Fields, field)
+}
+
+// TestMeasureKindsScores scores B-SH in June on revenue (50%), its market
+// share (30%) and the rating of its customer plans (20%), each KPI by its
+// measure's rule:
+//
+//	revenue 500.00 of 500.00 (its teams' 200 + 300)  = 100.00% → 100 × 50% = 50
+//	share   36.00 of 25.00 (weighted by revenue)     = 144.00% → capped 120 × 30% = 36
+//	plans   3.5 of 4.0 (the branch's own rating)     =  87.50% → 87.5 × 20% = 17.5
+//	score 103.5 → 103.50
+func TestMeasureKindsScores(t *testing.T) {
+	forEachDB(t, func(t *testing.T, e *env) {
+		re, ms := kindsFixture(t, e)
+		re.clearScorecards(t)
+		lin := planning.Curve{Kind: planning.CurveLinear, FloorPct: dec("0"), CapPct: dec("120")}
+		card := &planning.Scorecard{RoundID: re.round.ID, Level: planning.KindBranch, Name: "Branch", Rounding: planning.Rounding{Places: 2, Mode: planning.RoundHalfUp},
+			KPIs: []planning.KPI{
+				{MeasureID: re.revenue.ID, Weight: dec("50"), Direction: planning.HigherIsBetter, Curve: lin},
+				{MeasureID: ms["t_share"].ID, Weight: dec("30"), Direction: planning.HigherIsBetter, Curve: lin},
+				{MeasureID: ms["t_plans"].ID, Weight: dec("20"), Direction: planning.HigherIsBetter, Curve: lin},
+			}}
+		if _, err := e.svcs.Scorecards.PutScorecard(e.as("strategy"), card, nil); err != nil {
+			t.Fatal(err)
+		}
+		sh := re.unitID("B-SH")
+		rep, err := e.svcs.Scorecards.FindScores(e.as("strategy"), planning.ScoreFilter{RoundID: re.round.ID, VersionID: re.round.WorkingVersionID,
+			Level: planning.KindBranch, OrgUnitID: &sh, Period: 3, Basis: planning.BasisMonth})
+		if err != nil || len(rep.Units) != 1 {
+			t.Fatalf("%v %+v", err, rep)
+		}
+		u := rep.Units[0]
+		got := u.Total.StringFixed(2)
+		for _, k := range u.KPIs {
+			got += fmt.Sprintf(" | %s/%s %s %s %s", k.Target.StringFixed(k.Scale), k.Actual.StringFixed(k.Scale), k.AttainmentPct.StringFixed(2), k.Points, k.Weighted)
+		}
+		if want := "103.50 | 500.00/500.00 100.00 100 50 | 25.00/36.00 144.00 120 36 | 4.0/3.5 87.50 87.5 17.5"; got != want {
+			t.Errorf("B-SH scored\n %s\nwant\n %s", got, want)
+		}
+	})
 }
