@@ -48,6 +48,19 @@ func TestMeasureKindsOverHTTP(t *testing.T) {
 				ExpectedStatus: 200, ExpectedContent: []string{`"items":[]`}},
 		})
 
+		var pen, rev api.MeasurePage
+		env.GetJSON("strategy", "/api/v1/measures?code=penetration", &pen)
+		env.GetJSON("strategy", "/api/v1/measures?code=revenue", &rev)
+		apitest.Run(t, env, []apitest.Scenario{
+			{Name: "revenue weighs market share: it keeps adding up", Method: "PATCH", URL: fmt.Sprintf("/api/v1/measures/%d", rev.Items[0].ID), As: "strategy",
+				Body: map[string]any{"aggregation": "last_value"}, ExpectedStatus: 422, ExpectedContent: []string{`"field":"aggregation"`}},
+			{Name: "penetration at period end drops its weight", Method: "PATCH", URL: fmt.Sprintf("/api/v1/measures/%d", pen.Items[0].ID), As: "strategy",
+				Body: map[string]any{"aggregation": "last_value"}, ExpectedStatus: 200,
+				ExpectedContent: []string{`"aggregation":"last_value"`, `"weight_measure":null`}},
+			{Name: "an unknown aggregation", Method: "PATCH", URL: fmt.Sprintf("/api/v1/measures/%d", pen.Items[0].ID), As: "strategy",
+				Body: map[string]any{"aggregation": "median"}, ExpectedStatus: 422, ExpectedContent: []string{`"field":"aggregation"`}},
+		})
+
 		strategy := apitest.Token("strategy")
 		r := env.Request("POST", "/api/v1/rounds", strategy, map[string]any{
 			"code": "FY2027", "name": "Plan 2027", "fiscal_year": 2027, "first_month": 4,

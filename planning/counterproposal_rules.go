@@ -85,6 +85,9 @@ type ProposalContext struct {
 	ProductLines map[int64]*ProductLine
 	// Scales are the round's measures' scales, by measure id.
 	Scales map[int64]int32
+	// Measures are the round's measures, by id, when known: a proposed
+	// rating must lie on its scale.
+	Measures map[int64]*Measure
 }
 
 // MaxLineCount is the most lines a counterproposal has.
@@ -152,6 +155,8 @@ func validateLines(v *Validation, c *ProposalContext, lines []LineInput) {
 		}
 		if scale, ok := c.Scales[l.MeasureID]; !ok {
 			v.Add(f+".measure", "is not a measure of round %s", c.Round.Code)
+		} else if m := c.Measures[l.MeasureID]; m != nil {
+			m.CheckValue(v, f+".proposed", l.Proposed)
 		} else {
 			CheckAmountScale(v, f+".proposed", l.Proposed, scale)
 		}

@@ -85,7 +85,7 @@ func (s *CounterproposalService) proposalContext(ctx context.Context, tx bun.Tx,
 		return nil, nil, err
 	}
 	c := &planning.ProposalContext{Actor: a, Unit: unit.toDomain(), Version: v.toDomain(), Round: r, Now: s.db.Now(), IfMatch: ifMatch,
-		ProductLines: make(map[int64]*planning.ProductLine, len(w.lines)), Scales: make(map[int64]int32, len(w.measures))}
+		ProductLines: make(map[int64]*planning.ProductLine, len(w.lines)), Scales: make(map[int64]int32, len(w.measures)), Measures: w.kinds}
 	for id, pl := range w.lines {
 		c.ProductLines[id] = pl.toDomain()
 	}
