@@ -424,3 +424,23 @@ func gitTop(t *testing.T) string {
 	}
 	return string(out)
 }
+
+// TestLoadZone checks the time-zone setting: IANA names from the built-in
+// zone database resolve, whatever the machine holds; "Local", empty and
+// unknown names are refused.
+func TestLoadZone(t *testing.T) {
+	for name, ok := range map[string]bool{"Asia/Shanghai": true, "UTC": true, "America/New_York": true,
+		"Local": false, "": false, "Mars/Olympus_Mons": false, "../etc/passwd": false} {
+		loc, err := loadZone(name)
+		if (err == nil) != ok {
+			t.Errorf("%q: %v", name, err)
+		}
+		if ok && (loc == nil || loc.String() != name) {
+			t.Errorf("%q resolved to %v", name, loc)
+		}
+	}
+	sh, _ := loadZone("Asia/Shanghai")
+	if _, off := time.Date(2027, 3, 20, 9, 30, 0, 0, time.UTC).In(sh).Zone(); off != 8*3600 {
+		t.Errorf("Shanghai is UTC%+d", off/3600)
+	}
+}
