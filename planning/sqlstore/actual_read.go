@@ -61,7 +61,8 @@ const ancestorJoin = ` FROM actuals AS a
 
 // FindActuals implements planning.ActualService. The sums run in the
 // database (exactly, over minor units in SQLite) and the rows stream out,
-// so memory stays proportional to the page.
+// so memory stays proportional to the page; the rows of measures that do
+// not add up are then redone by their rules (rollupActualKinds).
 func (s *ActualService) FindActuals(ctx context.Context, f planning.ActualFilter) ([]planning.ActualRow, string, error) {
 	a, err := planning.RequireActor(ctx)
 	if err != nil {
@@ -135,7 +136,9 @@ func (s *ActualService) FindActuals(ctx context.Context, f planning.ActualFilter
 		n := len(out)
 		if n == 0 || out[n-1].OrgUnitID != r.OrgUnitID || out[n-1].ProductLineID != r.ProductLineID || out[n-1].MeasureID != r.MeasureID {
 			if n == size {
-				return out, planning.EncodeCursor(lastKey), nil
+				rows.Close()
+				out, err = s.rollupActualKinds(ctx, out, f.MonthFrom, f.MonthTo)
+				return out, planning.EncodeCursor(lastKey), err
 			}
 			r.Total = decimal.Zero
 			out = append(out, r)
@@ -148,7 +151,9 @@ func (s *ActualService) FindActuals(ctx context.Context, f planning.ActualFilter
 	if err := rows.Err(); err != nil {
 		return nil, "", s.db.mapError(err)
 	}
-	return out, "", nil
+	rows.Close()
+	out, err = s.rollupActualKinds(ctx, out, f.MonthFrom, f.MonthTo)
+	return out, "", err
 }
 
 // latestActualMonth returns the latest month from..to that holds any

@@ -267,3 +267,44 @@ func TestMeasureKindsScores(t *testing.T) {
 		}
 	})
 }
+
+// TestMeasureKindsActuals checks the actuals listing rolls up each kind by
+// its rule: B-SH's market share is its teams' weighted by their revenue
+// (June (30 × 200 + 40 × 300) ÷ 500 = 36.00; over the quarter 21000 ÷ 700
+// = 30.00), its customers at the end of the quarter are the team's May
+// count, and its rating is its own.
+func TestMeasureKindsActuals(t *testing.T) {
+	forEachDB(t, func(t *testing.T, e *env) {
+		re, ms := kindsFixture(t, e)
+		sh := re.unitID("B-SH")
+		rows, _, err := e.svcs.Actuals.FindActuals(e.as("strategy"), planning.ActualFilter{OrgUnitID: &sh, Subtree: true,
+			MeasureIDs: []int64{ms["t_share"].ID, ms["t_customers"].ID, ms["t_plans"].ID}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		got := map[string]string{}
+		for _, r := range rows {
+			line := ""
+			for _, m := range r.Months {
+				line += m.Month + ":" + m.Amount.StringFixed(r.Scale) + " "
+			}
+			got[r.OrgUnitCode+"/"+r.MeasureCode] = line + "= " + r.Total.StringFixed(r.Scale)
+		}
+		want := map[string]string{
+			"B-SH/t_share":        "2027-04:12.00 2027-05:18.00 2027-06:36.00 = 30.00",
+			"B-SH-KA/t_share":     "2027-04:12.00 2027-05:18.00 2027-06:30.00 = 22.50",
+			"B-SH-CH/t_share":     "2027-06:40.00 = 40.00",
+			"B-SH/t_customers":    "2027-04:6 2027-05:8 = 8",
+			"B-SH-KA/t_customers": "2027-04:6 2027-05:8 = 8",
+			"B-SH/t_plans":        "2027-06:3.5 = 3.5",
+		}
+		for k, w := range want {
+			if got[k] != w {
+				t.Errorf("%s: %q, want %q", k, got[k], w)
+			}
+		}
+		if len(got) != len(want) {
+			t.Errorf("rows %v", got)
+		}
+	})
+}
