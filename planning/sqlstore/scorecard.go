@@ -611,70 +611,69 @@ func (s *ScorecardService) ApplyDefaultScorecards(ctx context.Context, roundID i
 	return out, err
 }
 
+// applyDefaults is ApplyDefaultScorecards in tx.
 func (s *ScorecardService) applyDefaults(ctx context.Context, tx bun.Tx, a *planning.Actor, roundID int64, templates []planning.ScorecardTemplate, out *[]*planning.Scorecard) error {
-	{
-		_, r, err := s.db.loadRound(ctx, tx, roundID)
-		if err != nil {
-			return err
+	_, r, err := s.db.loadRound(ctx, tx, roundID)
+	if err != nil {
+		return err
+	}
+	if err := planning.CheckScorecardWrite(a, r); err != nil {
+		return err
+	}
+	var ms []measureRow
+	if err := tx.NewSelect().Model(&ms).Where("id IN (?)", bun.In(append([]int64{0}, r.MeasureIDs...))).Scan(ctx); err != nil {
+		return s.db.mapError(err)
+	}
+	measures := map[string]int64{}
+	for _, m := range ms {
+		measures[m.Code] = m.ID
+	}
+	var ls []productLineRow
+	if err := tx.NewSelect().Model(&ls).Scan(ctx); err != nil {
+		return s.db.mapError(err)
+	}
+	lines := map[string]int64{}
+	for _, l := range ls {
+		lines[l.Code] = l.ID
+	}
+	var existing []scorecardRow
+	if err := tx.NewSelect().Model(&existing).Column("level").Where("round_id = ?", r.ID).Scan(ctx); err != nil {
+		return s.db.mapError(err)
+	}
+	has := map[planning.OrgUnitKind]bool{}
+	for _, c := range existing {
+		has[planning.OrgUnitKind(c.Level)] = true
+	}
+	for _, t := range templates {
+		if has[t.Level] {
+			continue
 		}
-		if err := planning.CheckScorecardWrite(a, r); err != nil {
-			return err
-		}
-		var ms []measureRow
-		if err := tx.NewSelect().Model(&ms).Where("id IN (?)", bun.In(append([]int64{0}, r.MeasureIDs...))).Scan(ctx); err != nil {
-			return s.db.mapError(err)
-		}
-		measures := map[string]int64{}
-		for _, m := range ms {
-			measures[m.Code] = m.ID
-		}
-		var ls []productLineRow
-		if err := tx.NewSelect().Model(&ls).Scan(ctx); err != nil {
-			return s.db.mapError(err)
-		}
-		lines := map[string]int64{}
-		for _, l := range ls {
-			lines[l.Code] = l.ID
-		}
-		var existing []scorecardRow
-		if err := tx.NewSelect().Model(&existing).Column("level").Where("round_id = ?", r.ID).Scan(ctx); err != nil {
-			return s.db.mapError(err)
-		}
-		has := map[planning.OrgUnitKind]bool{}
-		for _, c := range existing {
-			has[planning.OrgUnitKind(c.Level)] = true
-		}
-		for _, t := range templates {
-			if has[t.Level] {
-				continue
+		kpis := t.Reweight(func(k planning.KPITemplate) bool {
+			if measures[k.MeasureCode] == 0 {
+				return false
 			}
-			kpis := t.Reweight(func(k planning.KPITemplate) bool {
-				if measures[k.MeasureCode] == 0 {
+			for _, code := range k.ProductLineCodes {
+				if lines[code] == 0 {
 					return false
 				}
-				for _, code := range k.ProductLineCodes {
-					if lines[code] == 0 {
-						return false
-					}
-				}
-				return true
-			})
-			if kpis == nil {
-				continue
 			}
-			card := &planning.Scorecard{RoundID: r.ID, Level: t.Level, Name: t.Name, Rounding: t.Rounding}
-			for _, k := range kpis {
-				kpi := planning.KPI{MeasureID: measures[k.MeasureCode], Label: k.Label, Weight: k.Weight, Direction: k.Direction, Curve: k.Curve}
-				for _, code := range k.ProductLineCodes {
-					kpi.ProductLineIDs = append(kpi.ProductLineIDs, lines[code])
-				}
-				card.KPIs = append(card.KPIs, kpi)
-			}
-			if _, err := s.PutScorecard(ctx, card, nil); err != nil {
-				return err
-			}
-			*out = append(*out, card)
+			return true
+		})
+		if kpis == nil {
+			continue
 		}
-		return nil
+		card := &planning.Scorecard{RoundID: r.ID, Level: t.Level, Name: t.Name, Rounding: t.Rounding}
+		for _, k := range kpis {
+			kpi := planning.KPI{MeasureID: measures[k.MeasureCode], Label: k.Label, Weight: k.Weight, Direction: k.Direction, Curve: k.Curve}
+			for _, code := range k.ProductLineCodes {
+				kpi.ProductLineIDs = append(kpi.ProductLineIDs, lines[code])
+			}
+			card.KPIs = append(card.KPIs, kpi)
+		}
+		if _, err := s.PutScorecard(ctx, card, nil); err != nil {
+			return err
+		}
+		*out = append(*out, card)
 	}
+	return nil
 }
