@@ -308,3 +308,27 @@ func TestMeasureKindsActuals(t *testing.T) {
 		}
 	})
 }
+
+// TestMeasureKindsCounterproposals checks that a counterproposal proposes
+// amounts that add up only (a decision re-splits them), and ratings on
+// their scale, naming the fields.
+func TestMeasureKindsCounterproposals(t *testing.T) {
+	forEachDB(t, func(t *testing.T, e *env) {
+		re, ms := kindsFixture(t, e)
+		r, err := e.svcs.Rounds.TransitionRound(e.as("strategy"), re.round.ID, planning.RoundCounterproposals, "", nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		line := func(measure, amount string) []planning.LineInput {
+			return []planning.LineInput{{ProductLineID: re.lines["POS"].ID, MeasureID: ms[measure].ID, Period: 3, Proposed: dec(amount), Reason: "market"}}
+		}
+		_, err = e.svcs.Proposals.CreateCounterproposal(e.as("bm-sh"), *r.WorkingVersionID, re.unitID("B-SH"), "share", line("t_share", "20.00"))
+		wantField(t, err, "lines[0].measure")
+		_, err = e.svcs.Proposals.CreateCounterproposal(e.as("bm-sh"), *r.WorkingVersionID, re.unitID("B-SH"), "plans", line("t_plans", "4.2"))
+		wantField(t, err, "lines[0].proposed")
+		if _, err = e.svcs.Proposals.CreateCounterproposal(e.as("bm-sh"), *r.WorkingVersionID, re.unitID("B-SH"), "revenue",
+			line("revenue", "600.00")); err != nil {
+			t.Fatal(err)
+		}
+	})
+}
