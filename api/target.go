@@ -128,7 +128,7 @@ func (s *Server) gridFilters(q *query, res *resolver, r *planning.Round) (orgUni
 //
 //	@Summary		Read the target grid
 //	@ID				getTargets
-//	@Description	Rows of (org unit, product line, measure) with their amounts by period. Quarters are fiscal (relative to the round's first month); rollups are exact sums. Branch managers and team leads see their subtree only. The ETag is the version's revision.
+//	@Description	Rows of (org unit, product line, measure) with their amounts by period. Quarters are fiscal (relative to the round's first month); rollups follow each measure's aggregation: exact sums, a weighted average (by the weight measure's cells of the same unit and line, rounded once at the scale, half away from zero), the last month holding a value, or, not aggregated, the period's last month (0 when a period holds no value). Branch managers and team leads see their subtree only. The ETag is the version's revision.
 //	@Tags			targets
 //	@Security		BearerAuth
 //	@Produce		json
@@ -193,7 +193,7 @@ func (s *Server) getTargets(c echo.Context) error {
 //
 //	@Summary		Edit target cells
 //	@ID				putTargets
-//	@Description	Sets up to 10,000 cells of a working version in one transaction: all or nothing. Product managers write their own product lines; the strategy office and admins any. Each amount must be at its measure's scale. If-Match is required: the version's ETag as read (412 when it moved on), or * to overwrite.
+//	@Description	Sets up to 10,000 cells of a working version in one transaction: all or nothing. Product managers write their own product lines; the strategy office and admins any. Each amount must be at its measure's scale, and a rating on its declared scale. If-Match is required: the version's ETag as read (412 when it moved on), or * to overwrite.
 //	@Tags			targets
 //	@Security		BearerAuth
 //	@Accept			json

@@ -2381,7 +2381,7 @@ const docTemplate = `{
                         "BearerAuth": []
                     }
                 ],
-                "description": "Compares the actuals of org units (summed over each unit's subtree) with a version's targets (each unit's own cells) by product line and measure, plus a row per unit and measure for all the selected product lines together (product_line null). The version is the round's budget of record unless version names another of its versions. The basis is the month (period), the fiscal quarter to date, the fiscal year to date, or the full year (the year's actuals to date against the whole year's target). attainment_pct = actual ÷ target × 100 rounded half to even at 2 places (null for a zero target); run_rate = ytd_actual × 12 ÷ months elapsed, rounded at the measure's scale half away from zero. Rows are ordered by org unit (parents first), measure and product line. Scoped like the grid.",
+                "description": "Compares the actuals of org units (rolled up over each unit's subtree, or a unit's own for a measure that is not aggregated) with a version's targets (each unit's own cells) by product line and measure, each combined over months and lines by the measure's aggregation (sum, weighted_average, last_value, none), plus a row per unit and measure for all the selected product lines together (product_line null). The version is the round's budget of record unless version names another of its versions. The basis is the month (period), the fiscal quarter to date, the fiscal year to date, or the full year (the year's actuals to date against the whole year's target). attainment_pct = actual ÷ target × 100 rounded half to even at 2 places (null for a zero target); run_rate = ytd_actual × 12 ÷ months elapsed, rounded at the measure's scale half away from zero. Rows are ordered by org unit (parents first), measure and product line. Scoped like the grid.",
                 "produces": [
                     "application/json"
                 ],
@@ -6093,7 +6093,7 @@ const docTemplate = `{
                         "BearerAuth": []
                     }
                 ],
-                "description": "Rows of (org unit, product line, measure) with their amounts by period. Quarters are fiscal (relative to the round's first month); rollups are exact sums. Branch managers and team leads see their subtree only. The ETag is the version's revision.",
+                "description": "Rows of (org unit, product line, measure) with their amounts by period. Quarters are fiscal (relative to the round's first month); rollups follow each measure's aggregation: exact sums, a weighted average (by the weight measure's cells of the same unit and line, rounded once at the scale, half away from zero), the last month holding a value, or, not aggregated, the period's last month (0 when a period holds no value). Branch managers and team leads see their subtree only. The ETag is the version's revision.",
                 "produces": [
                     "application/json"
                 ],
@@ -6197,7 +6197,7 @@ const docTemplate = `{
                         "BearerAuth": []
                     }
                 ],
-                "description": "Sets up to 10,000 cells of a working version in one transaction: all or nothing. Product managers write their own product lines; the strategy office and admins any. Each amount must be at its measure's scale. If-Match is required: the version's ETag as read (412 when it moved on), or * to overwrite.",
+                "description": "Sets up to 10,000 cells of a working version in one transaction: all or nothing. Product managers write their own product lines; the strategy office and admins any. Each amount must be at its measure's scale, and a rating on its declared scale. If-Match is required: the version's ETag as read (412 when it moved on), or * to overwrite.",
                 "consumes": [
                     "application/json"
                 ],
