@@ -27,13 +27,13 @@ func TestMeasureKindsOverHTTP(t *testing.T) {
 			{Name: "revenue adds up", Method: "GET", URL: "/api/v1/measures?code=revenue", As: "auditor",
 				ExpectedStatus: 200, ExpectedContent: []string{`"aggregation":"sum"`, `"weight_measure":null`, `"rating":null`}},
 			{Name: "a weighted average needs a weight", Method: "POST", URL: "/api/v1/measures", As: "strategy",
-				Body:           map[string]any{"code": "penetration", "name": "Penetration", "unit": "percent", "scale": 2, "aggregation": "weighted_average"},
+				Body:           map[string]any{"code": "retention", "name": "Retention", "unit": "percent", "scale": 2, "aggregation": "weighted_average"},
 				ExpectedStatus: 422, ExpectedContent: []string{`"field":"weight_measure"`}},
 			{Name: "an unknown weight", Method: "POST", URL: "/api/v1/measures", As: "strategy",
-				Body:           map[string]any{"code": "penetration", "name": "Penetration", "unit": "percent", "scale": 2, "aggregation": "weighted_average", "weight_measure": "nope"},
+				Body:           map[string]any{"code": "retention", "name": "Retention", "unit": "percent", "scale": 2, "aggregation": "weighted_average", "weight_measure": "nope"},
 				ExpectedStatus: 422, ExpectedContent: []string{`"field":"weight_measure"`}},
 			{Name: "a weight that does not add up", Method: "POST", URL: "/api/v1/measures", As: "strategy",
-				Body:           map[string]any{"code": "penetration", "name": "Penetration", "unit": "percent", "scale": 2, "aggregation": "weighted_average", "weight_measure": "market_share"},
+				Body:           map[string]any{"code": "retention", "name": "Retention", "unit": "percent", "scale": 2, "aggregation": "weighted_average", "weight_measure": "market_share"},
 				ExpectedStatus: 422, ExpectedContent: []string{`"field":"weight_measure"`}},
 			{Name: "a rating's steps fit its scale", Method: "POST", URL: "/api/v1/measures", As: "strategy",
 				Body:           map[string]any{"code": "conduct", "name": "Conduct", "unit": "points", "scale": 0, "kind": "rating", "rating": map[string]any{"min": "1", "max": "4", "step": "2"}},
@@ -41,20 +41,20 @@ func TestMeasureKindsOverHTTP(t *testing.T) {
 			{Name: "a rating is not summed", Method: "POST", URL: "/api/v1/measures", As: "strategy",
 				Body:           map[string]any{"code": "conduct", "name": "Conduct", "unit": "points", "scale": 0, "kind": "rating", "aggregation": "sum", "rating": map[string]any{"min": "1", "max": "5", "step": "1"}},
 				ExpectedStatus: 422, ExpectedContent: []string{`"field":"aggregation"`}},
-			{Name: "penetration weighted by revenue", Method: "POST", URL: "/api/v1/measures", As: "strategy",
-				Body:           map[string]any{"code": "penetration", "name": "Penetration", "unit": "percent", "scale": 2, "aggregation": "weighted_average", "weight_measure": "revenue"},
+			{Name: "retention weighted by revenue", Method: "POST", URL: "/api/v1/measures", As: "strategy",
+				Body:           map[string]any{"code": "retention", "name": "Retention", "unit": "percent", "scale": 2, "aggregation": "weighted_average", "weight_measure": "revenue"},
 				ExpectedStatus: 201, ExpectedContent: []string{`"weight_measure":"revenue"`}},
 			{Name: "nothing refused was stored", Method: "GET", URL: "/api/v1/measures?code=conduct", As: "strategy",
 				ExpectedStatus: 200, ExpectedContent: []string{`"items":[]`}},
 		})
 
 		var pen, rev api.MeasurePage
-		env.GetJSON("strategy", "/api/v1/measures?code=penetration", &pen)
+		env.GetJSON("strategy", "/api/v1/measures?code=retention", &pen)
 		env.GetJSON("strategy", "/api/v1/measures?code=revenue", &rev)
 		apitest.Run(t, env, []apitest.Scenario{
 			{Name: "revenue weighs market share: it keeps adding up", Method: "PATCH", URL: fmt.Sprintf("/api/v1/measures/%d", rev.Items[0].ID), As: "strategy",
 				Body: map[string]any{"aggregation": "last_value"}, ExpectedStatus: 422, ExpectedContent: []string{`"field":"aggregation"`}},
-			{Name: "penetration at period end drops its weight", Method: "PATCH", URL: fmt.Sprintf("/api/v1/measures/%d", pen.Items[0].ID), As: "strategy",
+			{Name: "retention at period end drops its weight", Method: "PATCH", URL: fmt.Sprintf("/api/v1/measures/%d", pen.Items[0].ID), As: "strategy",
 				Body: map[string]any{"aggregation": "last_value"}, ExpectedStatus: 200,
 				ExpectedContent: []string{`"aggregation":"last_value"`, `"weight_measure":null`}},
 			{Name: "an unknown aggregation", Method: "PATCH", URL: fmt.Sprintf("/api/v1/measures/%d", pen.Items[0].ID), As: "strategy",

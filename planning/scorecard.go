@@ -512,7 +512,8 @@ type ScorecardTemplate struct {
 // sales expense, collections, new customers, market share, customer
 // satisfaction and the quality of customer plans (a behaviour rating);
 // key-account and channel managers on their sales, key products, sales
-// expense, collections, new customers and their customer plans; the region
+// expense, collections, new customers, the penetration of their target
+// accounts and their customer plans; the region
 // on sales, margin, collections, market share and satisfaction. The key
 // products are POS systems and ATMs. Weights sum to exactly 100.
 func DeckScorecards() []ScorecardTemplate {
@@ -528,7 +529,8 @@ func DeckScorecards() []ScorecardTemplate {
 			{"sales_expense", nil, "Sales expense 销售费用", d("8"), LowerIsBetter, lin("0", "110")},
 			{"collections", nil, "Receivables collected 帐款回笼", d("16"), HigherIsBetter, collect},
 			{"new_customers", nil, "New customers 新客户数", d("10"), HigherIsBetter, lin("0", "150")},
-			{"plan_quality", nil, "Quality of customer plans 客户计划质量 (行为指标)", d("10"), HigherIsBetter, lin("0", "120")},
+			{"penetration", nil, "Penetration of target accounts 渗透率", d("5"), HigherIsBetter, lin("80", "120")},
+			{"plan_quality", nil, "Quality of customer plans 客户计划质量 (行为指标)", d("5"), HigherIsBetter, lin("0", "120")},
 		}}
 	}
 	return []ScorecardTemplate{

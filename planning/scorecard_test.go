@@ -283,7 +283,7 @@ func joinStr(s []string) string {
 // that any subset of their KPIs reweights to exactly 100.
 func TestDeckScorecards(t *testing.T) {
 	ids := map[string]int64{"revenue": 1, "gross_margin": 2, "sales_expense": 3, "units": 4, "collections": 5,
-		"new_customers": 6, "customers": 7, "market_share": 8, "customer_satisfaction": 9, "plan_quality": 10}
+		"new_customers": 6, "customers": 7, "market_share": 8, "customer_satisfaction": 9, "plan_quality": 10, "penetration": 11}
 	for _, tpl := range planning.DeckScorecards() {
 		card := &planning.Scorecard{Level: tpl.Level, Name: tpl.Name, Rounding: tpl.Rounding}
 		for i, k := range tpl.KPIs {

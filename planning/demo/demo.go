@@ -90,14 +90,16 @@ var measures = []planning.Measure{
 	{Code: "units", Name: "Units sold", NameLocal: "销量", Unit: "count", Scale: 0},
 	{Code: "collections", Name: "Receivables collected", NameLocal: "帐款回笼", Unit: "CNY", Scale: 2},
 	// The deck's KPIs that are not amounts adding up: new customers count
-	// up; the customers served are a level at period end; market share is
-	// a rate weighted by revenue; satisfaction is a survey score per unit
+	// up; the customers served are a level at period end; market share and
+	// the penetration of target accounts are rates weighted by revenue; satisfaction is a survey score per unit
 	// and period; the quality of customer plans is a behaviour indicator
 	// (行为指标), the manager's rating from 1 to 5 in half points.
 	{Code: "new_customers", Name: "New customers", NameLocal: "新客户数", Unit: "count", Scale: 0},
 	{Code: "customers", Name: "Customers served at period end", NameLocal: "期末客户数", Unit: "count", Scale: 0,
 		Aggregation: planning.AggLastValue},
 	{Code: "market_share", Name: "Market share", NameLocal: "市场占有率", Unit: "percent", Scale: 2,
+		Aggregation: planning.AggWeightedAverage, WeightMeasureCode: "revenue"},
+	{Code: "penetration", Name: "Penetration of target accounts", NameLocal: "渗透率", Unit: "percent", Scale: 2,
 		Aggregation: planning.AggWeightedAverage, WeightMeasureCode: "revenue"},
 	{Code: "customer_satisfaction", Name: "Customer satisfaction", NameLocal: "客户满意度", Unit: "points", Scale: 1,
 		Aggregation: planning.AggNone},

@@ -88,8 +88,8 @@ func TestDemoData(t *testing.T) {
 			t.Fatalf("%d product lines (%v), want at least 10", len(pls), err)
 		}
 		ms, _, err := e.svcs.Measures.FindMeasures(ctx, planning.MeasureFilter{})
-		if err != nil || len(ms) != 10 {
-			t.Fatalf("%d measures (%v), want 10", len(ms), err)
+		if err != nil || len(ms) != 11 {
+			t.Fatalf("%d measures (%v), want 11", len(ms), err)
 		}
 		again, err := demo.Load(context.Background(), e.svcs)
 		if err != nil || again.Loaded {
