@@ -88,7 +88,12 @@ type ScorecardList struct {
 // lines), the attainment (for lower is better: (2 × target − actual) ÷
 // target × 100), the points the curve gives and points × weight ÷ 100.
 type KPIScore struct {
-	Measure        string   `json:"measure" example:"revenue"`
+	Measure string `json:"measure" example:"revenue"`
+	// Aggregation says how target and actual were formed from the cells:
+	// summed, averaged weighted by weight_measure, the last value, or the
+	// period's own value (none).
+	Aggregation    string   `json:"aggregation,omitempty" enums:"sum,weighted_average,last_value,none" example:"sum"`
+	WeightMeasure  string   `json:"weight_measure,omitempty" example:"revenue"`
 	ProductLines   []string `json:"product_lines" example:"POS"`
 	Label          string   `json:"label" example:"Sales revenue"`
 	Weight         string   `json:"weight" example:"40"`
@@ -504,7 +509,8 @@ func fromDomainUnitScores(card *planning.Scorecard, units []planning.UnitScore) 
 			if lines == nil {
 				lines = []string{}
 			}
-			us.KPIs[i] = KPIScore{Measure: k.KPI.MeasureCode, ProductLines: lines, Label: k.KPI.Label, Weight: pctString(k.KPI.Weight),
+			us.KPIs[i] = KPIScore{Measure: k.KPI.MeasureCode, Aggregation: string(k.KPI.Aggregation), WeightMeasure: k.KPI.WeightCode,
+				ProductLines: lines, Label: k.KPI.Label, Weight: pctString(k.KPI.Weight),
 				Direction: string(k.KPI.Direction), Target: planning.FormatAmount(k.Target, k.Scale), Actual: planning.FormatAmount(k.Actual, k.Scale),
 				AttainmentPct: optAmount(k.AttainmentPct, 2), Points: k.Points.String(), WeightedPoints: k.Weighted.String()}
 		}

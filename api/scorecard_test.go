@@ -133,7 +133,7 @@ func TestScorecardsOverHTTP(t *testing.T) {
 			{Name: "signed off with the budget: no more changes", Method: "PUT", URL: card, As: "strategy", Body: branchCard(nil), ExpectedStatus: 409},
 			{Name: "nor removal", Method: "DELETE", URL: card, As: "strategy", ExpectedStatus: 409},
 			{Name: "a branch manager's scores are their branch's", Method: "GET", URL: scores, As: "bm-sh", ExpectedStatus: 200,
-				ExpectedContent: []string{`"org_unit":"B-SH"`, `"score":"93.33"`}, NotExpectedContent: []string{"B-JS"}},
+				ExpectedContent: []string{`"org_unit":"B-SH"`, `"score":"93.33"`, `"aggregation":"sum"`}, NotExpectedContent: []string{"B-JS"}},
 		})
 
 		var rep api.ScoreReport

@@ -7929,6 +7929,17 @@ const docTemplate = `{
                     "type": "string",
                     "example": "1050000.00"
                 },
+                "aggregation": {
+                    "description": "Aggregation says how target and actual were formed from the cells:\nsummed, averaged weighted by weight_measure, the last value, or the\nperiod's own value (none).",
+                    "type": "string",
+                    "enum": [
+                        "sum",
+                        "weighted_average",
+                        "last_value",
+                        "none"
+                    ],
+                    "example": "sum"
+                },
                 "attainment_pct": {
                     "type": "string",
                     "example": "105.00"
@@ -7969,6 +7980,10 @@ const docTemplate = `{
                 "weight": {
                     "type": "string",
                     "example": "40"
+                },
+                "weight_measure": {
+                    "type": "string",
+                    "example": "revenue"
                 },
                 "weighted_points": {
                     "type": "string",

@@ -119,7 +119,12 @@ func (c *Curve) Points(pct decimal.Decimal) decimal.Decimal {
 type KPI struct {
 	MeasureID int64
 	// MeasureCode is filled in by the store when reading.
-	MeasureCode    string
+	MeasureCode string
+	// Aggregation is how the measure's values combine (sum, weighted
+	// average by Weight, last value, none), filled in by the store when
+	// reading, so a score says how its target and actual were formed.
+	Aggregation    Aggregation
+	WeightCode     string
 	ProductLineIDs []int64
 	// ProductLineCodes are filled in by the store when reading.
 	ProductLineCodes []string

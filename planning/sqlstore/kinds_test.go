@@ -265,6 +265,11 @@ func TestMeasureKindsScores(t *testing.T) {
 		if want := "103.50 | 500.00/500.00 100.00 100 50 | 25.00/36.00 144.00 120 36 | 4.0/3.5 87.50 87.5 17.5"; got != want {
 			t.Errorf("B-SH scored\n %s\nwant\n %s", got, want)
 		}
+		// Each KPI says how its target and actual were formed.
+		if k := rep.Scorecard.KPIs; k[0].Aggregation != planning.AggSum || k[1].Aggregation != planning.AggWeightedAverage ||
+			k[1].WeightCode != "revenue" || k[2].Aggregation != planning.AggNone {
+			t.Errorf("KPIs %+v", k)
+		}
 	})
 }
 

@@ -120,13 +120,32 @@ func (s *ScorecardService) label(ctx context.Context, idb bun.IDB, cards ...*pla
 		}
 	}
 	measures := map[int64]string{}
+	kinds := map[int64]*planning.Measure{}
 	if len(mids) > 0 {
 		var ms []measureRow
 		if err := idb.NewSelect().Model(&ms).Where("id IN (?)", bun.In(uniq(mids))).Scan(ctx); err != nil {
 			return s.db.mapError(err)
 		}
+		var weights []int64
 		for _, m := range ms {
 			measures[m.ID] = m.Code
+			kinds[m.ID] = m.toDomain()
+			if m.WeightID != nil {
+				weights = append(weights, *m.WeightID)
+			}
+		}
+		if len(weights) > 0 {
+			var ws []measureRow
+			if err := idb.NewSelect().Model(&ws).Column("id", "code").Where("id IN (?)", bun.In(uniq(weights))).Scan(ctx); err != nil {
+				return s.db.mapError(err)
+			}
+			for _, w := range ws {
+				for _, k := range kinds {
+					if k.WeightMeasureID != nil && *k.WeightMeasureID == w.ID {
+						k.WeightMeasureCode = w.Code
+					}
+				}
+			}
 		}
 	}
 	lines := map[int64]string{}
@@ -143,6 +162,9 @@ func (s *ScorecardService) label(ctx context.Context, idb bun.IDB, cards ...*pla
 		for i := range c.KPIs {
 			k := &c.KPIs[i]
 			k.MeasureCode = measures[k.MeasureID]
+			if m := kinds[k.MeasureID]; m != nil {
+				k.Aggregation, k.WeightCode = m.Agg(), m.WeightMeasureCode
+			}
 			k.ProductLineCodes = nil
 			for _, id := range k.ProductLineIDs {
 				k.ProductLineCodes = append(k.ProductLineCodes, lines[id])

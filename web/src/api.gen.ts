@@ -440,6 +440,7 @@ export interface InconsistencyPage {
 
 export interface KPIScore {
   actual: string;
+  aggregation?: "sum" | "weighted_average" | "last_value" | "none";
   attainment_pct: string | null;
   direction: "higher" | "lower";
   label: string;
@@ -448,6 +449,7 @@ export interface KPIScore {
   product_lines: string[];
   target: string;
   weight: string;
+  weight_measure?: string;
   weighted_points: string;
 }
 
