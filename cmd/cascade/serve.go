@@ -37,6 +37,11 @@ type Config struct {
 	// TrustProxyHeaders takes the client address from X-Forwarded-For,
 	// for servers behind a load balancer that sets it.
 	TrustProxyHeaders bool
+	// ReadDB, when set, is a postgres:// URL of a streaming replica of DB
+	// that the heavy read-only requests read from while it keeps up;
+	// ReadMaxLag bounds how far behind it may be (0: the default).
+	ReadDB     string
+	ReadMaxLag time.Duration
 }
 
 // Main is the running service: the database, the HTTP server and its
@@ -67,8 +72,16 @@ func (m *Main) Run(ctx context.Context) (err error) {
 	if m.Logger == nil {
 		m.Logger = newLogger(os.Stderr, m.Config.LogFormat, m.Config.LogLevel)
 	}
+	if m.Config.ReadDB != "" && !sqlstore.IsPostgresDSN(m.Config.DB) {
+		return errors.New("-read-db needs PostgreSQL: the database (-db) is a SQLite file, which has no replicas")
+	}
 	if m.db, err = sqlstore.Open(ctx, m.Config.DB); err != nil {
 		return err
+	}
+	if m.Config.ReadDB != "" {
+		if err := m.db.AttachReplica(ctx, m.Config.ReadDB, sqlstore.ReplicaOptions{MaxLag: m.Config.ReadMaxLag, Logger: m.Logger}); err != nil {
+			return err
+		}
 	}
 	if m.Config.Migrate {
 		if err := m.db.Migrate(ctx); err != nil {
@@ -100,7 +113,8 @@ func (m *Main) Run(ctx context.Context) (err error) {
 		demoUsers = res.Users
 	}
 	handler := api.NewServer(api.Config{Version: Version, BodyLimit: m.Config.BodyLimit, BaseURL: m.Config.BaseURL, DB: m.db.SQLDB(), Console: web.Assets(),
-		AuthFailureRate: m.Config.AuthFailureRate, AuthFailureBurst: int(10 * m.Config.AuthFailureRate), TrustProxyHeaders: m.Config.TrustProxyHeaders}, svcs, m.Logger)
+		AuthFailureRate: m.Config.AuthFailureRate, AuthFailureBurst: int(10 * m.Config.AuthFailureRate), TrustProxyHeaders: m.Config.TrustProxyHeaders,
+		Collectors: replicaCollectors(m.db)}, svcs, m.Logger)
 	if m.listener, err = net.Listen("tcp", m.Config.Addr); err != nil {
 		return err
 	}
@@ -134,6 +148,9 @@ func (m *Main) printBanner(users []demo.User) {
 	fmt.Fprintf(m.Stdout, "  Swagger UI:  %s/swagger/index.html\n", u)
 	fmt.Fprintf(m.Stdout, "  OpenAPI:     %s/openapi.json\n", u)
 	fmt.Fprintf(m.Stdout, "  database:    %s\n", redactDSN(m.Config.DB))
+	if m.Config.ReadDB != "" {
+		fmt.Fprintf(m.Stdout, "  read replica: %s\n", redactDSN(m.Config.ReadDB))
+	}
 	if len(users) > 0 {
 		fmt.Fprintln(m.Stdout, "  demo users (well-known tokens; console password demo-<username>: never use --demo with real data):")
 		for _, du := range users {
@@ -214,6 +231,10 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		"failed authentications per second one client address may cause (bursts of 10×) before its requests get 429; negative: no limit (env CASCADE_AUTH_FAILURE_RATE)")
 	fs.BoolVar(&m.Config.TrustProxyHeaders, "trust-proxy-headers", false,
 		"take the client address from X-Forwarded-For, behind a load balancer that sets it (env CASCADE_TRUST_PROXY_HEADERS)")
+	fs.StringVar(&m.Config.ReadDB, "read-db", "",
+		"postgres:// URL of a streaming replica of -db that the target grid, exports, diffs, attainment, rankings and scores read from while it keeps up (env CASCADE_READ_DB)")
+	fs.DurationVar(&m.Config.ReadMaxLag, "read-max-lag", sqlstore.DefaultReplicaMaxLag,
+		"how far behind the primary the read replica may fall before those reads go to the primary (env CASCADE_READ_MAX_LAG)")
 	if err := parse(fs, args); err != nil {
 		return err
 	}
