@@ -4,9 +4,12 @@
 # `cascade serve -read-db` and as CASCADE_TEST_PG_REPLICA_DSN for the
 # read-replica tests. Needs root (or sudo). Safe to run again: it only does
 # what is not done yet, and takes a new base backup when the replica exists
-# but cannot stream any more (it was stopped while the primary recycled the
-# WAL it needed). It never restarts the primary; it may add a pg_hba line
-# there and reload its configuration.
+# but cannot stream any more (it was stopped for long enough that the
+# primary dropped the WAL it needed). It never restarts the primary; there
+# it may add a role, a replication slot and a pg_hba line, bound the WAL
+# slots may hold back (max_slot_wal_keep_size, when unbounded) and reload
+# the configuration. `pg_dropcluster --stop 15 replica` and dropping the
+# slot cascade_replica on the primary undo it.
 #
 #   export CASCADE_TEST_PG_DSN=$(sudo scripts/postgres.sh)
 #   export CASCADE_TEST_PG_REPLICA_DSN=$(sudo scripts/pg-replica.sh)
@@ -21,6 +24,12 @@ REPLICA_PORT=${CASCADE_PG_REPLICA_PORT:-5433}
 REPLICA_NAME=${CASCADE_PG_REPLICA_CLUSTER:-replica}
 REPL_USER=${CASCADE_PG_REPLICATION_USER:-cascade_replicator}
 REPL_PASS=${CASCADE_PG_REPLICATION_PASSWORD:-cascade_replicator}
+SLOT=${CASCADE_PG_REPLICATION_SLOT:-cascade_replica}
+# The WAL the replica's slot may hold back on the primary. Without a slot,
+# a primary busy enough recycles the WAL a new replica still needs before
+# it starts streaming; with one, a replica left stopped would make the
+# primary keep WAL without end. Set only where nothing bounds it yet.
+SLOT_CAP=${CASCADE_PG_REPLICATION_SLOT_CAP:-8GB}
 
 log() { echo "pg-replica.sh: $*" >&2; }
 
@@ -56,6 +65,12 @@ if ! $SUDO grep -Eq "^[[:space:]]*host[[:space:]]+replication[[:space:]]+(all|$R
   psql_primary "SELECT pg_reload_conf()" >/dev/null
 fi
 
+if [ "$(psql_primary "SHOW max_slot_wal_keep_size")" = -1 ]; then
+  log "bounding the WAL a replication slot may hold back on the primary to $SLOT_CAP (max_slot_wal_keep_size)"
+  psql_primary "ALTER SYSTEM SET max_slot_wal_keep_size = '$SLOT_CAP'" >&2
+  psql_primary "SELECT pg_reload_conf()" >/dev/null
+fi
+
 # The read-replica test pauses and resumes the replica's replay to make it
 # fall behind on purpose. The grant is made in the postgres database, which
 # the test connects to (the functions act on the whole replica).
@@ -69,12 +84,13 @@ done
 datadir=/var/lib/postgresql/$version/$REPLICA_NAME
 
 # base_backup replaces the replica's data directory with a fresh copy of
-# the primary's, set up (-R) to stream from it.
+# the primary's, set up (-R) to stream from it through a new slot (-C -S).
 base_backup() {
   log "taking a base backup of the primary into $datadir"
   $SUDO pg_ctlcluster --skip-systemctl-redirect "$version" "$REPLICA_NAME" stop >/dev/null 2>&1 || true
+  psql_primary "SELECT pg_drop_replication_slot(slot_name) FROM pg_replication_slots WHERE slot_name = '$SLOT' AND NOT active" >/dev/null
   $SUDO find "$datadir" -mindepth 1 -delete
-  as_postgres "PGPASSWORD='$REPL_PASS' $bin/pg_basebackup -h 127.0.0.1 -p $PGPORT -U $REPL_USER -D '$datadir' -R -X stream -c fast" >&2
+  as_postgres "PGPASSWORD='$REPL_PASS' $bin/pg_basebackup -h 127.0.0.1 -p $PGPORT -U $REPL_USER -D '$datadir' -R -C -S $SLOT -X stream -c fast" >&2
 }
 
 streaming() {
@@ -82,7 +98,9 @@ streaming() {
 }
 
 start_replica() {
-  $SUDO pg_ctlcluster --skip-systemctl-redirect "$version" "$REPLICA_NAME" start >&2 || return 1
+  if ! $SUDO pg_ctlcluster "$version" "$REPLICA_NAME" status >/dev/null 2>&1; then
+    $SUDO pg_ctlcluster --skip-systemctl-redirect "$version" "$REPLICA_NAME" start >&2 || return 1
+  fi
   for _ in $(seq 1 40); do
     if streaming; then return 0; fi
     sleep 0.5
@@ -97,9 +115,7 @@ if ! $SUDO pg_lsclusters -h | awk -v v="$version" -v n="$REPLICA_NAME" '$1 == v 
 fi
 
 if ! streaming; then
-  if ! $SUDO pg_ctlcluster "$version" "$REPLICA_NAME" status >/dev/null 2>&1; then
-    log "starting the replica"
-  fi
+  log "starting the replica, or waiting for it to stream"
   if ! start_replica; then
     log "the replica does not stream from the primary; starting it again from a new base backup"
     base_backup
