@@ -112,6 +112,8 @@ type replica struct {
 	// non-decreasing positions: the bound of how far behind the replica
 	// may be.
 	samples []commitMark
+	// asked is the latest time lagBound was asked about.
+	asked time.Time
 	// replayed is the highest position the replica reported having
 	// replayed, at checkedAt.
 	replayed  uint64
@@ -320,6 +322,12 @@ func (r *replica) route(ctx context.Context) (bool, string) {
 // far behind: that of the newest commit sample older than maxLag, or 0.
 // Samples older than it are no longer needed. The caller holds mu.
 func (r *replica) lagBound(now time.Time) uint64 {
+	// Requests take their time before the lock: one that took it later
+	// than a younger one must not find the samples it needs dropped.
+	if now.Before(r.asked) {
+		now = r.asked
+	}
+	r.asked = now
 	i := -1
 	for j, s := range r.samples {
 		if now.Sub(s.at) < r.maxLag {
@@ -379,9 +387,17 @@ func (r *replica) committed(ctx context.Context, conn bun.Conn) {
 			r.forgetSessions(now)
 		}
 	}
-	if lsn == unknownLSN {
-		return
+	if lsn != unknownLSN {
+		r.addSample(lsn, now)
 	}
+}
+
+// addSample records a commit at lsn, made at now, for the bound on
+// staleness: in the last sample when that is younger than maxLag/16 (which
+// makes the bound stricter by at most that much), otherwise in a new one.
+// Positions never go down from one sample to the next. The caller holds
+// mu.
+func (r *replica) addSample(lsn uint64, now time.Time) {
 	if n := len(r.samples); n > 0 {
 		last := &r.samples[n-1]
 		lsn = max(lsn, last.lsn)
