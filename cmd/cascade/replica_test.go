@@ -67,7 +67,7 @@ func TestReadReplica(t *testing.T) {
 	})
 
 	px := startProxy(t, hostPort(t, replicaDSN))
-	const maxLag = 3 * time.Second
+	const maxLag = 5 * time.Second
 	m := NewMain()
 	m.Stdout = io.Discard
 	var logs syncBuffer
