@@ -29,10 +29,20 @@ import (
 const replicaEnv = "CASCADE_TEST_PG_REPLICA_DSN"
 
 func TestReadReplicaNeedsPostgres(t *testing.T) {
-	var stderr bytes.Buffer
-	code := run(context.Background(), []string{"serve", "-db", t.TempDir() + "/c.db", "-read-db", "postgres://u:p@127.0.0.1:1/x"}, io.Discard, &stderr)
-	if code != 1 || !strings.Contains(stderr.String(), "-read-db needs PostgreSQL") {
-		t.Fatalf("serve on SQLite with a read database: exit %d: %s", code, stderr.String())
+	for name, args := range map[string][]string{
+		"flag":        {"-read-db", "postgres://u:p@127.0.0.1:1/x"},
+		"environment": nil,
+	} {
+		t.Run(name, func(t *testing.T) {
+			if args == nil {
+				t.Setenv("CASCADE_READ_DB", "postgres://u:p@127.0.0.1:1/x")
+			}
+			var stderr bytes.Buffer
+			code := run(context.Background(), append([]string{"serve", "-addr", "127.0.0.1:0", "-db", t.TempDir() + "/c.db"}, args...), io.Discard, &stderr)
+			if code != 1 || !strings.Contains(stderr.String(), "-read-db needs PostgreSQL") {
+				t.Fatalf("serve on SQLite with a read database: exit %d: %s", code, stderr.String())
+			}
+		})
 	}
 }
 
