@@ -20,7 +20,7 @@ type metrics struct {
 	inFlight prometheus.Gauge
 }
 
-func newMetrics(db *sql.DB) *metrics {
+func newMetrics(db *sql.DB, more ...prometheus.Collector) *metrics {
 	labels := []string{"method", "route", "status"}
 	m := &metrics{
 		registry: prometheus.NewRegistry(),
@@ -44,6 +44,7 @@ func newMetrics(db *sql.DB) *metrics {
 	if db != nil {
 		m.registry.MustRegister(collectors.NewDBStatsCollector(db, "cascade"))
 	}
+	m.registry.MustRegister(more...)
 	return m
 }
 

@@ -12,6 +12,7 @@ import (
 
 	"github.com/labstack/echo/v4"
 	"github.com/labstack/echo/v4/middleware"
+	"github.com/prometheus/client_golang/prometheus"
 	echoSwagger "github.com/swaggo/echo-swagger"
 
 	_ "github.com/cascade-planning/cascade/docs" // registers the generated OpenAPI document
@@ -65,6 +66,9 @@ type Config struct {
 	UploadWait time.Duration
 	// DB, when set, is the connection pool whose statistics /metrics reports.
 	DB *sql.DB
+	// Collectors are further series /metrics reports, such as where
+	// read-only requests read when a read replica is attached.
+	Collectors []prometheus.Collector
 	// Console, when set, is the web console's built assets (index.html and
 	// assets/), served at /.
 	Console fs.FS
@@ -110,7 +114,7 @@ func NewServer(cfg Config, svcs planning.Services, logger *slog.Logger) *Server 
 		logger = slog.New(slog.NewTextHandler(io.Discard, nil))
 	}
 	s := &Server{cfg: cfg, svcs: svcs, logger: logger, echo: echo.New()}
-	s.metrics = newMetrics(cfg.DB)
+	s.metrics = newMetrics(cfg.DB, cfg.Collectors...)
 	s.limits = newLimiters[int64](cfg.RateLimit, cfg.RateBurst, DefaultRateLimit, DefaultRateBurst)
 	s.authFails = newLimiters[string](cfg.AuthFailureRate, cfg.AuthFailureBurst, DefaultAuthFailureRate, DefaultAuthFailureBurst)
 	s.uploads = make(chan struct{}, cfg.MaxUploads)
@@ -193,6 +197,11 @@ func (s *Server) routes() {
 	upload := func(method, path string, h echo.HandlerFunc) {
 		v1.Add(method, path, h, s.limitAuthFailures, s.authenticate, s.rateLimit, s.uploadSlot, s.idempotent)
 	}
+	// The heavy reads run on a read replica when one is attached; every
+	// other request, and every write, on the primary.
+	read := func(path string, h func(*Server, echo.Context) error) {
+		auth(http.MethodGet, path, s.readOnly(h))
+	}
 	auth(http.MethodGet, "/me", s.getMe)
 	auth(http.MethodGet, "/me/tasks", s.getMyTasks)
 
@@ -250,11 +259,11 @@ func (s *Server) routes() {
 
 	auth(http.MethodGet, "/versions/:id", s.getVersion)
 	auth(http.MethodPost, "/versions/:id/freeze", s.freezeVersion)
-	auth(http.MethodGet, "/versions/:id/targets", s.getTargets)
+	read("/versions/:id/targets", (*Server).getTargets)
 	auth(http.MethodPut, "/versions/:id/targets", s.putTargets)
 	auth(http.MethodGet, "/versions/:id/allocations", s.listAllocations)
 	auth(http.MethodPost, "/versions/:id/allocations", s.allocate)
-	auth(http.MethodGet, "/versions/:id/diff", s.diffVersions)
+	read("/versions/:id/diff", (*Server).diffVersions)
 	auth(http.MethodGet, "/versions/:id/consistency", s.getConsistency)
 	auth(http.MethodGet, "/allocations/:id", s.getAllocation)
 	auth(http.MethodGet, "/versions/:id/cell-history", s.getCellHistory)
@@ -276,17 +285,17 @@ func (s *Server) routes() {
 
 	upload(http.MethodPost, "/actuals/imports", s.importActuals)
 	auth(http.MethodGet, "/actuals", s.listActuals)
-	auth(http.MethodGet, "/rounds/:id/attainment", s.getAttainment)
-	auth(http.MethodGet, "/rounds/:id/rankings", s.getRankings)
+	read("/rounds/:id/attainment", (*Server).getAttainment)
+	read("/rounds/:id/rankings", (*Server).getRankings)
 	auth(http.MethodGet, "/rounds/:id/scorecards", s.listScorecards)
 	auth(http.MethodGet, "/rounds/:id/scorecards/:level", s.getScorecard)
 	auth(http.MethodPut, "/rounds/:id/scorecards/:level", s.putScorecard)
 	auth(http.MethodDelete, "/rounds/:id/scorecards/:level", s.deleteScorecard)
-	auth(http.MethodGet, "/rounds/:id/scores", s.getScores)
+	read("/rounds/:id/scores", (*Server).getScores)
 	auth(http.MethodPost, "/rounds/:id/scorecard-defaults", s.applyDefaultScorecards)
 	auth(http.MethodPost, "/rounds/:id/score-issues", s.issueScores)
 	auth(http.MethodGet, "/rounds/:id/score-issues", s.listScoreIssues)
-	auth(http.MethodGet, "/versions/:id/export", s.exportVersion)
+	read("/versions/:id/export", (*Server).exportVersion)
 	auth(http.MethodGet, "/versions/:id/letters/:org_unit", s.getLetter)
 	auth(http.MethodPost, "/versions/:id/letter-batches", s.issueLetters)
 	upload(http.MethodPost, "/versions/:id/imports", s.importTargets)

@@ -32,6 +32,14 @@ type Services struct {
 	// with fn's context joins: the calls commit together, or, if fn fails
 	// (or the process dies before the end), none of them does.
 	Atomically func(ctx context.Context, fn func(ctx context.Context) error) error
+	// ReadOnly, when set, runs fn, the whole of a request that only reads,
+	// with the services it should read through: those of a read replica
+	// while the replica has replayed the caller's own last write and is
+	// not too far behind, otherwise these. When the replica fails fn (it
+	// does not answer, or does not find what fn names), fn runs again with
+	// these, so fn must have no effect before it succeeds. Nil: there is
+	// one database, and fn would read from it anyway.
+	ReadOnly func(ctx context.Context, fn func(Services) error) error
 }
 
 // SystemActor is the actor the command line uses for set-up work such as

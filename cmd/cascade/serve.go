@@ -40,6 +40,11 @@ type Config struct {
 	// TimeZone is the IANA time zone PDF target letters state dates and
 	// times in; nil means UTC.
 	TimeZone *time.Location
+	// ReadDB, when set, is a postgres:// URL of a streaming replica of DB
+	// that the heavy read-only requests read from while it keeps up;
+	// ReadMaxLag bounds how far behind it may be (0: the default).
+	ReadDB     string
+	ReadMaxLag time.Duration
 }
 
 // Main is the running service: the database, the HTTP server and its
@@ -70,8 +75,16 @@ func (m *Main) Run(ctx context.Context) (err error) {
 	if m.Logger == nil {
 		m.Logger = newLogger(os.Stderr, m.Config.LogFormat, m.Config.LogLevel)
 	}
+	if m.Config.ReadDB != "" && !sqlstore.IsPostgresDSN(m.Config.DB) {
+		return errors.New("-read-db needs PostgreSQL: the database (-db) is a SQLite file, which has no replicas")
+	}
 	if m.db, err = sqlstore.Open(ctx, m.Config.DB); err != nil {
 		return err
+	}
+	if m.Config.ReadDB != "" {
+		if err := m.db.AttachReplica(ctx, m.Config.ReadDB, sqlstore.ReplicaOptions{MaxLag: m.Config.ReadMaxLag, Logger: m.Logger}); err != nil {
+			return err
+		}
 	}
 	if m.Config.Migrate {
 		if err := m.db.Migrate(ctx); err != nil {
@@ -104,7 +117,7 @@ func (m *Main) Run(ctx context.Context) (err error) {
 	}
 	handler := api.NewServer(api.Config{Version: Version, BodyLimit: m.Config.BodyLimit, BaseURL: m.Config.BaseURL, DB: m.db.SQLDB(), Console: web.Assets(),
 		AuthFailureRate: m.Config.AuthFailureRate, AuthFailureBurst: int(10 * m.Config.AuthFailureRate), TrustProxyHeaders: m.Config.TrustProxyHeaders,
-		TimeZone: m.Config.TimeZone}, svcs, m.Logger)
+		TimeZone: m.Config.TimeZone, Collectors: replicaCollectors(m.db)}, svcs, m.Logger)
 	if m.listener, err = net.Listen("tcp", m.Config.Addr); err != nil {
 		return err
 	}
@@ -138,6 +151,9 @@ func (m *Main) printBanner(users []demo.User) {
 	fmt.Fprintf(m.Stdout, "  Swagger UI:  %s/swagger/index.html\n", u)
 	fmt.Fprintf(m.Stdout, "  OpenAPI:     %s/openapi.json\n", u)
 	fmt.Fprintf(m.Stdout, "  database:    %s\n", redactDSN(m.Config.DB))
+	if m.Config.ReadDB != "" {
+		fmt.Fprintf(m.Stdout, "  read replica: %s\n", redactDSN(m.Config.ReadDB))
+	}
 	if len(users) > 0 {
 		fmt.Fprintln(m.Stdout, "  demo users (well-known tokens; console password demo-<username>: never use --demo with real data):")
 		for _, du := range users {
@@ -239,6 +255,10 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 			m.Config.TimeZone = loc
 			return err
 		})
+	fs.StringVar(&m.Config.ReadDB, "read-db", "",
+		"postgres:// URL of a streaming replica of -db that the target grid, exports, diffs, attainment, rankings and scores read from while it keeps up (env CASCADE_READ_DB)")
+	fs.DurationVar(&m.Config.ReadMaxLag, "read-max-lag", sqlstore.DefaultReplicaMaxLag,
+		"how far behind the primary the read replica may fall before those reads go to the primary (env CASCADE_READ_MAX_LAG)")
 	if err := parse(fs, args); err != nil {
 		return err
 	}

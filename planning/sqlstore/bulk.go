@@ -59,7 +59,13 @@ func (db *DB) connTxOnce(ctx context.Context, fn func(conn bun.Conn, tx bun.Tx) 
 		_ = tx.Rollback()
 		return err
 	}
-	return tx.Commit()
+	if err := tx.Commit(); err != nil {
+		return err
+	}
+	if db.replica != nil {
+		db.replica.committed(ctx, conn)
+	}
+	return nil
 }
 
 // clearAllocated deletes the cells and buffers an allocation replaces and

@@ -41,6 +41,9 @@ type DB struct {
 	writers chan struct{}
 	// Now returns the current time; tests may replace it.
 	Now func() time.Time
+	// replica, when attached, serves read-only requests (see
+	// AttachReplica).
+	replica *replica
 }
 
 // IsPostgresDSN reports whether dsn names a PostgreSQL database rather than a
@@ -132,8 +135,13 @@ func redactDSN(dsn string) string {
 	return u.Redacted()
 }
 
-// Close closes the database.
-func (db *DB) Close() error { return db.bun.Close() }
+// Close closes the database, and the read replica if one is attached.
+func (db *DB) Close() error {
+	if db.replica != nil {
+		db.replica.db.Close()
+	}
+	return db.bun.Close()
+}
 
 // Dialect returns which database this is.
 func (db *DB) Dialect() Dialect { return db.dialect }

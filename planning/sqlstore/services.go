@@ -1,9 +1,26 @@
 package sqlstore
 
-import "github.com/cascade-planning/cascade/planning"
+import (
+	"context"
 
-// NewServices returns every planning service backed by db.
+	"github.com/cascade-planning/cascade/planning"
+)
+
+// NewServices returns every planning service backed by db. With a read
+// replica attached (AttachReplica), ReadOnly runs read-only requests on the
+// same services backed by the replica while it keeps up.
 func NewServices(db *DB) planning.Services {
+	s := newServices(db)
+	if r := db.replica; r != nil {
+		primary, onReplica := s, newServices(r.db)
+		s.ReadOnly = func(ctx context.Context, fn func(planning.Services) error) error {
+			return r.readOnly(ctx, primary, onReplica, fn)
+		}
+	}
+	return s
+}
+
+func newServices(db *DB) planning.Services {
 	return planning.Services{
 		OrgUnits:     &OrgUnitService{db: db},
 		ProductLines: &ProductLineService{db: db},
