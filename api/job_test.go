@@ -224,3 +224,109 @@ func TestAllocationJobs(t *testing.T) {
 		}
 	})
 }
+
+// bigRegion adds a region under the company with branches branches, and
+// returns its code: room for a job that runs long enough to watch.
+func bigRegion(t *testing.T, env *apitest.Env, branches int) string {
+	t.Helper()
+	ctx := env.SystemContext()
+	co := env.OrgUnitID("CO")
+	region := &planning.OrgUnit{Code: "R-JOB", Name: "Jobs region", Kind: planning.KindRegion, ParentID: &co}
+	if err := env.Services.OrgUnits.CreateOrgUnit(ctx, region); err != nil {
+		t.Fatal(err)
+	}
+	for i := range branches {
+		b := &planning.OrgUnit{Code: fmt.Sprintf("B-JOB%04d", i), Name: "Branch", Kind: planning.KindBranch, ParentID: &region.ID}
+		if err := env.Services.OrgUnits.CreateOrgUnit(ctx, b); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return region.Code
+}
+
+// everyLine is a job body that allocates every product line from root.
+func everyLine(t *testing.T, env *apitest.Env, root string) map[string]any {
+	var lines api.ProductLinePage
+	env.GetJSON("strategy", "/api/v1/product-lines?limit=1000", &lines)
+	var targets []map[string]any
+	for _, l := range lines.Items {
+		targets = append(targets, map[string]any{"product_line": l.Code, "amount": "98765432.10"})
+	}
+	return map[string]any{"measure": "revenue", "root": root, "targets": targets}
+}
+
+func TestAllocationJobProgressAndCancel(t *testing.T) {
+	apitest.ForEachDB(t, func(t *testing.T, env *apitest.Env) {
+		startJobWorker(t, env)
+		call := env.Caller(t)
+		round := openDemoRound(t, env, "FY2027")
+		vid := *round.WorkingVersionID
+		root := bigRegion(t, env, 2000)
+		body := everyLine(t, env, root)
+		jobs := fmt.Sprintf("/api/v1/versions/%d/allocation-jobs", vid)
+
+		// A whole job: progress only grows, and ends at the total.
+		var job api.AllocationJob
+		start := time.Now()
+		call("strategy", "POST", jobs, body, 202).Decode(t, &job)
+		seen := waitJob(t, env, "strategy", job.ID)
+		checkMonotonic(t, seen)
+		end := seen[len(seen)-1]
+		var v api.Version
+		call("strategy", "GET", fmt.Sprintf("/api/v1/versions/%d", vid), nil, 200).Decode(t, &v)
+		if end.State != "succeeded" || end.CellsTotal == 0 || end.CellsDone != end.CellsTotal || v.CellCount != end.CellsTotal {
+			t.Fatalf("finished %+v; version holds %d cells", end, v.CellCount)
+		}
+		partial := 0
+		for _, j := range seen {
+			if j.CellsDone > 0 && j.CellsDone < j.CellsTotal {
+				partial++
+			}
+		}
+		t.Logf("%d cells in %s; %d of %d samples saw partial progress", end.CellsTotal, time.Since(start), partial, len(seen))
+		if partial == 0 {
+			t.Fatalf("no sample saw the job part-way: %+v", seen)
+		}
+		var cons api.InconsistencyPage
+		env.GetJSON("strategy", fmt.Sprintf("/api/v1/versions/%d/consistency", vid), &cons)
+		before, consBefore := v, len(cons.Items)
+
+		// The same job again, cancelled part-way: the version keeps its
+		// cells, its revision and its consistency.
+		call("strategy", "POST", jobs, body, 202).Decode(t, &job)
+		var running api.AllocationJob
+		for deadline := time.Now().Add(time.Minute); time.Now().Before(deadline); time.Sleep(time.Millisecond) {
+			env.GetJSON("strategy", fmt.Sprintf("/api/v1/allocation-jobs/%d", job.ID), &running)
+			if running.CellsDone > 0 || running.State != "queued" && running.State != "running" {
+				break
+			}
+		}
+		if running.State != "running" || running.CellsDone == 0 || running.CellsDone == running.CellsTotal {
+			t.Fatalf("the job was not caught part-way: %+v", running)
+		}
+		call("pm-industry", "POST", fmt.Sprintf("/api/v1/allocation-jobs/%d/cancel", job.ID), nil, 403)
+		var cancelled api.AllocationJob
+		call("strategy", "POST", fmt.Sprintf("/api/v1/allocation-jobs/%d/cancel", job.ID), nil, 200).Decode(t, &cancelled)
+		if !cancelled.CancelRequested || (cancelled.State != "running" && cancelled.State != "cancelled") {
+			t.Fatalf("cancel answered %+v", cancelled)
+		}
+		seen = waitJob(t, env, "strategy", job.ID)
+		checkMonotonic(t, append([]api.AllocationJob{running}, seen...))
+		end = seen[len(seen)-1]
+		if end.State != "cancelled" || end.RunID != nil || !end.CancelRequested || end.FinishedAt == nil {
+			t.Fatalf("cancelled job %+v", end)
+		}
+		call("strategy", "GET", fmt.Sprintf("/api/v1/versions/%d", vid), nil, 200).Decode(t, &v)
+		env.GetJSON("strategy", fmt.Sprintf("/api/v1/versions/%d/consistency", vid), &cons)
+		if v.CellCount != before.CellCount || v.Revision != before.Revision || len(cons.Items) != consBefore {
+			t.Fatalf("the cancelled job changed the version: %+v (%d inconsistencies), was %+v (%d)", v, len(cons.Items), before, consBefore)
+		}
+		var runs api.AllocationRunPage
+		env.GetJSON("strategy", fmt.Sprintf("/api/v1/versions/%d/allocations", vid), &runs)
+		if len(runs.Items) != 1 {
+			t.Fatalf("runs after the cancel: %+v", runs.Items)
+		}
+		call("strategy", "POST", fmt.Sprintf("/api/v1/allocation-jobs/%d/cancel", job.ID), nil, 409)
+
+	})
+}
