@@ -58,6 +58,8 @@ func (db *DB) SetJobOptions(o JobOptions) {
 	if o.Heartbeat > 0 {
 		db.jobs.opts.Heartbeat = o.Heartbeat
 	}
+	// Several beats fit in a lease, so one missed beat loses nothing.
+	db.jobs.opts.Heartbeat = min(db.jobs.opts.Heartbeat, db.jobs.opts.Lease/3)
 }
 
 // JobQueued signals when this process queued a job, so its worker need
