@@ -112,7 +112,8 @@ func TestJobSurvivesKill(t *testing.T) {
 }
 
 // TestMeasureJob measures an allocation job of CASCADE_JOB_MEASURE_CELLS
-// cells (rounded down to whole units of 40 lines × 12 months) on
+// cells (rounded down to whole units of CASCADE_JOB_MEASURE_LINES lines,
+// default 40, × 12 months) on
 // PostgreSQL, end to end through a real `cascade serve`: the time from
 // the POST to the job's success and the server's peak resident set,
 // against psql's \copy of the same rows into a table like target_cells
@@ -127,7 +128,7 @@ func TestMeasureJob(t *testing.T) {
 	bin := cascadeBinary(t)
 	dsn := storetest.DSN(t, sqlstore.Postgres)
 	db, svcs := openStore(t, dsn)
-	lines := 40
+	lines := envInt("CASCADE_JOB_MEASURE_LINES", 40)
 	units := int(cells / int64(lines*12))
 	start := time.Now()
 	data, err := buildBenchData(ctx, svcs, units, lines, 1)
