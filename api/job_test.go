@@ -171,6 +171,13 @@ func TestAllocationJobs(t *testing.T) {
 			end.Error.Detail != syncProblem.Detail || end.RunID != nil || sr.Status != 422 {
 			t.Fatalf("failed job %+v, error %+v; the synchronous call: %d %s", end, end.Error, sr.Status, sr.Body)
 		}
+		// A branch manager under the job's root sees that it failed and why
+		// in kind, but not the detail, which may name other units.
+		var scoped api.AllocationJob
+		env.GetJSON("bm-sh", fmt.Sprintf("/api/v1/allocation-jobs/%d", failing.ID), &scoped)
+		if scoped.Error == nil || scoped.Error.Status != 422 || scoped.Error.Detail != "the allocation job failed" || len(scoped.Error.Errors) != 0 {
+			t.Fatalf("bm-sh reads the failed job's error as %+v", scoped.Error)
+		}
 		var after api.Version
 		call("strategy", "GET", fmt.Sprintf("/api/v1/versions/%d", v2.ID), nil, 200).Decode(t, &after)
 		if after.CellCount != before.CellCount || after.Revision != before.Revision {
