@@ -111,6 +111,19 @@ func (a *Actor) MayCancelJob(j *AllocationJob) error {
 	return Errorf(EFORBIDDEN, "only the user who started an allocation job, the strategy office and administrators cancel it")
 }
 
+// RedactAllocationJob keeps out of j what a reader with a partial scope
+// may not see: the request, and the error's detail, which may name units
+// outside the scope. The error's code stays.
+func (s *Scope) RedactAllocationJob(j *AllocationJob) {
+	if s.All() {
+		return
+	}
+	j.Request = AllocationRequest{VersionID: j.Request.VersionID, RootID: j.Request.RootID}
+	if j.Error != nil {
+		j.Error = &Error{Code: j.Error.Code, Message: "the allocation job failed"}
+	}
+}
+
 // AllocationJobService starts, reads and cancels allocation jobs, and runs
 // them. Reads show a job to those who see the version's runs of its root
 // (ENOTFOUND otherwise).

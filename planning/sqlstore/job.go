@@ -208,8 +208,8 @@ func actorIDPtrOf(a *planning.Actor) *int64 {
 	return nil
 }
 
-// visible reports whether a may see job: a job is seen by those who see
-// the runs of its root.
+// visible keeps the jobs sc sees, as it sees them: a job is seen by those
+// who see the runs of its root.
 func (s *AllocationJobService) visible(ctx context.Context, sc *planning.Scope, jobs []*planning.AllocationJob) ([]*planning.AllocationJob, error) {
 	if sc.All() {
 		return jobs, nil
@@ -224,19 +224,9 @@ func (s *AllocationJobService) visible(ctx context.Context, sc *planning.Scope, 
 	}
 	jobs = slices.DeleteFunc(jobs, func(j *planning.AllocationJob) bool { return !sc.Touches(paths[j.Request.RootID]) })
 	for _, j := range jobs {
-		redactJob(j)
+		sc.RedactAllocationJob(j)
 	}
 	return jobs, nil
-}
-
-// redactJob keeps what a reader with a partial scope may not see of a job
-// out of it: the request, and the error's detail, which may name units
-// outside the scope.
-func redactJob(j *planning.AllocationJob) {
-	j.Request = planning.AllocationRequest{VersionID: j.Request.VersionID, RootID: j.Request.RootID}
-	if j.Error != nil {
-		j.Error = &planning.Error{Code: j.Error.Code, Message: "the allocation job failed"}
-	}
 }
 
 // FindAllocationJobByID implements planning.AllocationJobService.
