@@ -64,7 +64,9 @@ func pollJob(t *testing.T, pm *apiClient, url string, every, limit time.Duration
 // TestJobSurvivesKill kills the real server with SIGKILL while it runs an
 // allocation job: the version is left untouched, and the job, accepted
 // before the kill, runs again after the restart (on PostgreSQL once the
-// dead server's lease has run out), once.
+// dead server's lease has run out), once. Then it stops a server
+// gracefully during a job, which is queued again at once and runs after
+// the restart (a lease of an hour proves it did not wait for one).
 func TestJobSurvivesKill(t *testing.T) {
 	bin := cascadeBinary(t)
 	for _, d := range []sqlstore.Dialect{sqlstore.SQLite, sqlstore.Postgres} {
@@ -107,6 +109,28 @@ func TestJobSurvivesKill(t *testing.T) {
 				t.Fatalf("runs after the restart: %+v %v", runs.Items, err)
 			}
 			t.Logf("%s: killed at %d of %d cells; the restarted server finished the job %s after it started", d, killedAt.CellsDone, want, time.Since(start).Round(time.Millisecond))
+
+			// A server stopped gracefully gives its running job back to the
+			// queue at once (no lease to wait for); it runs after the restart.
+			path = startJob(t, pm, srv.URL, data)
+			seen = pollJob(t, pm, srv.URL+path, time.Millisecond, time.Minute, func(j api.AllocationJob) bool { return j.CellsDone > 0 })
+			if j := seen[len(seen)-1]; j.State != "running" || j.CellsDone == 0 {
+				t.Fatalf("the second job was not caught running: %+v", j)
+			}
+			if err := srv.Stop(time.Minute); err != nil {
+				t.Fatal(err)
+			}
+			srv = startServerT(t, bin, dsn, "--job-lease", "1h")
+			seen = pollJob(t, pm, srv.URL+path, 20*time.Millisecond, time.Minute, func(api.AllocationJob) bool { return false })
+			if end := seen[len(seen)-1]; end.State != "succeeded" || end.CellsDone != want {
+				t.Fatalf("after a graceful restart: %+v\n%s", end, srv.Logs())
+			}
+			if err := pm.do(ctx, http.MethodGet, fmt.Sprintf("%s/api/v1/versions/%d/allocations", srv.URL, data.VersionID), nil).decode(&runs); err != nil || len(runs.Items) != 2 {
+				t.Fatalf("runs after the graceful restart: %+v %v", runs.Items, err)
+			}
+			if n, err := db.Probe().CountCells(ctx, data.VersionID); err != nil || n != want {
+				t.Fatalf("the version holds %d cells (%v), want %d", n, err, want)
+			}
 		})
 	}
 }
