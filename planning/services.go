@@ -40,6 +40,10 @@ type Services struct {
 	// these, so fn must have no effect before it succeeds. Nil: there is
 	// one database, and fn would read from it anyway.
 	ReadOnly func(ctx context.Context, fn func(Services) error) error
+
+	// AllocationJobs runs allocations in the background, with progress
+	// and cancel.
+	AllocationJobs AllocationJobService
 }
 
 // SystemActor is the actor the command line uses for set-up work such as

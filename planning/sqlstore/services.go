@@ -44,5 +44,8 @@ func newServices(db *DB) planning.Services {
 		Attainment:      &AttainmentService{db: db},
 		ApprovalRecords: &ApprovalRecordService{db: db},
 		Scorecards:      &ScorecardService{db: db, attainment: &AttainmentService{db: db}},
+
+		// Allocations in the background, with progress and cancel.
+		AllocationJobs: &AllocationJobService{db: db, targets: &TargetService{db: db}},
 	}
 }
