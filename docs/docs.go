@@ -5509,9 +5509,10 @@ const docTemplate = `{
                         "BearerAuth": []
                     }
                 ],
-                "description": "Every cell that differs between this version and another of the same round (a missing cell counts as zero), with before, after and delta, paged; plus rollups of all changes by org unit, product line, measure and period. Takes the grid's filters. Scoped like the grid.",
+                "description": "Every cell that differs between this version and another of the same round (a missing cell counts as zero), with before, after and delta, paged; plus rollups of all changes by org unit, product line, measure and period. Takes the grid's filters. Scoped like the grid. With format=xlsx, the whole diff (every page, up to 100,000 changed cells; 413 beyond) as a workbook: a sheet of the changed cells with each org unit's level, and a sheet of each org unit's own change.",
                 "produces": [
-                    "application/json"
+                    "application/json",
+                    "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
                 ],
                 "tags": [
                     "versions"
@@ -5574,6 +5575,16 @@ const docTemplate = `{
                         "description": "next_cursor of the previous page",
                         "name": "cursor",
                         "in": "query"
+                    },
+                    {
+                        "enum": [
+                            "json",
+                            "xlsx"
+                        ],
+                        "type": "string",
+                        "description": "json (default) or xlsx: the whole diff as a workbook",
+                        "name": "format",
+                        "in": "query"
                     }
                 ],
                 "responses": {
@@ -5581,6 +5592,12 @@ const docTemplate = `{
                         "description": "OK",
                         "schema": {
                             "$ref": "#/definitions/api.Diff"
+                        },
+                        "headers": {
+                            "ETag": {
+                                "type": "string",
+                                "description": "format=xlsx: the version's revision"
+                            }
                         }
                     },
                     "400": {
@@ -5591,6 +5608,12 @@ const docTemplate = `{
                     },
                     "404": {
                         "description": "No such version",
+                        "schema": {
+                            "$ref": "#/definitions/api.Problem"
+                        }
+                    },
+                    "413": {
+                        "description": "format=xlsx: more than 100,000 changed cells",
                         "schema": {
                             "$ref": "#/definitions/api.Problem"
                         }
