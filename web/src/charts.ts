@@ -67,12 +67,13 @@ function yRange(spec: ChartSpec): [number, number] {
   return niceRange(all.length ? Math.min(...all) : 0, all.length ? Math.max(...all) : 1, true);
 }
 
-const compact = (v: number): string => {
-  const a = Math.abs(v);
-  if (a >= 1e9) return (v / 1e9).toFixed(1) + "B";
-  if (a >= 1e6) return (v / 1e6).toFixed(1) + "M";
-  if (a >= 1e3) return (v / 1e3).toFixed(0) + "k";
-  return String(Math.round(v * 100) / 100);
+// compact labels an axis tick in k, M or B, with as many places as the
+// step between ticks needs to tell them apart.
+const compact = (v: number, step = 0): string => {
+  const a = Math.max(Math.abs(v), Math.abs(step));
+  const [div, suffix] = a >= 1e9 ? [1e9, "B"] : a >= 1e6 ? [1e6, "M"] : a >= 1e3 ? [1e3, "k"] : [1, ""];
+  const places = step > 0 ? Math.min(6, Math.max(0, Math.ceil(-Math.log10(step / div) - 1e-9))) : 1;
+  return (v / div).toFixed(places) + suffix;
 };
 
 // chart renders spec: the plot, its download buttons and its data table.
@@ -85,12 +86,12 @@ export function chart(spec: ChartSpec, width = 640, height = 300): HTMLElement {
   const wf = spec.kind === "waterfall" ? waterfallBars(spec.series[0].values.map(num)) : [];
   const opts: uPlot.Options = {
     width, height,
-    legend: { show: spec.kind !== "waterfall" },
+    legend: { show: spec.kind !== "waterfall", live: false },
     cursor: { drag: { x: false, y: false } },
     scales: { x: { time: false, range: () => [-0.5, n - 0.5] }, y: { range: () => [ylo, yhi] } },
     axes: [
-      { splits: () => xs, values: (_u, splits) => splits.map((i) => spec.labels[i] ?? ""), grid: { show: false }, size: 40 },
-      { values: (_u, splits) => splits.map(compact), size: 60 },
+      { splits: () => xs, values: (_u, splits) => splits.map((i) => spec.labels[i] ?? ""), grid: { show: false }, rotate: n > 4 ? -30 : 0, size: n > 4 ? 80 : 40 },
+      { values: (_u, splits) => splits.map((v) => compact(v, splits.length > 1 ? Math.abs(splits[1] - splits[0]) : 0)), size: 70 },
     ],
     series: [{ label: "" }, ...spec.series.map((s) => ({
       label: s.label,
@@ -173,7 +174,7 @@ const esc = (s: string) => s.replace(/[&<>"]/g, (c) => ({ "&": "&amp;", "<": "&l
 
 // toSVG draws spec as a standalone SVG on the same y scale as the screen.
 export function toSVG(spec: ChartSpec, [lo, hi]: [number, number], wf: { y0: number; y1: number; total: boolean }[]): string {
-  const W = 800, H = 400, L = 80, R = 20, T = 50, B = 50;
+  const W = 800, H = 420, L = 80, R = 20, T = 50, B = 80;
   const pw = W - L - R, ph = H - T - B, n = spec.labels.length;
   const X = (i: number) => L + ((i + 0.5) / n) * pw;
   const Y = (v: number) => T + ph - ((v - lo) / (hi - lo)) * ph;
@@ -181,9 +182,9 @@ export function toSVG(spec: ChartSpec, [lo, hi]: [number, number], wf: { y0: num
     `<rect width="${W}" height="${H}" fill="#fff"/>`, `<text x="${L}" y="20" font-size="16" font-weight="bold">${esc(spec.title)}</text>`];
   for (let k = 0; k <= 5; k++) {
     const v = lo + ((hi - lo) * k) / 5;
-    out.push(`<line x1="${L}" x2="${W - R}" y1="${Y(v)}" y2="${Y(v)}" stroke="#e3e7ec"/>`, `<text x="${L - 6}" y="${Y(v) + 4}" text-anchor="end">${compact(v)}</text>`);
+    out.push(`<line x1="${L}" x2="${W - R}" y1="${Y(v)}" y2="${Y(v)}" stroke="#e3e7ec"/>`, `<text x="${L - 6}" y="${Y(v) + 4}" text-anchor="end">${compact(v, (hi - lo) / 5)}</text>`);
   }
-  spec.labels.forEach((l, i) => out.push(`<text x="${X(i)}" y="${H - B + 18}" text-anchor="middle">${esc(l)}</text>`));
+  spec.labels.forEach((l, i) => out.push(`<text x="${X(i)}" y="${H - B + 14}" text-anchor="end" transform="rotate(-30 ${X(i)} ${H - B + 14})">${esc(l)}</text>`));
   const bw = (pw / n) * 0.6;
   if (spec.kind === "waterfall") {
     wf.forEach((b, i) => {

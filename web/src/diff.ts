@@ -71,11 +71,15 @@ export async function diffScreen(c: Ctx, vid: number, q: URLSearchParams): Promi
     h("caption", {}, t("diffLevelsCaption")),
     h("thead", {}, h("tr", {}, [t("level"), t("before"), t("after"), t("delta")].map((x) => h("th", { scope: "col" }, x)))),
     h("tbody", {}, [...levels.entries()].sort((a, b) => a[0] - b[0]).map(([lv, x]) => h("tr", { "data-level": lv },
-      h("th", { scope: "row" }, t("levelName", { n: lv })),
+      h("th", { scope: "row" }, t("levelName", { n: lv }), h("div", { class: "muted small" }, kindsAt(lv))),
       h("td", { class: "num" }, format(x.before, scale, false)), h("td", { class: "num" }, format(x.after, scale, false)),
       h("td", { class: "num", "data-delta": x.delta.toString() }, format(x.delta, scale, false))))));
 
   // Units with a change, and their ancestors to hold the tree together.
+  function kindsAt(lv: number): string {
+    const top = Math.min(...c.units.map((u) => u.depth));
+    return [...new Set(c.units.filter((u) => u.depth - top + 1 === lv).map((u) => t("kind." + u.kind)))].join(", ");
+  }
   const keep = new Set<number>();
   for (const code of own.keys()) {
     let u = byCode.get(code);
@@ -83,7 +87,7 @@ export async function diffScreen(c: Ctx, vid: number, q: URLSearchParams): Promi
   }
   const shown = tree.filter((u) => keep.has(u.id));
   const d0 = Math.min(...shown.map((u) => u.depth), 0);
-  const drill = h("div", { class: "drill", "aria-live": "polite" });
+  const drill = h("div", { class: "drill", "aria-live": "polite" }, h("p", { class: "muted card" }, t("drillHint")));
   const treeTable = h("table", { class: "plain diff-tree" },
     h("thead", {}, h("tr", {}, [t("unit"), t("before"), t("after"), t("delta")].map((x) => h("th", { scope: "col" }, x)))),
     h("tbody", {}, shown.map((u) => {

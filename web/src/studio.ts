@@ -56,6 +56,18 @@ function nth(n: number): string {
   return n + (s[(v - 20) % 10] || s[v] || s[0]);
 }
 
+// approxOf shows a fraction quota ("100000001/300") as a decimal to six
+// places, exactly truncated: " ≈ 333333.336666…".
+export function approxOf(quota: string): string {
+  const m = /^(-?\d+)\/(\d+)$/.exec(quota);
+  if (!m) return "";
+  const n = BigInt(m[1]), d = BigInt(m[2]);
+  const neg = n < 0n;
+  const scaled = ((neg ? -n : n) * 1000000n) / d;
+  const s = scaled.toString().padStart(7, "0");
+  return " ≈ " + (neg ? "-" : "") + s.slice(0, -6) + "." + s.slice(-6) + "…";
+}
+
 // explainText says in plain words how a node's year came about, from the
 // API's explanation: its basis, exact quota, floor, rounding rule and rank.
 export function explainText(e: NodeExplanation, unit: string, fmt: (s: string) => string): string[] {
@@ -63,7 +75,7 @@ export function explainText(e: NodeExplanation, unit: string, fmt: (s: string) =
   const basis = "why.basis." + e.basis;
   out.push(t(basis) === basis ? e.basis : t(basis));
   if (e.rule !== "fixed") {
-    out.push(t("why.quota", { quota: e.quota }));
+    out.push(t("why.quota", { quota: e.quota + approxOf(e.quota) }));
     switch (e.rule) {
       case "exact": out.push(t("why.exact")); break;
       case "largest_remainder": out.push(t("why.largest", { floor: fmt(e.floor), rank: nth(e.rank), of: e.of })); break;
