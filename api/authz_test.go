@@ -110,6 +110,8 @@ type authzFixture struct {
 	r2, v2     int64 // an open round for cell writes, and its working version
 	run        int64 // an allocation run on v2
 	runNorth   int64 // a run on v2 rooted at R-NORTH, outside every scoped role's subtree
+	job        int64 // an allocation job on v2 rooted at the company (queued: no worker runs)
+	jobNorth   int64 // one rooted at R-NORTH, outside every scoped role's subtree
 	workbook   []byte
 	r3, v3     int64 // an approved round and its budget of record
 	r4         int64 // an open round for new versions
@@ -252,6 +254,7 @@ func setupAuthzFixture(t *testing.T, env *apitest.Env) *authzFixture {
 		t.Fatalf("setup: export: %d %s", res.Status, res.Body)
 	}
 	x.workbook = res.Body
+	x.job, x.jobNorth = x.newJob("CO"), x.newJob("R-NORTH")
 
 	r = x.newRound("open")
 	x.r3, x.v3 = r.ID, *r.WorkingVersionID
@@ -277,6 +280,14 @@ func setupAuthzFixture(t *testing.T, env *apitest.Env) *authzFixture {
 	x.user = u.ID
 	x.populateScope()
 	return x
+}
+
+// newJob queues an allocation job of pm-industry on v2 rooted at root.
+func (x *authzFixture) newJob(root string) int64 {
+	var j api.AllocationJob
+	x.do(rolePM, "POST", fmt.Sprintf("/api/v1/versions/%d/allocation-jobs", x.v2), map[string]any{
+		"measure": "gross_margin", "root": root, "targets": []map[string]any{{"product_line": "POS", "amount": "1200.00"}}}, 202, &j)
+	return j.ID
 }
 
 // authzRules is the rule of every route, keyed as Server.Routes names them.
@@ -492,6 +503,29 @@ func authzRules() map[string]authzRule {
 			call: write("POST", fixed("/versions/%d/allocations", v2), func(x *authzFixture, _ string, out bool) any {
 				return map[string]any{"measure": "gross_margin", "root": "CO", "targets": []map[string]any{{"product_line": lineFor(out), "amount": "1200.00"}}}
 			})},
+		// Allocation jobs: as the runs they make; the one who started a
+		// job, the strategy office and admins cancel it.
+		"GET /versions/{id}/allocation-jobs": {call: get("/versions/%d/allocation-jobs", v2), want: everyone()},
+		"POST /versions/{id}/allocation-jobs": {scoped: true, want: only(http.StatusForbidden, roleAdmin, roleStrategy, rolePM).outside(http.StatusForbidden, rolePM),
+			call: write("POST", fixed("/versions/%d/allocation-jobs", v2), func(x *authzFixture, _ string, out bool) any {
+				return map[string]any{"measure": "gross_margin", "root": "CO", "targets": []map[string]any{{"product_line": lineFor(out), "amount": "1200.00"}}}
+			})},
+		"GET /allocation-jobs/{id}": {scoped: true, want: everyone().outside(http.StatusNotFound, roleBM, roleTL),
+			call: func(x *authzFixture, _ string, out bool) authzCall {
+				id := x.job
+				if out {
+					id = x.jobNorth
+				}
+				return authzCall{method: "GET", path: fmt.Sprintf("/api/v1/allocation-jobs/%d", id)}
+			}},
+		"POST /allocation-jobs/{id}/cancel": {scoped: true, want: only(http.StatusForbidden, roleAdmin, roleStrategy, rolePM).outside(http.StatusNotFound, roleBM, roleTL),
+			call: write("POST", func(x *authzFixture, _ string, out bool) string {
+				root := "CO"
+				if out {
+					root = "R-NORTH"
+				}
+				return fmt.Sprintf("/allocation-jobs/%d/cancel", x.newJob(root))
+			}, nil)},
 		"GET /versions/{id}/diff":        {scoped: true, want: scopedRead, call: scopedGet("/versions/%d/diff?against=%d", "org_unit", func(x *authzFixture) any { return x.diffTo }, func(x *authzFixture) any { return x.diffFrom })},
 		"GET /versions/{id}/consistency": {call: get("/versions/%d/consistency", v2), want: everyone()},
 		// explain_under outside a manager's subtree is an unknown code.

@@ -48,7 +48,7 @@ import (
 // added here.
 var openAPITypes = []any{
 	ActualImportRefused{}, ActualImportReport{}, ActualPage{}, ActualRow{}, AllocatedNode{}, AllocationLevel{},
-	AllocationPhasing{}, AllocationRequest{}, AllocationResponse{}, AllocationRun{}, AllocationRunPage{},
+	AllocationJob{}, AllocationJobPage{}, AllocationPhasing{}, AllocationRequest{}, AllocationResponse{}, AllocationRun{}, AllocationRunPage{},
 	AllocationRunRequest{}, AllocationTarget{}, Approval{}, ApprovalActionRequest{}, ApprovalActionView{},
 	ApprovalStep{}, ApprovalStepState{}, AttainmentReport{}, AttainmentRow{}, AuditEvent{}, AuditEventPage{},
 	CPComment{}, CPCommentList{}, CPCount{}, CPLine{}, CPLineInput{}, CPOverview{}, CellBatch{}, CellChange{},

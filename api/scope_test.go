@@ -73,6 +73,8 @@ func payloadFormats() map[string]payloadFormat {
 		"GET /versions/{id}/diff":                      payloadJSON,
 		"GET /versions/{id}/consistency":               payloadJSON,
 		"GET /allocations/{id}":                        payloadJSON,
+		"GET /versions/{id}/allocation-jobs":           payloadJSON,
+		"GET /allocation-jobs/{id}":                    payloadJSON,
 		"GET /versions/{id}/cell-history":              payloadJSON,
 		"GET /versions/{id}/counterproposals":          payloadJSON,
 		"GET /versions/{id}/counterproposals/overview": payloadJSON,

@@ -254,6 +254,10 @@ func (s *Server) routes() {
 	auth(http.MethodGet, "/versions/:id/diff", s.diffVersions)
 	auth(http.MethodGet, "/versions/:id/consistency", s.getConsistency)
 	auth(http.MethodGet, "/allocations/:id", s.getAllocation)
+	auth(http.MethodGet, "/versions/:id/allocation-jobs", s.listAllocationJobs)
+	auth(http.MethodPost, "/versions/:id/allocation-jobs", s.createAllocationJob)
+	auth(http.MethodGet, "/allocation-jobs/:id", s.getAllocationJob)
+	auth(http.MethodPost, "/allocation-jobs/:id/cancel", s.cancelAllocationJob)
 	auth(http.MethodGet, "/versions/:id/cell-history", s.getCellHistory)
 
 	auth(http.MethodGet, "/versions/:id/counterproposals", s.listCounterproposals)

@@ -205,6 +205,112 @@ const docTemplate = `{
                 }
             }
         },
+        "/allocation-jobs/{id}": {
+            "get": {
+                "security": [
+                    {
+                        "BearerAuth": []
+                    }
+                ],
+                "description": "The job's state and its progress: cells_done of cells_total (0 until the run has computed them), which only grows. Poll it (every second or so) until the state is succeeded, failed or cancelled. A branch manager or team lead gets 404 for a job that holds nothing of their subtree.",
+                "produces": [
+                    "application/json"
+                ],
+                "tags": [
+                    "targets"
+                ],
+                "summary": "Get an allocation job and its progress",
+                "operationId": "getAllocationJob",
+                "parameters": [
+                    {
+                        "type": "integer",
+                        "description": "Allocation job id",
+                        "name": "id",
+                        "in": "path",
+                        "required": true
+                    }
+                ],
+                "responses": {
+                    "200": {
+                        "description": "OK",
+                        "schema": {
+                            "$ref": "#/definitions/api.AllocationJob"
+                        }
+                    },
+                    "400": {
+                        "description": "Bad id",
+                        "schema": {
+                            "$ref": "#/definitions/api.Problem"
+                        }
+                    },
+                    "404": {
+                        "description": "No such job",
+                        "schema": {
+                            "$ref": "#/definitions/api.Problem"
+                        }
+                    }
+                }
+            }
+        },
+        "/allocation-jobs/{id}/cancel": {
+            "post": {
+                "security": [
+                    {
+                        "BearerAuth": []
+                    }
+                ],
+                "description": "A queued job is cancelled at once; a running one answers with cancel_requested true and stops at its next batch of cells, rolling back everything it wrote (state cancelled once it has). Only the user who started the job, the strategy office and administrators cancel it. 409 when the job has already finished.",
+                "produces": [
+                    "application/json"
+                ],
+                "tags": [
+                    "targets"
+                ],
+                "summary": "Cancel an allocation job",
+                "operationId": "cancelAllocationJob",
+                "parameters": [
+                    {
+                        "type": "integer",
+                        "description": "Allocation job id",
+                        "name": "id",
+                        "in": "path",
+                        "required": true
+                    }
+                ],
+                "responses": {
+                    "200": {
+                        "description": "OK",
+                        "schema": {
+                            "$ref": "#/definitions/api.AllocationJob"
+                        }
+                    },
+                    "400": {
+                        "description": "Bad id",
+                        "schema": {
+                            "$ref": "#/definitions/api.Problem"
+                        }
+                    },
+                    "403": {
+                        "description": "Not yours to cancel",
+                        "schema": {
+                            "$ref": "#/definitions/api.Problem"
+                        }
+                    },
+                    "404": {
+                        "description": "No such job",
+                        "schema": {
+                            "$ref": "#/definitions/api.Problem"
+                        }
+                    },
+                    "409": {
+                        "description": "Already finished",
+                        "schema": {
+                            "$ref": "#/definitions/api.Problem"
+                        }
+                    }
+                }
+            }
+        },
         "/allocations/{id}": {
             "get": {
                 "security": [
@@ -4857,6 +4963,164 @@ const docTemplate = `{
                 }
             }
         },
+        "/versions/{id}/allocation-jobs": {
+            "get": {
+                "security": [
+                    {
+                        "BearerAuth": []
+                    }
+                ],
+                "description": "Newest first, each with its live progress. A branch manager or team lead sees the jobs whose subtree holds part of theirs, as with the runs.",
+                "produces": [
+                    "application/json"
+                ],
+                "tags": [
+                    "targets"
+                ],
+                "summary": "List a version's allocation jobs",
+                "operationId": "listAllocationJobs",
+                "parameters": [
+                    {
+                        "type": "integer",
+                        "description": "Version id",
+                        "name": "id",
+                        "in": "path",
+                        "required": true
+                    },
+                    {
+                        "type": "integer",
+                        "description": "Page size (1-1000, default 100)",
+                        "name": "limit",
+                        "in": "query"
+                    },
+                    {
+                        "type": "string",
+                        "description": "next_cursor of the previous page",
+                        "name": "cursor",
+                        "in": "query"
+                    }
+                ],
+                "responses": {
+                    "200": {
+                        "description": "OK",
+                        "schema": {
+                            "$ref": "#/definitions/api.AllocationJobPage"
+                        }
+                    },
+                    "400": {
+                        "description": "Bad id or query parameter",
+                        "schema": {
+                            "$ref": "#/definitions/api.Problem"
+                        }
+                    },
+                    "404": {
+                        "description": "No such version",
+                        "schema": {
+                            "$ref": "#/definitions/api.Problem"
+                        }
+                    }
+                }
+            },
+            "post": {
+                "security": [
+                    {
+                        "BearerAuth": []
+                    }
+                ],
+                "description": "Takes the same body as POST /versions/{id}/allocations and runs it as a job: the same checks answer at once (404, 403, 422, 409, 412, 413 against the job limit of 10,000,000 cells unless the server says otherwise), then 202 with the job to poll at its Location. The job writes through the same path as the synchronous call, in one transaction: it succeeds whole (run_id names the recorded run) or leaves the version untouched (failed, cancelled). A job accepted survives a restart of the server: it runs again. dry_run is refused: preview with the synchronous call.",
+                "consumes": [
+                    "application/json"
+                ],
+                "produces": [
+                    "application/json"
+                ],
+                "tags": [
+                    "targets"
+                ],
+                "summary": "Start an allocation in the background",
+                "operationId": "createAllocationJob",
+                "parameters": [
+                    {
+                        "type": "integer",
+                        "description": "Version id",
+                        "name": "id",
+                        "in": "path",
+                        "required": true
+                    },
+                    {
+                        "type": "string",
+                        "description": "ETag of the version as read",
+                        "name": "If-Match",
+                        "in": "header"
+                    },
+                    {
+                        "description": "The allocation",
+                        "name": "body",
+                        "in": "body",
+                        "required": true,
+                        "schema": {
+                            "$ref": "#/definitions/api.AllocationRequest"
+                        }
+                    }
+                ],
+                "responses": {
+                    "202": {
+                        "description": "Queued",
+                        "schema": {
+                            "$ref": "#/definitions/api.AllocationJob"
+                        },
+                        "headers": {
+                            "Location": {
+                                "type": "string",
+                                "description": "/api/v1/allocation-jobs/{job_id}"
+                            }
+                        }
+                    },
+                    "400": {
+                        "description": "Malformed body",
+                        "schema": {
+                            "$ref": "#/definitions/api.Problem"
+                        }
+                    },
+                    "403": {
+                        "description": "Not your product line",
+                        "schema": {
+                            "$ref": "#/definitions/api.Problem"
+                        }
+                    },
+                    "404": {
+                        "description": "No such version",
+                        "schema": {
+                            "$ref": "#/definitions/api.Problem"
+                        }
+                    },
+                    "409": {
+                        "description": "Version frozen or round not under way",
+                        "schema": {
+                            "$ref": "#/definitions/api.Problem"
+                        }
+                    },
+                    "412": {
+                        "description": "Stale If-Match",
+                        "schema": {
+                            "$ref": "#/definitions/api.Problem"
+                        }
+                    },
+                    "413": {
+                        "description": "Too many cells",
+                        "schema": {
+                            "$ref": "#/definitions/api.Problem"
+                        }
+                    },
+                    "422": {
+                        "description": "Invalid allocation, fields named",
+                        "schema": {
+                            "$ref": "#/definitions/api.Problem"
+                        }
+                    }
+                }
+            }
+        },
         "/versions/{id}/allocations": {
             "get": {
                 "security": [
@@ -6504,6 +6768,88 @@ const docTemplate = `{
                 "year": {
                     "type": "string",
                     "example": "1000000.00"
+                }
+            }
+        },
+        "api.AllocationJob": {
+            "type": "object",
+            "properties": {
+                "cancel_requested": {
+                    "description": "CancelRequested says someone asked the job to stop; a running job\nstops at its next batch of cells and leaves the version untouched.",
+                    "type": "boolean"
+                },
+                "cells_done": {
+                    "description": "CellsDone counts the cells written so far; it never goes down.",
+                    "type": "integer",
+                    "example": 420000
+                },
+                "cells_total": {
+                    "description": "CellsTotal is how many cells the run writes, 0 until known.",
+                    "type": "integer",
+                    "example": 1000000
+                },
+                "created_at": {
+                    "type": "string"
+                },
+                "created_by": {
+                    "type": "integer",
+                    "x-nullable": true,
+                    "example": 3
+                },
+                "error": {
+                    "description": "Error says why a failed job failed, as the synchronous call would\nhave answered.",
+                    "allOf": [
+                        {
+                            "$ref": "#/definitions/api.Problem"
+                        }
+                    ]
+                },
+                "finished_at": {
+                    "type": "string",
+                    "x-nullable": true
+                },
+                "id": {
+                    "type": "integer",
+                    "example": 7
+                },
+                "run_id": {
+                    "description": "RunID is the recorded run once the job succeeded, null before.",
+                    "type": "integer",
+                    "x-nullable": true,
+                    "example": 12
+                },
+                "started_at": {
+                    "type": "string",
+                    "x-nullable": true
+                },
+                "state": {
+                    "type": "string",
+                    "enum": [
+                        "queued",
+                        "running",
+                        "succeeded",
+                        "failed",
+                        "cancelled"
+                    ],
+                    "example": "running"
+                },
+                "version_id": {
+                    "type": "integer",
+                    "example": 1
+                }
+            }
+        },
+        "api.AllocationJobPage": {
+            "type": "object",
+            "properties": {
+                "items": {
+                    "type": "array",
+                    "items": {
+                        "$ref": "#/definitions/api.AllocationJob"
+                    }
+                },
+                "next_cursor": {
+                    "type": "string"
                 }
             }
         },

@@ -56,7 +56,11 @@ func RunAllocation(ctx context.Context, st AllocationStore, a *Actor, r *Round, 
 	run := &AllocationRun{VersionID: req.VersionID, Request: *req, CellCount: out.CellCount(), Checksum: out.Checksum(),
 		ActorID: actorIDPtr(a), At: at}
 	if !req.DryRun {
-		if run.CellCount, err = st.ReplaceCells(ctx, req.VersionID, in, out.Cells); err != nil {
+		cells := out.Cells
+		if p := jobProgressFrom(ctx); p != nil {
+			cells = withProgress(ctx, p, run.CellCount, cells)
+		}
+		if run.CellCount, err = st.ReplaceCells(ctx, req.VersionID, in, cells); err != nil {
 			return nil, err
 		}
 		if err := st.RecordRun(ctx, r, run, in); err != nil {

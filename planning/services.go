@@ -19,6 +19,9 @@ type Services struct {
 	Proposals    CounterproposalService
 	Approvals    ApprovalService
 	Idempotency  IdempotencyService
+	// AllocationJobs runs allocations in the background, with progress
+	// and cancel.
+	AllocationJobs AllocationJobService
 	// Actuals, Attainment and ApprovalRecords serve the assessment against
 	// the budget of record and the documents made from it.
 	Actuals         ActualService

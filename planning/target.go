@@ -177,10 +177,21 @@ type AllocationRequest struct {
 	// IfMatch, when set, is the version revision the caller based the
 	// allocation on (EPRECONDITION when it moved on).
 	IfMatch *int64
+	// MaxCells is the most cells the run may write; 0 means
+	// MaxAllocationCells. Allocation jobs set their own, larger limit.
+	MaxCells int64
 	// Invalid is what translating the request at the edge found wrong
 	// (codes that name nothing, amounts that do not parse), reported once
 	// the version is found and before any other check of the request.
 	Invalid error
+}
+
+// CellLimit is the most cells req may write (ETOOLARGE beyond).
+func (req *AllocationRequest) CellLimit() int64 {
+	if req.MaxCells > 0 {
+		return req.MaxCells
+	}
+	return MaxAllocationCells
 }
 
 // AllocationRun is a recorded allocation: its inputs, the result checksum,

@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/cascade-planning/cascade/api"
+	"github.com/cascade-planning/cascade/planning"
 	"github.com/cascade-planning/cascade/planning/demo"
 	"github.com/cascade-planning/cascade/planning/sqlstore"
 	"github.com/cascade-planning/cascade/web"
@@ -37,6 +38,14 @@ type Config struct {
 	// TrustProxyHeaders takes the client address from X-Forwarded-For,
 	// for servers behind a load balancer that sets it.
 	TrustProxyHeaders bool
+	// RequestTimeout bounds each request; 0 is api.DefaultRequestTimeout,
+	// negative no bound. Long work runs as jobs, which no request waits on.
+	RequestTimeout time.Duration
+	// JobMaxCells is the most cells one allocation job may write.
+	JobMaxCells int64
+	// JobConcurrency is how many allocation jobs this server runs at once
+	// (one on SQLite, which has one writer).
+	JobConcurrency int
 }
 
 // Main is the running service: the database, the HTTP server and its
@@ -50,13 +59,16 @@ type Main struct {
 	server   *http.Server
 	listener net.Listener
 	done     chan error
+	stopJobs context.CancelFunc
+	jobsDone chan struct{}
 }
 
 // NewMain returns a Main with the default configuration.
 func NewMain() *Main {
 	return &Main{
 		Config: Config{DB: "cascade.db", Addr: "127.0.0.1:8080", Migrate: true, BodyLimit: api.DefaultBodyLimit,
-			ShutdownTimeout: 20 * time.Second, LogFormat: "text", LogLevel: slog.LevelInfo},
+			ShutdownTimeout: 20 * time.Second, LogFormat: "text", LogLevel: slog.LevelInfo,
+			RequestTimeout: api.DefaultRequestTimeout, JobMaxCells: planning.MaxAllocationJobCells, JobConcurrency: 2},
 		Stdout: os.Stdout,
 	}
 }
@@ -84,6 +96,7 @@ func (m *Main) Run(ctx context.Context) (err error) {
 		m.Logger.Info("refreshed the cell table's statistics")
 	}
 	cancel()
+	m.db.SetJobOptions(sqlstore.JobOptions{MaxCells: m.Config.JobMaxCells})
 	svcs := sqlstore.NewServices(m.db)
 	var demoUsers []demo.User
 	if m.Config.Demo {
@@ -100,7 +113,8 @@ func (m *Main) Run(ctx context.Context) (err error) {
 		demoUsers = res.Users
 	}
 	handler := api.NewServer(api.Config{Version: Version, BodyLimit: m.Config.BodyLimit, BaseURL: m.Config.BaseURL, DB: m.db.SQLDB(), Console: web.Assets(),
-		AuthFailureRate: m.Config.AuthFailureRate, AuthFailureBurst: int(10 * m.Config.AuthFailureRate), TrustProxyHeaders: m.Config.TrustProxyHeaders}, svcs, m.Logger)
+		AuthFailureRate: m.Config.AuthFailureRate, AuthFailureBurst: int(10 * m.Config.AuthFailureRate), TrustProxyHeaders: m.Config.TrustProxyHeaders,
+		RequestTimeout: m.Config.RequestTimeout}, svcs, m.Logger)
 	if m.listener, err = net.Listen("tcp", m.Config.Addr); err != nil {
 		return err
 	}
@@ -111,10 +125,28 @@ func (m *Main) Run(ctx context.Context) (err error) {
 		IdleTimeout:       120 * time.Second,
 		ErrorLog:          slog.NewLogLogger(m.Logger.Handler(), slog.LevelWarn),
 	}
+	m.startJobs(svcs)
 	m.done = make(chan error, 1)
 	go func() { m.done <- m.server.Serve(m.listener) }()
 	m.printBanner(demoUsers)
 	return nil
+}
+
+// startJobs starts the worker that runs allocation jobs: jobs queued
+// here, by other servers, or left behind by a server that died.
+func (m *Main) startJobs(svcs planning.Services) {
+	n := max(m.Config.JobConcurrency, 1)
+	if m.db.Dialect() == sqlstore.SQLite {
+		n = 1 // one writer: a second job would only wait for the first
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	m.stopJobs, m.jobsDone = cancel, make(chan struct{})
+	w := &planning.JobWorker{Jobs: svcs.AllocationJobs, Concurrency: n, Wake: m.db.JobQueued(),
+		OnError: func(err error) { m.Logger.Warn("allocation jobs", slog.Any("error", err)) }}
+	go func() {
+		defer close(m.jobsDone)
+		w.Run(ctx)
+	}()
 }
 
 // URL returns the base URL the service answers on.
@@ -181,6 +213,12 @@ func (m *Main) Close() error {
 		defer cancel()
 		err = m.server.Shutdown(ctx)
 	}
+	if m.stopJobs != nil {
+		// Running jobs roll back and go back to the queue: they run
+		// again after the restart, here or on another server.
+		m.stopJobs()
+		<-m.jobsDone
+	}
 	if m.db != nil {
 		if cerr := m.db.Close(); err == nil {
 			err = cerr
@@ -214,8 +252,16 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		"failed authentications per second one client address may cause (bursts of 10×) before its requests get 429; negative: no limit (env CASCADE_AUTH_FAILURE_RATE)")
 	fs.BoolVar(&m.Config.TrustProxyHeaders, "trust-proxy-headers", false,
 		"take the client address from X-Forwarded-For, behind a load balancer that sets it (env CASCADE_TRUST_PROXY_HEADERS)")
+	fs.DurationVar(&m.Config.RequestTimeout, "request-timeout", m.Config.RequestTimeout,
+		"how long one request may take before it is abandoned with 503; negative: no bound. Long allocations run as jobs (POST /versions/{id}/allocation-jobs), which no request waits on (env CASCADE_REQUEST_TIMEOUT)")
+	fs.Int64Var(&m.Config.JobMaxCells, "job-max-cells", m.Config.JobMaxCells, "the most cells one allocation job may write (env CASCADE_JOB_MAX_CELLS)")
+	fs.IntVar(&m.Config.JobConcurrency, "job-concurrency", m.Config.JobConcurrency, "how many allocation jobs this server runs at once on PostgreSQL; SQLite runs one (env CASCADE_JOB_CONCURRENCY)")
 	if err := parse(fs, args); err != nil {
 		return err
+	}
+	if m.Config.JobMaxCells < 1 {
+		fmt.Fprintln(stderr, "-job-max-cells must be at least 1")
+		return errUsage
 	}
 	if m.Config.BaseURL != "" {
 		if err := checkBaseURL(m.Config.BaseURL); err != nil {

@@ -41,6 +41,8 @@ type DB struct {
 	writers chan struct{}
 	// Now returns the current time; tests may replace it.
 	Now func() time.Time
+	// jobs is what this process knows of the allocation jobs it runs.
+	jobs *jobRuntime
 }
 
 // IsPostgresDSN reports whether dsn names a PostgreSQL database rather than a
@@ -83,6 +85,7 @@ func Open(ctx context.Context, dsn string) (*DB, error) {
 		db = &DB{bun: bun.NewDB(sqldb, sqlitedialect.New()), dialect: SQLite, writers: make(chan struct{}, 1)}
 	}
 	db.Now = func() time.Time { return time.Now().UTC().Truncate(time.Microsecond) }
+	db.jobs = newJobRuntime()
 	if err := db.Ping(ctx); err != nil {
 		db.bun.Close()
 		// Say why: the driver's error (refused, unknown host, bad

@@ -84,8 +84,8 @@ func (s *TargetService) resolve(ctx context.Context, idb bun.IDB, a *planning.Ac
 		p.Parents = append(p.Parents, parent)
 		depthOf = append(depthOf, d)
 	}
-	if cells := int64(len(p.Keys)) * int64(len(p.Lines)) * 12; cells > planning.MaxAllocationCells {
-		return nil, planning.Errorf(planning.ETOOLARGE, "the allocation would write %d cells; at most %d per run", cells, planning.MaxAllocationCells)
+	if cells, limit := int64(len(p.Keys))*int64(len(p.Lines))*12, req.CellLimit(); cells > limit {
+		return nil, planning.Errorf(planning.ETOOLARGE, "the allocation would write %d cells; at most %d per run", cells, limit)
 	}
 	maxDepth := 0
 	for _, d := range depthOf {

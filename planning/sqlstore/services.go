@@ -19,6 +19,8 @@ func NewServices(db *DB) planning.Services {
 		Proposals:    &CounterproposalService{db: db, targets: &TargetService{db: db}},
 		Approvals:    &ApprovalService{db: db},
 		Idempotency:  &IdempotencyService{db: db},
+		// Allocations in the background, with progress and cancel.
+		AllocationJobs: &AllocationJobService{db: db, targets: &TargetService{db: db}},
 		Ping:         db.Ping,
 		Atomically:   db.Atomically,
 

@@ -54,6 +54,26 @@ export interface AllocatedNode {
   year: string;
 }
 
+export interface AllocationJob {
+  cancel_requested: boolean;
+  cells_done: number;
+  cells_total: number;
+  created_at: string;
+  created_by: number | null;
+  error?: Problem;
+  finished_at: string | null;
+  id: number;
+  run_id: number | null;
+  started_at: string | null;
+  state: "queued" | "running" | "succeeded" | "failed" | "cancelled";
+  version_id: number;
+}
+
+export interface AllocationJobPage {
+  items: AllocationJob[];
+  next_cursor?: string;
+}
+
 export interface AllocationLevel {
   buffer?: string;
   manual?: UnitValue[];
