@@ -70,6 +70,7 @@ function yRange(spec: ChartSpec): [number, number] {
 // compact labels an axis tick in k, M or B, with as many places as the
 // step between ticks needs to tell them apart.
 const compact = (v: number, step = 0): string => {
+  if (v === 0) return "0";
   const a = Math.max(Math.abs(v), Math.abs(step));
   const [div, suffix] = a >= 1e9 ? [1e9, "B"] : a >= 1e6 ? [1e6, "M"] : a >= 1e3 ? [1e3, "k"] : [1, ""];
   const places = step > 0 ? Math.min(6, Math.max(0, Math.ceil(-Math.log10(step / div) - 1e-9))) : 1;

@@ -81,7 +81,7 @@ export async function controlRoom(c: Ctx, id: number): Promise<HTMLElement> {
     const tr = possible.get(p);
     let reason = "";
     if (!tr) {
-      reason = p === "approved" && round.status === "review" ? t("why.approvedByChain")
+      reason = p === "approved" ? t("why.approvedByChain")
         : t("why.notFrom", { from: t("phase." + round.status), to: round.possible_transitions.map((x) => t("phase." + x.to)).join(", ") || t("nothing") });
     } else if (!tr.roles.some(hasRole)) {
       reason = t("why.needsRole", { roles: tr.roles.map((r) => t("role." + r)).join(" / ") });
@@ -96,7 +96,8 @@ export async function controlRoom(c: Ctx, id: number): Promise<HTMLElement> {
         } catch (e) { msg.textContent = problemText(e); }
       },
     }, t("moveTo", { phase: t("phase." + p) }));
-    return h("li", { class: "move" + (reason ? " blocked" : "") }, btn, reason ? h("span", { class: "muted reason", id: rid }, reason) : h("span", { class: "muted" }, tr?.description ?? ""));
+    const desc = t("movedesc." + p) === "movedesc." + p ? tr?.description ?? "" : t("movedesc." + p);
+    return h("li", { class: "move" + (reason ? " blocked" : "") }, btn, reason ? h("span", { class: "muted reason", id: rid }, reason) : h("span", { class: "muted" }, desc));
   });
 
   // ---- counterproposal board ----

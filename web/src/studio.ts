@@ -6,7 +6,7 @@
 // saving is one idempotent call (or, for a large tree, an asynchronous job
 // with real progress and a cancel button). "Why this number?" explains a
 // node of a saved run from the API's replayed explanation.
-import type { Version, Round, OrgUnit, AllocationResponse, AllocationRequest, AllocationLevel, AllocationRun, AllocationRunPage, GridRow, ActualRow, SeasonalityProfile, NodeExplanation, VersionPage, AllocatedNode } from "./api.gen";
+import type { AllocationJob, Version, Round, OrgUnit, AllocationResponse, AllocationRequest, AllocationLevel, AllocationRun, AllocationRunPage, GridRow, ActualRow, SeasonalityProfile, NodeExplanation, VersionPage, AllocatedNode } from "./api.gen";
 import { ApiError, all, call, get } from "./api";
 import { h, clear } from "./dom";
 import { t, when, currentLang } from "./i18n";
@@ -17,22 +17,6 @@ import { treeOrder } from "./grid";
 // Above this many cells a save runs as an asynchronous job, and the
 // preview waits for the button instead of following every keystroke.
 export const ASYNC_CELLS = 200_000;
-
-// AllocationJob is the asynchronous allocation's status resource
-// (POST /versions/{id}/allocation-jobs, GET /allocation-jobs/{id}).
-export interface AllocationJob {
-  id: number;
-  version_id: number;
-  state: "queued" | "running" | "succeeded" | "failed" | "cancelled";
-  cells_done: number;
-  cells_total: number;
-  cancel_requested: boolean;
-  run_id: number | null;
-  error: string | null;
-  created_at: string;
-  started_at: string | null;
-  finished_at: string | null;
-}
 
 interface LevelUI {
   method: HTMLSelectElement;
@@ -444,7 +428,7 @@ export async function studioScreen(c: Ctx, vid: number, q: URLSearchParams): Pro
         bar.dataset.done = String(job.cells_done);
         bar.dataset.total = String(job.cells_total);
         jobBox.dataset.state = job.state;
-        label.textContent = t("job." + job.state) + (job.cells_total ? " · " + t("cellsOf", { done: job.cells_done.toLocaleString(), total: job.cells_total.toLocaleString() }) : "") + (job.error ? " · " + job.error : "");
+        label.textContent = t("job." + job.state) + (job.cells_total ? " · " + t("cellsOf", { done: job.cells_done.toLocaleString(), total: job.cells_total.toLocaleString() }) : "") + (job.error ? " · " + (job.error.detail || job.error.title) : "");
         if (["succeeded", "failed", "cancelled"].includes(job.state)) break;
         await new Promise((r) => setTimeout(r, 250));
         job = await get<AllocationJob>(`/allocation-jobs/${job.id}`);
