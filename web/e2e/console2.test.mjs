@@ -159,6 +159,52 @@ test("studio: two levels, a lock, a buffer and a profile; the preview is what th
   await zh.context.close();
 });
 
+test("studio: weights from last year's actuals and pasted from Excel, and a custom monthly shape", async () => {
+  // Last fiscal year's actuals of East China's teams for POS.
+  let csv = "org_unit,product_line,measure,month,amount\n";
+  ["B-SH-KA", "B-SH-CH", "B-JS-KA", "B-JS-CH", "B-ZJ-KA", "B-AH-CH"].forEach((u, i) => { csv += `${u},POS,revenue,2026-0${4 + (i % 3)},${(i + 1) * 1111}.11\n`; });
+  const form = new FormData();
+  form.append("file", new Blob([csv], { type: "text/csv" }), "last-year.csv");
+  const res = await fetch(BASE + "/api/v1/actuals/imports", { method: "POST", headers: { Authorization: "Bearer cas_demo_strategy" }, body: form });
+  assert.equal(res.status, 200, await res.text());
+  const { context, page } = await person(browser);
+  await signIn(page, "pm-industry");
+  await page.waitForURL((u) => !u.pathname.startsWith("/sign-in"));
+  await page.goto(BASE + `/versions/${v1}/studio`);
+  await page.getByRole("heading", { name: /Allocation studio/ }).waitFor();
+  await page.selectOption("#st-root", "R-EAST");
+  await page.fill("#st-amount-POS", "1000000.00");
+  await page.selectOption("#st-method-1", "proportional");
+  await page.getByRole("button", { name: "Last year's actuals" }).click();
+  await page.getByText("Weights: the actuals of 2026-04 to 2027-03.").waitFor();
+  for (const u of ["B-SH", "B-JS", "B-ZJ", "B-AH"]) {
+    const a = await api("strategy", "GET", `/actuals?org_unit=${u}&product_line=POS&measure=revenue&period=2026-04..2027-03`);
+    const want = a.items.reduce((s, r) => s + cents(r.total), 0n);
+    assert.equal(cents(await page.inputValue(`.st-level[data-level="1"] input[data-unit="${u}"]`)), want, `${u}'s weight is its actuals`);
+  }
+  // A column pasted from Excel fills the weights downwards.
+  await page.locator('.st-level[data-level="1"] input[data-unit="B-SH"]').evaluate((el) => {
+    const dt = new DataTransfer();
+    dt.setData("text/plain", "5\r\n4\r\n3\r\n2\r\n");
+    el.dispatchEvent(new ClipboardEvent("paste", { clipboardData: dt, bubbles: true, cancelable: true }));
+  });
+  assert.deepEqual(await page.$$eval('.st-level[data-level="1"] input[data-unit]', (els) => els.map((e) => e.value)), ["5", "4", "3", "2"]);
+  await page.locator('.st-tree td[data-year="357142.86"]').waitFor(); // 1,000,000 × 5/14, rounded by the largest remainder
+  // A custom monthly shape becomes a seasonality profile and phases the months.
+  await page.selectOption("#st-phasing", "custom");
+  for (let i = 0; i < 12; i++) await page.fill(`#st-shape-${i}`, String(i + 1));
+  await page.getByRole("button", { name: "Save the shape as a profile and use it" }).click();
+  await page.getByText(/^Saved as “Shape of/).waitFor();
+  assert.equal(await page.inputValue("#st-phasing"), "profile");
+  await page.locator('.st-month-table[data-unit="R-EAST"] tbody td', { hasText: /^12,820\.51$/ }).waitFor();
+  const months = await page.$$eval('.st-month-table[data-unit="R-EAST"] tbody tr:first-child td', (tds) => tds.map((td) => td.textContent.replace(/,/g, "")));
+  assert.equal(months[0], "12820.51"); // 1,000,000 × 1/78
+  assert.equal(months[11], "153846.15"); // 1,000,000 × 12/78
+  assert.equal(months[12], "1000000.00");
+  assert.deepEqual(page.errors, []);
+  await context.close();
+});
+
 test("control room: the board is the counterproposal overview; moves say why not", async () => {
   await api("strategy", "POST", `/rounds/${round.id}/transitions`, { to: "counterproposals" });
   const sh = await api("bm-sh", "POST", `/versions/${v1}/counterproposals`, { org_unit: "B-SH", title: "More POS", lines: [{ product_line: "POS", measure: "revenue", period: "year", proposed: "300000.00", reason: "bank project" }] });
@@ -292,4 +338,76 @@ test("attainment: the charts draw the API's numbers, and download as PNG and SVG
     assert.deepEqual(page.errors, []);
     await context.close();
   }
+});
+
+// pool runs fn over items, n at a time.
+async function pool(items, n, fn) {
+  let i = 0;
+  await Promise.all(Array.from({ length: n }, async () => { while (i < items.length) { const x = items[i++]; await fn(x); } }));
+}
+
+test("a 1M-cell allocation from the studio runs as a job with real progress, and a cancel leaves the version untouched", async () => {
+  // 52 product lines × (a region, 40 branches, 1,600 teams) × 12 months = 1,023,984 cells.
+  const t0 = Date.now();
+  const tokens = ["admin", "strategy"];
+  const lines = Array.from({ length: 40 }, (_, i) => "BIG" + String(i + 1).padStart(2, "0"));
+  await pool(lines, 4, async (code) => api(tokens[code.charCodeAt(4) % 2], "POST", "/product-lines", { code, group: "industry", name: "Big line " + code }));
+  const co = (await api("admin", "GET", "/org-units?code=CO")).items[0];
+  const region = await api("admin", "POST", "/org-units", { code: "R-BIG", kind: "region", name: "Big region", parent_id: co.id });
+  const branches = [];
+  await pool(Array.from({ length: 40 }, (_, i) => i), 4, async (i) => {
+    branches.push(await api(tokens[i % 2], "POST", "/org-units", { code: `B-BIG${String(i).padStart(2, "0")}`, kind: "branch", name: `Big branch ${i}`, parent_id: region.id }));
+  });
+  const teams = branches.flatMap((b) => Array.from({ length: 40 }, (_, j) => ({ code: `${b.code}-T${String(j).padStart(2, "0")}`, kind: j % 2 ? "channel_team" : "key_account_team", name: `Team ${j}`, parent_id: b.id })));
+  let k = 0;
+  await pool(teams, 8, async (team) => api(tokens[k++ % 2], "POST", "/org-units", team));
+  report("set-up of 1,641 org units and 40 product lines through the API", `${((Date.now() - t0) / 1000).toFixed(1)} s`);
+
+  let big = await api("strategy", "POST", "/rounds", { code: "E2E-BIG-" + (Date.now() % 1e6), name: "Big plan 2027", fiscal_year: 2027, first_month: 1, measures: ["revenue"] });
+  big = await api("strategy", "POST", `/rounds/${big.id}/transitions`, { to: "open" });
+  const vid = big.working_version_id;
+  const before = await api("strategy", "GET", `/versions/${vid}`);
+  const consBefore = await api("strategy", "GET", `/versions/${vid}/consistency`);
+
+  const { context, page } = await person(browser);
+  await signIn(page, "strategy");
+  await page.waitForURL((u) => !u.pathname.startsWith("/sign-in"));
+  await page.goto(BASE + `/versions/${vid}/studio`);
+  await page.getByRole("heading", { name: /Allocation studio/ }).waitFor();
+  await page.selectOption("#st-root", "R-BIG");
+  for (const input of await page.locator(".st-line input.amount").all()) await input.fill("1000000.00");
+  await page.getByText(/A large allocation \(1,023,984 cells\)/).waitFor();
+  const t1 = Date.now();
+  await page.click("#st-save");
+  // Follow the progress bar: cells done only grows.
+  const seen = [];
+  for (;;) {
+    const s = await page.evaluate(() => { const b = document.querySelector("#st-progress"); const j = document.querySelector(".st-job"); return b ? { done: Number(b.dataset.done ?? 0), total: Number(b.dataset.total ?? 0), state: j.dataset.state } : null; });
+    if (s) seen.push(s);
+    if (s && s.done > 0 && seen.filter((x) => x.done > 0).length >= 3) break;
+    if (s && ["succeeded", "failed", "cancelled"].includes(s.state)) break;
+    assert.ok(Date.now() - t1 < 300_000, "the job made progress within 5 minutes");
+    await page.waitForTimeout(100);
+  }
+  const last = seen[seen.length - 1];
+  assert.equal(last.state, "running", `the job is running when cancelled (${JSON.stringify(last)})`);
+  assert.equal(last.total, 1023984, "cells_total is the whole allocation");
+  for (let i = 1; i < seen.length; i++) assert.ok(seen[i].done >= seen[i - 1].done, `progress went back: ${JSON.stringify(seen)}`);
+  await page.locator(".st-job").scrollIntoViewIfNeeded();
+  report("job progress seen before cancel", seen.filter((x) => x.done > 0).map((x) => x.done).join(" → ") + ` of ${last.total}`);
+  await shot(page, "studio-job-en");
+  await page.click("#st-cancel");
+  await page.locator('.st-job[data-state="cancelled"]').waitFor({ timeout: 120_000 });
+  report("studio job: save to cancelled", `${((Date.now() - t1) / 1000).toFixed(1)} s`);
+  await page.locator(".st-job").scrollIntoViewIfNeeded();
+  await shot(page, "studio-job-cancelled-en");
+  // Nothing of it stayed: the same cells and the same consistency report.
+  const after = await api("strategy", "GET", `/versions/${vid}`);
+  assert.equal(after.cell_count, before.cell_count);
+  assert.deepEqual(await api("strategy", "GET", `/versions/${vid}/consistency`), consBefore);
+  assert.equal((await api("strategy", "GET", `/versions/${vid}/allocations`)).items.length, 0, "no run was recorded");
+  const jobs = await api("strategy", "GET", `/versions/${vid}/allocation-jobs`);
+  assert.equal(jobs.items[0].state, "cancelled");
+  assert.deepEqual(page.errors, []);
+  await context.close();
 });

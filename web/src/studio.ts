@@ -473,7 +473,8 @@ export async function studioScreen(c: Ctx, vid: number, q: URLSearchParams): Pro
   rootSel.addEventListener("change", () => { locks.clear(); showLocks(); buildLevels(); changed(); });
   measureSel.addEventListener("change", changed);
   const form = h("form", { class: "card st-form", oninput: () => changed(), onchange: () => changed(), onsubmit: (e: Event) => { e.preventDefault(); void save(); } },
-    h("div", { class: "row" }, h("label", { for: "st-measure" }, t("measure")), measureSel, h("label", { for: "st-root" }, t("root")), rootSel),
+    h("div", { class: "row" }, h("label", { for: "st-measure" }, t("measure")), measureSel),
+    h("div", { class: "row" }, h("label", { for: "st-root" }, t("root")), rootSel),
     h("h2", {}, t("productLinesAmounts")), linesBox,
     h("h2", {}, t("levels")), levelsBox, levelMsg,
     h("h2", {}, t("phasing")), h("div", { class: "row" }, h("label", { for: "st-phasing" }, t("phasingBy")), phasingSel), phasingExtra,
@@ -482,14 +483,14 @@ export async function studioScreen(c: Ctx, vid: number, q: URLSearchParams): Pro
       h("button", { type: "button", onclick: () => void preview() }, t("previewNow")),
       h("button", { type: "submit", class: "primary", id: "st-save" }, t("saveAllocation")),
       h("label", { class: "inline" }, asyncBox, " " + t("runAsJob"))),
-    saveMsg, jobBox);
+    saveMsg);
   buildLevels();
   await showRuns();
   const canWrite = version.status === "working" && c.me.roles.some((r) => ["admin", "strategy_office", "product_manager"].includes(r.role));
   return h("section", { class: "studio" },
     h("h1", {}, t("studio") + ": " + round.name + " · " + t("version", { n: version.number })),
     canWrite ? null : h("p", { class: "error" }, t("studioReadOnly")),
-    h("div", { class: "st-cols" }, form, h("div", { class: "st-right" }, status, previewBox, monthsBox, whyBox, runsBox)),
+    h("div", { class: "st-cols" }, form, h("div", { class: "st-right" }, jobBox, status, previewBox, monthsBox, whyBox, runsBox)),
     h("p", {}, link(`/rounds/${round.id}`, t("controlRoom"))));
 }
 
