@@ -276,6 +276,7 @@ test("diff: a drill-down reaches the changed cell; the export is a workbook", as
     const cell = page.locator('.diff-cells tr[data-cell="B-SH-KA|POS|revenue|2027-05"]');
     await cell.waitFor();
     assert.equal(await cell.locator("td[data-delta]").getAttribute("data-delta"), change.delta);
+    await shot(page, "diff-" + lang);
     if (lang === "en") {
       const href = await page.getByRole("link", { name: "Export to XLSX" }).getAttribute("href");
       const res = await page.request.get(BASE + href);
@@ -289,7 +290,6 @@ test("diff: a drill-down reaches the changed cell; the export is a workbook", as
       await page.click('.diff-tree [data-drill="B-GD"]');
       await page.locator('.diff-cells tr[data-cell="B-GD|ATM|revenue|2027-09"]').waitFor();
     }
-    await shot(page, "diff-" + lang);
     assert.deepEqual(page.errors, []);
     await context.close();
   }
@@ -315,10 +315,16 @@ test("attainment: the charts draw the API's numbers, and download as PNG and SVG
     if (lang === "en") {
       const wv = (await api("strategy", "GET", `/rounds/${round.id}`)).working_version_id;
       const ranking = await api("strategy", "GET", `/rounds/${round.id}/rankings?measure=revenue&level=branch&basis=ytd&period=2027-06&version=${wv}`);
+      // One bar per branch with a target, in rank order; of more than 20
+      // (with the large organisation an earlier test adds), the 10 best and
+      // the 10 lowest.
+      let withTarget = ranking.items.filter((r) => r.attainment_pct !== null);
+      assert.ok(withTarget.length >= 8, `${withTarget.length} branches with a target`);
+      if (withTarget.length > 20) withTarget = [...withTarget.slice(0, 10), ...withTarget.slice(-10)];
       const units = await page.locator("#chart-attainment-by-unit").getAttribute("data-units");
-      assert.deepEqual(units.split(","), ranking.items.map((r) => r.org_unit), "one bar per ranked branch, in rank order");
+      assert.deepEqual(units.split(","), withTarget.map((r) => r.org_unit), "one bar per ranked branch, in rank order");
       const drawn = await page.$$eval('[data-chart="attainment-by-unit"] tbody td[data-value]', (tds) => tds.map((td) => td.dataset.value));
-      assert.deepEqual(drawn, ranking.items.map((r) => r.attainment_pct ?? ""), "the bars are the API's attainment");
+      assert.deepEqual(drawn, withTarget.map((r) => r.attainment_pct), "the bars are the API's attainment");
       assert.ok(ranking.items.some((r) => r.attainment_pct !== null && r.attainment_pct !== "0.00"));
       // The cumulative actual of the last month with actuals is the sum of the file.
       const cum = await page.$$eval('[data-chart="cumulative"] tbody tr', (trs) => trs.map((tr) => [...tr.querySelectorAll("td")].map((td) => td.dataset.value)));
@@ -350,20 +356,20 @@ test("a 1M-cell allocation from the studio runs as a job with real progress, and
   // 52 product lines × (a region, 40 branches, 1,600 teams) × 12 months = 1,023,984 cells.
   const t0 = Date.now();
   const tokens = ["admin", "strategy"];
-  const lines = Array.from({ length: 40 }, (_, i) => "BIG" + String(i + 1).padStart(2, "0"));
-  await pool(lines, 4, async (code) => api(tokens[code.charCodeAt(4) % 2], "POST", "/product-lines", { code, group: "industry", name: "Big line " + code }));
+  const lines = Array.from({ length: 40 }, (_, i) => "JOB" + String(i + 1).padStart(2, "0"));
+  await pool(lines, 4, async (code) => api(tokens[code.charCodeAt(4) % 2], "POST", "/product-lines", { code, group: "industry", name: "Job line " + code }));
   const co = (await api("admin", "GET", "/org-units?code=CO")).items[0];
-  const region = await api("admin", "POST", "/org-units", { code: "R-BIG", kind: "region", name: "Big region", parent_id: co.id });
+  const region = await api("admin", "POST", "/org-units", { code: "R-JOB", kind: "region", name: "Job region", parent_id: co.id });
   const branches = [];
   await pool(Array.from({ length: 40 }, (_, i) => i), 4, async (i) => {
-    branches.push(await api(tokens[i % 2], "POST", "/org-units", { code: `B-BIG${String(i).padStart(2, "0")}`, kind: "branch", name: `Big branch ${i}`, parent_id: region.id }));
+    branches.push(await api(tokens[i % 2], "POST", "/org-units", { code: `B-JOB${String(i).padStart(2, "0")}`, kind: "branch", name: `Job branch ${i}`, parent_id: region.id }));
   });
   const teams = branches.flatMap((b) => Array.from({ length: 40 }, (_, j) => ({ code: `${b.code}-T${String(j).padStart(2, "0")}`, kind: j % 2 ? "channel_team" : "key_account_team", name: `Team ${j}`, parent_id: b.id })));
   let k = 0;
   await pool(teams, 8, async (team) => api(tokens[k++ % 2], "POST", "/org-units", team));
   report("set-up of 1,641 org units and 40 product lines through the API", `${((Date.now() - t0) / 1000).toFixed(1)} s`);
 
-  let big = await api("strategy", "POST", "/rounds", { code: "E2E-BIG-" + (Date.now() % 1e6), name: "Big plan 2027", fiscal_year: 2027, first_month: 1, measures: ["revenue"] });
+  let big = await api("strategy", "POST", "/rounds", { code: "E2E-BIG-" + (Date.now() % 1e6), name: "Job plan 2027", fiscal_year: 2027, first_month: 1, measures: ["revenue"] });
   big = await api("strategy", "POST", `/rounds/${big.id}/transitions`, { to: "open" });
   const vid = big.working_version_id;
   const before = await api("strategy", "GET", `/versions/${vid}`);
@@ -374,7 +380,7 @@ test("a 1M-cell allocation from the studio runs as a job with real progress, and
   await page.waitForURL((u) => !u.pathname.startsWith("/sign-in"));
   await page.goto(BASE + `/versions/${vid}/studio`);
   await page.getByRole("heading", { name: /Allocation studio/ }).waitFor();
-  await page.selectOption("#st-root", "R-BIG");
+  await page.selectOption("#st-root", "R-JOB");
   for (const input of await page.locator(".st-line input.amount").all()) await input.fill("1000000.00");
   await page.getByText(/A large allocation \(1,023,984 cells\)/).waitFor();
   const t1 = Date.now();

@@ -14,6 +14,7 @@ import { chart } from "./charts";
 import { treeOrder } from "./grid";
 
 const BASES = ["month", "qtd", "ytd", "year"];
+const MAX_BARS = 20;
 
 export async function attainmentScreen(c: Ctx, id: number, q: URLSearchParams): Promise<HTMLElement> {
   const [round, versions] = await Promise.all([get<Round>(`/rounds/${id}`), get<VersionPage>(`/rounds/${id}/versions?limit=100`)]);
@@ -71,13 +72,18 @@ export async function attainmentScreen(c: Ctx, id: number, q: URLSearchParams): 
 
   const uname = (code: string) => unitName(byCode.get(code)) || code;
   // ---- charts ----
+  // Bars for the units with a target, best first; of many, the best and
+  // the lowest ten, so every label stays readable.
+  const ranked = ranking.items.filter((r) => r.attainment_pct !== null);
+  const bars = ranked.length > MAX_BARS ? [...ranked.slice(0, MAX_BARS / 2), ...ranked.slice(-MAX_BARS / 2)] : ranked;
   const bar = chart({
     id: "attainment-by-unit", kind: "bar", title: t("chart.byUnit", { level: t("kind." + level), basis: t("basis." + basis) }),
-    labels: ranking.items.map((r) => uname(r.org_unit)),
-    series: [{ label: t("attainmentPct"), values: ranking.items.map((r) => r.attainment_pct), color: "#0b5cad" }],
+    labels: bars.map((r) => uname(r.org_unit)),
+    series: [{ label: t("attainmentPct"), values: bars.map((r) => r.attainment_pct), color: "#0b5cad" }],
     format: (s) => s + "%",
   });
-  bar.dataset.units = ranking.items.map((r) => r.org_unit).join(",");
+  bar.dataset.units = bars.map((r) => r.org_unit).join(",");
+  if (bars.length < ranking.items.length) bar.querySelector("figcaption")!.after(h("p", { class: "muted small" }, t("barsOf", { n: bars.length, of: ranking.items.length })));
 
   // Cumulative by month for the top unit: its own targets against its
   // actuals (rolled up over its subtree), as the attainment report does.

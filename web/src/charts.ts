@@ -86,7 +86,7 @@ export function chart(spec: ChartSpec, width = 640, height = 300): HTMLElement {
   let u: uPlot | null = null;
   const wf = spec.kind === "waterfall" ? waterfallBars(spec.series[0].values.map(num)) : [];
   const opts: uPlot.Options = {
-    width, height,
+    width, height, padding: [12, 48, 0, 0],
     legend: { show: spec.kind !== "waterfall", live: false },
     cursor: { drag: { x: false, y: false } },
     scales: { x: { time: false, range: () => [-0.5, n - 0.5] }, y: { range: () => [ylo, yhi] } },
