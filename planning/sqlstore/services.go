@@ -21,8 +21,8 @@ func NewServices(db *DB) planning.Services {
 		Idempotency:  &IdempotencyService{db: db},
 		// Allocations in the background, with progress and cancel.
 		AllocationJobs: &AllocationJobService{db: db, targets: &TargetService{db: db}},
-		Ping:         db.Ping,
-		Atomically:   db.Atomically,
+		Ping:           db.Ping,
+		Atomically:     db.Atomically,
 
 		// Assessment against the budget of record, and its documents.
 		Actuals:         &ActualService{db: db},

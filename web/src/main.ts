@@ -406,6 +406,7 @@ async function approvalScreen(c: Ctx, vid: number): Promise<HTMLElement> {
       h("strong", {}, x.actor_name), " " + t("action." + x.action) + " · " + t("role." + (round.approval_chain[x.step]?.role ?? "")) + " · " + when(x.at),
       x.comment ? h("div", { class: "comment" }, x.comment) : null))),
     h("h2", {}, t("diff")), diff,
+    version.parent_id ? h("p", {}, link(`/versions/${vid}/diff?against=${version.parent_id}`, t("fullDiff"))) : null,
     h("p", {}, link(`/versions/${vid}/grid?unit=${encodeURIComponent(homeUnit(c))}`, t("targets"))));
 }
 
