@@ -201,6 +201,17 @@ test("studio: weights from last year's actuals and pasted from Excel, and a cust
   assert.equal(months[0], "12820.51"); // 1,000,000 × 1/78
   assert.equal(months[11], "153846.15"); // 1,000,000 × 12/78
   assert.equal(months[12], "1000000.00");
+  // Saved as a background job: it runs to the end and records the run.
+  await page.check("#st-async");
+  await page.click("#st-save");
+  await page.locator('.st-job[data-state="succeeded"]').waitFor();
+  await page.locator(".st-saved", { hasText: /Saved as run #\d+/ }).waitFor();
+  const job = (await api("pm-industry", "GET", `/versions/${v1}/allocation-jobs`)).items[0];
+  assert.equal(job.state, "succeeded");
+  assert.equal(Number(await page.locator("#st-progress").getAttribute("data-done")), job.cells_total);
+  await page.locator(`.st-runs tr[data-run="${job.run_id}"]`).waitFor();
+  const stored = await api("strategy", "GET", `/versions/${v1}/targets?org_unit=R-EAST&measure=revenue&product_line=POS&grain=month`);
+  assert.equal(stored.items[0].periods[0].amount, "12820.51", "the job wrote what the preview showed");
   assert.deepEqual(page.errors, []);
   await context.close();
 });
@@ -399,6 +410,13 @@ test("a 1M-cell allocation from the studio runs as a job with real progress, and
   assert.equal(last.state, "running", `the job is running when cancelled (${JSON.stringify(last)})`);
   assert.equal(last.total, 1023984, "cells_total is the whole allocation");
   for (let i = 1; i < seen.length; i++) assert.ok(seen[i].done >= seen[i - 1].done, `progress went back: ${JSON.stringify(seen)}`);
+  // A reload finds the job under way and follows it again.
+  const jobId = await page.locator(".st-job").getAttribute("data-job");
+  await page.reload();
+  await page.locator(`.st-job[data-job="${jobId}"][data-state="running"] #st-progress`).waitFor();
+  const again = Number(await page.locator("#st-progress").getAttribute("data-done"));
+  assert.ok(again >= last.done, `after the reload ${again} of ${last.total}, before ${last.done}`);
+  seen.push({ ...last, done: again });
   await page.locator(".st-job").scrollIntoViewIfNeeded();
   report("job progress seen before cancel", seen.filter((x) => x.done > 0).map((x) => x.done).join(" → ") + ` of ${last.total}`);
   await shot(page, "studio-job-en");

@@ -6,7 +6,7 @@
 // saving is one idempotent call (or, for a large tree, an asynchronous job
 // with real progress and a cancel button). "Why this number?" explains a
 // node of a saved run from the API's replayed explanation.
-import type { AllocationJob, Version, Round, OrgUnit, AllocationResponse, AllocationRequest, AllocationLevel, AllocationRun, AllocationRunPage, GridRow, ActualRow, SeasonalityProfile, NodeExplanation, VersionPage, AllocatedNode } from "./api.gen";
+import type { AllocationJob, AllocationJobPage, Version, Round, OrgUnit, AllocationResponse, AllocationRequest, AllocationLevel, AllocationRun, AllocationRunPage, GridRow, ActualRow, SeasonalityProfile, NodeExplanation, VersionPage, AllocatedNode } from "./api.gen";
 import { ApiError, all, call, get } from "./api";
 import { h, clear } from "./dom";
 import { t, when, currentLang } from "./i18n";
@@ -409,19 +409,28 @@ export async function studioScreen(c: Ctx, vid: number, q: URLSearchParams): Pro
   // runJob starts the allocation as an asynchronous job and follows its
   // progress until it ends; the cancel button asks the server to stop it.
   async function runJob(body: AllocationRequest): Promise<void> {
+    try {
+      const res = await call<AllocationJob>("POST", `/versions/${vid}/allocation-jobs`, body, { "Idempotency-Key": idemKey, ...(etag ? { "If-Match": etag } : {}) });
+      await follow(res.data);
+    } catch (e) {
+      clear(jobBox);
+      jobBox.append(h("p", { class: "error", role: "alert" }, problemText(e)));
+    }
+  }
+
+  // follow shows a job's progress until it ends (or the page is left).
+  async function follow(job: AllocationJob): Promise<void> {
     clear(jobBox);
     const bar = h("progress", { id: "st-progress", max: 1, value: 0, "aria-label": t("progress") });
     const label = h("span", { class: "job-label", role: "status" }, t("job.queued"));
     const cancel = h("button", { type: "button", class: "danger", id: "st-cancel" }, t("cancelJob"));
     jobBox.append(h("div", { class: "card job" }, h("strong", {}, t("jobTitle")), bar, label, cancel));
+    cancel.addEventListener("click", async () => {
+      cancel.setAttribute("disabled", "");
+      try { job = (await call<AllocationJob>("POST", `/allocation-jobs/${job.id}/cancel`)).data; } catch (e) { label.textContent = problemText(e); }
+    });
+    jobBox.dataset.job = String(job.id);
     try {
-      const res = await call<AllocationJob>("POST", `/versions/${vid}/allocation-jobs`, body, { "Idempotency-Key": idemKey, ...(etag ? { "If-Match": etag } : {}) });
-      let job = res.data;
-      cancel.addEventListener("click", async () => {
-        cancel.setAttribute("disabled", "");
-        try { job = (await call<AllocationJob>("POST", `/allocation-jobs/${job.id}/cancel`)).data; } catch (e) { label.textContent = problemText(e); }
-      });
-      jobBox.dataset.job = String(job.id);
       for (;;) {
         bar.max = Math.max(1, job.cells_total);
         bar.value = job.cells_done;
@@ -431,6 +440,7 @@ export async function studioScreen(c: Ctx, vid: number, q: URLSearchParams): Pro
         label.textContent = t("job." + job.state) + (job.cells_total ? " · " + t("cellsOf", { done: job.cells_done.toLocaleString(), total: job.cells_total.toLocaleString() }) : "") + (job.error ? " · " + (job.error.detail || job.error.title) : "");
         if (["succeeded", "failed", "cancelled"].includes(job.state)) break;
         await new Promise((r) => setTimeout(r, 250));
+        if (!jobBox.isConnected) return; // the page was left
         job = await get<AllocationJob>(`/allocation-jobs/${job.id}`);
       }
       cancel.remove();
@@ -486,6 +496,11 @@ export async function studioScreen(c: Ctx, vid: number, q: URLSearchParams): Pro
     saveMsg);
   buildLevels();
   await showRuns();
+  // A job of this version still under way (the page was reloaded, or it
+  // was started elsewhere) is followed here too.
+  const jobs = await get<AllocationJobPage>(`/versions/${vid}/allocation-jobs?limit=1`).catch(() => null);
+  const live = jobs?.items.find((j) => j.state === "queued" || j.state === "running");
+  if (live) setTimeout(() => void follow(live), 0);
   const canWrite = version.status === "working" && c.me.roles.some((r) => ["admin", "strategy_office", "product_manager"].includes(r.role));
   return h("section", { class: "studio" },
     h("h1", {}, t("studio") + ": " + round.name + " · " + t("version", { n: version.number })),
