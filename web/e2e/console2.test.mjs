@@ -410,8 +410,11 @@ test("a 1M-cell allocation from the studio runs as a job with real progress, and
   assert.equal(last.state, "running", `the job is running when cancelled (${JSON.stringify(last)})`);
   assert.equal(last.total, 1023984, "cells_total is the whole allocation");
   for (let i = 1; i < seen.length; i++) assert.ok(seen[i].done >= seen[i - 1].done, `progress went back: ${JSON.stringify(seen)}`);
-  // A reload finds the job under way and follows it again.
+  await page.locator(".st-job").scrollIntoViewIfNeeded();
+  await shot(page, "studio-job-en");
+  // A reload (in Chinese) finds the job under way and follows it again.
   const jobId = await page.locator(".st-job").getAttribute("data-job");
+  await page.evaluate(() => localStorage.setItem("cascade.lang", "zh"));
   await page.reload();
   await page.locator(`.st-job[data-job="${jobId}"][data-state="running"] #st-progress`).waitFor();
   const again = Number(await page.locator("#st-progress").getAttribute("data-done"));
@@ -419,12 +422,12 @@ test("a 1M-cell allocation from the studio runs as a job with real progress, and
   seen.push({ ...last, done: again });
   await page.locator(".st-job").scrollIntoViewIfNeeded();
   report("job progress seen before cancel", seen.filter((x) => x.done > 0).map((x) => x.done).join(" → ") + ` of ${last.total}`);
-  await shot(page, "studio-job-en");
+  await shot(page, "studio-job-zh");
   await page.click("#st-cancel");
   await page.locator('.st-job[data-state="cancelled"]').waitFor({ timeout: 120_000 });
   report("studio job: save to cancelled", `${((Date.now() - t1) / 1000).toFixed(1)} s`);
   await page.locator(".st-job").scrollIntoViewIfNeeded();
-  await shot(page, "studio-job-cancelled-en");
+  await shot(page, "studio-job-cancelled-zh");
   // Nothing of it stayed: the same cells and the same consistency report.
   const after = await api("strategy", "GET", `/versions/${vid}`);
   assert.equal(after.cell_count, before.cell_count);
