@@ -127,6 +127,10 @@ func WriteDiffXLSX(w io.Writer, v *DiffView) error {
 	}
 	const headerAt = 5
 	for _, s := range sheets {
+		// Landscape, fitted to the page width, the headings on every page.
+		if err := printSetup(f, s.name, headerAt, headerAt); err != nil {
+			return err
+		}
 		sw, err := f.NewStreamWriter(s.name)
 		if err != nil {
 			return err
