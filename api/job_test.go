@@ -154,23 +154,52 @@ func TestAllocationJobs(t *testing.T) {
 		if j := waitJob(t, env, "pm-industry", branchJob.ID); j[len(j)-1].State != "succeeded" {
 			t.Fatalf("branch job %+v", j[len(j)-1])
 		}
+		// A job the engine refuses fails with the problem the synchronous
+		// call answers, and changes nothing.
+		var before api.Version
+		call("strategy", "GET", fmt.Sprintf("/api/v1/versions/%d", v2.ID), nil, 200).Decode(t, &before)
+		zero := map[string]any{"measure": "revenue", "root": "R-EAST", "targets": []map[string]any{{"product_line": "POS", "amount": "500.00"}},
+			"levels": []map[string]any{{"method": "proportional", "weights": []map[string]string{{"org_unit": "B-SH", "value": "0"}}}}}
+		sr := env.Request("POST", fmt.Sprintf("/api/v1/versions/%d/allocations", v2.ID), apitest.Token("pm-industry"), zero, nil)
+		var failing api.AllocationJob
+		call("pm-industry", "POST", fmt.Sprintf("/api/v1/versions/%d/allocation-jobs", v2.ID), zero, 202).Decode(t, &failing)
+		failed := waitJob(t, env, "pm-industry", failing.ID)
+		end = failed[len(failed)-1]
+		var syncProblem api.Problem
+		sr.Decode(t, &syncProblem)
+		if end.State != "failed" || end.Error == nil || end.Error.Status != sr.Status || end.Error.Code != syncProblem.Code ||
+			end.Error.Detail != syncProblem.Detail || end.RunID != nil || sr.Status != 422 {
+			t.Fatalf("failed job %+v, error %+v; the synchronous call: %d %s", end, end.Error, sr.Status, sr.Body)
+		}
+		var after api.Version
+		call("strategy", "GET", fmt.Sprintf("/api/v1/versions/%d", v2.ID), nil, 200).Decode(t, &after)
+		if after.CellCount != before.CellCount || after.Revision != before.Revision {
+			t.Fatalf("the failed job changed the version: %+v, was %+v", after, before)
+		}
 		var page api.AllocationJobPage
 		env.GetJSON("strategy", fmt.Sprintf("/api/v1/versions/%d/allocation-jobs", v2.ID), &page)
-		if len(page.Items) != 3 || page.Items[0].ID != branchJob.ID || page.Items[2].ID != job.ID {
+		if len(page.Items) != 4 || page.Items[1].ID != branchJob.ID || page.Items[3].ID != job.ID || page.Items[0].ID != failing.ID {
 			t.Fatalf("jobs of v2, newest first: %+v", page.Items)
 		}
+		page = api.AllocationJobPage{}
 		env.GetJSON("bm-sh", fmt.Sprintf("/api/v1/versions/%d/allocation-jobs", v2.ID), &page)
 		for _, j := range page.Items {
 			if j.ID == branchJob.ID {
 				t.Fatalf("bm-sh lists B-JS's job: %+v", page.Items)
 			}
 		}
-		if len(page.Items) != 2 {
-			t.Fatalf("bm-sh sees %d jobs, want the two whose subtree holds B-SH", len(page.Items))
+		if len(page.Items) != 3 {
+			t.Fatalf("bm-sh sees %d jobs, want the three whose subtree holds B-SH", len(page.Items))
 		}
+		// Paged: bm-js's second page holds B-JS's job.
+		page = api.AllocationJobPage{}
 		env.GetJSON("bm-js", fmt.Sprintf("/api/v1/versions/%d/allocation-jobs?limit=1", v2.ID), &page)
-		if len(page.Items) != 1 || page.Items[0].ID != branchJob.ID || page.NextCursor == "" {
+		if len(page.Items) != 1 || page.Items[0].ID != failing.ID || page.NextCursor == "" {
 			t.Fatalf("bm-js's first page: %+v", page)
+		}
+		env.GetJSON("bm-js", fmt.Sprintf("/api/v1/versions/%d/allocation-jobs?limit=1&cursor=%s", v2.ID, page.NextCursor), &page)
+		if len(page.Items) != 1 || page.Items[0].ID != branchJob.ID {
+			t.Fatalf("bm-js's second page: %+v", page)
 		}
 
 		// A failure is reported the way the synchronous call reports it.
@@ -211,7 +240,7 @@ func TestAllocationJobs(t *testing.T) {
 		})
 		// None of the refused requests queued anything.
 		env.GetJSON("strategy", jobs, &page)
-		if len(page.Items) != 3 {
+		if len(page.Items) != 4 {
 			t.Fatalf("refused requests queued jobs: %+v", page.Items)
 		}
 		// The current ETag is accepted.

@@ -19,9 +19,6 @@ type Services struct {
 	Proposals    CounterproposalService
 	Approvals    ApprovalService
 	Idempotency  IdempotencyService
-	// AllocationJobs runs allocations in the background, with progress
-	// and cancel.
-	AllocationJobs AllocationJobService
 	// Actuals, Attainment and ApprovalRecords serve the assessment against
 	// the budget of record and the documents made from it.
 	Actuals         ActualService
@@ -35,6 +32,10 @@ type Services struct {
 	// with fn's context joins: the calls commit together, or, if fn fails
 	// (or the process dies before the end), none of them does.
 	Atomically func(ctx context.Context, fn func(ctx context.Context) error) error
+
+	// AllocationJobs runs allocations in the background, with progress
+	// and cancel.
+	AllocationJobs AllocationJobService
 }
 
 // SystemActor is the actor the command line uses for set-up work such as

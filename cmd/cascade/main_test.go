@@ -243,6 +243,10 @@ func TestEnvSettings(t *testing.T) {
 		{"CASCADE_BODY_LIMIT", "10MB", []string{"serve"}, 2, "CASCADE_BODY_LIMIT"},
 		{"CASCADE_SHUTDOWN_TIMEOUT", "soon", []string{"serve"}, 2, "CASCADE_SHUTDOWN_TIMEOUT"},
 		{"CASCADE_AUTH_FAILURE_RATE", "many", []string{"serve"}, 2, "CASCADE_AUTH_FAILURE_RATE"},
+		{"CASCADE_REQUEST_TIMEOUT", "soon", []string{"serve"}, 2, "CASCADE_REQUEST_TIMEOUT"},
+		{"CASCADE_JOB_MAX_CELLS", "many", []string{"serve"}, 2, "CASCADE_JOB_MAX_CELLS"},
+		{"CASCADE_JOB_MAX_CELLS", "0", []string{"serve"}, 2, "-job-max-cells must be at least 1"},
+		{"CASCADE_JOB_LEASE", "10ms", []string{"serve"}, 2, "-job-lease at least 1s"},
 		// A good value is taken; the command line wins over the variable.
 		{"CASCADE_BASE_URL", "https://env.example.com", []string{"openapi"}, 0, `"url": "https://env.example.com/api/v1"`},
 		{"CASCADE_BASE_URL", "https://env.example.com", []string{"openapi", "--base-url", "https://flag.example.com"}, 0, `"url": "https://flag.example.com/api/v1"`},
@@ -421,4 +425,46 @@ func gitTop(t *testing.T) string {
 		t.Fatal(err)
 	}
 	return string(out)
+}
+
+// TestRequestTimeoutSetting checks that CASCADE_REQUEST_TIMEOUT (and so
+// --request-timeout) bounds the requests of the running server: with a
+// bound too short for any database call, an authenticated request is a
+// 503 that says the database did not answer in time.
+func TestRequestTimeoutSetting(t *testing.T) {
+	dsn := storetest.DSN(t, "sqlite")
+	t.Setenv("CASCADE_REQUEST_TIMEOUT", "1ns")
+	ctx, cancel := context.WithCancel(context.Background())
+	pr, pw := io.Pipe()
+	done := make(chan int, 1)
+	go func() {
+		done <- run(ctx, []string{"serve", "--db", dsn, "--addr", "127.0.0.1:0", "--demo", "--log-level", "error"}, pw, io.Discard)
+		pw.Close()
+	}()
+	t.Cleanup(func() {
+		cancel()
+		<-done
+	})
+	url := ""
+	buf := make([]byte, 64<<10)
+	for n := 0; url == ""; {
+		k, err := pr.Read(buf[n:])
+		if err != nil {
+			t.Fatalf("serve ended before listening: %v", err)
+		}
+		n += k
+		if _, after, ok := strings.Cut(string(buf[:n]), " listening on "); ok {
+			if line, _, ok := strings.Cut(after, "\n"); ok {
+				url = strings.TrimSpace(line)
+			}
+		}
+	}
+	go func() { _, _ = io.Copy(io.Discard, pr) }()
+	code, body := get(t, url+"/api/v1/org-units", demo.TokenFor("strategy"))
+	if code != http.StatusServiceUnavailable || !strings.Contains(toJSON(body), "did not answer in time") {
+		t.Fatalf("with a 1ns request timeout: %d %v", code, body)
+	}
+	if code, _ := get(t, url+"/healthz", ""); code != http.StatusOK {
+		t.Fatalf("healthz %d", code)
+	}
 }

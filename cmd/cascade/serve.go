@@ -46,6 +46,10 @@ type Config struct {
 	// JobConcurrency is how many allocation jobs this server runs at once
 	// (one on SQLite, which has one writer).
 	JobConcurrency int
+	// JobLease is how long a job this server runs stays its own without a
+	// heartbeat (PostgreSQL): after a crash, another server (or this one
+	// restarted) runs the job again once it has run out.
+	JobLease time.Duration
 }
 
 // Main is the running service: the database, the HTTP server and its
@@ -68,7 +72,7 @@ func NewMain() *Main {
 	return &Main{
 		Config: Config{DB: "cascade.db", Addr: "127.0.0.1:8080", Migrate: true, BodyLimit: api.DefaultBodyLimit,
 			ShutdownTimeout: 20 * time.Second, LogFormat: "text", LogLevel: slog.LevelInfo,
-			RequestTimeout: api.DefaultRequestTimeout, JobMaxCells: planning.MaxAllocationJobCells, JobConcurrency: 2},
+			RequestTimeout: api.DefaultRequestTimeout, JobMaxCells: planning.MaxAllocationJobCells, JobConcurrency: 2, JobLease: 30 * time.Second},
 		Stdout: os.Stdout,
 	}
 }
@@ -96,7 +100,7 @@ func (m *Main) Run(ctx context.Context) (err error) {
 		m.Logger.Info("refreshed the cell table's statistics")
 	}
 	cancel()
-	m.db.SetJobOptions(sqlstore.JobOptions{MaxCells: m.Config.JobMaxCells})
+	m.db.SetJobOptions(sqlstore.JobOptions{MaxCells: m.Config.JobMaxCells, Lease: m.Config.JobLease})
 	svcs := sqlstore.NewServices(m.db)
 	var demoUsers []demo.User
 	if m.Config.Demo {
@@ -256,11 +260,13 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		"how long one request may take before it is abandoned with 503; negative: no bound. Long allocations run as jobs (POST /versions/{id}/allocation-jobs), which no request waits on (env CASCADE_REQUEST_TIMEOUT)")
 	fs.Int64Var(&m.Config.JobMaxCells, "job-max-cells", m.Config.JobMaxCells, "the most cells one allocation job may write (env CASCADE_JOB_MAX_CELLS)")
 	fs.IntVar(&m.Config.JobConcurrency, "job-concurrency", m.Config.JobConcurrency, "how many allocation jobs this server runs at once on PostgreSQL; SQLite runs one (env CASCADE_JOB_CONCURRENCY)")
+	fs.DurationVar(&m.Config.JobLease, "job-lease", m.Config.JobLease,
+		"on PostgreSQL, how long a job of a server that stopped answering stays its own before another server runs it again (env CASCADE_JOB_LEASE)")
 	if err := parse(fs, args); err != nil {
 		return err
 	}
-	if m.Config.JobMaxCells < 1 {
-		fmt.Fprintln(stderr, "-job-max-cells must be at least 1")
+	if m.Config.JobMaxCells < 1 || m.Config.JobLease < time.Second {
+		fmt.Fprintln(stderr, "-job-max-cells must be at least 1 and -job-lease at least 1s")
 		return errUsage
 	}
 	if m.Config.BaseURL != "" {

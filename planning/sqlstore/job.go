@@ -7,6 +7,7 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"slices"
 	"time"
 
@@ -58,6 +59,8 @@ func (db *DB) SetJobOptions(o JobOptions) {
 	if o.Heartbeat > 0 {
 		db.jobs.opts.Heartbeat = o.Heartbeat
 	}
+	// Several beats fit in a lease, so one missed beat loses nothing.
+	db.jobs.opts.Heartbeat = min(db.jobs.opts.Heartbeat, db.jobs.opts.Lease/3)
 }
 
 // JobQueued signals when this process queued a job, so its worker need
@@ -379,7 +382,12 @@ func (s *AllocationJobService) RunNextAllocationJob(ctx context.Context) (bool, 
 	if err != nil || row == nil {
 		return false, err
 	}
-	s.run(ctx, row)
+	// A job that failed for a reason of its own is settled as failed; an
+	// internal error is also handed to the worker, for its log.
+	if err := s.run(ctx, row); planning.ErrorCode(err) == planning.EINTERNAL && ctx.Err() == nil &&
+		!errors.Is(err, context.Canceled) && !errors.Is(err, errJobStopped) {
+		return true, fmt.Errorf("allocation job %d: %w", row.ID, err)
+	}
 	return true, nil
 }
 
@@ -445,12 +453,12 @@ func (s *AllocationJobService) claim(ctx context.Context) (*jobRow, error) {
 // success, so the run and the job's success commit together or not at
 // all. The transaction's final write is fenced: it succeeds only while
 // this server holds the lease and nobody asked the job to stop.
-func (s *AllocationJobService) run(ctx context.Context, row *jobRow) {
+func (s *AllocationJobService) run(ctx context.Context, row *jobRow) error {
 	rt := s.db.jobs
 	j, err := row.toDomain()
 	if err != nil {
 		s.finish(row, planning.JobFailed, 0, 0, err)
-		return
+		return err
 	}
 	var a *planning.Actor
 	if row.CreatedBy == nil {
@@ -460,7 +468,7 @@ func (s *AllocationJobService) run(ctx context.Context, row *jobRow) {
 	}
 	if err != nil {
 		s.settle(ctx, row, nil, err)
-		return
+		return err
 	}
 	runCtx, cancel := context.WithCancel(planning.NewContextWithActor(ctx, a))
 	defer cancel()
@@ -501,9 +509,10 @@ func (s *AllocationJobService) run(ctx context.Context, row *jobRow) {
 	stopBeat()
 	if err == nil {
 		s.db.refreshCellStats(cells)
-		return
+		return nil
 	}
 	s.settle(ctx, row, live, err)
+	return err
 }
 
 // settle records how a job that did not succeed ended: cancelled when
@@ -566,13 +575,19 @@ func (s *AllocationJobService) finish(row *jobRow, state planning.JobState, done
 	})
 }
 
-// requeue gives a job back to the queue, if this server still holds it.
+// requeue gives a job back to the queue, if this server still holds it;
+// a job someone asked to stop (on another server) is cancelled instead.
 func (s *AllocationJobService) requeue(row *jobRow) {
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
 	_ = s.db.inTx(ctx, func(tx bun.Tx) error {
+		held := "id = ? AND state = ? AND lease_owner = ?"
+		if _, err := tx.NewUpdate().Model((*jobRow)(nil)).Set("state = ?, finished_at = ?, lease_owner = NULL, lease_until = NULL", string(planning.JobCancelled), s.db.Now()).
+			Where(held+" AND cancel_requested", row.ID, string(planning.JobRunning), s.db.jobs.owner).Exec(ctx); err != nil {
+			return err
+		}
 		_, err := tx.NewUpdate().Model((*jobRow)(nil)).Set("state = ?, lease_owner = NULL, lease_until = NULL", string(planning.JobQueued)).
-			Where("id = ? AND state = ? AND lease_owner = ?", row.ID, string(planning.JobRunning), s.db.jobs.owner).Exec(ctx)
+			Where(held, row.ID, string(planning.JobRunning), s.db.jobs.owner).Exec(ctx)
 		return err
 	})
 }

@@ -19,15 +19,16 @@ func NewServices(db *DB) planning.Services {
 		Proposals:    &CounterproposalService{db: db, targets: &TargetService{db: db}},
 		Approvals:    &ApprovalService{db: db},
 		Idempotency:  &IdempotencyService{db: db},
-		// Allocations in the background, with progress and cancel.
-		AllocationJobs: &AllocationJobService{db: db, targets: &TargetService{db: db}},
-		Ping:           db.Ping,
-		Atomically:     db.Atomically,
+		Ping:         db.Ping,
+		Atomically:   db.Atomically,
 
 		// Assessment against the budget of record, and its documents.
 		Actuals:         &ActualService{db: db},
 		Attainment:      &AttainmentService{db: db},
 		ApprovalRecords: &ApprovalRecordService{db: db},
 		Scorecards:      &ScorecardService{db: db, attainment: &AttainmentService{db: db}},
+
+		// Allocations in the background, with progress and cancel.
+		AllocationJobs: &AllocationJobService{db: db, targets: &TargetService{db: db}},
 	}
 }
