@@ -9332,12 +9332,19 @@ const docTemplate = `{
                         "2027-02"
                     ]
                 },
+                "moves": {
+                    "description": "Moves lists every phase a move leads to, but the round's own, in the\norder of the phases: the moves from here (as in\npossible_transitions) and the others, refused with reason \"phase\".\nallowed and reason are what POST /rounds/{id}/transitions would\nanswer the caller now.",
+                    "type": "array",
+                    "items": {
+                        "$ref": "#/definitions/api.TransitionRule"
+                    }
+                },
                 "name": {
                     "type": "string",
                     "example": "Annual plan 2027"
                 },
                 "possible_transitions": {
-                    "description": "PossibleTransitions are the moves the round can make from here.",
+                    "description": "PossibleTransitions are the moves the round can make from here,\neach saying whether the caller may take it now.",
                     "type": "array",
                     "items": {
                         "$ref": "#/definitions/api.TransitionRule"
@@ -10393,6 +10400,26 @@ const docTemplate = `{
                 }
             }
         },
+        "api.TransitionReason": {
+            "type": "object",
+            "properties": {
+                "code": {
+                    "description": "Code is the kind of rule that refuses: \"role\" (not the caller's\nrole: the POST answers 403), \"phase\" (no move from the round's\nphase: 409) or \"precondition\" (the round is not ready, such as an\napproval only the approval chain gives: 409).",
+                    "type": "string",
+                    "enum": [
+                        "role",
+                        "phase",
+                        "precondition"
+                    ],
+                    "example": "role"
+                },
+                "message": {
+                    "description": "Message is the POST's problem detail.",
+                    "type": "string",
+                    "example": "moving a round from open to counterproposals needs the role [strategy_office admin]"
+                }
+            }
+        },
         "api.TransitionRequest": {
             "type": "object",
             "required": [
@@ -10420,8 +10447,21 @@ const docTemplate = `{
         "api.TransitionRule": {
             "type": "object",
             "properties": {
+                "allowed": {
+                    "description": "Allowed says POST /rounds/{id}/transitions would take the move for\nthe caller now.",
+                    "type": "boolean",
+                    "example": true
+                },
                 "description": {
                     "type": "string"
+                },
+                "reason": {
+                    "description": "Reason says why not, when not allowed.",
+                    "allOf": [
+                        {
+                            "$ref": "#/definitions/api.TransitionReason"
+                        }
+                    ]
                 },
                 "roles": {
                     "type": "array",

@@ -246,11 +246,25 @@ test("control room: the board is the counterproposal overview; moves say why not
     assert.deepEqual(new Set(board.map((r) => r.unit)), new Set(overview.items.map((it) => it.org_unit)));
     assert.ok(board.some((r) => r.silent), "some branch is silent");
     if (lang === "en") {
-      // Moves: the possible ones enabled, the others with the reason.
+      // Moves: every move the API lists, the allowed ones enabled, the
+      // others disabled with the API's reason, word for word.
       await page.getByRole("button", { name: "Move to: Review" }).waitFor();
       assert.equal(await page.getByRole("button", { name: "Move to: Review" }).isEnabled(), true);
       assert.equal(await page.getByRole("button", { name: "Move to: Approved" }).isDisabled(), true);
-      assert.match(await page.locator("#move-reason-approved").innerText(), /approval chain/);
+      const apiMoves = (await api("strategy", "GET", `/rounds/${round.id}`)).moves;
+      const shownMoves = await page.$$eval(".moves li.move", (lis) => lis.map((li) => {
+        const b = li.querySelector("button");
+        const r = li.querySelector(".reason");
+        return { to: b.dataset.to, allowed: !b.disabled, reason: r ? { code: r.dataset.code, message: r.querySelector(".reason-text").textContent } : null };
+      }));
+      assert.deepEqual(shownMoves, apiMoves.map((m) => ({ to: m.to, allowed: m.allowed, reason: m.reason ?? null })), "the buttons are the API's moves");
+      assert.ok(shownMoves.some((m) => m.reason?.code === "precondition"), "approval is refused for a precondition");
+      // The reason is what the POST answers.
+      const refused = apiMoves.find((m) => m.to === "approved");
+      const res = await fetch(BASE + `/api/v1/rounds/${round.id}/transitions`, { method: "POST", headers: { Authorization: "Bearer cas_demo_strategy", "Content-Type": "application/json" }, body: JSON.stringify({ to: "approved" }) });
+      assert.equal(res.status, 409);
+      assert.equal((await res.json()).detail, await page.locator("#move-reason-approved .reason-text").innerText());
+      assert.equal(refused.reason.message, await page.locator("#move-reason-approved .reason-text").innerText());
       assert.match(await page.locator(".countdown").first().innerText(), /^in 5 d (2|3) h$/);
       await page.locator(".lineage .vnode").first().waitFor();
       // Consistency at a glance is the API's report: the studio's run gave

@@ -738,6 +738,7 @@ export interface Round {
   id: number;
   measures: MeasureRef[];
   months: string[];
+  moves: TransitionRule[];
   name: string;
   possible_transitions: TransitionRule[];
   record_version_id: number | null;
@@ -1007,13 +1008,20 @@ export interface TokenPage {
   next_cursor?: string;
 }
 
+export interface TransitionReason {
+  code: "role" | "phase" | "precondition";
+  message: string;
+}
+
 export interface TransitionRequest {
   comment?: string;
   to: "draft" | "open" | "counterproposals" | "review" | "approved" | "closed";
 }
 
 export interface TransitionRule {
+  allowed: boolean;
   description: string;
+  reason?: TransitionReason;
   roles: string[];
   to: string;
 }

@@ -1,7 +1,7 @@
 // The round control room (strategy office): the round's phase among all
-// phases, its calendar with live countdowns, every move as a button (the
-// possible ones from the API's possible_transitions, the others disabled
-// with the reason), who has answered with counterproposals as a board of
+// phases, its calendar with live countdowns, every move the API lists as a
+// button (the API's moves: the allowed ones enabled, the others disabled
+// with the API's reason), who has answered with counterproposals as a board of
 // org units × status with silent units highlighted, the approval chain's
 // position, and the versions as a lineage graph with their consistency.
 import type { Round, VersionPage, Version, CPOverview, Approval, InconsistencyPage } from "./api.gen";
@@ -42,7 +42,6 @@ export async function controlRoom(c: Ctx, id: number): Promise<HTMLElement> {
   const res = await call<Round>("GET", `/rounds/${id}`);
   const round = res.data;
   const versions = (await get<VersionPage>(`/rounds/${id}/versions?limit=100`)).items;
-  const hasRole = (r: string) => c.me.roles.some((x) => x.role === r);
   const wv = round.working_version_id;
   const focus = wv ?? round.record_version_id;
   const [overview, approval, consistency] = await Promise.all([
@@ -76,19 +75,15 @@ export async function controlRoom(c: Ctx, id: number): Promise<HTMLElement> {
   const timer = window.setInterval(() => { if (!document.body.contains(calendar)) window.clearInterval(timer); else tick(); }, 30_000);
 
   const comment = h("input", { id: "transition-comment" });
-  const possible = new Map(round.possible_transitions.map((tr) => [tr.to, tr]));
-  const moves = PHASES.filter((p) => p !== round.status && p !== "draft").map((p) => {
-    const tr = possible.get(p);
-    let reason = "";
-    if (!tr) {
-      reason = p === "approved" ? t("why.approvedByChain")
-        : t("why.notFrom", { from: t("phase." + round.status), to: round.possible_transitions.map((x) => t("phase." + x.to)).join(", ") || t("nothing") });
-    } else if (!tr.roles.some(hasRole)) {
-      reason = t("why.needsRole", { roles: tr.roles.map((r) => t("role." + r)).join(" / ") });
-    }
+  // Every move the API lists, as a button; a refused one disabled, with
+  // the API's reason: its kind in the reader's language, its words as the
+  // API says them (the detail the POST would answer).
+  const moves = round.moves.map((tr) => {
+    const p = tr.to;
+    const reason = tr.allowed ? null : tr.reason;
     const rid = "move-reason-" + p;
     const btn = h("button", {
-      type: "button", class: reason ? "" : "primary", disabled: !!reason, "data-to": p, title: tr?.description ?? "", "aria-describedby": reason ? rid : null,
+      type: "button", class: reason ? "" : "primary", disabled: !tr.allowed, "data-to": p, title: tr.description, "aria-describedby": reason ? rid : null,
       onclick: async () => {
         try {
           await call("POST", `/rounds/${id}/transitions`, { to: p, comment: comment.value }, res.etag ? { "If-Match": res.etag } : {});
@@ -96,8 +91,11 @@ export async function controlRoom(c: Ctx, id: number): Promise<HTMLElement> {
         } catch (e) { msg.textContent = problemText(e); }
       },
     }, t("moveTo", { phase: t("phase." + p) }));
-    const desc = t("movedesc." + p) === "movedesc." + p ? tr?.description ?? "" : t("movedesc." + p);
-    return h("li", { class: "move" + (reason ? " blocked" : "") }, btn, reason ? h("span", { class: "muted reason", id: rid }, reason) : h("span", { class: "muted" }, desc));
+    const desc = t("movedesc." + p) === "movedesc." + p ? tr.description : t("movedesc." + p);
+    return h("li", { class: "move" + (tr.allowed ? "" : " blocked") }, btn, reason
+      ? h("span", { class: "muted reason", id: rid, "data-code": reason.code },
+        h("span", { class: "tag" }, t("why.kind." + reason.code)), " ", h("span", { class: "reason-text", lang: "en" }, reason.message))
+      : h("span", { class: "muted" }, desc));
   });
 
   // ---- counterproposal board ----
