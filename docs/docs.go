@@ -212,7 +212,7 @@ const docTemplate = `{
                         "BearerAuth": []
                     }
                 ],
-                "description": "The job's state and its progress: cells_done of cells_total (0 until the run has computed them), which only grows. Poll it (every second or so) until the state is succeeded, failed or cancelled. A branch manager or team lead gets 404 for a job that holds nothing of their subtree.",
+                "description": "The job's state, the request it runs (codes as sent) and its progress: cells_done of cells_total (0 until the run has computed them), which only grows. Poll it (every second or so) until the state is succeeded, failed or cancelled. A branch manager or team lead gets 404 for a job that holds nothing of their subtree.",
                 "produces": [
                     "application/json"
                 ],
@@ -5185,7 +5185,7 @@ const docTemplate = `{
                         "BearerAuth": []
                     }
                 ],
-                "description": "Cascades each product line's annual amount from the root org unit down its subtree, level by level (even, proportional to a reference version or to weights, manual), with an optional over-assignment buffer per level and locked units, and phases every node into the twelve months (even, by a seasonality profile, or like a reference version). Children add up exactly to their parent (× (1 + buffer)) at every node and month. A real run replaces the cells of the subtree (but locked units and everything below them) in one transaction and is recorded; dry_run returns the result and saves nothing.",
+                "description": "Cascades each product line's annual amount from the root org unit down its subtree, level by level (even, proportional to a reference version or to weights, manual), with an optional over-assignment buffer per level and locked units, and phases every node into the twelve months (even, by a seasonality profile, or like a reference version). Children add up exactly to their parent (× (1 + buffer)) at every node and month. A real run replaces the cells of the subtree (but locked units and everything below them) in one transaction and is recorded; dry_run returns the result and saves nothing, and with explain_under explains the preview as GET /allocations/{id} explains a saved run.",
                 "consumes": [
                     "application/json"
                 ],
@@ -6812,6 +6812,14 @@ const docTemplate = `{
                     "type": "integer",
                     "example": 7
                 },
+                "request": {
+                    "description": "Request is the allocation the job runs, with codes as in the body\nthat started it (amounts at the measure's scale, weights and\nbuffers as exact decimals, weights and manual amounts by org unit\ncode), so a client can show it again. Absent for a reader whose\nscope withholds it (a branch manager or team lead).",
+                    "allOf": [
+                        {
+                            "$ref": "#/definitions/api.AllocationRequest"
+                        }
+                    ]
+                },
                 "run_id": {
                     "description": "RunID is the recorded run once the job succeeded, null before.",
                     "type": "integer",
@@ -6942,6 +6950,11 @@ const docTemplate = `{
                 "dry_run": {
                     "type": "boolean",
                     "example": false
+                },
+                "explain_under": {
+                    "description": "ExplainUnder (an org unit code, with dry_run only) explains the\npreview: how each child of this unit got its year and months, as\nGET /allocations/{id}?explain_under= explains a saved run (the same\nexplanation, in run.explanation).",
+                    "type": "string",
+                    "example": "R-EAST"
                 },
                 "include_nodes": {
                     "description": "IncludeNodes returns every node's year and months with a real run\ntoo (a dry run always returns them).",

@@ -234,6 +234,7 @@ func (s *AllocationJobService) visible(ctx context.Context, sc *planning.Scope, 
 // outside the scope.
 func redactJob(j *planning.AllocationJob) {
 	j.Request = planning.AllocationRequest{VersionID: j.Request.VersionID, RootID: j.Request.RootID}
+	j.RequestRedacted = true
 	if j.Error != nil {
 		j.Error = &planning.Error{Code: j.Error.Code, Message: "the allocation job failed"}
 	}

@@ -88,6 +88,17 @@ test("studio: two levels, a lock, a buffer and a profile; the preview is what th
   await page.locator(".st-months table").waitFor();
   await shot(page, "studio-en");
 
+  // Why this number, before anything is saved: the preview explains itself.
+  await page.click(".st-tree [data-why=B-SH]");
+  await page.locator('.why-card[data-unit=B-SH][data-source="preview"]').waitFor();
+  const whyShown = () => page.$$eval(".why-card .why-line", (els) => els.map((e) => ({ ...e.dataset,
+    words: [...e.querySelectorAll(":scope > p")].map((p) => p.textContent), months: [...e.querySelectorAll("li")].map((li) => ({ ...li.dataset })) })));
+  const fromPreview = await whyShown();
+  assert.equal(fromPreview.length, 2, "one explanation per line");
+  for (const x of fromPreview) assert.equal(x.months.length, 12);
+  assert.match(await page.locator(".why-card").innerText(), /Shanghai branch got/);
+  await page.locator(".why-card .from-preview").waitFor();
+
   await page.click("#st-save");
   await page.locator(".st-saved[data-run]").waitFor();
   const runId = Number(await page.locator(".st-saved").getAttribute("data-run"));
@@ -121,8 +132,10 @@ test("studio: two levels, a lock, a buffer and a profile; the preview is what th
 
   // Why did Shanghai get its amounts? The console says what the API says.
   await page.click(".st-tree [data-why=B-SH]");
-  await page.locator(".why-card[data-unit=B-SH]").waitFor();
+  await page.locator('.why-card[data-unit=B-SH][data-source="run"]').waitFor();
   const shown = await page.$$eval(".why-card .why-line", (els) => els.map((e) => ({ ...e.dataset })));
+  // The preview's explanation was the saved run's, word for word and month by month.
+  assert.deepEqual(await whyShown(), fromPreview, "the preview explained Shanghai as the saved run does");
   const run = await api("pm-industry", "GET", `/allocations/${runId}?explain_under=R-EAST`);
   assert.equal(run.replayed, true);
   const mine = run.explanation.filter((e) => e.org_unit === "B-SH");

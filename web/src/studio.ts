@@ -5,7 +5,8 @@
 // change previews through the API's dry run, against the current version;
 // saving is one idempotent call (or, for a large tree, an asynchronous job
 // with real progress and a cancel button). "Why this number?" explains a
-// node of a saved run from the API's replayed explanation.
+// node of the preview before anything is saved (the API's dry run with
+// explain_under), or of a saved run from the API's replayed explanation.
 import type { AllocationJob, AllocationJobPage, Version, Round, OrgUnit, AllocationResponse, AllocationRequest, AllocationLevel, AllocationRun, AllocationRunPage, GridRow, ActualRow, SeasonalityProfile, NodeExplanation, VersionPage, AllocatedNode } from "./api.gen";
 import { ApiError, all, call, get } from "./api";
 import { h, clear } from "./dom";
@@ -359,23 +360,28 @@ export async function studioScreen(c: Ctx, vid: number, q: URLSearchParams): Pro
         h("td", { class: "num" }, format(parseAmount(n.year, scale), scale, false)))))));
   }
 
-  // why explains u's year for every line, from the saved run (replayed by
-  // the API, which checks its checksum).
+  // why explains u's year for every line: from the saved run shown
+  // (replayed by the API, which checks its checksum), or else from the
+  // preview, by the API's dry run with explain_under (the same
+  // explanation the run gives once saved).
   async function why(u: OrgUnit): Promise<void> {
     clear(whyBox);
     const runId = shownRun?.id;
-    if (!runId) { whyBox.append(h("p", { class: "muted" }, t("whySaveFirst"))); return; }
+    if (!runId && !lastBody) { whyBox.append(h("p", { class: "muted" }, t("whyPreviewFirst"))); return; }
     const parent = c.units.find((x) => x.id === u.parent_id);
+    const under = parent?.code ?? "";
     try {
-      const run = await get<AllocationRun>(`/allocations/${runId}?explain_under=${encodeURIComponent(parent?.code ?? "")}`);
+      const run = runId
+        ? await get<AllocationRun>(`/allocations/${runId}?explain_under=${encodeURIComponent(under)}`)
+        : (await call<AllocationResponse>("POST", `/versions/${vid}/allocations`, { ...(JSON.parse(lastBody) as AllocationRequest), dry_run: true, explain_under: under })).data.run;
       const mine = (run.explanation ?? []).filter((e) => e.org_unit === u.code);
-      whyBox.append(h("div", { class: "card why-card", "data-unit": u.code },
+      whyBox.append(h("div", { class: "card why-card", "data-unit": u.code, "data-source": runId ? "run" : "preview" },
         h("h2", {}, t("whyTitle", { unit: unitName(u) })),
         mine.map((e) => h("div", { class: "why-line", "data-line": e.product_line, "data-quota": e.quota, "data-floor": e.floor, "data-rank": e.rank, "data-of": e.of, "data-rule": e.rule, "data-amount": e.amount },
           h("h3", {}, lineName(linesByCode.get(e.product_line))),
           explainText(e, unitName(u), fmt).map((s) => h("p", {}, s)),
-          h("details", {}, h("summary", {}, t("whyMonths")), h("ul", {}, e.months.map((m) => h("li", {}, m.period + ": " + fmt(m.amount) + " — " + t("why.quota", { quota: m.quota }) + " " + t("rule." + m.rule))))))),
-        replayLine(run)));
+          h("details", {}, h("summary", {}, t("whyMonths")), h("ul", {}, e.months.map((m) => h("li", { "data-period": m.period, "data-amount": m.amount, "data-quota": m.quota, "data-rule": m.rule }, m.period + ": " + fmt(m.amount) + " — " + t("why.quota", { quota: m.quota }) + " " + t("rule." + m.rule))))))),
+        runId ? replayLine(run) : h("p", { class: "muted from-preview" }, t("whyFromPreview"))));
     } catch (e) { whyBox.append(h("p", { class: "error" }, problemText(e))); }
   }
 
