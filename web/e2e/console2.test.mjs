@@ -444,6 +444,17 @@ test("a 1M-cell allocation from the studio runs as a job with real progress, and
   await page.evaluate(() => localStorage.setItem("cascade.lang", "zh"));
   await page.reload();
   await page.locator(`.st-job[data-job="${jobId}"][data-state="running"] #st-progress`).waitFor();
+  // The form is the job's request again, as the API returns it.
+  const running = await api("strategy", "GET", `/allocation-jobs/${jobId}`);
+  assert.equal(running.request.root, "R-JOB");
+  assert.equal(await page.inputValue("#st-root"), running.request.root);
+  assert.equal(await page.inputValue("#st-measure"), running.request.measure);
+  assert.equal(running.request.targets.length, await page.locator(".st-line input.amount").count(), "every line was in the job");
+  for (const tg of running.request.targets) {
+    assert.equal(await page.inputValue(`#st-amount-${tg.product_line}`), tg.amount);
+    assert.equal(await page.isChecked(`#st-line-${tg.product_line}`), true);
+  }
+  for (const [i, lv] of (running.request.levels ?? []).entries()) assert.equal(await page.inputValue(`#st-method-${i + 1}`), lv.method);
   const again = Number(await page.locator("#st-progress").getAttribute("data-done"));
   assert.ok(again >= last.done, `after the reload ${again} of ${last.total}, before ${last.done}`);
   seen.push({ ...last, done: again });

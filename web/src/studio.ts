@@ -7,7 +7,7 @@
 // with real progress and a cancel button). "Why this number?" explains a
 // node of the preview before anything is saved (the API's dry run with
 // explain_under), or of a saved run from the API's replayed explanation.
-import type { AllocationJob, AllocationJobPage, Version, Round, OrgUnit, AllocationResponse, AllocationRequest, AllocationLevel, AllocationRun, AllocationRunPage, GridRow, ActualRow, SeasonalityProfile, NodeExplanation, VersionPage, AllocatedNode } from "./api.gen";
+import type { AllocationJob, AllocationJobPage, AllocationPhasing, Version, Round, OrgUnit, AllocationResponse, AllocationRequest, AllocationLevel, AllocationRun, AllocationRunPage, GridRow, ActualRow, SeasonalityProfile, NodeExplanation, VersionPage, AllocatedNode } from "./api.gen";
 import { ApiError, all, call, get } from "./api";
 import { h, clear } from "./dom";
 import { t, when, currentLang } from "./i18n";
@@ -486,6 +486,37 @@ export async function studioScreen(c: Ctx, vid: number, q: URLSearchParams): Pro
       run.replayed ? "✓ " + t("replayOK", { checksum: run.checksum.slice(0, 16) + "…" }) : "✗ " + t("replayBad"));
   }
 
+  // restore puts a request back into the form: the one a job under way
+  // runs, as the API returns it (codes as sent).
+  function restore(req: AllocationRequest): void {
+    if (round.measures.some((m) => m.code === req.measure)) measureSel.value = req.measure;
+    if (unitsByCode.has(req.root)) rootSel.value = req.root;
+    locks.clear();
+    for (const code of req.locks ?? []) locks.add(code);
+    showLocks();
+    buildLevels();
+    for (const [code, box] of lineBoxes) {
+      const target = req.targets.find((x) => x.product_line === code);
+      box.check.checked = !!target;
+      box.amount.value = target?.amount ?? "";
+    }
+    (req.levels ?? []).forEach((lv, i) => {
+      const l = levels[i];
+      if (!l) return;
+      l.method.value = lv.method;
+      l.buffer.value = lv.buffer ? fractionToPct(lv.buffer) : "";
+      if (lv.reference_version_id != null) { l.source.value = "version"; l.refVersion.value = String(lv.reference_version_id); }
+      for (const v of [...(lv.weights ?? []), ...(lv.manual ?? [])]) { const inp = l.inputs.get(v.org_unit); if (inp) inp.value = v.value; }
+      l.method.dispatchEvent(new Event("change"));
+    });
+    const ph: AllocationPhasing = req.phasing ?? {};
+    phasingSel.value = ph.method === "profile" || ph.method === "reference" ? ph.method : "even";
+    if (ph.method === "profile" && ph.profile) profileSel.value = ph.profile;
+    if (ph.method === "reference" && ph.reference_version_id != null) phaseVersionSel.value = String(ph.reference_version_id);
+    showPhasing();
+    changed();
+  }
+
   rootSel.addEventListener("change", () => { locks.clear(); showLocks(); buildLevels(); changed(); });
   measureSel.addEventListener("change", changed);
   const form = h("form", { class: "card st-form", oninput: () => changed(), onchange: () => changed(), onsubmit: (e: Event) => { e.preventDefault(); void save(); } },
@@ -503,10 +534,14 @@ export async function studioScreen(c: Ctx, vid: number, q: URLSearchParams): Pro
   buildLevels();
   await showRuns();
   // A job of this version still under way (the page was reloaded, or it
-  // was started elsewhere) is followed here too.
+  // was started elsewhere) is followed here too, its request back in the
+  // form.
   const jobs = await get<AllocationJobPage>(`/versions/${vid}/allocation-jobs?limit=1`).catch(() => null);
   const live = jobs?.items.find((j) => j.state === "queued" || j.state === "running");
-  if (live) setTimeout(() => void follow(live), 0);
+  if (live) {
+    if (live.request) restore(live.request);
+    setTimeout(() => void follow(live), 0);
+  }
   const canWrite = version.status === "working" && c.me.roles.some((r) => ["admin", "strategy_office", "product_manager"].includes(r.role));
   return h("section", { class: "studio" },
     h("h1", {}, t("studio") + ": " + round.name + " · " + t("version", { n: version.number })),
@@ -526,4 +561,16 @@ export function pctToFraction(pct: string): string {
   const padded = digits.padStart(places + 1, "0");
   const out = padded.slice(0, padded.length - places) + "." + padded.slice(padded.length - places);
   return out.replace(/^0+(?=\d)/, "").replace(/\.?0+$/, "") || "0";
+}
+
+// fractionToPct turns the API's fraction ("0.05", "0.025") back into the
+// percentage a person typed ("5", "2.5"), exactly, by moving the decimal
+// point: pctToFraction's inverse.
+export function fractionToPct(f: string): string {
+  const m = /^(\d*)(?:\.(\d*))?$/.exec(f.trim());
+  if (!m) return f;
+  const frac = (m[2] ?? "").padEnd(2, "0");
+  const whole = ((m[1] || "0") + frac.slice(0, 2)).replace(/^0+(?=\d)/, "");
+  const rest = frac.slice(2).replace(/0+$/, "");
+  return rest ? whole + "." + rest : whole;
 }
