@@ -271,13 +271,15 @@ test("control room: the board is the counterproposal overview; moves say why not
         return { to: b.dataset.to, allowed: !b.disabled, reason: r ? { code: r.dataset.code, message: r.querySelector(".reason-text").textContent } : null };
       }));
       assert.deepEqual(shownMoves, apiMoves.map((m) => ({ to: m.to, allowed: m.allowed, reason: m.reason ?? null })), "the buttons are the API's moves");
-      assert.ok(shownMoves.some((m) => m.reason?.code === "precondition"), "approval is refused for a precondition");
-      // The reason is what the POST answers.
-      const refused = apiMoves.find((m) => m.to === "approved");
-      const res = await fetch(BASE + `/api/v1/rounds/${round.id}/transitions`, { method: "POST", headers: { Authorization: "Bearer cas_demo_strategy", "Content-Type": "application/json" }, body: JSON.stringify({ to: "approved" }) });
-      assert.equal(res.status, 409);
-      assert.equal((await res.json()).detail, await page.locator("#move-reason-approved .reason-text").innerText());
-      assert.equal(refused.reason.message, await page.locator("#move-reason-approved .reason-text").innerText());
+      // Approval is the president's; closing is not a move from here.
+      assert.equal(shownMoves.find((m) => m.to === "approved").reason.code, "role");
+      assert.equal(shownMoves.find((m) => m.to === "closed").reason.code, "phase");
+      // Each reason shown is what the POST answers.
+      for (const m of shownMoves.filter((x) => !x.allowed)) {
+        const res = await fetch(BASE + `/api/v1/rounds/${round.id}/transitions`, { method: "POST", headers: { Authorization: "Bearer cas_demo_strategy", "Content-Type": "application/json" }, body: JSON.stringify({ to: m.to }) });
+        assert.equal(res.status, m.reason.code === "role" ? 403 : 409, m.to);
+        assert.equal((await res.json()).detail, await page.locator(`#move-reason-${m.to} .reason-text`).innerText(), m.to);
+      }
       assert.match(await page.locator(".countdown").first().innerText(), /^in 5 d (2|3) h$/);
       await page.locator(".lineage .vnode").first().waitFor();
       // Consistency at a glance is the API's report: the studio's run gave
