@@ -3,6 +3,8 @@ package api
 import (
 	"fmt"
 	"net/http"
+	"slices"
+	"strings"
 	"time"
 
 	"github.com/labstack/echo/v4"
@@ -22,16 +24,21 @@ type AllocationRequest struct {
 	// Levels[0] splits the root among its children, Levels[1] the next
 	// level, and so on; the last level's rule repeats further down.
 	// Default: one even level.
-	Levels []AllocationLevel `json:"levels"`
+	Levels []AllocationLevel `json:"levels,omitempty"`
 	// Depth is how many levels below the root to fill; 0 means to the
 	// leaves.
-	Depth   int               `json:"depth" example:"0"`
-	Phasing AllocationPhasing `json:"phasing"`
-	Locks   []string          `json:"locks" example:"B-SH"`
-	DryRun  bool              `json:"dry_run" example:"false"`
+	Depth   int               `json:"depth,omitempty" example:"0"`
+	Phasing AllocationPhasing `json:"phasing,omitempty"`
+	Locks   []string          `json:"locks,omitempty" example:"B-SH"`
+	DryRun  bool              `json:"dry_run,omitempty" example:"false"`
+	// ExplainUnder (an org unit code, with dry_run only) explains the
+	// preview: how each child of this unit got its year and months, as
+	// GET /allocations/{id}?explain_under= explains a saved run (the same
+	// explanation, in run.explanation).
+	ExplainUnder string `json:"explain_under,omitempty" example:"R-EAST"`
 	// IncludeNodes returns every node's year and months with a real run
 	// too (a dry run always returns them).
-	IncludeNodes bool `json:"include_nodes" example:"false"`
+	IncludeNodes bool `json:"include_nodes,omitempty" example:"false"`
 }
 
 // AllocationTarget is one product line's annual amount at the root.
@@ -44,18 +51,18 @@ type AllocationTarget struct {
 type AllocationLevel struct {
 	Method string `json:"method" validate:"required" example:"proportional" enums:"even,proportional,manual"`
 	// ReferenceVersionID: proportional to each child's year in that version.
-	ReferenceVersionID *int64 `json:"reference_version_id" example:"1"`
+	ReferenceVersionID *int64 `json:"reference_version_id,omitempty" example:"1"`
 	// Weights: proportional to these weights, per org unit; units not
 	// listed weigh zero.
-	Weights []UnitValue `json:"weights"`
+	Weights []UnitValue `json:"weights,omitempty"`
 	// Manual: these year amounts per org unit; the rest of the parent is
 	// spread evenly over the other children.
-	Manual []UnitValue `json:"manual"`
+	Manual []UnitValue `json:"manual,omitempty"`
 	// Buffer lets the children together carry parent × (1 + buffer).
-	Buffer string `json:"buffer" example:"0.10"`
+	Buffer string `json:"buffer,omitempty" example:"0.10"`
 	// ZeroWeights: when every weight is zero, "even" falls back to an even
 	// split, "fail" (the default) refuses.
-	ZeroWeights string `json:"zero_weights" example:"even" enums:"even,fail"`
+	ZeroWeights string `json:"zero_weights,omitempty" example:"even" enums:"even,fail"`
 }
 
 // UnitValue is a decimal string for one org unit: a weight or an amount.
@@ -66,11 +73,11 @@ type UnitValue struct {
 
 // AllocationPhasing says how years are spread across the months.
 type AllocationPhasing struct {
-	Method string `json:"method" example:"profile" enums:"even,profile,reference"`
+	Method string `json:"method,omitempty" example:"profile" enums:"even,profile,reference"`
 	// Profile is a seasonality profile code (method profile).
-	Profile string `json:"profile" example:"year-end-peak"`
+	Profile string `json:"profile,omitempty" example:"year-end-peak"`
 	// ReferenceVersionID phases like the root's months in that version.
-	ReferenceVersionID *int64 `json:"reference_version_id"`
+	ReferenceVersionID *int64 `json:"reference_version_id,omitempty"`
 }
 
 // AllocationRun is a recorded allocation.
@@ -165,6 +172,9 @@ type AllocationRunPage struct {
 func (req *AllocationRequest) toDomain(s *Server, res *resolver, versionID int64) (planning.AllocationRequest, error) {
 	out := planning.AllocationRequest{VersionID: versionID, Depth: req.Depth, DryRun: req.DryRun, IncludeNodes: req.IncludeNodes}
 	units := append([]string{req.Root}, req.Locks...)
+	if req.ExplainUnder != "" {
+		units = append(units, req.ExplainUnder)
+	}
 	for _, l := range req.Levels {
 		for _, w := range l.Weights {
 			units = append(units, w.OrgUnit)
@@ -222,6 +232,10 @@ func (req *AllocationRequest) toDomain(s *Server, res *resolver, versionID int64
 	for i, code := range req.Locks {
 		out.Locks = append(out.Locks, res.unit(fmt.Sprintf("locks[%d]", i), code))
 	}
+	if req.ExplainUnder != "" {
+		under := res.unit("explain_under", req.ExplainUnder)
+		out.ExplainUnder = &under
+	}
 	out.Phasing.Method = planning.PhasingMethod(req.Phasing.Method)
 	out.Phasing.ReferenceVersionID = req.Phasing.ReferenceVersionID
 	if req.Phasing.Profile != "" {
@@ -236,6 +250,64 @@ func (req *AllocationRequest) toDomain(s *Server, res *resolver, versionID int64
 		}
 	}
 	return out, res.err()
+}
+
+// fromDomainAllocationRequest writes req back with codes, as a client sends
+// it: amounts and manual amounts at the measure's scale, weights and
+// buffers as exact decimals, per-unit values in the order of their codes.
+func (s *Server) fromDomainAllocationRequest(res *resolver, req *planning.AllocationRequest) (AllocationRequest, error) {
+	units := append([]int64{req.RootID}, req.Locks...)
+	for _, l := range req.Levels {
+		for id := range l.Weights {
+			units = append(units, id)
+		}
+		for id := range l.Manual {
+			units = append(units, id)
+		}
+	}
+	var lines []int64
+	for _, t := range req.Targets {
+		lines = append(lines, t.ProductLineID)
+	}
+	if err := res.loadIDs(units, lines, []int64{req.MeasureID}); err != nil {
+		return AllocationRequest{}, err
+	}
+	out := AllocationRequest{Root: res.unitCode(req.RootID), Depth: req.Depth, Targets: []AllocationTarget{}, Levels: []AllocationLevel{}, Locks: []string{},
+		Phasing: AllocationPhasing{Method: string(req.Phasing.Method), ReferenceVersionID: req.Phasing.ReferenceVersionID}}
+	scale := int32(planning.MaxScale)
+	if m := res.measureOf(req.MeasureID); m != nil {
+		out.Measure, scale = m.Code, m.Scale
+	}
+	for _, t := range req.Targets {
+		out.Targets = append(out.Targets, AllocationTarget{ProductLine: res.lineCode(t.ProductLineID), Amount: planning.FormatAmount(t.Amount, scale)})
+	}
+	values := func(m map[int64]decimal.Decimal, format func(decimal.Decimal) string) []UnitValue {
+		var vs []UnitValue
+		for id, d := range m {
+			vs = append(vs, UnitValue{OrgUnit: res.unitCode(id), Value: format(d)})
+		}
+		slices.SortFunc(vs, func(a, b UnitValue) int { return strings.Compare(a.OrgUnit, b.OrgUnit) })
+		return vs
+	}
+	for _, l := range req.Levels {
+		x := AllocationLevel{Method: string(l.Method), ReferenceVersionID: l.ReferenceVersionID, ZeroWeights: l.ZeroWeights,
+			Weights: values(l.Weights, decimal.Decimal.String), Manual: values(l.Manual, func(d decimal.Decimal) string { return planning.FormatAmount(d, scale) })}
+		if !l.Buffer.IsZero() {
+			x.Buffer = l.Buffer.String()
+		}
+		out.Levels = append(out.Levels, x)
+	}
+	for _, id := range req.Locks {
+		out.Locks = append(out.Locks, res.unitCode(id))
+	}
+	if req.Phasing.ProfileID != nil {
+		p, err := s.svcs.Seasonality.FindSeasonalityProfileByID(res.ctx, *req.Phasing.ProfileID)
+		if err != nil {
+			return AllocationRequest{}, err
+		}
+		out.Phasing.Profile = p.Code
+	}
+	return out, nil
 }
 
 // unitValues parses per-unit decimals, naming each bad entry.
@@ -312,7 +384,7 @@ func (s *Server) fromDomainRun(res *resolver, r *planning.Round, run *planning.A
 //
 //	@Summary		Run a top-down allocation
 //	@ID				allocateVersion
-//	@Description	Cascades each product line's annual amount from the root org unit down its subtree, level by level (even, proportional to a reference version or to weights, manual), with an optional over-assignment buffer per level and locked units, and phases every node into the twelve months (even, by a seasonality profile, or like a reference version). Children add up exactly to their parent (× (1 + buffer)) at every node and month. A real run replaces the cells of the subtree (but locked units and everything below them) in one transaction and is recorded; dry_run returns the result and saves nothing.
+//	@Description	Cascades each product line's annual amount from the root org unit down its subtree, level by level (even, proportional to a reference version or to weights, manual), with an optional over-assignment buffer per level and locked units, and phases every node into the twelve months (even, by a seasonality profile, or like a reference version). Children add up exactly to their parent (× (1 + buffer)) at every node and month. A real run replaces the cells of the subtree (but locked units and everything below them) in one transaction and is recorded; dry_run returns the result and saves nothing, and with explain_under explains the preview as GET /allocations/{id} explains a saved run.
 //	@Tags			targets
 //	@Security		BearerAuth
 //	@Accept			json
@@ -362,8 +434,15 @@ func (s *Server) allocate(c echo.Context) error {
 		return err
 	}
 	// The run holds ids the request named, whose codes the resolver
-	// knows; the nodes carry their codes.
-	run, err := s.fromDomainRun(res, nil, result.Run, req.DryRun)
+	// knows; the nodes carry their codes. An explained preview names its
+	// months by the round's calendar.
+	var r *planning.Round
+	if result.Run.Explanation != nil {
+		if _, r, err = s.versionRound(c, id); err != nil {
+			return err
+		}
+	}
+	run, err := s.fromDomainRun(res, r, result.Run, req.DryRun)
 	if err != nil {
 		return err
 	}

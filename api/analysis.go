@@ -1,11 +1,16 @@
 package api
 
 import (
+	"bytes"
+	"fmt"
 	"net/http"
+	"strings"
+	"time"
 
 	"github.com/labstack/echo/v4"
 
 	"github.com/cascade-planning/cascade/planning"
+	"github.com/cascade-planning/cascade/spreadsheet"
 )
 
 // CellChange is one cell that differs between two versions.
@@ -84,10 +89,11 @@ type InconsistencyPage struct {
 //
 //	@Summary		Compare two versions
 //	@ID				diffVersions
-//	@Description	Every cell that differs between this version and another of the same round (a missing cell counts as zero), with before, after and delta, paged; plus rollups of all changes by org unit, product line, measure and period. Takes the grid's filters. Scoped like the grid.
+//	@Description	Every cell that differs between this version and another of the same round (a missing cell counts as zero), with before, after and delta, paged; plus rollups of all changes by org unit, product line, measure and period. Takes the grid's filters. Scoped like the grid. With format=xlsx, the whole diff (every page, up to 100,000 changed cells; 413 beyond) as a workbook: a sheet of the changed cells with each org unit's level, and a sheet of each org unit's own change.
 //	@Tags			versions
 //	@Security		BearerAuth
 //	@Produce		json
+//	@Produce		application/vnd.openxmlformats-officedocument.spreadsheetml.sheet
 //	@Param			id				path		int		true	"Version id"
 //	@Param			against			query		int		true	"The version to compare with"
 //	@Param			org_unit		query		string	false	"Org unit code (with subtree=true, its subtree)"
@@ -97,9 +103,12 @@ type InconsistencyPage struct {
 //	@Param			period			query		string	false	"A month, a range 2027-04..2027-09, or a quarter Q1-Q4"
 //	@Param			limit			query		int		false	"Changes per page (1-1000, default 100)"
 //	@Param			cursor			query		string	false	"next_cursor of the previous page"
+//	@Param			format			query		string	false	"json (default) or xlsx: the whole diff as a workbook"	Enums(json,xlsx)
 //	@Success		200				{object}	api.Diff
+//	@Header			200				{string}	ETag		"format=xlsx: the version's revision"
 //	@Failure		400				{object}	api.Problem	"Bad query parameter"
 //	@Failure		404				{object}	api.Problem	"No such version"
+//	@Failure		413				{object}	api.Problem	"format=xlsx: more than 100,000 changed cells"
 //	@Failure		422				{object}	api.Problem	"against is not a version of the same round"
 //	@Router			/versions/{id}/diff [get]
 func (s *Server) diffVersions(c echo.Context) error {
@@ -107,13 +116,17 @@ func (s *Server) diffVersions(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	_, r, err := s.versionRound(c, id)
+	v, r, err := s.versionRound(c, id)
 	if err != nil {
 		return err
 	}
 	ctx := c.Request().Context()
 	res := newResolver(ctx, s.svcs)
-	q := newQuery(c, "against", "org_unit", "subtree", "product_line", "measure", "period")
+	q := newQuery(c, "against", "org_unit", "subtree", "product_line", "measure", "period", "format")
+	format := q.str("format")
+	if format != "" && format != "json" && format != spreadsheet.FormatXLSX {
+		q.fail("format", "must be json or xlsx")
+	}
 	f := planning.DiffFilter{VersionID: id, Page: q.page()}
 	if against := q.id("against"); against != nil {
 		f.AgainstID = *against
@@ -126,6 +139,9 @@ func (s *Server) diffVersions(c echo.Context) error {
 	}
 	if err := q.err(); err != nil {
 		return err
+	}
+	if format == spreadsheet.FormatXLSX {
+		return s.diffWorkbook(c, res, v, r, f)
 	}
 	d, err := s.svcs.Targets.DiffVersions(ctx, f)
 	if err != nil {
@@ -228,4 +244,78 @@ func (s *Server) getConsistency(c echo.Context) error {
 			ChildrenSum: planning.FormatAmount(x.ChildrenSum, m.Scale), Difference: planning.FormatAmount(x.Difference, m.Scale)})
 	}
 	return c.JSON(http.StatusOK, out)
+}
+
+// diffWorkbook sends the whole diff f, every page of it, as a workbook.
+func (s *Server) diffWorkbook(c echo.Context, res *resolver, v *planning.Version, r *planning.Round, f planning.DiffFilter) error {
+	ctx := c.Request().Context()
+	view := &spreadsheet.DiffView{Round: r, Version: v, ExportedAt: time.Now().UTC()}
+	if a := planning.ActorFromContext(ctx); a != nil && a.User != nil {
+		view.ExportedBy = a.User.Name
+	}
+	first := true
+	for page, err := range planning.AllPages(func(p planning.PageRequest) ([]*planning.Diff, string, error) {
+		f.Page = p
+		d, err := s.svcs.Targets.DiffVersions(ctx, f)
+		if err != nil {
+			return nil, "", err
+		}
+		return []*planning.Diff{d}, d.NextCursor, nil
+	}) {
+		if err != nil {
+			return err
+		}
+		if first {
+			view.ByOrgUnit, first = page.ByOrgUnit, false
+		}
+		if view.Changes = append(view.Changes, page.Changes...); len(view.Changes) > MaxExportRows {
+			return planning.Errorf(planning.ETOOLARGE, "the diff has more than %d changed cells: narrow it by org unit, product line, measure or period", MaxExportRows)
+		}
+	}
+	// The diff has checked that against is a version of the same round.
+	against, err := s.svcs.Versions.FindVersionByID(ctx, f.AgainstID)
+	if err != nil {
+		return err
+	}
+	view.Against = against
+	var units, lines, measures []int64
+	for _, ch := range view.Changes {
+		units, lines, measures = append(units, ch.OrgUnitID), append(lines, ch.ProductLineID), append(measures, ch.MeasureID)
+	}
+	for _, x := range view.ByOrgUnit {
+		units = append(units, x.Key)
+	}
+	if err := res.loadIDs(units, lines, measures); err != nil {
+		return err
+	}
+	view.Units, view.Lines, view.Measures = res.unitIDs, res.lineIDs, res.measIDs
+	q := c.QueryParams()
+	view.Filters = "Filters: " + diffFilterWords(q.Get("measure"), q.Get("product_line"), q.Get("org_unit"), q.Get("subtree"), q.Get("period")) + "."
+	var buf bytes.Buffer
+	if err := spreadsheet.WriteDiffXLSX(&buf, view); err != nil {
+		return err
+	}
+	name := fmt.Sprintf("cascade-%s-v%d-against-v%d-diff.xlsx", fileSafe(r.Code), v.Number, against.Number)
+	return sendFile(c, mimeXLSX, name, v.Revision, buf.Bytes())
+}
+
+// diffFilterWords says which filters a diff was taken with.
+func diffFilterWords(measure, lines, unit, subtree, period string) string {
+	var out []string
+	add := func(what, v string) {
+		if v != "" {
+			out = append(out, what+" "+v)
+		}
+	}
+	add("measure", measure)
+	add("product line", lines)
+	if unit != "" && subtree == "true" {
+		unit += " and its subtree"
+	}
+	add("org unit", unit)
+	add("period", period)
+	if len(out) == 0 {
+		return "none"
+	}
+	return strings.Join(out, ", ")
 }

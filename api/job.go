@@ -32,6 +32,12 @@ type AllocationJob struct {
 	CreatedAt  time.Time  `json:"created_at"`
 	StartedAt  *time.Time `json:"started_at" extensions:"x-nullable"`
 	FinishedAt *time.Time `json:"finished_at" extensions:"x-nullable"`
+	// Request is the allocation the job runs, with codes as in the body
+	// that started it (amounts at the measure's scale, weights and
+	// buffers as exact decimals, weights and manual amounts by org unit
+	// code), so a client can show it again. Absent for a reader whose
+	// scope withholds it (a branch manager or team lead).
+	Request *AllocationRequest `json:"request,omitempty"`
 }
 
 // AllocationJobPage is one page of a version's allocation jobs.
@@ -40,7 +46,7 @@ type AllocationJobPage struct {
 	NextCursor string          `json:"next_cursor,omitempty"`
 }
 
-func fromDomainJob(j *planning.AllocationJob) AllocationJob {
+func (s *Server) fromDomainJob(res *resolver, j *planning.AllocationJob) (AllocationJob, error) {
 	out := AllocationJob{ID: j.ID, VersionID: j.VersionID, State: string(j.State), CellsDone: j.CellsDone, CellsTotal: j.CellsTotal,
 		CancelRequested: j.CancelRequested, RunID: j.RunID, CreatedBy: j.CreatedBy, CreatedAt: j.CreatedAt.UTC(),
 		StartedAt: formatTime(j.StartedAt), FinishedAt: formatTime(j.FinishedAt)}
@@ -48,7 +54,14 @@ func fromDomainJob(j *planning.AllocationJob) AllocationJob {
 		p, _ := problemFor(j.Error)
 		out.Error = &p
 	}
-	return out
+	if !j.RequestRedacted {
+		req, err := s.fromDomainAllocationRequest(res, &j.Request)
+		if err != nil {
+			return AllocationJob{}, err
+		}
+		out.Request = &req
+	}
+	return out, nil
 }
 
 // createAllocationJob godoc
@@ -90,7 +103,8 @@ func (s *Server) createAllocationJob(c echo.Context) error {
 		return err
 	}
 	ctx := c.Request().Context()
-	dreq, err := req.toDomain(s, newResolver(ctx, s.svcs), id)
+	res := newResolver(ctx, s.svcs)
+	dreq, err := req.toDomain(s, res, id)
 	if planning.ErrorCode(err) == planning.EINVALID {
 		dreq.Invalid = err
 	} else if err != nil {
@@ -101,8 +115,12 @@ func (s *Server) createAllocationJob(c echo.Context) error {
 	if err != nil {
 		return err
 	}
+	out, err := s.fromDomainJob(res, job)
+	if err != nil {
+		return err
+	}
 	c.Response().Header().Set(echo.HeaderLocation, location("/allocation-jobs/%d", job.ID))
-	return c.JSON(http.StatusAccepted, fromDomainJob(job))
+	return c.JSON(http.StatusAccepted, out)
 }
 
 // listAllocationJobs godoc
@@ -130,13 +148,19 @@ func (s *Server) listAllocationJobs(c echo.Context) error {
 	if err := q.err(); err != nil {
 		return err
 	}
-	jobs, next, err := s.svcs.AllocationJobs.FindAllocationJobs(c.Request().Context(), id, page)
+	ctx := c.Request().Context()
+	jobs, next, err := s.svcs.AllocationJobs.FindAllocationJobs(ctx, id, page)
 	if err != nil {
 		return err
 	}
+	res := newResolver(ctx, s.svcs)
 	out := AllocationJobPage{Items: make([]AllocationJob, 0, len(jobs)), NextCursor: next}
 	for _, j := range jobs {
-		out.Items = append(out.Items, fromDomainJob(j))
+		x, err := s.fromDomainJob(res, j)
+		if err != nil {
+			return err
+		}
+		out.Items = append(out.Items, x)
 	}
 	return c.JSON(http.StatusOK, out)
 }
@@ -145,7 +169,7 @@ func (s *Server) listAllocationJobs(c echo.Context) error {
 //
 //	@Summary		Get an allocation job and its progress
 //	@ID				getAllocationJob
-//	@Description	The job's state and its progress: cells_done of cells_total (0 until the run has computed them), which only grows. Poll it (every second or so) until the state is succeeded, failed or cancelled. A branch manager or team lead gets 404 for a job that holds nothing of their subtree.
+//	@Description	The job's state, the request it runs (codes as sent) and its progress: cells_done of cells_total (0 until the run has computed them), which only grows. Poll it (every second or so) until the state is succeeded, failed or cancelled. A branch manager or team lead gets 404 for a job that holds nothing of their subtree.
 //	@Tags			targets
 //	@Security		BearerAuth
 //	@Produce		json
@@ -159,11 +183,16 @@ func (s *Server) getAllocationJob(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	job, err := s.svcs.AllocationJobs.FindAllocationJobByID(c.Request().Context(), id)
+	ctx := c.Request().Context()
+	job, err := s.svcs.AllocationJobs.FindAllocationJobByID(ctx, id)
 	if err != nil {
 		return err
 	}
-	return c.JSON(http.StatusOK, fromDomainJob(job))
+	out, err := s.fromDomainJob(newResolver(ctx, s.svcs), job)
+	if err != nil {
+		return err
+	}
+	return c.JSON(http.StatusOK, out)
 }
 
 // cancelAllocationJob godoc
@@ -186,9 +215,14 @@ func (s *Server) cancelAllocationJob(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	job, err := s.svcs.AllocationJobs.CancelAllocationJob(c.Request().Context(), id)
+	ctx := c.Request().Context()
+	job, err := s.svcs.AllocationJobs.CancelAllocationJob(ctx, id)
 	if err != nil {
 		return err
 	}
-	return c.JSON(http.StatusOK, fromDomainJob(job))
+	out, err := s.fromDomainJob(newResolver(ctx, s.svcs), job)
+	if err != nil {
+		return err
+	}
+	return c.JSON(http.StatusOK, out)
 }

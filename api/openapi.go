@@ -62,7 +62,7 @@ var openAPITypes = []any{
 	RoleAssignmentList{}, Round{}, RoundCreate{}, RoundPage{}, RoundPatch{}, RoundTransition{},
 	RoundTransitionList{}, SeasonalityProfile{}, SeasonalityProfileCreate{}, SeasonalityProfilePage{},
 	SeasonalityProfilePatch{}, SessionCreate{}, SessionInfo{}, TargetCellChange{}, Task{}, TaskList{}, TargetImportRefused{}, TargetImportReport{}, Token{},
-	TokenCreate{}, TokenCreated{}, TokenPage{}, TransitionRequest{}, TransitionRule{}, UnitValue{}, User{},
+	TokenCreate{}, TokenCreated{}, TokenPage{}, TransitionReason{}, TransitionRequest{}, TransitionRule{}, UnitValue{}, User{},
 	UserCreate{}, UserPage{}, UserPatch{}, Version{}, VersionCreate{}, VersionPage{},
 	Scorecard{}, ScorecardKPI{}, ScorecardList{}, ScorecardPut{}, ScoreCurve{}, ScoreReport{}, ScoreRounding{},
 	ScoreStep{}, KPIScore{}, UnitScore{}, ScoreIssue{}, ScoreIssueList{}, ScoreIssueRequest{}, LetterBatchRequest{},

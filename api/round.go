@@ -29,14 +29,21 @@ type Round struct {
 	// the round's versions).
 	SeparationOfDuties string `json:"separation_of_duties" example:"version" enums:"version,round"`
 	Status             string `json:"status" example:"open" enums:"draft,open,counterproposals,review,approved,closed"`
-	// PossibleTransitions are the moves the round can make from here.
+	// PossibleTransitions are the moves the round can make from here,
+	// each saying whether the caller may take it now.
 	PossibleTransitions []TransitionRule `json:"possible_transitions"`
-	WorkingVersionID    *int64           `json:"working_version_id" example:"1"`
-	RecordVersionID     *int64           `json:"record_version_id"`
-	Revision            int64            `json:"revision" example:"2"`
-	CreatedBy           *int64           `json:"created_by" example:"2"`
-	CreatedAt           time.Time        `json:"created_at"`
-	UpdatedAt           time.Time        `json:"updated_at"`
+	// Moves lists every phase a move leads to, but the round's own, in the
+	// order of the phases: the moves from here (as in
+	// possible_transitions) and the others, refused with reason "phase".
+	// allowed and reason are what POST /rounds/{id}/transitions would
+	// answer the caller now.
+	Moves            []TransitionRule `json:"moves"`
+	WorkingVersionID *int64           `json:"working_version_id" example:"1"`
+	RecordVersionID  *int64           `json:"record_version_id"`
+	Revision         int64            `json:"revision" example:"2"`
+	CreatedBy        *int64           `json:"created_by" example:"2"`
+	CreatedAt        time.Time        `json:"created_at"`
+	UpdatedAt        time.Time        `json:"updated_at"`
 }
 
 // MeasureRef names a measure with its scale.
@@ -58,11 +65,29 @@ type ApprovalStep struct {
 	Action string `json:"action" example:"approve" enums:"submit,review,approve"`
 }
 
-// TransitionRule is a move a round can make and who may make it.
+// TransitionRule is a move a round can make and who may make it, and
+// whether the caller may make it now. A move to a phase no rule leads to
+// from here has no roles and no description.
 type TransitionRule struct {
 	To          string   `json:"to" example:"counterproposals"`
 	Roles       []string `json:"roles" example:"strategy_office,admin"`
 	Description string   `json:"description"`
+	// Allowed says POST /rounds/{id}/transitions would take the move for
+	// the caller now.
+	Allowed bool `json:"allowed" example:"true"`
+	// Reason says why not, when not allowed.
+	Reason *TransitionReason `json:"reason,omitempty"`
+}
+
+// TransitionReason says why a move is not possible for the caller now.
+type TransitionReason struct {
+	// Code is the kind of rule that refuses: "role" (not the caller's
+	// role: the POST answers 403), "phase" (no move from the round's
+	// phase: 409) or "precondition" (the round is not ready, such as an
+	// approval only the approval chain gives: 409).
+	Code string `json:"code" example:"role" enums:"role,phase,precondition"`
+	// Message is the POST's problem detail.
+	Message string `json:"message" example:"moving a round from open to counterproposals needs the role [strategy_office admin]"`
 }
 
 // RoundPage is one page of rounds.
@@ -128,7 +153,7 @@ func (s *Server) fromDomainRound(res *resolver, r *planning.Round) (Round, error
 	out := Round{ID: r.ID, Code: r.Code, Name: r.Name, FiscalYear: r.FiscalYear, FirstMonth: r.FirstMonth,
 		Months: r.Months(), Status: string(r.Status), SeparationOfDuties: string(r.SeparationOfDuties.OrDefault()), WorkingVersionID: r.WorkingVersionID, RecordVersionID: r.RecordVersionID,
 		Revision: r.Revision, CreatedBy: r.CreatedBy, CreatedAt: r.CreatedAt, UpdatedAt: r.UpdatedAt,
-		Measures: []MeasureRef{}, Calendar: []Deadline{}, ApprovalChain: []ApprovalStep{}, PossibleTransitions: []TransitionRule{}}
+		Measures: []MeasureRef{}, Calendar: []Deadline{}, ApprovalChain: []ApprovalStep{}, PossibleTransitions: []TransitionRule{}, Moves: []TransitionRule{}}
 	for _, id := range r.MeasureIDs {
 		if m := res.measureOf(id); m != nil {
 			out.Measures = append(out.Measures, MeasureRef{ID: m.ID, Code: m.Code, Scale: m.Scale})
@@ -140,12 +165,24 @@ func (s *Server) fromDomainRound(res *resolver, r *planning.Round) (Round, error
 	for _, st := range r.ApprovalChain {
 		out.ApprovalChain = append(out.ApprovalChain, ApprovalStep{Role: string(st.Role), Action: st.Action})
 	}
-	for _, t := range planning.TransitionsFrom(r.Status) {
-		rule := TransitionRule{To: string(t.To), Description: t.Description, Roles: []string{}}
-		for _, role := range t.Roles {
-			rule.Roles = append(rule.Roles, string(role))
+	// The moves are the round's rule for the caller (planning.Round.Moves).
+	moves := map[string]TransitionRule{}
+	for _, m := range r.Moves(planning.ActorFromContext(res.ctx)) {
+		x := TransitionRule{To: string(m.To), Roles: []string{}, Allowed: m.Allowed()}
+		if m.Rule != nil {
+			x.Description = m.Rule.Description
+			for _, role := range m.Rule.Roles {
+				x.Roles = append(x.Roles, string(role))
+			}
 		}
-		out.PossibleTransitions = append(out.PossibleTransitions, rule)
+		if m.Refusal != nil {
+			x.Reason = &TransitionReason{Code: string(m.Blocked), Message: m.Refusal.Message}
+		}
+		moves[x.To] = x
+		out.Moves = append(out.Moves, x)
+	}
+	for _, t := range planning.TransitionsFrom(r.Status) {
+		out.PossibleTransitions = append(out.PossibleTransitions, moves[string(t.To)])
 	}
 	return out, nil
 }

@@ -212,7 +212,7 @@ const docTemplate = `{
                         "BearerAuth": []
                     }
                 ],
-                "description": "The job's state and its progress: cells_done of cells_total (0 until the run has computed them), which only grows. Poll it (every second or so) until the state is succeeded, failed or cancelled. A branch manager or team lead gets 404 for a job that holds nothing of their subtree.",
+                "description": "The job's state, the request it runs (codes as sent) and its progress: cells_done of cells_total (0 until the run has computed them), which only grows. Poll it (every second or so) until the state is succeeded, failed or cancelled. A branch manager or team lead gets 404 for a job that holds nothing of their subtree.",
                 "produces": [
                     "application/json"
                 ],
@@ -5202,7 +5202,7 @@ const docTemplate = `{
                         "BearerAuth": []
                     }
                 ],
-                "description": "Cascades each product line's annual amount from the root org unit down its subtree, level by level (even, proportional to a reference version or to weights, manual), with an optional over-assignment buffer per level and locked units, and phases every node into the twelve months (even, by a seasonality profile, or like a reference version). Children add up exactly to their parent (× (1 + buffer)) at every node and month. A real run replaces the cells of the subtree (but locked units and everything below them) in one transaction and is recorded; dry_run returns the result and saves nothing.",
+                "description": "Cascades each product line's annual amount from the root org unit down its subtree, level by level (even, proportional to a reference version or to weights, manual), with an optional over-assignment buffer per level and locked units, and phases every node into the twelve months (even, by a seasonality profile, or like a reference version). Children add up exactly to their parent (× (1 + buffer)) at every node and month. A real run replaces the cells of the subtree (but locked units and everything below them) in one transaction and is recorded; dry_run returns the result and saves nothing, and with explain_under explains the preview as GET /allocations/{id} explains a saved run.",
                 "consumes": [
                     "application/json"
                 ],
@@ -5790,9 +5790,10 @@ const docTemplate = `{
                         "BearerAuth": []
                     }
                 ],
-                "description": "Every cell that differs between this version and another of the same round (a missing cell counts as zero), with before, after and delta, paged; plus rollups of all changes by org unit, product line, measure and period. Takes the grid's filters. Scoped like the grid.",
+                "description": "Every cell that differs between this version and another of the same round (a missing cell counts as zero), with before, after and delta, paged; plus rollups of all changes by org unit, product line, measure and period. Takes the grid's filters. Scoped like the grid. With format=xlsx, the whole diff (every page, up to 100,000 changed cells; 413 beyond) as a workbook: a sheet of the changed cells with each org unit's level, and a sheet of each org unit's own change.",
                 "produces": [
-                    "application/json"
+                    "application/json",
+                    "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
                 ],
                 "tags": [
                     "versions"
@@ -5855,6 +5856,16 @@ const docTemplate = `{
                         "description": "next_cursor of the previous page",
                         "name": "cursor",
                         "in": "query"
+                    },
+                    {
+                        "enum": [
+                            "json",
+                            "xlsx"
+                        ],
+                        "type": "string",
+                        "description": "json (default) or xlsx: the whole diff as a workbook",
+                        "name": "format",
+                        "in": "query"
                     }
                 ],
                 "responses": {
@@ -5862,6 +5873,12 @@ const docTemplate = `{
                         "description": "OK",
                         "schema": {
                             "$ref": "#/definitions/api.Diff"
+                        },
+                        "headers": {
+                            "ETag": {
+                                "type": "string",
+                                "description": "format=xlsx: the version's revision"
+                            }
                         }
                     },
                     "400": {
@@ -5872,6 +5889,12 @@ const docTemplate = `{
                     },
                     "404": {
                         "description": "No such version",
+                        "schema": {
+                            "$ref": "#/definitions/api.Problem"
+                        }
+                    },
+                    "413": {
+                        "description": "format=xlsx: more than 100,000 changed cells",
                         "schema": {
                             "$ref": "#/definitions/api.Problem"
                         }
@@ -6806,6 +6829,14 @@ const docTemplate = `{
                     "type": "integer",
                     "example": 7
                 },
+                "request": {
+                    "description": "Request is the allocation the job runs, with codes as in the body\nthat started it (amounts at the measure's scale, weights and\nbuffers as exact decimals, weights and manual amounts by org unit\ncode), so a client can show it again. Absent for a reader whose\nscope withholds it (a branch manager or team lead).",
+                    "allOf": [
+                        {
+                            "$ref": "#/definitions/api.AllocationRequest"
+                        }
+                    ]
+                },
                 "run_id": {
                     "description": "RunID is the recorded run once the job succeeded, null before.",
                     "type": "integer",
@@ -6936,6 +6967,11 @@ const docTemplate = `{
                 "dry_run": {
                     "type": "boolean",
                     "example": false
+                },
+                "explain_under": {
+                    "description": "ExplainUnder (an org unit code, with dry_run only) explains the\npreview: how each child of this unit got its year and months, as\nGET /allocations/{id}?explain_under= explains a saved run (the same\nexplanation, in run.explanation).",
+                    "type": "string",
+                    "example": "R-EAST"
                 },
                 "include_nodes": {
                     "description": "IncludeNodes returns every node's year and months with a real run\ntoo (a dry run always returns them).",
@@ -9443,12 +9479,19 @@ const docTemplate = `{
                         "2027-02"
                     ]
                 },
+                "moves": {
+                    "description": "Moves lists every phase a move leads to, but the round's own, in the\norder of the phases: the moves from here (as in\npossible_transitions) and the others, refused with reason \"phase\".\nallowed and reason are what POST /rounds/{id}/transitions would\nanswer the caller now.",
+                    "type": "array",
+                    "items": {
+                        "$ref": "#/definitions/api.TransitionRule"
+                    }
+                },
                 "name": {
                     "type": "string",
                     "example": "Annual plan 2027"
                 },
                 "possible_transitions": {
-                    "description": "PossibleTransitions are the moves the round can make from here.",
+                    "description": "PossibleTransitions are the moves the round can make from here,\neach saying whether the caller may take it now.",
                     "type": "array",
                     "items": {
                         "$ref": "#/definitions/api.TransitionRule"
@@ -10504,6 +10547,26 @@ const docTemplate = `{
                 }
             }
         },
+        "api.TransitionReason": {
+            "type": "object",
+            "properties": {
+                "code": {
+                    "description": "Code is the kind of rule that refuses: \"role\" (not the caller's\nrole: the POST answers 403), \"phase\" (no move from the round's\nphase: 409) or \"precondition\" (the round is not ready, such as an\napproval only the approval chain gives: 409).",
+                    "type": "string",
+                    "enum": [
+                        "role",
+                        "phase",
+                        "precondition"
+                    ],
+                    "example": "role"
+                },
+                "message": {
+                    "description": "Message is the POST's problem detail.",
+                    "type": "string",
+                    "example": "moving a round from open to counterproposals needs the role [strategy_office admin]"
+                }
+            }
+        },
         "api.TransitionRequest": {
             "type": "object",
             "required": [
@@ -10531,8 +10594,21 @@ const docTemplate = `{
         "api.TransitionRule": {
             "type": "object",
             "properties": {
+                "allowed": {
+                    "description": "Allowed says POST /rounds/{id}/transitions would take the move for\nthe caller now.",
+                    "type": "boolean",
+                    "example": true
+                },
                 "description": {
                     "type": "string"
+                },
+                "reason": {
+                    "description": "Reason says why not, when not allowed.",
+                    "allOf": [
+                        {
+                            "$ref": "#/definitions/api.TransitionReason"
+                        }
+                    ]
                 },
                 "roles": {
                     "type": "array",

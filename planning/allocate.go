@@ -67,6 +67,13 @@ func RunAllocation(ctx context.Context, st AllocationStore, a *Actor, r *Round, 
 			return nil, err
 		}
 	}
+	if req.ExplainUnder != nil {
+		// A preview explains itself by the very code that explains a saved
+		// run after its replay (see AllocationOutcome.Explain).
+		if run.Explanation, err = out.Explain(req.ExplainUnder, a.ReadScope().VisibleOrgUnit); err != nil {
+			return nil, err
+		}
+	}
 	res := &AllocationResult{Run: run}
 	if req.DryRun || req.IncludeNodes {
 		res.Nodes = out.Nodes()
@@ -277,7 +284,7 @@ func (o *AllocationOutcome) Explain(under *int64, visible func(orgUnitID int64) 
 			}
 		}
 		if !found {
-			return nil, FieldErrorf(EINVALID, "org_unit", "org unit %d is not part of this allocation", *under)
+			return nil, FieldErrorf(EINVALID, "explain_under", "org unit %d is not part of this allocation", *under)
 		}
 	}
 	var out []NodeExplanation
@@ -527,6 +534,9 @@ func ValidateAllocation(req *AllocationRequest) error {
 				v.Add(fmt.Sprintf("%s.weights.%d", f, id), "must not be negative")
 			}
 		}
+	}
+	if req.ExplainUnder != nil && !req.DryRun {
+		v.Add("explain_under", "explains a dry run only; a saved run explains itself at GET /allocations/{id}?explain_under=")
 	}
 	if req.Depth < 0 || req.Depth > MaxOrgDepth {
 		v.Add("depth", "must be between 0 (down to the leaves) and %d", MaxOrgDepth)

@@ -72,6 +72,10 @@ type AllocationJob struct {
 	StartedAt *time.Time
 	// FinishedAt is when the job reached a final state.
 	FinishedAt *time.Time
+
+	// RequestRedacted says the reader's scope withheld the request (all
+	// of it but the version and the root).
+	RequestRedacted bool
 }
 
 // RequestCancel applies a cancel request to j: a queued job is cancelled
@@ -119,6 +123,7 @@ func (s *Scope) RedactAllocationJob(j *AllocationJob) {
 		return
 	}
 	j.Request = AllocationRequest{VersionID: j.Request.VersionID, RootID: j.Request.RootID}
+	j.RequestRedacted = true
 	if j.Error != nil {
 		j.Error = &Error{Code: j.Error.Code, Message: "the allocation job failed"}
 	}

@@ -1,6 +1,8 @@
 package planning
 
 import (
+	"errors"
+	"slices"
 	"strings"
 	"unicode/utf8"
 )
@@ -58,6 +60,54 @@ func (r *Round) Update(a *Actor, upd RoundUpdate) error {
 	return r.Validate()
 }
 
+// MoveBlock names the kind of rule that keeps a round from a move now.
+type MoveBlock string
+
+// The kinds of MoveBlock.
+const (
+	// MoveBlockedRole: the actor holds none of the move's roles.
+	MoveBlockedRole MoveBlock = "role"
+	// MoveBlockedPhase: no move leads there from the round's phase.
+	MoveBlockedPhase MoveBlock = "phase"
+	// MoveBlockedPrecondition: the move exists and is the actor's, but
+	// the round is not ready for it (no measures, no working version, or
+	// an approval that only the approval chain gives).
+	MoveBlockedPrecondition MoveBlock = "precondition"
+)
+
+// RoundMove is one phase a round could be asked to move to, and whether
+// the actor may move it there now: the answer POST /rounds/{id}/transitions
+// would give (without a comment or If-Match), computed by the same checks.
+type RoundMove struct {
+	To RoundStatus
+	// Rule is the state machine's move from the round's phase, nil when
+	// there is none.
+	Rule *RoundTransitionRule
+	// Blocked is empty when the move is allowed; otherwise Refusal is the
+	// error Move returns.
+	Blocked MoveBlock
+	Refusal *Error
+}
+
+// Allowed reports whether the actor may take the move now.
+func (m RoundMove) Allowed() bool { return m.Blocked == "" }
+
+// Moves lists, for every phase some rule of RoundTransitions leads to
+// other than the round's own, whether the actor may move the round there
+// now and, when not, why, in the order of RoundStatuses. It is Move's own
+// rule, asked without a change.
+func (r *Round) Moves(a *Actor) []RoundMove {
+	var out []RoundMove
+	for _, to := range RoundStatuses {
+		if to == r.Status || !slices.ContainsFunc(RoundTransitions, func(t RoundTransitionRule) bool { return t.To == to }) {
+			continue
+		}
+		_, block, err := r.checkMove(a, to, nil)
+		out = append(out, RoundMove{To: to, Rule: FindTransition(r.Status, to), Blocked: block, Refusal: err})
+	}
+	return out
+}
+
 // Move takes the round to phase to by RoundTransitions, in the order every
 // check runs in: authorize (EFORBIDDEN: a role of a move to that phase,
 // whatever the round's state), the revision read (EPRECONDITION), the
@@ -68,46 +118,9 @@ func (r *Round) Update(a *Actor, upd RoundUpdate) error {
 // the rule taken; the caller does what entering the phase entails (a first
 // working version on opening) and records the move.
 func (r *Round) Move(a *Actor, to RoundStatus, comment string, ifMatch *int64) (*RoundTransitionRule, error) {
-	if err := a.MayMoveRoundTo(to); err != nil {
+	rule, _, err := r.checkMove(a, to, ifMatch)
+	if err != nil {
 		return nil, err
-	}
-	if err := CheckRevision(ifMatch, r.Revision); err != nil {
-		return nil, err
-	}
-	if !to.Valid() {
-		var v Validation
-		v.Add("to", "must be one of %v", RoundStatuses)
-		return nil, v.Err()
-	}
-	rule := FindTransition(r.Status, to)
-	if rule == nil {
-		var possible []string
-		for _, t := range TransitionsFrom(r.Status) {
-			possible = append(possible, string(t.To))
-		}
-		if len(possible) == 0 {
-			possible = []string{"none"}
-		}
-		return nil, Errorf(ECONFLICT, "round %s is %s and cannot move to %s; possible now: %s", r.Code, r.Status, to, strings.Join(possible, ", "))
-	}
-	if !a.HasRole(rule.Roles...) {
-		return nil, Errorf(EFORBIDDEN, "moving a round from %s to %s needs the role %v", rule.From, rule.To, rule.Roles)
-	}
-	switch to {
-	case RoundApproved:
-		var wv int64
-		if r.WorkingVersionID != nil {
-			wv = *r.WorkingVersionID
-		}
-		return nil, Errorf(ECONFLICT, "a round is approved by the final step of its approval chain: submit the working version with POST /versions/%d/approval/actions", wv)
-	case RoundOpen:
-		if len(r.MeasureIDs) == 0 {
-			return nil, Errorf(ECONFLICT, "round %s has no measures; add at least one before opening it", r.Code)
-		}
-	case RoundCounterproposals, RoundReview:
-		if r.WorkingVersionID == nil {
-			return nil, Errorf(ECONFLICT, "round %s has no working version", r.Code)
-		}
 	}
 	var v Validation
 	if msg := CheckText(comment, true); msg != "" {
@@ -120,6 +133,65 @@ func (r *Round) Move(a *Actor, to RoundStatus, comment string, ifMatch *int64) (
 	}
 	r.Status = to
 	return rule, nil
+}
+
+// checkMove is every check of Move but the comment's, in Move's order; it
+// says which kind of rule refused (empty for a stale revision or an
+// unknown phase, which are about the request, not the move).
+func (r *Round) checkMove(a *Actor, to RoundStatus, ifMatch *int64) (*RoundTransitionRule, MoveBlock, *Error) {
+	if err := a.MayMoveRoundTo(to); err != nil {
+		return nil, MoveBlockedRole, asError(err)
+	}
+	if err := CheckRevision(ifMatch, r.Revision); err != nil {
+		return nil, "", asError(err)
+	}
+	if !to.Valid() {
+		var v Validation
+		v.Add("to", "must be one of %v", RoundStatuses)
+		return nil, "", asError(v.Err())
+	}
+	rule := FindTransition(r.Status, to)
+	if rule == nil {
+		var possible []string
+		for _, t := range TransitionsFrom(r.Status) {
+			possible = append(possible, string(t.To))
+		}
+		if len(possible) == 0 {
+			possible = []string{"none"}
+		}
+		return nil, MoveBlockedPhase, Errorf(ECONFLICT, "round %s is %s and cannot move to %s; possible now: %s", r.Code, r.Status, to, strings.Join(possible, ", "))
+	}
+	if !a.HasRole(rule.Roles...) {
+		return nil, MoveBlockedRole, Errorf(EFORBIDDEN, "moving a round from %s to %s needs the role %v", rule.From, rule.To, rule.Roles)
+	}
+	switch to {
+	case RoundApproved:
+		var wv int64
+		if r.WorkingVersionID != nil {
+			wv = *r.WorkingVersionID
+		}
+		return nil, MoveBlockedPrecondition, Errorf(ECONFLICT, "a round is approved by the final step of its approval chain: submit the working version with POST /versions/%d/approval/actions", wv)
+	case RoundOpen:
+		if len(r.MeasureIDs) == 0 {
+			return nil, MoveBlockedPrecondition, Errorf(ECONFLICT, "round %s has no measures; add at least one before opening it", r.Code)
+		}
+	case RoundCounterproposals, RoundReview:
+		if r.WorkingVersionID == nil {
+			return nil, MoveBlockedPrecondition, Errorf(ECONFLICT, "round %s has no working version", r.Code)
+		}
+	}
+	return rule, "", nil
+}
+
+// asError returns err as the domain's *Error (nil for nil).
+func asError(err error) *Error {
+	var e *Error
+	if err == nil {
+		return nil
+	} else if errors.As(err, &e) {
+		return e
+	}
+	return &Error{Code: EINTERNAL, Message: "internal error", Cause: err}
 }
 
 // SignOff records version as the round's budget of record, after the final

@@ -400,3 +400,82 @@ func TestResplitLevels(t *testing.T) {
 		t.Errorf("a leaf re-splits over one level: %d", len(levels))
 	}
 }
+
+// TestRoundMovesAnswerAsMoveDoes checks the listed moves against the move
+// itself: in every phase, with and without measures and a working version,
+// for every kind of actor, a move is listed as allowed exactly when Move
+// takes it, and a refused one carries Move's own error and the kind of rule
+// that refused (role → 403, phase and precondition → 409).
+func TestRoundMovesAnswerAsMoveDoes(t *testing.T) {
+	wv := int64(7)
+	rounds := map[string]func(planning.RoundStatus) *planning.Round{
+		"ready": func(s planning.RoundStatus) *planning.Round {
+			return &planning.Round{Code: "FY", Status: s, Revision: 2, MeasureIDs: []int64{1}, WorkingVersionID: &wv}
+		},
+		"no measures, no working version": func(s planning.RoundStatus) *planning.Round {
+			return &planning.Round{Code: "FY", Status: s, Revision: 2}
+		},
+	}
+	actors := map[string]*planning.Actor{"strategy office": strategy, "president": president, "product manager": pmOwner,
+		"auditor": auditor, "branch manager": branchMgr, "admin and president": actor(99, planning.RoleAdmin, planning.RolePresident)}
+	wantStatus := map[planning.MoveBlock]string{planning.MoveBlockedRole: planning.EFORBIDDEN,
+		planning.MoveBlockedPhase: planning.ECONFLICT, planning.MoveBlockedPrecondition: planning.ECONFLICT}
+	for rname, mk := range rounds {
+		for _, from := range planning.RoundStatuses {
+			for aname, a := range actors {
+				moves := mk(from).Moves(a)
+				listed := map[planning.RoundStatus]bool{}
+				for _, m := range moves {
+					listed[m.To] = true
+					what := fmt.Sprintf("%s round, %s to %s by the %s", rname, from, m.To, aname)
+					if m.To == from {
+						t.Errorf("%s: the current phase is listed", what)
+					}
+					if rule := planning.FindTransition(from, m.To); (rule == nil) != (m.Rule == nil) {
+						t.Errorf("%s: rule %v, the state machine has %v", what, m.Rule, rule)
+					}
+					r := mk(from)
+					_, err := r.Move(a, m.To, "", nil)
+					if m.Allowed() != (err == nil) {
+						t.Errorf("%s: listed allowed=%v, Move says %v", what, m.Allowed(), err)
+						continue
+					}
+					if err == nil {
+						if m.Refusal != nil {
+							t.Errorf("%s: allowed with a refusal %v", what, m.Refusal)
+						}
+						continue
+					}
+					if m.Refusal == nil || m.Refusal.Message != planning.ErrorMessage(err) || m.Refusal.Code != planning.ErrorCode(err) {
+						t.Errorf("%s: refusal %v, Move says %v", what, m.Refusal, err)
+					}
+					if wantStatus[m.Blocked] != planning.ErrorCode(err) {
+						t.Errorf("%s: blocked by %q with %v", what, m.Blocked, err)
+					}
+				}
+				// Every phase a rule leads to is listed, but the current one.
+				for _, tr := range planning.RoundTransitions {
+					if tr.To != from && !listed[tr.To] {
+						t.Errorf("%s round in %s for the %s: no move to %s listed", rname, from, aname, tr.To)
+					}
+				}
+				if listed[planning.RoundDraft] {
+					t.Errorf("a move to draft is listed, but no rule leads there")
+				}
+			}
+		}
+	}
+	// The three kinds each occur.
+	kinds := map[planning.MoveBlock]bool{}
+	for _, m := range (&planning.Round{Code: "FY", Status: planning.RoundDraft}).Moves(strategy) {
+		kinds[m.Blocked] = true
+	}
+	for _, m := range (&planning.Round{Code: "FY", Status: planning.RoundDraft}).Moves(pmOwner) {
+		kinds[m.Blocked] = true
+	}
+	for _, k := range []planning.MoveBlock{planning.MoveBlockedRole, planning.MoveBlockedPhase, planning.MoveBlockedPrecondition} {
+		if !kinds[k] {
+			t.Errorf("no move blocked by %q in a draft", k)
+		}
+	}
+}

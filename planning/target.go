@@ -171,6 +171,10 @@ type AllocationRequest struct {
 	// Locks are org units whose current amounts (and whole subtree) stay.
 	Locks  []int64
 	DryRun bool
+	// ExplainUnder asks a dry run to explain the shares of this org
+	// unit's children, as a saved run explains them (AllocationRun's
+	// Explanation); only with DryRun.
+	ExplainUnder *int64
 	// IncludeNodes asks a real run to return every node's amounts, as a
 	// dry run always does.
 	IncludeNodes bool

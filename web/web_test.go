@@ -50,3 +50,27 @@ func TestBundleBudget(t *testing.T) {
 		t.Errorf("the console's JS+CSS is %d bytes gzipped, over the budget of %d", gz, maxGzipBytes)
 	}
 }
+
+// TestLicenceNotice checks that the console ships the licence of the chart
+// library it bundles, linked from index.html.
+func TestLicenceNotice(t *testing.T) {
+	assets := Assets()
+	index, err := fs.ReadFile(assets, "index.html")
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, rest, ok := strings.Cut(string(index), `<link rel="license" href="/`)
+	if !ok {
+		t.Fatal(`index.html has no <link rel="license">`)
+	}
+	path, _, _ := strings.Cut(rest, `"`)
+	notice, err := fs.ReadFile(assets, path)
+	if err != nil {
+		t.Fatalf("the licence notice %s is not embedded: %v", path, err)
+	}
+	for _, want := range []string{"== uplot 1.6.32 (MIT)", "Copyright (c) 2022 Leon Sorokin", "Permission is hereby granted"} {
+		if !strings.Contains(string(notice), want) {
+			t.Errorf("the licence notice lacks %q:\n%s", want, notice)
+		}
+	}
+}

@@ -4,12 +4,19 @@
 // esbuild, pinned in go.mod and used as a Go library, into web/dist. Node is
 // not needed. Run it from anywhere in the module:
 //
+//	(cd web && npm ci)                      # the pinned chart library, once
 //	go run ./web/build                      # regenerate web/src/api.gen.ts and web/dist
 //	go run ./web/build -out DIR -types FILE # write elsewhere (CI compares)
+//
+// Packages the sources import (uPlot) are resolved from web/node_modules,
+// installed from web/package-lock.json; the licence of every package in
+// the bundle is written beside it and linked from index.html.
 package main
 
 import (
 	"bytes"
+	"crypto/sha256"
+	"encoding/hex"
 	"encoding/json"
 	"flag"
 	"fmt"
@@ -87,6 +94,7 @@ func bundle(root, out, types string) error {
 		Charset:           esbuild.CharsetUTF8,
 		AbsWorkingDir:     root,
 		LogLevel:          esbuild.LogLevelWarning,
+		Metafile:          true,
 	}
 	if abs, _ := filepath.Abs(types); abs != filepath.Join(src, "api.gen.ts") {
 		opts.Plugins = []esbuild.Plugin{{Name: "types", Setup: func(b esbuild.PluginBuild) {
@@ -104,6 +112,9 @@ func bundle(root, out, types string) error {
 				loc = fmt.Sprintf("%s:%d: ", m.Location.File, m.Location.Line)
 			}
 			fmt.Fprintf(&b, "\n  %s%s", loc, m.Text)
+			if strings.HasPrefix(m.Text, "Could not resolve") {
+				b.WriteString(" (run `npm ci` in web first)")
+			}
 		}
 		return fmt.Errorf("esbuild:%s", b.String())
 	}
@@ -129,13 +140,74 @@ func bundle(root, out, types string) error {
 	if js == "" || css == "" {
 		return fmt.Errorf("esbuild wrote no JavaScript or no CSS")
 	}
+	notice, err := licences(root, res.Metafile)
+	if err != nil {
+		return err
+	}
+	sum := sha256.Sum256(notice)
+	licName := "third-party-licences-" + strings.ToUpper(hex.EncodeToString(sum[:4])) + ".txt"
+	if err := os.WriteFile(filepath.Join(out, "assets", licName), notice, 0o644); err != nil {
+		return err
+	}
 	html, err := os.ReadFile(filepath.Join(src, "index.html"))
 	if err != nil {
 		return err
 	}
+	html = bytes.ReplaceAll(html, []byte("{{LICENCES}}"), []byte("/assets/"+licName))
 	html = bytes.ReplaceAll(html, []byte("{{JS}}"), []byte("/assets/"+js))
 	html = bytes.ReplaceAll(html, []byte("{{CSS}}"), []byte("/assets/"+css))
 	return os.WriteFile(filepath.Join(out, "index.html"), html, 0o644)
+}
+
+// licences gathers the licence of every npm package the bundle took code
+// from, as the packages' MIT, BSD and similar licences ask of copies.
+func licences(root, metafile string) ([]byte, error) {
+	var meta struct {
+		Inputs map[string]json.RawMessage `json:"inputs"`
+	}
+	if err := json.Unmarshal([]byte(metafile), &meta); err != nil {
+		return nil, err
+	}
+	pkgs := map[string]bool{}
+	for in := range meta.Inputs {
+		_, rest, ok := strings.Cut(filepath.ToSlash(in), "node_modules/")
+		if !ok {
+			continue
+		}
+		parts := strings.SplitN(rest, "/", 3)
+		name := parts[0]
+		if strings.HasPrefix(name, "@") && len(parts) > 1 {
+			name += "/" + parts[1]
+		}
+		pkgs[name] = true
+	}
+	names := make([]string, 0, len(pkgs))
+	for n := range pkgs {
+		names = append(names, n)
+	}
+	slices.Sort(names)
+	var b bytes.Buffer
+	b.WriteString("The Cascade console bundles code of these packages, under these licences.\n")
+	for _, n := range names {
+		dir := filepath.Join(root, "web", "node_modules", filepath.FromSlash(n))
+		var pj struct{ Version, License string }
+		if raw, err := os.ReadFile(filepath.Join(dir, "package.json")); err == nil {
+			_ = json.Unmarshal(raw, &pj)
+		}
+		var text []byte
+		for _, f := range []string{"LICENSE", "LICENSE.md", "LICENSE.txt", "LICENCE"} {
+			if t, err := os.ReadFile(filepath.Join(dir, f)); err == nil {
+				text = t
+				break
+			}
+		}
+		if text == nil {
+			return nil, fmt.Errorf("package %s has no LICENSE file to ship with the bundle", n)
+		}
+		fmt.Fprintf(&b, "\n== %s %s (%s)\n\n%s", n, pj.Version, pj.License, bytes.TrimSpace(text))
+		b.WriteString("\n")
+	}
+	return b.Bytes(), nil
 }
 
 // apiTypes renders every schema of the OpenAPI document as a TypeScript

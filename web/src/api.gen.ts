@@ -63,6 +63,7 @@ export interface AllocationJob {
   error?: Problem;
   finished_at: string | null;
   id: number;
+  request?: AllocationRequest;
   run_id: number | null;
   started_at: string | null;
   state: "queued" | "running" | "succeeded" | "failed" | "cancelled";
@@ -78,7 +79,7 @@ export interface AllocationLevel {
   buffer?: string;
   manual?: UnitValue[];
   method: "even" | "proportional" | "manual";
-  reference_version_id?: number | null;
+  reference_version_id?: number;
   weights?: UnitValue[];
   zero_weights?: "even" | "fail";
 }
@@ -86,12 +87,13 @@ export interface AllocationLevel {
 export interface AllocationPhasing {
   method?: "even" | "profile" | "reference";
   profile?: string;
-  reference_version_id?: number | null;
+  reference_version_id?: number;
 }
 
 export interface AllocationRequest {
   depth?: number;
   dry_run?: boolean;
+  explain_under?: string;
   include_nodes?: boolean;
   levels?: AllocationLevel[];
   locks?: string[];
@@ -756,6 +758,7 @@ export interface Round {
   id: number;
   measures: MeasureRef[];
   months: string[];
+  moves: TransitionRule[];
   name: string;
   possible_transitions: TransitionRule[];
   record_version_id: number | null;
@@ -1025,13 +1028,20 @@ export interface TokenPage {
   next_cursor?: string;
 }
 
+export interface TransitionReason {
+  code: "role" | "phase" | "precondition";
+  message: string;
+}
+
 export interface TransitionRequest {
   comment?: string;
   to: "draft" | "open" | "counterproposals" | "review" | "approved" | "closed";
 }
 
 export interface TransitionRule {
+  allowed: boolean;
   description: string;
+  reason?: TransitionReason;
   roles: string[];
   to: string;
 }

@@ -2,11 +2,15 @@
 // authorization is the only authorization: a screen the caller may not see
 // shows "not found" because the API answered 404.
 import "./style.css";
-import type { Me, SessionInfo, TaskList, Task, Round, Version, VersionPage, DecisionPreview, Approval, Counterproposal, CPCommentList, OrgUnit, ProductLine, Measure, Diff } from "./api.gen";
+import type { Me, SessionInfo, TaskList, Task, Round, Version, DecisionPreview, Approval, Counterproposal, CPCommentList, OrgUnit, ProductLine, Measure, Diff } from "./api.gen";
 import { ApiError, all, call, get, setCSRF, whenUnauthorized } from "./api";
 import { h, clear, Child } from "./dom";
 import { t, when, duration, currentLang, setLang } from "./i18n";
 import { gridScreen } from "./grid";
+import { studioScreen } from "./studio";
+import { controlRoom } from "./control";
+import { diffScreen } from "./diff";
+import { attainmentScreen } from "./attainment";
 import { format, parseAmount } from "./decimal";
 
 export interface Ctx {
@@ -124,7 +128,10 @@ async function render(): Promise<void> {
     else if ((m = /^\/versions\/(\d+)\/grid$/.exec(path))) screen = await gridScreen(c, Number(m[1]), new URLSearchParams(location.search));
     else if ((m = /^\/versions\/(\d+)\/approval$/.exec(path))) screen = await approvalScreen(c, Number(m[1]));
     else if ((m = /^\/counterproposals\/(\d+)$/.exec(path))) screen = await counterproposalScreen(c, Number(m[1]));
-    else if ((m = /^\/rounds\/(\d+)$/.exec(path))) screen = await roundScreen(c, Number(m[1]));
+    else if ((m = /^\/rounds\/(\d+)$/.exec(path))) screen = await controlRoom(c, Number(m[1]));
+    else if ((m = /^\/rounds\/(\d+)\/attainment$/.exec(path))) screen = await attainmentScreen(c, Number(m[1]), new URLSearchParams(location.search));
+    else if ((m = /^\/versions\/(\d+)\/studio$/.exec(path))) screen = await studioScreen(c, Number(m[1]), new URLSearchParams(location.search));
+    else if ((m = /^\/versions\/(\d+)\/diff$/.exec(path))) screen = await diffScreen(c, Number(m[1]), new URLSearchParams(location.search));
     else screen = notFound();
     clear(main);
     main.appendChild(screen);
@@ -233,7 +240,9 @@ async function homeScreen(c: Ctx): Promise<HTMLElement> {
         h("th", { scope: "row" }, link(`/rounds/${r.id}`, r.name)),
         h("td", {}, t("phase." + r.status)),
         h("td", {}, r.working_version_id ? link(`/versions/${r.working_version_id}/grid?unit=${encodeURIComponent(homeUnit(c))}`, t("targets")) : ""),
-        h("td", {}, r.working_version_id ? link(`/versions/${r.record_version_id ?? r.working_version_id}/approval`, t("approval")) : ""))))));
+        h("td", {}, r.working_version_id ? link(`/versions/${r.record_version_id ?? r.working_version_id}/approval`, t("approval")) : ""),
+        h("td", {}, r.working_version_id && (hasRole("product_manager") || hasRole("strategy_office") || hasRole("admin")) ? link(`/versions/${r.working_version_id}/studio`, t("studio")) : ""),
+        h("td", {}, r.record_version_id || r.status !== "draft" ? link(`/rounds/${r.id}/attainment`, t("attainment")) : ""))))));
 }
 
 // ---- counterproposals ----
@@ -349,36 +358,6 @@ function commentForm(id: number): HTMLElement {
   } }, h("label", { for: "new-comment" }, t("addComment")), body, h("div", { class: "actions" }, h("button", { type: "submit" }, t("send"))), msg);
 }
 
-// ---- a round: its phases, calendar and versions ----
-
-async function roundScreen(c: Ctx, id: number): Promise<HTMLElement> {
-  const res = await call<Round>("GET", `/rounds/${id}`);
-  const round = res.data;
-  const versions = await get<VersionPage>(`/rounds/${id}/versions?limit=100`);
-  const comment = h("input", { id: "transition-comment" });
-  const msg = h("p", { role: "status" });
-  const moves = round.possible_transitions.filter((tr) => tr.roles.some((r) => hasRole(r)));
-  return h("section", {},
-    h("h1", {}, round.name),
-    h("dl", { class: "facts" },
-      h("dt", {}, t("phase")), h("dd", { class: "phase" }, t("phase." + round.status)),
-      round.calendar.map((d) => [h("dt", {}, t("due") + " · " + t("phase." + d.phase)), h("dd", {}, when(d.due))])),
-    moves.length ? h("div", { class: "card" },
-      h("label", { for: "transition-comment" }, t("comment")), comment,
-      h("div", { class: "actions" }, moves.map((tr) => h("button", { type: "button", class: "primary", title: tr.description, onclick: async () => {
-        try {
-          await call("POST", `/rounds/${id}/transitions`, { to: tr.to, comment: comment.value }, res.etag ? { "If-Match": res.etag } : {});
-          navigate(location.pathname);
-        } catch (e) { msg.textContent = problemText(e); }
-      } }, t("moveTo", { phase: t("phase." + tr.to) })))), msg) : null,
-    h("h2", {}, t("versions")),
-    h("table", { class: "plain" }, h("tbody", {}, versions.items.map((v) => h("tr", {},
-      h("th", { scope: "row" }, t("version", { n: v.number }) + (v.label ? " · " + v.label : "")),
-      h("td", {}, t("vstatus." + v.status)),
-      h("td", {}, link(`/versions/${v.id}/grid?unit=${encodeURIComponent(homeUnit(c))}`, t("targets"))),
-      h("td", {}, link(`/versions/${v.id}/approval`, t("approval"))))))));
-}
-
 // ---- approval ----
 
 async function approvalScreen(c: Ctx, vid: number): Promise<HTMLElement> {
@@ -427,6 +406,7 @@ async function approvalScreen(c: Ctx, vid: number): Promise<HTMLElement> {
       h("strong", {}, x.actor_name), " " + t("action." + x.action) + " · " + t("role." + (round.approval_chain[x.step]?.role ?? "")) + " · " + when(x.at),
       x.comment ? h("div", { class: "comment" }, x.comment) : null))),
     h("h2", {}, t("diff")), diff,
+    version.parent_id ? h("p", {}, link(`/versions/${vid}/diff?against=${version.parent_id}`, t("fullDiff"))) : null,
     h("p", {}, link(`/versions/${vid}/grid?unit=${encodeURIComponent(homeUnit(c))}`, t("targets"))));
 }
 
