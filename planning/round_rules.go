@@ -133,3 +133,12 @@ func (r *Round) SignOff(versionID int64) (moved bool) {
 	}
 	return false
 }
+
+// CheckLetterVersion refuses target letters from any version but the
+// round's budget of record (ECONFLICT).
+func (r *Round) CheckLetterVersion(versionID int64) error {
+	if r.RecordVersionID == nil || *r.RecordVersionID != versionID {
+		return Errorf(ECONFLICT, "version %d is not the budget of record of round %s: target letters are issued from the approved version", versionID, r.Code)
+	}
+	return nil
+}

@@ -94,22 +94,22 @@ func (s *AuditService) FindAuditEvents(ctx context.Context, f planning.AuditFilt
 	if err != nil {
 		return nil, "", err
 	}
+	reach, err := a.MayReadAudit()
+	if err != nil {
+		return nil, "", err
+	}
 	if err := f.Page.Validate(); err != nil {
 		return nil, "", err
 	}
 	var rows []auditRow
 	q := s.db.bun.NewSelect().Model(&rows).OrderExpr("id DESC").Limit(fetchLimit(f.Page))
 	switch {
-	case a.CanReadAudit():
-	case a.SeesAllOrgUnits():
+	case reach.All:
+	case reach.ExceptUsers:
 		q.Where("entity NOT IN ('user', 'token')")
 	default:
-		paths := a.ScopePaths()
-		if len(paths) == 0 {
-			return nil, "", planning.Errorf(planning.EFORBIDDEN, "you have no scope to read the audit trail of")
-		}
 		q.WhereGroup(" AND ", func(q *bun.SelectQuery) *bun.SelectQuery {
-			for _, p := range paths {
+			for _, p := range reach.Paths {
 				q = q.WhereOr("org_path LIKE ?", p+"%")
 			}
 			return q
