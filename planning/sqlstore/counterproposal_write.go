@@ -151,6 +151,9 @@ func (s *CounterproposalService) saveLines(ctx context.Context, tx bun.Tx, cp *p
 // the row as it was and the counterproposal as saved.
 func (s *CounterproposalService) updateCounterproposal(ctx context.Context, tx bun.Tx, a *planning.Actor, id int64,
 	fn func(cp *planning.Counterproposal, unit *orgUnitRow) error) (*cpRow, *planning.Counterproposal, *orgUnitRow, error) {
+	if err := lockRow(ctx, tx, "counterproposals", id); err != nil {
+		return nil, nil, nil, err
+	}
 	cp, unit, err := s.loadCounterproposal(ctx, tx, a, id)
 	if err != nil {
 		return nil, nil, nil, err

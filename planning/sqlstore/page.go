@@ -84,3 +84,14 @@ func (db *DB) scanOne(ctx context.Context, q *bun.SelectQuery, entity string, id
 	}
 	return nil
 }
+
+// lockRow takes the write lock of row id of table for the rest of tx, so
+// that concurrent read-modify-writes of the row queue up instead of one
+// overwriting the other's change: PostgreSQL reads what is committed when
+// the statement starts, and an UPDATE waits for the row's lock, after which
+// the next read sees the change it waited for. (SQLite has one writer at a
+// time anyway.) A missing row locks nothing; the load after it says so.
+func lockRow(ctx context.Context, tx bun.Tx, table string, id int64) error {
+	_, err := tx.NewRaw("UPDATE ? SET revision = revision WHERE id = ?", bun.Ident(table), id).Exec(ctx)
+	return err
+}

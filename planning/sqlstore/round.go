@@ -266,6 +266,9 @@ func (s *RoundService) TransitionRound(ctx context.Context, id int64, to plannin
 // (fn names the audited action and any fields audited with the round), and
 // saves it with a new revision.
 func (db *DB) updateRound(ctx context.Context, tx bun.Tx, id int64, fn func(r *planning.Round) (string, map[string]any, error)) error {
+	if err := lockRow(ctx, tx, "rounds", id); err != nil {
+		return err
+	}
 	row, r, err := db.loadRound(ctx, tx, id)
 	if err != nil {
 		return err
