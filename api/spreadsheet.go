@@ -200,58 +200,34 @@ func (s *Server) addBlankRows(c echo.Context, res *resolver, view *spreadsheet.G
 		}
 		lines = append(lines, l)
 	}
-	if n := len(units) * len(lines) * len(measureIDs); n > MaxExportRows {
-		return nil, planning.Errorf(planning.ETOOLARGE, "the view has %d org unit, product line and measure combinations, more than %d: narrow it", n, MaxExportRows)
-	}
 	if err := res.loadIDs(nil, nil, measureIDs); err != nil {
 		return nil, err
 	}
-	have := map[[3]int64]bool{}
-	for _, r := range rows {
-		have[[3]int64{r.OrgUnitID, r.ProductLineID, r.MeasureID}] = true
-	}
-	labels := view.PeriodLabels()
-	for _, u := range units {
-		res.units[u.Code], res.unitIDs[u.ID] = u, u
-		for _, l := range lines {
-			for _, mid := range measureIDs {
-				m := res.measureOf(mid)
-				if m == nil || have[[3]int64{u.ID, l.ID, mid}] {
-					continue
-				}
-				row := planning.GridRow{OrgUnitID: u.ID, OrgUnitCode: u.Code, ProductLineID: l.ID, ProductLineCode: l.Code,
-					MeasureID: m.ID, MeasureCode: m.Code, Scale: m.Scale, Total: decimal.Zero}
-				for _, p := range labels {
-					row.Periods = append(row.Periods, planning.PeriodAmount{Period: p, Amount: decimal.Zero})
-				}
-				rows = append(rows, row)
-			}
+	g := planning.GridCombinations{Units: units, Lines: lines, Periods: view.PeriodLabels()}
+	for _, id := range measureIDs {
+		if m := res.measureOf(id); m != nil {
+			g.Measures = append(g.Measures, m)
 		}
 	}
-	var ids []int64
+	if err := g.CheckSize(MaxExportRows); err != nil {
+		return nil, err
+	}
+	ids := make([]int64, 0, len(rows))
 	for _, r := range rows {
 		ids = append(ids, r.OrgUnitID)
+	}
+	for _, u := range units {
+		res.units[u.Code], res.unitIDs[u.ID] = u, u
 	}
 	if err := res.loadIDs(ids, nil, nil); err != nil {
 		return nil, err
 	}
-	slices.SortStableFunc(rows, func(a, b planning.GridRow) int {
-		pa, pb := "", ""
-		if u := res.unitIDs[a.OrgUnitID]; u != nil {
-			pa = u.Path
+	return planning.FillBlankRows(rows, g, func(id int64) string {
+		if u := res.unitIDs[id]; u != nil {
+			return u.Path
 		}
-		if u := res.unitIDs[b.OrgUnitID]; u != nil {
-			pb = u.Path
-		}
-		if c := strings.Compare(pa, pb); c != 0 {
-			return c
-		}
-		if c := strings.Compare(a.ProductLineCode, b.ProductLineCode); c != 0 {
-			return c
-		}
-		return strings.Compare(a.MeasureCode, b.MeasureCode)
-	})
-	return rows, nil
+		return ""
+	}), nil
 }
 
 func ptrTo[T any](v T) *T { return &v }
