@@ -593,18 +593,11 @@ func (s *Server) issueLetters(c echo.Context) error {
 		return err
 	}
 	active := true
-	var units []*planning.OrgUnit
-	f := planning.OrgUnitFilter{Kind: level, Active: &active, Page: planning.PageRequest{Limit: planning.MaxPageSize}}
-	for {
-		page, next, err := s.svcs.OrgUnits.FindOrgUnits(ctx, f)
-		if err != nil {
-			return err
-		}
-		units = append(units, page...)
-		if next == "" {
-			break
-		}
-		f.Page.Cursor = next
+	units, err := planning.CollectPages(func(page planning.PageRequest) ([]*planning.OrgUnit, string, error) {
+		return s.svcs.OrgUnits.FindOrgUnits(ctx, planning.OrgUnitFilter{Kind: level, Active: &active, Page: page})
+	})
+	if err != nil {
+		return err
 	}
 	var buf bytes.Buffer
 	zw := zip.NewWriter(&buf)

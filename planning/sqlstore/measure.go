@@ -47,7 +47,7 @@ func (s *MeasureService) FindMeasureByID(ctx context.Context, id int64) (*planni
 
 // FindMeasures implements planning.MeasureService.
 func (s *MeasureService) FindMeasures(ctx context.Context, f planning.MeasureFilter) ([]*planning.Measure, string, error) {
-	return findPage(ctx, s.db, f.Page, func(q *bun.SelectQuery) {
+	return findPage(ctx, s.db, f.Page, func(q *bun.SelectQuery) error {
 		if len(f.IDs) > 0 {
 			q.Where("id IN (?)", bun.In(f.IDs))
 		}
@@ -60,7 +60,8 @@ func (s *MeasureService) FindMeasures(ctx context.Context, f planning.MeasureFil
 		if f.Active != nil {
 			q.Where("active = ?", *f.Active)
 		}
-	}, func(r *measureRow) string { return r.Code }, func(r *measureRow) (*planning.Measure, error) { return r.toDomain(), nil })
+		return nil
+	}, byCode(func(r *measureRow) string { return r.Code }), func(r *measureRow) (*planning.Measure, error) { return r.toDomain(), nil })
 }
 
 func requireMasterData(a *planning.Actor, what string) error {
