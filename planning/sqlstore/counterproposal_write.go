@@ -205,9 +205,11 @@ func (s *CounterproposalService) CreateCounterproposal(ctx context.Context, vers
 		if out, err = s.withLines(ctx, tx, row); err != nil {
 			return err
 		}
-		_, err = s.db.writeAuditIn(ctx, tx, auditScope{RoundID: c.Round.ID, VersionID: versionID, OrgPath: unit.Path},
-			"counterproposal.create", "counterproposal", row.ID, nil, map[string]any{"counterproposal": row, "lines": lines})
-		return err
+		if _, err = s.db.writeAuditIn(ctx, tx, auditScope{RoundID: c.Round.ID, VersionID: versionID, OrgPath: unit.Path},
+			"counterproposal.create", "counterproposal", row.ID, nil, map[string]any{"counterproposal": row, "lines": lines}); err != nil {
+			return err
+		}
+		return s.named(ctx, tx, out)
 	})
 	return out, err
 }
@@ -245,9 +247,11 @@ func (s *CounterproposalService) change(ctx context.Context, id int64, ifMatch *
 		if out, err = s.withLines(ctx, tx, row); err != nil {
 			return err
 		}
-		_, err = s.db.writeAuditIn(ctx, tx, auditScope{RoundID: c.Round.ID, VersionID: cp.VersionID, OrgPath: unit.Path},
-			"counterproposal."+string(action), "counterproposal", id, before, map[string]any{"counterproposal": row, "lines": out.Lines})
-		return err
+		if _, err = s.db.writeAuditIn(ctx, tx, auditScope{RoundID: c.Round.ID, VersionID: cp.VersionID, OrgPath: unit.Path},
+			"counterproposal."+string(action), "counterproposal", id, before, map[string]any{"counterproposal": row, "lines": out.Lines}); err != nil {
+			return err
+		}
+		return s.named(ctx, tx, out)
 	})
 	return out, err
 }
