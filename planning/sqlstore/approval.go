@@ -51,9 +51,17 @@ func (s *ApprovalService) approvalOf(ctx context.Context, idb bun.IDB, v *versio
 		return nil, err
 	}
 	out := &planning.Approval{VersionID: v.ID, State: planning.ApprovalState(v.ApprovalState), Current: v.ApprovalStep, Revision: v.Revision}
+	ids := make([]int64, len(rows))
+	for i, a := range rows {
+		ids[i] = a.ActorID
+	}
+	names, err := s.db.userNames(ctx, idb, ids)
+	if err != nil {
+		return nil, err
+	}
 	for _, a := range rows {
 		out.History = append(out.History, planning.ApprovalAction{ID: a.ID, VersionID: a.VersionID, Step: a.Step, Action: a.Action,
-			ActorID: a.ActorID, Comment: a.Comment, At: a.At.UTC()})
+			ActorID: a.ActorID, Comment: a.Comment, At: a.At.UTC(), ActorName: names[a.ActorID]})
 	}
 	// The current pass starts at the last submission.
 	start := -1
@@ -213,4 +221,24 @@ func (s *ApprovalService) signOff(ctx context.Context, tx bun.Tx, a *planning.Ac
 		Comment: "approved through the approval chain", At: signed.UpdatedAt}
 	_, err := tx.NewInsert().Model(tr).Exec(ctx)
 	return err
+}
+
+// userNames returns the display names of the users ids (the system actor,
+// 0, and users gone have none).
+func (db *DB) userNames(ctx context.Context, idb bun.IDB, ids []int64) (map[int64]string, error) {
+	out := make(map[int64]string, len(ids))
+	if len(ids) == 0 {
+		return out, nil
+	}
+	var rows []struct {
+		ID   int64  `bun:"id"`
+		Name string `bun:"name"`
+	}
+	if err := idb.NewSelect().TableExpr("users").Column("id", "name").Where("id IN (?)", bun.In(ids)).Scan(ctx, &rows); err != nil {
+		return nil, db.mapError(err)
+	}
+	for _, r := range rows {
+		out[r.ID] = r.Name
+	}
+	return out, nil
 }

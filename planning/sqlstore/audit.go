@@ -151,10 +151,23 @@ func (s *AuditService) FindAuditEvents(ctx context.Context, f planning.AuditFilt
 	if err != nil {
 		return nil, "", err
 	}
+	var actors []int64
+	for _, r := range rows {
+		if r.ActorID != nil {
+			actors = append(actors, *r.ActorID)
+		}
+	}
+	names, err := s.db.userNames(ctx, s.db.bun, actors)
+	if err != nil {
+		return nil, "", err
+	}
 	out := make([]*planning.AuditEvent, len(rows))
 	for i, r := range rows {
 		e := &planning.AuditEvent{ID: r.ID, At: r.At.UTC(), ActorID: r.ActorID, Action: r.Action, Entity: r.Entity, EntityID: r.EntityID,
 			RoundID: r.RoundID, VersionID: r.VersionID}
+		if r.ActorID != nil {
+			e.ActorName = names[*r.ActorID]
+		}
 		if r.Before != nil {
 			e.Before = json.RawMessage(*r.Before)
 		}
