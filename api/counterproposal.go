@@ -607,25 +607,13 @@ func (s *Server) counterproposalOverview(c echo.Context) error {
 	if err := newQuery(c).err(); err != nil {
 		return err
 	}
-	ctx := c.Request().Context()
-	counts, err := s.svcs.Proposals.CountCounterproposals(ctx, id)
+	counts, err := s.svcs.Proposals.CountCounterproposals(c.Request().Context(), id)
 	if err != nil {
-		return err
-	}
-	res := newResolver(ctx, s.svcs)
-	var units, lines []int64
-	for _, x := range counts {
-		units = append(units, x.OrgUnitID)
-		if x.ProductLineID != 0 {
-			lines = append(lines, x.ProductLineID)
-		}
-	}
-	if err := res.loadIDs(units, lines, nil); err != nil {
 		return err
 	}
 	out := CPOverview{VersionID: id, Items: make([]CPCount, 0, len(counts))}
 	for _, x := range counts {
-		out.Items = append(out.Items, CPCount{OrgUnit: res.unitCode(x.OrgUnitID), ProductLine: res.lineCode(x.ProductLineID),
+		out.Items = append(out.Items, CPCount{OrgUnit: x.OrgUnitCode, ProductLine: x.ProductLineCode,
 			Status: string(x.Status), Lines: x.Lines, Undecided: x.Undecided})
 	}
 	return c.JSON(http.StatusOK, out)

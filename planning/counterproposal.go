@@ -144,6 +144,9 @@ type CounterproposalCount struct {
 	Status        CounterproposalStatus
 	Lines         int64
 	Undecided     int64
+	// OrgUnitCode and ProductLineCode name them ("" for no product line).
+	OrgUnitCode     string
+	ProductLineCode string
 }
 
 // CounterproposalService runs the bottom-up half of the cycle. Branch

@@ -337,6 +337,21 @@ func (s *CounterproposalService) CountCounterproposals(ctx context.Context, vers
 	for _, id := range silent {
 		out = append(out, planning.CounterproposalCount{OrgUnitID: id, Status: "none"})
 	}
+	var units, lines []int64
+	for _, x := range out {
+		units, lines = append(units, x.OrgUnitID), append(lines, x.ProductLineID)
+	}
+	uc, err := s.db.idCodes(ctx, s.db.bun, "org_units", "id, code", units)
+	if err != nil {
+		return nil, err
+	}
+	lc, err := s.db.idCodes(ctx, s.db.bun, "product_lines", "id, code", lines)
+	if err != nil {
+		return nil, err
+	}
+	for i := range out {
+		out[i].OrgUnitCode, out[i].ProductLineCode = uc[out[i].OrgUnitID].Code, lc[out[i].ProductLineID].Code
+	}
 	return out, nil
 }
 
@@ -358,38 +373,19 @@ func (s *CounterproposalService) named(ctx context.Context, idb bun.IDB, cps ...
 			}
 		}
 	}
-	type named struct {
-		ID    int64  `bun:"id"`
-		Code  string `bun:"code"`
-		Scale int32  `bun:"scale"`
-	}
-	load := func(table, cols string, ids []int64) (map[int64]named, error) {
-		out := map[int64]named{}
-		if len(ids) == 0 {
-			return out, nil
-		}
-		var rows []named
-		if err := idb.NewSelect().TableExpr(table).ColumnExpr(cols).Where("id IN (?)", bun.In(ids)).Scan(ctx, &rows); err != nil {
-			return nil, s.db.mapError(err)
-		}
-		for _, r := range rows {
-			out[r.ID] = r
-		}
-		return out, nil
-	}
-	units, err := load("org_units", "id, code", unitIDs)
+	units, err := s.db.idCodes(ctx, idb, "org_units", "id, code", unitIDs)
 	if err != nil {
 		return err
 	}
-	lines, err := load("product_lines", "id, code", lineIDs)
+	lines, err := s.db.idCodes(ctx, idb, "product_lines", "id, code", lineIDs)
 	if err != nil {
 		return err
 	}
-	measures, err := load("measures", "id, code, scale", measureIDs)
+	measures, err := s.db.idCodes(ctx, idb, "measures", "id, code, scale", measureIDs)
 	if err != nil {
 		return err
 	}
-	users, err := load("users", "id, name AS code", userIDs)
+	users, err := s.db.idCodes(ctx, idb, "users", "id, name AS code", userIDs)
 	if err != nil {
 		return err
 	}
@@ -422,4 +418,28 @@ func (s *CounterproposalService) named(ctx context.Context, idb bun.IDB, cps ...
 		}
 	}
 	return nil
+}
+
+// idCode is a row's id with its code (or name) and, for measures, scale.
+type idCode struct {
+	ID    int64  `bun:"id"`
+	Code  string `bun:"code"`
+	Scale int32  `bun:"scale"`
+}
+
+// idCodes reads cols (id, code and maybe scale, as idCode names them) of
+// the rows ids of table, in one query.
+func (db *DB) idCodes(ctx context.Context, idb bun.IDB, table, cols string, ids []int64) (map[int64]idCode, error) {
+	out := map[int64]idCode{}
+	if len(ids) == 0 {
+		return out, nil
+	}
+	var rows []idCode
+	if err := idb.NewSelect().TableExpr(table).ColumnExpr(cols).Where("id IN (?)", bun.In(ids)).Scan(ctx, &rows); err != nil {
+		return nil, db.mapError(err)
+	}
+	for _, r := range rows {
+		out[r.ID] = r
+	}
+	return out, nil
 }
