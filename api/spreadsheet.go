@@ -136,9 +136,20 @@ func (s *Server) exportVersion(c echo.Context) error {
 		measureIDs = r.MeasureIDs
 	}
 	if blankRows != nil && *blankRows {
-		if rows, err = s.addBlankRows(c, res, view, rows, f, measureIDs); err != nil {
+		g, err := planning.LoadGridCombinations(ctx, s.svcs, f, measureIDs, view.PeriodLabels())
+		if err != nil {
 			return err
 		}
+		if err := g.CheckSize(MaxExportRows); err != nil {
+			return err
+		}
+		for _, u := range g.Units {
+			res.units[u.Code], res.unitIDs[u.ID] = u, u
+		}
+		if err := res.loadIDs(unitIDsOf(rows), nil, nil); err != nil {
+			return err
+		}
+		rows = planning.FillBlankRows(rows, g, res.unitPath)
 	}
 	var unitIDs []int64
 	for _, row := range rows {
@@ -167,70 +178,14 @@ func (s *Server) exportVersion(c echo.Context) error {
 	return sendFile(c, mimeXLSX, name+".xlsx", v.Revision, buf.Bytes())
 }
 
-// addBlankRows adds a zero row for each org unit, product line and measure
-// of the view that has no row, and orders the rows as the grid does.
-func (s *Server) addBlankRows(c echo.Context, res *resolver, view *spreadsheet.GridView, rows []planning.GridRow, f planning.GridFilter, measureIDs []int64) ([]planning.GridRow, error) {
-	ctx := c.Request().Context()
-	uf := planning.OrgUnitFilter{Active: ptrTo(true)}
-	if f.OrgUnitID != nil {
-		if f.Subtree {
-			uf.SubtreeOf = f.OrgUnitID
-		} else {
-			uf.IDs = []int64{*f.OrgUnitID}
-		}
+// unitIDsOf returns the org unit ids of rows.
+func unitIDsOf(rows []planning.GridRow) []int64 {
+	ids := make([]int64, len(rows))
+	for i, r := range rows {
+		ids[i] = r.OrgUnitID
 	}
-	var units []*planning.OrgUnit
-	for u, err := range planning.AllPages(func(page planning.PageRequest) ([]*planning.OrgUnit, string, error) {
-		uf.Page = page
-		return s.svcs.OrgUnits.FindOrgUnits(ctx, uf)
-	}) {
-		if err != nil {
-			return nil, err
-		}
-		units = append(units, u)
-	}
-	lf := planning.ProductLineFilter{IDs: f.ProductLineIDs, Active: ptrTo(true)}
-	var lines []*planning.ProductLine
-	for l, err := range planning.AllPages(func(page planning.PageRequest) ([]*planning.ProductLine, string, error) {
-		lf.Page = page
-		return s.svcs.ProductLines.FindProductLines(ctx, lf)
-	}) {
-		if err != nil {
-			return nil, err
-		}
-		lines = append(lines, l)
-	}
-	if err := res.loadIDs(nil, nil, measureIDs); err != nil {
-		return nil, err
-	}
-	g := planning.GridCombinations{Units: units, Lines: lines, Periods: view.PeriodLabels()}
-	for _, id := range measureIDs {
-		if m := res.measureOf(id); m != nil {
-			g.Measures = append(g.Measures, m)
-		}
-	}
-	if err := g.CheckSize(MaxExportRows); err != nil {
-		return nil, err
-	}
-	ids := make([]int64, 0, len(rows))
-	for _, r := range rows {
-		ids = append(ids, r.OrgUnitID)
-	}
-	for _, u := range units {
-		res.units[u.Code], res.unitIDs[u.ID] = u, u
-	}
-	if err := res.loadIDs(ids, nil, nil); err != nil {
-		return nil, err
-	}
-	return planning.FillBlankRows(rows, g, func(id int64) string {
-		if u := res.unitIDs[id]; u != nil {
-			return u.Path
-		}
-		return ""
-	}), nil
+	return ids
 }
-
-func ptrTo[T any](v T) *T { return &v }
 
 // getLetter godoc
 //

@@ -1,6 +1,7 @@
 package planning
 
 import (
+	"context"
 	"slices"
 	"strings"
 
@@ -66,4 +67,53 @@ func FillBlankRows(rows []GridRow, g GridCombinations, unitPath func(id int64) s
 		return strings.Compare(a.MeasureCode, b.MeasureCode)
 	})
 	return rows
+}
+
+// LoadGridCombinations loads what a blank-row export of f covers: the
+// active org units of f (its unit, or that unit's subtree with Subtree;
+// every unit the caller sees without one), the active product lines of f
+// (all without any), and the measures of measureIDs in their order, with
+// periods to label a blank row's columns.
+func LoadGridCombinations(ctx context.Context, svcs Services, f GridFilter, measureIDs []int64, periods []string) (GridCombinations, error) {
+	g := GridCombinations{Periods: periods}
+	active := true
+	uf := OrgUnitFilter{Active: &active}
+	if f.OrgUnitID != nil {
+		if f.Subtree {
+			uf.SubtreeOf = f.OrgUnitID
+		} else {
+			uf.IDs = []int64{*f.OrgUnitID}
+		}
+	}
+	var err error
+	if g.Units, err = CollectPages(func(page PageRequest) ([]*OrgUnit, string, error) {
+		uf.Page = page
+		return svcs.OrgUnits.FindOrgUnits(ctx, uf)
+	}); err != nil {
+		return g, err
+	}
+	if g.Lines, err = CollectPages(func(page PageRequest) ([]*ProductLine, string, error) {
+		return svcs.ProductLines.FindProductLines(ctx, ProductLineFilter{IDs: f.ProductLineIDs, Active: &active, Page: page})
+	}); err != nil {
+		return g, err
+	}
+	if len(measureIDs) == 0 {
+		return g, nil
+	}
+	ms, err := CollectPages(func(page PageRequest) ([]*Measure, string, error) {
+		return svcs.Measures.FindMeasures(ctx, MeasureFilter{IDs: measureIDs, Page: page})
+	})
+	if err != nil {
+		return g, err
+	}
+	byID := make(map[int64]*Measure, len(ms))
+	for _, m := range ms {
+		byID[m.ID] = m
+	}
+	for _, id := range measureIDs {
+		if m := byID[id]; m != nil {
+			g.Measures = append(g.Measures, m)
+		}
+	}
+	return g, nil
 }
