@@ -170,8 +170,9 @@ func (s *OrgUnitService) CreateOrgUnit(ctx context.Context, u *planning.OrgUnit)
 			n, err := tx.NewSelect().Model((*orgUnitRow)(nil)).Where("parent_id IS NULL").Count(ctx)
 			if err != nil {
 				return err
-			} else if n > 0 {
-				return fieldErr(planning.ECONFLICT, "parent_id", "the org tree already has a root; give a parent")
+			}
+			if err := planning.CheckNewRoot(n > 0); err != nil {
+				return err
 			}
 		} else {
 			parent := new(orgUnitRow)
@@ -269,18 +270,16 @@ func (s *OrgUnitService) checkActivation(ctx context.Context, tx bun.Tx, row *or
 		n, err := tx.NewSelect().Model((*orgUnitRow)(nil)).Where("parent_id = ? AND active", row.ID).Count(ctx)
 		if err != nil {
 			return err
-		} else if n > 0 {
-			return fieldErr(planning.ECONFLICT, "active", "the unit has %d active children; deactivate them first", n)
 		}
-		return nil
+		return planning.CheckDeactivation(n)
 	}
 	if row.ParentID != nil {
 		parent := new(orgUnitRow)
 		if err := tx.NewSelect().Model(parent).Where("id = ?", *row.ParentID).Scan(ctx); err != nil {
 			return err
 		}
-		if !parent.Active {
-			return fieldErr(planning.ECONFLICT, "active", "the parent unit is inactive; reactivate it first")
+		if err := planning.CheckReactivation(parent.Active); err != nil {
+			return err
 		}
 	}
 	return nil
@@ -343,8 +342,9 @@ func (s *OrgUnitService) DeleteOrgUnit(ctx context.Context, id int64) error {
 			n, err := tx.NewSelect().Table(t.table).Where("? = ?", bun.Ident(t.column), id).Count(ctx)
 			if err != nil {
 				return err
-			} else if n > 0 {
-				return planning.Errorf(planning.ECONFLICT, "org unit %s holds data (%d rows in %s); deactivate it instead", row.Code, n, t.table)
+			}
+			if err := row.toDomain().CheckDeletion(t.table, n); err != nil {
+				return err
 			}
 		}
 		if _, err := tx.NewDelete().Model(row).WherePK().Exec(ctx); err != nil {

@@ -138,8 +138,8 @@ func (s *VersionService) CopyVersion(ctx context.Context, from int64, label, pur
 		if err != nil {
 			return err
 		}
-		if r.Status == planning.RoundDraft || r.Status == planning.RoundClosed {
-			return planning.Errorf(planning.ECONFLICT, "round %s is %s: versions are made while it is open", r.Code, r.Status)
+		if err := r.CheckVersionable(); err != nil {
+			return err
 		}
 		v, err := s.db.insertVersion(ctx, tx, a, r.ID, &src.ID, label, purpose)
 		if err != nil {
