@@ -29,6 +29,7 @@ var storeContract = []struct {
 	{"UpdateVersion: concurrent updates of one version serialize", contractUpdateVersionSerializes},
 	{"service closures: a refused change rolls back", contractRefusedChangesRollBack},
 	{"service closures: concurrent round updates serialize", contractRoundUpdatesSerialize},
+	{"service closures: concurrent counterproposal updates serialize", contractCounterproposalUpdatesSerialize},
 	{"bulk: an allocation writes every cell, exactly", contractAllocationBulk},
 	{"bulk: a dry run writes nothing", contractDryRunWritesNothing},
 	{"bulk: a copy holds the same cells and a diff finds exactly the edits", contractCopyAndDiff},
@@ -191,6 +192,49 @@ func contractRoundUpdatesSerialize(t *testing.T, re *roundEnv) {
 	}
 	if r.Revision != re.round.Revision+n {
 		t.Fatalf("after %d concurrent updates the round is at revision %d, want %d", n, r.Revision, re.round.Revision+n)
+	}
+}
+
+func contractCounterproposalUpdatesSerialize(t *testing.T, re *roundEnv) {
+	re.cascadeFlat(t, "pm-industry", "POS", "1200000.00")
+	r, err := re.svcs.Rounds.TransitionRound(re.as("strategy"), re.round.ID, planning.RoundCounterproposals, "", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	re.round = r
+	bm := re.as("bm-sh")
+	cp, err := re.svcs.Proposals.CreateCounterproposal(bm, *r.WorkingVersionID, re.unitID("B-SH"), "Shanghai", []planning.LineInput{{
+		ProductLineID: re.lines["POS"].ID, MeasureID: re.revenue.ID, Period: planning.YearPeriod, Proposed: dec("50000.00"), Reason: "two customers left"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	const n = 6
+	var wg sync.WaitGroup
+	errs := make(chan error, n)
+	for i := range n {
+		wg.Go(func() {
+			title := fmt.Sprintf("Shanghai, take %d", i)
+			_, err := re.svcs.Proposals.UpdateCounterproposal(bm, cp.ID, &title, nil, nil)
+			errs <- err
+		})
+	}
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	now, err := re.svcs.Proposals.FindCounterproposalByID(bm, cp.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if now.Revision != cp.Revision+n {
+		t.Fatalf("after %d concurrent updates the counterproposal is at revision %d, want %d", n, now.Revision, cp.Revision+n)
+	}
+	if now.OrgUnitCode != "B-SH" || now.AuthorName == "" || len(now.Lines) != 1 || now.Lines[0].ProductLineCode != "POS" ||
+		now.Lines[0].MeasureCode != "revenue" || now.Lines[0].PeriodLabel != "year" || now.Lines[0].Scale != re.revenue.Scale {
+		t.Fatalf("the counterproposal does not name what it names: %+v", now)
 	}
 }
 
