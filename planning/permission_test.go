@@ -45,6 +45,7 @@ func TestStorePermissions(t *testing.T) {
 		{"letters from the record", (&planning.Round{RecordVersionID: ptr(int64(5))}).CheckLetterVersion(5), ""},
 		{"letters from another version", (&planning.Round{RecordVersionID: ptr(int64(5))}).CheckLetterVersion(6), planning.ECONFLICT},
 		{"letters before a record", (&planning.Round{}).CheckLetterVersion(5), planning.ECONFLICT},
+		{"attainment before a record", func() error { _, err := (&planning.Round{}).RecordVersion(); return err }(), planning.ECONFLICT},
 	}
 	for _, c := range cases {
 		wantCode(t, c.what, c.err, c.code)

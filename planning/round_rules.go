@@ -142,3 +142,13 @@ func (r *Round) CheckLetterVersion(versionID int64) error {
 	}
 	return nil
 }
+
+// RecordVersion returns the round's budget of record, which attainment
+// compares with unless told another version; a round without one yet is
+// ECONFLICT.
+func (r *Round) RecordVersion() (int64, error) {
+	if r.RecordVersionID == nil {
+		return 0, Errorf(ECONFLICT, "round %s has no budget of record yet: name a version to compare with", r.Code)
+	}
+	return *r.RecordVersionID, nil
+}
