@@ -219,29 +219,15 @@ func (s *Server) getConsistency(c echo.Context) error {
 	if err := q.err(); err != nil {
 		return err
 	}
-	_, r, err := s.versionRound(c, id)
+	items, next, err := s.svcs.Targets.FindInconsistencies(c.Request().Context(), id, page)
 	if err != nil {
-		return err
-	}
-	ctx := c.Request().Context()
-	items, next, err := s.svcs.Targets.FindInconsistencies(ctx, id, page)
-	if err != nil {
-		return err
-	}
-	res := newResolver(ctx, s.svcs)
-	var units, lines, measures []int64
-	for _, x := range items {
-		units, lines, measures = append(units, x.ParentID), append(lines, x.ProductLineID), append(measures, x.MeasureID)
-	}
-	if err := res.loadIDs(units, lines, measures); err != nil {
 		return err
 	}
 	out := InconsistencyPage{VersionID: id, Items: make([]Inconsistency, 0, len(items)), NextCursor: next}
 	for _, x := range items {
-		m := res.measureOf(x.MeasureID)
-		out.Items = append(out.Items, Inconsistency{ParentID: x.ParentID, Parent: res.unitCode(x.ParentID), ProductLine: res.lineCode(x.ProductLineID),
-			Measure: m.Code, Period: r.MonthLabel(x.Period), Expected: planning.FormatAmount(x.Expected, m.Scale),
-			ChildrenSum: planning.FormatAmount(x.ChildrenSum, m.Scale), Difference: planning.FormatAmount(x.Difference, m.Scale)})
+		out.Items = append(out.Items, Inconsistency{ParentID: x.ParentID, Parent: x.ParentCode, ProductLine: x.ProductLineCode,
+			Measure: x.MeasureCode, Period: x.PeriodLabel, Expected: planning.FormatAmount(x.Expected, x.Scale),
+			ChildrenSum: planning.FormatAmount(x.ChildrenSum, x.Scale), Difference: planning.FormatAmount(x.Difference, x.Scale)})
 	}
 	return c.JSON(http.StatusOK, out)
 }

@@ -70,7 +70,7 @@ func fromDomainApproval(a *planning.Approval) Approval {
 			ActorID: st.ActorID, At: st.At, Comment: st.Comment, TookSeconds: int64(st.Took / time.Second)})
 	}
 	for _, h := range a.History {
-		out.History = append(out.History, ApprovalActionView{ID: h.ID, Step: h.Step, Action: h.Action, ActorID: h.ActorID, Comment: h.Comment, At: h.At})
+		out.History = append(out.History, ApprovalActionView{ID: h.ID, Step: h.Step, Action: h.Action, ActorID: h.ActorID, ActorName: h.ActorName, Comment: h.Comment, At: h.At})
 	}
 	return out
 }
@@ -101,7 +101,7 @@ func (s *Server) getApproval(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	return ok(c, a.Revision, s.withNames(c, fromDomainApproval(a)))
+	return ok(c, a.Revision, fromDomainApproval(a))
 }
 
 // actOnApproval godoc
@@ -143,28 +143,5 @@ func (s *Server) actOnApproval(c echo.Context) error {
 		return err
 	}
 	setETag(c, a.Revision)
-	return c.JSON(http.StatusOK, s.withNames(c, fromDomainApproval(a)))
-}
-
-// withNames fills in the names of the users who acted.
-func (s *Server) withNames(c echo.Context, a Approval) Approval {
-	var ids []int64
-	for _, h := range a.History {
-		ids = append(ids, h.ActorID)
-	}
-	names, err := s.svcs.Users.FindUserNames(c.Request().Context(), ids)
-	if err != nil {
-		return a // the names are a courtesy; the ids are still there
-	}
-	for i := range a.History {
-		a.History[i].ActorName = names[a.History[i].ActorID]
-	}
-	for i := range a.Steps {
-		if id := a.Steps[i].ActorID; id != nil {
-			if n, ok := names[*id]; ok {
-				a.Steps[i].ActorName = &n
-			}
-		}
-	}
-	return a
+	return c.JSON(http.StatusOK, fromDomainApproval(a))
 }

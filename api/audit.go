@@ -89,23 +89,13 @@ func (s *Server) listAuditEvents(c echo.Context) error {
 		return err
 	}
 	page := AuditEventPage{Items: make([]AuditEvent, 0, len(events)), NextCursor: next}
-	var ids []int64
 	for _, e := range events {
-		page.Items = append(page.Items, fromDomainAuditEvent(e))
-		if e.ActorID != nil {
-			ids = append(ids, *e.ActorID)
+		item := fromDomainAuditEvent(e)
+		if e.ActorID != nil && e.ActorName != "" {
+			n := e.ActorName
+			item.ActorName = &n
 		}
-	}
-	names, err := s.svcs.Users.FindUserNames(c.Request().Context(), ids)
-	if err != nil {
-		return err
-	}
-	for i := range page.Items {
-		if id := page.Items[i].ActorID; id != nil {
-			if n, ok := names[*id]; ok {
-				page.Items[i].ActorName = &n
-			}
-		}
+		page.Items = append(page.Items, item)
 	}
 	return c.JSON(http.StatusOK, page)
 }

@@ -146,55 +146,29 @@ type CPOverview struct {
 	Items     []CPCount `json:"items"`
 }
 
-func (s *Server) fromDomainCP(res *resolver, r *planning.Round, cp *planning.Counterproposal) (Counterproposal, error) {
-	var lines, measures []int64
-	for _, l := range cp.Lines {
-		lines, measures = append(lines, l.ProductLineID), append(measures, l.MeasureID)
-	}
-	if err := res.loadIDs([]int64{cp.OrgUnitID}, lines, measures); err != nil {
-		return Counterproposal{}, err
-	}
-	out := Counterproposal{ID: cp.ID, VersionID: cp.VersionID, OrgUnitID: cp.OrgUnitID, OrgUnit: res.unitCode(cp.OrgUnitID), Title: cp.Title,
-		Status: string(cp.Status), AuthorID: cp.AuthorID, Revision: cp.Revision, CreatedAt: cp.CreatedAt, UpdatedAt: cp.UpdatedAt,
+func fromDomainCP(cp *planning.Counterproposal) Counterproposal {
+	out := Counterproposal{ID: cp.ID, VersionID: cp.VersionID, OrgUnitID: cp.OrgUnitID, OrgUnit: cp.OrgUnitCode, Title: cp.Title,
+		Status: string(cp.Status), AuthorID: cp.AuthorID, AuthorName: cp.AuthorName, Revision: cp.Revision, CreatedAt: cp.CreatedAt, UpdatedAt: cp.UpdatedAt,
 		SubmittedAt: cp.SubmittedAt, ClosedAt: cp.ClosedAt, Lines: make([]CPLine, 0, len(cp.Lines)), PossibleActions: []PossibleAction{}}
 	for _, m := range planning.CounterproposalMovesFrom(cp.Status) {
 		out.PossibleActions = append(out.PossibleActions, PossibleAction{Action: string(m.Action), To: string(m.To), Who: m.Who, Description: m.Description})
 	}
 	for _, l := range cp.Lines {
-		m := res.measureOf(l.MeasureID)
-		period := "year"
-		if l.Period != planning.YearPeriod {
-			period = r.MonthLabel(l.Period)
-		}
-		line := CPLine{ID: l.ID, ProductLine: res.lineCode(l.ProductLineID), Measure: m.Code, Period: period,
-			Proposed: planning.FormatAmount(l.Proposed, m.Scale), Reason: l.Reason, Current: planning.FormatAmount(l.Current, m.Scale),
-			Delta: planning.FormatAmount(l.Delta, m.Scale), Decision: string(l.Decision), DecisionComment: l.DecisionComment,
+		line := CPLine{ID: l.ID, ProductLine: l.ProductLineCode, Measure: l.MeasureCode, Period: l.PeriodLabel,
+			Proposed: planning.FormatAmount(l.Proposed, l.Scale), Reason: l.Reason, Current: planning.FormatAmount(l.Current, l.Scale),
+			Delta: planning.FormatAmount(l.Delta, l.Scale), Decision: string(l.Decision), DecisionComment: l.DecisionComment,
 			Apply: string(l.ApplyMode), DecidedBy: l.DecidedBy, DecidedAt: l.DecidedAt}
 		if l.DecidedAmount != nil {
-			d := planning.FormatAmount(*l.DecidedAmount, m.Scale)
+			d := planning.FormatAmount(*l.DecidedAmount, l.Scale)
 			line.DecidedAmount = &d
+		}
+		if l.DecidedBy != nil && l.DecidedByName != "" {
+			n := l.DecidedByName
+			line.DecidedByName = &n
 		}
 		out.Lines = append(out.Lines, line)
 	}
-	ids := []int64{cp.AuthorID}
-	for _, l := range cp.Lines {
-		if l.DecidedBy != nil {
-			ids = append(ids, *l.DecidedBy)
-		}
-	}
-	names, err := s.svcs.Users.FindUserNames(res.ctx, ids)
-	if err != nil {
-		return Counterproposal{}, err
-	}
-	out.AuthorName = names[cp.AuthorID]
-	for i, l := range out.Lines {
-		if l.DecidedBy != nil {
-			if n, ok := names[*l.DecidedBy]; ok {
-				out.Lines[i].DecidedByName = &n
-			}
-		}
-	}
-	return out, nil
+	return out
 }
 
 // lineInputs resolves drafted lines.
@@ -239,14 +213,7 @@ func (s *Server) cpRound(c echo.Context, cp *planning.Counterproposal) (*plannin
 }
 
 func (s *Server) respondCP(c echo.Context, status int, cp *planning.Counterproposal) error {
-	r, err := s.cpRound(c, cp)
-	if err != nil {
-		return err
-	}
-	out, err := s.fromDomainCP(newResolver(c.Request().Context(), s.svcs), r, cp)
-	if err != nil {
-		return err
-	}
+	out := fromDomainCP(cp)
 	setETag(c, cp.Revision)
 	if status == http.StatusCreated {
 		return created(c, location("/counterproposals/%d", cp.ID), &cp.Revision, out)
@@ -277,11 +244,10 @@ func (s *Server) listCounterproposals(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	_, r, err := s.versionRound(c, id)
-	if err != nil {
+	ctx := c.Request().Context()
+	if _, err := s.svcs.Versions.FindVersionByID(ctx, id); err != nil {
 		return err
 	}
-	ctx := c.Request().Context()
 	res := newResolver(ctx, s.svcs)
 	q := newQuery(c, "org_unit", "status", "awaiting_decision")
 	f := planning.CounterproposalFilter{VersionID: id, Status: planning.CounterproposalStatus(q.str("status")), Page: q.page()}
@@ -313,11 +279,7 @@ func (s *Server) listCounterproposals(c echo.Context) error {
 	}
 	page := CounterproposalPage{Items: make([]Counterproposal, 0, len(cps)), NextCursor: next}
 	for _, cp := range cps {
-		out, err := s.fromDomainCP(res, r, cp)
-		if err != nil {
-			return err
-		}
-		page.Items = append(page.Items, out)
+		page.Items = append(page.Items, fromDomainCP(cp))
 	}
 	return c.JSON(http.StatusOK, page)
 }
@@ -579,18 +541,7 @@ func (s *Server) listComments(c echo.Context) error {
 	}
 	out := CPCommentList{Items: make([]CPComment, 0, len(cs))}
 	for _, cm := range cs {
-		out.Items = append(out.Items, CPComment{ID: cm.ID, AuthorID: cm.AuthorID, Body: cm.Body, CreatedAt: cm.CreatedAt})
-	}
-	ids := make([]int64, 0, len(out.Items))
-	for _, cm := range out.Items {
-		ids = append(ids, cm.AuthorID)
-	}
-	names, err := s.svcs.Users.FindUserNames(c.Request().Context(), ids)
-	if err != nil {
-		return err
-	}
-	for i := range out.Items {
-		out.Items[i].AuthorName = names[out.Items[i].AuthorID]
+		out.Items = append(out.Items, CPComment{ID: cm.ID, AuthorID: cm.AuthorID, AuthorName: cm.AuthorName, Body: cm.Body, CreatedAt: cm.CreatedAt})
 	}
 	return c.JSON(http.StatusOK, out)
 }
@@ -656,25 +607,13 @@ func (s *Server) counterproposalOverview(c echo.Context) error {
 	if err := newQuery(c).err(); err != nil {
 		return err
 	}
-	ctx := c.Request().Context()
-	counts, err := s.svcs.Proposals.CountCounterproposals(ctx, id)
+	counts, err := s.svcs.Proposals.CountCounterproposals(c.Request().Context(), id)
 	if err != nil {
-		return err
-	}
-	res := newResolver(ctx, s.svcs)
-	var units, lines []int64
-	for _, x := range counts {
-		units = append(units, x.OrgUnitID)
-		if x.ProductLineID != 0 {
-			lines = append(lines, x.ProductLineID)
-		}
-	}
-	if err := res.loadIDs(units, lines, nil); err != nil {
 		return err
 	}
 	out := CPOverview{VersionID: id, Items: make([]CPCount, 0, len(counts))}
 	for _, x := range counts {
-		out.Items = append(out.Items, CPCount{OrgUnit: res.unitCode(x.OrgUnitID), ProductLine: res.lineCode(x.ProductLineID),
+		out.Items = append(out.Items, CPCount{OrgUnit: x.OrgUnitCode, ProductLine: x.ProductLineCode,
 			Status: string(x.Status), Lines: x.Lines, Undecided: x.Undecided})
 	}
 	return c.JSON(http.StatusOK, out)
@@ -753,21 +692,9 @@ func (s *Server) previewDecision(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	cp, err := s.svcs.Proposals.FindCounterproposalByID(ctx, id)
-	if err != nil {
-		return err
-	}
-	scales := map[int64]int32{}
-	for _, l := range cp.Lines {
-		m, err := s.svcs.Measures.FindMeasureByID(ctx, l.MeasureID)
-		if err != nil {
-			return err
-		}
-		scales[l.ID] = m.Scale
-	}
 	out := DecisionPreview{Items: make([]DecisionEffect, 0, len(effects))}
 	for _, e := range effects {
-		sc := scales[e.LineID]
+		sc := e.Scale
 		out.Items = append(out.Items, DecisionEffect{LineID: e.LineID, Relation: e.Relation, OrgUnit: e.OrgUnit.Code, OrgUnitName: e.OrgUnit.Name,
 			OrgUnitNameLocal: e.OrgUnit.NameLocal, Before: planning.FormatAmount(e.Before, sc), After: planning.FormatAmount(e.After, sc),
 			Delta: planning.FormatAmount(e.After.Sub(e.Before), sc)})

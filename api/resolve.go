@@ -198,6 +198,14 @@ func (r *resolver) unitCode(id int64) string {
 	return ""
 }
 
+// unitPath returns the path of a loaded unit, or "" for one not loaded.
+func (r *resolver) unitPath(id int64) string {
+	if u, ok := r.unitIDs[id]; ok {
+		return u.Path
+	}
+	return ""
+}
+
 func (r *resolver) lineCode(id int64) string {
 	if l, ok := r.lineIDs[id]; ok {
 		return l.Code

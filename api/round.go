@@ -1,6 +1,7 @@
 package api
 
 import (
+	"context"
 	"fmt"
 	"net/http"
 	"time"
@@ -146,18 +147,13 @@ type RoundTransitionList struct {
 	Items []RoundTransition `json:"items"`
 }
 
-func (s *Server) fromDomainRound(res *resolver, r *planning.Round) (Round, error) {
-	if err := res.loadIDs(nil, nil, r.MeasureIDs); err != nil {
-		return Round{}, err
-	}
+func fromDomainRound(ctx context.Context, r *planning.Round) Round {
 	out := Round{ID: r.ID, Code: r.Code, Name: r.Name, FiscalYear: r.FiscalYear, FirstMonth: r.FirstMonth,
 		Months: r.Months(), Status: string(r.Status), SeparationOfDuties: string(r.SeparationOfDuties.OrDefault()), WorkingVersionID: r.WorkingVersionID, RecordVersionID: r.RecordVersionID,
 		Revision: r.Revision, CreatedBy: r.CreatedBy, CreatedAt: r.CreatedAt, UpdatedAt: r.UpdatedAt,
 		Measures: []MeasureRef{}, Calendar: []Deadline{}, ApprovalChain: []ApprovalStep{}, PossibleTransitions: []TransitionRule{}, Moves: []TransitionRule{}}
-	for _, id := range r.MeasureIDs {
-		if m := res.measureOf(id); m != nil {
-			out.Measures = append(out.Measures, MeasureRef{ID: m.ID, Code: m.Code, Scale: m.Scale})
-		}
+	for _, m := range r.Measures {
+		out.Measures = append(out.Measures, MeasureRef{ID: m.ID, Code: m.Code, Scale: m.Scale})
 	}
 	for _, d := range r.Calendar {
 		out.Calendar = append(out.Calendar, Deadline{Phase: string(d.Phase), Due: d.Due})
@@ -167,7 +163,7 @@ func (s *Server) fromDomainRound(res *resolver, r *planning.Round) (Round, error
 	}
 	// The moves are the round's rule for the caller (planning.Round.Moves).
 	moves := map[string]TransitionRule{}
-	for _, m := range r.Moves(planning.ActorFromContext(res.ctx)) {
+	for _, m := range r.Moves(planning.ActorFromContext(ctx)) {
 		x := TransitionRule{To: string(m.To), Roles: []string{}, Allowed: m.Allowed()}
 		if m.Rule != nil {
 			x.Description = m.Rule.Description
@@ -184,7 +180,7 @@ func (s *Server) fromDomainRound(res *resolver, r *planning.Round) (Round, error
 	for _, t := range planning.TransitionsFrom(r.Status) {
 		out.PossibleTransitions = append(out.PossibleTransitions, moves[string(t.To)])
 	}
-	return out, nil
+	return out
 }
 
 func toDomainCalendar(ds []Deadline) []planning.Deadline {
@@ -250,14 +246,9 @@ func (s *Server) listRounds(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	res := newResolver(ctx, s.svcs)
 	page := RoundPage{Items: make([]Round, 0, len(rounds)), NextCursor: next}
 	for _, r := range rounds {
-		out, err := s.fromDomainRound(res, r)
-		if err != nil {
-			return err
-		}
-		page.Items = append(page.Items, out)
+		page.Items = append(page.Items, fromDomainRound(ctx, r))
 	}
 	return c.JSON(http.StatusOK, page)
 }
@@ -296,10 +287,7 @@ func (s *Server) createRound(c echo.Context) error {
 	if err := s.svcs.Rounds.CreateRound(ctx, r); err != nil {
 		return err
 	}
-	out, err := s.fromDomainRound(res, r)
-	if err != nil {
-		return err
-	}
+	out := fromDomainRound(ctx, r)
 	return created(c, location("/rounds/%d", r.ID), &r.Revision, out)
 }
 
@@ -327,10 +315,7 @@ func (s *Server) getRound(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	out, err := s.fromDomainRound(newResolver(ctx, s.svcs), r)
-	if err != nil {
-		return err
-	}
+	out := fromDomainRound(ctx, r)
 	return ok(c, r.Revision, out)
 }
 
@@ -393,10 +378,7 @@ func (s *Server) updateRound(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	out, err := s.fromDomainRound(res, r)
-	if err != nil {
-		return err
-	}
+	out := fromDomainRound(ctx, r)
 	return ok(c, r.Revision, out)
 }
 
@@ -438,10 +420,7 @@ func (s *Server) transitionRound(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	out, err := s.fromDomainRound(newResolver(ctx, s.svcs), r)
-	if err != nil {
-		return err
-	}
+	out := fromDomainRound(ctx, r)
 	return ok(c, r.Revision, out)
 }
 

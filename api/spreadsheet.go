@@ -136,9 +136,20 @@ func (s *Server) exportVersion(c echo.Context) error {
 		measureIDs = r.MeasureIDs
 	}
 	if blankRows != nil && *blankRows {
-		if rows, err = s.addBlankRows(c, res, view, rows, f, measureIDs); err != nil {
+		g, err := planning.LoadGridCombinations(ctx, s.svcs, f, measureIDs, view.PeriodLabels())
+		if err != nil {
 			return err
 		}
+		if err := g.CheckSize(MaxExportRows); err != nil {
+			return err
+		}
+		for _, u := range g.Units {
+			res.units[u.Code], res.unitIDs[u.ID] = u, u
+		}
+		if err := res.loadIDs(unitIDsOf(rows), nil, nil); err != nil {
+			return err
+		}
+		rows = planning.FillBlankRows(rows, g, res.unitPath)
 	}
 	var unitIDs []int64
 	for _, row := range rows {
@@ -187,94 +198,14 @@ func (s *Server) exportVersion(c echo.Context) error {
 	return sendFile(c, mimeXLSX, name+".xlsx", v.Revision, buf.Bytes())
 }
 
-// addBlankRows adds a zero row for each org unit, product line and measure
-// of the view that has no row, and orders the rows as the grid does.
-func (s *Server) addBlankRows(c echo.Context, res *resolver, view *spreadsheet.GridView, rows []planning.GridRow, f planning.GridFilter, measureIDs []int64) ([]planning.GridRow, error) {
-	ctx := c.Request().Context()
-	uf := planning.OrgUnitFilter{Active: ptrTo(true)}
-	if f.OrgUnitID != nil {
-		if f.Subtree {
-			uf.SubtreeOf = f.OrgUnitID
-		} else {
-			uf.IDs = []int64{*f.OrgUnitID}
-		}
+// unitIDsOf returns the org unit ids of rows.
+func unitIDsOf(rows []planning.GridRow) []int64 {
+	ids := make([]int64, len(rows))
+	for i, r := range rows {
+		ids[i] = r.OrgUnitID
 	}
-	var units []*planning.OrgUnit
-	for u, err := range planning.AllPages(func(page planning.PageRequest) ([]*planning.OrgUnit, string, error) {
-		uf.Page = page
-		return s.svcs.OrgUnits.FindOrgUnits(ctx, uf)
-	}) {
-		if err != nil {
-			return nil, err
-		}
-		units = append(units, u)
-	}
-	lf := planning.ProductLineFilter{IDs: f.ProductLineIDs, Active: ptrTo(true)}
-	var lines []*planning.ProductLine
-	for l, err := range planning.AllPages(func(page planning.PageRequest) ([]*planning.ProductLine, string, error) {
-		lf.Page = page
-		return s.svcs.ProductLines.FindProductLines(ctx, lf)
-	}) {
-		if err != nil {
-			return nil, err
-		}
-		lines = append(lines, l)
-	}
-	if n := len(units) * len(lines) * len(measureIDs); n > MaxExportRows {
-		return nil, planning.Errorf(planning.ETOOLARGE, "the view has %d org unit, product line and measure combinations, more than %d: narrow it", n, MaxExportRows)
-	}
-	if err := res.loadIDs(nil, nil, measureIDs); err != nil {
-		return nil, err
-	}
-	have := map[[3]int64]bool{}
-	for _, r := range rows {
-		have[[3]int64{r.OrgUnitID, r.ProductLineID, r.MeasureID}] = true
-	}
-	labels := view.PeriodLabels()
-	for _, u := range units {
-		res.units[u.Code], res.unitIDs[u.ID] = u, u
-		for _, l := range lines {
-			for _, mid := range measureIDs {
-				m := res.measureOf(mid)
-				if m == nil || have[[3]int64{u.ID, l.ID, mid}] {
-					continue
-				}
-				row := planning.GridRow{OrgUnitID: u.ID, OrgUnitCode: u.Code, ProductLineID: l.ID, ProductLineCode: l.Code,
-					MeasureID: m.ID, MeasureCode: m.Code, Scale: m.Scale, Total: decimal.Zero}
-				for _, p := range labels {
-					row.Periods = append(row.Periods, planning.PeriodAmount{Period: p, Amount: decimal.Zero})
-				}
-				rows = append(rows, row)
-			}
-		}
-	}
-	var ids []int64
-	for _, r := range rows {
-		ids = append(ids, r.OrgUnitID)
-	}
-	if err := res.loadIDs(ids, nil, nil); err != nil {
-		return nil, err
-	}
-	slices.SortStableFunc(rows, func(a, b planning.GridRow) int {
-		pa, pb := "", ""
-		if u := res.unitIDs[a.OrgUnitID]; u != nil {
-			pa = u.Path
-		}
-		if u := res.unitIDs[b.OrgUnitID]; u != nil {
-			pb = u.Path
-		}
-		if c := strings.Compare(pa, pb); c != 0 {
-			return c
-		}
-		if c := strings.Compare(a.ProductLineCode, b.ProductLineCode); c != 0 {
-			return c
-		}
-		return strings.Compare(a.MeasureCode, b.MeasureCode)
-	})
-	return rows, nil
+	return ids
 }
-
-func ptrTo[T any](v T) *T { return &v }
 
 // getLetter godoc
 //
@@ -654,18 +585,11 @@ func (s *Server) issueLetters(c echo.Context) error {
 		return err
 	}
 	active := true
-	var units []*planning.OrgUnit
-	f := planning.OrgUnitFilter{Kind: level, Active: &active, Page: planning.PageRequest{Limit: planning.MaxPageSize}}
-	for {
-		page, next, err := s.svcs.OrgUnits.FindOrgUnits(ctx, f)
-		if err != nil {
-			return err
-		}
-		units = append(units, page...)
-		if next == "" {
-			break
-		}
-		f.Page.Cursor = next
+	units, err := planning.CollectPages(func(page planning.PageRequest) ([]*planning.OrgUnit, string, error) {
+		return s.svcs.OrgUnits.FindOrgUnits(ctx, planning.OrgUnitFilter{Kind: level, Active: &active, Page: page})
+	})
+	if err != nil {
+		return err
 	}
 	var buf bytes.Buffer
 	zw := zip.NewWriter(&buf)

@@ -78,44 +78,11 @@ func (s *Server) versionRound(c echo.Context, id int64) (*planning.Version, *pla
 	return v, r, err
 }
 
-// gridFilters reads the filters the grid and the diff share.
+// gridFilters reads the filters the grid and the diff share: codeFilters'
+// org unit, product line and measure, and the round's periods.
 func (s *Server) gridFilters(q *query, res *resolver, r *planning.Round) (orgUnit *int64, subtree bool, lines, measures []int64, from, to int, err error) {
-	if code, ok := q.get("org_unit"); ok {
-		if err = res.loadUnits([]string{code}); err != nil {
-			return
-		}
-		if u, found := res.units[code]; found {
-			orgUnit = &u.ID
-		} else {
-			return nil, false, nil, nil, 0, 0, planning.Errorf(planning.ENOTFOUND, "org unit %s not found", code)
-		}
-	}
-	if b := q.boolean("subtree"); b != nil {
-		subtree = *b
-	}
-	if codes := codesList(q.str("product_line")); len(codes) > 0 {
-		if err = res.loadLines(codes); err != nil {
-			return
-		}
-		for _, code := range codes {
-			if l, found := res.lines[code]; found {
-				lines = append(lines, l.ID)
-			} else {
-				q.fail("product_line", "no product line with code %q", code)
-			}
-		}
-	}
-	if codes := codesList(q.str("measure")); len(codes) > 0 {
-		if err = res.loadMeasures(codes); err != nil {
-			return
-		}
-		for _, code := range codes {
-			if m, found := res.measures[code]; found {
-				measures = append(measures, m.ID)
-			} else {
-				q.fail("measure", "no measure with code %q", code)
-			}
-		}
+	if orgUnit, subtree, lines, measures, err = s.codeFilters(q, res); err != nil {
+		return nil, false, nil, nil, 0, 0, err
 	}
 	var perr error
 	if from, to, perr = parsePeriods(r, q.str("period")); perr != nil {

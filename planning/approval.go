@@ -34,6 +34,9 @@ type ApprovalAction struct {
 	ActorID   int64
 	Comment   string
 	At        time.Time
+	// ActorName is the actor's display name, filled where an approval is
+	// read (ApprovalService).
+	ActorName string
 }
 
 // ApprovalStepStatus is one step of the chain as it stands for a version.

@@ -24,6 +24,8 @@ type AuditEvent struct {
 	// belongs to a round or a version.
 	RoundID   *int64
 	VersionID *int64
+	// ActorName is the actor's display name, when the actor is a user.
+	ActorName string
 }
 
 // AuditFilter selects audit events.

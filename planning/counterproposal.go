@@ -58,6 +58,10 @@ type Counterproposal struct {
 	SubmittedAt *time.Time
 	ClosedAt    *time.Time
 	Lines       []CounterproposalLine
+	// OrgUnitCode and AuthorName name the unit and the author for readers;
+	// the services that return a counterproposal fill them.
+	OrgUnitCode string
+	AuthorName  string
 }
 
 // CounterproposalLine proposes one amount: a product line's measure in one
@@ -80,6 +84,15 @@ type CounterproposalLine struct {
 	ApplyMode       ApplyMode
 	DecidedBy       *int64
 	DecidedAt       *time.Time
+	// The codes and names a reader sees, filled by the services that
+	// return a counterproposal: the product line's and measure's codes,
+	// the measure's scale, the period as "YYYY-MM" of the round's year (or
+	// "year"), and the decider's name.
+	ProductLineCode string
+	MeasureCode     string
+	Scale           int32
+	PeriodLabel     string
+	DecidedByName   string
 }
 
 // Decided reports whether the line has a decision.
@@ -109,6 +122,8 @@ type Comment struct {
 	AuthorID  int64
 	Body      string
 	CreatedAt time.Time
+	// AuthorName is filled by FindComments.
+	AuthorName string
 }
 
 // CounterproposalFilter selects counterproposals.
@@ -129,6 +144,9 @@ type CounterproposalCount struct {
 	Status        CounterproposalStatus
 	Lines         int64
 	Undecided     int64
+	// OrgUnitCode and ProductLineCode name them ("" for no product line).
+	OrgUnitCode     string
+	ProductLineCode string
 }
 
 // CounterproposalService runs the bottom-up half of the cycle. Branch
@@ -172,4 +190,6 @@ type DecisionEffect struct {
 	Relation string // unit, parent, ancestor, sibling or child
 	Before   decimal.Decimal
 	After    decimal.Decimal
+	// Scale is the decimal places of the line's measure.
+	Scale int32
 }

@@ -69,6 +69,19 @@ func AllPages[T any](find func(PageRequest) ([]T, string, error)) iter.Seq2[T, e
 	}
 }
 
+// CollectPages drains a paged list as AllPages does and returns all its
+// items, or the first error.
+func CollectPages[T any](find func(PageRequest) ([]T, string, error)) ([]T, error) {
+	var out []T
+	for it, err := range AllPages(find) {
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, it)
+	}
+	return out, nil
+}
+
 // EncodeCursor makes an opaque cursor from the sort key of the last item.
 func EncodeCursor(key string) string {
 	if key == "" {

@@ -233,3 +233,81 @@ func (a *Actor) MayImportActuals() error {
 	}
 	return nil
 }
+
+// MayAllocate refuses whoever may not run an allocation (real or dry): which
+// product lines they may write is MayPlanProductLine's.
+func (a *Actor) MayAllocate() error {
+	if !a.CanWriteTargets() {
+		return Errorf(EFORBIDDEN, "only product managers, the strategy office and administrators allocate targets")
+	}
+	return nil
+}
+
+// MayReadUsers refuses whoever may not list users and their roles.
+func (a *Actor) MayReadUsers() error {
+	if !a.CanReadUsers() {
+		return Errorf(EFORBIDDEN, "only administrators and auditors read users")
+	}
+	return nil
+}
+
+// MayReadUser refuses whoever may not read user id: anybody reads
+// themself, readers of users everyone.
+func (a *Actor) MayReadUser(id int64) error {
+	if a.UserID() == id {
+		return nil
+	}
+	return a.MayReadUsers()
+}
+
+// MayManageUsers refuses whoever may not create and change users, their
+// roles, tokens and sessions.
+func (a *Actor) MayManageUsers() error {
+	if !a.CanManageUsers() {
+		return Errorf(EFORBIDDEN, "only administrators manage users, roles and tokens")
+	}
+	return nil
+}
+
+// MayIssueLetters refuses whoever may not issue target letters.
+func (a *Actor) MayIssueLetters() error {
+	if !a.HasRole(RoleStrategyOffice, RoleAdmin) {
+		return Errorf(EFORBIDDEN, "only the strategy office and administrators issue target letters")
+	}
+	return nil
+}
+
+// AuditReach is how much of the audit trail an actor reads: all of it,
+// all but the events about users and tokens, or the events scoped to the
+// org subtrees at Paths.
+type AuditReach struct {
+	All         bool
+	ExceptUsers bool
+	Paths       []string
+}
+
+// MayReadAudit returns the part of the audit trail the actor reads, or
+// refuses an actor who reads none of it.
+func (a *Actor) MayReadAudit() (AuditReach, error) {
+	switch {
+	case a.CanReadAudit():
+		return AuditReach{All: true}, nil
+	case a.SeesAllOrgUnits():
+		return AuditReach{ExceptUsers: true}, nil
+	}
+	paths := a.ScopePaths()
+	if len(paths) == 0 {
+		return AuditReach{}, Errorf(EFORBIDDEN, "you have no scope to read the audit trail of")
+	}
+	return AuditReach{Paths: paths}, nil
+}
+
+// CheckRoleRemoval refuses the removal of role from userID when it would
+// take the actor's own administration away (ECONFLICT, a state rule: it
+// runs after MayManageUsers): an administrator cannot lock themself out.
+func (a *Actor) CheckRoleRemoval(userID int64, role Role) error {
+	if userID == a.UserID() && role == RoleAdmin {
+		return Errorf(ECONFLICT, "you cannot remove your own admin role")
+	}
+	return nil
+}

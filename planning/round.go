@@ -109,8 +109,11 @@ type Round struct {
 	FiscalYear int
 	// FirstMonth is the calendar month (1-12) the fiscal year starts in; the
 	// fiscal year Y runs from FirstMonth of calendar year Y for 12 months.
-	FirstMonth    int
-	MeasureIDs    []int64
+	FirstMonth int
+	MeasureIDs []int64
+	// Measures names the measures of MeasureIDs, in that order, for
+	// readers: the RoundService methods that return a round fill it.
+	Measures      []MeasureRef
 	Calendar      []Deadline
 	ApprovalChain []ApprovalStep
 	// SeparationOfDuties is how strictly the chain keeps people apart;
@@ -125,6 +128,13 @@ type Round struct {
 	CreatedBy        *int64
 	CreatedAt        time.Time
 	UpdatedAt        time.Time
+}
+
+// MeasureRef names a measure and the decimal places its amounts keep.
+type MeasureRef struct {
+	ID    int64
+	Code  string
+	Scale int32
 }
 
 // Months returns the round's twelve months as "YYYY-MM", first month first.

@@ -205,3 +205,22 @@ func (r *Round) SignOff(versionID int64) (moved bool) {
 	}
 	return false
 }
+
+// CheckLetterVersion refuses target letters from any version but the
+// round's budget of record (ECONFLICT).
+func (r *Round) CheckLetterVersion(versionID int64) error {
+	if r.RecordVersionID == nil || *r.RecordVersionID != versionID {
+		return Errorf(ECONFLICT, "version %d is not the budget of record of round %s: target letters are issued from the approved version", versionID, r.Code)
+	}
+	return nil
+}
+
+// RecordVersion returns the round's budget of record, which attainment
+// compares with unless told another version; a round without one yet is
+// ECONFLICT.
+func (r *Round) RecordVersion() (int64, error) {
+	if r.RecordVersionID == nil {
+		return 0, Errorf(ECONFLICT, "round %s has no budget of record yet: name a version to compare with", r.Code)
+	}
+	return *r.RecordVersionID, nil
+}

@@ -324,6 +324,14 @@ type Inconsistency struct {
 	Expected      decimal.Decimal
 	ChildrenSum   decimal.Decimal
 	Difference    decimal.Decimal
+	// The codes a reader sees, filled by FindInconsistencies: the parent's,
+	// the product line's and the measure's, the measure's scale and the
+	// period as a "YYYY-MM" month of the round.
+	ParentCode      string
+	ProductLineCode string
+	MeasureCode     string
+	Scale           int32
+	PeriodLabel     string
 }
 
 // TargetService reads and writes a version's target grid. Reads apply the

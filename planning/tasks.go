@@ -167,33 +167,14 @@ func (r *Round) deadline(phase RoundStatus) *time.Time {
 }
 
 func allRounds(ctx context.Context, svcs Services) ([]*Round, error) {
-	var out []*Round
-	f := RoundFilter{Page: PageRequest{Limit: 1000}}
-	for {
-		rs, next, err := svcs.Rounds.FindRounds(ctx, f)
-		if err != nil {
-			return nil, err
-		}
-		out = append(out, rs...)
-		if next == "" {
-			return out, nil
-		}
-		f.Page.Cursor = next
-	}
+	return CollectPages(func(page PageRequest) ([]*Round, string, error) {
+		return svcs.Rounds.FindRounds(ctx, RoundFilter{Page: page})
+	})
 }
 
 func allCounterproposals(ctx context.Context, svcs Services, f CounterproposalFilter) ([]*Counterproposal, error) {
-	var out []*Counterproposal
-	f.Page = PageRequest{Limit: 1000}
-	for {
-		cps, next, err := svcs.Proposals.FindCounterproposals(ctx, f)
-		if err != nil {
-			return nil, err
-		}
-		out = append(out, cps...)
-		if next == "" {
-			return out, nil
-		}
-		f.Page.Cursor = next
-	}
+	return CollectPages(func(page PageRequest) ([]*Counterproposal, string, error) {
+		f.Page = page
+		return svcs.Proposals.FindCounterproposals(ctx, f)
+	})
 }

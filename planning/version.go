@@ -33,8 +33,10 @@ type Version struct {
 	CreatedAt time.Time
 	FrozenBy  *int64
 	FrozenAt  *time.Time
-	// ApprovalState says where the version is in the approval chain.
+	// ApprovalState says where the version is in the approval chain, and
+	// ApprovalStep which step of it is current while it is in progress.
 	ApprovalState ApprovalState
+	ApprovalStep  int
 }
 
 // Validate checks the label and purpose.

@@ -140,18 +140,13 @@ func buildLoadData(ctx context.Context, cfg loadConfig) (*loadData, error) {
 // codeIDs maps every org unit's code to its id.
 func codeIDs(ctx context.Context, svcs planning.Services) (map[string]int64, error) {
 	out := map[string]int64{}
-	page := planning.PageRequest{Limit: 1000}
-	for {
-		units, next, err := svcs.OrgUnits.FindOrgUnits(ctx, planning.OrgUnitFilter{Page: page})
+	for u, err := range planning.AllPages(func(page planning.PageRequest) ([]*planning.OrgUnit, string, error) {
+		return svcs.OrgUnits.FindOrgUnits(ctx, planning.OrgUnitFilter{Page: page})
+	}) {
 		if err != nil {
 			return nil, err
 		}
-		for _, u := range units {
-			out[u.Code] = u.ID
-		}
-		if next == "" {
-			return out, nil
-		}
-		page.Cursor = next
+		out[u.Code] = u.ID
 	}
+	return out, nil
 }

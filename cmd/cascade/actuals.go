@@ -121,22 +121,17 @@ func readLimited(path string, limit int64) ([]byte, error) {
 }
 
 func findRoundByCode(ctx context.Context, svcs planning.Services, code string) (*planning.Round, error) {
-	page := planning.PageRequest{Limit: planning.MaxPageSize}
-	for {
-		rs, next, err := svcs.Rounds.FindRounds(ctx, planning.RoundFilter{Page: page})
+	for r, err := range planning.AllPages(func(page planning.PageRequest) ([]*planning.Round, string, error) {
+		return svcs.Rounds.FindRounds(ctx, planning.RoundFilter{Page: page})
+	}) {
 		if err != nil {
 			return nil, err
 		}
-		for _, r := range rs {
-			if r.Code == code {
-				return r, nil
-			}
+		if r.Code == code {
+			return r, nil
 		}
-		if next == "" {
-			return nil, fmt.Errorf("no round with code %q", code)
-		}
-		page.Cursor = next
 	}
+	return nil, fmt.Errorf("no round with code %q", code)
 }
 
 // userContext acts as the named user with their roles, so the audit trail

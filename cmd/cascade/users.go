@@ -75,23 +75,17 @@ func runUserAdmin(ctx context.Context, cmd string, args []string, stdin io.Reade
 func listUsers(ctx context.Context, svcs planning.Services, stdout io.Writer) error {
 	w := tabwriter.NewWriter(stdout, 0, 4, 2, ' ', 0)
 	fmt.Fprintln(w, "ID\tUSERNAME\tNAME\tACTIVE\tROLES")
-	f := planning.UserFilter{Page: planning.PageRequest{Limit: 1000}}
-	for {
-		us, next, err := svcs.Users.FindUsers(ctx, f)
+	for u, err := range planning.AllPages(func(page planning.PageRequest) ([]*planning.User, string, error) {
+		return svcs.Users.FindUsers(ctx, planning.UserFilter{Page: page})
+	}) {
 		if err != nil {
 			return err
 		}
-		for _, u := range us {
-			var roles []string
-			for _, ra := range u.Roles {
-				roles = append(roles, string(ra.Role))
-			}
-			fmt.Fprintf(w, "%d\t%s\t%s\t%t\t%s\n", u.ID, u.Username, u.Name, u.Active, strings.Join(roles, ","))
+		var roles []string
+		for _, ra := range u.Roles {
+			roles = append(roles, string(ra.Role))
 		}
-		if next == "" {
-			break
-		}
-		f.Page.Cursor = next
+		fmt.Fprintf(w, "%d\t%s\t%s\t%t\t%s\n", u.ID, u.Username, u.Name, u.Active, strings.Join(roles, ","))
 	}
 	return w.Flush()
 }
@@ -122,7 +116,7 @@ func runTokenAdmin(ctx context.Context, cmd string, args []string, stdout, stder
 		fmt.Fprintf(stdout, "token %d (%s) revoked\n", t.ID, t.Hint)
 		return nil
 	}
-	f := planning.TokenFilter{Page: planning.PageRequest{Limit: 1000}}
+	f := planning.TokenFilter{}
 	if *username != "" {
 		u, err := findUser(ctx, svcs, *username)
 		if err != nil {
@@ -132,18 +126,14 @@ func runTokenAdmin(ctx context.Context, cmd string, args []string, stdout, stder
 	}
 	w := tabwriter.NewWriter(stdout, 0, 4, 2, ' ', 0)
 	fmt.Fprintln(w, "ID\tUSER_ID\tNAME\tHINT\tEXPIRES\tREVOKED\tLAST_USED")
-	for {
-		ts, next, err := svcs.Tokens.FindTokens(ctx, f)
+	for t, err := range planning.AllPages(func(page planning.PageRequest) ([]*planning.Token, string, error) {
+		f.Page = page
+		return svcs.Tokens.FindTokens(ctx, f)
+	}) {
 		if err != nil {
 			return err
 		}
-		for _, t := range ts {
-			fmt.Fprintf(w, "%d\t%d\t%s\t%s\t%s\t%s\t%s\n", t.ID, t.UserID, t.Name, t.Hint, timeOr(t.ExpiresAt, "never"), timeOr(t.RevokedAt, "-"), timeOr(t.LastUsedAt, "-"))
-		}
-		if next == "" {
-			break
-		}
-		f.Page.Cursor = next
+		fmt.Fprintf(w, "%d\t%d\t%s\t%s\t%s\t%s\t%s\n", t.ID, t.UserID, t.Name, t.Hint, timeOr(t.ExpiresAt, "never"), timeOr(t.RevokedAt, "-"), timeOr(t.LastUsedAt, "-"))
 	}
 	return w.Flush()
 }

@@ -36,8 +36,8 @@ func (s *TargetService) Allocate(ctx context.Context, req planning.AllocationReq
 	if err != nil {
 		return nil, err
 	}
-	if !a.CanWriteTargets() {
-		return nil, planning.Errorf(planning.EFORBIDDEN, "only product managers, the strategy office and administrators allocate targets")
+	if err := a.MayAllocate(); err != nil {
+		return nil, err
 	}
 	// The checks answer in one order: the version (404), then the
 	// request (422), then the version's state (409, 412).

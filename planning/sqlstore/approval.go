@@ -51,9 +51,17 @@ func (s *ApprovalService) approvalOf(ctx context.Context, idb bun.IDB, v *versio
 		return nil, err
 	}
 	out := &planning.Approval{VersionID: v.ID, State: planning.ApprovalState(v.ApprovalState), Current: v.ApprovalStep, Revision: v.Revision}
+	ids := make([]int64, len(rows))
+	for i, a := range rows {
+		ids[i] = a.ActorID
+	}
+	names, err := s.db.userNames(ctx, idb, ids)
+	if err != nil {
+		return nil, err
+	}
 	for _, a := range rows {
 		out.History = append(out.History, planning.ApprovalAction{ID: a.ID, VersionID: a.VersionID, Step: a.Step, Action: a.Action,
-			ActorID: a.ActorID, Comment: a.Comment, At: a.At.UTC()})
+			ActorID: a.ActorID, Comment: a.Comment, At: a.At.UTC(), ActorName: names[a.ActorID]})
 	}
 	// The current pass starts at the last submission.
 	start := -1
@@ -94,9 +102,10 @@ func (s *ApprovalService) approvalOf(ctx context.Context, idb bun.IDB, v *versio
 	return out, nil
 }
 
-// Act implements planning.ApprovalService. The rules are
-// planning.DecideApprovalAct's; this loads what they look at, calls them and
-// saves the move.
+// Act implements planning.ApprovalService. The rules are the version's
+// (planning.Version.ActOnApproval); this loads what they look at through
+// UpdateVersion's closure, and records the act, the sign-off and the audit
+// events in the same transaction.
 func (s *ApprovalService) Act(ctx context.Context, versionID int64, action, comment string, ifMatch *int64) (*planning.Approval, error) {
 	a, err := planning.RequireActor(ctx)
 	if err != nil {
@@ -106,47 +115,43 @@ func (s *ApprovalService) Act(ctx context.Context, versionID int64, action, comm
 	var refused *planning.ApprovalSubject
 	var earlier int64
 	err = s.db.inTx(ctx, func(tx bun.Tx) error {
-		v, err := s.db.lockVersion(ctx, tx, versionID)
-		if err != nil {
-			return err
-		}
-		_, r, err := s.db.loadRound(ctx, tx, v.RoundID)
-		if err != nil {
-			return err
-		}
-		acts, err := s.actsFor(ctx, tx, v, r)
-		if err != nil {
-			return err
-		}
-		// The rules see the version as the caller read it, before this
-		// transaction's lock bumped its revision.
-		read := v.toDomain()
-		read.Revision--
-		subject := planning.ApprovalSubject{Round: r, Version: read, Current: v.ApprovalStep, Acts: acts, IfMatch: ifMatch}
-		move, err := planning.DecideApprovalAct(a, action, comment, subject)
-		if err != nil {
+		var subject planning.ApprovalSubject
+		var move planning.ApprovalMove
+		before, v, err := s.db.updateVersion(ctx, tx, versionID, func(ver *planning.Version) error {
+			_, r, err := s.db.loadRound(ctx, tx, ver.RoundID)
+			if err != nil {
+				return err
+			}
+			acts, err := s.actsFor(ctx, tx, ver.ID, r)
+			if err != nil {
+				return err
+			}
+			// The subject keeps the version as read, for the audit of a
+			// refusal; the act moves a copy.
+			read := *ver
+			subject = planning.ApprovalSubject{Round: r, Version: &read, Current: ver.ApprovalStep, Acts: acts, IfMatch: ifMatch}
+			move, err = ver.ActOnApproval(a, action, comment, subject, s.db.Now())
 			var sep *planning.DutySeparationError
 			if errors.As(err, &sep) {
 				refused, earlier = &subject, sep.Earlier.ID
 			}
 			return err
+		})
+		if err != nil {
+			return err
 		}
-		before := *v
-		v.ApprovalState, v.ApprovalStep = string(move.State), move.Current
+		r := subject.Round
 		if move.SignOff {
-			if err := s.signOff(ctx, tx, a, v, r); err != nil {
+			if _, err := s.db.writeAuditIn(ctx, tx, auditScope{RoundID: r.ID, VersionID: v.ID}, "version.freeze", "version", v.ID, before, v); err != nil {
 				return err
 			}
-		}
-		if _, err := tx.NewUpdate().Model(v).Column("approval_state", "approval_step").WherePK().Exec(ctx); err != nil {
-			return err
+			if err := s.signOff(ctx, tx, a, v.ID, r); err != nil {
+				return err
+			}
 		}
 		act := &approvalRow{VersionID: v.ID, Step: move.Step, Action: action, ActorID: a.UserID(), Comment: comment, At: s.db.Now()}
 		if _, err := tx.NewInsert().Model(act).Returning("id").Exec(ctx); err != nil {
 			return s.db.mapError(err)
-		}
-		if v, err = s.db.loadVersion(ctx, tx, versionID); err != nil {
-			return err
 		}
 		if out, err = s.approvalOf(ctx, tx, v, r); err != nil {
 			return err
@@ -180,13 +185,13 @@ func (s *ApprovalService) auditRefusal(ctx context.Context, refused *planning.Ap
 // actsFor returns the recorded acts the round's separation of duties looks
 // at: the version's, or under SeparateWithinRound every version's of the
 // round, oldest first.
-func (s *ApprovalService) actsFor(ctx context.Context, idb bun.IDB, v *versionRow, r *planning.Round) ([]planning.ApprovalAction, error) {
+func (s *ApprovalService) actsFor(ctx context.Context, idb bun.IDB, versionID int64, r *planning.Round) ([]planning.ApprovalAction, error) {
 	var rows []approvalRow
 	q := idb.NewSelect().Model(&rows).OrderExpr("id")
 	if r.SeparationOfDuties.OrDefault() == planning.SeparateWithinRound {
 		q = q.Where("version_id IN (SELECT id FROM versions WHERE round_id = ?)", r.ID)
 	} else {
-		q = q.Where("version_id = ?", v.ID)
+		q = q.Where("version_id = ?", versionID)
 	}
 	if err := q.Scan(ctx); err != nil {
 		return nil, err
@@ -198,21 +203,13 @@ func (s *ApprovalService) actsFor(ctx context.Context, idb bun.IDB, v *versionRo
 	return out, nil
 }
 
-// signOff is the chain's final approval: the version is frozen, becomes the
-// round's budget of record, and a round in review moves to approved.
-func (s *ApprovalService) signOff(ctx context.Context, tx bun.Tx, a *planning.Actor, v *versionRow, r *planning.Round) error {
-	if _, err := s.db.freeze(ctx, tx, a, v.ID, nil); err != nil {
-		return err
-	}
-	frozen, err := s.db.loadVersion(ctx, tx, v.ID)
-	if err != nil {
-		return err
-	}
-	v.Status, v.FrozenAt, v.FrozenBy, v.Revision = frozen.Status, frozen.FrozenAt, frozen.FrozenBy, frozen.Revision
+// signOff makes the version, frozen by the chain's final approval, the
+// round's budget of record; a round in review moves to approved.
+func (s *ApprovalService) signOff(ctx context.Context, tx bun.Tx, a *planning.Actor, versionID int64, r *planning.Round) error {
 	var moved bool
 	var signed *planning.Round
 	if err := s.db.updateRound(ctx, tx, r.ID, func(r *planning.Round) (string, map[string]any, error) {
-		moved, signed = r.SignOff(v.ID), r
+		moved, signed = r.SignOff(versionID), r
 		return "round.record_version", nil, nil
 	}); err != nil {
 		return err
@@ -222,6 +219,26 @@ func (s *ApprovalService) signOff(ctx context.Context, tx bun.Tx, a *planning.Ac
 	}
 	tr := &transitionRow{RoundID: r.ID, From: string(planning.RoundReview), To: string(planning.RoundApproved), ActorID: actorIDPtr(a),
 		Comment: "approved through the approval chain", At: signed.UpdatedAt}
-	_, err = tx.NewInsert().Model(tr).Exec(ctx)
+	_, err := tx.NewInsert().Model(tr).Exec(ctx)
 	return err
+}
+
+// userNames returns the display names of the users ids (the system actor,
+// 0, and users gone have none).
+func (db *DB) userNames(ctx context.Context, idb bun.IDB, ids []int64) (map[int64]string, error) {
+	out := make(map[int64]string, len(ids))
+	if len(ids) == 0 {
+		return out, nil
+	}
+	var rows []struct {
+		ID   int64  `bun:"id"`
+		Name string `bun:"name"`
+	}
+	if err := idb.NewSelect().TableExpr("users").Column("id", "name").Where("id IN (?)", bun.In(ids)).Scan(ctx, &rows); err != nil {
+		return nil, db.mapError(err)
+	}
+	for _, r := range rows {
+		out[r.ID] = r.Name
+	}
+	return out, nil
 }

@@ -140,8 +140,8 @@ func (s *ApprovalRecordService) RecordLettersIssued(ctx context.Context, version
 	if err != nil {
 		return err
 	}
-	if !a.HasRole(planning.RoleStrategyOffice, planning.RoleAdmin) {
-		return planning.Errorf(planning.EFORBIDDEN, "only the strategy office and administrators issue target letters")
+	if err := a.MayIssueLetters(); err != nil {
+		return err
 	}
 	return s.db.inTx(ctx, func(tx bun.Tx) error {
 		v, err := s.db.loadVersion(ctx, tx, versionID)
@@ -152,8 +152,8 @@ func (s *ApprovalRecordService) RecordLettersIssued(ctx context.Context, version
 		if err != nil {
 			return err
 		}
-		if round.RecordVersionID == nil || *round.RecordVersionID != v.ID {
-			return planning.Errorf(planning.ECONFLICT, "version %d is not the budget of record of round %s: target letters are issued from the approved version", v.ID, round.Code)
+		if err := round.CheckLetterVersion(v.ID); err != nil {
+			return err
 		}
 		// One event per unit, scoped to it, so each branch's trail shows
 		// its own letter and no other unit's.

@@ -53,10 +53,12 @@ func (s *AttainmentService) attain(ctx context.Context, a *planning.Actor, q att
 			return nil, fieldErr(planning.EINVALID, "version", "must be a version of round %s", r.Code)
 		}
 		rep.VersionID = v.ID
-	case r.RecordVersionID != nil:
-		rep.VersionID = *r.RecordVersionID
 	default:
-		return nil, planning.Errorf(planning.ECONFLICT, "round %s has no budget of record yet: name a version to compare with", r.Code)
+		id, err := r.RecordVersion()
+		if err != nil {
+			return nil, err
+		}
+		rep.VersionID = id
 	}
 	rep.Record = r.RecordVersionID != nil && *r.RecordVersionID == rep.VersionID
 	if q.basis == "" {

@@ -94,22 +94,22 @@ func (s *AuditService) FindAuditEvents(ctx context.Context, f planning.AuditFilt
 	if err != nil {
 		return nil, "", err
 	}
+	reach, err := a.MayReadAudit()
+	if err != nil {
+		return nil, "", err
+	}
 	if err := f.Page.Validate(); err != nil {
 		return nil, "", err
 	}
 	var rows []auditRow
 	q := s.db.bun.NewSelect().Model(&rows).OrderExpr("id DESC").Limit(fetchLimit(f.Page))
 	switch {
-	case a.CanReadAudit():
-	case a.SeesAllOrgUnits():
+	case reach.All:
+	case reach.ExceptUsers:
 		q.Where("entity NOT IN ('user', 'token')")
 	default:
-		paths := a.ScopePaths()
-		if len(paths) == 0 {
-			return nil, "", planning.Errorf(planning.EFORBIDDEN, "you have no scope to read the audit trail of")
-		}
 		q.WhereGroup(" AND ", func(q *bun.SelectQuery) *bun.SelectQuery {
-			for _, p := range paths {
+			for _, p := range reach.Paths {
 				q = q.WhereOr("org_path LIKE ?", p+"%")
 			}
 			return q
@@ -151,10 +151,23 @@ func (s *AuditService) FindAuditEvents(ctx context.Context, f planning.AuditFilt
 	if err != nil {
 		return nil, "", err
 	}
+	var actors []int64
+	for _, r := range rows {
+		if r.ActorID != nil {
+			actors = append(actors, *r.ActorID)
+		}
+	}
+	names, err := s.db.userNames(ctx, s.db.bun, actors)
+	if err != nil {
+		return nil, "", err
+	}
 	out := make([]*planning.AuditEvent, len(rows))
 	for i, r := range rows {
 		e := &planning.AuditEvent{ID: r.ID, At: r.At.UTC(), ActorID: r.ActorID, Action: r.Action, Entity: r.Entity, EntityID: r.EntityID,
 			RoundID: r.RoundID, VersionID: r.VersionID}
+		if r.ActorID != nil {
+			e.ActorName = names[*r.ActorID]
+		}
 		if r.Before != nil {
 			e.Before = json.RawMessage(*r.Before)
 		}

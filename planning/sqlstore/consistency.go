@@ -53,7 +53,41 @@ type groupRow struct {
 // and every buffered group, since its children must differ from the plain
 // amount.
 func (s *TargetService) FindInconsistencies(ctx context.Context, versionID int64, page planning.PageRequest) ([]planning.Inconsistency, string, error) {
-	return s.findInconsistencies(ctx, s.db.bun, versionID, page, nil)
+	items, next, err := s.findInconsistencies(ctx, s.db.bun, versionID, page, nil)
+	if err != nil || len(items) == 0 {
+		return items, next, err
+	}
+	v, err := s.db.loadVersion(ctx, s.db.bun, versionID)
+	if err != nil {
+		return nil, "", err
+	}
+	_, r, err := s.db.loadRound(ctx, s.db.bun, v.RoundID)
+	if err != nil {
+		return nil, "", err
+	}
+	var units, lines, measures []int64
+	for _, x := range items {
+		units, lines, measures = append(units, x.ParentID), append(lines, x.ProductLineID), append(measures, x.MeasureID)
+	}
+	uc, err := s.db.idCodes(ctx, s.db.bun, "org_units", "id, code", units)
+	if err != nil {
+		return nil, "", err
+	}
+	lc, err := s.db.idCodes(ctx, s.db.bun, "product_lines", "id, code", lines)
+	if err != nil {
+		return nil, "", err
+	}
+	mc, err := s.db.idCodes(ctx, s.db.bun, "measures", "id, code, scale", measures)
+	if err != nil {
+		return nil, "", err
+	}
+	for i := range items {
+		x := &items[i]
+		m := mc[x.MeasureID]
+		x.ParentCode, x.ProductLineCode, x.MeasureCode, x.Scale = uc[x.ParentID].Code, lc[x.ProductLineID].Code, m.Code, m.Scale
+		x.PeriodLabel = r.MonthLabel(x.Period)
+	}
+	return items, next, nil
 }
 
 // findInconsistencies is FindInconsistencies in idb (a transaction that

@@ -172,7 +172,11 @@ func (s *CounterproposalService) FindCounterproposalByID(ctx context.Context, id
 	if err != nil {
 		return nil, err
 	}
-	return s.withLines(ctx, s.db.bun, row)
+	cp, err := s.withLines(ctx, s.db.bun, row)
+	if err != nil {
+		return nil, err
+	}
+	return cp, s.named(ctx, s.db.bun, cp)
 }
 
 // FindCounterproposals implements planning.CounterproposalService.
@@ -216,6 +220,9 @@ func (s *CounterproposalService) FindCounterproposals(ctx context.Context, f pla
 		if out[i], err = s.withLines(ctx, s.db.bun, &rows[i]); err != nil {
 			return nil, "", err
 		}
+	}
+	if err := s.named(ctx, s.db.bun, out...); err != nil {
+		return nil, "", err
 	}
 	return out, next, nil
 }
@@ -264,13 +271,21 @@ func (s *CounterproposalService) FindComments(ctx context.Context, id int64) ([]
 	if _, _, err := s.loadCP(ctx, s.db.bun, a, id); err != nil {
 		return nil, err
 	}
-	var rows []commentRow
-	if err := s.db.bun.NewSelect().Model(&rows).Where("counterproposal_id = ?", id).OrderExpr("id").Scan(ctx); err != nil {
+	var rows []struct {
+		commentRow
+		AuthorName *string `bun:"author_name"`
+	}
+	if err := s.db.bun.NewSelect().Model(&rows).ModelTableExpr("counterproposal_comments AS c").ColumnExpr("c.*").
+		ColumnExpr("u.name AS author_name").Join("LEFT JOIN users AS u ON u.id = c.author_id").
+		Where("c.counterproposal_id = ?", id).OrderExpr("c.id").Scan(ctx); err != nil {
 		return nil, s.db.mapError(err)
 	}
 	out := make([]*planning.Comment, len(rows))
 	for i, c := range rows {
 		out[i] = &planning.Comment{ID: c.ID, AuthorID: c.AuthorID, Body: c.Body, CreatedAt: c.CreatedAt.UTC()}
+		if c.AuthorName != nil {
+			out[i].AuthorName = *c.AuthorName
+		}
 	}
 	return out, nil
 }
@@ -321,6 +336,110 @@ func (s *CounterproposalService) CountCounterproposals(ctx context.Context, vers
 	}
 	for _, id := range silent {
 		out = append(out, planning.CounterproposalCount{OrgUnitID: id, Status: "none"})
+	}
+	var units, lines []int64
+	for _, x := range out {
+		units, lines = append(units, x.OrgUnitID), append(lines, x.ProductLineID)
+	}
+	uc, err := s.db.idCodes(ctx, s.db.bun, "org_units", "id, code", units)
+	if err != nil {
+		return nil, err
+	}
+	lc, err := s.db.idCodes(ctx, s.db.bun, "product_lines", "id, code", lines)
+	if err != nil {
+		return nil, err
+	}
+	for i := range out {
+		out[i].OrgUnitCode, out[i].ProductLineCode = uc[out[i].OrgUnitID].Code, lc[out[i].ProductLineID].Code
+	}
+	return out, nil
+}
+
+// named fills what readers see of cps besides ids: the codes of their
+// units, product lines and measures, the measures' scales, the periods as
+// months of their rounds, and the names of their authors and deciders. One
+// query per kind, for all of cps at once.
+func (s *CounterproposalService) named(ctx context.Context, idb bun.IDB, cps ...*planning.Counterproposal) error {
+	if len(cps) == 0 {
+		return nil
+	}
+	var versionIDs, unitIDs, lineIDs, measureIDs, userIDs []int64
+	for _, cp := range cps {
+		versionIDs, unitIDs, userIDs = append(versionIDs, cp.VersionID), append(unitIDs, cp.OrgUnitID), append(userIDs, cp.AuthorID)
+		for _, l := range cp.Lines {
+			lineIDs, measureIDs = append(lineIDs, l.ProductLineID), append(measureIDs, l.MeasureID)
+			if l.DecidedBy != nil {
+				userIDs = append(userIDs, *l.DecidedBy)
+			}
+		}
+	}
+	units, err := s.db.idCodes(ctx, idb, "org_units", "id, code", unitIDs)
+	if err != nil {
+		return err
+	}
+	lines, err := s.db.idCodes(ctx, idb, "product_lines", "id, code", lineIDs)
+	if err != nil {
+		return err
+	}
+	measures, err := s.db.idCodes(ctx, idb, "measures", "id, code, scale", measureIDs)
+	if err != nil {
+		return err
+	}
+	users, err := s.db.idCodes(ctx, idb, "users", "id, name AS code", userIDs)
+	if err != nil {
+		return err
+	}
+	var years []struct {
+		ID         int64 `bun:"id"`
+		FiscalYear int   `bun:"fiscal_year"`
+		FirstMonth int   `bun:"first_month"`
+	}
+	if err := idb.NewSelect().TableExpr("versions AS v").Join("JOIN rounds AS r ON r.id = v.round_id").
+		ColumnExpr("v.id, r.fiscal_year, r.first_month").Where("v.id IN (?)", bun.In(versionIDs)).Scan(ctx, &years); err != nil {
+		return s.db.mapError(err)
+	}
+	rounds := map[int64]*planning.Round{}
+	for _, y := range years {
+		rounds[y.ID] = &planning.Round{FiscalYear: y.FiscalYear, FirstMonth: y.FirstMonth}
+	}
+	for _, cp := range cps {
+		cp.OrgUnitCode, cp.AuthorName = units[cp.OrgUnitID].Code, users[cp.AuthorID].Code
+		for i := range cp.Lines {
+			l := &cp.Lines[i]
+			m := measures[l.MeasureID]
+			l.ProductLineCode, l.MeasureCode, l.Scale = lines[l.ProductLineID].Code, m.Code, m.Scale
+			l.PeriodLabel = "year"
+			if r := rounds[cp.VersionID]; r != nil && l.Period != planning.YearPeriod {
+				l.PeriodLabel = r.MonthLabel(l.Period)
+			}
+			if l.DecidedBy != nil {
+				l.DecidedByName = users[*l.DecidedBy].Code
+			}
+		}
+	}
+	return nil
+}
+
+// idCode is a row's id with its code (or name) and, for measures, scale.
+type idCode struct {
+	ID    int64  `bun:"id"`
+	Code  string `bun:"code"`
+	Scale int32  `bun:"scale"`
+}
+
+// idCodes reads cols (id, code and maybe scale, as idCode names them) of
+// the rows ids of table, in one query.
+func (db *DB) idCodes(ctx context.Context, idb bun.IDB, table, cols string, ids []int64) (map[int64]idCode, error) {
+	out := map[int64]idCode{}
+	if len(ids) == 0 {
+		return out, nil
+	}
+	var rows []idCode
+	if err := idb.NewSelect().TableExpr(table).ColumnExpr(cols).Where("id IN (?)", bun.In(ids)).Scan(ctx, &rows); err != nil {
+		return nil, db.mapError(err)
+	}
+	for _, r := range rows {
+		out[r.ID] = r
 	}
 	return out, nil
 }

@@ -151,6 +151,9 @@ func (s *CounterproposalService) saveLines(ctx context.Context, tx bun.Tx, cp *p
 // the row as it was and the counterproposal as saved.
 func (s *CounterproposalService) updateCounterproposal(ctx context.Context, tx bun.Tx, a *planning.Actor, id int64,
 	fn func(cp *planning.Counterproposal, unit *orgUnitRow) error) (*cpRow, *planning.Counterproposal, *orgUnitRow, error) {
+	if err := lockRow(ctx, tx, "counterproposals", id); err != nil {
+		return nil, nil, nil, err
+	}
 	cp, unit, err := s.loadCounterproposal(ctx, tx, a, id)
 	if err != nil {
 		return nil, nil, nil, err
@@ -202,9 +205,11 @@ func (s *CounterproposalService) CreateCounterproposal(ctx context.Context, vers
 		if out, err = s.withLines(ctx, tx, row); err != nil {
 			return err
 		}
-		_, err = s.db.writeAuditIn(ctx, tx, auditScope{RoundID: c.Round.ID, VersionID: versionID, OrgPath: unit.Path},
-			"counterproposal.create", "counterproposal", row.ID, nil, map[string]any{"counterproposal": row, "lines": lines})
-		return err
+		if _, err = s.db.writeAuditIn(ctx, tx, auditScope{RoundID: c.Round.ID, VersionID: versionID, OrgPath: unit.Path},
+			"counterproposal.create", "counterproposal", row.ID, nil, map[string]any{"counterproposal": row, "lines": lines}); err != nil {
+			return err
+		}
+		return s.named(ctx, tx, out)
 	})
 	return out, err
 }
@@ -242,9 +247,11 @@ func (s *CounterproposalService) change(ctx context.Context, id int64, ifMatch *
 		if out, err = s.withLines(ctx, tx, row); err != nil {
 			return err
 		}
-		_, err = s.db.writeAuditIn(ctx, tx, auditScope{RoundID: c.Round.ID, VersionID: cp.VersionID, OrgPath: unit.Path},
-			"counterproposal."+string(action), "counterproposal", id, before, map[string]any{"counterproposal": row, "lines": out.Lines})
-		return err
+		if _, err = s.db.writeAuditIn(ctx, tx, auditScope{RoundID: c.Round.ID, VersionID: cp.VersionID, OrgPath: unit.Path},
+			"counterproposal."+string(action), "counterproposal", id, before, map[string]any{"counterproposal": row, "lines": out.Lines}); err != nil {
+			return err
+		}
+		return s.named(ctx, tx, out)
 	})
 	return out, err
 }

@@ -89,7 +89,10 @@ func (s *CounterproposalService) decideIn(ctx context.Context, conn bun.Conn, tx
 		if err != nil {
 			return err
 		}
-		return s.db.writeCellHistory(ctx, tx, v.ID, auditID, changes)
+		if err := s.db.writeCellHistory(ctx, tx, v.ID, auditID, changes); err != nil {
+			return err
+		}
+		return s.named(ctx, tx, out)
 	}()
 	return out, err
 }
@@ -316,8 +319,20 @@ func (s *CounterproposalService) preview(ctx context.Context, conn bun.Conn, tx 
 			return nil, err
 		}
 		byID := map[int64]cpLineRow{}
+		var measureIDs []int64
 		for _, l := range lines {
 			byID[l.ID] = l
+			measureIDs = append(measureIDs, l.MeasureID)
+		}
+		scales := map[int64]int32{}
+		if len(measureIDs) > 0 {
+			var ms []measureRow
+			if err := tx.NewSelect().Model(&ms).Where("id IN (?)", bun.In(measureIDs)).Scan(ctx); err != nil {
+				return nil, err
+			}
+			for _, m := range ms {
+				scales[m.ID] = m.Scale
+			}
 		}
 		// The units a line's decision can move: the unit, its ancestors,
 		// its siblings and its children.
@@ -392,7 +407,8 @@ func (s *CounterproposalService) preview(ctx context.Context, conn bun.Conn, tx 
 				if after.Equal(b) && rel != "unit" && rel != "parent" {
 					continue
 				}
-				effects = append(effects, planning.DecisionEffect{LineID: l.ID, OrgUnit: u.toDomain(), Relation: rel, Before: b, After: after})
+				effects = append(effects, planning.DecisionEffect{LineID: l.ID, OrgUnit: u.toDomain(), Relation: rel, Before: b, After: after,
+					Scale: scales[l.MeasureID]})
 			}
 		}
 		rank := map[string]int{"ancestor": 0, "parent": 1, "unit": 2, "sibling": 3, "child": 4}

@@ -141,7 +141,7 @@ func (s *MeasureService) FindMeasures(ctx context.Context, f planning.MeasureFil
 }
 
 func (s *MeasureService) findMeasures(ctx context.Context, f planning.MeasureFilter) ([]*planning.Measure, string, error) {
-	return findPage(ctx, s.db, f.Page, func(q *bun.SelectQuery) {
+	return findPage(ctx, s.db, f.Page, func(q *bun.SelectQuery) error {
 		if len(f.IDs) > 0 {
 			q.Where("id IN (?)", bun.In(f.IDs))
 		}
@@ -154,7 +154,8 @@ func (s *MeasureService) findMeasures(ctx context.Context, f planning.MeasureFil
 		if f.Active != nil {
 			q.Where("active = ?", *f.Active)
 		}
-	}, func(r *measureRow) string { return r.Code }, func(r *measureRow) (*planning.Measure, error) { return r.toDomain(), nil })
+		return nil
+	}, byCode(func(r *measureRow) string { return r.Code }), func(r *measureRow) (*planning.Measure, error) { return r.toDomain(), nil })
 }
 
 func requireMasterData(a *planning.Actor, what string) error {

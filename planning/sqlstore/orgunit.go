@@ -2,9 +2,7 @@ package sqlstore
 
 import (
 	"context"
-	"slices"
 	"strconv"
-	"strings"
 	"time"
 
 	"github.com/uptrace/bun"
@@ -96,80 +94,59 @@ func scopeWhere(q *bun.SelectQuery, a *planning.Actor, column string) *bun.Selec
 	})
 }
 
-// FindOrgUnits implements planning.OrgUnitService.
+// FindOrgUnits implements planning.OrgUnitService. The units come in tree
+// order, put there in memory rather than by the database: the order is by
+// ids zero-padded within the path (planning.SortKey), which no portable SQL
+// expression computes, and an org tree is small master data (thousands of
+// units at most). Keys and cursors are made of the path as the caller's
+// scope shows it (from the scope root down), which orders the caller's
+// units as the full path does and names no unit above the scope.
 func (s *OrgUnitService) FindOrgUnits(ctx context.Context, f planning.OrgUnitFilter) ([]*planning.OrgUnit, string, error) {
 	a, err := planning.RequireActor(ctx)
 	if err != nil {
 		return nil, "", err
 	}
-	if err := f.Page.Validate(); err != nil {
-		return nil, "", err
-	}
-	// The units are put in tree order here rather than by the database:
-	// the order is by ids zero-padded within the path (planning.SortKey),
-	// which no portable SQL expression computes, and an org tree is small
-	// master data (thousands of units at most).
-	var rows []orgUnitRow
-	q := s.db.bun.NewSelect().Model(&rows)
-	q = scopeWhere(q, a, "path")
-	if len(f.IDs) > 0 {
-		q.Where("id IN (?)", bun.In(f.IDs))
-	}
-	if f.Code != "" {
-		q.Where("code = ?", f.Code)
-	}
-	if len(f.Codes) > 0 {
-		q.Where("code IN (?)", bun.In(f.Codes))
-	}
-	if f.Kind != "" {
-		q.Where("kind = ?", string(f.Kind))
-	}
-	if f.ParentID != nil {
-		q.Where("parent_id = ?", *f.ParentID)
-	}
-	if f.Active != nil {
-		q.Where("active = ?", *f.Active)
-	}
-	if f.SubtreeOf != nil {
-		root, err := s.loadOrgUnit(ctx, s.db.bun, a, *f.SubtreeOf)
-		if err != nil {
-			return nil, "", err
-		}
-		q.Where("path LIKE ?", root.Path+"%")
-	}
-	if err := q.Scan(ctx); err != nil {
-		return nil, "", s.db.mapError(err)
-	}
-	// Tree order, by a sort key of each path. Keys and cursors are made of
-	// the path as the caller's scope shows it (from the scope root down),
-	// which orders the caller's units as the full path does and names no
-	// unit above the scope.
 	sc := a.ReadScope()
-	keys := make(map[int64]string, len(rows))
-	for i := range rows {
-		keys[rows[i].ID] = (&planning.OrgUnit{Path: sc.ScopedPath(rows[i].Path)}).SortKey()
-	}
-	slices.SortFunc(rows, func(x, y orgUnitRow) int { return strings.Compare(keys[x.ID], keys[y.ID]) })
-	if after, _ := planning.DecodeCursor(f.Page.Cursor); after != "" {
-		i, _ := slices.BinarySearchFunc(rows, after, func(r orgUnitRow, k string) int { return strings.Compare(keys[r.ID], k) })
-		for i < len(rows) && keys[rows[i].ID] <= after {
-			i++
+	return findPage(ctx, s.db, f.Page, func(q *bun.SelectQuery) error {
+		scopeWhere(q, a, "path")
+		if len(f.IDs) > 0 {
+			q.Where("id IN (?)", bun.In(f.IDs))
 		}
-		rows = rows[i:]
-	}
-	rows, next := cutPage(rows, f.Page, func(r *orgUnitRow) string { return keys[r.ID] })
-	out := make([]*planning.OrgUnit, 0, len(rows))
-	for i := range rows {
-		u := rows[i].toDomain()
+		if f.Code != "" {
+			q.Where("code = ?", f.Code)
+		}
+		if len(f.Codes) > 0 {
+			q.Where("code IN (?)", bun.In(f.Codes))
+		}
+		if f.Kind != "" {
+			q.Where("kind = ?", string(f.Kind))
+		}
+		if f.ParentID != nil {
+			q.Where("parent_id = ?", *f.ParentID)
+		}
+		if f.Active != nil {
+			q.Where("active = ?", *f.Active)
+		}
+		if f.SubtreeOf != nil {
+			root, err := s.loadOrgUnit(ctx, s.db.bun, a, *f.SubtreeOf)
+			if err != nil {
+				return err
+			}
+			q.Where("path LIKE ?", root.Path+"%")
+		}
+		return nil
+	}, inMemory(func(r *orgUnitRow) string {
+		return (&planning.OrgUnit{Path: sc.ScopedPath(r.Path)}).SortKey()
+	}), func(r *orgUnitRow) (*planning.OrgUnit, error) {
+		u := r.toDomain()
 		if f.ParentID != nil && u.ParentID != nil && !sc.VisibleOrgPath(planning.ParentPath(u.Path)) {
 			// Children of a parent outside the scope: as for an unknown
 			// parent, there are none.
-			return []*planning.OrgUnit{}, "", nil
+			return nil, errEmptyPage
 		}
 		sc.RedactOrgUnit(u)
-		out = append(out, u)
-	}
-	return out, next, nil
+		return u, nil
+	})
 }
 
 // CreateOrgUnit implements planning.OrgUnitService.
@@ -193,8 +170,9 @@ func (s *OrgUnitService) CreateOrgUnit(ctx context.Context, u *planning.OrgUnit)
 			n, err := tx.NewSelect().Model((*orgUnitRow)(nil)).Where("parent_id IS NULL").Count(ctx)
 			if err != nil {
 				return err
-			} else if n > 0 {
-				return fieldErr(planning.ECONFLICT, "parent_id", "the org tree already has a root; give a parent")
+			}
+			if err := planning.CheckNewRoot(n > 0); err != nil {
+				return err
 			}
 		} else {
 			parent := new(orgUnitRow)
@@ -292,18 +270,16 @@ func (s *OrgUnitService) checkActivation(ctx context.Context, tx bun.Tx, row *or
 		n, err := tx.NewSelect().Model((*orgUnitRow)(nil)).Where("parent_id = ? AND active", row.ID).Count(ctx)
 		if err != nil {
 			return err
-		} else if n > 0 {
-			return fieldErr(planning.ECONFLICT, "active", "the unit has %d active children; deactivate them first", n)
 		}
-		return nil
+		return planning.CheckDeactivation(n)
 	}
 	if row.ParentID != nil {
 		parent := new(orgUnitRow)
 		if err := tx.NewSelect().Model(parent).Where("id = ?", *row.ParentID).Scan(ctx); err != nil {
 			return err
 		}
-		if !parent.Active {
-			return fieldErr(planning.ECONFLICT, "active", "the parent unit is inactive; reactivate it first")
+		if err := planning.CheckReactivation(parent.Active); err != nil {
+			return err
 		}
 	}
 	return nil
@@ -366,8 +342,9 @@ func (s *OrgUnitService) DeleteOrgUnit(ctx context.Context, id int64) error {
 			n, err := tx.NewSelect().Table(t.table).Where("? = ?", bun.Ident(t.column), id).Count(ctx)
 			if err != nil {
 				return err
-			} else if n > 0 {
-				return planning.Errorf(planning.ECONFLICT, "org unit %s holds data (%d rows in %s); deactivate it instead", row.Code, n, t.table)
+			}
+			if err := row.toDomain().CheckDeletion(t.table, n); err != nil {
+				return err
 			}
 		}
 		if _, err := tx.NewDelete().Model(row).WherePK().Exec(ctx); err != nil {

@@ -4,7 +4,9 @@ import (
 	"context"
 	"database/sql"
 	"errors"
+	"slices"
 	"strconv"
+	"strings"
 
 	"github.com/uptrace/bun"
 
@@ -25,12 +27,34 @@ func cutPage[T any](rows []T, p planning.PageRequest, key func(*T) string) ([]T,
 	return rows, planning.EncodeCursor(key(&rows[len(rows)-1]))
 }
 
-// findPage lists one page of master data ordered by code, as every finder
-// of measures, product lines and seasonality profiles does: any signed-in
-// caller may read it, filter adds the finder's conditions, and each row
+// pageOrder says how a finder orders its rows and makes its cursors from
+// them: by a unique text column, in SQL (column set); or, where no portable
+// SQL expression computes the order (the org tree's), in memory by key,
+// over every row the filter selects (master data: thousands at most).
+type pageOrder[R any] struct {
+	column string
+	key    func(*R) string
+}
+
+// byCode orders by the code column, as the finders of measures, product
+// lines and seasonality profiles do.
+func byCode[R any](code func(*R) string) pageOrder[R] { return pageOrder[R]{column: "code", key: code} }
+
+// inMemory orders by key, computed once per row.
+func inMemory[R any](key func(*R) string) pageOrder[R] { return pageOrder[R]{key: key} }
+
+// errEmptyPage, from a finder's filter or conversion, answers the request
+// with an empty page: what it asks for exists but is not the caller's to
+// list.
+var errEmptyPage = errors.New("empty page")
+
+// findPage lists one page of master data, as every finder of org units,
+// measures, product lines and seasonality profiles does: any signed-in
+// caller may ask (what they see is the filter's business), filter adds the
+// finder's conditions, order sorts and makes the cursors, and each row
 // becomes a domain value through toDomain.
-func findPage[R, T any](ctx context.Context, db *DB, page planning.PageRequest, filter func(*bun.SelectQuery),
-	code func(*R) string, toDomain func(*R) (T, error)) ([]T, string, error) {
+func findPage[R, T any](ctx context.Context, db *DB, page planning.PageRequest, filter func(*bun.SelectQuery) error,
+	order pageOrder[R], toDomain func(*R) (T, error)) ([]T, string, error) {
 	if _, err := planning.RequireActor(ctx); err != nil {
 		return nil, "", err
 	}
@@ -38,19 +62,52 @@ func findPage[R, T any](ctx context.Context, db *DB, page planning.PageRequest, 
 		return nil, "", err
 	}
 	var rows []R
-	q := db.bun.NewSelect().Model(&rows).OrderExpr("code ASC").Limit(fetchLimit(page))
-	filter(q)
-	if after, _ := planning.DecodeCursor(page.Cursor); after != "" {
-		q.Where("code > ?", after)
+	q := db.bun.NewSelect().Model(&rows)
+	if err := filter(q); err != nil {
+		if errors.Is(err, errEmptyPage) {
+			return []T{}, "", nil
+		}
+		return nil, "", err
+	}
+	after, _ := planning.DecodeCursor(page.Cursor)
+	if order.column != "" {
+		q.OrderExpr("? ASC", bun.Ident(order.column)).Limit(fetchLimit(page))
+		if after != "" {
+			q.Where("? > ?", bun.Ident(order.column), after)
+		}
 	}
 	if err := q.Scan(ctx); err != nil {
 		return nil, "", db.mapError(err)
 	}
-	rows, next := cutPage(rows, page, code)
+	if order.column == "" {
+		keys := make(map[*R]string, len(rows))
+		ptrs := make([]*R, len(rows))
+		for i := range rows {
+			ptrs[i] = &rows[i]
+			keys[ptrs[i]] = order.key(ptrs[i])
+		}
+		slices.SortFunc(ptrs, func(x, y *R) int { return strings.Compare(keys[x], keys[y]) })
+		if after != "" {
+			i, _ := slices.BinarySearchFunc(ptrs, after, func(r *R, k string) int { return strings.Compare(keys[r], k) })
+			for i < len(ptrs) && keys[ptrs[i]] <= after {
+				i++
+			}
+			ptrs = ptrs[i:]
+		}
+		sorted := make([]R, len(ptrs))
+		for i, p := range ptrs {
+			sorted[i] = *p
+		}
+		rows = sorted
+	}
+	rows, next := cutPage(rows, page, order.key)
 	out := make([]T, len(rows))
 	for i := range rows {
 		var err error
 		if out[i], err = toDomain(&rows[i]); err != nil {
+			if errors.Is(err, errEmptyPage) {
+				return []T{}, "", nil
+			}
 			return nil, "", err
 		}
 	}
@@ -83,4 +140,15 @@ func (db *DB) scanOne(ctx context.Context, q *bun.SelectQuery, entity string, id
 		return db.mapError(err)
 	}
 	return nil
+}
+
+// lockRow takes the write lock of row id of table for the rest of tx, so
+// that concurrent read-modify-writes of the row queue up instead of one
+// overwriting the other's change: PostgreSQL reads what is committed when
+// the statement starts, and an UPDATE waits for the row's lock, after which
+// the next read sees the change it waited for. (SQLite has one writer at a
+// time anyway.) A missing row locks nothing; the load after it says so.
+func lockRow(ctx context.Context, tx bun.Tx, table string, id int64) error {
+	_, err := tx.NewRaw("UPDATE ? SET revision = revision WHERE id = ?", bun.Ident(table), id).Exec(ctx)
+	return err
 }

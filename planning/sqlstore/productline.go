@@ -48,7 +48,7 @@ func (s *ProductLineService) FindProductLineByID(ctx context.Context, id int64) 
 
 // FindProductLines implements planning.ProductLineService.
 func (s *ProductLineService) FindProductLines(ctx context.Context, f planning.ProductLineFilter) ([]*planning.ProductLine, string, error) {
-	return findPage(ctx, s.db, f.Page, func(q *bun.SelectQuery) {
+	return findPage(ctx, s.db, f.Page, func(q *bun.SelectQuery) error {
 		if len(f.IDs) > 0 {
 			q.Where("id IN (?)", bun.In(f.IDs))
 		}
@@ -67,7 +67,8 @@ func (s *ProductLineService) FindProductLines(ctx context.Context, f planning.Pr
 		if f.Active != nil {
 			q.Where("active = ?", *f.Active)
 		}
-	}, func(r *productLineRow) string { return r.Code }, func(r *productLineRow) (*planning.ProductLine, error) { return r.toDomain(), nil })
+		return nil
+	}, byCode(func(r *productLineRow) string { return r.Code }), func(r *productLineRow) (*planning.ProductLine, error) { return r.toDomain(), nil })
 }
 
 // checkOwner verifies that ownerID is an active user with the product

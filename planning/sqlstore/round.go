@@ -115,7 +115,38 @@ func (s *RoundService) FindRoundByID(ctx context.Context, id int64) (*planning.R
 		return nil, err
 	}
 	_, r, err := s.db.loadRound(ctx, s.db.bun, id)
-	return r, err
+	if err != nil {
+		return nil, err
+	}
+	return r, s.db.nameMeasures(ctx, s.db.bun, r)
+}
+
+// nameMeasures fills the Measures of rs from their MeasureIDs, in one
+// query; an id that names no measure is left out.
+func (db *DB) nameMeasures(ctx context.Context, idb bun.IDB, rs ...*planning.Round) error {
+	var ids []int64
+	for _, r := range rs {
+		ids = append(ids, r.MeasureIDs...)
+	}
+	byID := map[int64]planning.MeasureRef{}
+	if len(ids) > 0 {
+		var rows []measureRow
+		if err := idb.NewSelect().Model(&rows).Column("id", "code", "scale").Where("id IN (?)", bun.In(ids)).Scan(ctx); err != nil {
+			return db.mapError(err)
+		}
+		for _, m := range rows {
+			byID[m.ID] = planning.MeasureRef{ID: m.ID, Code: m.Code, Scale: m.Scale}
+		}
+	}
+	for _, r := range rs {
+		r.Measures = make([]planning.MeasureRef, 0, len(r.MeasureIDs))
+		for _, id := range r.MeasureIDs {
+			if m, ok := byID[id]; ok {
+				r.Measures = append(r.Measures, m)
+			}
+		}
+	}
+	return nil
 }
 
 // FindRounds implements planning.RoundService.
@@ -151,7 +182,7 @@ func (s *RoundService) FindRounds(ctx context.Context, f planning.RoundFilter) (
 		}
 		out[i] = r
 	}
-	return out, next, nil
+	return out, next, s.db.nameMeasures(ctx, s.db.bun, out...)
 }
 
 // checkMeasures verifies that every id names an active measure.
@@ -209,7 +240,10 @@ func (s *RoundService) createRound(ctx context.Context, a *planning.Actor, r *pl
 			return err
 		}
 		*r = *out
-		return s.db.auditRound(ctx, tx, "round.create", row.ID, nil, row)
+		if err := s.db.auditRound(ctx, tx, "round.create", row.ID, nil, row); err != nil {
+			return err
+		}
+		return s.db.nameMeasures(ctx, tx, r)
 	})
 }
 
@@ -222,7 +256,7 @@ func (s *RoundService) UpdateRound(ctx context.Context, id int64, upd planning.R
 	}
 	var out *planning.Round
 	err = s.db.inTx(ctx, func(tx bun.Tx) error {
-		return s.db.updateRound(ctx, tx, id, func(r *planning.Round) (string, map[string]any, error) {
+		if err := s.db.updateRound(ctx, tx, id, func(r *planning.Round) (string, map[string]any, error) {
 			if err := r.Update(a, upd); err != nil {
 				return "", nil, err
 			}
@@ -233,7 +267,10 @@ func (s *RoundService) UpdateRound(ctx context.Context, id int64, upd planning.R
 			}
 			out = r
 			return "round.update", nil, nil
-		})
+		}); err != nil {
+			return err
+		}
+		return s.db.nameMeasures(ctx, tx, out)
 	})
 	return out, err
 }
@@ -267,8 +304,10 @@ func (s *RoundService) TransitionRound(ctx context.Context, id int64, to plannin
 			return err
 		}
 		tr := &transitionRow{RoundID: id, From: string(from), To: string(to), ActorID: actorIDPtr(a), Comment: comment, At: out.UpdatedAt}
-		_, err := tx.NewInsert().Model(tr).Exec(ctx)
-		return err
+		if _, err := tx.NewInsert().Model(tr).Exec(ctx); err != nil {
+			return err
+		}
+		return s.db.nameMeasures(ctx, tx, out)
 	})
 	return out, err
 }
@@ -277,6 +316,9 @@ func (s *RoundService) TransitionRound(ctx context.Context, id int64, to plannin
 // (fn names the audited action and any fields audited with the round), and
 // saves it with a new revision.
 func (db *DB) updateRound(ctx context.Context, tx bun.Tx, id int64, fn func(r *planning.Round) (string, map[string]any, error)) error {
+	if err := lockRow(ctx, tx, "rounds", id); err != nil {
+		return err
+	}
 	row, r, err := db.loadRound(ctx, tx, id)
 	if err != nil {
 		return err

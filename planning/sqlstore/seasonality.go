@@ -71,11 +71,12 @@ func (s *SeasonalityProfileService) FindSeasonalityProfileByID(ctx context.Conte
 
 // FindSeasonalityProfiles implements planning.SeasonalityProfileService.
 func (s *SeasonalityProfileService) FindSeasonalityProfiles(ctx context.Context, f planning.SeasonalityProfileFilter) ([]*planning.SeasonalityProfile, string, error) {
-	return findPage(ctx, s.db, f.Page, func(q *bun.SelectQuery) {
+	return findPage(ctx, s.db, f.Page, func(q *bun.SelectQuery) error {
 		if f.Code != "" {
 			q.Where("code = ?", f.Code)
 		}
-	}, func(r *seasonalityRow) string { return r.Code }, (*seasonalityRow).toDomain)
+		return nil
+	}, byCode(func(r *seasonalityRow) string { return r.Code }), (*seasonalityRow).toDomain)
 }
 
 // CreateSeasonalityProfile implements planning.SeasonalityProfileService.

@@ -217,7 +217,7 @@ func (s *SessionService) SetPassword(ctx context.Context, userID int64, password
 	if err != nil {
 		return err
 	}
-	if err := requireUserManager(a); err != nil {
+	if err := a.MayManageUsers(); err != nil {
 		return err
 	}
 	if err := planning.ValidatePassword("password", password); err != nil {
@@ -255,7 +255,7 @@ func (s *SessionService) CreatePasswordLink(ctx context.Context, userID int64, p
 	if err != nil {
 		return nil, "", err
 	}
-	if err := requireUserManager(a); err != nil {
+	if err := a.MayManageUsers(); err != nil {
 		return nil, "", err
 	}
 	if purpose != planning.PasswordInvite && purpose != planning.PasswordReset {
@@ -329,7 +329,7 @@ func (s *SessionService) HasPassword(ctx context.Context, userID int64) (bool, e
 	if err != nil {
 		return false, err
 	}
-	if err := requireUserManager(a); err != nil {
+	if err := a.MayManageUsers(); err != nil {
 		return false, err
 	}
 	n, err := s.db.bun.NewSelect().Model((*passwordRow)(nil)).Where("user_id = ?", userID).Count(ctx)

@@ -50,7 +50,7 @@ func (s *TokenService) CreateToken(ctx context.Context, t *planning.Token) (stri
 	if err != nil {
 		return "", err
 	}
-	if err := requireUserManager(a); err != nil {
+	if err := a.MayManageUsers(); err != nil {
 		return "", err
 	}
 	secret, hash := planning.NewTokenSecret()
@@ -64,7 +64,7 @@ func (s *TokenService) CreateTokenWithSecret(ctx context.Context, t *planning.To
 	if err != nil {
 		return err
 	}
-	if err := requireUserManager(a); err != nil {
+	if err := a.MayManageUsers(); err != nil {
 		return err
 	}
 	return s.insert(ctx, t, secret, planning.HashToken(secret))
@@ -108,7 +108,7 @@ func (s *TokenService) FindTokens(ctx context.Context, f planning.TokenFilter) (
 	if err != nil {
 		return nil, "", err
 	}
-	if err := requireUserManager(a); err != nil {
+	if err := a.MayManageUsers(); err != nil {
 		return nil, "", err
 	}
 	if err := f.Page.Validate(); err != nil {
@@ -141,7 +141,7 @@ func (s *TokenService) RevokeToken(ctx context.Context, id int64) (*planning.Tok
 	if err != nil {
 		return nil, err
 	}
-	if err := requireUserManager(a); err != nil {
+	if err := a.MayManageUsers(); err != nil {
 		return nil, err
 	}
 	var out *planning.Token

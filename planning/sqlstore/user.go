@@ -71,30 +71,14 @@ func (db *DB) findRoles(ctx context.Context, idb bun.IDB, userIDs ...int64) (map
 	return out, nil
 }
 
-func requireUserReader(a *planning.Actor) error {
-	if !a.CanReadUsers() {
-		return planning.Errorf(planning.EFORBIDDEN, "only administrators and auditors read users")
-	}
-	return nil
-}
-
-func requireUserManager(a *planning.Actor) error {
-	if !a.CanManageUsers() {
-		return planning.Errorf(planning.EFORBIDDEN, "only administrators manage users, roles and tokens")
-	}
-	return nil
-}
-
 // FindUserByID implements planning.UserService. Any user may read themself.
 func (s *UserService) FindUserByID(ctx context.Context, id int64) (*planning.User, error) {
 	a, err := planning.RequireActor(ctx)
 	if err != nil {
 		return nil, err
 	}
-	if a.UserID() != id {
-		if err := requireUserReader(a); err != nil {
-			return nil, err
-		}
+	if err := a.MayReadUser(id); err != nil {
+		return nil, err
 	}
 	return s.findUser(ctx, s.db.bun, id)
 }
@@ -119,7 +103,7 @@ func (s *UserService) FindUsers(ctx context.Context, f planning.UserFilter) ([]*
 	if err != nil {
 		return nil, "", err
 	}
-	if err := requireUserReader(a); err != nil {
+	if err := a.MayReadUsers(); err != nil {
 		return nil, "", err
 	}
 	if err := f.Page.Validate(); err != nil {
@@ -165,7 +149,7 @@ func (s *UserService) CreateUser(ctx context.Context, u *planning.User) error {
 	if err != nil {
 		return err
 	}
-	if err := requireUserManager(a); err != nil {
+	if err := a.MayManageUsers(); err != nil {
 		return err
 	}
 	if err := u.Validate(); err != nil {
@@ -191,7 +175,7 @@ func (s *UserService) UpdateUser(ctx context.Context, id int64, upd planning.Use
 	if err != nil {
 		return nil, err
 	}
-	if err := requireUserManager(a); err != nil {
+	if err := a.MayManageUsers(); err != nil {
 		return nil, err
 	}
 	var out *planning.User
@@ -239,7 +223,7 @@ func (s *UserService) AddRole(ctx context.Context, ra *planning.RoleAssignment) 
 	if err != nil {
 		return err
 	}
-	if err := requireUserManager(a); err != nil {
+	if err := a.MayManageUsers(); err != nil {
 		return err
 	}
 	if err := ra.Validate(); err != nil {
@@ -274,7 +258,7 @@ func (s *UserService) RemoveRole(ctx context.Context, userID, assignmentID int64
 	if err != nil {
 		return err
 	}
-	if err := requireUserManager(a); err != nil {
+	if err := a.MayManageUsers(); err != nil {
 		return err
 	}
 	return s.db.inTx(ctx, func(tx bun.Tx) error {
@@ -283,8 +267,8 @@ func (s *UserService) RemoveRole(ctx context.Context, userID, assignmentID int64
 		if err := s.db.scanOne(ctx, q, "role assignment", assignmentID); err != nil {
 			return err
 		}
-		if userID == a.UserID() && row.Role == string(planning.RoleAdmin) {
-			return planning.Errorf(planning.ECONFLICT, "you cannot remove your own admin role")
+		if err := a.CheckRoleRemoval(userID, planning.Role(row.Role)); err != nil {
+			return err
 		}
 		if _, err := tx.NewDelete().Model(row).WherePK().Exec(ctx); err != nil {
 			return err

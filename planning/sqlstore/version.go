@@ -32,7 +32,7 @@ func (r *versionRow) toDomain() *planning.Version {
 	return &planning.Version{ID: r.ID, RoundID: r.RoundID, Number: r.Number, Label: r.Label, Purpose: r.Purpose,
 		Status: planning.VersionStatus(r.Status), ParentID: r.ParentID, Revision: r.Revision, CellCount: r.CellCount,
 		CreatedBy: r.CreatedBy, CreatedAt: r.CreatedAt.UTC(), FrozenBy: r.FrozenBy, FrozenAt: utcPtr(r.FrozenAt),
-		ApprovalState: planning.ApprovalState(r.ApprovalState)}
+		ApprovalState: planning.ApprovalState(r.ApprovalState), ApprovalStep: r.ApprovalStep}
 }
 
 // VersionService implements planning.VersionService.
@@ -138,8 +138,8 @@ func (s *VersionService) CopyVersion(ctx context.Context, from int64, label, pur
 		if err != nil {
 			return err
 		}
-		if r.Status == planning.RoundDraft || r.Status == planning.RoundClosed {
-			return planning.Errorf(planning.ECONFLICT, "round %s is %s: versions are made while it is open", r.Code, r.Status)
+		if err := r.CheckVersionable(); err != nil {
+			return err
 		}
 		v, err := s.db.insertVersion(ctx, tx, a, r.ID, &src.ID, label, purpose)
 		if err != nil {
@@ -173,27 +173,44 @@ func (s *VersionService) CopyVersion(ctx context.Context, from int64, label, pur
 	return out, err
 }
 
-// freeze makes a working version immutable.
-func (db *DB) freeze(ctx context.Context, tx bun.Tx, a *planning.Actor, id int64, ifMatch *int64) (*versionRow, error) {
-	row, err := db.loadVersion(ctx, tx, id)
+// UpdateVersion is the store's one way to change a version's own fields:
+// in one transaction (the ambient one, inside Atomically) it takes the
+// version's write lock, hands fn the version as the caller read it (the
+// revision before this write), and saves what fn changed (label, purpose,
+// status and freezing, approval state and step) with the revision one
+// higher. An error from fn, or from saving, rolls all of it back, whatever
+// fn wrote through the same transaction included; concurrent updates of
+// one version queue on its lock, each seeing the one before. It audits
+// nothing: the caller knows what the change was.
+func (db *DB) UpdateVersion(ctx context.Context, id int64, fn func(*planning.Version) error) error {
+	return db.inTx(ctx, func(tx bun.Tx) error {
+		_, _, err := db.updateVersion(ctx, tx, id, fn)
+		return err
+	})
+}
+
+// updateVersion is UpdateVersion in tx; it returns the row as read and as
+// saved, for the caller's audit event.
+func (db *DB) updateVersion(ctx context.Context, tx bun.Tx, id int64, fn func(*planning.Version) error) (before, after *versionRow, err error) {
+	row, err := db.lockVersion(ctx, tx, id)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
-	if err := checkRevision(ifMatch, row.Revision); err != nil {
-		return nil, err
+	read := *row
+	read.Revision--
+	v := read.toDomain()
+	if err := fn(v); err != nil {
+		return nil, nil, err
 	}
-	if row.Status == string(planning.VersionFrozen) {
-		return nil, planning.Errorf(planning.ECONFLICT, "version %d is frozen already", id)
+	row.Label, row.Purpose, row.Status = v.Label, v.Purpose, string(v.Status)
+	row.FrozenAt, row.FrozenBy = v.FrozenAt, v.FrozenBy
+	row.ApprovalState, row.ApprovalStep = string(v.ApprovalState), v.ApprovalStep
+	if _, err := tx.NewUpdate().Model(row).
+		Column("label", "purpose", "status", "frozen_at", "frozen_by", "approval_state", "approval_step").
+		WherePK().Exec(ctx); err != nil {
+		return nil, nil, db.mapError(err)
 	}
-	before := *row
-	now := db.Now()
-	row.Status, row.FrozenAt, row.FrozenBy = string(planning.VersionFrozen), &now, actorIDPtr(a)
-	row.Revision++
-	if _, err := tx.NewUpdate().Model(row).Column("status", "frozen_at", "frozen_by", "revision").WherePK().Exec(ctx); err != nil {
-		return nil, err
-	}
-	_, err = db.writeAuditIn(ctx, tx, auditScope{RoundID: row.RoundID, VersionID: id}, "version.freeze", "version", id, before, row)
-	return row, err
+	return &read, row, nil
 }
 
 // FreezeVersion implements planning.VersionService.
@@ -207,10 +224,17 @@ func (s *VersionService) FreezeVersion(ctx context.Context, id int64, ifMatch *i
 	}
 	var out *planning.Version
 	err = s.db.inTx(ctx, func(tx bun.Tx) error {
-		row, err := s.db.freeze(ctx, tx, a, id, ifMatch)
-		if err == nil {
-			out = row.toDomain()
+		before, row, err := s.db.updateVersion(ctx, tx, id, func(v *planning.Version) error {
+			if err := planning.CheckRevision(ifMatch, v.Revision); err != nil {
+				return err
+			}
+			return v.Freeze(actorIDPtr(a), s.db.Now())
+		})
+		if err != nil {
+			return err
 		}
+		out = row.toDomain()
+		_, err = s.db.writeAuditIn(ctx, tx, auditScope{RoundID: row.RoundID, VersionID: id}, "version.freeze", "version", id, before, row)
 		return err
 	})
 	return out, err
