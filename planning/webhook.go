@@ -226,7 +226,9 @@ const (
 
 // Next decides what follows an attempt: the receiver's 2xx delivers; 410
 // disables the endpoint; anything else is tried again after an exponential
-// backoff with full jitter over the upper half (so the waits still grow),
+// backoff (Base, 2·Base, 4·Base … up to Max) plus a random half of it, so
+// servers retrying at once spread out while each wait still exceeds the
+// one before,
 // or after the receiver's Retry-After when that is longer, until the
 // delivery is older than For. attempts counts this one.
 func (p RetryPolicy) Next(status int, retryAfter time.Duration, attempts int, firstAt, now time.Time) (AttemptResult, time.Time) {
@@ -241,9 +243,9 @@ func (p RetryPolicy) Next(status int, retryAfter time.Duration, attempts int, fi
 		wait *= 2
 	}
 	wait = min(wait, p.Max)
-	wait = wait/2 + time.Duration(mrand.Int64N(int64(wait/2)+1))
+	wait += time.Duration(mrand.Int64N(int64(wait/2) + 1))
 	if retryAfter > wait {
-		wait = min(retryAfter, p.Max*24)
+		wait = min(retryAfter, p.For)
 	}
 	next := now.Add(wait)
 	if next.Sub(firstAt) > p.For {
