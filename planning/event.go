@@ -134,6 +134,9 @@ type EventService interface {
 	// FindEvents returns the events after f.AfterID that the actor of ctx
 	// may see, oldest first, redacted to their scope.
 	FindEvents(ctx context.Context, f EventFilter) ([]*Event, error)
+	// LatestEventID is the newest event's id (0 when there is none),
+	// where a stream that asks for no history starts.
+	LatestEventID(ctx context.Context) (int64, error)
 }
 
 // MayManageWebhooks: administrators and the strategy office manage the

@@ -149,9 +149,8 @@ func (s *EventService) FindEvents(ctx context.Context, f planning.EventFilter) (
 	return out, nil
 }
 
-// LastEventID is the newest event's id, 0 when there is none: where a
-// stream that asks for no history starts.
-func (s *EventService) LastEventID(ctx context.Context) (int64, error) {
+// LatestEventID implements planning.EventService.
+func (s *EventService) LatestEventID(ctx context.Context) (int64, error) {
 	var id int64
 	err := s.db.bun.NewSelect().TableExpr("events").ColumnExpr("COALESCE(MAX(id), 0)").Scan(ctx, &id)
 	return id, s.db.mapError(err)
