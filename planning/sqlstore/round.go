@@ -198,6 +198,9 @@ func (s *RoundService) CreateRound(ctx context.Context, r *planning.Round) error
 			return err
 		}
 		*r = *out
+		if err := s.db.scheduleDeadlines(ctx, tx, r); err != nil {
+			return err
+		}
 		return s.db.auditRound(ctx, tx, "round.create", row.ID, nil, row)
 	})
 }
@@ -287,6 +290,9 @@ func (db *DB) updateRound(ctx context.Context, tx bun.Tx, id int64, fn func(r *p
 		return err
 	}
 	*r = *saved
+	if err := db.scheduleDeadlines(ctx, tx, r); err != nil {
+		return err
+	}
 	var after any = row
 	if extra != nil {
 		extra["round"] = row
