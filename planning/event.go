@@ -147,3 +147,14 @@ func (a *Actor) MayManageWebhooks() error {
 	}
 	return nil
 }
+
+// EventCursors keeps where a reader of the whole outbox (the e-mail
+// sender) has got to, shared by every server.
+type EventCursors interface {
+	// ClaimCursor leases the named cursor for lease and returns its
+	// position; ok is false while another server holds it. A new cursor
+	// starts at the newest event.
+	ClaimCursor(ctx context.Context, name string, lease time.Duration) (last int64, ok bool, err error)
+	// ReleaseCursor moves the cursor to last and ends the lease.
+	ReleaseCursor(ctx context.Context, name string, last int64) error
+}
