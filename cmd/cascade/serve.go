@@ -14,6 +14,8 @@ import (
 	"time"
 
 	"github.com/cascade-planning/cascade/api"
+	"github.com/cascade-planning/cascade/notify"
+	"github.com/cascade-planning/cascade/planning"
 	"github.com/cascade-planning/cascade/planning/demo"
 	"github.com/cascade-planning/cascade/planning/sqlstore"
 	"github.com/cascade-planning/cascade/web"
@@ -37,6 +39,27 @@ type Config struct {
 	// TrustProxyHeaders takes the client address from X-Forwarded-For,
 	// for servers behind a load balancer that sets it.
 	TrustProxyHeaders bool
+	// Notify configures the background senders: webhooks, deadline
+	// timers and e-mail.
+	Notify NotifyConfig
+}
+
+// NotifyConfig configures the outbox's senders.
+type NotifyConfig struct {
+	// Off runs no sender in this server (another server sends).
+	Off bool
+	// WebhookAllow lists CIDR prefixes webhook targets may resolve to
+	// although they are private, loopback or link-local.
+	WebhookAllow string
+	// WebhookTimeout bounds one delivery attempt.
+	WebhookTimeout time.Duration
+	// RetryBase, RetryMax and RetryFor shape the backoff: the first wait,
+	// the longest, and how long after its event a delivery is tried.
+	RetryBase, RetryMax, RetryFor time.Duration
+	// Poll is how often the queues are looked at when idle.
+	Poll time.Duration
+	// SMTP is the optional e-mail sender; off while its Addr is empty.
+	SMTP notify.SMTPConfig
 }
 
 // Main is the running service: the database, the HTTP server and its
@@ -50,13 +73,19 @@ type Main struct {
 	server   *http.Server
 	listener net.Listener
 	done     chan error
+	// stopSenders ends the background senders; senders is closed when
+	// they have.
+	stopSenders context.CancelFunc
+	senders     chan struct{}
 }
 
 // NewMain returns a Main with the default configuration.
 func NewMain() *Main {
 	return &Main{
 		Config: Config{DB: "cascade.db", Addr: "127.0.0.1:8080", Migrate: true, BodyLimit: api.DefaultBodyLimit,
-			ShutdownTimeout: 20 * time.Second, LogFormat: "text", LogLevel: slog.LevelInfo},
+			ShutdownTimeout: 20 * time.Second, LogFormat: "text", LogLevel: slog.LevelInfo,
+			Notify: NotifyConfig{WebhookTimeout: 15 * time.Second, RetryBase: planning.DefaultRetryPolicy.Base,
+				RetryMax: planning.DefaultRetryPolicy.Max, RetryFor: planning.DefaultRetryPolicy.For, Poll: time.Second}},
 		Stdout: os.Stdout,
 	}
 }
@@ -110,6 +139,10 @@ func (m *Main) Run(ctx context.Context) (err error) {
 		ReadTimeout:       60 * time.Second,
 		IdleTimeout:       120 * time.Second,
 		ErrorLog:          slog.NewLogLogger(m.Logger.Handler(), slog.LevelWarn),
+	}
+	m.server.RegisterOnShutdown(handler.CloseStreams)
+	if err := m.startSenders(svcs); err != nil {
+		return err
 	}
 	m.done = make(chan error, 1)
 	go func() { m.done <- m.server.Serve(m.listener) }()
@@ -181,6 +214,10 @@ func (m *Main) Close() error {
 		defer cancel()
 		err = m.server.Shutdown(ctx)
 	}
+	if m.stopSenders != nil {
+		m.stopSenders()
+		<-m.senders
+	}
 	if m.db != nil {
 		if cerr := m.db.Close(); err == nil {
 			err = cerr
@@ -214,9 +251,22 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		"failed authentications per second one client address may cause (bursts of 10×) before its requests get 429; negative: no limit (env CASCADE_AUTH_FAILURE_RATE)")
 	fs.BoolVar(&m.Config.TrustProxyHeaders, "trust-proxy-headers", false,
 		"take the client address from X-Forwarded-For, behind a load balancer that sets it (env CASCADE_TRUST_PROXY_HEADERS)")
+	n := &m.Config.Notify
+	fs.BoolVar(&n.Off, "no-notify", false, "send no webhooks, deadline reminders or e-mail from this server (env CASCADE_NO_NOTIFY)")
+	fs.StringVar(&n.WebhookAllow, "webhook-allow", "", "comma-separated CIDR prefixes webhook targets may resolve to although private, loopback or link-local, e.g. 127.0.0.0/8 for tests or 10.20.0.0/16 on premises (env CASCADE_WEBHOOK_ALLOW)")
+	fs.DurationVar(&n.WebhookTimeout, "webhook-timeout", n.WebhookTimeout, "time limit of one webhook delivery attempt (env CASCADE_WEBHOOK_TIMEOUT)")
+	fs.DurationVar(&n.RetryBase, "webhook-retry-base", n.RetryBase, "first wait before a failed delivery is retried; each further wait doubles, plus jitter (env CASCADE_WEBHOOK_RETRY_BASE)")
+	fs.DurationVar(&n.RetryMax, "webhook-retry-max", n.RetryMax, "longest wait between delivery attempts (env CASCADE_WEBHOOK_RETRY_MAX)")
+	fs.DurationVar(&n.RetryFor, "webhook-retry-for", n.RetryFor, "how long after its event a delivery is still tried; at least 24h (env CASCADE_WEBHOOK_RETRY_FOR)")
+	fs.DurationVar(&n.Poll, "notify-poll", n.Poll, "how often idle senders look for work (env CASCADE_NOTIFY_POLL)")
+	fs.StringVar(&n.SMTP.Addr, "smtp-addr", "", "host:port of an SMTP submission server for reminder, escalation and decision e-mail; empty: no e-mail (env CASCADE_SMTP_ADDR)")
+	fs.StringVar(&n.SMTP.From, "smtp-from", "cascade@localhost", "sender address of e-mail (env CASCADE_SMTP_FROM)")
+	fs.StringVar(&n.SMTP.Username, "smtp-username", "", "SMTP PLAIN user name; empty: no authentication (env CASCADE_SMTP_USERNAME)")
+	smtpPassword := os.Getenv("CASCADE_SMTP_PASSWORD")
 	if err := parse(fs, args); err != nil {
 		return err
 	}
+	n.SMTP.Password = smtpPassword
 	if m.Config.BaseURL != "" {
 		if err := checkBaseURL(m.Config.BaseURL); err != nil {
 			return err
@@ -227,6 +277,9 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		m.Config.Migrate = false
 	}
 	m.Logger = newLogger(stderr, m.Config.LogFormat, m.Config.LogLevel)
+	if n.RetryFor < 24*time.Hour {
+		m.Logger.Warn("webhook deliveries are retried for less than 24 hours", slog.Duration("webhook_retry_for", n.RetryFor))
+	}
 	if err := m.Run(ctx); err != nil {
 		m.Close()
 		return err
