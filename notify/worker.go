@@ -104,7 +104,7 @@ func (w *Worker) Wake() {
 
 // Run delivers until ctx ends.
 func (w *Worker) Run(ctx context.Context) {
-	lease := w.cfg.Timeout*2 + 5*time.Second
+	lease := w.cfg.Timeout*2 + time.Second
 	t := time.NewTicker(w.cfg.Poll)
 	defer t.Stop()
 	for {
