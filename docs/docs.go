@@ -10727,6 +10727,11 @@ const docTemplate = `{
                     ],
                     "example": "decide_counterproposal"
                 },
+                "link": {
+                    "description": "Link is the API resource the task is done at: the counterproposal,\nthe unit's targets, or the version's approval.",
+                    "type": "string",
+                    "example": "/api/v1/counterproposals/4"
+                },
                 "org_unit_code": {
                     "type": "string",
                     "example": "B-SH"
