@@ -13,6 +13,7 @@ import (
 
 	"github.com/cascade-planning/cascade/api"
 	"github.com/cascade-planning/cascade/api/apitest"
+	"github.com/cascade-planning/cascade/planning/demo"
 )
 
 // sseEvent is one event read off a stream.
@@ -24,11 +25,16 @@ type sseEvent struct {
 
 // openStream opens GET /events as Server-Sent Events and returns a channel
 // of its events; lastID, when not empty, resumes after it.
+// user is a demo user (bearer token), or "cookie=…" for a console session.
 func openStream(t *testing.T, env *apitest.Env, user, lastID string) (<-chan sseEvent, func()) {
 	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
 	req, _ := http.NewRequestWithContext(ctx, "GET", env.URL+"/api/v1/events", nil)
-	req.Header.Set("Authorization", "Bearer "+apitest.Token(user))
+	if cookie, ok := strings.CutPrefix(user, "cookie="); ok {
+		req.Header.Set("Cookie", api.SessionCookie+"="+cookie)
+	} else {
+		req.Header.Set("Authorization", "Bearer "+apitest.Token(user))
+	}
 	req.Header.Set("Accept", "text/event-stream")
 	if lastID != "" {
 		req.Header.Set("Last-Event-ID", lastID)
@@ -115,6 +121,16 @@ func TestEventStreamResumes(t *testing.T) {
 	env.GetJSON("bm-sh", fmt.Sprintf("/api/v1/events?after=%d&limit=2", got[0].id), &page)
 	if len(page.Items) != 2 || page.Items[0].ID != got[1].id || page.LastEventID != got[2].id {
 		t.Fatalf("page %+v", page)
+	}
+	// The console streams with its session cookie.
+	if err := demo.SetPasswords(context.Background(), env.Services); err != nil {
+		t.Fatal(err)
+	}
+	cookie, _ := signIn(t, env, "bm-sh", "demo-bm-sh")
+	ch, stopCookie := openStream(t, env, "cookie="+cookie, strconv.FormatInt(got[1].id, 10))
+	defer stopCookie()
+	if ev := next(t, ch); ev.id != got[2].id {
+		t.Fatalf("console stream: %+v", ev)
 	}
 	r := env.Request("GET", "/api/v1/events?after=x", apitest.Token("bm-sh"), nil, nil)
 	if r.Status != 400 || !strings.Contains(string(r.Body), `"after"`) {
