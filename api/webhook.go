@@ -488,11 +488,18 @@ func (s *Server) replayWebhookRange(c echo.Context) error {
 	if err := decodeJSON(c, &req); err != nil {
 		return err
 	}
+	v := &planning.Validation{}
 	if req.From.IsZero() {
-		return invalid("from", "is required")
+		v.Add("from", "is required")
 	}
-	if !req.To.After(req.From) {
-		return invalid("to", "must be after from")
+	switch {
+	case req.To.IsZero():
+		v.Add("to", "is required")
+	case !req.To.After(req.From):
+		v.Add("to", "must be after from")
+	}
+	if err := v.Err(); err != nil {
+		return err
 	}
 	n, err := s.svcs.Webhooks.ReplayWebhookDeliveries(c.Request().Context(), id, 0, &req.From, &req.To)
 	if err != nil {
