@@ -8,6 +8,7 @@ import { h, clear, Child } from "./dom";
 import { t, when, duration, currentLang, setLang } from "./i18n";
 import { gridScreen } from "./grid";
 import { format, parseAmount } from "./decimal";
+import { startLive, stopLive } from "./live";
 
 export interface Ctx {
   me: Me;
@@ -39,6 +40,7 @@ export function link(path: string, ...children: Child[]): HTMLAnchorElement {
 window.addEventListener("popstate", () => void render());
 whenUnauthorized(() => {
   ctx = null;
+  stopLive();
   if (location.pathname !== "/sign-in") navigate("/sign-in?next=" + encodeURIComponent(location.pathname + location.search));
 });
 
@@ -80,6 +82,7 @@ function shell(c: Ctx, main: HTMLElement): HTMLElement {
   const out = h("button", { class: "link", type: "button", onclick: async () => {
     try { await call("DELETE", "/sessions/current"); } catch { /* signed out anyway */ }
     ctx = null;
+    stopLive();
     setCSRF("");
     navigate("/sign-in");
   } }, t("signOut"));
@@ -115,6 +118,8 @@ async function render(): Promise<void> {
     if (e instanceof ApiError && e.status === 401) return; // whenUnauthorized went to sign-in
     return show(h("p", { class: "error" }, t("error", { msg: problemText(e) })));
   }
+  // "My work" follows the caller's events without a reload.
+  startLive(() => { if (location.pathname === "/") void render(); });
   const main = h("div", {}, h("p", { class: "muted" }, t("loading")));
   show(shell(c, main));
   let m: RegExpExecArray | null;
