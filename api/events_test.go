@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"net/http"
+	"net/http/httptest"
 	"strconv"
 	"strings"
 	"testing"
@@ -91,6 +92,13 @@ func next(t *testing.T, ch <-chan sseEvent) sseEvent {
 // same events.
 func TestEventStreamResumes(t *testing.T) {
 	env := apitest.NewWith(t, apitest.Options{Config: api.Config{RequestTimeout: 300 * time.Millisecond, EventPoll: 20 * time.Millisecond}})
+	// Serve as cascade serve does, with a read timeout: the stream must
+	// outlive it too (a read deadline that passes cancels the request).
+	srv := httptest.NewUnstartedServer(env.API.Handler())
+	srv.Config.ReadTimeout = 300 * time.Millisecond
+	srv.Start()
+	defer srv.Close()
+	env.URL = srv.URL
 	ch, stop := openStream(t, env, "bm-sh", "")
 	round := openDemoRound(t, env, "SSE")
 	var got []sseEvent

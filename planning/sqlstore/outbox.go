@@ -60,6 +60,9 @@ func (q *DeliveryQueue) ClaimDeliveries(ctx context.Context, n int, lease time.D
 			endpoints[d.EndpointID] = ep
 		}
 		o := &planning.Outgoing{Delivery: *d.toDomain(), Endpoint: *ep.toDomain(), FirstAt: d.CreatedAt.UTC()}
+		if d.RetryFrom != nil {
+			o.FirstAt = d.RetryFrom.UTC()
+		}
 		ev := new(eventRow)
 		if err := db.bun.NewSelect().Model(ev).Where("id = ?", d.EventID).Scan(ctx); err != nil {
 			return nil, db.mapError(err)

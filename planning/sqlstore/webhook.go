@@ -59,6 +59,7 @@ type deliveryRow struct {
 	LastStatus    *int       `bun:"last_status"`
 	CreatedAt     time.Time  `bun:"created_at"`
 	FinishedAt    *time.Time `bun:"finished_at"`
+	RetryFrom     *time.Time `bun:"retry_from"`
 	EventType     string     `bun:"event_type,scanonly"`
 }
 
@@ -345,7 +346,7 @@ func (s *WebhookService) ReplayWebhookDeliveries(ctx context.Context, endpointID
 	err := s.db.inTx(ctx, func(tx bun.Tx) error {
 		now := s.db.Now()
 		q := tx.NewUpdate().TableExpr("webhook_deliveries").
-			Set("state = ?", planning.DeliveryPending).Set("next_at = ?", now).Set("created_at = created_at").
+			Set("state = ?", planning.DeliveryPending).Set("next_at = ?", now).Set("retry_from = ?", now).
 			Set("lease_until = NULL").Set("finished_at = NULL").
 			Where("endpoint_id = ?", endpointID)
 		if deliveryID != 0 {
