@@ -11,6 +11,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/shopspring/decimal"
+
 	"github.com/cascade-planning/cascade/notify"
 	"github.com/cascade-planning/cascade/planning"
 	"github.com/cascade-planning/cascade/planning/sqlstore"
@@ -184,4 +186,49 @@ func containsAddr(to []string, a string) bool {
 		}
 	}
 	return false
+}
+
+// TestMailerSendsDecisions: the author of a counterproposal gets an
+// e-mail when the product manager decides it, and nobody else does.
+func TestMailerSendsDecisions(t *testing.T) {
+	forEachDB(t, func(t *testing.T, f *fixture) {
+		srv := newSMTPServer(t)
+		m := notify.NewMailer(notify.SMTPConfig{Addr: srv.ln.Addr().String(), From: "cascade@plan.example"}, f.svcs, sqlstore.NewEventCursors(f.db), nil)
+		if _, err := m.RunOnce(context.Background()); err != nil {
+			t.Fatal(err)
+		}
+		strategy, bm, pm := f.as("strategy"), f.as("bm-sh"), f.as("pm-industry")
+		ms, _, _ := f.svcs.Measures.FindMeasures(strategy, planning.MeasureFilter{Code: "revenue"})
+		r := &planning.Round{Code: "DEC", Name: "Plan 2027", FiscalYear: 2027, FirstMonth: 1, MeasureIDs: []int64{ms[0].ID}}
+		if err := f.svcs.Rounds.CreateRound(strategy, r); err != nil {
+			t.Fatal(err)
+		}
+		for _, to := range []planning.RoundStatus{planning.RoundOpen, planning.RoundCounterproposals} {
+			var err error
+			if r, err = f.svcs.Rounds.TransitionRound(strategy, r.ID, to, "", nil); err != nil {
+				t.Fatal(err)
+			}
+		}
+		units, _, _ := f.svcs.OrgUnits.FindOrgUnits(strategy, planning.OrgUnitFilter{Code: "B-SH"})
+		pls, _, _ := f.svcs.ProductLines.FindProductLines(strategy, planning.ProductLineFilter{Code: "POS"})
+		cp, err := f.svcs.Proposals.CreateCounterproposal(bm, *r.WorkingVersionID, units[0].ID, "Shanghai 2027", []planning.LineInput{{
+			ProductLineID: pls[0].ID, MeasureID: ms[0].ID, Period: planning.YearPeriod, Proposed: decimal.RequireFromString("100.00"), Reason: "r"}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := f.svcs.Proposals.Submit(bm, cp.ID, nil); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := f.svcs.Proposals.Decide(pm, cp.ID, []planning.LineDecision{{LineID: cp.Lines[0].ID, Action: planning.DecisionReject, Comment: "no"}}, nil); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := m.RunOnce(context.Background()); err != nil {
+			t.Fatal(err)
+		}
+		srv.mu.Lock()
+		defer srv.mu.Unlock()
+		if len(srv.mail) != 1 || len(srv.mail[0].to) != 1 || srv.mail[0].to[0] != "bm-sh@start.example" || !strings.Contains(srv.mail[0].data, "Shanghai 2027") {
+			t.Fatalf("mail %+v", srv.mail)
+		}
+	})
 }
