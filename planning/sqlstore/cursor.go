@@ -18,6 +18,17 @@ func (c *EventCursors) ClaimCursor(ctx context.Context, name string, lease time.
 	db := c.db
 	var last int64
 	ok := false
+	// A read first: nothing new since the cursor costs no write.
+	var cur []int64
+	if err := db.bun.NewSelect().TableExpr("notification_cursors").Column("last_event_id").Where("name = ?", name).Scan(ctx, &cur); err != nil {
+		return 0, false, db.mapError(err)
+	}
+	if len(cur) == 1 {
+		newer, err := db.bun.NewSelect().TableExpr("events").Where("id > ?", cur[0]).Exists(ctx)
+		if err != nil || !newer {
+			return 0, false, db.mapError(err)
+		}
+	}
 	err := db.inTx(ctx, func(tx bun.Tx) error {
 		now := db.Now()
 		if _, err := tx.NewRaw(`INSERT INTO notification_cursors (name, last_event_id)

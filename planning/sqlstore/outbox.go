@@ -25,8 +25,15 @@ func NewDeliveryQueue(db *DB) *DeliveryQueue { return &DeliveryQueue{db: db} }
 func (q *DeliveryQueue) ClaimDeliveries(ctx context.Context, n int, lease time.Duration) ([]*planning.Outgoing, error) {
 	db := q.db
 	now := db.Now()
+	// A read first: an idle queue costs no write transaction (on SQLite,
+	// no turn of the single writer).
+	due, err := db.bun.NewSelect().TableExpr("webhook_deliveries").Where("state = ?", planning.DeliveryPending).
+		Where("next_at <= ?", now).Where("(lease_until IS NULL OR lease_until < ?)", now).Exists(ctx)
+	if err != nil || !due {
+		return nil, db.mapError(err)
+	}
 	var ids []int64
-	err := db.inTx(ctx, func(tx bun.Tx) error {
+	err = db.inTx(ctx, func(tx bun.Tx) error {
 		lock := ""
 		if db.dialect == Postgres {
 			lock = " FOR UPDATE OF d SKIP LOCKED"
