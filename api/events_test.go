@@ -14,6 +14,7 @@ import (
 
 	"github.com/cascade-planning/cascade/api"
 	"github.com/cascade-planning/cascade/api/apitest"
+	"github.com/cascade-planning/cascade/planning"
 	"github.com/cascade-planning/cascade/planning/demo"
 )
 
@@ -91,11 +92,11 @@ func next(t *testing.T, ch <-chan sseEvent) sseEvent {
 // Last-Event-ID with nothing lost or repeated; the JSON form pages the
 // same events.
 func TestEventStreamResumes(t *testing.T) {
-	env := apitest.NewWith(t, apitest.Options{Config: api.Config{RequestTimeout: 300 * time.Millisecond, EventPoll: 20 * time.Millisecond}})
+	env := apitest.NewWith(t, apitest.Options{Config: api.Config{RequestTimeout: 1500 * time.Millisecond, EventPoll: 20 * time.Millisecond}})
 	// Serve as cascade serve does, with a read timeout: the stream must
 	// outlive it too (a read deadline that passes cancels the request).
 	srv := httptest.NewUnstartedServer(env.API.Handler())
-	srv.Config.ReadTimeout = 300 * time.Millisecond
+	srv.Config.ReadTimeout = time.Second
 	srv.Start()
 	defer srv.Close()
 	env.URL = srv.URL
@@ -108,7 +109,7 @@ func TestEventStreamResumes(t *testing.T) {
 	if got[0].typ != "round.created" || got[2].typ != "round.opened" || got[2].data.Data.RoundID == nil || *got[2].data.Data.RoundID != round.ID {
 		t.Fatalf("events %+v", got)
 	}
-	time.Sleep(500 * time.Millisecond) // longer than the request timeout
+	time.Sleep(2 * time.Second) // longer than the request and read timeouts
 	env.Caller(t)("strategy", "PATCH", fmt.Sprintf("/api/v1/rounds/%d", round.ID), map[string]any{"name": "Renamed"}, 200)
 	if ev := next(t, ch); ev.typ != "round.updated" || ev.id <= got[2].id {
 		t.Fatalf("after the request timeout: %+v", ev)
@@ -134,7 +135,12 @@ func TestEventStreamResumes(t *testing.T) {
 	if err := demo.SetPasswords(context.Background(), env.Services); err != nil {
 		t.Fatal(err)
 	}
-	cookie, _ := signIn(t, env, "bm-sh", "demo-bm-sh")
+	// Signed in through the service: password hashing on a loaded
+	// machine may take longer than this server's short request timeout.
+	_, cookie, err := env.Services.Sessions.SignIn(context.Background(), planning.SignInRequest{Username: "bm-sh", Password: "demo-bm-sh", Address: "127.0.0.1"})
+	if err != nil {
+		t.Fatal(err)
+	}
 	ch, stopCookie := openStream(t, env, "cookie="+cookie, strconv.FormatInt(got[1].id, 10))
 	defer stopCookie()
 	if ev := next(t, ch); ev.id != got[2].id {

@@ -151,6 +151,9 @@ func (s *EventService) FindEvents(ctx context.Context, f planning.EventFilter) (
 
 // LatestEventID implements planning.EventService.
 func (s *EventService) LatestEventID(ctx context.Context) (int64, error) {
+	if _, err := planning.RequireActor(ctx); err != nil {
+		return 0, err
+	}
 	var id int64
 	err := s.db.bun.NewSelect().TableExpr("events").ColumnExpr("COALESCE(MAX(id), 0)").Scan(ctx, &id)
 	return id, s.db.mapError(err)
