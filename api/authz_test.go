@@ -371,6 +371,28 @@ func authzRules() map[string]authzRule {
 		}
 	}
 	master := only(http.StatusForbidden, roleAdmin, roleStrategy)
+	hooks := only(http.StatusForbidden, roleAdmin, roleStrategy)
+	// hookPath is a fresh endpoint's path; deliveryPath one delivery of a
+	// fresh endpoint (the round it reports is made for it).
+	hookPath := func(suffix string) func(x *authzFixture, role string, out bool) string {
+		return func(x *authzFixture, role string, out bool) string {
+			var ep api.WebhookEndpointSecret
+			x.do(roleAdmin, "POST", "/api/v1/webhooks", map[string]any{"url": "https://hooks.example/az", "event_types": []string{"round.created"}}, 201, &ep)
+			return fmt.Sprintf("/webhooks/%d%s", ep.ID, suffix)
+		}
+	}
+	deliveryPath := func(suffix string) func(x *authzFixture, role string, out bool) string {
+		return func(x *authzFixture, role string, out bool) string {
+			hook := hookPath("")(x, role, out)
+			x.newRound()
+			var page api.WebhookDeliveryPage
+			x.do(roleAdmin, "GET", "/api/v1"+hook+"/deliveries", nil, 200, &page)
+			if len(page.Items) != 1 {
+				x.t.Fatalf("setup: %d deliveries", len(page.Items))
+			}
+			return fmt.Sprintf("%s/deliveries/%d%s", hook, page.Items[0].ID, suffix)
+		}
+	}
 	// Branch managers and team leads see their subtree only.
 	scopedRead := everyone().outside(http.StatusNotFound, roleBM, roleTL)
 	weights := []string{"1", "1", "1", "1", "1", "1", "1", "1", "1", "1", "1", "1"}
@@ -378,6 +400,20 @@ func authzRules() map[string]authzRule {
 	return map[string]authzRule{
 		"GET /me":       {call: get("/me"), want: everyone()},
 		"GET /me/tasks": {call: get("/me/tasks"), want: everyone()},
+		"GET /events":   {call: get("/events"), want: everyone()},
+
+		// Webhook endpoints: administrators and the strategy office.
+		"GET /webhooks":              {call: get("/webhooks"), want: hooks},
+		"POST /webhooks":             {want: hooks, call: write("POST", fixed("/webhooks"), constBody(map[string]any{"url": "https://hooks.example/az"}))},
+		"GET /webhooks/{id}":         {want: hooks, call: write("GET", hookPath(""), nil)},
+		"PATCH /webhooks/{id}":       {want: hooks, call: write("PATCH", hookPath(""), constBody(map[string]any{"status": "paused"}))},
+		"DELETE /webhooks/{id}":      {want: hooks, call: write("DELETE", hookPath(""), nil)},
+		"POST /webhooks/{id}/secret": {want: hooks, call: write("POST", hookPath("/secret"), constBody(map[string]any{"overlap_seconds": 60}))},
+		"POST /webhooks/{id}/replay": {want: hooks, call: write("POST", hookPath("/replay"),
+			constBody(map[string]any{"from": "2020-01-01T00:00:00Z", "to": "2100-01-01T00:00:00Z"}))},
+		"GET /webhooks/{id}/deliveries":                       {want: hooks, call: write("GET", hookPath("/deliveries"), nil)},
+		"GET /webhooks/{id}/deliveries/{delivery_id}":         {want: hooks, call: write("GET", deliveryPath(""), nil)},
+		"POST /webhooks/{id}/deliveries/{delivery_id}/replay": {want: hooks, call: write("POST", deliveryPath("/replay"), nil)},
 
 		// Console sessions: signing in and redeeming a password link are
 		// public (wrong credentials get 401/422 whoever sends them); a

@@ -83,6 +83,10 @@
 //	@tag.description			Weighted KPI scorecards per org level, scores and rankings on them
 //	@tag.name					spreadsheets
 //	@tag.description			Workbook export, target letters and workbook re-import
+//	@tag.name					events
+//	@tag.description			The caller's domain events, scoped, as Server-Sent Events or pages
+//	@tag.name					webhooks
+//	@tag.description			Signed webhook endpoints (Standard Webhooks 1.0), their delivery logs and replays
 //	@BasePath					/api/v1
 //	@accept						json
 //	@produce					json

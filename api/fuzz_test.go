@@ -34,6 +34,10 @@ import (
 // until the type is listed here.
 var requestBodies = []func() any{
 	func() any { return new(OrgUnitCreate) },
+	func() any { return new(WebhookEndpointCreate) },
+	func() any { return new(WebhookEndpointPatch) },
+	func() any { return new(WebhookSecretRotate) },
+	func() any { return new(WebhookReplay) },
 	func() any { return new(ScorecardPut) },
 	func() any { return new(ScoreIssueRequest) },
 	func() any { return new(LetterBatchRequest) },

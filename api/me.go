@@ -2,6 +2,7 @@ package api
 
 import (
 	"net/http"
+	"net/url"
 	"time"
 
 	"github.com/labstack/echo/v4"
@@ -68,6 +69,9 @@ type Task struct {
 	StepRole *string `json:"step_role" example:"sales_director"`
 	// Due is the deadline of the round's current phase, if it has one.
 	Due *time.Time `json:"due"`
+	// Link is the API resource the task is done at: the counterproposal,
+	// the unit's targets, or the version's approval.
+	Link string `json:"link" example:"/api/v1/counterproposals/4"`
 }
 
 // TaskList is what waits for the caller, soonest deadline first.
@@ -105,7 +109,21 @@ func (s *Server) getMyTasks(c echo.Context) error {
 			role := string(t.Step.Role)
 			dto.StepRole = &role
 		}
+		dto.Link = taskLink(t)
 		out.Items = append(out.Items, dto)
 	}
 	return c.JSON(http.StatusOK, out)
+}
+
+// taskLink is where a task is done, as an API path.
+func taskLink(t planning.Task) string {
+	switch {
+	case t.Counterproposal != nil:
+		return location("/counterproposals/%d", t.Counterproposal.ID)
+	case t.Kind == planning.TaskReviewTargets && t.OrgUnit != nil:
+		return location("/versions/%d/targets?org_unit=%s&subtree=true", t.VersionID, url.QueryEscape(t.OrgUnit.Code))
+	case t.Kind == planning.TaskSubmitVersion || t.Kind == planning.TaskApproveVersion:
+		return location("/versions/%d/approval", t.VersionID)
+	}
+	return location("/versions/%d", t.VersionID)
 }

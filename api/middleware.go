@@ -170,6 +170,11 @@ func (s *Server) timeout(next echo.HandlerFunc) echo.HandlerFunc {
 		return next
 	}
 	return func(c echo.Context) error {
+		if wantsEventStream(c.Request()) && c.Request().URL.Path == pathPrefix+"/events" {
+			// A live stream lasts as long as its client stays; it ends
+			// with the connection (or the server's shutdown).
+			return next(c)
+		}
 		ctx, cancel := context.WithTimeout(c.Request().Context(), s.cfg.RequestTimeout)
 		defer cancel()
 		c.SetRequest(c.Request().WithContext(ctx))

@@ -47,6 +47,9 @@ import (
 // must be one of them (TestOpenAPIContract fails otherwise), so a new DTO is
 // added here.
 var openAPITypes = []any{
+	Event{}, EventData{}, EventPage{}, WebhookAttempt{}, WebhookDelivery{}, WebhookDeliveryPage{}, WebhookEndpoint{},
+	WebhookEndpointCreate{}, WebhookEndpointList{}, WebhookEndpointPatch{}, WebhookEndpointSecret{}, WebhookReplay{},
+	WebhookReplayResult{}, WebhookSecretRotate{},
 	ActualImportRefused{}, ActualImportReport{}, ActualPage{}, ActualRow{}, AllocatedNode{}, AllocationLevel{},
 	AllocationJob{}, AllocationJobPage{}, AllocationPhasing{}, AllocationRequest{}, AllocationResponse{}, AllocationRun{}, AllocationRunPage{},
 	AllocationRunRequest{}, AllocationTarget{}, Approval{}, ApprovalActionRequest{}, ApprovalActionView{},

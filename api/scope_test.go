@@ -47,9 +47,14 @@ const (
 // payloadFormats lists, for every readable route, its body's format.
 func payloadFormats() map[string]payloadFormat {
 	return map[string]payloadFormat{
-		"GET /me":                                      payloadJSON,
-		"GET /sessions/current":                        payloadJSON,
-		"GET /me/tasks":                                payloadJSON,
+		"GET /me":                       payloadJSON,
+		"GET /sessions/current":         payloadJSON,
+		"GET /me/tasks":                 payloadJSON,
+		"GET /events":                   payloadJSON,
+		"GET /webhooks":                 payloadJSON,
+		"GET /webhooks/{id}":            payloadJSON,
+		"GET /webhooks/{id}/deliveries": payloadJSON,
+		"GET /webhooks/{id}/deliveries/{delivery_id}": payloadJSON,
 		"GET /org-units":                               payloadJSON,
 		"GET /org-units/{id}":                          payloadJSON,
 		"GET /product-lines":                           payloadJSON,

@@ -1,6 +1,7 @@
 package api
 
 import (
+	"context"
 	"database/sql"
 	"io"
 	"io/fs"
@@ -64,6 +65,9 @@ type Config struct {
 	// its turn before a 503 with Retry-After; 0 means DefaultUploadWait.
 	MaxUploads int
 	UploadWait time.Duration
+	// EventPoll is how often a live event stream looks for new events;
+	// 0 means DefaultEventPoll.
+	EventPoll time.Duration
 	// DB, when set, is the connection pool whose statistics /metrics reports.
 	DB *sql.DB
 	// Collectors are further series /metrics reports, such as where
@@ -91,7 +95,16 @@ type Server struct {
 	// authFails counts failed authentications per client address.
 	authFails *limiters[string]
 	uploads   chan struct{}
+	// streams ends every live event stream when the server shuts down
+	// (CloseStreams), which would otherwise wait for them.
+	streams     context.Context
+	stopStreams context.CancelFunc
 }
+
+// CloseStreams ends the live event streams; register it with
+// http.Server.RegisterOnShutdown, so a graceful shutdown does not wait
+// for clients that never hang up. They reconnect with Last-Event-ID.
+func (s *Server) CloseStreams() { s.stopStreams() }
 
 // NewServer builds the server. A nil logger discards logs.
 func NewServer(cfg Config, svcs planning.Services, logger *slog.Logger) *Server {
@@ -107,6 +120,9 @@ func NewServer(cfg Config, svcs planning.Services, logger *slog.Logger) *Server 
 	if cfg.UploadWait <= 0 {
 		cfg.UploadWait = DefaultUploadWait
 	}
+	if cfg.EventPoll <= 0 {
+		cfg.EventPoll = DefaultEventPoll
+	}
 	if cfg.RequestTimeout == 0 {
 		cfg.RequestTimeout = DefaultRequestTimeout
 	}
@@ -114,6 +130,7 @@ func NewServer(cfg Config, svcs planning.Services, logger *slog.Logger) *Server 
 		logger = slog.New(slog.NewTextHandler(io.Discard, nil))
 	}
 	s := &Server{cfg: cfg, svcs: svcs, logger: logger, echo: echo.New()}
+	s.streams, s.stopStreams = context.WithCancel(context.Background())
 	s.metrics = newMetrics(cfg.DB, cfg.Collectors...)
 	s.limits = newLimiters[int64](cfg.RateLimit, cfg.RateBurst, DefaultRateLimit, DefaultRateBurst)
 	s.authFails = newLimiters[string](cfg.AuthFailureRate, cfg.AuthFailureBurst, DefaultAuthFailureRate, DefaultAuthFailureBurst)
@@ -204,6 +221,19 @@ func (s *Server) routes() {
 	}
 	auth(http.MethodGet, "/me", s.getMe)
 	auth(http.MethodGet, "/me/tasks", s.getMyTasks)
+	auth(http.MethodGet, "/events", s.listEvents)
+
+	// Webhook endpoints: administrators and the strategy office.
+	auth(http.MethodGet, "/webhooks", s.listWebhooks)
+	auth(http.MethodPost, "/webhooks", s.createWebhook)
+	auth(http.MethodGet, "/webhooks/:id", s.getWebhook)
+	auth(http.MethodPatch, "/webhooks/:id", s.updateWebhook)
+	auth(http.MethodDelete, "/webhooks/:id", s.deleteWebhook)
+	auth(http.MethodPost, "/webhooks/:id/secret", s.rotateWebhookSecret)
+	auth(http.MethodPost, "/webhooks/:id/replay", s.replayWebhookRange)
+	auth(http.MethodGet, "/webhooks/:id/deliveries", s.listWebhookDeliveries)
+	auth(http.MethodGet, "/webhooks/:id/deliveries/:delivery_id", s.getWebhookDelivery)
+	auth(http.MethodPost, "/webhooks/:id/deliveries/:delivery_id/replay", s.replayWebhookDelivery)
 
 	// Signing in and setting a password with a one-time link need no
 	// authentication: the password, or the link's token, is the credential.

@@ -17,6 +17,12 @@ func TestMyTasks(t *testing.T) {
 			t.Helper()
 			var l api.TaskList
 			env.GetJSON(user, "/api/v1/me/tasks", &l)
+			// Every task's link opens, for its person, where it is done.
+			for _, x := range l.Items {
+				if r := env.Request("GET", x.Link, apitest.Token(user), nil, nil); r.Status != 200 {
+					t.Errorf("%s's %s task links to %s: %d", user, x.Kind, x.Link, r.Status)
+				}
+			}
 			return l.Items
 		}
 		kinds := func(user string) []string {

@@ -1046,6 +1046,65 @@ const docTemplate = `{
                 }
             }
         },
+        "/events": {
+            "get": {
+                "security": [
+                    {
+                        "BearerAuth": []
+                    }
+                ],
+                "description": "With Accept: text/event-stream, a Server-Sent Events stream of the domain events the caller's scope allows, as they commit: each with id (resume with Last-Event-ID), event (the type) and data (the JSON below). Without, one page of them after ` + "`" + `after` + "`" + `, as JSON. A new stream without Last-Event-ID or after starts at the newest event.",
+                "produces": [
+                    "application/json",
+                    "text/event-stream"
+                ],
+                "tags": [
+                    "events"
+                ],
+                "summary": "The caller's events, live",
+                "operationId": "listEvents",
+                "parameters": [
+                    {
+                        "type": "integer",
+                        "description": "Events after this id (default: the stream starts now; the page from the beginning)",
+                        "name": "after",
+                        "in": "query"
+                    },
+                    {
+                        "type": "integer",
+                        "description": "Page size for JSON (1-500, default 100)",
+                        "name": "limit",
+                        "in": "query"
+                    },
+                    {
+                        "type": "string",
+                        "description": "The last event id the client has, to resume a stream",
+                        "name": "Last-Event-ID",
+                        "in": "header"
+                    }
+                ],
+                "responses": {
+                    "200": {
+                        "description": "OK",
+                        "schema": {
+                            "$ref": "#/definitions/api.EventPage"
+                        }
+                    },
+                    "400": {
+                        "description": "Bad query parameter",
+                        "schema": {
+                            "$ref": "#/definitions/api.Problem"
+                        }
+                    },
+                    "401": {
+                        "description": "Not authenticated",
+                        "schema": {
+                            "$ref": "#/definitions/api.Problem"
+                        }
+                    }
+                }
+            }
+        },
         "/me": {
             "get": {
                 "security": [
@@ -6578,6 +6637,735 @@ const docTemplate = `{
                     }
                 }
             }
+        },
+        "/webhooks": {
+            "get": {
+                "security": [
+                    {
+                        "BearerAuth": []
+                    }
+                ],
+                "description": "Needs the admin or strategy_office role. Secrets are never listed.",
+                "produces": [
+                    "application/json"
+                ],
+                "tags": [
+                    "webhooks"
+                ],
+                "summary": "List webhook endpoints",
+                "operationId": "listWebhooks",
+                "responses": {
+                    "200": {
+                        "description": "OK",
+                        "schema": {
+                            "$ref": "#/definitions/api.WebhookEndpointList"
+                        }
+                    },
+                    "401": {
+                        "description": "Not authenticated",
+                        "schema": {
+                            "$ref": "#/definitions/api.Problem"
+                        }
+                    },
+                    "403": {
+                        "description": "Not an admin or the strategy office",
+                        "schema": {
+                            "$ref": "#/definitions/api.Problem"
+                        }
+                    }
+                }
+            },
+            "post": {
+                "security": [
+                    {
+                        "BearerAuth": []
+                    }
+                ],
+                "description": "Needs the admin or strategy_office role. Events are signed per Standard Webhooks 1.0 with the secret in the answer, shown this once. Payloads are scoped to the creator. The URL must not resolve to a private, loopback or link-local address unless the server's allow-list permits it (checked on every connection).",
+                "consumes": [
+                    "application/json"
+                ],
+                "produces": [
+                    "application/json"
+                ],
+                "tags": [
+                    "webhooks"
+                ],
+                "summary": "Add a webhook endpoint",
+                "operationId": "createWebhook",
+                "parameters": [
+                    {
+                        "description": "URL, description and event filter",
+                        "name": "body",
+                        "in": "body",
+                        "required": true,
+                        "schema": {
+                            "$ref": "#/definitions/api.WebhookEndpointCreate"
+                        }
+                    }
+                ],
+                "responses": {
+                    "201": {
+                        "description": "Created",
+                        "schema": {
+                            "$ref": "#/definitions/api.WebhookEndpointSecret"
+                        },
+                        "headers": {
+                            "ETag": {
+                                "type": "string",
+                                "description": "The revision, as a strong entity tag"
+                            },
+                            "Location": {
+                                "type": "string",
+                                "description": "The URL of the new endpoint"
+                            }
+                        }
+                    },
+                    "400": {
+                        "description": "Malformed body",
+                        "schema": {
+                            "$ref": "#/definitions/api.Problem"
+                        }
+                    },
+                    "401": {
+                        "description": "Not authenticated",
+                        "schema": {
+                            "$ref": "#/definitions/api.Problem"
+                        }
+                    },
+                    "403": {
+                        "description": "Not an admin or the strategy office",
+                        "schema": {
+                            "$ref": "#/definitions/api.Problem"
+                        }
+                    },
+                    "413": {
+                        "description": "Body too large",
+                        "schema": {
+                            "$ref": "#/definitions/api.Problem"
+                        }
+                    },
+                    "422": {
+                        "description": "Invalid URL or event type",
+                        "schema": {
+                            "$ref": "#/definitions/api.Problem"
+                        }
+                    }
+                }
+            }
+        },
+        "/webhooks/{id}": {
+            "get": {
+                "security": [
+                    {
+                        "BearerAuth": []
+                    }
+                ],
+                "description": "Needs the admin or strategy_office role.",
+                "produces": [
+                    "application/json"
+                ],
+                "tags": [
+                    "webhooks"
+                ],
+                "summary": "Get a webhook endpoint",
+                "operationId": "getWebhook",
+                "parameters": [
+                    {
+                        "type": "integer",
+                        "description": "Endpoint id",
+                        "name": "id",
+                        "in": "path",
+                        "required": true
+                    }
+                ],
+                "responses": {
+                    "200": {
+                        "description": "OK",
+                        "schema": {
+                            "$ref": "#/definitions/api.WebhookEndpoint"
+                        },
+                        "headers": {
+                            "ETag": {
+                                "type": "string",
+                                "description": "The revision, as a strong entity tag"
+                            }
+                        }
+                    },
+                    "400": {
+                        "description": "Bad id",
+                        "schema": {
+                            "$ref": "#/definitions/api.Problem"
+                        }
+                    },
+                    "401": {
+                        "description": "Not authenticated",
+                        "schema": {
+                            "$ref": "#/definitions/api.Problem"
+                        }
+                    },
+                    "403": {
+                        "description": "Not an admin or the strategy office",
+                        "schema": {
+                            "$ref": "#/definitions/api.Problem"
+                        }
+                    },
+                    "404": {
+                        "description": "Unknown endpoint",
+                        "schema": {
+                            "$ref": "#/definitions/api.Problem"
+                        }
+                    }
+                }
+            },
+            "delete": {
+                "security": [
+                    {
+                        "BearerAuth": []
+                    }
+                ],
+                "description": "Needs the admin or strategy_office role. Its deliveries and their log go with it.",
+                "tags": [
+                    "webhooks"
+                ],
+                "summary": "Delete a webhook endpoint",
+                "operationId": "deleteWebhook",
+                "parameters": [
+                    {
+                        "type": "integer",
+                        "description": "Endpoint id",
+                        "name": "id",
+                        "in": "path",
+                        "required": true
+                    }
+                ],
+                "responses": {
+                    "204": {
+                        "description": "No Content"
+                    },
+                    "400": {
+                        "description": "Bad id",
+                        "schema": {
+                            "$ref": "#/definitions/api.Problem"
+                        }
+                    },
+                    "401": {
+                        "description": "Not authenticated",
+                        "schema": {
+                            "$ref": "#/definitions/api.Problem"
+                        }
+                    },
+                    "403": {
+                        "description": "Not an admin or the strategy office",
+                        "schema": {
+                            "$ref": "#/definitions/api.Problem"
+                        }
+                    },
+                    "404": {
+                        "description": "Unknown endpoint",
+                        "schema": {
+                            "$ref": "#/definitions/api.Problem"
+                        }
+                    }
+                }
+            },
+            "patch": {
+                "security": [
+                    {
+                        "BearerAuth": []
+                    }
+                ],
+                "description": "Needs the admin or strategy_office role. status=paused keeps new deliveries queued until status=active; active also resumes an endpoint disabled by a 410.",
+                "consumes": [
+                    "application/json"
+                ],
+                "produces": [
+                    "application/json"
+                ],
+                "tags": [
+                    "webhooks"
+                ],
+                "summary": "Change, pause or resume a webhook endpoint",
+                "operationId": "updateWebhook",
+                "parameters": [
+                    {
+                        "type": "integer",
+                        "description": "Endpoint id",
+                        "name": "id",
+                        "in": "path",
+                        "required": true
+                    },
+                    {
+                        "type": "string",
+                        "description": "ETag the change is based on",
+                        "name": "If-Match",
+                        "in": "header"
+                    },
+                    {
+                        "description": "The fields to change",
+                        "name": "body",
+                        "in": "body",
+                        "required": true,
+                        "schema": {
+                            "$ref": "#/definitions/api.WebhookEndpointPatch"
+                        }
+                    }
+                ],
+                "responses": {
+                    "200": {
+                        "description": "OK",
+                        "schema": {
+                            "$ref": "#/definitions/api.WebhookEndpoint"
+                        },
+                        "headers": {
+                            "ETag": {
+                                "type": "string",
+                                "description": "The new revision"
+                            }
+                        }
+                    },
+                    "400": {
+                        "description": "Malformed body, id or If-Match",
+                        "schema": {
+                            "$ref": "#/definitions/api.Problem"
+                        }
+                    },
+                    "401": {
+                        "description": "Not authenticated",
+                        "schema": {
+                            "$ref": "#/definitions/api.Problem"
+                        }
+                    },
+                    "403": {
+                        "description": "Not an admin or the strategy office",
+                        "schema": {
+                            "$ref": "#/definitions/api.Problem"
+                        }
+                    },
+                    "404": {
+                        "description": "Unknown endpoint",
+                        "schema": {
+                            "$ref": "#/definitions/api.Problem"
+                        }
+                    },
+                    "412": {
+                        "description": "Stale If-Match",
+                        "schema": {
+                            "$ref": "#/definitions/api.Problem"
+                        }
+                    },
+                    "413": {
+                        "description": "Body too large",
+                        "schema": {
+                            "$ref": "#/definitions/api.Problem"
+                        }
+                    },
+                    "422": {
+                        "description": "Invalid fields",
+                        "schema": {
+                            "$ref": "#/definitions/api.Problem"
+                        }
+                    }
+                }
+            }
+        },
+        "/webhooks/{id}/deliveries": {
+            "get": {
+                "security": [
+                    {
+                        "BearerAuth": []
+                    }
+                ],
+                "description": "Needs the admin or strategy_office role. Newest first; GET one delivery for its attempts.",
+                "produces": [
+                    "application/json"
+                ],
+                "tags": [
+                    "webhooks"
+                ],
+                "summary": "An endpoint's delivery log",
+                "operationId": "listWebhookDeliveries",
+                "parameters": [
+                    {
+                        "type": "integer",
+                        "description": "Endpoint id",
+                        "name": "id",
+                        "in": "path",
+                        "required": true
+                    },
+                    {
+                        "type": "string",
+                        "description": "pending, delivered or failed",
+                        "name": "state",
+                        "in": "query"
+                    },
+                    {
+                        "type": "string",
+                        "description": "Created at or after (RFC 3339)",
+                        "name": "from",
+                        "in": "query"
+                    },
+                    {
+                        "type": "string",
+                        "description": "Created before (RFC 3339)",
+                        "name": "to",
+                        "in": "query"
+                    },
+                    {
+                        "type": "integer",
+                        "description": "Page size (1-1000, default 100)",
+                        "name": "limit",
+                        "in": "query"
+                    },
+                    {
+                        "type": "string",
+                        "description": "next_cursor of the previous page",
+                        "name": "cursor",
+                        "in": "query"
+                    }
+                ],
+                "responses": {
+                    "200": {
+                        "description": "OK",
+                        "schema": {
+                            "$ref": "#/definitions/api.WebhookDeliveryPage"
+                        }
+                    },
+                    "400": {
+                        "description": "Bad id or query parameter",
+                        "schema": {
+                            "$ref": "#/definitions/api.Problem"
+                        }
+                    },
+                    "401": {
+                        "description": "Not authenticated",
+                        "schema": {
+                            "$ref": "#/definitions/api.Problem"
+                        }
+                    },
+                    "403": {
+                        "description": "Not an admin or the strategy office",
+                        "schema": {
+                            "$ref": "#/definitions/api.Problem"
+                        }
+                    },
+                    "404": {
+                        "description": "Unknown endpoint",
+                        "schema": {
+                            "$ref": "#/definitions/api.Problem"
+                        }
+                    },
+                    "422": {
+                        "description": "Invalid filter",
+                        "schema": {
+                            "$ref": "#/definitions/api.Problem"
+                        }
+                    }
+                }
+            }
+        },
+        "/webhooks/{id}/deliveries/{delivery_id}": {
+            "get": {
+                "security": [
+                    {
+                        "BearerAuth": []
+                    }
+                ],
+                "description": "Needs the admin or strategy_office role. Each attempt's status, latency, and the start of the answer or the error.",
+                "produces": [
+                    "application/json"
+                ],
+                "tags": [
+                    "webhooks"
+                ],
+                "summary": "One delivery with its attempts",
+                "operationId": "getWebhookDelivery",
+                "parameters": [
+                    {
+                        "type": "integer",
+                        "description": "Endpoint id",
+                        "name": "id",
+                        "in": "path",
+                        "required": true
+                    },
+                    {
+                        "type": "integer",
+                        "description": "Delivery id",
+                        "name": "delivery_id",
+                        "in": "path",
+                        "required": true
+                    }
+                ],
+                "responses": {
+                    "200": {
+                        "description": "OK",
+                        "schema": {
+                            "$ref": "#/definitions/api.WebhookDelivery"
+                        }
+                    },
+                    "400": {
+                        "description": "Bad id",
+                        "schema": {
+                            "$ref": "#/definitions/api.Problem"
+                        }
+                    },
+                    "401": {
+                        "description": "Not authenticated",
+                        "schema": {
+                            "$ref": "#/definitions/api.Problem"
+                        }
+                    },
+                    "403": {
+                        "description": "Not an admin or the strategy office",
+                        "schema": {
+                            "$ref": "#/definitions/api.Problem"
+                        }
+                    },
+                    "404": {
+                        "description": "Unknown endpoint or delivery",
+                        "schema": {
+                            "$ref": "#/definitions/api.Problem"
+                        }
+                    }
+                }
+            }
+        },
+        "/webhooks/{id}/deliveries/{delivery_id}/replay": {
+            "post": {
+                "security": [
+                    {
+                        "BearerAuth": []
+                    }
+                ],
+                "description": "Needs the admin or strategy_office role. The delivery is queued now with its webhook-id unchanged, so a receiver that has it already dedupes it.",
+                "produces": [
+                    "application/json"
+                ],
+                "tags": [
+                    "webhooks"
+                ],
+                "summary": "Send one delivery again",
+                "operationId": "replayWebhookDelivery",
+                "parameters": [
+                    {
+                        "type": "integer",
+                        "description": "Endpoint id",
+                        "name": "id",
+                        "in": "path",
+                        "required": true
+                    },
+                    {
+                        "type": "integer",
+                        "description": "Delivery id",
+                        "name": "delivery_id",
+                        "in": "path",
+                        "required": true
+                    }
+                ],
+                "responses": {
+                    "202": {
+                        "description": "Accepted",
+                        "schema": {
+                            "$ref": "#/definitions/api.WebhookReplayResult"
+                        }
+                    },
+                    "400": {
+                        "description": "Bad id",
+                        "schema": {
+                            "$ref": "#/definitions/api.Problem"
+                        }
+                    },
+                    "401": {
+                        "description": "Not authenticated",
+                        "schema": {
+                            "$ref": "#/definitions/api.Problem"
+                        }
+                    },
+                    "403": {
+                        "description": "Not an admin or the strategy office",
+                        "schema": {
+                            "$ref": "#/definitions/api.Problem"
+                        }
+                    },
+                    "404": {
+                        "description": "Unknown endpoint or delivery",
+                        "schema": {
+                            "$ref": "#/definitions/api.Problem"
+                        }
+                    }
+                }
+            }
+        },
+        "/webhooks/{id}/replay": {
+            "post": {
+                "security": [
+                    {
+                        "BearerAuth": []
+                    }
+                ],
+                "description": "Needs the admin or strategy_office role. Every delivery to the endpoint created in [from, to) is queued now, each with its webhook-id unchanged.",
+                "consumes": [
+                    "application/json"
+                ],
+                "produces": [
+                    "application/json"
+                ],
+                "tags": [
+                    "webhooks"
+                ],
+                "summary": "Send a time range of deliveries again",
+                "operationId": "replayWebhookRange",
+                "parameters": [
+                    {
+                        "type": "integer",
+                        "description": "Endpoint id",
+                        "name": "id",
+                        "in": "path",
+                        "required": true
+                    },
+                    {
+                        "description": "The range",
+                        "name": "body",
+                        "in": "body",
+                        "required": true,
+                        "schema": {
+                            "$ref": "#/definitions/api.WebhookReplay"
+                        }
+                    }
+                ],
+                "responses": {
+                    "202": {
+                        "description": "Accepted",
+                        "schema": {
+                            "$ref": "#/definitions/api.WebhookReplayResult"
+                        }
+                    },
+                    "400": {
+                        "description": "Malformed body or id",
+                        "schema": {
+                            "$ref": "#/definitions/api.Problem"
+                        }
+                    },
+                    "401": {
+                        "description": "Not authenticated",
+                        "schema": {
+                            "$ref": "#/definitions/api.Problem"
+                        }
+                    },
+                    "403": {
+                        "description": "Not an admin or the strategy office",
+                        "schema": {
+                            "$ref": "#/definitions/api.Problem"
+                        }
+                    },
+                    "404": {
+                        "description": "Unknown endpoint",
+                        "schema": {
+                            "$ref": "#/definitions/api.Problem"
+                        }
+                    },
+                    "413": {
+                        "description": "Body too large",
+                        "schema": {
+                            "$ref": "#/definitions/api.Problem"
+                        }
+                    },
+                    "422": {
+                        "description": "Invalid range",
+                        "schema": {
+                            "$ref": "#/definitions/api.Problem"
+                        }
+                    }
+                }
+            }
+        },
+        "/webhooks/{id}/secret": {
+            "post": {
+                "security": [
+                    {
+                        "BearerAuth": []
+                    }
+                ],
+                "description": "Needs the admin or strategy_office role. The answer carries the new secret, shown this once. During the overlap every delivery carries two signatures, one per secret, so the receiver switches without missing one.",
+                "consumes": [
+                    "application/json"
+                ],
+                "produces": [
+                    "application/json"
+                ],
+                "tags": [
+                    "webhooks"
+                ],
+                "summary": "Rotate a webhook endpoint's secret",
+                "operationId": "rotateWebhookSecret",
+                "parameters": [
+                    {
+                        "type": "integer",
+                        "description": "Endpoint id",
+                        "name": "id",
+                        "in": "path",
+                        "required": true
+                    },
+                    {
+                        "description": "How long the old secret still signs",
+                        "name": "body",
+                        "in": "body",
+                        "schema": {
+                            "$ref": "#/definitions/api.WebhookSecretRotate"
+                        }
+                    }
+                ],
+                "responses": {
+                    "200": {
+                        "description": "OK",
+                        "schema": {
+                            "$ref": "#/definitions/api.WebhookEndpointSecret"
+                        },
+                        "headers": {
+                            "ETag": {
+                                "type": "string",
+                                "description": "The new revision"
+                            }
+                        }
+                    },
+                    "400": {
+                        "description": "Malformed body or id",
+                        "schema": {
+                            "$ref": "#/definitions/api.Problem"
+                        }
+                    },
+                    "401": {
+                        "description": "Not authenticated",
+                        "schema": {
+                            "$ref": "#/definitions/api.Problem"
+                        }
+                    },
+                    "403": {
+                        "description": "Not an admin or the strategy office",
+                        "schema": {
+                            "$ref": "#/definitions/api.Problem"
+                        }
+                    },
+                    "404": {
+                        "description": "Unknown endpoint",
+                        "schema": {
+                            "$ref": "#/definitions/api.Problem"
+                        }
+                    },
+                    "413": {
+                        "description": "Body too large",
+                        "schema": {
+                            "$ref": "#/definitions/api.Problem"
+                        }
+                    },
+                    "422": {
+                        "description": "Invalid overlap",
+                        "schema": {
+                            "$ref": "#/definitions/api.Problem"
+                        }
+                    }
+                }
+            }
         }
     },
     "definitions": {
@@ -8161,6 +8949,79 @@ const docTemplate = `{
                     "items": {
                         "$ref": "#/definitions/api.DiffRollup"
                     }
+                }
+            }
+        },
+        "api.Event": {
+            "type": "object",
+            "properties": {
+                "data": {
+                    "$ref": "#/definitions/api.EventData"
+                },
+                "id": {
+                    "type": "integer",
+                    "example": 120
+                },
+                "timestamp": {
+                    "type": "string"
+                },
+                "type": {
+                    "type": "string",
+                    "example": "counterproposal.submitted"
+                }
+            }
+        },
+        "api.EventData": {
+            "type": "object",
+            "properties": {
+                "actor_id": {
+                    "type": "integer",
+                    "example": 7
+                },
+                "audit_id": {
+                    "type": "integer",
+                    "example": 311
+                },
+                "details": {
+                    "description": "Details are the event's own small facts: a round's phase, a\ncounterproposal's status, a deadline and who has not answered.",
+                    "type": "object"
+                },
+                "entity": {
+                    "type": "string",
+                    "example": "counterproposal"
+                },
+                "entity_id": {
+                    "type": "integer",
+                    "example": 4
+                },
+                "org_path": {
+                    "description": "OrgPath is the org unit's path as the caller's scope shows it.",
+                    "type": "string",
+                    "example": "/9/"
+                },
+                "round_id": {
+                    "type": "integer",
+                    "example": 1
+                },
+                "version_id": {
+                    "type": "integer",
+                    "example": 3
+                }
+            }
+        },
+        "api.EventPage": {
+            "type": "object",
+            "properties": {
+                "items": {
+                    "type": "array",
+                    "items": {
+                        "$ref": "#/definitions/api.Event"
+                    }
+                },
+                "last_event_id": {
+                    "description": "LastEventID is where the next read starts (after=…): the last event\nread, or the position given when there was none.",
+                    "type": "integer",
+                    "example": 120
                 }
             }
         },
@@ -10389,6 +11250,11 @@ const docTemplate = `{
                     ],
                     "example": "decide_counterproposal"
                 },
+                "link": {
+                    "description": "Link is the API resource the task is done at: the counterproposal,\nthe unit's targets, or the version's approval.",
+                    "type": "string",
+                    "example": "/api/v1/counterproposals/4"
+                },
                 "org_unit_code": {
                     "type": "string",
                     "example": "B-SH"
@@ -10864,6 +11730,315 @@ const docTemplate = `{
                     "type": "string"
                 }
             }
+        },
+        "api.WebhookAttempt": {
+            "type": "object",
+            "properties": {
+                "at": {
+                    "type": "string"
+                },
+                "error": {
+                    "type": "string"
+                },
+                "latency_ms": {
+                    "type": "integer",
+                    "example": 42
+                },
+                "response": {
+                    "description": "Response is the start of the receiver's answer.",
+                    "type": "string"
+                },
+                "status": {
+                    "description": "Status is the receiver's HTTP status, 0 when none came.",
+                    "type": "integer",
+                    "example": 500
+                }
+            }
+        },
+        "api.WebhookDelivery": {
+            "type": "object",
+            "properties": {
+                "attempts": {
+                    "type": "integer",
+                    "example": 2
+                },
+                "created_at": {
+                    "type": "string"
+                },
+                "event_id": {
+                    "type": "integer",
+                    "example": 120
+                },
+                "event_type": {
+                    "type": "string",
+                    "example": "round.opened"
+                },
+                "finished_at": {
+                    "type": "string"
+                },
+                "id": {
+                    "type": "integer",
+                    "example": 17
+                },
+                "last_status": {
+                    "type": "integer",
+                    "example": 500
+                },
+                "log": {
+                    "type": "array",
+                    "items": {
+                        "$ref": "#/definitions/api.WebhookAttempt"
+                    }
+                },
+                "next_at": {
+                    "type": "string"
+                },
+                "state": {
+                    "type": "string",
+                    "enum": [
+                        "pending",
+                        "delivered",
+                        "failed"
+                    ],
+                    "example": "pending"
+                },
+                "webhook_id": {
+                    "description": "WebhookID is the webhook-id header: the same on every attempt and\nreplay; receivers dedupe on it.",
+                    "type": "string",
+                    "example": "msg_17"
+                }
+            }
+        },
+        "api.WebhookDeliveryPage": {
+            "type": "object",
+            "properties": {
+                "items": {
+                    "type": "array",
+                    "items": {
+                        "$ref": "#/definitions/api.WebhookDelivery"
+                    }
+                },
+                "next_cursor": {
+                    "type": "string"
+                }
+            }
+        },
+        "api.WebhookEndpoint": {
+            "type": "object",
+            "properties": {
+                "created_at": {
+                    "type": "string"
+                },
+                "description": {
+                    "type": "string",
+                    "example": "planning office bot"
+                },
+                "disabled_reason": {
+                    "type": "string"
+                },
+                "event_types": {
+                    "description": "EventTypes filters the events sent; empty means every type.",
+                    "type": "array",
+                    "items": {
+                        "type": "string"
+                    },
+                    "example": [
+                        "counterproposal.submitted"
+                    ]
+                },
+                "id": {
+                    "type": "integer",
+                    "example": 1
+                },
+                "owner_id": {
+                    "type": "integer",
+                    "example": 2
+                },
+                "previous_secret_until": {
+                    "description": "PreviousSecretUntil is when the secret before the last rotation\nstops signing, if it still does.",
+                    "type": "string"
+                },
+                "revision": {
+                    "type": "integer",
+                    "example": 1
+                },
+                "status": {
+                    "description": "Status is active, paused (deliveries wait) or disabled (the receiver\nanswered 410 Gone; resume with PATCH status=active).",
+                    "type": "string",
+                    "enum": [
+                        "active",
+                        "paused",
+                        "disabled"
+                    ],
+                    "example": "active"
+                },
+                "updated_at": {
+                    "type": "string"
+                },
+                "url": {
+                    "type": "string",
+                    "example": "https://hooks.example.com/cascade"
+                }
+            }
+        },
+        "api.WebhookEndpointCreate": {
+            "type": "object",
+            "required": [
+                "url"
+            ],
+            "properties": {
+                "description": {
+                    "type": "string",
+                    "example": "planning office bot"
+                },
+                "event_types": {
+                    "type": "array",
+                    "items": {
+                        "type": "string"
+                    },
+                    "example": [
+                        "counterproposal.submitted"
+                    ]
+                },
+                "url": {
+                    "type": "string",
+                    "example": "https://hooks.example.com/cascade"
+                }
+            }
+        },
+        "api.WebhookEndpointList": {
+            "type": "object",
+            "properties": {
+                "items": {
+                    "type": "array",
+                    "items": {
+                        "$ref": "#/definitions/api.WebhookEndpoint"
+                    }
+                }
+            }
+        },
+        "api.WebhookEndpointPatch": {
+            "type": "object",
+            "properties": {
+                "description": {
+                    "type": "string"
+                },
+                "event_types": {
+                    "type": "array",
+                    "items": {
+                        "type": "string"
+                    }
+                },
+                "status": {
+                    "description": "Status pauses (paused) or resumes (active) the endpoint.",
+                    "type": "string",
+                    "enum": [
+                        "active",
+                        "paused"
+                    ]
+                },
+                "url": {
+                    "type": "string",
+                    "example": "https://hooks.example.com/cascade"
+                }
+            }
+        },
+        "api.WebhookEndpointSecret": {
+            "type": "object",
+            "properties": {
+                "created_at": {
+                    "type": "string"
+                },
+                "description": {
+                    "type": "string",
+                    "example": "planning office bot"
+                },
+                "disabled_reason": {
+                    "type": "string"
+                },
+                "event_types": {
+                    "description": "EventTypes filters the events sent; empty means every type.",
+                    "type": "array",
+                    "items": {
+                        "type": "string"
+                    },
+                    "example": [
+                        "counterproposal.submitted"
+                    ]
+                },
+                "id": {
+                    "type": "integer",
+                    "example": 1
+                },
+                "owner_id": {
+                    "type": "integer",
+                    "example": 2
+                },
+                "previous_secret_until": {
+                    "description": "PreviousSecretUntil is when the secret before the last rotation\nstops signing, if it still does.",
+                    "type": "string"
+                },
+                "revision": {
+                    "type": "integer",
+                    "example": 1
+                },
+                "secret": {
+                    "description": "Secret is \"whsec_\" + base64 of the HMAC-SHA256 key.",
+                    "type": "string",
+                    "example": "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"
+                },
+                "status": {
+                    "description": "Status is active, paused (deliveries wait) or disabled (the receiver\nanswered 410 Gone; resume with PATCH status=active).",
+                    "type": "string",
+                    "enum": [
+                        "active",
+                        "paused",
+                        "disabled"
+                    ],
+                    "example": "active"
+                },
+                "updated_at": {
+                    "type": "string"
+                },
+                "url": {
+                    "type": "string",
+                    "example": "https://hooks.example.com/cascade"
+                }
+            }
+        },
+        "api.WebhookReplay": {
+            "type": "object",
+            "required": [
+                "from",
+                "to"
+            ],
+            "properties": {
+                "from": {
+                    "type": "string"
+                },
+                "to": {
+                    "type": "string"
+                }
+            }
+        },
+        "api.WebhookReplayResult": {
+            "type": "object",
+            "properties": {
+                "queued": {
+                    "type": "integer",
+                    "example": 3
+                }
+            }
+        },
+        "api.WebhookSecretRotate": {
+            "type": "object",
+            "properties": {
+                "overlap_seconds": {
+                    "description": "OverlapSeconds is how long the old secret still signs beside the\nnew one (default 86400, at most 604800).",
+                    "type": "integer",
+                    "example": 86400
+                }
+            }
         }
     },
     "securityDefinitions": {
@@ -10946,6 +12121,14 @@ const docTemplate = `{
         {
             "description": "Workbook export, target letters and workbook re-import",
             "name": "spreadsheets"
+        },
+        {
+            "description": "The caller's domain events, scoped, as Server-Sent Events or pages",
+            "name": "events"
+        },
+        {
+            "description": "Signed webhook endpoints (Standard Webhooks 1.0), their delivery logs and replays",
+            "name": "webhooks"
         }
     ]
 }`

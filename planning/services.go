@@ -26,6 +26,10 @@ type Services struct {
 	ApprovalRecords ApprovalRecordService
 	// Scorecards assess the units of a level on weighted KPIs.
 	Scorecards ScorecardService
+	// Events reads the outbox as the caller's scoped stream; Webhooks
+	// manages the endpoints it is delivered to.
+	Events   EventService
+	Webhooks WebhookService
 	// Ping reports whether the storage is reachable (for readiness checks).
 	Ping func(ctx context.Context) error
 	// Atomically runs fn in one transaction that every service call made

@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/cascade-planning/cascade/api"
+	"github.com/cascade-planning/cascade/notify"
 	"github.com/cascade-planning/cascade/planning"
 	"github.com/cascade-planning/cascade/planning/demo"
 	"github.com/cascade-planning/cascade/planning/sqlstore"
@@ -58,6 +59,27 @@ type Config struct {
 	// heartbeat (PostgreSQL): after a crash, another server (or this one
 	// restarted) runs the job again once it has run out.
 	JobLease time.Duration
+	// Notify configures the background senders: webhooks, deadline
+	// timers and e-mail.
+	Notify NotifyConfig
+}
+
+// NotifyConfig configures the outbox's senders.
+type NotifyConfig struct {
+	// Off runs no sender in this server (another server sends).
+	Off bool
+	// WebhookAllow lists CIDR prefixes webhook targets may resolve to
+	// although they are private, loopback or link-local.
+	WebhookAllow string
+	// WebhookTimeout bounds one delivery attempt.
+	WebhookTimeout time.Duration
+	// RetryBase, RetryMax and RetryFor shape the backoff: the first wait,
+	// the longest, and how long after its event a delivery is tried.
+	RetryBase, RetryMax, RetryFor time.Duration
+	// Poll is how often the queues are looked at when idle.
+	Poll time.Duration
+	// SMTP is the optional e-mail sender; off while its Addr is empty.
+	SMTP notify.SMTPConfig
 }
 
 // Main is the running service: the database, the HTTP server and its
@@ -73,6 +95,10 @@ type Main struct {
 	done     chan error
 	stopJobs context.CancelFunc
 	jobsDone chan struct{}
+	// stopSenders ends the background senders; senders is closed when
+	// they have.
+	stopSenders context.CancelFunc
+	senders     chan struct{}
 }
 
 // NewMain returns a Main with the default configuration.
@@ -80,7 +106,9 @@ func NewMain() *Main {
 	return &Main{
 		Config: Config{DB: "cascade.db", Addr: "127.0.0.1:8080", Migrate: true, BodyLimit: api.DefaultBodyLimit,
 			ShutdownTimeout: 20 * time.Second, LogFormat: "text", LogLevel: slog.LevelInfo,
-			RequestTimeout: api.DefaultRequestTimeout, JobMaxCells: planning.MaxAllocationJobCells, JobConcurrency: 2, JobLease: 30 * time.Second},
+			RequestTimeout: api.DefaultRequestTimeout, JobMaxCells: planning.MaxAllocationJobCells, JobConcurrency: 2, JobLease: 30 * time.Second,
+			Notify: NotifyConfig{WebhookTimeout: 15 * time.Second, RetryBase: planning.DefaultRetryPolicy.Base,
+				RetryMax: planning.DefaultRetryPolicy.Max, RetryFor: planning.DefaultRetryPolicy.For, Poll: time.Second}},
 		Stdout: os.Stdout,
 	}
 }
@@ -146,6 +174,10 @@ func (m *Main) Run(ctx context.Context) (err error) {
 		ErrorLog:          slog.NewLogLogger(m.Logger.Handler(), slog.LevelWarn),
 	}
 	m.startJobs(svcs)
+	m.server.RegisterOnShutdown(handler.CloseStreams)
+	if err := m.startSenders(svcs); err != nil {
+		return err
+	}
 	m.done = make(chan error, 1)
 	go func() { m.done <- m.server.Serve(m.listener) }()
 	m.printBanner(demoUsers)
@@ -242,6 +274,10 @@ func (m *Main) Close() error {
 		m.stopJobs()
 		<-m.jobsDone
 	}
+	if m.stopSenders != nil {
+		m.stopSenders()
+		<-m.senders
+	}
 	if m.db != nil {
 		if cerr := m.db.Close(); err == nil {
 			err = cerr
@@ -306,6 +342,18 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	fs.IntVar(&m.Config.JobConcurrency, "job-concurrency", m.Config.JobConcurrency, "how many allocation jobs this server runs at once on PostgreSQL; SQLite runs one (env CASCADE_JOB_CONCURRENCY)")
 	fs.DurationVar(&m.Config.JobLease, "job-lease", m.Config.JobLease,
 		"on PostgreSQL, how long a job of a server that stopped answering stays its own before another server runs it again (env CASCADE_JOB_LEASE)")
+	n := &m.Config.Notify
+	fs.BoolVar(&n.Off, "no-notify", false, "send no webhooks, deadline reminders or e-mail from this server (env CASCADE_NO_NOTIFY)")
+	fs.StringVar(&n.WebhookAllow, "webhook-allow", "", "comma-separated CIDR prefixes webhook targets may resolve to although private, loopback or link-local, e.g. 127.0.0.0/8 for tests or 10.20.0.0/16 on premises (env CASCADE_WEBHOOK_ALLOW)")
+	fs.DurationVar(&n.WebhookTimeout, "webhook-timeout", n.WebhookTimeout, "time limit of one webhook delivery attempt (env CASCADE_WEBHOOK_TIMEOUT)")
+	fs.DurationVar(&n.RetryBase, "webhook-retry-base", n.RetryBase, "first wait before a failed delivery is retried; each further wait doubles, plus jitter (env CASCADE_WEBHOOK_RETRY_BASE)")
+	fs.DurationVar(&n.RetryMax, "webhook-retry-max", n.RetryMax, "longest wait between delivery attempts (env CASCADE_WEBHOOK_RETRY_MAX)")
+	fs.DurationVar(&n.RetryFor, "webhook-retry-for", n.RetryFor, "how long after its event a delivery is still tried; at least 24h (env CASCADE_WEBHOOK_RETRY_FOR)")
+	fs.DurationVar(&n.Poll, "notify-poll", n.Poll, "how often idle senders look for work (env CASCADE_NOTIFY_POLL)")
+	fs.StringVar(&n.SMTP.Addr, "smtp-addr", "", "host:port of an SMTP submission server for reminder, escalation and decision e-mail; empty: no e-mail (env CASCADE_SMTP_ADDR)")
+	fs.StringVar(&n.SMTP.From, "smtp-from", "cascade@localhost", "sender address of e-mail (env CASCADE_SMTP_FROM)")
+	fs.StringVar(&n.SMTP.Username, "smtp-username", "", "SMTP PLAIN user name; empty: no authentication (env CASCADE_SMTP_USERNAME)")
+	smtpPassword := os.Getenv("CASCADE_SMTP_PASSWORD")
 	if err := parse(fs, args); err != nil {
 		return err
 	}
@@ -313,6 +361,7 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		fmt.Fprintln(stderr, "-job-max-cells must be at least 1 and -job-lease at least 1s")
 		return errUsage
 	}
+	n.SMTP.Password = smtpPassword
 	if m.Config.BaseURL != "" {
 		if err := checkBaseURL(m.Config.BaseURL); err != nil {
 			return err
@@ -323,6 +372,9 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		m.Config.Migrate = false
 	}
 	m.Logger = newLogger(stderr, m.Config.LogFormat, m.Config.LogLevel)
+	if n.RetryFor < 24*time.Hour {
+		m.Logger.Warn("webhook deliveries are retried for less than 24 hours", slog.Duration("webhook_retry_for", n.RetryFor))
+	}
 	if err := m.Run(ctx); err != nil {
 		m.Close()
 		return err

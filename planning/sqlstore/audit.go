@@ -67,8 +67,10 @@ func (db *DB) writeAuditIn(ctx context.Context, tx bun.IDB, sc auditScope, actio
 	if row.After, err = marshalAudit(after); err != nil {
 		return 0, err
 	}
-	_, err = tx.NewInsert().Model(row).Returning("id").Exec(ctx)
-	return row.ID, err
+	if _, err = tx.NewInsert().Model(row).Returning("id").Exec(ctx); err != nil {
+		return 0, err
+	}
+	return row.ID, db.emitEvent(ctx, tx, row, after)
 }
 
 func marshalAudit(v any) (*string, error) {

@@ -240,6 +240,9 @@ func (s *RoundService) createRound(ctx context.Context, a *planning.Actor, r *pl
 			return err
 		}
 		*r = *out
+		if err := s.db.scheduleDeadlines(ctx, tx, r); err != nil {
+			return err
+		}
 		if err := s.db.auditRound(ctx, tx, "round.create", row.ID, nil, row); err != nil {
 			return err
 		}
@@ -340,6 +343,9 @@ func (db *DB) updateRound(ctx context.Context, tx bun.Tx, id int64, fn func(r *p
 		return err
 	}
 	*r = *saved
+	if err := db.scheduleDeadlines(ctx, tx, r); err != nil {
+		return err
+	}
 	var after any = row
 	if extra != nil {
 		extra["round"] = row

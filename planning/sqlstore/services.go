@@ -36,6 +36,8 @@ func newServices(db *DB) planning.Services {
 		Proposals:    &CounterproposalService{db: db, targets: &TargetService{db: db}},
 		Approvals:    &ApprovalService{db: db},
 		Idempotency:  &IdempotencyService{db: db},
+		Events:       &EventService{db: db},
+		Webhooks:     &WebhookService{db: db},
 		Ping:         db.Ping,
 		Atomically:   db.Atomically,
 

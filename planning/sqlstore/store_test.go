@@ -18,12 +18,20 @@ import (
 func forEachDB(t *testing.T, fn func(t *testing.T, env *env)) {
 	for _, d := range storetest.Dialects(t) {
 		t.Run(string(d), func(t *testing.T) {
-			db := storetest.Open(t, d)
+			dsn := storetest.DSN(t, d)
+			db, err := sqlstore.Open(context.Background(), dsn)
+			if err != nil {
+				t.Fatal(err)
+			}
+			t.Cleanup(func() { db.Close() })
+			if err := db.Migrate(context.Background()); err != nil {
+				t.Fatal(err)
+			}
 			svcs := sqlstore.NewServices(db)
 			if _, err := demo.Load(context.Background(), svcs); err != nil {
 				t.Fatalf("load demo: %v", err)
 			}
-			fn(t, &env{t: t, db: db, svcs: svcs})
+			fn(t, &env{t: t, db: db, svcs: svcs, dsn: dsn})
 		})
 	}
 }
@@ -32,6 +40,7 @@ type env struct {
 	t    *testing.T
 	db   *sqlstore.DB
 	svcs planning.Services
+	dsn  string // for a second handle on the same database
 }
 
 // as returns a context authenticated with the demo user's token.

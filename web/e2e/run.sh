@@ -32,4 +32,4 @@ done
 [ -n "$url" ] || { echo "the server did not start"; cat "$tmp/serve.err"; exit 1; }
 echo "console e2e against $url"
 cd web/e2e
-CASCADE_URL="$url" node --test --test-concurrency=1 console.test.mjs console2.test.mjs
+CASCADE_URL="$url" node --test --test-concurrency=1 console.test.mjs console2.test.mjs live.test.mjs

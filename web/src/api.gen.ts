@@ -417,6 +417,29 @@ export interface DiffRollups {
   by_product_line: DiffRollup[];
 }
 
+export interface Event {
+  data: EventData;
+  id: number;
+  timestamp: string;
+  type: string;
+}
+
+export interface EventData {
+  actor_id?: number;
+  audit_id: number;
+  details?: Record<string, unknown>;
+  entity: string;
+  entity_id: number;
+  org_path?: string;
+  round_id?: number;
+  version_id?: number;
+}
+
+export interface EventPage {
+  items: Event[];
+  last_event_id: number;
+}
+
 export interface GridPage {
   grain: string;
   items: GridRow[];
@@ -979,6 +1002,7 @@ export interface Task {
   counterproposal_title: string | null;
   due: string | null;
   kind: "review_targets" | "submit_counterproposal" | "decide_counterproposal" | "submit_version" | "approve_version";
+  link: string;
   org_unit_code: string | null;
   org_unit_id: number | null;
   org_unit_name: string | null;
@@ -1115,4 +1139,90 @@ export interface VersionCreate {
 export interface VersionPage {
   items: Version[];
   next_cursor?: string;
+}
+
+export interface WebhookAttempt {
+  at: string;
+  error?: string;
+  latency_ms: number;
+  response?: string;
+  status: number;
+}
+
+export interface WebhookDelivery {
+  attempts: number;
+  created_at: string;
+  event_id: number;
+  event_type: string;
+  finished_at: string | null;
+  id: number;
+  last_status: number | null;
+  log?: WebhookAttempt[];
+  next_at: string;
+  state: "pending" | "delivered" | "failed";
+  webhook_id: string;
+}
+
+export interface WebhookDeliveryPage {
+  items: WebhookDelivery[];
+  next_cursor?: string;
+}
+
+export interface WebhookEndpoint {
+  created_at: string;
+  description: string;
+  disabled_reason?: string;
+  event_types: string[];
+  id: number;
+  owner_id: number;
+  previous_secret_until: string | null;
+  revision: number;
+  status: "active" | "paused" | "disabled";
+  updated_at: string;
+  url: string;
+}
+
+export interface WebhookEndpointCreate {
+  description?: string;
+  event_types?: string[];
+  url: string;
+}
+
+export interface WebhookEndpointList {
+  items: WebhookEndpoint[];
+}
+
+export interface WebhookEndpointPatch {
+  description?: string | null;
+  event_types?: string[] | null;
+  status?: "active" | "paused" | null;
+  url?: string | null;
+}
+
+export interface WebhookEndpointSecret {
+  created_at: string;
+  description: string;
+  disabled_reason?: string;
+  event_types: string[];
+  id: number;
+  owner_id: number;
+  previous_secret_until: string | null;
+  revision: number;
+  secret: string;
+  status: "active" | "paused" | "disabled";
+  updated_at: string;
+  url: string;
+}
+
+export interface WebhookReplay {
+  from: string;
+  to: string;
+}
+
+export interface WebhookReplayResult {
+  queued: number;
+}
+
+export interface WebhookSecretRotate {
+  overlap_seconds?: number | null;
 }

@@ -12,6 +12,7 @@ import { controlRoom } from "./control";
 import { diffScreen } from "./diff";
 import { attainmentScreen } from "./attainment";
 import { format, parseAmount } from "./decimal";
+import { startLive, stopLive } from "./live";
 
 export interface Ctx {
   me: Me;
@@ -43,6 +44,7 @@ export function link(path: string, ...children: Child[]): HTMLAnchorElement {
 window.addEventListener("popstate", () => void render());
 whenUnauthorized(() => {
   ctx = null;
+  stopLive();
   if (location.pathname !== "/sign-in") navigate("/sign-in?next=" + encodeURIComponent(location.pathname + location.search));
 });
 
@@ -84,6 +86,7 @@ function shell(c: Ctx, main: HTMLElement): HTMLElement {
   const out = h("button", { class: "link", type: "button", onclick: async () => {
     try { await call("DELETE", "/sessions/current"); } catch { /* signed out anyway */ }
     ctx = null;
+    stopLive();
     setCSRF("");
     navigate("/sign-in");
   } }, t("signOut"));
@@ -119,6 +122,8 @@ async function render(): Promise<void> {
     if (e instanceof ApiError && e.status === 401) return; // whenUnauthorized went to sign-in
     return show(h("p", { class: "error" }, t("error", { msg: problemText(e) })));
   }
+  // "My work" follows the caller's events without a reload.
+  startLive(() => { if (location.pathname === "/") void render(); });
   const main = h("div", {}, h("p", { class: "muted" }, t("loading")));
   show(shell(c, main));
   let m: RegExpExecArray | null;

@@ -1,0 +1,2 @@
+-- A replay gives a delivery a new retry horizon, counted from the replay.
+ALTER TABLE webhook_deliveries ADD COLUMN retry_from timestamp;

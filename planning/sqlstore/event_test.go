@@ -1,0 +1,188 @@
+package sqlstore_test
+
+import (
+	"context"
+	"errors"
+	"slices"
+	"testing"
+	"time"
+
+	"github.com/cascade-planning/cascade/planning"
+	"github.com/cascade-planning/cascade/planning/sqlstore"
+	"github.com/cascade-planning/cascade/planning/sqlstore/storetest"
+)
+
+func (e *env) count(table string) int64 {
+	e.t.Helper()
+	n, err := storetest.Bun(e.db).NewSelect().Table(table).Count(context.Background())
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	return n
+}
+
+func eventTypes(t *testing.T, evs []*planning.Event) []planning.EventType {
+	t.Helper()
+	out := make([]planning.EventType, len(evs))
+	for i, e := range evs {
+		out[i] = e.Type
+	}
+	return out
+}
+
+// TestOutboxEventsCommitWithTheirChange checks that an event, and its
+// queued deliveries, exist if and only if the change they report committed:
+// a change rolled back (here by a later failure in the same transaction)
+// leaves no event, no delivery and no audit row behind.
+func TestOutboxEventsCommitWithTheirChange(t *testing.T) {
+	forEachDB(t, func(t *testing.T, e *env) {
+		admin := e.as("admin")
+		ep := &planning.WebhookEndpoint{URL: "https://receiver.example/hook"}
+		if err := e.svcs.Webhooks.CreateWebhookEndpoint(admin, ep); err != nil {
+			t.Fatal(err)
+		}
+		filtered := &planning.WebhookEndpoint{URL: "https://receiver.example/cp", EventTypes: []planning.EventType{planning.EventCounterproposalSubmit}}
+		if err := e.svcs.Webhooks.CreateWebhookEndpoint(admin, filtered); err != nil {
+			t.Fatal(err)
+		}
+		re := openRound(t, e)
+		evs, err := e.svcs.Events.FindEvents(e.as("strategy"), planning.EventFilter{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		got := eventTypes(t, evs)
+		for _, want := range []planning.EventType{planning.EventRoundCreated, planning.EventVersionCreated, planning.EventRoundOpened} {
+			if !slices.Contains(got, want) {
+				t.Fatalf("events %v lack %s", got, want)
+			}
+		}
+		if n := e.count("webhook_deliveries"); n != int64(len(evs)) {
+			t.Fatalf("%d deliveries for %d events to one catch-all endpoint", n, len(evs))
+		}
+
+		events, deliveries, audits := e.count("events"), e.count("webhook_deliveries"), e.auditCount()
+		boom := errors.New("a later step failed")
+		err = e.svcs.Atomically(e.as("strategy"), func(ctx context.Context) error {
+			if _, err := e.svcs.Rounds.TransitionRound(ctx, re.round.ID, planning.RoundCounterproposals, "", nil); err != nil {
+				t.Fatal(err)
+			}
+			return boom
+		})
+		if !errors.Is(err, boom) {
+			t.Fatalf("err = %v", err)
+		}
+		if e.count("events") != events || e.count("webhook_deliveries") != deliveries || e.auditCount() != audits {
+			t.Fatal("a rolled-back change left an event, a delivery or an audit row")
+		}
+		// A refused change emits nothing either.
+		_, err = e.svcs.Rounds.TransitionRound(e.as("pm-industry"), re.round.ID, planning.RoundCounterproposals, "", nil)
+		wantCode(t, err, planning.EFORBIDDEN)
+		if e.count("events") != events {
+			t.Fatal("a refused change emitted an event")
+		}
+		if _, err := e.svcs.Rounds.TransitionRound(e.as("strategy"), re.round.ID, planning.RoundCounterproposals, "", nil); err != nil {
+			t.Fatal(err)
+		}
+		evs, err = e.svcs.Events.FindEvents(e.as("strategy"), planning.EventFilter{AfterID: evs[len(evs)-1].ID})
+		if err != nil || len(evs) != 1 || evs[0].Type != planning.EventRoundPhaseChanged {
+			t.Fatalf("after the commit: %v %v", evs, err)
+		}
+		if e.count("webhook_deliveries") != deliveries+1 {
+			t.Fatal("the committed change queued no delivery, or queued one for the filtered endpoint")
+		}
+	})
+}
+
+// TestEventsAreScoped checks that a branch manager's stream holds the
+// round's events and their own branch's, never another branch's, and that
+// paths show from the scope's root.
+func TestEventsAreScoped(t *testing.T) {
+	forEachDB(t, func(t *testing.T, e *env) {
+		re := toCounterproposals(t, e)
+		vid := *re.round.WorkingVersionID
+		line := []planning.LineInput{{ProductLineID: re.lines["POS"].ID, MeasureID: re.revenue.ID, Period: planning.YearPeriod,
+			Proposed: dec("50000.00"), Reason: "two big customers left"}}
+		for _, b := range []struct{ user, unit string }{{"bm-sh", "B-SH"}, {"bm-js", "B-JS"}} {
+			cp, err := e.svcs.Proposals.CreateCounterproposal(e.as(b.user), vid, re.unitID(b.unit), "", line)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if _, err := e.svcs.Proposals.Submit(e.as(b.user), cp.ID, nil); err != nil {
+				t.Fatal(err)
+			}
+		}
+		all, err := e.svcs.Events.FindEvents(e.as("pm-industry"), planning.EventFilter{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		mine, err := e.svcs.Events.FindEvents(e.as("bm-sh"), planning.EventFilter{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		submitted := func(evs []*planning.Event) int {
+			n := 0
+			for _, ev := range evs {
+				if ev.Type == planning.EventCounterproposalSubmit {
+					n++
+				}
+			}
+			return n
+		}
+		if submitted(all) != 2 || submitted(mine) != 1 {
+			t.Fatalf("submitted events: product manager %d, Shanghai %d", submitted(all), submitted(mine))
+		}
+		sh := e.unit("B-SH")
+		for _, ev := range mine {
+			if ev.OrgPath != "" && ev.OrgPath != "/"+itoa(sh.ID)+"/" {
+				t.Fatalf("Shanghai sees path %q", ev.OrgPath)
+			}
+			if !slices.Contains([]planning.EventType{planning.EventRoundCreated, planning.EventRoundOpened, planning.EventVersionCreated,
+				planning.EventAllocationSaved, planning.EventRoundPhaseChanged, planning.EventCounterproposalSubmit}, ev.Type) {
+				t.Fatalf("unexpected %s", ev.Type)
+			}
+		}
+	})
+}
+
+// TestWebhookEndpointsAdminOnly checks who manages endpoints, and that a
+// refused or invalid change leaves nothing behind.
+func TestWebhookEndpointsAdminOnly(t *testing.T) {
+	forEachDB(t, func(t *testing.T, e *env) {
+		ep := &planning.WebhookEndpoint{URL: "https://receiver.example/hook"}
+		wantCode(t, e.svcs.Webhooks.CreateWebhookEndpoint(e.as("pm-industry"), ep), planning.EFORBIDDEN)
+		wantCode(t, e.svcs.Webhooks.CreateWebhookEndpoint(e.as("strategy"), &planning.WebhookEndpoint{URL: "ftp://x"}), planning.EINVALID)
+		wantCode(t, e.svcs.Webhooks.CreateWebhookEndpoint(e.as("strategy"),
+			&planning.WebhookEndpoint{URL: "https://x.example", EventTypes: []planning.EventType{"nope"}}), planning.EINVALID)
+		if e.count("webhook_endpoints") != 0 {
+			t.Fatal("a refused create wrote")
+		}
+		if err := e.svcs.Webhooks.CreateWebhookEndpoint(e.as("strategy"), ep); err != nil {
+			t.Fatal(err)
+		}
+		old := ep.Secret
+		rot, err := e.svcs.Webhooks.RotateWebhookSecret(e.as("admin"), ep.ID, time.Hour)
+		if err != nil || rot.Secret == old || rot.PreviousSecret == nil || *rot.PreviousSecret != old {
+			t.Fatalf("rotate: %+v %v", rot, err)
+		}
+		paused := planning.EndpointPaused
+		if _, err := e.svcs.Webhooks.UpdateWebhookEndpoint(e.as("admin"), ep.ID, planning.WebhookEndpointUpdate{Status: &paused, IfMatch: &ep.Revision}); err == nil {
+			t.Fatal("a stale If-Match was taken")
+		}
+		up, err := e.svcs.Webhooks.UpdateWebhookEndpoint(e.as("admin"), ep.ID, planning.WebhookEndpointUpdate{Status: &paused})
+		if err != nil || up.Status != planning.EndpointPaused {
+			t.Fatalf("pause: %v", err)
+		}
+		// A paused endpoint's deliveries wait: nothing is claimed.
+		_ = openRound(t, e)
+		out, err := sqlstore.NewDeliveryQueue(e.db).ClaimDeliveries(context.Background(), 10, time.Minute)
+		if err != nil || len(out) != 0 || e.count("webhook_deliveries") == 0 {
+			t.Fatalf("paused endpoint: claimed %d, %v", len(out), err)
+		}
+		if err := e.svcs.Webhooks.DeleteWebhookEndpoint(e.as("admin"), ep.ID); err != nil {
+			t.Fatal(err)
+		}
+		if e.count("webhook_deliveries") != 0 {
+			t.Fatal("deleting the endpoint left its deliveries")
+		}
+	})
+}
