@@ -117,6 +117,9 @@ func (st *allocStore) ReplaceCells(ctx context.Context, versionID int64, in *pla
 	if err != nil {
 		return 0, err
 	}
+	if err := db.hideAllocated(ctx, st.tx, v.ID, in); err != nil {
+		return 0, err
+	}
 	if err := db.writeBuffers(ctx, st.tx, v.ID, in); err != nil {
 		return 0, err
 	}

@@ -104,7 +104,50 @@ func (s *TargetService) DiffVersions(ctx context.Context, f planning.DiffFilter)
 	if err != nil {
 		return nil, err
 	}
-	return s.db.diffCells(ctx, v.ID, other.ID, whereA, whereB, argsA, argsB, after, f.Page.Size(), levels)
+	if layers := overlayLayers(v, other); layers != nil {
+		// Outside the layers named, the two versions hold the same base:
+		// only the keys of those layers can differ.
+		q, args := overlayDiffQuery(v, other, layers, whereA[len("version_id = ? AND "):], argsA[1:])
+		d, _, err := scanDiff(ctx, s.db.bun, q, args, after, f.Page.Size(), levels)
+		return d, s.db.mapError(err)
+	}
+	return s.db.diffCells(ctx, v, other, whereA, whereB, argsA, argsB, after, f.Page.Size(), levels)
+}
+
+// overlayLayers returns the layers outside which versions a and b hold
+// the same cells (see cells.go), or nil when they share no base: both
+// layers when they read through to the same base; a's alone when a reads
+// through to b's layer and b has no base (a copy of b and its parent),
+// and b's alone the other way round.
+func overlayLayers(a, b *versionRow) []int64 {
+	switch {
+	case a.base() != 0 && a.base() == b.base():
+		return []int64{a.layer(), b.layer()}
+	case a.base() != 0 && a.base() == b.layer() && b.base() == 0:
+		return []int64{a.layer()}
+	case b.base() != 0 && b.base() == a.layer() && a.base() == 0:
+		return []int64{b.layer()}
+	}
+	return nil
+}
+
+// overlayDiffQuery is diffQuery for two versions that differ only at the
+// keys of the given layers: it reads each such key's amount in a and in b
+// (the layer's row, a tombstone's NULL included, else the base's) by
+// primary key, so it costs the layers' size, never the base's. where (with
+// args) filters on key columns only.
+func overlayDiffQuery(a, b *versionRow, layers []int64, where string, args []any) (string, []any) {
+	q := `SELECT k.org_unit_id, k.product_line_id, k.measure_id, k.period,
+		CASE WHEN ob.version_id IS NULL THEN bb.amount ELSE ob.amount END,
+		CASE WHEN oa.version_id IS NULL THEN ba.amount ELSE oa.amount END
+		FROM (SELECT DISTINCT ` + keyCols + ` FROM target_cells WHERE version_id IN (?) AND ` + where + `) AS k
+		LEFT JOIN target_cells AS oa ON oa.version_id = ? AND ` + sameKey("oa", "k") + `
+		LEFT JOIN target_cells AS ba ON ba.version_id = ? AND ` + sameKey("ba", "k") + `
+		LEFT JOIN target_cells AS ob ON ob.version_id = ? AND ` + sameKey("ob", "k") + `
+		LEFT JOIN target_cells AS bb ON bb.version_id = ? AND ` + sameKey("bb", "k") + `
+		ORDER BY 1, 2, 3, 4`
+	out := append([]any{bun.In(layers)}, args...)
+	return q, append(out, a.layer(), a.base(), b.layer(), b.base())
 }
 
 // unitLevels returns every org unit's level in the tree, 1 for the top.
@@ -133,8 +176,8 @@ func (db *DB) unitLevels(ctx context.Context) (map[int64]int, error) {
 // the answer is complete at half the cost, and only otherwise is the full
 // query run. Everything is read in one transaction, so the counts and the
 // join see the same cells.
-func (db *DB) diffCells(ctx context.Context, a, b int64, whereA, whereB string, argsA, argsB []any, after planning.CellKey, size int, levels map[int64]int) (*planning.Diff, error) {
-	q, args := db.diffQuery(a, b, whereA, whereB, argsA, argsB)
+func (db *DB) diffCells(ctx context.Context, va, vb *versionRow, whereA, whereB string, argsA, argsB []any, after planning.CellKey, size int, levels map[int64]int) (*planning.Diff, error) {
+	q, args := db.diffQuery(va, vb, whereA, whereB, argsA, argsB)
 	if db.dialect != SQLite {
 		d, _, err := scanDiff(ctx, db.bun, q, args, after, size, levels)
 		return d, db.mapError(err)
@@ -144,17 +187,30 @@ func (db *DB) diffCells(ctx context.Context, a, b int64, whereA, whereB string, 
 		return nil, db.mapError(err)
 	}
 	defer tx.Rollback() //nolint:errcheck // a read-only transaction; nothing to keep
+	fromA, fa := cellsFrom(va, "t")
+	fromB, fb := cellsFrom(vb, "t")
 	var na, nb int64
-	if err := tx.QueryRowContext(ctx, "SELECT (SELECT COUNT(*) FROM target_cells WHERE "+whereA+"), (SELECT COUNT(*) FROM target_cells WHERE "+whereB+")",
-		append(append([]any{}, argsA...), argsB...)...).Scan(&na, &nb); err != nil {
+	if err := tx.QueryRowContext(ctx, "SELECT (SELECT COUNT(*) FROM "+fromA+" WHERE "+whereA+"), (SELECT COUNT(*) FROM "+fromB+" WHERE "+whereB+")",
+		concatArgs(fa, argsA, fb, argsB)...).Scan(&na, &nb); err != nil {
 		return nil, db.mapError(err)
 	}
-	d, added, err := scanDiff(ctx, tx, diffNewAndChanged(whereA), append(append([]any{}, argsA...), b), after, size, levels)
+	nq, nargs := newAndChangedSQL(va, vb, whereA, argsA)
+	d, added, err := scanDiff(ctx, tx, nq+`
+		ORDER BY 1, 2, 3, 4`, nargs, after, size, levels)
 	if err != nil || nb-(na-added) == 0 {
 		return d, db.mapError(err)
 	}
 	d, _, err = scanDiff(ctx, tx, q, args, after, size, levels)
 	return d, db.mapError(err)
+}
+
+// concatArgs joins argument lists in order.
+func concatArgs(lists ...[]any) []any {
+	var out []any
+	for _, l := range lists {
+		out = append(out, l...)
+	}
+	return out
 }
 
 // scanDiff runs a query shaped like diffQuery's and streams its rows once,
@@ -222,45 +278,41 @@ func scanDiff(ctx context.Context, idb bun.IConn, q string, args []any, after pl
 // a that are new or changed (a LEFT JOIN probing b's primary key) are
 // merged with the cells of b that a lacks (NOT EXISTS); both halves come
 // out in key order and merge without a sort.
-func (db *DB) diffQuery(a, b int64, whereA, whereB string, argsA, argsB []any) (string, []any) {
+func (db *DB) diffQuery(va, vb *versionRow, whereA, whereB string, argsA, argsB []any) (string, []any) {
+	fromA, fa := cellsFrom(va, "t")
+	fromB, fb := cellsFrom(vb, "t")
 	if db.dialect == Postgres {
 		return `SELECT COALESCE(a.org_unit_id, b.org_unit_id), COALESCE(a.product_line_id, b.product_line_id),
 		COALESCE(a.measure_id, b.measure_id), COALESCE(a.period, b.period), b.amount, a.amount
-		FROM (SELECT * FROM target_cells WHERE ` + whereA + `) AS a
-		FULL OUTER JOIN (SELECT * FROM target_cells WHERE ` + whereB + `) AS b
+		FROM (SELECT * FROM ` + fromA + ` WHERE ` + whereA + `) AS a
+		FULL OUTER JOIN (SELECT * FROM ` + fromB + ` WHERE ` + whereB + `) AS b
 		ON a.org_unit_id = b.org_unit_id AND a.product_line_id = b.product_line_id
 		AND a.measure_id = b.measure_id AND a.period = b.period
 		WHERE a.amount IS NULL OR b.amount IS NULL OR a.amount <> b.amount
-		ORDER BY 1, 2, 3, 4`, append(append([]any{}, argsA...), argsB...)
+		ORDER BY 1, 2, 3, 4`, concatArgs(fa, argsA, fb, argsB)
 	}
-	q := newAndChangedSQL(whereA) + `
+	nq, nargs := newAndChangedSQL(va, vb, whereA, argsA)
+	probeA, pa := cellsFrom(va, "a")
+	q := nq + `
 		UNION ALL
 		SELECT b.org_unit_id, b.product_line_id, b.measure_id, b.period, b.amount, NULL
-		FROM (SELECT * FROM target_cells WHERE ` + whereB + `) AS b
-		WHERE NOT EXISTS (SELECT 1 FROM target_cells AS a WHERE a.version_id = ? AND a.org_unit_id = b.org_unit_id
+		FROM (SELECT * FROM ` + fromB + ` WHERE ` + whereB + `) AS b
+		WHERE NOT EXISTS (SELECT 1 FROM ` + probeA + ` WHERE a.version_id = ? AND a.org_unit_id = b.org_unit_id
 		AND a.product_line_id = b.product_line_id AND a.measure_id = b.measure_id AND a.period = b.period)
 		ORDER BY 1, 2, 3, 4`
-	args := append(append([]any{}, argsA...), b)
-	args = append(append(args, argsB...), a)
-	return q, args
+	return q, concatArgs(nargs, fb, argsB, pa, []any{va.ID})
 }
 
-// newAndChangedSQL selects the cells of a (whereA) that b (the first
-// argument after whereA's) lacks or holds another amount for, probing b's
-// primary key once per cell of a.
-func newAndChangedSQL(whereA string) string {
+// newAndChangedSQL selects the cells of a (whereA) that b lacks or holds
+// another amount for, probing b's primary key once per cell of a.
+func newAndChangedSQL(va, vb *versionRow, whereA string, argsA []any) (string, []any) {
+	fromA, fa := cellsFrom(va, "t")
+	probeB, pb := cellsFrom(vb, "b")
 	return `SELECT a.org_unit_id, a.product_line_id, a.measure_id, a.period, b.amount, a.amount
-		FROM (SELECT * FROM target_cells WHERE ` + whereA + `) AS a
-		LEFT JOIN target_cells AS b ON b.version_id = ? AND b.org_unit_id = a.org_unit_id
+		FROM (SELECT * FROM ` + fromA + ` WHERE ` + whereA + `) AS a
+		LEFT JOIN ` + probeB + ` ON b.version_id = ? AND b.org_unit_id = a.org_unit_id
 		AND b.product_line_id = a.product_line_id AND b.measure_id = a.measure_id AND b.period = a.period
-		WHERE b.amount IS NULL OR a.amount <> b.amount`
-}
-
-// diffNewAndChanged is newAndChangedSQL in key order: a diff when b holds
-// no cell that a lacks.
-func diffNewAndChanged(whereA string) string {
-	return newAndChangedSQL(whereA) + `
-		ORDER BY 1, 2, 3, 4`
+		WHERE b.amount IS NULL OR a.amount <> b.amount`, concatArgs(fa, argsA, pb, []any{vb.ID})
 }
 
 func keyAfter(k, after planning.CellKey) bool {

@@ -11,6 +11,8 @@ import (
 
 	"github.com/uptrace/bun"
 	"github.com/uptrace/bun/driver/pgdriver"
+
+	"github.com/cascade-planning/cascade/planning"
 )
 
 // Probe reads the tables below the services, and runs the benchmark's
@@ -40,10 +42,14 @@ func (p *Probe) Cells(ctx context.Context, versionID int64, lines []string, unit
 	if len(lines) == 0 {
 		return out, nil
 	}
+	from, args, err := p.db.cellsOf(ctx, p.db.bun, versionID, "c")
+	if err != nil {
+		return nil, err
+	}
 	q := `SELECT ou.code AS unit, pl.code AS line, c.period, CAST(c.amount AS TEXT) AS amount
-		FROM target_cells AS c JOIN org_units AS ou ON ou.id = c.org_unit_id JOIN product_lines AS pl ON pl.id = c.product_line_id
+		FROM ` + from + ` JOIN org_units AS ou ON ou.id = c.org_unit_id JOIN product_lines AS pl ON pl.id = c.product_line_id
 		WHERE c.version_id = ? AND pl.code IN (?)`
-	args := []any{versionID, bun.In(lines)}
+	args = append(args, versionID, bun.In(lines))
 	if unit != "" {
 		q += " AND ou.code = ?"
 		args = append(args, unit)
@@ -66,7 +72,7 @@ func (p *Probe) Counterproposals(ctx context.Context, versionID int64) ([]Counte
 
 // VersionCounts is what the tables hold about one version's allocations.
 type VersionCounts struct {
-	Cells       int64 // rows in target_cells
+	Cells       int64 // the version's cells in target_cells (see cells.go)
 	CellCount   int64 // the count the version records
 	Runs        int64 // allocation runs recorded
 	AuditedRuns int64 // targets.allocate audit events naming the version
@@ -75,11 +81,14 @@ type VersionCounts struct {
 // VersionCounts counts a version's cells, runs and allocation audit events.
 func (p *Probe) VersionCounts(ctx context.Context, versionID int64) (VersionCounts, error) {
 	var c VersionCounts
+	var err error
+	if c.Cells, err = p.CountCells(ctx, versionID); err != nil {
+		return c, err
+	}
 	for _, q := range []struct {
 		dst *int64
 		sql string
 	}{
-		{&c.Cells, "SELECT COUNT(*) FROM target_cells WHERE version_id = ?"},
 		{&c.CellCount, "SELECT cell_count FROM versions WHERE id = ?"},
 		{&c.Runs, "SELECT COUNT(*) FROM allocation_runs WHERE version_id = ?"},
 		{&c.AuditedRuns, "SELECT COUNT(*) FROM audit_events WHERE action = 'targets.allocate' AND entity = 'version' AND entity_id = ?"},
@@ -91,13 +100,21 @@ func (p *Probe) VersionCounts(ctx context.Context, versionID int64) (VersionCoun
 	return c, nil
 }
 
-// CountCells counts the cells of a version, or of every version when
-// versionID is 0.
+// CountCells counts the cells of a version, or the rows of target_cells
+// (every layer's) when versionID is 0.
 func (p *Probe) CountCells(ctx context.Context, versionID int64) (int64, error) {
 	var n int64
 	q := p.db.bun.NewSelect().TableExpr("target_cells")
 	if versionID != 0 {
-		q = q.Where("version_id = ?", versionID)
+		// An id no version has (the benchmark's scratch copies) counts
+		// the rows stored under it.
+		from, args := "target_cells", []any(nil)
+		if v, err := p.db.loadVersion(ctx, p.db.bun, versionID); err == nil {
+			from, args = cellsFrom(v, "c")
+		} else if planning.ErrorCode(err) != planning.ENOTFOUND {
+			return 0, err
+		}
+		q = p.db.bun.NewSelect().TableExpr(from, args...).Where("version_id = ?", versionID)
 	}
 	err := q.ColumnExpr("COUNT(*)").Scan(ctx, &n)
 	return n, err

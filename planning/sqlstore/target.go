@@ -107,6 +107,29 @@ func (s *TargetService) FindGrid(ctx context.Context, f planning.GridFilter) ([]
 	if err != nil {
 		return nil, "", err
 	}
+	size := f.Page.Size()
+	for limit := size + 1; ; limit *= 2 {
+		rows, err := s.gridSeries(ctx, a, v, f, from, to, limit)
+		if err != nil {
+			return nil, "", err
+		}
+		// A version over a base may list series whose every cell it
+		// deleted; they drop out, and the page reads further if they made
+		// it short.
+		n := len(rows)
+		if v.base() != 0 {
+			if rows, err = dropHidden(rows); err != nil {
+				return nil, "", err
+			}
+		}
+		if len(rows) > size || n < limit {
+			return buildGrid(rows, r, f.Grain, from, to, size)
+		}
+	}
+}
+
+// gridSeries reads up to limit series of a grid page (see scanCells).
+func (s *TargetService) gridSeries(ctx context.Context, a *planning.Actor, v *versionRow, f planning.GridFilter, from, to, limit int) ([]cellRow, error) {
 	var rows []cellRow
 	// The joins nest in the order of the result: org units by path, their
 	// product lines by code, measures by code, then each series' cells by
@@ -116,18 +139,26 @@ func (s *TargetService) FindGrid(ctx context.Context, f planning.GridFilter) ([]
 	// version or the subtree first.
 	q := s.db.bun.NewSelect().TableExpr("org_units AS ou").
 		ColumnExpr("ou.id, pl.id, m.id, ou.path, ou.code, pl.code, m.code, m.scale").
-		ColumnExpr(s.db.concatAgg("CAST(c.period AS text) || ':' || CAST(c.amount AS text)")).
 		Join("CROSS JOIN product_lines AS pl").
 		Join("CROSS JOIN measures AS m").
 		Join("CROSS JOIN target_cells AS c"+s.db.byPrimaryKey("target_cells")).
 		Where("c.org_unit_id = ou.id AND c.product_line_id = pl.id AND c.measure_id = m.id").
-		Where("c.version_id = ?", v.ID).
 		Where("c.period BETWEEN ? AND ?", from, to).
 		GroupExpr("ou.path, pl.code, m.code, ou.id, pl.id, m.id").
 		OrderExpr("ou.path, pl.code, m.code").
-		Limit(int64(f.Page.Size() + 1))
+		Limit(int64(limit))
+	if v.base() == 0 {
+		q.ColumnExpr(s.db.concatAgg("CAST(c.period AS text) || ':' || CAST(c.amount AS text)")).
+			Where("c.version_id = ?", v.ID)
+	} else {
+		// A version over a base reads both layers by primary key; the
+		// version's own cells come marked with "!" and win (see
+		// dropHidden), a tombstone's amount is empty.
+		q.ColumnExpr(s.db.concatAgg("CASE WHEN c.version_id = "+strconv.FormatInt(v.layer(), 10)+" THEN '!' ELSE '' END || CAST(c.period AS text) || ':' || COALESCE(CAST(c.amount AS text), '')")).
+			Where("c.version_id IN (?, ?)", v.layer(), v.base())
+	}
 	if err := s.db.cellScope(ctx, q, a, f.OrgUnitID, f.Subtree); err != nil {
-		return nil, "", err
+		return nil, err
 	}
 	if len(f.ProductLineIDs) > 0 {
 		q.Where("c.product_line_id IN (?)", bun.In(f.ProductLineIDs))
@@ -138,16 +169,63 @@ func (s *TargetService) FindGrid(ctx context.Context, f planning.GridFilter) ([]
 	if after, _ := planning.DecodeCursor(f.Page.Cursor); after != "" {
 		parts := strings.Split(after, "\x1f")
 		if len(parts) != 3 {
-			return nil, "", fieldErr(planning.EINVALID, "cursor", "is not a cursor returned by this list")
+			return nil, fieldErr(planning.EINVALID, "cursor", "is not a cursor returned by this list")
 		}
 		q.Where("(ou.path > ? OR (ou.path = ? AND (pl.code > ? OR (pl.code = ? AND m.code > ?))))",
 			parts[0], parts[0], parts[1], parts[1], parts[2])
 	}
-	if rows, err = s.db.scanCells(ctx, q); err != nil {
-		return nil, "", s.db.mapError(err)
+	rows, err := s.db.scanCells(ctx, q)
+	return rows, s.db.mapError(err)
+}
+
+// dropHidden resolves the series of a version over a base, whose cells
+// come as "!period:amount" (the version's own layer, an empty amount for a
+// deleted cell) and "period:amount" (the base): a period's own cell wins
+// over the base's, and deleted cells and series left without cells drop
+// out.
+func dropHidden(rows []cellRow) ([]cellRow, error) {
+	out := rows[:0]
+	for _, c := range rows {
+		if !strings.Contains(c.Amount, "!") {
+			out = append(out, c)
+			continue
+		}
+		var own [13]bool
+		var cells [13]string
+		var set [13]bool
+		for rest := c.Amount; rest != ""; {
+			var cell string
+			cell, rest, _ = strings.Cut(rest, ",")
+			mine := strings.HasPrefix(cell, "!")
+			period, amount, ok := strings.Cut(strings.TrimPrefix(cell, "!"), ":")
+			p, err := strconv.Atoi(period)
+			if !ok || err != nil || p < 1 || p > 12 {
+				return nil, fmt.Errorf("grid cell %q", cell)
+			}
+			if own[p] && !mine {
+				continue
+			}
+			own[p] = own[p] || mine
+			cells[p], set[p] = amount, amount != ""
+		}
+		var b strings.Builder
+		for p := 1; p <= 12; p++ {
+			if set[p] {
+				if b.Len() > 0 {
+					b.WriteByte(',')
+				}
+				b.WriteString(strconv.Itoa(p))
+				b.WriteByte(':')
+				b.WriteString(cells[p])
+			}
+		}
+		if b.Len() == 0 {
+			continue
+		}
+		c.Amount = b.String()
+		out = append(out, c)
 	}
-	out, next, err := buildGrid(rows, r, f.Grain, from, to, f.Page.Size())
-	return out, next, err
+	return out, nil
 }
 
 // buildGrid turns series, each one org unit's months of one line and
