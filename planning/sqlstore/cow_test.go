@@ -366,3 +366,42 @@ func TestCopyOnWriteDeletedCells(t *testing.T) {
 		re.checkVersion(t, v3.ID, func() cowCells { delete(m2, k); return m2 }(), true)
 	})
 }
+
+// TestDeleteOrgUnitHoldingCells checks that a unit whose cells sit in any
+// layer of target cells, a copied version's new layer included, is never
+// deleted, and that a unit without cells is.
+func TestDeleteOrgUnitHoldingCells(t *testing.T) {
+	forEachDB(t, func(t *testing.T, e *env) {
+		re := openRound(t, e)
+		v1 := *re.round.WorkingVersionID
+		admin := e.as("admin")
+		sh := e.unit("B-SH")
+		newUnit := func(code string) int64 {
+			u := &planning.OrgUnit{Code: code, Name: code, Kind: planning.KindDepartment, ParentID: &sh.ID}
+			if err := e.svcs.OrgUnits.CreateOrgUnit(admin, u); err != nil {
+				t.Fatal(err)
+			}
+			return u.ID
+		}
+		edit := func(versionID, unit int64) {
+			t.Helper()
+			if _, err := e.svcs.Targets.EditCells(e.as("strategy"), versionID, []planning.CellEdit{{CellKey: planning.CellKey{OrgUnitID: unit,
+				ProductLineID: re.lines["CPC"].ID, MeasureID: re.revenue.ID, Period: 2}, Amount: dec("5.00")}}, nil); err != nil {
+				t.Fatal(err)
+			}
+		}
+		inOwn, inMoved, empty := newUnit("X-OWN"), newUnit("X-MOVED"), newUnit("X-EMPTY")
+		edit(v1, inOwn)
+		// The copy moves v1 on to a new layer of its own: X-MOVED's only
+		// cell is there.
+		if _, err := e.svcs.Versions.CopyVersion(e.as("pm-commercial"), v1, "copy", ""); err != nil {
+			t.Fatal(err)
+		}
+		edit(v1, inMoved)
+		wantCode(t, e.svcs.OrgUnits.DeleteOrgUnit(admin, inOwn), planning.ECONFLICT)
+		wantCode(t, e.svcs.OrgUnits.DeleteOrgUnit(admin, inMoved), planning.ECONFLICT)
+		if err := e.svcs.OrgUnits.DeleteOrgUnit(admin, empty); err != nil {
+			t.Fatalf("delete a unit without cells: %v", err)
+		}
+	})
+}
