@@ -13,6 +13,7 @@ import (
 	"net"
 	"net/url"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/uptrace/bun"
@@ -41,6 +42,9 @@ type DB struct {
 	writers chan struct{}
 	// Now returns the current time; tests may replace it.
 	Now func() time.Time
+	// stats counts the statistics refreshes running in the background
+	// (refreshCellStats), for Probe.WaitStats.
+	stats sync.WaitGroup
 }
 
 // IsPostgresDSN reports whether dsn names a PostgreSQL database rather than a
@@ -246,7 +250,9 @@ func (db *DB) refreshCellStats(cells int64) {
 	if db.dialect != Postgres || cells < bulkCells {
 		return
 	}
+	db.stats.Add(1)
 	go func() {
+		defer db.stats.Done()
 		ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 		defer cancel()
 		_, _ = db.bun.ExecContext(ctx, "ANALYZE target_cells")

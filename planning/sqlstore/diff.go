@@ -6,6 +6,7 @@ import (
 	"database/sql"
 	"fmt"
 	"slices"
+	"strconv"
 	"strings"
 
 	"github.com/shopspring/decimal"
@@ -106,9 +107,19 @@ func (s *TargetService) DiffVersions(ctx context.Context, f planning.DiffFilter)
 	}
 	if layers := overlayLayers(v, other); layers != nil {
 		// Outside the layers named, the two versions hold the same base:
-		// only the keys of those layers can differ.
-		q, args := overlayDiffQuery(v, other, layers, whereA[len("version_id = ? AND "):], argsA[1:])
-		d, _, err := scanDiff(ctx, s.db.bun, q, args, after, f.Page.Size(), levels)
+		// only the keys of those layers can differ. Few such keys are read
+		// by primary key; many (a version re-allocated in full) in one
+		// pass over the layers and the base, grouped by key.
+		where, args := whereA[len("version_id = ? AND "):], argsA[1:]
+		var held int64
+		if err := s.db.bun.NewRaw("SELECT COUNT(*) FROM target_cells WHERE version_id IN (?)", bun.In(layers)).Scan(ctx, &held); err != nil {
+			return nil, s.db.mapError(err)
+		}
+		q, qargs := overlayDiffQuery(v, other, layers, where, args)
+		if held*8 > max(v.CellCount, other.CellCount) {
+			q, qargs = overlayScanQuery(v, other, layers, where, args)
+		}
+		d, _, err := scanDiff(ctx, s.db.bun, q, qargs, after, f.Page.Size(), levels)
 		return d, s.db.mapError(err)
 	}
 	return s.db.diffCells(ctx, v, other, whereA, whereB, argsA, argsB, after, f.Page.Size(), levels)
@@ -129,6 +140,38 @@ func overlayLayers(a, b *versionRow) []int64 {
 		return []int64{b.layer()}
 	}
 	return nil
+}
+
+// overlayScanQuery is overlayDiffQuery in one pass: every row of the two
+// versions' layers and bases, grouped by key, each version's amount its
+// own layer's row (a tombstone's NULL included) or else its base's; the
+// keys kept are those of the given layers.
+func overlayScanQuery(a, b *versionRow, layers []int64, where string, args []any) (string, []any) {
+	has := func(layer int64) string {
+		return "MAX(CASE WHEN version_id = " + strconv.FormatInt(layer, 10) + " THEN 1 ELSE 0 END)"
+	}
+	amt := func(layer int64) string {
+		return "MAX(CASE WHEN version_id = " + strconv.FormatInt(layer, 10) + " THEN amount END)"
+	}
+	value := func(v *versionRow) string {
+		return "CASE WHEN " + has(v.layer()) + " = 1 THEN " + amt(v.layer()) + " ELSE " + amt(v.base()) + " END"
+	}
+	inLayers := make([]string, len(layers))
+	for i, l := range layers {
+		inLayers[i] = strconv.FormatInt(l, 10)
+	}
+	q := `SELECT ` + keyCols + `, ` + value(b) + `, ` + value(a) + `
+		FROM target_cells WHERE version_id IN (?) AND ` + where + `
+		GROUP BY ` + keyCols + `
+		HAVING MAX(CASE WHEN version_id IN (` + strings.Join(inLayers, ", ") + `) THEN 1 ELSE 0 END) = 1
+		ORDER BY 1, 2, 3, 4`
+	scan := []int64{a.layer(), b.layer()}
+	for _, base := range []int64{a.base(), b.base()} {
+		if base != 0 {
+			scan = append(scan, base)
+		}
+	}
+	return q, append([]any{bun.In(scan)}, args...)
 }
 
 // overlayDiffQuery is diffQuery for two versions that differ only at the

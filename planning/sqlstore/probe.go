@@ -320,3 +320,56 @@ func (p *Probe) ExportCellsCSV(ctx context.Context, versionID, measureID int64, 
 	}
 	return n, w.Flush()
 }
+
+// WaitStats waits for the statistics refreshes the service started in the
+// background after bulk writes (see refreshCellStats), so a benchmark
+// counts them in the time of the write that started them.
+func (p *Probe) WaitStats() { p.db.stats.Wait() }
+
+// MaterializeCells writes the cells of a version, read through its base
+// (see cells.go), as plain rows under scratch, an id no version has, and
+// returns how many it wrote: two versions held in full, as a store
+// without copy-on-write would hold them, for the benchmark's baselines.
+func (p *Probe) MaterializeCells(ctx context.Context, versionID, scratch int64) (int64, error) {
+	from, args, err := p.db.cellsOf(ctx, p.db.bun, versionID, "c")
+	if err != nil {
+		return 0, err
+	}
+	res, err := p.db.bun.NewRaw("INSERT INTO target_cells (version_id, "+keyCols+", amount) SELECT ?, "+keyCols+", amount FROM "+from+" WHERE version_id = ?",
+		append(append([]any{scratch}, args...), versionID)...).Exec(ctx)
+	if err != nil {
+		return 0, err
+	}
+	return res.RowsAffected()
+}
+
+// DiffBaselineSQL returns the statements the service runs to diff the
+// plain rows under ids a and b (versions without a base, or materialized
+// ones) with no filter, with the ids written in: on PostgreSQL the full
+// outer join; on SQLite the two counts and the join of a's cells against
+// b's, and the anti-join of b's only when b holds cells a lacks, as
+// diffCells decides.
+func (p *Probe) DiffBaselineSQL(ctx context.Context, a, b int64) ([]string, error) {
+	va, vb := &versionRow{ID: a}, &versionRow{ID: b}
+	where := "version_id = ? AND period BETWEEN ? AND ?"
+	argsA, argsB := []any{a, 1, 12}, []any{b, 1, 12}
+	format := func(q string, args []any) string { return p.db.bun.QueryGen().FormatQuery(q, args...) }
+	q, args := p.db.diffQuery(va, vb, where, where, argsA, argsB)
+	if p.db.dialect == Postgres {
+		return []string{format(q, args)}, nil
+	}
+	count := format("SELECT (SELECT COUNT(*) FROM target_cells WHERE "+where+"), (SELECT COUNT(*) FROM target_cells WHERE "+where+")",
+		concatArgs(argsA, argsB))
+	nq, nargs := newAndChangedSQL(va, vb, where, argsA)
+	out := []string{count, format(nq+"\n\t\tORDER BY 1, 2, 3, 4", nargs)}
+	// Whether the service needs the anti-join too: b holds keys a lacks.
+	var bOnly int64
+	if err := p.db.bun.NewRaw(`SELECT COUNT(*) FROM target_cells AS b WHERE b.version_id = ? AND NOT EXISTS
+		(SELECT 1 FROM target_cells AS a WHERE a.version_id = ? AND `+sameKey("a", "b")+`)`, b, a).Scan(ctx, &bOnly); err != nil {
+		return nil, err
+	}
+	if bOnly > 0 {
+		out = append(out, format(q, args))
+	}
+	return out, nil
+}

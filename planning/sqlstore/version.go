@@ -133,6 +133,7 @@ func (s *VersionService) CopyVersion(ctx context.Context, from int64, label, pur
 		return nil, err
 	}
 	var out *planning.Version
+	var copied int64 // cells written: the source's own layer, when it has a base
 	err = s.db.inTx(ctx, func(tx bun.Tx) error {
 		if s.db.dialect == Postgres {
 			// The source may move to a new layer: writers of its cells,
@@ -156,7 +157,7 @@ func (s *VersionService) CopyVersion(ctx context.Context, from int64, label, pur
 		if err != nil {
 			return err
 		}
-		if err := s.db.copyCells(ctx, tx, src, v); err != nil {
+		if copied, err = s.db.copyCells(ctx, tx, src, v); err != nil {
 			return err
 		}
 		if _, err := tx.NewRaw(`INSERT INTO allocation_buffers (version_id, org_unit_id, product_line_id, measure_id, buffer)
@@ -178,7 +179,7 @@ func (s *VersionService) CopyVersion(ctx context.Context, from int64, label, pur
 		return s.db.auditRound(ctx, tx, "round.working_version", row.ID, before, row)
 	})
 	if err == nil {
-		s.db.afterCommit(ctx, func() { s.db.refreshCellStats(out.CellCount) })
+		s.db.afterCommit(ctx, func() { s.db.refreshCellStats(copied) })
 	}
 	return out, err
 }
@@ -188,31 +189,33 @@ func (s *VersionService) CopyVersion(ctx context.Context, from int64, label, pur
 // base, and src, if it may still change, moves on to a new empty layer
 // over the same base; when src has a base, v gets that base and a copy of
 // src's own layer.
-func (db *DB) copyCells(ctx context.Context, tx bun.Tx, src, v *versionRow) error {
+func (db *DB) copyCells(ctx context.Context, tx bun.Tx, src, v *versionRow) (int64, error) {
 	if src.base() != 0 {
 		base := src.base()
 		v.BaseID = &base
-		if _, err := tx.NewRaw(`INSERT INTO target_cells (version_id, `+keyCols+`, amount)
-			SELECT ?, `+keyCols+`, amount FROM target_cells WHERE version_id = ?`, v.layer(), src.layer()).Exec(ctx); err != nil {
-			return err
+		res, err := tx.NewRaw(`INSERT INTO target_cells (version_id, `+keyCols+`, amount)
+			SELECT ?, `+keyCols+`, amount FROM target_cells WHERE version_id = ?`, v.layer(), src.layer()).Exec(ctx)
+		if err != nil {
+			return 0, err
 		}
-		_, err := tx.NewUpdate().Model(v).Column("base_id").WherePK().Exec(ctx)
-		return err
+		n, _ := res.RowsAffected()
+		_, err = tx.NewUpdate().Model(v).Column("base_id").WherePK().Exec(ctx)
+		return n, err
 	}
 	base := src.layer()
 	v.BaseID = &base
 	if _, err := tx.NewUpdate().Model(v).Column("base_id").WherePK().Exec(ctx); err != nil {
-		return err
+		return 0, err
 	}
 	if src.Status == string(planning.VersionFrozen) {
-		return nil
+		return 0, nil
 	}
 	// A new layer's id is the negated id of the copy that made it: unique,
 	// and never a version's own layer.
 	fresh := -v.ID
 	src.CellsID, src.BaseID = &fresh, &base
 	_, err := tx.NewUpdate().Model(src).Column("cells_id", "base_id").WherePK().Exec(ctx)
-	return err
+	return 0, err
 }
 
 // freeze makes a working version immutable.
