@@ -12,7 +12,8 @@ import (
 )
 
 // TestCopyOnWriteCopyCost measures, when CASCADE_TEST_COPY_CELLS names a
-// number of cells (say 10000000), copying a version of that many cells
+// number of cells (say 10000000; CASCADE_TEST_COPY_DIALECT=postgres keeps
+// to one database), copying a version of that many cells
 // against copying them with INSERT … SELECT (what a copy cost before
 // copy-on-write), through the service's own driver, in one run: the
 // baseline before and after the copy, on equal table states. It reports
@@ -23,7 +24,11 @@ func TestCopyOnWriteCopyCost(t *testing.T) {
 	if n <= 0 {
 		t.Skip("set CASCADE_TEST_COPY_CELLS to a number of cells to measure")
 	}
+	only := os.Getenv("CASCADE_TEST_COPY_DIALECT") // sqlite or postgres: that one only
 	forEachDB(t, func(t *testing.T, e *env) {
+		if only != "" && string(e.db.Dialect()) != only {
+			t.Skipf("CASCADE_TEST_COPY_DIALECT=%s", only)
+		}
 		re := openRound(t, e)
 		v1 := *re.round.WorkingVersionID
 		ctx := context.Background()

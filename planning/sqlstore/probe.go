@@ -274,8 +274,12 @@ func (p *Probe) DropBaselineTable(ctx context.Context) (int64, error) {
 // how many it wrote: PostgreSQL's COPY … TO STDOUT, on SQLite a scan.
 func (p *Probe) ExportCellsCSV(ctx context.Context, versionID, measureID int64, out io.Writer) (int64, error) {
 	w := bufio.NewWriterSize(out, 1<<20)
-	query := fmt.Sprintf(`SELECT version_id, org_unit_id, product_line_id, measure_id, period, amount FROM target_cells
-		WHERE version_id = %d AND measure_id = %d ORDER BY org_unit_id, product_line_id, period`, versionID, measureID)
+	from, args, err := p.db.cellsOf(ctx, p.db.bun, versionID, "c")
+	if err != nil {
+		return 0, err
+	}
+	query := p.db.bun.QueryGen().FormatQuery(fmt.Sprintf(`SELECT version_id, org_unit_id, product_line_id, measure_id, period, amount FROM `+from+`
+		WHERE version_id = %d AND measure_id = %d ORDER BY org_unit_id, product_line_id, period`, versionID, measureID), args...)
 	var n int64
 	if p.db.dialect == Postgres {
 		conn, err := p.db.bun.Conn(ctx)
