@@ -6,7 +6,6 @@ import (
 	"database/sql"
 	"fmt"
 	"slices"
-	"strconv"
 	"strings"
 
 	"github.com/shopspring/decimal"
@@ -142,36 +141,30 @@ func overlayLayers(a, b *versionRow) []int64 {
 	return nil
 }
 
-// overlayScanQuery is overlayDiffQuery in one pass: every row of the two
-// versions' layers and bases, grouped by key, each version's amount its
-// own layer's row (a tombstone's NULL included) or else its base's; the
-// keys kept are those of the given layers.
+// overlayScanQuery is overlayDiffQuery by joins rather than probes: the
+// two listed layers' rows full-joined by key, then the row of each key in
+// the layer both versions read through (a shared base, or the one's layer
+// that is the other's base), so the database can hash-join large layers
+// as it joins two whole versions. Each version's amount is its own
+// layer's row (a tombstone's NULL included) or else the shared one's.
 func overlayScanQuery(a, b *versionRow, layers []int64, where string, args []any) (string, []any) {
-	has := func(layer int64) string {
-		return "MAX(CASE WHEN version_id = " + strconv.FormatInt(layer, 10) + " THEN 1 ELSE 0 END)"
+	la, lb, shared := a.layer(), b.layer(), a.base()
+	switch {
+	case !slices.Contains(layers, lb): // b's layer is a's base
+		lb, shared = 0, b.layer()
+	case !slices.Contains(layers, la): // a's layer is b's base
+		la, shared = 0, a.layer()
 	}
-	amt := func(layer int64) string {
-		return "MAX(CASE WHEN version_id = " + strconv.FormatInt(layer, 10) + " THEN amount END)"
-	}
-	value := func(v *versionRow) string {
-		return "CASE WHEN " + has(v.layer()) + " = 1 THEN " + amt(v.layer()) + " ELSE " + amt(v.base()) + " END"
-	}
-	inLayers := make([]string, len(layers))
-	for i, l := range layers {
-		inLayers[i] = strconv.FormatInt(l, 10)
-	}
-	q := `SELECT ` + keyCols + `, ` + value(b) + `, ` + value(a) + `
-		FROM target_cells WHERE version_id IN (?) AND ` + where + `
-		GROUP BY ` + keyCols + `
-		HAVING MAX(CASE WHEN version_id IN (` + strings.Join(inLayers, ", ") + `) THEN 1 ELSE 0 END) = 1
+	key := func(col string) string { return "COALESCE(oa." + col + ", ob." + col + ")" }
+	q := `SELECT ` + key("org_unit_id") + `, ` + key("product_line_id") + `, ` + key("measure_id") + `, ` + key("period") + `,
+		CASE WHEN ob.version_id IS NOT NULL THEN ob.amount ELSE s.amount END,
+		CASE WHEN oa.version_id IS NOT NULL THEN oa.amount ELSE s.amount END
+		FROM (SELECT * FROM target_cells WHERE version_id = ? AND ` + where + `) AS oa
+		FULL OUTER JOIN (SELECT * FROM target_cells WHERE version_id = ? AND ` + where + `) AS ob ON ` + sameKey("oa", "ob") + `
+		LEFT JOIN target_cells AS s ON s.version_id = ? AND s.org_unit_id = ` + key("org_unit_id") + `
+		AND s.product_line_id = ` + key("product_line_id") + ` AND s.measure_id = ` + key("measure_id") + ` AND s.period = ` + key("period") + `
 		ORDER BY 1, 2, 3, 4`
-	scan := []int64{a.layer(), b.layer()}
-	for _, base := range []int64{a.base(), b.base()} {
-		if base != 0 {
-			scan = append(scan, base)
-		}
-	}
-	return q, append([]any{bun.In(scan)}, args...)
+	return q, concatArgs([]any{la}, args, []any{lb}, args, []any{shared})
 }
 
 // overlayDiffQuery is diffQuery for two versions that differ only at the
