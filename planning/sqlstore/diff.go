@@ -100,7 +100,7 @@ func (s *TargetService) DiffVersions(ctx context.Context, f planning.DiffFilter)
 		return nil, err
 	}
 	whereB, argsB, _ := s.db.cellFilterSQL(ctx, a, other.ID, f.OrgUnitID, f.Subtree, f.ProductLineIDs, f.MeasureIDs, from, to)
-	levels, err := s.db.unitLevels(ctx)
+	levels, err := s.db.diffLevels(ctx)
 	if err != nil {
 		return nil, err
 	}
@@ -186,6 +186,29 @@ func overlayDiffQuery(a, b *versionRow, layers []int64, where string, args []any
 	return q, append(out, a.layer(), a.base(), b.layer(), b.base())
 }
 
+// diffKeys is what a diff needs to know of the keys it meets: every org
+// unit's level in the tree and every measure's scale.
+type diffKeys struct {
+	units  map[int64]int
+	scales map[int64]int32
+}
+
+func (db *DB) diffLevels(ctx context.Context) (diffKeys, error) {
+	units, err := db.unitLevels(ctx)
+	if err != nil {
+		return diffKeys{}, err
+	}
+	var ms []measureRow
+	if err := db.bun.NewSelect().Model(&ms).Scan(ctx); err != nil {
+		return diffKeys{}, db.mapError(err)
+	}
+	scales := make(map[int64]int32, len(ms))
+	for _, m := range ms {
+		scales[m.ID] = m.Scale
+	}
+	return diffKeys{units: units, scales: scales}, nil
+}
+
 // unitLevels returns every org unit's level in the tree, 1 for the top.
 func (db *DB) unitLevels(ctx context.Context) (map[int64]int, error) {
 	var rows []struct {
@@ -212,7 +235,7 @@ func (db *DB) unitLevels(ctx context.Context) (map[int64]int, error) {
 // the answer is complete at half the cost, and only otherwise is the full
 // query run. Everything is read in one transaction, so the counts and the
 // join see the same cells.
-func (db *DB) diffCells(ctx context.Context, va, vb *versionRow, whereA, whereB string, argsA, argsB []any, after planning.CellKey, size int, levels map[int64]int) (*planning.Diff, error) {
+func (db *DB) diffCells(ctx context.Context, va, vb *versionRow, whereA, whereB string, argsA, argsB []any, after planning.CellKey, size int, levels diffKeys) (*planning.Diff, error) {
 	q, args := db.diffQuery(va, vb, whereA, whereB, argsA, argsB)
 	if db.dialect != SQLite {
 		d, _, err := scanDiff(ctx, db.bun, q, args, after, size, levels)
@@ -253,8 +276,11 @@ func concatArgs(lists ...[]any) []any {
 // collecting the page and the rollups as it goes, so memory stays
 // proportional to the page and the number of rollup keys, not to the
 // cells. It also returns how many rows lacked the "against" amount.
-// levels gives each org unit's level, by which the rollups are kept apart.
-func scanDiff(ctx context.Context, idb bun.IConn, q string, args []any, after planning.CellKey, size int, levels map[int64]int) (*planning.Diff, int64, error) {
+// keys gives each org unit's level, by which the rollups are kept apart,
+// and each measure's scale: amounts stored at it (at most
+// planning.MaxStoredDigits digits) are compared and summed as integers of
+// minor units, any other as decimals; both are exact.
+func scanDiff(ctx context.Context, idb bun.IConn, q string, args []any, after planning.CellKey, size int, keys diffKeys) (*planning.Diff, int64, error) {
 	rows, err := idb.QueryContext(ctx, q, args...)
 	if err != nil {
 		return nil, 0, err
@@ -263,14 +289,35 @@ func scanDiff(ctx context.Context, idb bun.IConn, q string, args []any, after pl
 	d := &planning.Diff{}
 	acc := newRollups()
 	var added int64
+	var before, afterAmt sql.NullString
 	for rows.Next() {
 		var k planning.CellKey
-		var before, afterAmt *string
 		if err := rows.Scan(&k.OrgUnitID, &k.ProductLineID, &k.MeasureID, &k.Period, &before, &afterAmt); err != nil {
 			return nil, 0, err
 		}
-		if before == nil {
+		if !before.Valid {
 			added++
+		}
+		level := keys.units[k.OrgUnitID]
+		scale, known := keys.scales[k.MeasureID]
+		bm, okB := minorOf(before, scale)
+		am, okA := minorOf(afterAmt, scale)
+		delta, okD := subInt(am, bm)
+		if known && okB && okA && okD {
+			if am == bm {
+				continue // a missing cell and an explicit zero are the same target
+			}
+			d.ChangedCells++
+			acc.addMinor(level, k, scale, bm, am, delta)
+			if keyAfter(k, after) {
+				if len(d.Changes) < size {
+					d.Changes = append(d.Changes, planning.CellChange{CellKey: k, Before: decimal.New(bm, -scale),
+						After: decimal.New(am, -scale), Delta: decimal.New(delta, -scale)})
+				} else if d.NextCursor == "" {
+					d.NextCursor = cursorOf(d.Changes[len(d.Changes)-1].CellKey)
+				}
+			}
+			continue
 		}
 		b, err := optDecimal(before)
 		if err != nil {
@@ -281,25 +328,37 @@ func scanDiff(ctx context.Context, idb bun.IConn, q string, args []any, after pl
 			return nil, 0, err
 		}
 		if b.Equal(x) {
-			continue // a missing cell and an explicit zero are the same target
+			continue
 		}
 		ch := planning.CellChange{CellKey: k, Before: b, After: x, Delta: x.Sub(b)}
 		d.ChangedCells++
-		acc.add(&ch, levels[k.OrgUnitID])
+		acc.add(&ch, level)
 		if keyAfter(k, after) {
 			if len(d.Changes) < size {
 				d.Changes = append(d.Changes, ch)
 			} else if d.NextCursor == "" {
-				last := d.Changes[len(d.Changes)-1].CellKey
-				d.NextCursor = planning.EncodeCursor(fmt.Sprintf("%d,%d,%d,%d", last.OrgUnitID, last.ProductLineID, last.MeasureID, last.Period))
+				d.NextCursor = cursorOf(d.Changes[len(d.Changes)-1].CellKey)
 			}
 		}
 	}
 	if err := rows.Err(); err != nil {
 		return nil, 0, err
 	}
+	acc.fold()
 	d.ByOrgUnit, d.ByProductLine, d.ByMeasure, d.ByPeriod = acc.unit.list(), acc.line.list(), acc.measure.list(), acc.period.list()
 	return d, added, nil
+}
+
+func cursorOf(k planning.CellKey) string {
+	return planning.EncodeCursor(fmt.Sprintf("%d,%d,%d,%d", k.OrgUnitID, k.ProductLineID, k.MeasureID, k.Period))
+}
+
+// minorOf reads an amount of a diff row (NULL is zero) as minor units.
+func minorOf(s sql.NullString, scale int32) (int64, bool) {
+	if !s.Valid {
+		return 0, true
+	}
+	return planning.ParseMinor(s.String, scale)
 }
 
 // diffQuery returns the SQL that lists the cells that differ between
@@ -367,11 +426,11 @@ func cmpKey(a, b planning.CellKey) int {
 	return 0
 }
 
-func optDecimal(s *string) (decimal.Decimal, error) {
-	if s == nil {
+func optDecimal(s sql.NullString) (decimal.Decimal, error) {
+	if !s.Valid {
 		return decimal.Zero, nil
 	}
-	return decimal.NewFromString(*s)
+	return decimal.NewFromString(s.String)
 }
 
 // rollupKey is one rollup's level and key.
@@ -407,9 +466,74 @@ func (r rollup) list() []planning.DiffRollup {
 	return out
 }
 
-type rollups struct{ unit, line, measure, period rollup }
+type rollups struct {
+	unit, line, measure, period rollup
+	// minor holds the sums of changes kept as integers of minor units, by
+	// rollup and scale, until fold adds them to the decimal rollups.
+	minor map[minorKey]*minorSum
+}
 
-func newRollups() *rollups { return &rollups{rollup{}, rollup{}, rollup{}, rollup{}} }
+// minorKey is one rollup's key in one of the four rollups (0 unit, 1
+// line, 2 measure, 3 period), at one scale.
+type minorKey struct {
+	which int
+	key   rollupKey
+	scale int32
+}
+
+type minorSum struct{ before, after, delta int64 }
+
+func newRollups() *rollups {
+	return &rollups{rollup{}, rollup{}, rollup{}, rollup{}, map[minorKey]*minorSum{}}
+}
+
+// addMinor counts one changed cell as add does, in minor units at scale;
+// a sum that would overflow goes to the decimal rollup first.
+func (r *rollups) addMinor(level int, k planning.CellKey, scale int32, before, after, delta int64) {
+	for which, key := range [4]int64{k.OrgUnitID, k.ProductLineID, k.MeasureID, int64(k.Period)} {
+		mk := minorKey{which, rollupKey{level, key}, scale}
+		s := r.minor[mk]
+		if s == nil {
+			s = &minorSum{}
+			r.minor[mk] = s
+		}
+		b, okB := addInt(s.before, before)
+		a, okA := addInt(s.after, after)
+		d, okD := addInt(s.delta, delta)
+		if !okB || !okA || !okD {
+			r.flush(mk, s)
+			b, a, d = before, after, delta
+		}
+		s.before, s.after, s.delta = b, a, d
+	}
+}
+
+// flush adds an integer sum to its decimal rollup and zeroes it.
+func (r *rollups) flush(mk minorKey, s *minorSum) {
+	ch := planning.CellChange{Before: decimal.New(s.before, -mk.scale), After: decimal.New(s.after, -mk.scale), Delta: decimal.New(s.delta, -mk.scale)}
+	[4]rollup{r.unit, r.line, r.measure, r.period}[mk.which].add(mk.key.level, mk.key.key, &ch)
+	*s = minorSum{}
+}
+
+// fold adds every integer sum to its decimal rollup.
+func (r *rollups) fold() {
+	for mk, s := range r.minor {
+		r.flush(mk, s)
+	}
+	r.minor = map[minorKey]*minorSum{}
+}
+
+// subInt subtracts two int64s, reporting whether the difference fits.
+func subInt(a, b int64) (int64, bool) {
+	d := a - b
+	return d, (a >= 0) == (b >= 0) || (d >= 0) == (a >= 0)
+}
+
+// addInt adds two int64s, reporting whether the sum fits.
+func addInt(a, b int64) (int64, bool) {
+	s := a + b
+	return s, (a >= 0) != (b >= 0) || (s >= 0) == (a >= 0)
+}
 
 // add counts one changed cell: under its own unit, and under its product
 // line, measure and period at its unit's level only, so a change never
