@@ -107,15 +107,17 @@ func (s *TargetService) DiffVersions(ctx context.Context, f planning.DiffFilter)
 	if layers := overlayLayers(v, other); layers != nil {
 		// Outside the layers named, the two versions hold the same base:
 		// only the keys of those layers can differ. Few such keys are read
-		// by primary key; many (a version re-allocated in full) in one
-		// pass over the layers and the base, grouped by key.
+		// by primary key; many (a version re-allocated in full) by joining
+		// the layers, on PostgreSQL.
 		where, args := whereA[len("version_id = ? AND "):], argsA[1:]
 		var held int64
 		if err := s.db.bun.NewRaw("SELECT COUNT(*) FROM target_cells WHERE version_id IN (?)", bun.In(layers)).Scan(ctx, &held); err != nil {
 			return nil, s.db.mapError(err)
 		}
 		q, qargs := overlayDiffQuery(v, other, layers, where, args)
-		if held*8 > max(v.CellCount, other.CellCount) {
+		// SQLite plans the joins of overlayScanQuery as nested loops over
+		// unindexed subqueries: it always probes.
+		if s.db.dialect == Postgres && held*8 > max(v.CellCount, other.CellCount) {
 			q, qargs = overlayScanQuery(v, other, layers, where, args)
 		}
 		d, _, err := scanDiff(ctx, s.db.bun, q, qargs, after, f.Page.Size(), levels)
