@@ -143,7 +143,12 @@ func (s *Server) getTargets(c echo.Context) error {
 	if f.Grain == "" {
 		f.Grain = planning.GrainMonth
 	}
-	page := GridPage{VersionID: id, Grain: string(f.Grain), Items: make([]GridRow, 0, len(rows)), NextCursor: next}
+	return writeGrid(c, v.Revision, id, string(f.Grain), rows, next)
+}
+
+// gridPage is the GridPage of a grid read, as writeGrid writes it.
+func gridPage(id int64, grain string, rows []planning.GridRow, next string) GridPage {
+	page := GridPage{VersionID: id, Grain: grain, Items: make([]GridRow, 0, len(rows)), NextCursor: next}
 	for _, row := range rows {
 		g := GridRow{OrgUnitID: row.OrgUnitID, OrgUnit: row.OrgUnitCode, ProductLineID: row.ProductLineID, ProductLine: row.ProductLineCode,
 			MeasureID: row.MeasureID, Measure: row.MeasureCode, Total: planning.FormatAmount(row.Total, row.Scale),
@@ -153,7 +158,7 @@ func (s *Server) getTargets(c echo.Context) error {
 		}
 		page.Items = append(page.Items, g)
 	}
-	return ok(c, v.Revision, page)
+	return page
 }
 
 // putTargets godoc

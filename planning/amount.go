@@ -72,7 +72,104 @@ func CheckStoredAmount(d decimal.Decimal, scale int32) error {
 }
 
 // FormatAmount renders d at exactly scale decimal places, the form every
-// amount takes in the API and in files.
+// amount takes in the API and in files. An amount held at its scale in
+// at most 18 digits (every stored amount, see MaxStoredDigits) is written
+// from its integer of minor units, without big-number arithmetic.
 func FormatAmount(d decimal.Decimal, scale int32) string {
+	if d.Exponent() == -scale && scale >= 0 && scale <= MaxStoredDigits && d.NumDigits() <= MaxStoredDigits {
+		var buf [40]byte
+		return string(AppendMinor(buf[:0], d.CoefficientInt64(), scale))
+	}
 	return d.StringFixed(scale)
+}
+
+// AppendAmount appends FormatAmount(d, scale) to dst.
+func AppendAmount(dst []byte, d decimal.Decimal, scale int32) []byte {
+	if d.Exponent() == -scale && scale >= 0 && scale <= MaxStoredDigits && d.NumDigits() <= MaxStoredDigits {
+		return AppendMinor(dst, d.CoefficientInt64(), scale)
+	}
+	return append(dst, d.StringFixed(scale)...)
+}
+
+// AppendMinor appends an amount of minor units at scale decimal places
+// (12345 at scale 2 is "123.45") to dst, as FormatAmount writes it; scale
+// is at most MaxStoredDigits.
+func AppendMinor(dst []byte, minor int64, scale int32) []byte {
+	neg := minor < 0
+	u := uint64(minor)
+	if neg {
+		u = -u
+		dst = append(dst, '-')
+	}
+	var digits [24]byte
+	n := len(digits)
+	for u > 0 || n > len(digits)-int(scale)-1 {
+		n--
+		digits[n] = byte('0' + u%10)
+		u /= 10
+	}
+	intDigits := len(digits) - n - int(scale)
+	dst = append(dst, digits[n:n+intDigits]...)
+	if scale > 0 {
+		dst = append(dst, '.')
+		dst = append(dst, digits[n+intDigits:]...)
+	}
+	return dst
+}
+
+// ParseMinor reads a stored amount, a plain decimal with at most scale
+// places and at most MaxStoredDigits digits such as "-1250.5", as minor
+// units at scale (-125050 at scale 2). ok is false for any other text; the
+// caller then parses it as a decimal.
+func ParseMinor(s string, scale int32) (minor int64, ok bool) {
+	if scale < 0 || scale > MaxStoredDigits {
+		return 0, false
+	}
+	i, neg := 0, false
+	if i < len(s) && (s[i] == '-' || s[i] == '+') {
+		neg = s[i] == '-'
+		i++
+	}
+	var v uint64 // at most MaxStoredDigits digits: no overflow
+	digits, places, point := 0, int32(0), false
+	for ; i < len(s); i++ {
+		c := s[i]
+		switch {
+		case c == '.' && !point:
+			point = true
+		case c >= '0' && c <= '9':
+			if point {
+				places++
+				if places > scale {
+					return 0, false
+				}
+			}
+			if v != 0 || c != '0' {
+				digits++
+			}
+			v = v*10 + uint64(c-'0')
+		default:
+			return 0, false
+		}
+		if digits > MaxStoredDigits {
+			return 0, false
+		}
+	}
+	start := 0
+	if len(s) > 0 && (s[0] == '-' || s[0] == '+') {
+		start = 1
+	}
+	if len(s) == start || s[start] == '.' || s[len(s)-1] == '.' {
+		return 0, false
+	}
+	if v != 0 && digits+int(scale-places) > MaxStoredDigits {
+		return 0, false
+	}
+	for ; places < scale; places++ {
+		v *= 10
+	}
+	if neg {
+		return -int64(v), true
+	}
+	return int64(v), true
 }

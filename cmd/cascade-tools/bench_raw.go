@@ -7,11 +7,11 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
-	"io"
 	"net/url"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"time"
 
@@ -60,6 +60,7 @@ type benchRawDB struct {
 	target  []string // the arguments that name the database
 	env     []string
 	probe   *sqlstore.Probe // the service's pool, for untimed set-up and clean-up
+	started time.Duration   // the client's start-up, once measured (see startup)
 }
 
 func newBenchRawDB(dialect sqlstore.Dialect, target string, probe *sqlstore.Probe) *benchRawDB {
@@ -115,43 +116,112 @@ func (r *benchRawDB) missing() string {
 	return fmt.Sprintf("%s not found (apt-get install %s)", r.tool, pkg)
 }
 
-// run times one invocation of the client with extra arguments; its
-// output is discarded, its errors returned.
-func (r *benchRawDB) run(ctx context.Context, args ...string) (time.Duration, error) {
+// run runs the client once with extra arguments and returns how long the
+// whole run took and the total of the "Time: … ms" lines psql's \timing
+// printed; other output is discarded, errors returned.
+func (r *benchRawDB) run(ctx context.Context, args ...string) (wall, timed time.Duration, err error) {
 	if r.cli == "" {
-		return 0, errors.New(r.missing())
+		return 0, 0, errors.New(r.missing())
 	}
 	cmd := exec.CommandContext(ctx, r.cli, append(append([]string{}, r.target...), args...)...)
 	cmd.Env = r.env
 	var stderr bytes.Buffer
-	cmd.Stdout, cmd.Stderr = io.Discard, &stderr
+	times := &timingLines{}
+	cmd.Stdout, cmd.Stderr = times, &stderr
 	start := time.Now()
-	err := cmd.Run()
-	d := time.Since(start)
+	err = cmd.Run()
+	wall = time.Since(start)
 	if err == nil && stderr.Len() > 0 && r.dialect == sqlstore.SQLite {
 		err = errors.New("unexpected output") // sqlite3 -bail still exits 0 on some errors
 	}
 	if err != nil {
-		return 0, fmt.Errorf("%s: %w: %s", r.tool, err, strings.TrimSpace(stderr.String()))
+		return 0, 0, fmt.Errorf("%s: %w: %s", r.tool, err, strings.TrimSpace(stderr.String()))
 	}
-	return d, nil
+	return wall, times.total, nil
+}
+
+// timingLines adds up the "Time: 12.345 ms" lines of psql's \timing in
+// what it is written, and discards the rest.
+type timingLines struct {
+	partial []byte
+	total   time.Duration
+}
+
+func (t *timingLines) Write(p []byte) (int, error) {
+	data := append(t.partial, p...)
+	for {
+		i := bytes.IndexByte(data, '\n')
+		if i < 0 {
+			break
+		}
+		line := string(data[:i])
+		data = data[i+1:]
+		if ms, ok := strings.CutPrefix(line, "Time: "); ok {
+			ms, _, _ = strings.Cut(ms, " ms")
+			if f, err := strconv.ParseFloat(ms, 64); err == nil {
+				t.total += time.Duration(f * float64(time.Millisecond))
+			}
+		}
+	}
+	// Keep only the start of an unfinished line: a long result row need
+	// not be held.
+	t.partial = append(t.partial[:0], data[:min(len(data), 64)]...)
+	return len(p), nil
+}
+
+// startup is how long the client takes to start, connect and do nothing:
+// the median of three runs, measured once. Baselines that only the wall
+// clock can time (sqlite3's dot-commands) subtract it.
+func (r *benchRawDB) startup(ctx context.Context) (time.Duration, error) {
+	if r.started > 0 {
+		return r.started, nil
+	}
+	var runs []time.Duration
+	for range 3 {
+		wall, _, err := r.run(ctx, "SELECT 1")
+		if err != nil {
+			return 0, err
+		}
+		runs = append(runs, wall)
+	}
+	r.started = benchMedian(runs)
+	return r.started, nil
+}
+
+// timed runs commands (SQL statements, or the client's own commands such
+// as \copy or .import) in one run of the client and returns how long they
+// took, without the client's start-up and connection: psql times each
+// command itself (\timing, once connected); for sqlite3 the run's wall
+// time less its start-up (see startup) counts.
+func (r *benchRawDB) timed(ctx context.Context, commands ...string) (time.Duration, error) {
+	if r.dialect == sqlstore.Postgres {
+		args := []string{"-c", `\timing on`}
+		for _, c := range commands {
+			args = append(args, "-c", c)
+		}
+		_, took, err := r.run(ctx, args...)
+		return took, err
+	}
+	start, err := r.startup(ctx)
+	if err != nil {
+		return 0, err
+	}
+	wall, _, err := r.run(ctx, commands...)
+	return max(wall-start, 0), err
 }
 
 // exec times one SQL statement run by the client.
 func (r *benchRawDB) exec(ctx context.Context, query string) (time.Duration, error) {
-	if r.dialect == sqlstore.Postgres {
-		return r.run(ctx, "-c", query)
-	}
-	return r.run(ctx, query)
+	return r.timed(ctx, query)
 }
 
 // importCSV times the client's own bulk load of a CSV file into table:
-// psql's \copy, sqlite3's .import.
-func (r *benchRawDB) importCSV(ctx context.Context, table, file string) (time.Duration, error) {
+// psql's \copy, sqlite3's .import; before it, the statements in first.
+func (r *benchRawDB) importCSV(ctx context.Context, table, file string, first ...string) (time.Duration, error) {
 	if r.dialect == sqlstore.Postgres {
-		return r.run(ctx, "-c", fmt.Sprintf(`\copy %s FROM '%s' WITH (FORMAT csv)`, table, file))
+		return r.timed(ctx, append(first, fmt.Sprintf(`\copy %s FROM '%s' WITH (FORMAT csv)`, table, file))...)
 	}
-	return r.run(ctx, ".mode csv", ".import "+file+" "+table)
+	return r.timed(ctx, append(first, ".mode csv", ".import "+file+" "+table)...)
 }
 
 // exportCSV writes one version's cells of one measure, in primary-key

@@ -193,6 +193,9 @@ func benchRatioRow(op, rows string, cascade time.Duration, what string, base tim
 	ratio := cascade.Seconds() / base.Seconds()
 	r.Baseline = what + ": " + benchSeconds(base)
 	r.Ratio = fmt.Sprintf("%.2f×", ratio)
+	if ratio < 0.1 {
+		r.Ratio = fmt.Sprintf("%.4f× (%.0f× faster)", ratio, 1/ratio)
+	}
 	r.Result = benchCheck(ratio <= limit)
 	return r
 }

@@ -76,8 +76,10 @@ func checkAfterCrash(t *testing.T, base, dsn string, data *crashData, acked *ack
 		t.Fatal(err)
 	}
 	defer db.Close()
-	var cells, dbRuns int64
-	if err := storetest.Bun(db).NewRaw("SELECT COUNT(*) FROM target_cells WHERE version_id = ?", version).Scan(ctx, &cells); err != nil {
+	var dbRuns int64
+	// The version's cells, read through its base if it has one.
+	cells, err := db.Probe().CountCells(ctx, version)
+	if err != nil {
 		t.Fatal(err)
 	}
 	if err := storetest.Bun(db).NewRaw("SELECT COUNT(*) FROM allocation_runs WHERE version_id = ?", version).Scan(ctx, &dbRuns); err != nil {
@@ -134,11 +136,13 @@ func checkUnchanged(t *testing.T, dsn string, data *crashData, version int64, wa
 		"SELECT cell_count FROM versions WHERE id = ?":              &cellCount,
 		"SELECT COUNT(*) FROM allocation_runs WHERE version_id = ?": &runs,
 	}
-	if count {
-		queries["SELECT COUNT(*) FROM target_cells WHERE version_id = ?"] = &cells
-	}
 	for q, dst := range queries {
 		if err := storetest.Bun(db).NewRaw(q, version).Scan(ctx, dst); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if count {
+		if cells, err = db.Probe().CountCells(ctx, version); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -178,12 +182,22 @@ func checkAckedSmallWrites(t *testing.T, db *sqlstore.DB, data *crashData, acked
 		Amount string `bun:"amount"`
 	}
 	if len(acked.edits) > 0 {
-		if err := storetest.Bun(db).NewRaw(`SELECT ou.code AS unit, pl.code AS line, c.period, CAST(c.amount AS TEXT) AS amount
-			FROM cell_history AS h JOIN target_cells AS c ON c.version_id = h.version_id AND c.org_unit_id = h.org_unit_id
-			  AND c.product_line_id = h.product_line_id AND c.measure_id = h.measure_id AND c.period = h.period
-			JOIN org_units AS ou ON ou.id = c.org_unit_id JOIN product_lines AS pl ON pl.id = c.product_line_id
-			WHERE h.version_id = ?`, data.Scratch).Scan(ctx, &cells); err != nil {
+		// The scratch version's cells, read through its base if it has one.
+		var lines []string
+		if err := storetest.Bun(db).NewRaw("SELECT code FROM product_lines").Scan(ctx, &lines); err != nil {
 			t.Fatal(err)
+		}
+		rows, err := db.Probe().Cells(ctx, data.Scratch, lines, "")
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, r := range rows {
+			cells = append(cells, struct {
+				Unit   string `bun:"unit"`
+				Line   string `bun:"line"`
+				Period int    `bun:"period"`
+				Amount string `bun:"amount"`
+			}{r.Unit, r.Line, r.Period, r.Amount})
 		}
 	}
 	got := map[string]string{}

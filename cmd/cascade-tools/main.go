@@ -152,7 +152,7 @@ type service struct {
 }
 
 // startService opens and migrates dsn and serves the API on 127.0.0.1:0.
-func startService(ctx context.Context, dsn string, logger *slog.Logger) (_ *service, err error) {
+func startService(ctx context.Context, dsn string, logger *slog.Logger, configure ...func(*api.Config)) (_ *service, err error) {
 	s := &service{}
 	if s.DB, err = sqlstore.Open(ctx, dsn); err != nil {
 		return nil, err
@@ -165,7 +165,11 @@ func startService(ctx context.Context, dsn string, logger *slog.Logger) (_ *serv
 	if err := s.DB.Migrate(ctx); err != nil {
 		return nil, err
 	}
-	handler := api.NewServer(api.Config{Version: buildVersion(), BodyLimit: api.DefaultBodyLimit, DB: s.DB.SQLDB()}, sqlstore.NewServices(s.DB), logger)
+	cfg := api.Config{Version: buildVersion(), BodyLimit: api.DefaultBodyLimit, DB: s.DB.SQLDB()}
+	for _, f := range configure {
+		f(&cfg)
+	}
+	handler := api.NewServer(cfg, sqlstore.NewServices(s.DB), logger)
 	if s.listener, err = net.Listen("tcp", "127.0.0.1:0"); err != nil {
 		return nil, err
 	}

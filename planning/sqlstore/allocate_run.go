@@ -117,6 +117,14 @@ func (st *allocStore) ReplaceCells(ctx context.Context, versionID int64, in *pla
 	if err != nil {
 		return 0, err
 	}
+	// An allocation that wrote every cell of its region (every unit, line
+	// and month; the engine writes zeros too) left no cell of the base
+	// there to hide.
+	if written != int64(len(in.WrittenUnits())*len(in.LineIDs())*12) {
+		if err := db.hideAllocated(ctx, st.tx, v.ID, in); err != nil {
+			return 0, err
+		}
+	}
 	if err := db.writeBuffers(ctx, st.tx, v.ID, in); err != nil {
 		return 0, err
 	}

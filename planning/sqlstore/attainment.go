@@ -148,13 +148,18 @@ func (s *AttainmentService) attain(ctx context.Context, a *planning.Actor, q att
 	if err != nil {
 		return nil, err
 	}
+	cFrom, cArgs, err := s.db.cellsOf(ctx, s.db.bun, rep.VersionID, "c")
+	if err != nil {
+		return nil, err
+	}
 	tq := `SELECT c.org_unit_id, c.product_line_id, c.measure_id,
 		SUM(CASE WHEN c.period BETWEEN ? AND ? THEN ` + s.db.minorUnits("c.amount") + ` ELSE 0 END),
 		SUM(` + s.db.minorUnits("c.amount") + `)
-		FROM target_cells AS c JOIN org_units AS ou ON ou.id = c.org_unit_id
+		FROM ` + cFrom + ` JOIN org_units AS ou ON ou.id = c.org_unit_id
 		WHERE c.version_id = ? AND ` + where + s.db.seriesFilter("c", "ou", q, &args) + `
 		GROUP BY c.org_unit_id, c.product_line_id, c.measure_id`
-	targs := append([]any{rep.TargetFrom, rep.TargetTo, rep.VersionID}, args...)
+	targs := append(append([]any{rep.TargetFrom, rep.TargetTo}, cArgs...), rep.VersionID)
+	targs = append(targs, args...)
 	if err := s.db.scanSums(ctx, tq, targs, scales, func(k seriesKey, basis, year decimal.Decimal) {
 		x := get(k)
 		x.target, x.yearTarget = basis, year

@@ -140,10 +140,14 @@ func (s *AttainmentService) attainOthers(ctx context.Context, a *planning.Actor,
 	if err != nil {
 		return err
 	}
+	cells, cellArgs, err := s.db.cellsOf(ctx, s.db.bun, rep.VersionID, "c")
+	if err != nil {
+		return err
+	}
 	tq := `SELECT c.org_unit_id, c.org_unit_id, c.product_line_id, c.measure_id, CAST(c.period AS text), CAST(c.amount AS text)
-		FROM target_cells AS c JOIN org_units AS ou ON ou.id = c.org_unit_id
+		FROM ` + cells + ` JOIN org_units AS ou ON ou.id = c.org_unit_id
 		WHERE c.version_id = ? AND ` + where + s.db.seriesFilter("c", "ou", wq, &args)
-	if err := s.db.scanSeries(ctx, tq, append([]any{rep.VersionID}, args...), targets, func(p string) int {
+	if err := s.db.scanSeries(ctx, tq, append(append(cellArgs, rep.VersionID), args...), targets, func(p string) int {
 		var n int
 		for _, c := range p {
 			n = n*10 + int(c-'0')

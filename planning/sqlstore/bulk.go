@@ -70,17 +70,39 @@ func (db *DB) connTxOnce(ctx context.Context, fn func(conn bun.Conn, tx bun.Tx) 
 
 // clearAllocated deletes the cells and buffers an allocation replaces and
 // returns how many cells it deleted.
+//
+// In a version over a base (see cells.go) it deletes the region from the
+// version's layer and counts the cells the version showed there; the
+// base's cells that the allocation does not write again are hidden after
+// it by hideAllocated.
 func (db *DB) clearAllocated(ctx context.Context, tx bun.Tx, versionID int64, p *planning.AllocationInputs) (int64, error) {
+	v, err := db.layerOf(ctx, tx, versionID)
+	if err != nil {
+		return 0, err
+	}
 	var deleted int64
 	for _, chunk := range chunks(p.WrittenUnits(), 1000) {
+		region := []any{p.MeasureID, bun.In(p.LineIDs()), bun.In(chunk)}
+		var shown int64 = -1
+		if v.base() != 0 {
+			// The cells the version shows in the region, from its layer
+			// and its base: what the allocation replaces.
+			from, args := cellsFrom(v, "c")
+			if err := tx.NewRaw("SELECT COUNT(*) FROM "+from+" WHERE measure_id = ? AND product_line_id IN (?) AND org_unit_id IN (?)",
+				append(args, region...)...).Scan(ctx, &shown); err != nil {
+				return 0, err
+			}
+		}
 		res, err := tx.NewDelete().TableExpr("target_cells").
 			Where("version_id = ? AND measure_id = ? AND product_line_id IN (?) AND org_unit_id IN (?)",
-				versionID, p.MeasureID, bun.In(p.LineIDs()), bun.In(chunk)).Exec(ctx)
+				append([]any{v.layer()}, region...)...).Exec(ctx)
 		if err != nil {
 			return 0, err
 		}
-		n, _ := res.RowsAffected()
-		deleted += n
+		if shown < 0 {
+			shown, _ = res.RowsAffected()
+		}
+		deleted += shown
 		if _, err := tx.NewDelete().TableExpr("allocation_buffers").
 			Where("version_id = ? AND measure_id = ? AND product_line_id IN (?) AND org_unit_id IN (?)",
 				versionID, p.MeasureID, bun.In(p.LineIDs()), bun.In(chunk)).Exec(ctx); err != nil {
@@ -88,6 +110,22 @@ func (db *DB) clearAllocated(ctx context.Context, tx bun.Tx, versionID int64, p 
 		}
 	}
 	return deleted, nil
+}
+
+// hideAllocated hides, in a version over a base, the base's cells of the
+// region an allocation replaced that it did not write again.
+func (db *DB) hideAllocated(ctx context.Context, tx bun.Tx, versionID int64, p *planning.AllocationInputs) error {
+	v, err := db.layerOf(ctx, tx, versionID)
+	if err != nil || v.base() == 0 {
+		return err
+	}
+	for _, chunk := range chunks(p.WrittenUnits(), 1000) {
+		if err := db.hideBase(ctx, tx, v, "measure_id = ? AND product_line_id IN (?) AND org_unit_id IN (?)",
+			p.MeasureID, bun.In(p.LineIDs()), bun.In(chunk)); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 // writeBuffers records, for every parent an allocation split with a
@@ -115,10 +153,14 @@ func (db *DB) writeBuffers(ctx context.Context, tx bun.Tx, versionID int64, p *p
 // transaction's connection; SQLite through a prepared multi-row INSERT.
 // Neither holds more than a batch of them in memory.
 func (db *DB) writeCells(ctx context.Context, conn bun.Conn, tx bun.Tx, versionID, measureID int64, rows planning.CellStream) (int64, error) {
-	if db.dialect == Postgres {
-		return copyCells(ctx, conn, versionID, measureID, rows)
+	v, err := db.layerOf(ctx, tx, versionID)
+	if err != nil {
+		return 0, err
 	}
-	return insertCells(ctx, tx.Tx, versionID, measureID, rows)
+	if db.dialect == Postgres {
+		return copyCells(ctx, conn, v.layer(), measureID, rows)
+	}
+	return insertCells(ctx, tx.Tx, v.layer(), measureID, rows)
 }
 
 // copyCells streams the cells to PostgreSQL's COPY in its text format.

@@ -102,7 +102,8 @@ func (s *TargetService) findInconsistencies(ctx context.Context, idb bun.IDB, ve
 	if err := page.Validate(); err != nil {
 		return nil, "", err
 	}
-	if _, err := s.db.loadVersion(ctx, idb, versionID); err != nil {
+	v, err := s.db.loadVersion(ctx, idb, versionID)
+	if err != nil {
 		return nil, "", err
 	}
 	scope, scopeArgs := "", []any{}
@@ -114,21 +115,23 @@ func (s *TargetService) findInconsistencies(ctx context.Context, idb bun.IDB, ve
 		}
 		scope += ")"
 	}
+	cFrom, cArgs := cellsFrom(v, "c")
+	pFrom, pArgs := cellsFrom(v, "p")
 	q := `SELECT g.parent_id, g.product_line_id, g.measure_id, g.period, g.children, p.amount AS parent, m.scale, b.buffer
 		FROM (SELECT ou.parent_id, c.product_line_id, c.measure_id, c.period, SUM(` + s.db.minorUnits("c.amount") + `) AS children
-		      FROM target_cells AS c JOIN org_units AS ou ON ou.id = c.org_unit_id
+		      FROM ` + cFrom + ` JOIN org_units AS ou ON ou.id = c.org_unit_id
 		      WHERE c.version_id = ? AND ou.parent_id IS NOT NULL
 		      GROUP BY ou.parent_id, c.product_line_id, c.measure_id, c.period) AS g
 		JOIN measures AS m ON m.id = g.measure_id
 		JOIN org_units AS pu ON pu.id = g.parent_id
-		LEFT JOIN target_cells AS p ON p.version_id = ? AND p.org_unit_id = g.parent_id
+		LEFT JOIN ` + pFrom + ` ON p.version_id = ? AND p.org_unit_id = g.parent_id
 		     AND p.product_line_id = g.product_line_id AND p.measure_id = g.measure_id AND p.period = g.period
 		LEFT JOIN allocation_buffers AS b ON b.version_id = ? AND b.org_unit_id = g.parent_id
 		     AND b.product_line_id = g.product_line_id AND b.measure_id = g.measure_id
 		WHERE m.aggregation = 'sum'
 		  AND (p.amount IS NULL OR b.buffer IS NOT NULL OR g.children <> ` + s.db.minorUnits("p.amount") + `)` + scope + `
 		ORDER BY g.parent_id, g.product_line_id, g.measure_id, g.period`
-	args := append([]any{versionID, versionID, versionID}, scopeArgs...)
+	args := append(append(append(append(cArgs, versionID), pArgs...), versionID, versionID), scopeArgs...)
 	var groups []groupRow
 	if err := idb.NewRaw(q, args...).Scan(ctx, &groups); err != nil {
 		return nil, "", s.db.mapError(err)
@@ -225,8 +228,12 @@ func (s *TargetService) findInconsistencies(ctx context.Context, idb bun.IDB, ve
 // allocation engine rounds them.
 func (s *TargetService) bufferedMonths(ctx context.Context, idb bun.IDB, versionID int64, k planning.CellKey, buffer string, scale int32) ([12]decimal.Decimal, error) {
 	var out [12]decimal.Decimal
+	from, fromArgs, err := s.db.cellsOf(ctx, idb, versionID, "c")
+	if err != nil {
+		return out, err
+	}
 	var cells []cellRow
-	if err := idb.NewSelect().TableExpr("target_cells").Column("period", "amount").
+	if err := idb.NewSelect().TableExpr(from, fromArgs...).Column("period", "amount").
 		Where("version_id = ? AND org_unit_id = ? AND product_line_id = ? AND measure_id = ?", versionID, k.OrgUnitID, k.ProductLineID, k.MeasureID).
 		Scan(ctx, &cells); err != nil {
 		return out, err

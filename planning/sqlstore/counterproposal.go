@@ -143,8 +143,12 @@ func currentOf(months [12]decimal.Decimal, period int) decimal.Decimal {
 // unitMonths reads one unit's twelve months of a product line's measure.
 func (db *DB) unitMonths(ctx context.Context, idb bun.IDB, versionID, unitID, lineID, measureID int64) ([12]decimal.Decimal, error) {
 	var out [12]decimal.Decimal
+	from, fromArgs, err := db.cellsOf(ctx, idb, versionID, "c")
+	if err != nil {
+		return out, err
+	}
 	var cells []cellRow
-	if err := idb.NewSelect().TableExpr("target_cells").Column("period", "amount").
+	if err := idb.NewSelect().TableExpr(from, fromArgs...).Column("period", "amount").
 		Where("version_id = ? AND org_unit_id = ? AND product_line_id = ? AND measure_id = ?", versionID, unitID, lineID, measureID).
 		Scan(ctx, &cells); err != nil {
 		return out, err

@@ -13,6 +13,7 @@ import (
 	"net"
 	"net/url"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/uptrace/bun"
@@ -46,6 +47,9 @@ type DB struct {
 	replica *replica
 	// jobs is what this process knows of the allocation jobs it runs.
 	jobs *jobRuntime
+	// stats counts the statistics refreshes running in the background
+	// (refreshCellStats), for Probe.WaitStats.
+	stats sync.WaitGroup
 }
 
 // IsPostgresDSN reports whether dsn names a PostgreSQL database rather than a
@@ -257,7 +261,9 @@ func (db *DB) refreshCellStats(cells int64) {
 	if db.dialect != Postgres || cells < bulkCells {
 		return
 	}
+	db.stats.Add(1)
 	go func() {
+		defer db.stats.Done()
 		ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 		defer cancel()
 		_, _ = db.bun.ExecContext(ctx, "ANALYZE target_cells")

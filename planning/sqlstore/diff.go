@@ -100,11 +100,115 @@ func (s *TargetService) DiffVersions(ctx context.Context, f planning.DiffFilter)
 		return nil, err
 	}
 	whereB, argsB, _ := s.db.cellFilterSQL(ctx, a, other.ID, f.OrgUnitID, f.Subtree, f.ProductLineIDs, f.MeasureIDs, from, to)
-	levels, err := s.db.unitLevels(ctx)
+	levels, err := s.db.diffLevels(ctx)
 	if err != nil {
 		return nil, err
 	}
-	return s.db.diffCells(ctx, v.ID, other.ID, whereA, whereB, argsA, argsB, after, f.Page.Size(), levels)
+	if layers := overlayLayers(v, other); layers != nil {
+		// Outside the layers named, the two versions hold the same base:
+		// only the keys of those layers can differ. Few such keys are read
+		// by primary key; many (a version re-allocated in full) by joining
+		// the layers, on PostgreSQL.
+		where, args := whereA[len("version_id = ? AND "):], argsA[1:]
+		var held int64
+		if err := s.db.bun.NewRaw("SELECT COUNT(*) FROM target_cells WHERE version_id IN (?)", bun.In(layers)).Scan(ctx, &held); err != nil {
+			return nil, s.db.mapError(err)
+		}
+		q, qargs := overlayDiffQuery(v, other, layers, where, args)
+		// SQLite plans the joins of overlayScanQuery as nested loops over
+		// unindexed subqueries: it always probes.
+		if s.db.dialect == Postgres && held*8 > max(v.CellCount, other.CellCount) {
+			q, qargs = overlayScanQuery(v, other, layers, where, args)
+		}
+		d, _, err := scanDiff(ctx, s.db.bun, q, qargs, after, f.Page.Size(), levels)
+		return d, s.db.mapError(err)
+	}
+	return s.db.diffCells(ctx, v, other, whereA, whereB, argsA, argsB, after, f.Page.Size(), levels)
+}
+
+// overlayLayers returns the layers outside which versions a and b hold
+// the same cells (see cells.go), or nil when they share no base: both
+// layers when they read through to the same base; a's alone when a reads
+// through to b's layer and b has no base (a copy of b and its parent),
+// and b's alone the other way round.
+func overlayLayers(a, b *versionRow) []int64 {
+	switch {
+	case a.base() != 0 && a.base() == b.base():
+		return []int64{a.layer(), b.layer()}
+	case a.base() != 0 && a.base() == b.layer() && b.base() == 0:
+		return []int64{a.layer()}
+	case b.base() != 0 && b.base() == a.layer() && a.base() == 0:
+		return []int64{b.layer()}
+	}
+	return nil
+}
+
+// overlayScanQuery is overlayDiffQuery by joins rather than probes: the
+// two listed layers' rows full-joined by key, then the row of each key in
+// the layer both versions read through (a shared base, or the one's layer
+// that is the other's base), so the database can hash-join large layers
+// as it joins two whole versions. Each version's amount is its own
+// layer's row (a tombstone's NULL included) or else the shared one's.
+func overlayScanQuery(a, b *versionRow, layers []int64, where string, args []any) (string, []any) {
+	la, lb, shared := a.layer(), b.layer(), a.base()
+	switch {
+	case !slices.Contains(layers, lb): // b's layer is a's base
+		lb, shared = 0, b.layer()
+	case !slices.Contains(layers, la): // a's layer is b's base
+		la, shared = 0, a.layer()
+	}
+	key := func(col string) string { return "COALESCE(oa." + col + ", ob." + col + ")" }
+	q := `SELECT ` + key("org_unit_id") + `, ` + key("product_line_id") + `, ` + key("measure_id") + `, ` + key("period") + `,
+		CASE WHEN ob.version_id IS NOT NULL THEN ob.amount ELSE s.amount END,
+		CASE WHEN oa.version_id IS NOT NULL THEN oa.amount ELSE s.amount END
+		FROM (SELECT * FROM target_cells WHERE version_id = ? AND ` + where + `) AS oa
+		FULL OUTER JOIN (SELECT * FROM target_cells WHERE version_id = ? AND ` + where + `) AS ob ON ` + sameKey("oa", "ob") + `
+		LEFT JOIN target_cells AS s ON s.version_id = ? AND s.org_unit_id = ` + key("org_unit_id") + `
+		AND s.product_line_id = ` + key("product_line_id") + ` AND s.measure_id = ` + key("measure_id") + ` AND s.period = ` + key("period") + `
+		ORDER BY 1, 2, 3, 4`
+	return q, concatArgs([]any{la}, args, []any{lb}, args, []any{shared})
+}
+
+// overlayDiffQuery is diffQuery for two versions that differ only at the
+// keys of the given layers: it reads each such key's amount in a and in b
+// (the layer's row, a tombstone's NULL included, else the base's) by
+// primary key, so it costs the layers' size, never the base's. where (with
+// args) filters on key columns only.
+func overlayDiffQuery(a, b *versionRow, layers []int64, where string, args []any) (string, []any) {
+	q := `SELECT k.org_unit_id, k.product_line_id, k.measure_id, k.period,
+		CASE WHEN ob.version_id IS NULL THEN bb.amount ELSE ob.amount END,
+		CASE WHEN oa.version_id IS NULL THEN ba.amount ELSE oa.amount END
+		FROM (SELECT DISTINCT ` + keyCols + ` FROM target_cells WHERE version_id IN (?) AND ` + where + `) AS k
+		LEFT JOIN target_cells AS oa ON oa.version_id = ? AND ` + sameKey("oa", "k") + `
+		LEFT JOIN target_cells AS ba ON ba.version_id = ? AND ` + sameKey("ba", "k") + `
+		LEFT JOIN target_cells AS ob ON ob.version_id = ? AND ` + sameKey("ob", "k") + `
+		LEFT JOIN target_cells AS bb ON bb.version_id = ? AND ` + sameKey("bb", "k") + `
+		ORDER BY 1, 2, 3, 4`
+	out := append([]any{bun.In(layers)}, args...)
+	return q, append(out, a.layer(), a.base(), b.layer(), b.base())
+}
+
+// diffKeys is what a diff needs to know of the keys it meets: every org
+// unit's level in the tree and every measure's scale.
+type diffKeys struct {
+	units  map[int64]int
+	scales map[int64]int32
+}
+
+func (db *DB) diffLevels(ctx context.Context) (diffKeys, error) {
+	units, err := db.unitLevels(ctx)
+	if err != nil {
+		return diffKeys{}, err
+	}
+	var ms []measureRow
+	if err := db.bun.NewSelect().Model(&ms).Scan(ctx); err != nil {
+		return diffKeys{}, db.mapError(err)
+	}
+	scales := make(map[int64]int32, len(ms))
+	for _, m := range ms {
+		scales[m.ID] = m.Scale
+	}
+	return diffKeys{units: units, scales: scales}, nil
 }
 
 // unitLevels returns every org unit's level in the tree, 1 for the top.
@@ -133,8 +237,8 @@ func (db *DB) unitLevels(ctx context.Context) (map[int64]int, error) {
 // the answer is complete at half the cost, and only otherwise is the full
 // query run. Everything is read in one transaction, so the counts and the
 // join see the same cells.
-func (db *DB) diffCells(ctx context.Context, a, b int64, whereA, whereB string, argsA, argsB []any, after planning.CellKey, size int, levels map[int64]int) (*planning.Diff, error) {
-	q, args := db.diffQuery(a, b, whereA, whereB, argsA, argsB)
+func (db *DB) diffCells(ctx context.Context, va, vb *versionRow, whereA, whereB string, argsA, argsB []any, after planning.CellKey, size int, levels diffKeys) (*planning.Diff, error) {
+	q, args := db.diffQuery(va, vb, whereA, whereB, argsA, argsB)
 	if db.dialect != SQLite {
 		d, _, err := scanDiff(ctx, db.bun, q, args, after, size, levels)
 		return d, db.mapError(err)
@@ -144,12 +248,16 @@ func (db *DB) diffCells(ctx context.Context, a, b int64, whereA, whereB string, 
 		return nil, db.mapError(err)
 	}
 	defer tx.Rollback() //nolint:errcheck // a read-only transaction; nothing to keep
+	fromA, fa := cellsFrom(va, "t")
+	fromB, fb := cellsFrom(vb, "t")
 	var na, nb int64
-	if err := tx.QueryRowContext(ctx, "SELECT (SELECT COUNT(*) FROM target_cells WHERE "+whereA+"), (SELECT COUNT(*) FROM target_cells WHERE "+whereB+")",
-		append(append([]any{}, argsA...), argsB...)...).Scan(&na, &nb); err != nil {
+	if err := tx.QueryRowContext(ctx, "SELECT (SELECT COUNT(*) FROM "+fromA+" WHERE "+whereA+"), (SELECT COUNT(*) FROM "+fromB+" WHERE "+whereB+")",
+		concatArgs(fa, argsA, fb, argsB)...).Scan(&na, &nb); err != nil {
 		return nil, db.mapError(err)
 	}
-	d, added, err := scanDiff(ctx, tx, diffNewAndChanged(whereA), append(append([]any{}, argsA...), b), after, size, levels)
+	nq, nargs := newAndChangedSQL(va, vb, whereA, argsA)
+	d, added, err := scanDiff(ctx, tx, nq+`
+		ORDER BY 1, 2, 3, 4`, nargs, after, size, levels)
 	if err != nil || nb-(na-added) == 0 {
 		return d, db.mapError(err)
 	}
@@ -157,12 +265,24 @@ func (db *DB) diffCells(ctx context.Context, a, b int64, whereA, whereB string, 
 	return d, db.mapError(err)
 }
 
+// concatArgs joins argument lists in order.
+func concatArgs(lists ...[]any) []any {
+	var out []any
+	for _, l := range lists {
+		out = append(out, l...)
+	}
+	return out
+}
+
 // scanDiff runs a query shaped like diffQuery's and streams its rows once,
 // collecting the page and the rollups as it goes, so memory stays
 // proportional to the page and the number of rollup keys, not to the
 // cells. It also returns how many rows lacked the "against" amount.
-// levels gives each org unit's level, by which the rollups are kept apart.
-func scanDiff(ctx context.Context, idb bun.IConn, q string, args []any, after planning.CellKey, size int, levels map[int64]int) (*planning.Diff, int64, error) {
+// keys gives each org unit's level, by which the rollups are kept apart,
+// and each measure's scale: amounts stored at it (at most
+// planning.MaxStoredDigits digits) are compared and summed as integers of
+// minor units, any other as decimals; both are exact.
+func scanDiff(ctx context.Context, idb bun.IConn, q string, args []any, after planning.CellKey, size int, keys diffKeys) (*planning.Diff, int64, error) {
 	rows, err := idb.QueryContext(ctx, q, args...)
 	if err != nil {
 		return nil, 0, err
@@ -171,14 +291,35 @@ func scanDiff(ctx context.Context, idb bun.IConn, q string, args []any, after pl
 	d := &planning.Diff{}
 	acc := newRollups()
 	var added int64
+	var before, afterAmt sql.NullString
 	for rows.Next() {
 		var k planning.CellKey
-		var before, afterAmt *string
 		if err := rows.Scan(&k.OrgUnitID, &k.ProductLineID, &k.MeasureID, &k.Period, &before, &afterAmt); err != nil {
 			return nil, 0, err
 		}
-		if before == nil {
+		if !before.Valid {
 			added++
+		}
+		level := keys.units[k.OrgUnitID]
+		scale, known := keys.scales[k.MeasureID]
+		bm, okB := minorOf(before, scale)
+		am, okA := minorOf(afterAmt, scale)
+		delta, okD := subInt(am, bm)
+		if known && okB && okA && okD {
+			if am == bm {
+				continue // a missing cell and an explicit zero are the same target
+			}
+			d.ChangedCells++
+			acc.addMinor(level, k, scale, bm, am, delta)
+			if keyAfter(k, after) {
+				if len(d.Changes) < size {
+					d.Changes = append(d.Changes, planning.CellChange{CellKey: k, Before: decimal.New(bm, -scale),
+						After: decimal.New(am, -scale), Delta: decimal.New(delta, -scale)})
+				} else if d.NextCursor == "" {
+					d.NextCursor = cursorOf(d.Changes[len(d.Changes)-1].CellKey)
+				}
+			}
+			continue
 		}
 		b, err := optDecimal(before)
 		if err != nil {
@@ -189,25 +330,37 @@ func scanDiff(ctx context.Context, idb bun.IConn, q string, args []any, after pl
 			return nil, 0, err
 		}
 		if b.Equal(x) {
-			continue // a missing cell and an explicit zero are the same target
+			continue
 		}
 		ch := planning.CellChange{CellKey: k, Before: b, After: x, Delta: x.Sub(b)}
 		d.ChangedCells++
-		acc.add(&ch, levels[k.OrgUnitID])
+		acc.add(&ch, level)
 		if keyAfter(k, after) {
 			if len(d.Changes) < size {
 				d.Changes = append(d.Changes, ch)
 			} else if d.NextCursor == "" {
-				last := d.Changes[len(d.Changes)-1].CellKey
-				d.NextCursor = planning.EncodeCursor(fmt.Sprintf("%d,%d,%d,%d", last.OrgUnitID, last.ProductLineID, last.MeasureID, last.Period))
+				d.NextCursor = cursorOf(d.Changes[len(d.Changes)-1].CellKey)
 			}
 		}
 	}
 	if err := rows.Err(); err != nil {
 		return nil, 0, err
 	}
+	acc.fold()
 	d.ByOrgUnit, d.ByProductLine, d.ByMeasure, d.ByPeriod = acc.unit.list(), acc.line.list(), acc.measure.list(), acc.period.list()
 	return d, added, nil
+}
+
+func cursorOf(k planning.CellKey) string {
+	return planning.EncodeCursor(fmt.Sprintf("%d,%d,%d,%d", k.OrgUnitID, k.ProductLineID, k.MeasureID, k.Period))
+}
+
+// minorOf reads an amount of a diff row (NULL is zero) as minor units.
+func minorOf(s sql.NullString, scale int32) (int64, bool) {
+	if !s.Valid {
+		return 0, true
+	}
+	return planning.ParseMinor(s.String, scale)
 }
 
 // diffQuery returns the SQL that lists the cells that differ between
@@ -222,45 +375,41 @@ func scanDiff(ctx context.Context, idb bun.IConn, q string, args []any, after pl
 // a that are new or changed (a LEFT JOIN probing b's primary key) are
 // merged with the cells of b that a lacks (NOT EXISTS); both halves come
 // out in key order and merge without a sort.
-func (db *DB) diffQuery(a, b int64, whereA, whereB string, argsA, argsB []any) (string, []any) {
+func (db *DB) diffQuery(va, vb *versionRow, whereA, whereB string, argsA, argsB []any) (string, []any) {
+	fromA, fa := cellsFrom(va, "t")
+	fromB, fb := cellsFrom(vb, "t")
 	if db.dialect == Postgres {
 		return `SELECT COALESCE(a.org_unit_id, b.org_unit_id), COALESCE(a.product_line_id, b.product_line_id),
 		COALESCE(a.measure_id, b.measure_id), COALESCE(a.period, b.period), b.amount, a.amount
-		FROM (SELECT * FROM target_cells WHERE ` + whereA + `) AS a
-		FULL OUTER JOIN (SELECT * FROM target_cells WHERE ` + whereB + `) AS b
+		FROM (SELECT * FROM ` + fromA + ` WHERE ` + whereA + `) AS a
+		FULL OUTER JOIN (SELECT * FROM ` + fromB + ` WHERE ` + whereB + `) AS b
 		ON a.org_unit_id = b.org_unit_id AND a.product_line_id = b.product_line_id
 		AND a.measure_id = b.measure_id AND a.period = b.period
 		WHERE a.amount IS NULL OR b.amount IS NULL OR a.amount <> b.amount
-		ORDER BY 1, 2, 3, 4`, append(append([]any{}, argsA...), argsB...)
+		ORDER BY 1, 2, 3, 4`, concatArgs(fa, argsA, fb, argsB)
 	}
-	q := newAndChangedSQL(whereA) + `
+	nq, nargs := newAndChangedSQL(va, vb, whereA, argsA)
+	probeA, pa := cellsFrom(va, "a")
+	q := nq + `
 		UNION ALL
 		SELECT b.org_unit_id, b.product_line_id, b.measure_id, b.period, b.amount, NULL
-		FROM (SELECT * FROM target_cells WHERE ` + whereB + `) AS b
-		WHERE NOT EXISTS (SELECT 1 FROM target_cells AS a WHERE a.version_id = ? AND a.org_unit_id = b.org_unit_id
+		FROM (SELECT * FROM ` + fromB + ` WHERE ` + whereB + `) AS b
+		WHERE NOT EXISTS (SELECT 1 FROM ` + probeA + ` WHERE a.version_id = ? AND a.org_unit_id = b.org_unit_id
 		AND a.product_line_id = b.product_line_id AND a.measure_id = b.measure_id AND a.period = b.period)
 		ORDER BY 1, 2, 3, 4`
-	args := append(append([]any{}, argsA...), b)
-	args = append(append(args, argsB...), a)
-	return q, args
+	return q, concatArgs(nargs, fb, argsB, pa, []any{va.ID})
 }
 
-// newAndChangedSQL selects the cells of a (whereA) that b (the first
-// argument after whereA's) lacks or holds another amount for, probing b's
-// primary key once per cell of a.
-func newAndChangedSQL(whereA string) string {
+// newAndChangedSQL selects the cells of a (whereA) that b lacks or holds
+// another amount for, probing b's primary key once per cell of a.
+func newAndChangedSQL(va, vb *versionRow, whereA string, argsA []any) (string, []any) {
+	fromA, fa := cellsFrom(va, "t")
+	probeB, pb := cellsFrom(vb, "b")
 	return `SELECT a.org_unit_id, a.product_line_id, a.measure_id, a.period, b.amount, a.amount
-		FROM (SELECT * FROM target_cells WHERE ` + whereA + `) AS a
-		LEFT JOIN target_cells AS b ON b.version_id = ? AND b.org_unit_id = a.org_unit_id
+		FROM (SELECT * FROM ` + fromA + ` WHERE ` + whereA + `) AS a
+		LEFT JOIN ` + probeB + ` ON b.version_id = ? AND b.org_unit_id = a.org_unit_id
 		AND b.product_line_id = a.product_line_id AND b.measure_id = a.measure_id AND b.period = a.period
-		WHERE b.amount IS NULL OR a.amount <> b.amount`
-}
-
-// diffNewAndChanged is newAndChangedSQL in key order: a diff when b holds
-// no cell that a lacks.
-func diffNewAndChanged(whereA string) string {
-	return newAndChangedSQL(whereA) + `
-		ORDER BY 1, 2, 3, 4`
+		WHERE b.amount IS NULL OR a.amount <> b.amount`, concatArgs(fa, argsA, pb, []any{vb.ID})
 }
 
 func keyAfter(k, after planning.CellKey) bool {
@@ -279,11 +428,11 @@ func cmpKey(a, b planning.CellKey) int {
 	return 0
 }
 
-func optDecimal(s *string) (decimal.Decimal, error) {
-	if s == nil {
+func optDecimal(s sql.NullString) (decimal.Decimal, error) {
+	if !s.Valid {
 		return decimal.Zero, nil
 	}
-	return decimal.NewFromString(*s)
+	return decimal.NewFromString(s.String)
 }
 
 // rollupKey is one rollup's level and key.
@@ -319,9 +468,74 @@ func (r rollup) list() []planning.DiffRollup {
 	return out
 }
 
-type rollups struct{ unit, line, measure, period rollup }
+type rollups struct {
+	unit, line, measure, period rollup
+	// minor holds the sums of changes kept as integers of minor units, by
+	// rollup and scale, until fold adds them to the decimal rollups.
+	minor map[minorKey]*minorSum
+}
 
-func newRollups() *rollups { return &rollups{rollup{}, rollup{}, rollup{}, rollup{}} }
+// minorKey is one rollup's key in one of the four rollups (0 unit, 1
+// line, 2 measure, 3 period), at one scale.
+type minorKey struct {
+	which int
+	key   rollupKey
+	scale int32
+}
+
+type minorSum struct{ before, after, delta int64 }
+
+func newRollups() *rollups {
+	return &rollups{rollup{}, rollup{}, rollup{}, rollup{}, map[minorKey]*minorSum{}}
+}
+
+// addMinor counts one changed cell as add does, in minor units at scale;
+// a sum that would overflow goes to the decimal rollup first.
+func (r *rollups) addMinor(level int, k planning.CellKey, scale int32, before, after, delta int64) {
+	for which, key := range [4]int64{k.OrgUnitID, k.ProductLineID, k.MeasureID, int64(k.Period)} {
+		mk := minorKey{which, rollupKey{level, key}, scale}
+		s := r.minor[mk]
+		if s == nil {
+			s = &minorSum{}
+			r.minor[mk] = s
+		}
+		b, okB := addInt(s.before, before)
+		a, okA := addInt(s.after, after)
+		d, okD := addInt(s.delta, delta)
+		if !okB || !okA || !okD {
+			r.flush(mk, s)
+			b, a, d = before, after, delta
+		}
+		s.before, s.after, s.delta = b, a, d
+	}
+}
+
+// flush adds an integer sum to its decimal rollup and zeroes it.
+func (r *rollups) flush(mk minorKey, s *minorSum) {
+	ch := planning.CellChange{Before: decimal.New(s.before, -mk.scale), After: decimal.New(s.after, -mk.scale), Delta: decimal.New(s.delta, -mk.scale)}
+	[4]rollup{r.unit, r.line, r.measure, r.period}[mk.which].add(mk.key.level, mk.key.key, &ch)
+	*s = minorSum{}
+}
+
+// fold adds every integer sum to its decimal rollup.
+func (r *rollups) fold() {
+	for mk, s := range r.minor {
+		r.flush(mk, s)
+	}
+	r.minor = map[minorKey]*minorSum{}
+}
+
+// subInt subtracts two int64s, reporting whether the difference fits.
+func subInt(a, b int64) (int64, bool) {
+	d := a - b
+	return d, (a >= 0) == (b >= 0) || (d >= 0) == (a >= 0)
+}
+
+// addInt adds two int64s, reporting whether the sum fits.
+func addInt(a, b int64) (int64, bool) {
+	s := a + b
+	return s, (a >= 0) != (b >= 0) || (s >= 0) == (a >= 0)
+}
 
 // add counts one changed cell: under its own unit, and under its product
 // line, measure and period at its unit's level only, so a change never

@@ -279,12 +279,33 @@ func keysOf(edits []planning.CellEdit) []planning.CellKey {
 	return out
 }
 
-// readCells returns the current amounts of the given cells that exist.
+// readCells returns the current amounts of the given cells that exist: the
+// version's layer, then, for the keys it does not hold, its base.
 func (db *DB) readCells(ctx context.Context, idb bun.IDB, versionID int64, keys []planning.CellKey) (map[planning.CellKey]decimal.Decimal, error) {
+	v, err := db.loadVersion(ctx, idb, versionID)
+	if err != nil {
+		return nil, err
+	}
 	out := make(map[planning.CellKey]decimal.Decimal, len(keys))
+	held := map[planning.CellKey]bool{}
+	if err := db.readLayer(ctx, idb, v.layer(), keys, out, held); err != nil || v.base() == 0 {
+		return out, err
+	}
+	var rest []planning.CellKey
+	for _, k := range keys {
+		if !held[k] {
+			rest = append(rest, k)
+		}
+	}
+	return out, db.readLayer(ctx, idb, v.base(), rest, out, held)
+}
+
+// readLayer adds the amounts one layer holds for the keys to out, and
+// marks in held every key the layer holds, tombstones too.
+func (db *DB) readLayer(ctx context.Context, idb bun.IDB, layer int64, keys []planning.CellKey, out map[planning.CellKey]decimal.Decimal, held map[planning.CellKey]bool) error {
 	for _, chunk := range chunks(keys, 500) {
 		vals := make([]any, 0, len(chunk)*4+1)
-		vals = append(vals, versionID)
+		vals = append(vals, layer)
 		ph := make([]byte, 0, len(chunk)*12)
 		for i, k := range chunk {
 			if i > 0 {
@@ -293,26 +314,42 @@ func (db *DB) readCells(ctx context.Context, idb bun.IDB, versionID int64, keys 
 			ph = append(ph, "(?,?,?,?)"...)
 			vals = append(vals, k.OrgUnitID, k.ProductLineID, k.MeasureID, k.Period)
 		}
-		var rows []cellRow
-		err := idb.NewRaw("SELECT org_unit_id, product_line_id, measure_id, period, amount FROM target_cells WHERE version_id = ? AND (org_unit_id, product_line_id, measure_id, period) IN (VALUES "+string(ph)+")", vals...).Scan(ctx, &rows)
+		var rows []struct {
+			OrgUnitID     int64   `bun:"org_unit_id"`
+			ProductLineID int64   `bun:"product_line_id"`
+			MeasureID     int64   `bun:"measure_id"`
+			Period        int     `bun:"period"`
+			Amount        *string `bun:"amount"`
+		}
+		err := idb.NewRaw("SELECT org_unit_id, product_line_id, measure_id, period, CAST(amount AS text) AS amount FROM target_cells WHERE version_id = ? AND (org_unit_id, product_line_id, measure_id, period) IN (VALUES "+string(ph)+")", vals...).Scan(ctx, &rows)
 		if err != nil {
-			return nil, err
+			return err
 		}
 		for _, r := range rows {
-			d, err := decimal.NewFromString(r.Amount)
-			if err != nil {
-				return nil, err
+			k := planning.CellKey{OrgUnitID: r.OrgUnitID, ProductLineID: r.ProductLineID, MeasureID: r.MeasureID, Period: r.Period}
+			held[k] = true
+			if r.Amount == nil {
+				continue
 			}
-			out[planning.CellKey{OrgUnitID: r.OrgUnitID, ProductLineID: r.ProductLineID, MeasureID: r.MeasureID, Period: r.Period}] = d
+			d, err := decimal.NewFromString(*r.Amount)
+			if err != nil {
+				return err
+			}
+			out[k] = d
 		}
 	}
-	return out, nil
+	return nil
 }
 
 // upsertCells writes cells, replacing any existing amounts. Amounts are
 // stored at their measure's scale, so equal amounts are equal text in
 // SQLite too.
 func (db *DB) upsertCells(ctx context.Context, idb bun.IDB, versionID int64, edits []planning.CellEdit, measures map[int64]*measureRow) error {
+	v, err := db.layerOf(ctx, idb, versionID)
+	if err != nil {
+		return err
+	}
+	layer := v.layer()
 	for _, chunk := range chunks(edits, 500) {
 		vals := make([]any, 0, len(chunk)*6)
 		ph := make([]byte, 0, len(chunk)*14)
@@ -321,7 +358,7 @@ func (db *DB) upsertCells(ctx context.Context, idb bun.IDB, versionID int64, edi
 				ph = append(ph, ',')
 			}
 			ph = append(ph, "(?,?,?,?,?,?)"...)
-			vals = append(vals, versionID, e.OrgUnitID, e.ProductLineID, e.MeasureID, e.Period, e.Amount.StringFixed(measures[e.MeasureID].Scale))
+			vals = append(vals, layer, e.OrgUnitID, e.ProductLineID, e.MeasureID, e.Period, e.Amount.StringFixed(measures[e.MeasureID].Scale))
 		}
 		q := "INSERT INTO target_cells (version_id, org_unit_id, product_line_id, measure_id, period, amount) VALUES " + string(ph) +
 			" ON CONFLICT (version_id, org_unit_id, product_line_id, measure_id, period) DO UPDATE SET amount = excluded.amount"

@@ -17,7 +17,7 @@ import (
 // (buildGrid sums them all). rows[i] was built from series[i]. A weighted
 // average reads its weight measure's cells of the same unit and line; a
 // period without a value shows zero.
-func (db *DB) rollupKinds(ctx context.Context, versionID int64, series []cellRow, rows []planning.GridRow, grain planning.Grain, from, to int) error {
+func (db *DB) rollupKinds(ctx context.Context, v *versionRow, series []cellRow, rows []planning.GridRow, grain planning.Grain, from, to int) error {
 	var ids []int64
 	for i := range rows {
 		ids = append(ids, rows[i].MeasureID)
@@ -47,11 +47,12 @@ func (db *DB) rollupKinds(ctx context.Context, versionID int64, series []cellRow
 		}
 	}
 	if len(units) > 0 {
+		from_, fromArgs := cellsFrom(v, "c")
 		q := `SELECT c.org_unit_id, c.org_unit_id, c.product_line_id, c.measure_id, CAST(c.period AS text), CAST(c.amount AS text)
-			FROM target_cells AS c WHERE c.version_id = ? AND c.org_unit_id IN (?) AND c.product_line_id IN (?) AND c.measure_id IN (?)
+			FROM ` + from_ + ` WHERE c.version_id = ? AND c.org_unit_id IN (?) AND c.product_line_id IN (?) AND c.measure_id IN (?)
 			AND c.period BETWEEN ? AND ?`
 		cs := cellSeries{}
-		if err := db.scanSeries(ctx, q, []any{versionID, bun.In(uniq(units)), bun.In(uniq(lines)), bun.In(uniq(wms)), from, to}, cs, func(p string) int {
+		if err := db.scanSeries(ctx, q, append(fromArgs, v.ID, bun.In(uniq(units)), bun.In(uniq(lines)), bun.In(uniq(wms)), from, to), cs, func(p string) int {
 			n, _ := strconv.Atoi(p)
 			return n
 		}); err != nil {

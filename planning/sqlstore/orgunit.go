@@ -34,11 +34,23 @@ func (r *orgUnitRow) toDomain() *planning.OrgUnit {
 // orgDataTables lists the tables whose rows tie an org unit to data, with the
 // column that refers to it; a unit referred to from any of them is never
 // hard-deleted.
+// Target cells are checked apart, by unitHoldsCells.
 var orgDataTables = []struct{ table, column string }{
 	{"org_units", "parent_id"},
 	{"role_assignments", "org_unit_id"},
-	{"target_cells", "org_unit_id"},
 	{"actuals", "org_unit_id"},
+}
+
+// unitHoldsCells says whether any layer of target cells (see cells.go)
+// holds a row of the unit: one probe of the primary key's (version_id,
+// org_unit_id) prefix per layer, so target_cells needs no index of its own
+// on org_unit_id.
+func (db *DB) unitHoldsCells(ctx context.Context, idb bun.IDB, unitID int64) (bool, error) {
+	var held bool
+	err := idb.NewRaw(`SELECT EXISTS (SELECT 1 FROM (SELECT id AS layer FROM versions UNION ALL
+		SELECT cells_id FROM versions WHERE cells_id IS NOT NULL) AS l
+		WHERE EXISTS (SELECT 1 FROM target_cells AS c WHERE c.version_id = l.layer AND c.org_unit_id = ?))`, unitID).Scan(ctx, &held)
+	return held, err
 }
 
 // OrgUnitService implements planning.OrgUnitService.
@@ -337,6 +349,11 @@ func (s *OrgUnitService) DeleteOrgUnit(ctx context.Context, id int64) error {
 		}
 		if err := a.MayManageMasterData("org units"); err != nil {
 			return err
+		}
+		if held, err := s.db.unitHoldsCells(ctx, tx, id); err != nil {
+			return err
+		} else if held {
+			return planning.Errorf(planning.ECONFLICT, "org unit %s holds target cells; deactivate it instead", row.Code)
 		}
 		for _, t := range orgDataTables {
 			n, err := tx.NewSelect().Table(t.table).Where("? = ?", bun.Ident(t.column), id).Count(ctx)

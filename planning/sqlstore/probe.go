@@ -11,6 +11,8 @@ import (
 
 	"github.com/uptrace/bun"
 	"github.com/uptrace/bun/driver/pgdriver"
+
+	"github.com/cascade-planning/cascade/planning"
 )
 
 // Probe reads the tables below the services, and runs the benchmark's
@@ -40,10 +42,14 @@ func (p *Probe) Cells(ctx context.Context, versionID int64, lines []string, unit
 	if len(lines) == 0 {
 		return out, nil
 	}
+	from, args, err := p.db.cellsOf(ctx, p.db.bun, versionID, "c")
+	if err != nil {
+		return nil, err
+	}
 	q := `SELECT ou.code AS unit, pl.code AS line, c.period, CAST(c.amount AS TEXT) AS amount
-		FROM target_cells AS c JOIN org_units AS ou ON ou.id = c.org_unit_id JOIN product_lines AS pl ON pl.id = c.product_line_id
+		FROM ` + from + ` JOIN org_units AS ou ON ou.id = c.org_unit_id JOIN product_lines AS pl ON pl.id = c.product_line_id
 		WHERE c.version_id = ? AND pl.code IN (?)`
-	args := []any{versionID, bun.In(lines)}
+	args = append(args, versionID, bun.In(lines))
 	if unit != "" {
 		q += " AND ou.code = ?"
 		args = append(args, unit)
@@ -66,7 +72,7 @@ func (p *Probe) Counterproposals(ctx context.Context, versionID int64) ([]Counte
 
 // VersionCounts is what the tables hold about one version's allocations.
 type VersionCounts struct {
-	Cells       int64 // rows in target_cells
+	Cells       int64 // the version's cells in target_cells (see cells.go)
 	CellCount   int64 // the count the version records
 	Runs        int64 // allocation runs recorded
 	AuditedRuns int64 // targets.allocate audit events naming the version
@@ -75,11 +81,14 @@ type VersionCounts struct {
 // VersionCounts counts a version's cells, runs and allocation audit events.
 func (p *Probe) VersionCounts(ctx context.Context, versionID int64) (VersionCounts, error) {
 	var c VersionCounts
+	var err error
+	if c.Cells, err = p.CountCells(ctx, versionID); err != nil {
+		return c, err
+	}
 	for _, q := range []struct {
 		dst *int64
 		sql string
 	}{
-		{&c.Cells, "SELECT COUNT(*) FROM target_cells WHERE version_id = ?"},
 		{&c.CellCount, "SELECT cell_count FROM versions WHERE id = ?"},
 		{&c.Runs, "SELECT COUNT(*) FROM allocation_runs WHERE version_id = ?"},
 		{&c.AuditedRuns, "SELECT COUNT(*) FROM audit_events WHERE action = 'targets.allocate' AND entity = 'version' AND entity_id = ?"},
@@ -91,13 +100,21 @@ func (p *Probe) VersionCounts(ctx context.Context, versionID int64) (VersionCoun
 	return c, nil
 }
 
-// CountCells counts the cells of a version, or of every version when
-// versionID is 0.
+// CountCells counts the cells of a version, or the rows of target_cells
+// (every layer's) when versionID is 0.
 func (p *Probe) CountCells(ctx context.Context, versionID int64) (int64, error) {
 	var n int64
 	q := p.db.bun.NewSelect().TableExpr("target_cells")
 	if versionID != 0 {
-		q = q.Where("version_id = ?", versionID)
+		// An id no version has (the benchmark's scratch copies) counts
+		// the rows stored under it.
+		from, args := "target_cells", []any(nil)
+		if v, err := p.db.loadVersion(ctx, p.db.bun, versionID); err == nil {
+			from, args = cellsFrom(v, "c")
+		} else if planning.ErrorCode(err) != planning.ENOTFOUND {
+			return 0, err
+		}
+		q = p.db.bun.NewSelect().TableExpr(from, args...).Where("version_id = ?", versionID)
 	}
 	err := q.ColumnExpr("COUNT(*)").Scan(ctx, &n)
 	return n, err
@@ -257,8 +274,12 @@ func (p *Probe) DropBaselineTable(ctx context.Context) (int64, error) {
 // how many it wrote: PostgreSQL's COPY … TO STDOUT, on SQLite a scan.
 func (p *Probe) ExportCellsCSV(ctx context.Context, versionID, measureID int64, out io.Writer) (int64, error) {
 	w := bufio.NewWriterSize(out, 1<<20)
-	query := fmt.Sprintf(`SELECT version_id, org_unit_id, product_line_id, measure_id, period, amount FROM target_cells
-		WHERE version_id = %d AND measure_id = %d ORDER BY org_unit_id, product_line_id, period`, versionID, measureID)
+	from, args, err := p.db.cellsOf(ctx, p.db.bun, versionID, "c")
+	if err != nil {
+		return 0, err
+	}
+	query := p.db.bun.QueryGen().FormatQuery(fmt.Sprintf(`SELECT version_id, org_unit_id, product_line_id, measure_id, period, amount FROM `+from+`
+		WHERE version_id = %d AND measure_id = %d ORDER BY org_unit_id, product_line_id, period`, versionID, measureID), args...)
 	var n int64
 	if p.db.dialect == Postgres {
 		conn, err := p.db.bun.Conn(ctx)
@@ -302,4 +323,57 @@ func (p *Probe) ExportCellsCSV(ctx context.Context, versionID, measureID int64, 
 		}
 	}
 	return n, w.Flush()
+}
+
+// WaitStats waits for the statistics refreshes the service started in the
+// background after bulk writes (see refreshCellStats), so a benchmark
+// counts them in the time of the write that started them.
+func (p *Probe) WaitStats() { p.db.stats.Wait() }
+
+// MaterializeCells writes the cells of a version, read through its base
+// (see cells.go), as plain rows under scratch, an id no version has, and
+// returns how many it wrote: two versions held in full, as a store
+// without copy-on-write would hold them, for the benchmark's baselines.
+func (p *Probe) MaterializeCells(ctx context.Context, versionID, scratch int64) (int64, error) {
+	from, args, err := p.db.cellsOf(ctx, p.db.bun, versionID, "c")
+	if err != nil {
+		return 0, err
+	}
+	res, err := p.db.bun.NewRaw("INSERT INTO target_cells (version_id, "+keyCols+", amount) SELECT ?, "+keyCols+", amount FROM "+from+" WHERE version_id = ?",
+		append(append([]any{scratch}, args...), versionID)...).Exec(ctx)
+	if err != nil {
+		return 0, err
+	}
+	return res.RowsAffected()
+}
+
+// DiffBaselineSQL returns the statements the service runs to diff the
+// plain rows under ids a and b (versions without a base, or materialized
+// ones) with no filter, with the ids written in: on PostgreSQL the full
+// outer join; on SQLite the two counts and the join of a's cells against
+// b's, and the anti-join of b's only when b holds cells a lacks, as
+// diffCells decides.
+func (p *Probe) DiffBaselineSQL(ctx context.Context, a, b int64) ([]string, error) {
+	va, vb := &versionRow{ID: a}, &versionRow{ID: b}
+	where := "version_id = ? AND period BETWEEN ? AND ?"
+	argsA, argsB := []any{a, 1, 12}, []any{b, 1, 12}
+	format := func(q string, args []any) string { return p.db.bun.QueryGen().FormatQuery(q, args...) }
+	q, args := p.db.diffQuery(va, vb, where, where, argsA, argsB)
+	if p.db.dialect == Postgres {
+		return []string{format(q, args)}, nil
+	}
+	count := format("SELECT (SELECT COUNT(*) FROM target_cells WHERE "+where+"), (SELECT COUNT(*) FROM target_cells WHERE "+where+")",
+		concatArgs(argsA, argsB))
+	nq, nargs := newAndChangedSQL(va, vb, where, argsA)
+	out := []string{count, format(nq+"\n\t\tORDER BY 1, 2, 3, 4", nargs)}
+	// Whether the service needs the anti-join too: b holds keys a lacks.
+	var bOnly int64
+	if err := p.db.bun.NewRaw(`SELECT COUNT(*) FROM target_cells AS b WHERE b.version_id = ? AND NOT EXISTS
+		(SELECT 1 FROM target_cells AS a WHERE a.version_id = ? AND `+sameKey("a", "b")+`)`, b, a).Scan(ctx, &bOnly); err != nil {
+		return nil, err
+	}
+	if bOnly > 0 {
+		out = append(out, format(q, args))
+	}
+	return out, nil
 }

@@ -165,9 +165,13 @@ func (s *TargetService) yearSums(ctx context.Context, idb bun.IDB, versionID int
 		ProductLineID int64  `bun:"product_line_id"`
 		Sum           string `bun:"total"`
 	}
-	err := idb.NewRaw("SELECT org_unit_id, product_line_id, SUM("+s.db.minorUnits("amount")+") AS total FROM target_cells "+
-		"WHERE version_id = ? AND measure_id = ? AND product_line_id IN (?) GROUP BY org_unit_id, product_line_id",
-		versionID, p.MeasureID, bun.In(lines)).Scan(ctx, &rows)
+	from, args, err := s.db.cellsOf(ctx, idb, versionID, "c")
+	if err != nil {
+		return nil, err
+	}
+	err = idb.NewRaw("SELECT org_unit_id, product_line_id, SUM("+s.db.minorUnits("amount")+") AS total FROM "+from+
+		" WHERE version_id = ? AND measure_id = ? AND product_line_id IN (?) GROUP BY org_unit_id, product_line_id",
+		append(args, versionID, p.MeasureID, bun.In(lines))...).Scan(ctx, &rows)
 	if err != nil {
 		return nil, err
 	}
@@ -202,8 +206,12 @@ func (s *TargetService) lockInputs(ctx context.Context, idb bun.IDB, p *planning
 	for i, l := range p.Lines {
 		lines[i] = l.ProductLineID
 	}
+	from, fromArgs, err := s.db.cellsOf(ctx, idb, req.VersionID, "c")
+	if err != nil {
+		return err
+	}
 	var cells []cellRow
-	if err := idb.NewSelect().TableExpr("target_cells").Column("org_unit_id", "product_line_id", "period", "amount").
+	if err := idb.NewSelect().TableExpr(from, fromArgs...).Column("org_unit_id", "product_line_id", "period", "amount").
 		Where("version_id = ? AND measure_id = ? AND product_line_id IN (?) AND org_unit_id IN (?)",
 			req.VersionID, p.MeasureID, bun.In(lines), bun.In(req.Locks)).Scan(ctx, &cells); err != nil {
 		return err
@@ -265,8 +273,12 @@ func (s *TargetService) phasingInputs(ctx context.Context, idb bun.IDB, p *plann
 		for i, l := range p.Lines {
 			lines[i] = l.ProductLineID
 		}
+		from, fromArgs, err := s.db.cellsOf(ctx, idb, *req.Phasing.ReferenceVersionID, "c")
+		if err != nil {
+			return err
+		}
 		var cells []cellRow
-		if err := idb.NewSelect().TableExpr("target_cells").Column("product_line_id", "period", "amount").
+		if err := idb.NewSelect().TableExpr(from, fromArgs...).Column("product_line_id", "period", "amount").
 			Where("version_id = ? AND measure_id = ? AND org_unit_id = ? AND product_line_id IN (?)",
 				*req.Phasing.ReferenceVersionID, p.MeasureID, p.IDs[0], bun.In(lines)).Scan(ctx, &cells); err != nil {
 			return err

@@ -67,12 +67,18 @@ func (re *roundEnv) unitID(code string) int64 { return re.unit(code).ID }
 // team and month.
 func (re *roundEnv) cascade(t *testing.T, user, line, amount string, dry bool) *planning.AllocationResult {
 	t.Helper()
+	return re.cascadeInto(t, user, *re.round.WorkingVersionID, line, amount, dry)
+}
+
+// cascadeInto is cascade into the given version.
+func (re *roundEnv) cascadeInto(t *testing.T, user string, versionID int64, line, amount string, dry bool) *planning.AllocationResult {
+	t.Helper()
 	profiles, _, err := re.svcs.Seasonality.FindSeasonalityProfiles(re.as(user), planning.SeasonalityProfileFilter{Code: "year-end-peak"})
 	if err != nil || len(profiles) != 1 {
 		t.Fatalf("profile: %v", err)
 	}
 	res, err := re.svcs.Targets.Allocate(re.as(user), planning.AllocationRequest{
-		VersionID: *re.round.WorkingVersionID, MeasureID: re.revenue.ID, RootID: re.unitID("CO"),
+		VersionID: versionID, MeasureID: re.revenue.ID, RootID: re.unitID("CO"),
 		Targets: []planning.AllocationTarget{{ProductLineID: re.lines[line].ID, Amount: dec(amount)}},
 		Levels: []planning.LevelSpec{
 			{Method: planning.MethodProportional, Weights: map[int64]decimal.Decimal{

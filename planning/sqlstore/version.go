@@ -26,6 +26,10 @@ type versionRow struct {
 	FrozenAt      *time.Time `bun:"frozen_at" json:"frozen_at"`
 	ApprovalState string     `bun:"approval_state" json:"approval_state"`
 	ApprovalStep  int        `bun:"approval_step" json:"approval_step"`
+	// CellsID is the layer of target_cells the version writes (its id when
+	// nil); BaseID the layer it reads through to (see cells.go).
+	CellsID *int64 `bun:"cells_id" json:"cells_id,omitempty"`
+	BaseID  *int64 `bun:"base_id" json:"base_id,omitempty"`
 }
 
 func (r *versionRow) toDomain() *planning.Version {
@@ -129,7 +133,15 @@ func (s *VersionService) CopyVersion(ctx context.Context, from int64, label, pur
 		return nil, err
 	}
 	var out *planning.Version
+	var copied int64 // cells written: the source's own layer, when it has a base
 	err = s.db.inTx(ctx, func(tx bun.Tx) error {
+		if s.db.dialect == Postgres {
+			// The source may move to a new layer: writers of its cells,
+			// who read its layer after taking this row's lock, wait.
+			if _, err := tx.ExecContext(ctx, "SELECT id FROM versions WHERE id = ? FOR UPDATE", from); err != nil {
+				return err
+			}
+		}
 		src, err := s.db.loadVersion(ctx, tx, from)
 		if err != nil {
 			return err
@@ -145,8 +157,7 @@ func (s *VersionService) CopyVersion(ctx context.Context, from int64, label, pur
 		if err != nil {
 			return err
 		}
-		if _, err := tx.NewRaw(`INSERT INTO target_cells (version_id, org_unit_id, product_line_id, measure_id, period, amount)
-			SELECT ?, org_unit_id, product_line_id, measure_id, period, amount FROM target_cells WHERE version_id = ?`, v.ID, src.ID).Exec(ctx); err != nil {
+		if copied, err = s.db.copyCells(ctx, tx, src, v); err != nil {
 			return err
 		}
 		if _, err := tx.NewRaw(`INSERT INTO allocation_buffers (version_id, org_unit_id, product_line_id, measure_id, buffer)
@@ -168,9 +179,43 @@ func (s *VersionService) CopyVersion(ctx context.Context, from int64, label, pur
 		return s.db.auditRound(ctx, tx, "round.working_version", row.ID, before, row)
 	})
 	if err == nil {
-		s.db.afterCommit(ctx, func() { s.db.refreshCellStats(out.CellCount) })
+		s.db.afterCommit(ctx, func() { s.db.refreshCellStats(copied) })
 	}
 	return out, err
+}
+
+// copyCells gives the new version v the cells of src without copying
+// them (see cells.go): v reads through to src's layer when src has no
+// base, and src, if it may still change, moves on to a new empty layer
+// over the same base; when src has a base, v gets that base and a copy of
+// src's own layer.
+func (db *DB) copyCells(ctx context.Context, tx bun.Tx, src, v *versionRow) (int64, error) {
+	if src.base() != 0 {
+		base := src.base()
+		v.BaseID = &base
+		res, err := tx.NewRaw(`INSERT INTO target_cells (version_id, `+keyCols+`, amount)
+			SELECT ?, `+keyCols+`, amount FROM target_cells WHERE version_id = ?`, v.layer(), src.layer()).Exec(ctx)
+		if err != nil {
+			return 0, err
+		}
+		n, _ := res.RowsAffected()
+		_, err = tx.NewUpdate().Model(v).Column("base_id").WherePK().Exec(ctx)
+		return n, err
+	}
+	base := src.layer()
+	v.BaseID = &base
+	if _, err := tx.NewUpdate().Model(v).Column("base_id").WherePK().Exec(ctx); err != nil {
+		return 0, err
+	}
+	if src.Status == string(planning.VersionFrozen) {
+		return 0, nil
+	}
+	// A new layer's id is the negated id of the copy that made it: unique,
+	// and never a version's own layer.
+	fresh := -v.ID
+	src.CellsID, src.BaseID = &fresh, &base
+	_, err := tx.NewUpdate().Model(src).Column("cells_id", "base_id").WherePK().Exec(ctx)
+	return 0, err
 }
 
 // UpdateVersion is the store's one way to change a version's own fields:

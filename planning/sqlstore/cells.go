@@ -1,0 +1,101 @@
+package sqlstore
+
+import (
+	"context"
+	"strconv"
+
+	"github.com/uptrace/bun"
+)
+
+// Copy-on-write versions.
+//
+// The rows of target_cells are grouped in layers by their version_id
+// column. A version writes one layer, its own (versions.cells_id, or the
+// version's id when that is NULL), and may read through to one base layer
+// (versions.base_id) that never changes again. The cells of a version are
+// the cells of its layer whose amount is not NULL, and the cells of its
+// base whose key its layer does not hold: a layer row with a NULL amount (a
+// tombstone) hides the base's cell of that key.
+//
+// Copying a version therefore writes no cells when it has no base: the copy
+// reads through to the source's layer, and a working source (whose layer
+// must stay writable) moves on to a new empty layer over that same base.
+// Copying a version over a base gives the copy the same base and a copy of
+// the source's layer, so a chain is never deeper than one and every read
+// is one layer over one base. A copy costs what the source changed since
+// its base was taken, never the base's size.
+//
+// cellsFrom is the one way a read names a version's cells; a version
+// without a base (every version that was never copied or copied from) is
+// the plain table, read as before.
+
+// layer is the layer of target_cells the version writes.
+func (r *versionRow) layer() int64 {
+	if r.CellsID != nil {
+		return *r.CellsID
+	}
+	return r.ID
+}
+
+// base is the layer the version reads through to, 0 when it has none.
+func (r *versionRow) base() int64 {
+	if r.BaseID != nil {
+		return *r.BaseID
+	}
+	return 0
+}
+
+// keyCols are the key columns of a cell after the version.
+const keyCols = "org_unit_id, product_line_id, measure_id, period"
+
+// sameKey is the condition that rows x and y hold the same cell key.
+func sameKey(x, y string) string {
+	return x + ".org_unit_id = " + y + ".org_unit_id AND " + x + ".product_line_id = " + y + ".product_line_id AND " +
+		x + ".measure_id = " + y + ".measure_id AND " + x + ".period = " + y + ".period"
+}
+
+// cellsFrom is a FROM item named alias holding the cells of version v with
+// the columns of target_cells, version_id being v's id: a query written
+// against "target_cells AS c WHERE c.version_id = ?" reads the same with
+// cellsFrom in place of the table. The arguments go before the query's
+// own.
+func cellsFrom(v *versionRow, alias string) (string, []any) {
+	if v.base() == 0 {
+		return "target_cells AS " + alias, nil
+	}
+	id := strconv.FormatInt(v.ID, 10)
+	return "(SELECT CAST(" + id + " AS bigint) AS version_id, o.org_unit_id, o.product_line_id, o.measure_id, o.period, o.amount" +
+		" FROM target_cells AS o WHERE o.version_id = ? AND o.amount IS NOT NULL" +
+		" UNION ALL SELECT CAST(" + id + " AS bigint), b.org_unit_id, b.product_line_id, b.measure_id, b.period, b.amount" +
+		" FROM target_cells AS b WHERE b.version_id = ? AND NOT EXISTS (SELECT 1 FROM target_cells AS x WHERE x.version_id = ? AND " +
+		sameKey("x", "b") + ")) AS " + alias, []any{v.layer(), v.base(), v.layer()}
+}
+
+// cellsOf is cellsFrom for a version known by its id.
+func (db *DB) cellsOf(ctx context.Context, idb bun.IDB, versionID int64, alias string) (string, []any, error) {
+	v, err := db.loadVersion(ctx, idb, versionID)
+	if err != nil {
+		return "", nil, err
+	}
+	q, args := cellsFrom(v, alias)
+	return q, args, nil
+}
+
+// layerOf is the layer a version writes.
+func (db *DB) layerOf(ctx context.Context, idb bun.IDB, versionID int64) (*versionRow, error) {
+	return db.loadVersion(ctx, idb, versionID)
+}
+
+// hideBase writes tombstones into the layer of a version over a base for
+// the base's cells that match where (on key columns, with args) and that
+// the layer does not hold: after an allocation has replaced a region of
+// the version, the base's cells it did not write again are gone.
+func (db *DB) hideBase(ctx context.Context, idb bun.IDB, v *versionRow, where string, args ...any) error {
+	if v.base() == 0 {
+		return nil
+	}
+	q := "INSERT INTO target_cells (version_id, " + keyCols + ", amount) SELECT ?, " + keyCols + ", NULL FROM target_cells AS b" +
+		" WHERE b.version_id = ? AND " + where + " AND NOT EXISTS (SELECT 1 FROM target_cells AS x WHERE x.version_id = ? AND " + sameKey("x", "b") + ")"
+	_, err := idb.NewRaw(q, append(append([]any{v.layer(), v.base()}, args...), v.layer())...).Exec(ctx)
+	return err
+}
