@@ -118,6 +118,13 @@ func (s *CounterproposalService) applyLine(ctx context.Context, conn bun.Conn, t
 	if err != nil {
 		return nil, nil, err
 	}
+	if app.OwnCells {
+		// A rate, level or rating: the unit's own cells, nothing else.
+		e := &cellEdits{line: l, scale: scale}
+		e.set(unit.ID, app.OwnMonths(old), old)
+		err := s.db.upsertCells(ctx, tx, v.ID, e.edits, map[int64]*measureRow{l.MeasureID: {ID: l.MeasureID, Scale: scale}})
+		return nil, e.changes, err
+	}
 	newMonths := old
 	if l.Period != planning.YearPeriod {
 		newMonths[l.Period-1] = amount

@@ -3,6 +3,7 @@ package sqlstore_test
 import (
 	"errors"
 	"fmt"
+	"strings"
 	"testing"
 
 	"github.com/cascade-planning/cascade/planning"
@@ -314,9 +315,10 @@ func TestMeasureKindsActuals(t *testing.T) {
 	})
 }
 
-// TestMeasureKindsCounterproposals checks that a counterproposal proposes
-// amounts that add up only (a decision re-splits them), and ratings on
-// their scale, naming the fields.
+// TestMeasureKindsCounterproposals checks that a counterproposal on a
+// rate or a rating is decided onto the unit's own cells only: no re-split
+// of its subtree, nothing rebalanced or raised in its parent; a rating on
+// its scale, an apply mode refused, each field named.
 func TestMeasureKindsCounterproposals(t *testing.T) {
 	forEachDB(t, func(t *testing.T, e *env) {
 		re, ms := kindsFixture(t, e)
@@ -324,16 +326,76 @@ func TestMeasureKindsCounterproposals(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		line := func(measure, amount string) []planning.LineInput {
-			return []planning.LineInput{{ProductLineID: re.lines["POS"].ID, MeasureID: ms[measure].ID, Period: 3, Proposed: dec(amount), Reason: "market"}}
+		vid := *r.WorkingVersionID
+		line := func(measure string, period int, amount string) planning.LineInput {
+			return planning.LineInput{ProductLineID: re.lines["POS"].ID, MeasureID: ms[measure].ID, Period: period, Proposed: dec(amount), Reason: "market"}
 		}
-		_, err = e.svcs.Proposals.CreateCounterproposal(e.as("bm-sh"), *r.WorkingVersionID, re.unitID("B-SH"), "share", line("t_share", "20.00"))
-		wantField(t, err, "lines[0].measure")
-		_, err = e.svcs.Proposals.CreateCounterproposal(e.as("bm-sh"), *r.WorkingVersionID, re.unitID("B-SH"), "plans", line("t_plans", "4.2"))
+		bm := e.as("bm-sh")
+		_, err = e.svcs.Proposals.CreateCounterproposal(bm, vid, re.unitID("B-SH"), "plans", []planning.LineInput{line("t_plans", 3, "4.2")})
 		wantField(t, err, "lines[0].proposed")
-		if _, err = e.svcs.Proposals.CreateCounterproposal(e.as("bm-sh"), *r.WorkingVersionID, re.unitID("B-SH"), "revenue",
-			line("revenue", "600.00")); err != nil {
+		cp, err := e.svcs.Proposals.CreateCounterproposal(bm, vid, re.unitID("B-SH"), "kinds",
+			[]planning.LineInput{line("t_share", 3, "20.00"), line("t_plans", planning.YearPeriod, "4.5")})
+		if err != nil {
 			t.Fatal(err)
+		}
+		if cp, err = e.svcs.Proposals.Submit(bm, cp.ID, nil); err != nil {
+			t.Fatal(err)
+		}
+		grid := func() map[string]string {
+			out := map[string]string{}
+			for _, u := range []string{"R-EAST", "B-SH", "B-SH-KA", "B-SH-CH"} {
+				id := re.unitID(u)
+				rows, _, err := e.svcs.Targets.FindGrid(e.as("strategy"), planning.GridFilter{VersionID: vid, OrgUnitID: &id,
+					MeasureIDs: []int64{ms["t_share"].ID, ms["t_plans"].ID, re.revenue.ID}})
+				if err != nil {
+					t.Fatal(err)
+				}
+				for _, g := range rows {
+					got := ""
+					for _, p := range g.Periods {
+						got += p.Amount.StringFixed(g.Scale) + " "
+					}
+					out[u+"/"+g.MeasureCode] = got
+				}
+			}
+			return out
+		}
+		was := grid()
+		pm := e.as("pm-industry")
+		share, plans := cp.Lines[0].ID, cp.Lines[1].ID
+		// Refused, changing nothing: a rating off its scale, an apply mode.
+		_, err = e.svcs.Proposals.Decide(pm, cp.ID, []planning.LineDecision{{LineID: share, Action: planning.DecisionAccept},
+			{LineID: plans, Action: planning.DecisionModify, Amount: ptr(dec("4.2"))}}, nil)
+		wantField(t, err, "decisions[1].amount")
+		_, err = e.svcs.Proposals.Decide(pm, cp.ID, []planning.LineDecision{{LineID: share, Action: planning.DecisionAccept, Apply: planning.ApplyRaiseParent}}, nil)
+		wantField(t, err, "decisions[0].apply")
+		if now := grid(); fmt.Sprint(now) != fmt.Sprint(was) {
+			t.Fatalf("a refused decision changed cells:\n%v\n%v", was, now)
+		}
+		cp, err = e.svcs.Proposals.Decide(pm, cp.ID, []planning.LineDecision{{LineID: share, Action: planning.DecisionAccept},
+			{LineID: plans, Action: planning.DecisionModify, Amount: ptr(dec("3.5"))}}, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if cp.Status != planning.CPClosed || cp.Lines[0].ApplyMode != "" {
+			t.Errorf("decided: %s, apply %q", cp.Status, cp.Lines[0].ApplyMode)
+		}
+		now := grid()
+		want := map[string]string{}
+		for k, v := range was {
+			want[k] = v
+		}
+		// B-SH's own June share and every month of its plans rating; its
+		// teams, its region and every revenue cell as they were.
+		want["B-SH/t_share"] = "25.00 25.00 20.00 " + strings.Repeat("0.00 ", 9)
+		want["B-SH/t_plans"] = strings.Repeat("3.5 ", 12)
+		for k, v := range want {
+			if now[k] != v {
+				t.Errorf("%s: %q, want %q", k, now[k], v)
+			}
+		}
+		if len(now) != len(want) {
+			t.Errorf("rows %v, want %v", now, want)
 		}
 	})
 }
