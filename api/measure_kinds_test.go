@@ -94,6 +94,24 @@ func TestMeasureKindsOverHTTP(t *testing.T) {
 				URL:            targets + "?org_unit=B-SH&measure=market_share,customers&grain=quarter",
 				ExpectedStatus: 200, ExpectedContent: []string{`"measure":"market_share","periods":[{"period":"FY2027-Q1","amount":"17.50"}`,
 					`"measure":"customers","periods":[{"period":"FY2027-Q1","amount":"7"}`}},
+			// A rate or rating without a value is null, not 0; a sum's
+			// missing cells stay "0.00".
+			{Name: "a period without a rate or rating is null", Method: "GET", As: "strategy",
+				URL:            targets + "?org_unit=B-SH&measure=market_share,plan_quality,revenue&grain=quarter",
+				ExpectedStatus: 200, ExpectedContent: []string{
+					`"measure":"market_share","periods":[{"period":"FY2027-Q1","amount":"17.50"},{"period":"FY2027-Q2","amount":null},{"period":"FY2027-Q3","amount":null},{"period":"FY2027-Q4","amount":null}],"total":"17.50"`,
+					`"measure":"plan_quality","periods":[{"period":"FY2027-Q1","amount":"4.5"},{"period":"FY2027-Q2","amount":null}`,
+					`{"period":"FY2027-Q2","amount":"0.00"}`}},
+			{Name: "a month without a rating is null", Method: "GET", As: "strategy",
+				URL:            targets + "?org_unit=B-SH&measure=plan_quality&period=2027-05..2027-06",
+				ExpectedStatus: 200, ExpectedContent: []string{`"periods":[{"period":"2027-05","amount":null},{"period":"2027-06","amount":"4.5"}],"total":"4.5"`}},
+			// Not aggregated: the span's last month, which holds none.
+			{Name: "a span ending without a rating has a null total", Method: "GET", As: "strategy",
+				URL:            targets + "?org_unit=B-SH&measure=plan_quality&period=2027-06..2027-07",
+				ExpectedStatus: 200, ExpectedContent: []string{`"periods":[{"period":"2027-06","amount":"4.5"},{"period":"2027-07","amount":null}],"total":null`}},
+			{Name: "the grid's CSV leaves a rating without a value empty", Method: "GET", As: "strategy",
+				URL:            fmt.Sprintf("/api/v1/versions/%d/export?format=csv&org_unit=B-SH&measure=plan_quality&period=2027-05..2027-06", vid),
+				ExpectedStatus: 200, ExpectedContent: []string{"plan_quality,,4.5,4.5"}},
 			// B-SH-KA's 30.00 is not B-SH's: no inconsistency for rates.
 			{Name: "rates need not add up", Method: "GET", URL: fmt.Sprintf("/api/v1/versions/%d/consistency", vid), As: "strategy",
 				ExpectedStatus: 200, NotExpectedContent: []string{"market_share", `"measure_id":`}},

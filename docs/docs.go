@@ -740,7 +740,7 @@ const docTemplate = `{
                         "BearerAuth": []
                     }
                 ],
-                "description": "The product manager of each line's product line accepts, modifies (with their own amount) or rejects it, with a comment. Accepted and modified lines are applied to the working version at once, in one transaction, keeping every level consistent: rebalance (default) holds the parent's amount and re-splits the difference over the siblings exactly, in proportion to their current amounts; raise_parent lets it flow up to the product line's total. Once every line is decided the counterproposal is closed.",
+                "description": "The product manager of each line's product line accepts, modifies (with their own amount) or rejects it, with a comment. Accepted and modified lines are applied to the working version at once, in one transaction, keeping every level consistent: rebalance (default) holds the parent's amount and re-splits the difference over the siblings exactly, in proportion to their current amounts; raise_parent lets it flow up to the product line's total. A line of a measure that does not add up (a rate, level or rating) sets the unit's own cells only, with no apply mode. Once every line is decided the counterproposal is closed.",
                 "consumes": [
                     "application/json"
                 ],
@@ -6380,7 +6380,7 @@ const docTemplate = `{
                         "BearerAuth": []
                     }
                 ],
-                "description": "Rows of (org unit, product line, measure) with their amounts by period. Quarters are fiscal (relative to the round's first month); rollups follow each measure's aggregation: exact sums, a weighted average (by the weight measure's cells of the same unit and line, rounded once at the scale, half away from zero), the last month holding a value, or, not aggregated, the period's last month (0 when a period holds no value). Branch managers and team leads see their subtree only. The ETag is the version's revision.",
+                "description": "Rows of (org unit, product line, measure) with their amounts by period. Quarters are fiscal (relative to the round's first month); rollups follow each measure's aggregation: exact sums, a weighted average (by the weight measure's cells of the same unit and line, rounded once at the scale, half away from zero), the last month holding a value, or, not aggregated, the period's last month (a period of such a measure without a value is null, not 0; a sum measure's amounts are always numbers, missing cells counting as 0). Branch managers and team leads see their subtree only. The ETag is the version's revision.",
                 "produces": [
                     "application/json"
                 ],
@@ -8220,7 +8220,9 @@ const docTemplate = `{
                     "example": 2
                 },
                 "total": {
+                    "description": "Total is the periods' total by the measure's rule; null when a\nmeasure that does not add up holds no value in the span.",
                     "type": "string",
+                    "x-nullable": true,
                     "example": "1250000.00"
                 }
             }
@@ -8961,6 +8963,7 @@ const docTemplate = `{
             "properties": {
                 "amount": {
                     "type": "string",
+                    "x-nullable": true,
                     "example": "104166.67"
                 },
                 "period": {

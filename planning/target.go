@@ -65,12 +65,20 @@ type GridRow struct {
 	Scale           int32 // the measure's decimal places
 	Periods         []PeriodAmount
 	Total           decimal.Decimal
+	// TotalAbsent says that the span holds no value by the measure's rule
+	// (never for a sum, whose missing cells count as zero): a rate or a
+	// rating without a value is not zero.
+	TotalAbsent bool
 }
 
 // PeriodAmount is the amount of one period: "2027-04", "Q1" or "FY2027".
+// Absent says that a measure that does not add up holds no value for the
+// period by its rule (Amount is then zero); a sum's period is never
+// absent.
 type PeriodAmount struct {
 	Period string
 	Amount decimal.Decimal
+	Absent bool
 }
 
 // CellEdit sets one cell. Amount must be at the measure's scale.

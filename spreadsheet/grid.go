@@ -433,10 +433,17 @@ func WriteGridCSV(w io.Writer, v *GridView) error {
 			name, level = safeText(u.Name), strconv.Itoa(u.Depth()-minDepth)
 		}
 		rec := []string{r.OrgUnitCode, name, level, r.ProductLineCode, r.MeasureCode}
-		for _, p := range r.Periods {
-			rec = append(rec, planning.FormatAmount(p.Amount, r.Scale))
+		// A rate or rating without a value is an empty field, not 0.
+		csvAmount := func(d decimal.Decimal, absent bool) string {
+			if absent {
+				return ""
+			}
+			return planning.FormatAmount(d, r.Scale)
 		}
-		if err := cw.Write(append(rec, planning.FormatAmount(r.Total, r.Scale))); err != nil {
+		for _, p := range r.Periods {
+			rec = append(rec, csvAmount(p.Amount, p.Absent))
+		}
+		if err := cw.Write(append(rec, csvAmount(r.Total, r.TotalAbsent))); err != nil {
 			return err
 		}
 	}

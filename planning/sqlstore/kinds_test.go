@@ -6,6 +6,8 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/shopspring/decimal"
+
 	"github.com/cascade-planning/cascade/planning"
 )
 
@@ -193,10 +195,15 @@ func TestMeasureKindsGrid(t *testing.T) {
 			grain   planning.Grain
 			want    string
 		}{
-			{"t_share", planning.GrainQuarter, "20.00 0.00 0.00 0.00 | 20.00"},
+			// A period without a value of a measure that does not add up
+			// is absent (-), not zero; a sum's missing cells are zero.
+			{"t_share", planning.GrainQuarter, "20.00 - - - | 20.00"},
 			{"t_share", planning.GrainYear, "20.00 | 20.00"},
-			{"t_customers", planning.GrainQuarter, "7 0 0 0 | 7"},
+			{"t_share", planning.GrainMonth, "10.00 20.00 30.00 - - - - - - - - - | 20.00"},
+			{"t_customers", planning.GrainQuarter, "7 - - - | 7"},
+			{"t_customers", planning.GrainMonth, "5 7 - - - - - - - - - - | 7"},
 			{"revenue", planning.GrainQuarter, "500.00 0.00 0.00 0.00 | 500.00"},
+			{"revenue", planning.GrainMonth, "100.00 300.00 100.00 0.00 0.00 0.00 0.00 0.00 0.00 0.00 0.00 0.00 | 500.00"},
 		} {
 			rows, _, err := re.svcs.Targets.FindGrid(re.as("strategy"), planning.GridFilter{VersionID: *re.round.WorkingVersionID, OrgUnitID: &ka,
 				MeasureIDs: []int64{ms[c.measure].ID}, Grain: c.grain})
@@ -205,14 +212,22 @@ func TestMeasureKindsGrid(t *testing.T) {
 			}
 			got := ""
 			for _, p := range rows[0].Periods {
-				got += p.Amount.StringFixed(rows[0].Scale) + " "
+				got += shown(p.Amount, p.Absent, rows[0].Scale) + " "
 			}
-			got += "| " + rows[0].Total.StringFixed(rows[0].Scale)
+			got += "| " + shown(rows[0].Total, rows[0].TotalAbsent, rows[0].Scale)
 			if got != c.want {
 				t.Errorf("%s by %s: %s, want %s", c.measure, c.grain, got, c.want)
 			}
 		}
 	})
+}
+
+// shown is a grid amount at scale, "-" when absent.
+func shown(d decimal.Decimal, absent bool, scale int32) string {
+	if absent {
+		return "-"
+	}
+	return d.StringFixed(scale)
 }
 
 // wantField fails unless err is EINVALID naming field.
@@ -353,7 +368,7 @@ func TestMeasureKindsCounterproposals(t *testing.T) {
 				for _, g := range rows {
 					got := ""
 					for _, p := range g.Periods {
-						got += p.Amount.StringFixed(g.Scale) + " "
+						got += shown(p.Amount, p.Absent, g.Scale) + " "
 					}
 					out[u+"/"+g.MeasureCode] = got
 				}
@@ -387,7 +402,7 @@ func TestMeasureKindsCounterproposals(t *testing.T) {
 		}
 		// B-SH's own June share and every month of its plans rating; its
 		// teams, its region and every revenue cell as they were.
-		want["B-SH/t_share"] = "25.00 25.00 20.00 " + strings.Repeat("0.00 ", 9)
+		want["B-SH/t_share"] = "25.00 25.00 20.00 " + strings.Repeat("- ", 9)
 		want["B-SH/t_plans"] = strings.Repeat("3.5 ", 12)
 		for k, v := range want {
 			if now[k] != v {

@@ -432,7 +432,7 @@ export interface GridRow {
   periods: PeriodValue[];
   product_line: string;
   product_line_id: number;
-  total: string;
+  total: string | null;
 }
 
 export interface ImportProblem {
@@ -627,7 +627,7 @@ export interface PasswordSet {
 }
 
 export interface PeriodValue {
-  amount: string;
+  amount: string | null;
   period: string;
 }
 
