@@ -3,6 +3,7 @@ package api_test
 import (
 	"bytes"
 	"fmt"
+	"strings"
 	"testing"
 
 	"github.com/xuri/excelize/v2"
@@ -140,6 +141,47 @@ func TestMeasureKindsOverHTTP(t *testing.T) {
 		}
 		if !found {
 			t.Errorf("the workbook has no B-SH POS row of market share")
+		}
+
+		// A diff sums revenue's changes only; market share's and the
+		// rating's are listed and counted as not summed.
+		var v2 api.Version
+		env.Request("POST", fmt.Sprintf("/api/v1/rounds/%d/versions", round.ID), strategy,
+			map[string]any{"from_version_id": vid, "label": "revised"}, nil).Decode(t, &v2)
+		putCells(t, env, "strategy", v2.ID,
+			[5]string{"B-SH", "POS", "revenue", "2027-04", "150.00"},
+			[5]string{"B-SH", "POS", "market_share", "2027-04", "15.00"}, [5]string{"B-SH", "POS", "market_share", "2027-05", "25.00"},
+			[5]string{"B-SH", "POS", "plan_quality", "2027-06", "3.0"})
+		diff := fmt.Sprintf("/api/v1/versions/%d/diff?against=%d", v2.ID, vid)
+		apitest.Run(t, env, []apitest.Scenario{
+			{Name: "a diff sums the measures that add up only", Method: "GET", URL: diff, As: "strategy", ExpectedStatus: 200,
+				ExpectedContent: []string{`"changed_cells":4`, `"by_org_unit":[{"level":3,"key":"B-SH","before":"100.00","after":"150.00","delta":"50.00"}]`,
+					`"by_measure":[{"level":3,"key":"revenue","before":"100.00","after":"150.00","delta":"50.00"}]`,
+					`"by_period":[{"level":3,"key":"2027-04","before":"100.00","after":"150.00","delta":"50.00"}]`,
+					`"not_summed":[`, `{"measure":"market_share","aggregation":"weighted_average","changed_cells":2}`,
+					`{"measure":"plan_quality","aggregation":"none","changed_cells":1}`,
+					`"measure":"plan_quality","period":"2027-06","before":"4.5","after":"3.0","delta":"-1.5"`}},
+			{Name: "a diff of sums only has nothing left out", Method: "GET", URL: diff + "&measure=revenue", As: "strategy", ExpectedStatus: 200,
+				ExpectedContent: []string{`"changed_cells":1`, `"not_summed":[]`}},
+		})
+		r = env.Request("GET", diff+"&format=xlsx", strategy, nil, nil)
+		if r.Status != 200 {
+			t.Fatalf("diff workbook: %d %s", r.Status, r.Body)
+		}
+		wb, err := excelize.OpenReader(bytes.NewReader(r.Body))
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer wb.Close()
+		units, _ := wb.GetRows("By org unit", excelize.Options{RawCellValue: true})
+		if len(units) != 6 || units[5][1] != "B-SH" || !sameNumber(units[5][5], "50.00") {
+			t.Errorf("the workbook's org unit sheet sums more than revenue: %q", units)
+		}
+		if !strings.Contains(units[2][0], "market_share (weighted_average, 2 changed cells)") || !strings.Contains(units[2][0], "plan_quality (none, 1 changed cells)") {
+			t.Errorf("the workbook does not say what it leaves out: %q", units[2][0])
+		}
+		if changes, _ := wb.GetRows("Changes"); len(changes) != 5+4 {
+			t.Errorf("the workbook lists %d changes, want 4: %q", len(changes)-5, changes)
 		}
 	})
 }

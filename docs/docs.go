@@ -5790,7 +5790,7 @@ const docTemplate = `{
                         "BearerAuth": []
                     }
                 ],
-                "description": "Every cell that differs between this version and another of the same round (a missing cell counts as zero), with before, after and delta, paged; plus rollups of all changes by org unit, product line, measure and period. Takes the grid's filters. Scoped like the grid. With format=xlsx, the whole diff (every page, up to 100,000 changed cells; 413 beyond) as a workbook: a sheet of the changed cells with each org unit's level, and a sheet of each org unit's own change.",
+                "description": "Every cell that differs between this version and another of the same round (a missing cell counts as zero), with before, after and delta, paged; plus rollups of the changes by org unit, product line, measure and period, per org level. Rollups sum the changes of measures that add up (aggregation sum) only; a measure that does not (a weighted average, a last value, none: rates, levels, ratings) has its changes listed cell by cell and counted in rollups.not_summed, never summed. Takes the grid's filters. Scoped like the grid. With format=xlsx, the whole diff (every page, up to 100,000 changed cells; 413 beyond) as a workbook: a sheet of the changed cells with each org unit's level, and a sheet of each org unit's own change of the measures that add up.",
                 "produces": [
                     "application/json",
                     "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
@@ -8112,6 +8112,28 @@ const docTemplate = `{
                 }
             }
         },
+        "api.DiffNotSummed": {
+            "type": "object",
+            "properties": {
+                "aggregation": {
+                    "type": "string",
+                    "enum": [
+                        "weighted_average",
+                        "last_value",
+                        "none"
+                    ],
+                    "example": "weighted_average"
+                },
+                "changed_cells": {
+                    "type": "integer",
+                    "example": 12
+                },
+                "measure": {
+                    "type": "string",
+                    "example": "market_share"
+                }
+            }
+        },
         "api.DiffRollup": {
             "type": "object",
             "properties": {
@@ -8160,6 +8182,13 @@ const docTemplate = `{
                     "type": "array",
                     "items": {
                         "$ref": "#/definitions/api.DiffRollup"
+                    }
+                },
+                "not_summed": {
+                    "description": "NotSummed lists the measures whose changed cells the rollups leave\nout, with their aggregation and how many of their cells changed.",
+                    "type": "array",
+                    "items": {
+                        "$ref": "#/definitions/api.DiffNotSummed"
                     }
                 }
             }

@@ -100,11 +100,37 @@ func (s *TargetService) DiffVersions(ctx context.Context, f planning.DiffFilter)
 		return nil, err
 	}
 	whereB, argsB, _ := s.db.cellFilterSQL(ctx, a, other.ID, f.OrgUnitID, f.Subtree, f.ProductLineIDs, f.MeasureIDs, from, to)
-	levels, err := s.db.unitLevels(ctx)
+	levels, err := s.db.diffLevels(ctx)
 	if err != nil {
 		return nil, err
 	}
 	return s.db.diffCells(ctx, v.ID, other.ID, whereA, whereB, argsA, argsB, after, f.Page.Size(), levels)
+}
+
+// diffKeys is what a diff needs to know of the keys it meets: every org
+// unit's level in the tree, and the measures whose changes are not summed
+// (planning.Measure.RollsUp), with their rule.
+type diffKeys struct {
+	units    map[int64]int
+	unsummed map[int64]planning.Aggregation
+}
+
+func (db *DB) diffLevels(ctx context.Context) (diffKeys, error) {
+	units, err := db.unitLevels(ctx)
+	if err != nil {
+		return diffKeys{}, err
+	}
+	var ms []measureRow
+	if err := db.bun.NewSelect().Model(&ms).Scan(ctx); err != nil {
+		return diffKeys{}, db.mapError(err)
+	}
+	unsummed := map[int64]planning.Aggregation{}
+	for i := range ms {
+		if m := ms[i].toDomain(); !m.RollsUp() {
+			unsummed[m.ID] = m.Agg()
+		}
+	}
+	return diffKeys{units: units, unsummed: unsummed}, nil
 }
 
 // unitLevels returns every org unit's level in the tree, 1 for the top.
@@ -133,7 +159,7 @@ func (db *DB) unitLevels(ctx context.Context) (map[int64]int, error) {
 // the answer is complete at half the cost, and only otherwise is the full
 // query run. Everything is read in one transaction, so the counts and the
 // join see the same cells.
-func (db *DB) diffCells(ctx context.Context, a, b int64, whereA, whereB string, argsA, argsB []any, after planning.CellKey, size int, levels map[int64]int) (*planning.Diff, error) {
+func (db *DB) diffCells(ctx context.Context, a, b int64, whereA, whereB string, argsA, argsB []any, after planning.CellKey, size int, levels diffKeys) (*planning.Diff, error) {
 	q, args := db.diffQuery(a, b, whereA, whereB, argsA, argsB)
 	if db.dialect != SQLite {
 		d, _, err := scanDiff(ctx, db.bun, q, args, after, size, levels)
@@ -161,8 +187,9 @@ func (db *DB) diffCells(ctx context.Context, a, b int64, whereA, whereB string, 
 // collecting the page and the rollups as it goes, so memory stays
 // proportional to the page and the number of rollup keys, not to the
 // cells. It also returns how many rows lacked the "against" amount.
-// levels gives each org unit's level, by which the rollups are kept apart.
-func scanDiff(ctx context.Context, idb bun.IConn, q string, args []any, after planning.CellKey, size int, levels map[int64]int) (*planning.Diff, int64, error) {
+// keys gives each org unit's level, by which the rollups are kept apart,
+// and the measures whose changes are counted but not summed.
+func scanDiff(ctx context.Context, idb bun.IConn, q string, args []any, after planning.CellKey, size int, keys diffKeys) (*planning.Diff, int64, error) {
 	rows, err := idb.QueryContext(ctx, q, args...)
 	if err != nil {
 		return nil, 0, err
@@ -193,7 +220,11 @@ func scanDiff(ctx context.Context, idb bun.IConn, q string, args []any, after pl
 		}
 		ch := planning.CellChange{CellKey: k, Before: b, After: x, Delta: x.Sub(b)}
 		d.ChangedCells++
-		acc.add(&ch, levels[k.OrgUnitID])
+		if _, unsummed := keys.unsummed[k.MeasureID]; unsummed {
+			acc.notSummed[k.MeasureID]++
+		} else {
+			acc.add(&ch, keys.units[k.OrgUnitID])
+		}
 		if keyAfter(k, after) {
 			if len(d.Changes) < size {
 				d.Changes = append(d.Changes, ch)
@@ -207,6 +238,7 @@ func scanDiff(ctx context.Context, idb bun.IConn, q string, args []any, after pl
 		return nil, 0, err
 	}
 	d.ByOrgUnit, d.ByProductLine, d.ByMeasure, d.ByPeriod = acc.unit.list(), acc.line.list(), acc.measure.list(), acc.period.list()
+	d.NotSummed = acc.notSummedList(keys)
 	return d, added, nil
 }
 
@@ -319,9 +351,26 @@ func (r rollup) list() []planning.DiffRollup {
 	return out
 }
 
-type rollups struct{ unit, line, measure, period rollup }
+type rollups struct {
+	unit, line, measure, period rollup
+	// notSummed counts the changed cells of each measure that does not
+	// add up.
+	notSummed map[int64]int64
+}
 
-func newRollups() *rollups { return &rollups{rollup{}, rollup{}, rollup{}, rollup{}} }
+func newRollups() *rollups {
+	return &rollups{unit: rollup{}, line: rollup{}, measure: rollup{}, period: rollup{}, notSummed: map[int64]int64{}}
+}
+
+// notSummedList lists the counts of changes not summed, by measure id.
+func (r *rollups) notSummedList(keys diffKeys) []planning.DiffNotSummed {
+	out := make([]planning.DiffNotSummed, 0, len(r.notSummed))
+	for id, n := range r.notSummed {
+		out = append(out, planning.DiffNotSummed{MeasureID: id, Aggregation: keys.unsummed[id], ChangedCells: n})
+	}
+	slices.SortFunc(out, func(a, b planning.DiffNotSummed) int { return cmp.Compare(a.MeasureID, b.MeasureID) })
+	return out
+}
 
 // add counts one changed cell: under its own unit, and under its product
 // line, measure and period at its unit's level only, so a change never

@@ -3,6 +3,7 @@ package sqlstore_test
 import (
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 	"testing"
 
@@ -411,6 +412,55 @@ func TestMeasureKindsCounterproposals(t *testing.T) {
 		}
 		if len(now) != len(want) {
 			t.Errorf("rows %v, want %v", now, want)
+		}
+	})
+}
+
+// TestMeasureKindsDiff checks that a diff's rollups sum the changes of
+// measures that add up only: a market share, a customer count at period
+// end or a rating changed is listed cell by cell and counted as not
+// summed, never added into a unit's, a line's, a measure's or a month's
+// total.
+func TestMeasureKindsDiff(t *testing.T) {
+	forEachDB(t, func(t *testing.T, e *env) {
+		re, ms := kindsFixture(t, e)
+		ctx := e.as("strategy")
+		v1 := *re.round.WorkingVersionID
+		v2, err := e.svcs.Versions.CopyVersion(ctx, v1, "revised", "")
+		if err != nil {
+			t.Fatal(err)
+		}
+		pos := re.lines["POS"].ID
+		set := func(unit, measure string, p int, amount string) planning.CellEdit {
+			return planning.CellEdit{CellKey: planning.CellKey{OrgUnitID: re.unitID(unit), ProductLineID: pos, MeasureID: ms[measure].ID, Period: p}, Amount: dec(amount)}
+		}
+		// B-SH: revenue +50.00 in April; its share 25.00 → 30.00 in April
+		// and May; its plans rating 4.0 → 4.5; B-SH-KA's customers 7 → 9.
+		edits := []planning.CellEdit{set("B-SH", "revenue", 1, "550.00"), set("B-SH", "t_share", 1, "30.00"), set("B-SH", "t_share", 2, "30.00"),
+			set("B-SH", "t_plans", 3, "4.5"), set("B-SH-KA", "t_customers", 2, "9")}
+		if _, err := e.svcs.Targets.EditCells(ctx, v2.ID, edits, nil); err != nil {
+			t.Fatal(err)
+		}
+		d, err := e.svcs.Targets.DiffVersions(ctx, planning.DiffFilter{VersionID: v2.ID, AgainstID: v1})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if d.ChangedCells != 5 || len(d.Changes) != 5 {
+			t.Fatalf("changed %d, listed %d, want 5", d.ChangedCells, len(d.Changes))
+		}
+		level := re.unit("B-SH").Depth()
+		for name, rs := range map[string][]planning.DiffRollup{"by_org_unit": d.ByOrgUnit, "by_product_line": d.ByProductLine,
+			"by_measure": d.ByMeasure, "by_period": d.ByPeriod} {
+			if len(rs) != 1 || rs[0].Level != level || !rs[0].Before.Equal(dec("500")) || !rs[0].After.Equal(dec("550")) || !rs[0].Delta.Equal(dec("50")) {
+				t.Errorf("%s: %+v, want revenue's 500.00 → 550.00 alone", name, rs)
+			}
+		}
+		want := []planning.DiffNotSummed{{MeasureID: ms["t_share"].ID, Aggregation: planning.AggWeightedAverage, ChangedCells: 2},
+			{MeasureID: ms["t_customers"].ID, Aggregation: planning.AggLastValue, ChangedCells: 1},
+			{MeasureID: ms["t_plans"].ID, Aggregation: planning.AggNone, ChangedCells: 1}}
+		slices.SortFunc(want, func(a, b planning.DiffNotSummed) int { return int(a.MeasureID - b.MeasureID) })
+		if fmt.Sprint(d.NotSummed) != fmt.Sprint(want) {
+			t.Errorf("not summed %+v, want %+v", d.NotSummed, want)
 		}
 	})
 }

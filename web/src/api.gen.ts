@@ -402,6 +402,12 @@ export interface Diff {
   version_id: number;
 }
 
+export interface DiffNotSummed {
+  aggregation: "weighted_average" | "last_value" | "none";
+  changed_cells: number;
+  measure: string;
+}
+
 export interface DiffRollup {
   after: string;
   before: string;
@@ -415,6 +421,7 @@ export interface DiffRollups {
   by_org_unit: DiffRollup[];
   by_period: DiffRollup[];
   by_product_line: DiffRollup[];
+  not_summed: DiffNotSummed[];
 }
 
 export interface GridPage {
