@@ -2612,9 +2612,10 @@ const docTemplate = `{
                         "BearerAuth": []
                     }
                 ],
-                "description": "Ranks the org units of one level (e.g. branches) by their attainment of one measure over all the selected product lines, best first; equal attainments share a rank, units without a target come last. Same version, period and basis rules as the attainment report. Branch managers and team leads rank only the units they see.",
+                "description": "Ranks the org units of one level (e.g. branches) by their attainment of one measure over all the selected product lines, best first; equal attainments share a rank, units without a target come last. Same version, period and basis rules as the attainment report. Branch managers and team leads rank only the units they see. With format=xlsx, the same ranking as a workbook (what it compares and the tie rule on top, one unit a row with its rank, target, actual, gap, attainment, year target, actual to date and run rate) that prints landscape, fitted to the page width, the column names repeated on every page.",
                 "produces": [
-                    "application/json"
+                    "application/json",
+                    "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
                 ],
                 "tags": [
                     "attainment"
@@ -2671,6 +2672,16 @@ const docTemplate = `{
                         "type": "string",
                         "description": "month (default), qtd, ytd or year",
                         "name": "basis",
+                        "in": "query"
+                    },
+                    {
+                        "enum": [
+                            "json",
+                            "xlsx"
+                        ],
+                        "type": "string",
+                        "description": "json (default) or xlsx: the same ranking as a printable workbook",
+                        "name": "format",
                         "in": "query"
                     }
                 ],
