@@ -724,7 +724,7 @@ type DecisionPreview struct {
 //
 //	@Summary		Preview decisions
 //	@ID				previewDecision
-//	@Description	What the decisions would do to the year totals of the counterproposal's unit, its parent and ancestors, its siblings and its children, per line: rebalance moves the siblings and keeps the parent, raise_parent moves the ancestors. Runs the decision and rolls it back: nothing changes. The same checks and errors as POST /counterproposals/{id}/decision.
+//	@Description	What the decisions would do to the years (a sum's total; a rate's or rating's year by its measure's rule, 0 when none) of the counterproposal's unit, its parent and ancestors, its siblings and its children, per line: rebalance moves the siblings and keeps the parent, raise_parent moves the ancestors. Runs the decision and rolls it back: nothing changes. The same checks and errors as POST /counterproposals/{id}/decision.
 //	@Tags			counterproposals
 //	@Security		BearerAuth
 //	@Accept			json

@@ -183,5 +183,48 @@ func TestMeasureKindsOverHTTP(t *testing.T) {
 		if changes, _ := wb.GetRows("Changes"); len(changes) != 5+4 {
 			t.Errorf("the workbook lists %d changes, want 4: %q", len(changes)-5, changes)
 		}
+
+		// A counterproposal on a rate and a rating: decided onto B-SH's own
+		// cells, its teams untouched.
+		if r = env.Request("POST", fmt.Sprintf("/api/v1/rounds/%d/transitions", round.ID), strategy, map[string]any{"to": "counterproposals"}, nil); r.Status != 200 {
+			t.Fatalf("to counterproposals: %d %s", r.Status, r.Body)
+		}
+		r.Decode(t, &round)
+		wv := *round.WorkingVersionID
+		r = env.Request("POST", fmt.Sprintf("/api/v1/versions/%d/counterproposals", wv), apitest.Token("bm-sh"), map[string]any{
+			"org_unit": "B-SH", "title": "share and plans", "lines": []map[string]string{
+				{"product_line": "POS", "measure": "market_share", "period": "2027-06", "proposed": "22.00", "reason": "new bank"},
+				{"product_line": "POS", "measure": "plan_quality", "period": "year", "proposed": "4.0", "reason": "better plans"}}}, nil)
+		if r.Status != 201 {
+			t.Fatalf("counterproposal: %d %s", r.Status, r.Body)
+		}
+		var cp api.Counterproposal
+		r.Decode(t, &cp)
+		if r = env.Request("POST", fmt.Sprintf("/api/v1/counterproposals/%d/submit", cp.ID), apitest.Token("bm-sh"), nil, nil); r.Status != 200 {
+			t.Fatalf("submit: %d %s", r.Status, r.Body)
+		}
+		decision := fmt.Sprintf("/api/v1/counterproposals/%d/decision", cp.ID)
+		apitest.Run(t, env, []apitest.Scenario{
+			{Name: "a rating decided off its scale", Method: "POST", URL: decision, As: "pm-industry",
+				Body:           map[string]any{"decisions": []map[string]any{{"line_id": cp.Lines[1].ID, "decision": "modify", "amount": "4.2"}}},
+				ExpectedStatus: 422, ExpectedContent: []string{`"field":"decisions[0].amount"`}},
+			{Name: "a rate is not rebalanced", Method: "POST", URL: decision, As: "pm-industry",
+				Body:           map[string]any{"decisions": []map[string]any{{"line_id": cp.Lines[0].ID, "decision": "accept", "apply": "rebalance"}}},
+				ExpectedStatus: 422, ExpectedContent: []string{`"field":"decisions[0].apply"`}},
+			// Not aggregated: the year is its last month's, which held none.
+			{Name: "the preview compares B-SH's year by the rule", Method: "POST", URL: decision + "/preview", As: "pm-industry",
+				Body:           map[string]any{"decisions": []map[string]any{{"line_id": cp.Lines[1].ID, "decision": "accept"}}},
+				ExpectedStatus: 200, ExpectedContent: []string{`"relation":"unit","org_unit":"B-SH"`, `"relation":"unit","org_unit":"B-SH","org_unit_name":"Shanghai branch","org_unit_name_local":"上海分公司","before":"0.0","after":"4.0"`}},
+			{Name: "decided onto the unit's own cells", Method: "POST", URL: decision, As: "pm-industry",
+				Body: map[string]any{"decisions": []map[string]any{{"line_id": cp.Lines[0].ID, "decision": "accept"},
+					{"line_id": cp.Lines[1].ID, "decision": "accept"}}},
+				ExpectedStatus: 200, ExpectedContent: []string{`"status":"closed"`}},
+			{Name: "B-SH's June share and every month's rating; its team's share as it was", Method: "GET", As: "strategy",
+				URL:            fmt.Sprintf("/api/v1/versions/%d/targets?org_unit=B-SH&subtree=true&measure=market_share,plan_quality&period=2027-04..2027-06", wv),
+				ExpectedStatus: 200, ExpectedContent: []string{
+					`{"period":"2027-06","amount":"22.00"}`,
+					`"measure":"plan_quality","periods":[{"period":"2027-04","amount":"4.0"},{"period":"2027-05","amount":"4.0"},{"period":"2027-06","amount":"4.0"}]`,
+					`"org_unit":"B-SH-KA"`, `"measure":"market_share","periods":[{"period":"2027-04","amount":"30.00"},{"period":"2027-05","amount":null},{"period":"2027-06","amount":null}]`}},
+		})
 	})
 }

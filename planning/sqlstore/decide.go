@@ -360,12 +360,7 @@ func (s *CounterproposalService) preview(ctx context.Context, conn bun.Conn, tx 
 			return "ancestor"
 		}
 		year := func(u, line, measure int64) (decimal.Decimal, error) {
-			ms, err := s.db.unitMonths(ctx, tx, row.VersionID, u, line, measure)
-			sum := decimal.Zero
-			for _, m := range ms {
-				sum = sum.Add(m)
-			}
-			return sum, err
+			return s.db.unitYear(ctx, tx, row.VersionID, u, line, measure)
 		}
 		type key struct{ line, unit int64 }
 		before := map[key]decimal.Decimal{}

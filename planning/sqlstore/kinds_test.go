@@ -388,8 +388,29 @@ func TestMeasureKindsCounterproposals(t *testing.T) {
 		if now := grid(); fmt.Sprint(now) != fmt.Sprint(was) {
 			t.Fatalf("a refused decision changed cells:\n%v\n%v", was, now)
 		}
-		cp, err = e.svcs.Proposals.Decide(pm, cp.ID, []planning.LineDecision{{LineID: share, Action: planning.DecisionAccept},
-			{LineID: plans, Action: planning.DecisionModify, Amount: ptr(dec("3.5"))}}, nil)
+		// The preview compares each unit's year by the measure's rule:
+		// B-SH's share weighted by its revenue, 500.00 a month: 25.00,
+		// then (25 × 2 + 20) ÷ 3 = 23.33; its plans rating is the last
+		// month's, none before and 3.5 after. Only the unit moves.
+		decisions := []planning.LineDecision{{LineID: share, Action: planning.DecisionAccept},
+			{LineID: plans, Action: planning.DecisionModify, Amount: ptr(dec("3.5"))}}
+		effects, err := e.svcs.Proposals.PreviewDecision(pm, cp.ID, decisions)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var moved []string
+		for _, x := range effects {
+			if !x.Before.Equal(x.After) {
+				moved = append(moved, fmt.Sprintf("%d %s %s %s→%s", x.LineID, x.Relation, x.OrgUnit.Code, x.Before, x.After))
+			}
+		}
+		if want := []string{fmt.Sprintf("%d unit B-SH 25→23.33", share), fmt.Sprintf("%d unit B-SH 0→3.5", plans)}; fmt.Sprint(moved) != fmt.Sprint(want) {
+			t.Errorf("preview moves %q, want %q", moved, want)
+		}
+		if now := grid(); fmt.Sprint(now) != fmt.Sprint(was) {
+			t.Fatalf("the preview changed cells")
+		}
+		cp, err = e.svcs.Proposals.Decide(pm, cp.ID, decisions, nil)
 		if err != nil {
 			t.Fatal(err)
 		}
