@@ -136,6 +136,10 @@ func TestMeasureKindsOverHTTP(t *testing.T) {
 					if row[6] != "17.50" && row[6] != "17.5" {
 						t.Errorf("the workbook's Q1 of market share is %q, want 17.50: %q", row[6], row)
 					}
+					// Q2 holds no share: empty, not 0.
+					if len(row) > 10 && row[10] != "" {
+						t.Errorf("the workbook's Q2 of market share is %q, want empty: %q", row[10], row)
+					}
 				}
 			}
 		}
