@@ -85,7 +85,9 @@ type RankedUnit struct {
 // the same attainment share a rank; units without a target come last.
 type Ranking struct {
 	AttainmentBasis
-	Items []RankedUnit `json:"items"`
+	// TieRule says how units are ordered and when they share a rank.
+	TieRule string       `json:"tie_rule" example:"attainment % descending, units without a target last; equal attainments share a rank (the next rank skips: 1, 1, 3), listed by actual descending, then by org unit code"`
+	Items   []RankedUnit `json:"items"`
 }
 
 func optAmount(d *decimal.Decimal, scale int32) *string {
@@ -280,7 +282,7 @@ func (s *Server) getRankings(c echo.Context) error {
 			fmt.Sprintf("ranking-%s-%s-%s-%s-%s.xlsx", fileSafe(r.Code), f.Kind, fileSafe(m.Code), r.MonthLabel(rk.Period), rk.Basis)))
 		return c.Blob(http.StatusOK, mimeXLSX, buf.Bytes())
 	}
-	out := Ranking{AttainmentBasis: fromDomainAttainmentBasis(&rk.AttainmentReport), Items: make([]RankedUnit, len(rk.Items))}
+	out := Ranking{AttainmentBasis: fromDomainAttainmentBasis(&rk.AttainmentReport), TieRule: rankingTieRule, Items: make([]RankedUnit, len(rk.Items))}
 	for i := range rk.Items {
 		out.Items[i] = RankedUnit{Rank: rk.Items[i].Rank, AttainmentRow: fromDomainAttainmentRow(&rk.Items[i].AttainmentRow)}
 	}

@@ -159,7 +159,7 @@ B-JS-KA,POS,revenue,2027-06,200.00
 				t.Errorf("row %d %q, want %+v", i, row, it)
 			}
 		}
-		if !strings.Contains(rows[2][0], "share a rank") || !strings.Contains(rows[1][0], "ytd as of 2027-06") {
+		if rows[2][0] != "Ranking: "+rk.TieRule || !strings.Contains(rows[1][0], "ytd as of 2027-06") {
 			t.Errorf("heading %q", rows[:4])
 		}
 		if titles := wb.GetDefinedName(); len(titles) != 1 || titles[0].Name != "_xlnm.Print_Titles" || titles[0].RefersTo != "'"+sheet+"'!$6:$6" {

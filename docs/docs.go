@@ -9363,6 +9363,11 @@ const docTemplate = `{
                     "type": "string",
                     "example": "2027-06"
                 },
+                "tie_rule": {
+                    "description": "TieRule says how units are ordered and when they share a rank.",
+                    "type": "string",
+                    "example": "attainment % descending, units without a target last; equal attainments share a rank (the next rank skips: 1, 1, 3), listed by actual descending, then by org unit code"
+                },
                 "version_id": {
                     "type": "integer",
                     "example": 3

@@ -728,6 +728,7 @@ export interface Ranking {
   target_from: string;
   target_months: string[];
   target_to: string;
+  tie_rule: string;
   version_id: number;
 }
 
