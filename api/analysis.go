@@ -45,12 +45,26 @@ type DiffRollup struct {
 	Delta  string `json:"delta"`
 }
 
-// DiffRollups groups the rollups.
+// DiffRollups groups the rollups. They sum the changes of measures that add
+// up (aggregation sum) only: a rate, a level at period end or a rating
+// does not add up over cells, units or months, so its changes are listed
+// cell by cell in changes and counted in not_summed, never summed.
 type DiffRollups struct {
 	ByOrgUnit     []DiffRollup `json:"by_org_unit"`
 	ByProductLine []DiffRollup `json:"by_product_line"`
 	ByMeasure     []DiffRollup `json:"by_measure"`
 	ByPeriod      []DiffRollup `json:"by_period"`
+	// NotSummed lists the measures whose changed cells the rollups leave
+	// out, with their aggregation and how many of their cells changed.
+	NotSummed []DiffNotSummed `json:"not_summed"`
+}
+
+// DiffNotSummed is a measure whose changes the diff's rollups do not sum:
+// its values do not add up.
+type DiffNotSummed struct {
+	Measure      string `json:"measure" example:"market_share"`
+	Aggregation  string `json:"aggregation" example:"weighted_average" enums:"weighted_average,last_value,none"`
+	ChangedCells int64  `json:"changed_cells" example:"12"`
 }
 
 // Diff compares two versions of one round.
@@ -89,7 +103,7 @@ type InconsistencyPage struct {
 //
 //	@Summary		Compare two versions
 //	@ID				diffVersions
-//	@Description	Every cell that differs between this version and another of the same round (a missing cell counts as zero), with before, after and delta, paged; plus rollups of all changes by org unit, product line, measure and period. Takes the grid's filters. Scoped like the grid. With format=xlsx, the whole diff (every page, up to 100,000 changed cells; 413 beyond) as a workbook: a sheet of the changed cells with each org unit's level, and a sheet of each org unit's own change.
+//	@Description	Every cell that differs between this version and another of the same round (a missing cell counts as zero), with before, after and delta, paged; plus rollups of the changes by org unit, product line, measure and period, per org level. Rollups sum the changes of measures that add up (aggregation sum) only; a measure that does not (a weighted average, a last value, none: rates, levels, ratings) has its changes listed cell by cell and counted in rollups.not_summed, never summed. Takes the grid's filters. Scoped like the grid. With format=xlsx, the whole diff (every page, up to 100,000 changed cells; 413 beyond) as a workbook: a sheet of the changed cells with each org unit's level, and a sheet of each org unit's own change of the measures that add up.
 //	@Tags			versions
 //	@Security		BearerAuth
 //	@Produce		json
@@ -160,6 +174,9 @@ func (s *Server) diffVersions(c echo.Context) error {
 	for _, x := range d.ByMeasure {
 		measures = append(measures, x.Key)
 	}
+	for _, x := range d.NotSummed {
+		measures = append(measures, x.MeasureID)
+	}
 	if err := res.loadIDs(units, lines, measures); err != nil {
 		return err
 	}
@@ -191,6 +208,10 @@ func (s *Server) diffVersions(c echo.Context) error {
 	out.Rollups.ByProductLine = roll(d.ByProductLine, res.lineCode, widest)
 	out.Rollups.ByMeasure = roll(d.ByMeasure, func(id int64) string { return res.measureOf(id).Code }, func(id int64) int32 { return res.measureOf(id).Scale })
 	out.Rollups.ByPeriod = roll(d.ByPeriod, func(p int64) string { return r.MonthLabel(int(p)) }, widest)
+	out.Rollups.NotSummed = make([]DiffNotSummed, 0, len(d.NotSummed))
+	for _, x := range d.NotSummed {
+		out.Rollups.NotSummed = append(out.Rollups.NotSummed, DiffNotSummed{Measure: res.measureOf(x.MeasureID).Code, Aggregation: string(x.Aggregation), ChangedCells: x.ChangedCells})
+	}
 	return c.JSON(http.StatusOK, out)
 }
 
@@ -252,7 +273,7 @@ func (s *Server) diffWorkbook(c echo.Context, res *resolver, v *planning.Version
 			return err
 		}
 		if first {
-			view.ByOrgUnit, first = page.ByOrgUnit, false
+			view.ByOrgUnit, view.NotSummed, first = page.ByOrgUnit, page.NotSummed, false
 		}
 		if view.Changes = append(view.Changes, page.Changes...); len(view.Changes) > MaxExportRows {
 			return planning.Errorf(planning.ETOOLARGE, "the diff has more than %d changed cells: narrow it by org unit, product line, measure or period", MaxExportRows)
@@ -270,6 +291,9 @@ func (s *Server) diffWorkbook(c echo.Context, res *resolver, v *planning.Version
 	}
 	for _, x := range view.ByOrgUnit {
 		units = append(units, x.Key)
+	}
+	for _, x := range view.NotSummed {
+		measures = append(measures, x.MeasureID)
 	}
 	if err := res.loadIDs(units, lines, measures); err != nil {
 		return err

@@ -1,12 +1,16 @@
 package api
 
 import (
+	"bytes"
+	"fmt"
 	"net/http"
+	"strings"
 
 	"github.com/labstack/echo/v4"
 	"github.com/shopspring/decimal"
 
 	"github.com/cascade-planning/cascade/planning"
+	"github.com/cascade-planning/cascade/spreadsheet"
 )
 
 // AttainmentRow is one org unit's attainment of one measure, for one product
@@ -81,7 +85,9 @@ type RankedUnit struct {
 // the same attainment share a rank; units without a target come last.
 type Ranking struct {
 	AttainmentBasis
-	Items []RankedUnit `json:"items"`
+	// TieRule says how units are ordered and when they share a rank.
+	TieRule string       `json:"tie_rule" example:"attainment % descending, units without a target last; equal attainments share a rank (the next rank skips: 1, 1, 3), listed by actual descending, then by org unit code"`
+	Items   []RankedUnit `json:"items"`
 }
 
 func optAmount(d *decimal.Decimal, scale int32) *string {
@@ -195,21 +201,27 @@ func (s *Server) getAttainment(c echo.Context) error {
 	return c.JSON(http.StatusOK, out)
 }
 
+// rankingTieRule says how a ranking orders and ties units
+// (planning.RankRows).
+const rankingTieRule = "attainment % descending, units without a target last; equal attainments share a rank (the next rank skips: 1, 1, 3), listed by actual descending, then by org unit code"
+
 // getRankings godoc
 //
 //	@Summary		Rank org units by attainment
 //	@ID				getRankings
-//	@Description	Ranks the org units of one level (e.g. branches) by their attainment of one measure over all the selected product lines, best first; equal attainments share a rank, units without a target come last. Same version, period and basis rules as the attainment report. Branch managers and team leads rank only the units they see.
+//	@Description	Ranks the org units of one level (e.g. branches) by their attainment of one measure over all the selected product lines, best first; equal attainments share a rank, units without a target come last. Same version, period and basis rules as the attainment report. Branch managers and team leads rank only the units they see. With format=xlsx, the same ranking as a workbook (what it compares and the tie rule on top, one unit a row with its rank, target, actual, gap, attainment, year target, actual to date and run rate) that prints landscape, fitted to the page width, the column names repeated on every page.
 //	@Tags			attainment
 //	@Security		BearerAuth
 //	@Produce		json
+//	@Produce		application/vnd.openxmlformats-officedocument.spreadsheetml.sheet
 //	@Param			id				path		int		true	"Round id"
 //	@Param			measure			query		string	true	"Measure code, e.g. revenue"
 //	@Param			level			query		string	true	"Kind of org unit to rank, e.g. branch"
 //	@Param			version			query		int		false	"Version id (default: the budget of record)"
 //	@Param			product_line	query		string	false	"Product line codes, comma-separated (default: all)"
 //	@Param			period			query		string	false	"The month the ranking is as of (default: the latest month with actuals)"
-//	@Param			basis			query		string	false	"month (default), qtd, ytd or year"	Enums(month,qtd,ytd,year)
+//	@Param			basis			query		string	false	"month (default), qtd, ytd or year"									Enums(month,qtd,ytd,year)
+//	@Param			format			query		string	false	"json (default) or xlsx: the same ranking as a printable workbook"	Enums(json,xlsx)
 //	@Success		200				{object}	api.Ranking
 //	@Failure		400				{object}	api.Problem	"Bad query parameter"
 //	@Failure		404				{object}	api.Problem	"No such round"
@@ -218,7 +230,11 @@ func (s *Server) getAttainment(c echo.Context) error {
 //	@Router			/rounds/{id}/rankings [get]
 func (s *Server) getRankings(c echo.Context) error {
 	ctx := c.Request().Context()
-	q := newQuery(c, "version", "level", "product_line", "measure", "period", "basis")
+	q := newQuery(c, "version", "level", "product_line", "measure", "period", "basis", "format")
+	format := q.str("format")
+	if format != "" && format != "json" && format != spreadsheet.FormatXLSX {
+		q.fail("format", "must be json or xlsx")
+	}
 	r, version, period, basis, err := s.attainmentParams(c, q)
 	if err != nil {
 		return err
@@ -235,14 +251,15 @@ func (s *Server) getRankings(c echo.Context) error {
 	if err != nil {
 		return err
 	}
+	var measure *planning.Measure
 	switch codes := codesList(q.str("measure")); {
 	case len(codes) == 0:
 		q.fail("measure", "is required: the measure to rank by, such as revenue")
 	case len(codes) > 1:
 		q.fail("measure", "names one measure")
 	default:
-		if m := res.measures[codes[0]]; m != nil {
-			f.MeasureID = m.ID
+		if measure = res.measures[codes[0]]; measure != nil {
+			f.MeasureID = measure.ID
 		}
 	}
 	if err := q.err(); err != nil {
@@ -252,7 +269,20 @@ func (s *Server) getRankings(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	out := Ranking{AttainmentBasis: fromDomainAttainmentBasis(&rk.AttainmentReport), Items: make([]RankedUnit, len(rk.Items))}
+	if format == spreadsheet.FormatXLSX {
+		m := measure
+		view := &spreadsheet.RankingView{Ranking: rk, Level: f.Kind, Measure: m, ProductLines: strings.Join(codesList(q.str("product_line")), ", "), TieRule: rankingTieRule}
+		var buf bytes.Buffer
+		if err := spreadsheet.WriteRankings(&buf, view); err != nil {
+			return err
+		}
+		// No ETag: a ranking reads targets and actuals, which no one
+		// revision covers.
+		c.Response().Header().Set("Content-Disposition", fmt.Sprintf("attachment; filename=%q",
+			fmt.Sprintf("ranking-%s-%s-%s-%s-%s.xlsx", fileSafe(r.Code), f.Kind, fileSafe(m.Code), r.MonthLabel(rk.Period), rk.Basis)))
+		return c.Blob(http.StatusOK, mimeXLSX, buf.Bytes())
+	}
+	out := Ranking{AttainmentBasis: fromDomainAttainmentBasis(&rk.AttainmentReport), TieRule: rankingTieRule, Items: make([]RankedUnit, len(rk.Items))}
 	for i := range rk.Items {
 		out.Items[i] = RankedUnit{Rank: rk.Items[i].Rank, AttainmentRow: fromDomainAttainmentRow(&rk.Items[i].AttainmentRow)}
 	}

@@ -479,7 +479,7 @@ func (s *Server) cpAction(c echo.Context, fn func(ctx context.Context, id int64,
 //
 //	@Summary		Decide counterproposal lines
 //	@ID				decideCounterproposal
-//	@Description	The product manager of each line's product line accepts, modifies (with their own amount) or rejects it, with a comment. Accepted and modified lines are applied to the working version at once, in one transaction, keeping every level consistent: rebalance (default) holds the parent's amount and re-splits the difference over the siblings exactly, in proportion to their current amounts; raise_parent lets it flow up to the product line's total. Once every line is decided the counterproposal is closed.
+//	@Description	The product manager of each line's product line accepts, modifies (with their own amount) or rejects it, with a comment. Accepted and modified lines are applied to the working version at once, in one transaction, keeping every level consistent: rebalance (default) holds the parent's amount and re-splits the difference over the siblings exactly, in proportion to their current amounts; raise_parent lets it flow up to the product line's total. A line of a measure that does not add up (a rate, level or rating) sets the unit's own cells only, with no apply mode. Once every line is decided the counterproposal is closed.
 //	@Tags			counterproposals
 //	@Security		BearerAuth
 //	@Accept			json
@@ -663,7 +663,7 @@ type DecisionPreview struct {
 //
 //	@Summary		Preview decisions
 //	@ID				previewDecision
-//	@Description	What the decisions would do to the year totals of the counterproposal's unit, its parent and ancestors, its siblings and its children, per line: rebalance moves the siblings and keeps the parent, raise_parent moves the ancestors. Runs the decision and rolls it back: nothing changes. The same checks and errors as POST /counterproposals/{id}/decision.
+//	@Description	What the decisions would do to the years (a sum's total; a rate's or rating's year by its measure's rule, 0 when none) of the counterproposal's unit, its parent and ancestors, its siblings and its children, per line: rebalance moves the siblings and keeps the parent, raise_parent moves the ancestors. Runs the decision and rolls it back: nothing changes. The same checks and errors as POST /counterproposals/{id}/decision.
 //	@Tags			counterproposals
 //	@Security		BearerAuth
 //	@Accept			json

@@ -7,6 +7,7 @@ import (
 	"sync"
 
 	"github.com/labstack/echo/v4"
+	"github.com/shopspring/decimal"
 
 	"github.com/cascade-planning/cascade/planning"
 )
@@ -68,13 +69,13 @@ func appendGridPage(dst []byte, versionID int64, grain string, rows []planning.G
 			}
 			dst = append(dst, `{"period":`...)
 			dst = appendJSONString(dst, p.Period)
-			dst = append(dst, `,"amount":"`...)
-			dst = planning.AppendAmount(dst, p.Amount, r.Scale)
-			dst = append(dst, `"}`...)
+			dst = append(dst, `,"amount":`...)
+			dst = appendGridAmount(dst, p.Amount, p.Absent, r.Scale)
+			dst = append(dst, '}')
 		}
-		dst = append(dst, `],"total":"`...)
-		dst = planning.AppendAmount(dst, r.Total, r.Scale)
-		dst = append(dst, `"}`...)
+		dst = append(dst, `],"total":`...)
+		dst = appendGridAmount(dst, r.Total, r.TotalAbsent, r.Scale)
+		dst = append(dst, '}')
 	}
 	dst = append(dst, ']')
 	if next != "" {
@@ -82,6 +83,17 @@ func appendGridPage(dst []byte, versionID int64, grain string, rows []planning.G
 		dst = appendJSONString(dst, next)
 	}
 	return append(dst, '}', '\n')
+}
+
+// appendGridAmount appends an amount as a JSON string, or null when the
+// measure's rule gives the period no value (gridAmount).
+func appendGridAmount(dst []byte, d decimal.Decimal, absent bool, scale int32) []byte {
+	if absent {
+		return append(dst, "null"...)
+	}
+	dst = append(dst, '"')
+	dst = planning.AppendAmount(dst, d, scale)
+	return append(dst, '"')
 }
 
 // appendJSONString appends s as encoding/json writes it: printable ASCII

@@ -14,17 +14,17 @@ import (
 )
 
 // encodeGridReflect is how a grid page was written before writeGrid: the
-// GridPage DTO with StringFixed amounts, through encoding/json as echo's
+// GridPage DTO with its amounts (gridAmount: null when absent), through encoding/json as echo's
 // encoder writes it (newline included). It is the reference of
 // TestGridJSONIsEncodingJSON and the baseline of BenchmarkGridJSON.
 func encodeGridReflect(versionID int64, grain string, rows []planning.GridRow, next string) []byte {
 	page := GridPage{VersionID: versionID, Grain: grain, Items: make([]GridRow, 0, len(rows)), NextCursor: next}
 	for _, row := range rows {
 		g := GridRow{OrgUnitID: row.OrgUnitID, OrgUnit: row.OrgUnitCode, ProductLineID: row.ProductLineID, ProductLine: row.ProductLineCode,
-			MeasureID: row.MeasureID, Measure: row.MeasureCode, Total: row.Total.StringFixed(row.Scale),
+			MeasureID: row.MeasureID, Measure: row.MeasureCode, Total: gridAmount(row.Total, row.TotalAbsent, row.Scale),
 			Periods: make([]PeriodValue, len(row.Periods))}
 		for i, p := range row.Periods {
-			g.Periods[i] = PeriodValue{Period: p.Period, Amount: p.Amount.StringFixed(row.Scale)}
+			g.Periods[i] = PeriodValue{Period: p.Period, Amount: gridAmount(p.Amount, p.Absent, row.Scale)}
 		}
 		page.Items = append(page.Items, g)
 	}
@@ -60,9 +60,10 @@ func TestGridJSONIsEncodingJSON(t *testing.T) {
 			r := planning.GridRow{OrgUnitID: rapid.Int64().Draw(t, "unit"), OrgUnitCode: text.Draw(t, "unit code"),
 				ProductLineID: rapid.Int64().Draw(t, "line"), ProductLineCode: text.Draw(t, "line code"),
 				MeasureID: rapid.Int64().Draw(t, "measure"), MeasureCode: text.Draw(t, "measure code"), Scale: scale,
-				Total: genDecimal(t, scale)}
+				Total: genDecimal(t, scale), TotalAbsent: rapid.IntRange(0, 4).Draw(t, "total absent") == 0}
 			for range rapid.IntRange(0, 12).Draw(t, "periods") {
-				r.Periods = append(r.Periods, planning.PeriodAmount{Period: text.Draw(t, "period"), Amount: genDecimal(t, scale)})
+				r.Periods = append(r.Periods, planning.PeriodAmount{Period: text.Draw(t, "period"), Amount: genDecimal(t, scale),
+					Absent: rapid.IntRange(0, 4).Draw(t, "absent") == 0})
 			}
 			rows[i] = r
 		}

@@ -56,7 +56,7 @@ var openAPITypes = []any{
 	ApprovalStep{}, ApprovalStepState{}, AttainmentReport{}, AttainmentRow{}, AuditEvent{}, AuditEventPage{},
 	CPComment{}, CPCommentList{}, CPCount{}, CPLine{}, CPLineInput{}, CPOverview{}, CellBatch{}, CellChange{},
 	CellHistory{}, CellHistoryEntry{}, CellInput{}, CommentBody{}, Counterproposal{}, CounterproposalCreate{},
-	CounterproposalPage{}, CounterproposalPatch{}, Deadline{}, DecisionEffect{}, DecisionPreview{}, DecisionRequest{}, Diff{}, DiffRollup{},
+	CounterproposalPage{}, CounterproposalPatch{}, Deadline{}, DecisionEffect{}, DecisionPreview{}, DecisionRequest{}, Diff{}, DiffNotSummed{}, DiffRollup{},
 	DiffRollups{}, GridPage{}, GridRow{}, ImportProblem{}, Inconsistency{}, InconsistencyPage{},
 	LineDecisionInput{}, Me{}, Measure{}, MeasureCreate{}, MeasurePage{}, MeasurePatch{}, MeasureRef{}, RatingScale{},
 	MonthExplanation{}, MonthValue{}, NodeExplanation{}, OrgUnit{}, OrgUnitCreate{}, OrgUnitPage{},

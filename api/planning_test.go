@@ -75,7 +75,7 @@ func readGrid(t *testing.T, env *apitest.Env, user string, vid int64, query stri
 		for _, row := range page.Items {
 			var vals []decimal.Decimal
 			for _, p := range row.Periods {
-				vals = append(vals, decimal.RequireFromString(p.Amount))
+				vals = append(vals, decimal.RequireFromString(*p.Amount))
 			}
 			out[row.OrgUnit+"/"+row.ProductLine+"/"+row.Measure] = vals
 		}

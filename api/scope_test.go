@@ -478,6 +478,7 @@ func (x *authzFixture) checkScopeProbes(t *testing.T) {
 		{fmt.Sprintf("/rounds/%d/scores?level=branch", x.r3), payloadJSON},
 		{fmt.Sprintf("/rounds/%d/scores?level=key_account_team&period=2027-04", x.r3), payloadJSON},
 		{fmt.Sprintf("/rounds/%d/scores?level=branch&format=xlsx", x.r3), payloadXLSX},
+		{fmt.Sprintf("/rounds/%d/rankings?level=branch&measure=revenue&format=xlsx", x.r3), payloadXLSX},
 		{fmt.Sprintf("/rounds/%d/score-issues?level=branch", x.r3), payloadJSON},
 		{fmt.Sprintf("/rounds/%d/score-issues?level=key_account_team", x.r3), payloadJSON},
 		{"/audit?entity=org_unit", payloadJSON},

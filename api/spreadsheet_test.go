@@ -11,6 +11,7 @@ import (
 
 	"github.com/cascade-planning/cascade/api"
 	"github.com/cascade-planning/cascade/api/apitest"
+	"github.com/cascade-planning/cascade/spreadsheet"
 )
 
 // approveWorkingVersion takes a round from open through the approval chain:
@@ -130,6 +131,52 @@ B-JS-KA,POS,revenue,2027-06,200.00
 			rk.Items[1].OrgUnit != "B-SH" || rk.Items[1].Rank != 2 || rk.Items[7].Rank != 3 || rk.Items[7].AttainmentPct != nil {
 			t.Fatalf("ranking %+v", rk.Items)
 		}
+		// The same ranking as a printable workbook: every row as the JSON
+		// says, landscape, fitted to the width, the column names on every
+		// page.
+		r := env.Request("GET", base+"/rankings?measure=revenue&level=branch&period=2027-06&basis=ytd&format=xlsx", apitest.Token("president"), nil, nil)
+		if r.Status != 200 || !strings.Contains(r.Header.Get("Content-Disposition"), "ranking-FY2027-branch-revenue-2027-06-ytd.xlsx") {
+			t.Fatalf("rankings xlsx: %d %s %s", r.Status, r.Header, r.Body)
+		}
+		wb, err := excelize.OpenReader(bytes.NewReader(r.Body))
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer wb.Close()
+		sheet := spreadsheet.RankingsSheet
+		rows, err := wb.GetRows(sheet)
+		if err != nil || len(rows) != 6+len(rk.Items) || rows[5][0] != "Rank" || rows[5][6] != "Attainment %" {
+			t.Fatalf("rankings sheet %q %v", rows, err)
+		}
+		for i, it := range rk.Items {
+			row := rows[6+i]
+			pct := ""
+			if it.AttainmentPct != nil {
+				pct = *it.AttainmentPct
+			}
+			if row[0] != fmt.Sprint(it.Rank) || row[1] != it.OrgUnit || !sameNumber(row[3], it.Target) || !sameNumber(row[4], it.Actual) ||
+				(pct == "" && len(row) > 6 && row[6] != "") || (pct != "" && !sameNumber(row[6], pct)) {
+				t.Errorf("row %d %q, want %+v", i, row, it)
+			}
+		}
+		if rows[2][0] != "Ranking: "+rk.TieRule || !strings.Contains(rows[1][0], "ytd as of 2027-06") {
+			t.Errorf("heading %q", rows[:4])
+		}
+		if titles := wb.GetDefinedName(); len(titles) != 1 || titles[0].Name != "_xlnm.Print_Titles" || titles[0].RefersTo != "'"+sheet+"'!$6:$6" {
+			t.Fatalf("print titles %+v", titles)
+		}
+		if layout, err := wb.GetPageLayout(sheet); err != nil || *layout.Orientation != "landscape" || *layout.FitToWidth != 1 {
+			t.Fatalf("page layout %+v %v", layout, err)
+		}
+		if props, err := wb.GetSheetProps(sheet); err != nil || props.FitToPage == nil || !*props.FitToPage {
+			t.Fatalf("not fitted to the page: %+v %v", props, err)
+		}
+		apitest.Run(t, env, []apitest.Scenario{
+			{Name: "a ranking's format is json or xlsx", Method: "GET", URL: base + "/rankings?measure=revenue&level=branch&format=pdf", As: "strategy",
+				ExpectedStatus: 400, ExpectedContent: []string{`"field":"format"`}},
+			{Name: "a branch's ranking workbook ranks itself only", Method: "GET", URL: base + "/rankings?measure=revenue&level=branch&period=2027-06&format=xlsx", As: "bm-sh",
+				ExpectedStatus: 200},
+		})
 
 		apitest.Run(t, env, []apitest.Scenario{
 			{Name: "a branch sees itself and its teams", Method: "GET", URL: base + "/attainment?period=2027-06", As: "bm-sh", ExpectedStatus: 200,
@@ -170,7 +217,7 @@ B-JS-KA,POS,revenue,2027-06,200.00
 			{Name: "no unknown unit's", Method: "GET", URL: fmt.Sprintf("/api/v1/versions/%d/letters/NOPE", recordID), As: "strategy", ExpectedStatus: 404},
 		})
 		// A re-forecast that is not (yet) the budget of record issues no letter.
-		r := env.Request("POST", fmt.Sprintf("/api/v1/rounds/%d/versions", round.ID), apitest.Token("pm-industry"),
+		r = env.Request("POST", fmt.Sprintf("/api/v1/rounds/%d/versions", round.ID), apitest.Token("pm-industry"),
 			map[string]any{"from_version_id": recordID, "label": "re-forecast"}, nil)
 		var v2 api.Version
 		r.Decode(t, &v2)

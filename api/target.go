@@ -4,6 +4,7 @@ import (
 	"fmt"
 
 	"github.com/labstack/echo/v4"
+	"github.com/shopspring/decimal"
 
 	"github.com/cascade-planning/cascade/planning"
 )
@@ -18,14 +19,21 @@ type GridRow struct {
 	MeasureID     int64         `json:"measure_id" example:"1"`
 	Measure       string        `json:"measure" example:"revenue"`
 	Periods       []PeriodValue `json:"periods"`
-	Total         string        `json:"total" example:"1250000.00"`
+	// Total is the periods' total by the measure's rule; null when a
+	// measure that does not add up holds no value in the span.
+	Total *string `json:"total" extensions:"x-nullable" example:"1250000.00"`
 }
 
 // PeriodValue is one period's amount: a month "2027-04", a quarter
 // "FY2027-Q1" or the year "FY2027".
+//
+// The amount of a measure that adds up (aggregation sum) is always a
+// number, a missing cell counting as zero. A rate, level or rating without
+// a value for the period by its rule is null, not zero: a rating nobody
+// gave is no rating of 0.
 type PeriodValue struct {
-	Period string `json:"period" example:"2027-04"`
-	Amount string `json:"amount" example:"104166.67"`
+	Period string  `json:"period" example:"2027-04"`
+	Amount *string `json:"amount" extensions:"x-nullable" example:"104166.67"`
 }
 
 // GridPage is one page of the target grid.
@@ -95,7 +103,7 @@ func (s *Server) gridFilters(q *query, res *resolver, r *planning.Round) (orgUni
 //
 //	@Summary		Read the target grid
 //	@ID				getTargets
-//	@Description	Rows of (org unit, product line, measure) with their amounts by period. Quarters are fiscal (relative to the round's first month); rollups follow each measure's aggregation: exact sums, a weighted average (by the weight measure's cells of the same unit and line, rounded once at the scale, half away from zero), the last month holding a value, or, not aggregated, the period's last month (0 when a period holds no value). Branch managers and team leads see their subtree only. The ETag is the version's revision.
+//	@Description	Rows of (org unit, product line, measure) with their amounts by period. Quarters are fiscal (relative to the round's first month); rollups follow each measure's aggregation: exact sums, a weighted average (by the weight measure's cells of the same unit and line, rounded once at the scale, half away from zero), the last month holding a value, or, not aggregated, the period's last month (a period of such a measure without a value is null, not 0; a sum measure's amounts are always numbers, missing cells counting as 0). Branch managers and team leads see their subtree only. The ETag is the version's revision.
 //	@Tags			targets
 //	@Security		BearerAuth
 //	@Produce		json
@@ -151,10 +159,10 @@ func gridPage(id int64, grain string, rows []planning.GridRow, next string) Grid
 	page := GridPage{VersionID: id, Grain: grain, Items: make([]GridRow, 0, len(rows)), NextCursor: next}
 	for _, row := range rows {
 		g := GridRow{OrgUnitID: row.OrgUnitID, OrgUnit: row.OrgUnitCode, ProductLineID: row.ProductLineID, ProductLine: row.ProductLineCode,
-			MeasureID: row.MeasureID, Measure: row.MeasureCode, Total: planning.FormatAmount(row.Total, row.Scale),
+			MeasureID: row.MeasureID, Measure: row.MeasureCode, Total: gridAmount(row.Total, row.TotalAbsent, row.Scale),
 			Periods: make([]PeriodValue, len(row.Periods))}
 		for i, p := range row.Periods {
-			g.Periods[i] = PeriodValue{Period: p.Period, Amount: planning.FormatAmount(p.Amount, row.Scale)}
+			g.Periods[i] = PeriodValue{Period: p.Period, Amount: gridAmount(p.Amount, p.Absent, row.Scale)}
 		}
 		page.Items = append(page.Items, g)
 	}
@@ -250,4 +258,14 @@ func (s *Server) putTargets(c echo.Context) error {
 		return err
 	}
 	return ok(c, v.Revision, fromDomainVersion(v))
+}
+
+// gridAmount formats a grid amount at scale, nil when the period holds no
+// value by its measure's rule.
+func gridAmount(d decimal.Decimal, absent bool, scale int32) *string {
+	if absent {
+		return nil
+	}
+	out := planning.FormatAmount(d, scale)
+	return &out
 }

@@ -740,7 +740,7 @@ const docTemplate = `{
                         "BearerAuth": []
                     }
                 ],
-                "description": "The product manager of each line's product line accepts, modifies (with their own amount) or rejects it, with a comment. Accepted and modified lines are applied to the working version at once, in one transaction, keeping every level consistent: rebalance (default) holds the parent's amount and re-splits the difference over the siblings exactly, in proportion to their current amounts; raise_parent lets it flow up to the product line's total. Once every line is decided the counterproposal is closed.",
+                "description": "The product manager of each line's product line accepts, modifies (with their own amount) or rejects it, with a comment. Accepted and modified lines are applied to the working version at once, in one transaction, keeping every level consistent: rebalance (default) holds the parent's amount and re-splits the difference over the siblings exactly, in proportion to their current amounts; raise_parent lets it flow up to the product line's total. A line of a measure that does not add up (a rate, level or rating) sets the unit's own cells only, with no apply mode. Once every line is decided the counterproposal is closed.",
                 "consumes": [
                     "application/json"
                 ],
@@ -829,7 +829,7 @@ const docTemplate = `{
                         "BearerAuth": []
                     }
                 ],
-                "description": "What the decisions would do to the year totals of the counterproposal's unit, its parent and ancestors, its siblings and its children, per line: rebalance moves the siblings and keeps the parent, raise_parent moves the ancestors. Runs the decision and rolls it back: nothing changes. The same checks and errors as POST /counterproposals/{id}/decision.",
+                "description": "What the decisions would do to the years (a sum's total; a rate's or rating's year by its measure's rule, 0 when none) of the counterproposal's unit, its parent and ancestors, its siblings and its children, per line: rebalance moves the siblings and keeps the parent, raise_parent moves the ancestors. Runs the decision and rolls it back: nothing changes. The same checks and errors as POST /counterproposals/{id}/decision.",
                 "consumes": [
                     "application/json"
                 ],
@@ -2671,9 +2671,10 @@ const docTemplate = `{
                         "BearerAuth": []
                     }
                 ],
-                "description": "Ranks the org units of one level (e.g. branches) by their attainment of one measure over all the selected product lines, best first; equal attainments share a rank, units without a target come last. Same version, period and basis rules as the attainment report. Branch managers and team leads rank only the units they see.",
+                "description": "Ranks the org units of one level (e.g. branches) by their attainment of one measure over all the selected product lines, best first; equal attainments share a rank, units without a target come last. Same version, period and basis rules as the attainment report. Branch managers and team leads rank only the units they see. With format=xlsx, the same ranking as a workbook (what it compares and the tie rule on top, one unit a row with its rank, target, actual, gap, attainment, year target, actual to date and run rate) that prints landscape, fitted to the page width, the column names repeated on every page.",
                 "produces": [
-                    "application/json"
+                    "application/json",
+                    "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
                 ],
                 "tags": [
                     "attainment"
@@ -2730,6 +2731,16 @@ const docTemplate = `{
                         "type": "string",
                         "description": "month (default), qtd, ytd or year",
                         "name": "basis",
+                        "in": "query"
+                    },
+                    {
+                        "enum": [
+                            "json",
+                            "xlsx"
+                        ],
+                        "type": "string",
+                        "description": "json (default) or xlsx: the same ranking as a printable workbook",
+                        "name": "format",
                         "in": "query"
                     }
                 ],
@@ -5849,7 +5860,7 @@ const docTemplate = `{
                         "BearerAuth": []
                     }
                 ],
-                "description": "Every cell that differs between this version and another of the same round (a missing cell counts as zero), with before, after and delta, paged; plus rollups of all changes by org unit, product line, measure and period. Takes the grid's filters. Scoped like the grid. With format=xlsx, the whole diff (every page, up to 100,000 changed cells; 413 beyond) as a workbook: a sheet of the changed cells with each org unit's level, and a sheet of each org unit's own change.",
+                "description": "Every cell that differs between this version and another of the same round (a missing cell counts as zero), with before, after and delta, paged; plus rollups of the changes by org unit, product line, measure and period, per org level. Rollups sum the changes of measures that add up (aggregation sum) only; a measure that does not (a weighted average, a last value, none: rates, levels, ratings) has its changes listed cell by cell and counted in rollups.not_summed, never summed. Takes the grid's filters. Scoped like the grid. With format=xlsx, the whole diff (every page, up to 100,000 changed cells; 413 beyond) as a workbook: a sheet of the changed cells with each org unit's level, and a sheet of each org unit's own change of the measures that add up.",
                 "produces": [
                     "application/json",
                     "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
@@ -6439,7 +6450,7 @@ const docTemplate = `{
                         "BearerAuth": []
                     }
                 ],
-                "description": "Rows of (org unit, product line, measure) with their amounts by period. Quarters are fiscal (relative to the round's first month); rollups follow each measure's aggregation: exact sums, a weighted average (by the weight measure's cells of the same unit and line, rounded once at the scale, half away from zero), the last month holding a value, or, not aggregated, the period's last month (0 when a period holds no value). Branch managers and team leads see their subtree only. The ETag is the version's revision.",
+                "description": "Rows of (org unit, product line, measure) with their amounts by period. Quarters are fiscal (relative to the round's first month); rollups follow each measure's aggregation: exact sums, a weighted average (by the weight measure's cells of the same unit and line, rounded once at the scale, half away from zero), the last month holding a value, or, not aggregated, the period's last month (a period of such a measure without a value is null, not 0; a sum measure's amounts are always numbers, missing cells counting as 0). Branch managers and team leads see their subtree only. The ETag is the version's revision.",
                 "produces": [
                     "application/json"
                 ],
@@ -8900,6 +8911,28 @@ const docTemplate = `{
                 }
             }
         },
+        "api.DiffNotSummed": {
+            "type": "object",
+            "properties": {
+                "aggregation": {
+                    "type": "string",
+                    "enum": [
+                        "weighted_average",
+                        "last_value",
+                        "none"
+                    ],
+                    "example": "weighted_average"
+                },
+                "changed_cells": {
+                    "type": "integer",
+                    "example": 12
+                },
+                "measure": {
+                    "type": "string",
+                    "example": "market_share"
+                }
+            }
+        },
         "api.DiffRollup": {
             "type": "object",
             "properties": {
@@ -8948,6 +8981,13 @@ const docTemplate = `{
                     "type": "array",
                     "items": {
                         "$ref": "#/definitions/api.DiffRollup"
+                    }
+                },
+                "not_summed": {
+                    "description": "NotSummed lists the measures whose changed cells the rollups leave\nout, with their aggregation and how many of their cells changed.",
+                    "type": "array",
+                    "items": {
+                        "$ref": "#/definitions/api.DiffNotSummed"
                     }
                 }
             }
@@ -9081,7 +9121,9 @@ const docTemplate = `{
                     "example": 2
                 },
                 "total": {
+                    "description": "Total is the periods' total by the measure's rule; null when a\nmeasure that does not add up holds no value in the span.",
                     "type": "string",
+                    "x-nullable": true,
                     "example": "1250000.00"
                 }
             }
@@ -9822,6 +9864,7 @@ const docTemplate = `{
             "properties": {
                 "amount": {
                     "type": "string",
+                    "x-nullable": true,
                     "example": "104166.67"
                 },
                 "period": {
@@ -10180,6 +10223,11 @@ const docTemplate = `{
                 "target_to": {
                     "type": "string",
                     "example": "2027-06"
+                },
+                "tie_rule": {
+                    "description": "TieRule says how units are ordered and when they share a rank.",
+                    "type": "string",
+                    "example": "attainment % descending, units without a target last; equal attainments share a rank (the next rank skips: 1, 1, 3), listed by actual descending, then by org unit code"
                 },
                 "version_id": {
                     "type": "integer",

@@ -156,11 +156,9 @@ func validateLines(v *Validation, c *ProposalContext, lines []LineInput) {
 		if scale, ok := c.Scales[l.MeasureID]; !ok {
 			v.Add(f+".measure", "is not a measure of round %s", c.Round.Code)
 		} else if m := c.Measures[l.MeasureID]; m != nil {
+			// A rate, level or rating is proposed for the unit itself (a
+			// decision sets its own cells only); a rating on its scale.
 			m.CheckValue(v, f+".proposed", l.Proposed)
-			if !m.IsSum() {
-				// A decision rebalances or raises the parent: sums only.
-				v.Add(f+".measure", "%s is a %s measure: a decision would re-split it as a sum; the strategy office sets rates, levels and ratings per unit", m.Code, m.Agg())
-			}
 		} else {
 			CheckAmountScale(v, f+".proposed", l.Proposed, scale)
 		}

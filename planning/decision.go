@@ -17,6 +17,27 @@ type LineApplication struct {
 	Amount decimal.Decimal
 	Scale  int32
 	Mode   ApplyMode
+	// OwnCells is set for a measure that does not add up (a rate, level or
+	// rating): the line sets the unit's own cells only, neither re-split
+	// over its subtree nor rebalanced or raised in its parent, and Mode is
+	// empty.
+	OwnCells bool
+}
+
+// OwnMonths returns the unit's months after applying an OwnCells line to
+// its current months old: a month line sets that month; a year line sets
+// every month to the amount, so the year reads as the amount by any of
+// the rules (a weighted average, the last value, the last month's).
+func (app LineApplication) OwnMonths(old [12]decimal.Decimal) [12]decimal.Decimal {
+	out := old
+	if app.Line.Period != YearPeriod {
+		out[app.Line.Period-1] = app.Amount
+		return out
+	}
+	for p := range out {
+		out[p] = app.Amount
+	}
+	return out
 }
 
 // RaisesParent reports whether applying a line of a unit with or without a
@@ -107,6 +128,10 @@ func (cp *Counterproposal) Decide(c *ProposalContext, decisions []LineDecision) 
 			decided := amount.Round(scale)
 			l.DecidedAmount = &decided
 		}
+		if m := c.Measures[l.MeasureID]; m != nil && !m.IsSum() {
+			apps = append(apps, LineApplication{Line: l, Amount: amount, Scale: scale, OwnCells: true})
+			continue
+		}
 		mode := d.Apply
 		if mode == "" {
 			mode = ApplyRebalance
@@ -125,6 +150,14 @@ func (cp *Counterproposal) Decide(c *ProposalContext, decisions []LineDecision) 
 		cp.Status, cp.ClosedAt = CPClosed, &now
 	}
 	return apps, nil
+}
+
+// measureOf returns the measure of line l when the context knows it.
+func (c *ProposalContext) measureOf(l *CounterproposalLine) *Measure {
+	if l == nil {
+		return nil
+	}
+	return c.Measures[l.MeasureID]
 }
 
 // validateDecisions checks the decisions' own rules: at least one, each
@@ -154,6 +187,8 @@ func (cp *Counterproposal) validateDecisions(c *ProposalContext, decisions []Lin
 		case DecisionModify:
 			if d.Amount == nil {
 				val.Add(f+".amount", "is required to modify a line")
+			} else if m := c.measureOf(l); m != nil {
+				m.CheckValue(&val, f+".amount", *d.Amount)
 			} else if l != nil {
 				CheckAmountScale(&val, f+".amount", *d.Amount, c.Scales[l.MeasureID])
 			}
@@ -162,6 +197,8 @@ func (cp *Counterproposal) validateDecisions(c *ProposalContext, decisions []Lin
 		}
 		if d.Apply != "" && d.Apply != ApplyRebalance && d.Apply != ApplyRaiseParent {
 			val.Add(f+".apply", "must be rebalance or raise_parent")
+		} else if m := c.measureOf(l); d.Apply != "" && m != nil && !m.IsSum() {
+			val.Add(f+".apply", "%s is a %s measure: a decision sets the unit's own cells only, neither rebalanced nor raised", m.Code, m.Agg())
 		}
 		if msg := CheckText(d.Comment, true); msg != "" {
 			val.Add(f+".comment", "%s", msg)

@@ -189,6 +189,42 @@ func TestCounterproposalMoves(t *testing.T) {
 			t.Errorf("after the last line: %s, %+v", cp.Status, apps)
 		}
 	})
+	t.Run("a rate or rating is decided onto the unit's own cells", func(t *testing.T) {
+		for _, m := range []*planning.Measure{
+			{ID: 2, Code: "share", Scale: 2, Aggregation: planning.AggWeightedAverage},
+			{ID: 2, Code: "plans", Scale: 2, Kind: planning.MeasureRating, Aggregation: planning.AggNone,
+				Rating: &planning.RatingScale{Min: decimal.RequireFromString("1"), Max: decimal.RequireFromString("5"), Step: decimal.RequireFromString("0.5")}},
+		} {
+			c := proposalContext(pmOwner, planning.RoundCounterproposals)
+			c.Measures = map[int64]*planning.Measure{2: m}
+			_, err := counterproposalIn(planning.CPSubmitted).Decide(c, []planning.LineDecision{{LineID: 100, Action: planning.DecisionAccept, Apply: planning.ApplyRaiseParent}})
+			wantFieldErr(t, err, "decisions[0].apply")
+			cp := counterproposalIn(planning.CPSubmitted)
+			amount := decimal.RequireFromString("4.50")
+			apps, err := cp.Decide(c, []planning.LineDecision{{LineID: 100, Action: planning.DecisionModify, Amount: &amount}, {LineID: 101, Action: planning.DecisionAccept}})
+			wantCode(t, m.Code, err, "")
+			if len(apps) != 2 || !apps[0].OwnCells || apps[0].Mode != "" || cp.Lines[0].ApplyMode != "" {
+				t.Fatalf("%s: %+v", m.Code, apps)
+			}
+			var old [12]decimal.Decimal
+			old[0], old[5] = decimal.RequireFromString("3"), decimal.RequireFromString("2")
+			// A year line sets every month; a month line its month.
+			for p, v := range apps[0].OwnMonths(old) {
+				if !v.Equal(amount) {
+					t.Errorf("%s: year line month %d = %s", m.Code, p+1, v)
+				}
+			}
+			if got := apps[1].OwnMonths(old); !got[0].Equal(decimal.RequireFromString("1.00")) || !got[5].Equal(old[5]) || !got[1].IsZero() {
+				t.Errorf("%s: month line %v", m.Code, got)
+			}
+		}
+		c := proposalContext(pmOwner, planning.RoundCounterproposals)
+		c.Measures = map[int64]*planning.Measure{2: {ID: 2, Code: "plans", Scale: 1, Kind: planning.MeasureRating, Aggregation: planning.AggNone,
+			Rating: &planning.RatingScale{Min: decimal.RequireFromString("1"), Max: decimal.RequireFromString("5"), Step: decimal.RequireFromString("0.5")}}}
+		off := decimal.RequireFromString("4.2")
+		_, err := counterproposalIn(planning.CPSubmitted).Decide(c, []planning.LineDecision{{LineID: 100, Action: planning.DecisionModify, Amount: &off}})
+		wantFieldErr(t, err, "decisions[0].amount")
+	})
 	t.Run("decide needs a writable working version in counterproposals or review", func(t *testing.T) {
 		for _, ph := range planning.RoundStatuses {
 			_, err := counterproposalIn(planning.CPSubmitted).Decide(proposalContext(pmOwner, ph), []planning.LineDecision{{LineID: 100, Action: planning.DecisionAccept}})

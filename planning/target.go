@@ -65,12 +65,20 @@ type GridRow struct {
 	Scale           int32 // the measure's decimal places
 	Periods         []PeriodAmount
 	Total           decimal.Decimal
+	// TotalAbsent says that the span holds no value by the measure's rule
+	// (never for a sum, whose missing cells count as zero): a rate or a
+	// rating without a value is not zero.
+	TotalAbsent bool
 }
 
 // PeriodAmount is the amount of one period: "2027-04", "Q1" or "FY2027".
+// Absent says that a measure that does not add up holds no value for the
+// period by its rule (Amount is then zero); a sum's period is never
+// absent.
 type PeriodAmount struct {
 	Period string
 	Amount decimal.Decimal
+	Absent bool
 }
 
 // CellEdit sets one cell. Amount must be at the measure's scale.
@@ -308,11 +316,29 @@ type Diff struct {
 	// ByMeasure and ByPeriod sum the changed cells per org tree level
 	// (DiffRollup.Level), so each total means one thing: what changed at
 	// that level.
+	//
+	// Only the changes of measures that add up (aggregation sum) are
+	// summed: a market share, a customer count at period end or a rating
+	// does not add up over cells, units or months, so its changes are
+	// listed cell by cell and counted in NotSummed, never in a rollup.
 	ByOrgUnit     []DiffRollup
 	ByProductLine []DiffRollup
 	ByMeasure     []DiffRollup
 	ByPeriod      []DiffRollup
+	NotSummed     []DiffNotSummed
 }
+
+// DiffNotSummed counts the changed cells of one measure that does not add
+// up, which the diff's rollups leave out.
+type DiffNotSummed struct {
+	MeasureID    int64
+	Aggregation  Aggregation
+	ChangedCells int64
+}
+
+// RollsUp reports whether a diff sums the measure's changes: only a sum's
+// changes add up.
+func (m *Measure) RollsUp() bool { return m.IsSum() }
 
 // Inconsistency is a place where children do not add up to their parent:
 // the parent's amount (times 1 + its buffer), and the children's sum.

@@ -3,6 +3,7 @@ package spreadsheet
 import (
 	"fmt"
 	"io"
+	"strings"
 	"time"
 
 	"github.com/xuri/excelize/v2"
@@ -32,6 +33,9 @@ type DiffView struct {
 	Measures   map[int64]*planning.Measure
 	Changes    []planning.CellChange
 	ByOrgUnit  []planning.DiffRollup
+	// NotSummed are the measures whose changes ByOrgUnit leaves out: they
+	// do not add up.
+	NotSummed []planning.DiffNotSummed
 }
 
 // WriteDiffXLSX writes the diff as a workbook made for people: a sheet of
@@ -39,7 +43,9 @@ type DiffView struct {
 // before, after and change, at the measure's scale) and a sheet of each
 // org unit's own change by level, both with the versions compared on top
 // and the headings frozen. Org tree levels are never added together: each
-// level holds its own cells.
+// level holds its own cells. The org unit sheet sums the measures that
+// add up only; the measures that do not (rates, levels, ratings) are
+// named on top and their changes are on the first sheet, cell by cell.
 func WriteDiffXLSX(w io.Writer, v *DiffView) error {
 	f := excelize.NewFile()
 	defer f.Close()
@@ -67,7 +73,7 @@ func WriteDiffXLSX(w io.Writer, v *DiffView) error {
 	head := []string{
 		fmt.Sprintf("%s (%s): version %d against version %d", v.Round.Name, v.Round.Code, v.Version.Number, v.Against.Number),
 		fmt.Sprintf("Before: version %d (%s); after: version %d (%s). A missing cell counts as zero. %s", v.Against.Number, v.Against.Status, v.Version.Number, v.Version.Status, v.Filters),
-		fmt.Sprintf("Exported %s by %s. Every org level holds its own cells: levels are not added together.", v.ExportedAt.UTC().Format("2006-01-02 15:04 UTC"), v.ExportedBy),
+		fmt.Sprintf("Exported %s by %s. Every org level holds its own cells: levels are not added together.", v.ExportedAt.UTC().Format("2006-01-02 15:04 UTC"), v.ExportedBy) + notSummedWords(v),
 	}
 	// Scales: the widest among the measures, for the unit sheet whose
 	// rows may mix measures when no measure filter was given.
@@ -167,4 +173,21 @@ func WriteDiffXLSX(w io.Writer, v *DiffView) error {
 		}
 	}
 	return f.Write(w)
+}
+
+// notSummedWords names the measures whose changes the org unit sheet does
+// not sum, or says nothing when there are none.
+func notSummedWords(v *DiffView) string {
+	if len(v.NotSummed) == 0 {
+		return ""
+	}
+	var names []string
+	for _, x := range v.NotSummed {
+		code := fmt.Sprint(x.MeasureID)
+		if m := v.Measures[x.MeasureID]; m != nil {
+			code = m.Code
+		}
+		names = append(names, fmt.Sprintf("%s (%s, %d changed cells)", code, x.Aggregation, x.ChangedCells))
+	}
+	return " Not added up, listed cell by cell only: " + strings.Join(names, ", ") + "."
 }

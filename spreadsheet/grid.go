@@ -323,15 +323,21 @@ func writeMeasureSheet(f *excelize.File, st *styles, v *GridView, m *planning.Me
 				continue
 			}
 			if !m.IsSum() {
-				amt := r.Total
+				// A quarter or year without a value by the rule is empty,
+				// not 0.
+				amt, absent := r.Total, r.TotalAbsent
 				if c.quarter > 0 {
-					amt = decimal.Zero
+					amt, absent = decimal.Zero, true
 					q := v.Rollups[[3]int64{r.OrgUnitID, r.ProductLineID, m.ID}]
 					if i := c.quarter - ((v.From-1)/3 + 1); i >= 0 && i < len(q.Periods) {
-						amt = q.Periods[i].Amount
+						amt, absent = q.Periods[i].Amount, q.Periods[i].Absent
 					}
 				}
-				vals = append(vals, excelize.Cell{Value: float(amt), StyleID: totalStyle})
+				if absent {
+					vals = append(vals, excelize.Cell{StyleID: totalStyle})
+				} else {
+					vals = append(vals, excelize.Cell{Value: float(amt), StyleID: totalStyle})
+				}
 				continue
 			}
 			sum := decimal.Zero
@@ -433,10 +439,17 @@ func WriteGridCSV(w io.Writer, v *GridView) error {
 			name, level = safeText(u.Name), strconv.Itoa(u.Depth()-minDepth)
 		}
 		rec := []string{r.OrgUnitCode, name, level, r.ProductLineCode, r.MeasureCode}
-		for _, p := range r.Periods {
-			rec = append(rec, planning.FormatAmount(p.Amount, r.Scale))
+		// A rate or rating without a value is an empty field, not 0.
+		csvAmount := func(d decimal.Decimal, absent bool) string {
+			if absent {
+				return ""
+			}
+			return planning.FormatAmount(d, r.Scale)
 		}
-		if err := cw.Write(append(rec, planning.FormatAmount(r.Total, r.Scale))); err != nil {
+		for _, p := range r.Periods {
+			rec = append(rec, csvAmount(p.Amount, p.Absent))
+		}
+		if err := cw.Write(append(rec, csvAmount(r.Total, r.TotalAbsent))); err != nil {
 			return err
 		}
 	}

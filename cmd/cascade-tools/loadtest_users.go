@@ -237,8 +237,8 @@ func (r *loadRun) edit(ctx context.Context, c *apiClient, line string, rng *rand
 		amounts := map[string]decimal.Decimal{}
 		for _, row := range grid.Items {
 			for _, p := range row.Periods {
-				if p.Period == period {
-					amounts[row.OrgUnit], _ = decimal.NewFromString(p.Amount)
+				if p.Period == period && p.Amount != nil {
+					amounts[row.OrgUnit], _ = decimal.NewFromString(*p.Amount)
 				}
 			}
 		}

@@ -121,6 +121,13 @@ func (s *CounterproposalService) applyLine(ctx context.Context, conn bun.Conn, t
 	if err != nil {
 		return nil, nil, err
 	}
+	if app.OwnCells {
+		// A rate, level or rating: the unit's own cells, nothing else.
+		e := &cellEdits{line: l, scale: scale}
+		e.set(unit.ID, app.OwnMonths(old), old)
+		err := s.db.upsertCells(ctx, tx, v.ID, e.edits, map[int64]*measureRow{l.MeasureID: {ID: l.MeasureID, Scale: scale}})
+		return nil, e.changes, err
+	}
 	newMonths := old
 	if l.Period != planning.YearPeriod {
 		newMonths[l.Period-1] = amount
@@ -368,12 +375,7 @@ func (s *CounterproposalService) preview(ctx context.Context, conn bun.Conn, tx 
 			return "ancestor"
 		}
 		year := func(u, line, measure int64) (decimal.Decimal, error) {
-			ms, err := s.db.unitMonths(ctx, tx, row.VersionID, u, line, measure)
-			sum := decimal.Zero
-			for _, m := range ms {
-				sum = sum.Add(m)
-			}
-			return sum, err
+			return s.db.unitYear(ctx, tx, row.VersionID, u, line, measure)
 		}
 		type key struct{ line, unit int64 }
 		before := map[key]decimal.Decimal{}

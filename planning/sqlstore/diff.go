@@ -189,10 +189,12 @@ func overlayDiffQuery(a, b *versionRow, layers []int64, where string, args []any
 }
 
 // diffKeys is what a diff needs to know of the keys it meets: every org
-// unit's level in the tree and every measure's scale.
+// unit's level in the tree, every measure's scale, and the measures whose
+// changes are not summed (planning.Measure.RollsUp), with their rule.
 type diffKeys struct {
-	units  map[int64]int
-	scales map[int64]int32
+	units    map[int64]int
+	scales   map[int64]int32
+	unsummed map[int64]planning.Aggregation
 }
 
 func (db *DB) diffLevels(ctx context.Context) (diffKeys, error) {
@@ -205,10 +207,15 @@ func (db *DB) diffLevels(ctx context.Context) (diffKeys, error) {
 		return diffKeys{}, db.mapError(err)
 	}
 	scales := make(map[int64]int32, len(ms))
-	for _, m := range ms {
+	unsummed := map[int64]planning.Aggregation{}
+	for i := range ms {
+		m := ms[i].toDomain()
 		scales[m.ID] = m.Scale
+		if !m.RollsUp() {
+			unsummed[m.ID] = m.Agg()
+		}
 	}
-	return diffKeys{units: units, scales: scales}, nil
+	return diffKeys{units: units, scales: scales, unsummed: unsummed}, nil
 }
 
 // unitLevels returns every org unit's level in the tree, 1 for the top.
@@ -281,7 +288,8 @@ func concatArgs(lists ...[]any) []any {
 // keys gives each org unit's level, by which the rollups are kept apart,
 // and each measure's scale: amounts stored at it (at most
 // planning.MaxStoredDigits digits) are compared and summed as integers of
-// minor units, any other as decimals; both are exact.
+// minor units, any other as decimals; both are exact. The changes of
+// measures that do not add up are counted, not summed.
 func scanDiff(ctx context.Context, idb bun.IConn, q string, args []any, after planning.CellKey, size int, keys diffKeys) (*planning.Diff, int64, error) {
 	rows, err := idb.QueryContext(ctx, q, args...)
 	if err != nil {
@@ -310,7 +318,11 @@ func scanDiff(ctx context.Context, idb bun.IConn, q string, args []any, after pl
 				continue // a missing cell and an explicit zero are the same target
 			}
 			d.ChangedCells++
-			acc.addMinor(level, k, scale, bm, am, delta)
+			if _, unsummed := keys.unsummed[k.MeasureID]; unsummed {
+				acc.notSummed[k.MeasureID]++
+			} else {
+				acc.addMinor(level, k, scale, bm, am, delta)
+			}
 			if keyAfter(k, after) {
 				if len(d.Changes) < size {
 					d.Changes = append(d.Changes, planning.CellChange{CellKey: k, Before: decimal.New(bm, -scale),
@@ -334,7 +346,11 @@ func scanDiff(ctx context.Context, idb bun.IConn, q string, args []any, after pl
 		}
 		ch := planning.CellChange{CellKey: k, Before: b, After: x, Delta: x.Sub(b)}
 		d.ChangedCells++
-		acc.add(&ch, level)
+		if _, unsummed := keys.unsummed[k.MeasureID]; unsummed {
+			acc.notSummed[k.MeasureID]++
+		} else {
+			acc.add(&ch, level)
+		}
 		if keyAfter(k, after) {
 			if len(d.Changes) < size {
 				d.Changes = append(d.Changes, ch)
@@ -348,6 +364,7 @@ func scanDiff(ctx context.Context, idb bun.IConn, q string, args []any, after pl
 	}
 	acc.fold()
 	d.ByOrgUnit, d.ByProductLine, d.ByMeasure, d.ByPeriod = acc.unit.list(), acc.line.list(), acc.measure.list(), acc.period.list()
+	d.NotSummed = acc.notSummedList(keys)
 	return d, added, nil
 }
 
@@ -473,6 +490,9 @@ type rollups struct {
 	// minor holds the sums of changes kept as integers of minor units, by
 	// rollup and scale, until fold adds them to the decimal rollups.
 	minor map[minorKey]*minorSum
+	// notSummed counts the changed cells of each measure that does not
+	// add up.
+	notSummed map[int64]int64
 }
 
 // minorKey is one rollup's key in one of the four rollups (0 unit, 1
@@ -486,7 +506,7 @@ type minorKey struct {
 type minorSum struct{ before, after, delta int64 }
 
 func newRollups() *rollups {
-	return &rollups{rollup{}, rollup{}, rollup{}, rollup{}, map[minorKey]*minorSum{}}
+	return &rollups{unit: rollup{}, line: rollup{}, measure: rollup{}, period: rollup{}, minor: map[minorKey]*minorSum{}, notSummed: map[int64]int64{}}
 }
 
 // addMinor counts one changed cell as add does, in minor units at scale;
@@ -535,6 +555,16 @@ func subInt(a, b int64) (int64, bool) {
 func addInt(a, b int64) (int64, bool) {
 	s := a + b
 	return s, (a >= 0) != (b >= 0) || (s >= 0) == (a >= 0)
+}
+
+// notSummedList lists the counts of changes not summed, by measure id.
+func (r *rollups) notSummedList(keys diffKeys) []planning.DiffNotSummed {
+	out := make([]planning.DiffNotSummed, 0, len(r.notSummed))
+	for id, n := range r.notSummed {
+		out = append(out, planning.DiffNotSummed{MeasureID: id, Aggregation: keys.unsummed[id], ChangedCells: n})
+	}
+	slices.SortFunc(out, func(a, b planning.DiffNotSummed) int { return cmp.Compare(a.MeasureID, b.MeasureID) })
+	return out
 }
 
 // add counts one changed cell: under its own unit, and under its product

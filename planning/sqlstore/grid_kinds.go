@@ -16,7 +16,7 @@ import (
 // quarters, year and total of the grid rows whose measure does not add up
 // (buildGrid sums them all). rows[i] was built from series[i]. A weighted
 // average reads its weight measure's cells of the same unit and line; a
-// period without a value shows zero.
+// period without a value by the rule is marked absent (not zero).
 func (db *DB) rollupKinds(ctx context.Context, v *versionRow, series []cellRow, rows []planning.GridRow, grain planning.Grain, from, to int) error {
 	var ids []int64
 	for i := range rows {
@@ -89,19 +89,27 @@ func (db *DB) rollupKinds(ctx context.Context, v *versionRow, series []cellRow, 
 			}
 		}
 		agg := m.Agg()
-		span := func(a, b int) decimal.Decimal {
-			v, _ := agg.Aggregate([]*planning.Series{&s}, a, b, m.Scale)
-			return v
+		span := func(a, b int) (decimal.Decimal, bool) {
+			return agg.Aggregate([]*planning.Series{&s}, a, b, m.Scale)
 		}
-		g.Total = span(from, to)
+		var has bool
+		g.Total, has = span(from, to)
+		g.TotalAbsent = !has
 		switch grain {
 		case planning.GrainQuarter:
 			for j := range g.Periods {
 				q := (from-1)/3 + 1 + j
-				g.Periods[j].Amount = span(max(from, q*3-2), min(to, q*3))
+				g.Periods[j].Amount, has = span(max(from, q*3-2), min(to, q*3))
+				g.Periods[j].Absent = !has
 			}
 		case planning.GrainYear:
-			g.Periods[0].Amount = g.Total
+			g.Periods[0].Amount, g.Periods[0].Absent = g.Total, g.TotalAbsent
+		default:
+			// A month without a cell holds no value; a month's own cell is
+			// its value by every rule.
+			for j := range g.Periods {
+				g.Periods[j].Absent = !s.Has[from+j]
+			}
 		}
 	}
 	return nil

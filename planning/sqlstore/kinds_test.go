@@ -3,7 +3,11 @@ package sqlstore_test
 import (
 	"errors"
 	"fmt"
+	"slices"
+	"strings"
 	"testing"
+
+	"github.com/shopspring/decimal"
 
 	"github.com/cascade-planning/cascade/planning"
 )
@@ -192,10 +196,15 @@ func TestMeasureKindsGrid(t *testing.T) {
 			grain   planning.Grain
 			want    string
 		}{
-			{"t_share", planning.GrainQuarter, "20.00 0.00 0.00 0.00 | 20.00"},
+			// A period without a value of a measure that does not add up
+			// is absent (-), not zero; a sum's missing cells are zero.
+			{"t_share", planning.GrainQuarter, "20.00 - - - | 20.00"},
 			{"t_share", planning.GrainYear, "20.00 | 20.00"},
-			{"t_customers", planning.GrainQuarter, "7 0 0 0 | 7"},
+			{"t_share", planning.GrainMonth, "10.00 20.00 30.00 - - - - - - - - - | 20.00"},
+			{"t_customers", planning.GrainQuarter, "7 - - - | 7"},
+			{"t_customers", planning.GrainMonth, "5 7 - - - - - - - - - - | 7"},
 			{"revenue", planning.GrainQuarter, "500.00 0.00 0.00 0.00 | 500.00"},
+			{"revenue", planning.GrainMonth, "100.00 300.00 100.00 0.00 0.00 0.00 0.00 0.00 0.00 0.00 0.00 0.00 | 500.00"},
 		} {
 			rows, _, err := re.svcs.Targets.FindGrid(re.as("strategy"), planning.GridFilter{VersionID: *re.round.WorkingVersionID, OrgUnitID: &ka,
 				MeasureIDs: []int64{ms[c.measure].ID}, Grain: c.grain})
@@ -204,14 +213,22 @@ func TestMeasureKindsGrid(t *testing.T) {
 			}
 			got := ""
 			for _, p := range rows[0].Periods {
-				got += p.Amount.StringFixed(rows[0].Scale) + " "
+				got += shown(p.Amount, p.Absent, rows[0].Scale) + " "
 			}
-			got += "| " + rows[0].Total.StringFixed(rows[0].Scale)
+			got += "| " + shown(rows[0].Total, rows[0].TotalAbsent, rows[0].Scale)
 			if got != c.want {
 				t.Errorf("%s by %s: %s, want %s", c.measure, c.grain, got, c.want)
 			}
 		}
 	})
+}
+
+// shown is a grid amount at scale, "-" when absent.
+func shown(d decimal.Decimal, absent bool, scale int32) string {
+	if absent {
+		return "-"
+	}
+	return d.StringFixed(scale)
 }
 
 // wantField fails unless err is EINVALID naming field.
@@ -314,9 +331,10 @@ func TestMeasureKindsActuals(t *testing.T) {
 	})
 }
 
-// TestMeasureKindsCounterproposals checks that a counterproposal proposes
-// amounts that add up only (a decision re-splits them), and ratings on
-// their scale, naming the fields.
+// TestMeasureKindsCounterproposals checks that a counterproposal on a
+// rate or a rating is decided onto the unit's own cells only: no re-split
+// of its subtree, nothing rebalanced or raised in its parent; a rating on
+// its scale, an apply mode refused, each field named.
 func TestMeasureKindsCounterproposals(t *testing.T) {
 	forEachDB(t, func(t *testing.T, e *env) {
 		re, ms := kindsFixture(t, e)
@@ -324,16 +342,146 @@ func TestMeasureKindsCounterproposals(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		line := func(measure, amount string) []planning.LineInput {
-			return []planning.LineInput{{ProductLineID: re.lines["POS"].ID, MeasureID: ms[measure].ID, Period: 3, Proposed: dec(amount), Reason: "market"}}
+		vid := *r.WorkingVersionID
+		line := func(measure string, period int, amount string) planning.LineInput {
+			return planning.LineInput{ProductLineID: re.lines["POS"].ID, MeasureID: ms[measure].ID, Period: period, Proposed: dec(amount), Reason: "market"}
 		}
-		_, err = e.svcs.Proposals.CreateCounterproposal(e.as("bm-sh"), *r.WorkingVersionID, re.unitID("B-SH"), "share", line("t_share", "20.00"))
-		wantField(t, err, "lines[0].measure")
-		_, err = e.svcs.Proposals.CreateCounterproposal(e.as("bm-sh"), *r.WorkingVersionID, re.unitID("B-SH"), "plans", line("t_plans", "4.2"))
+		bm := e.as("bm-sh")
+		_, err = e.svcs.Proposals.CreateCounterproposal(bm, vid, re.unitID("B-SH"), "plans", []planning.LineInput{line("t_plans", 3, "4.2")})
 		wantField(t, err, "lines[0].proposed")
-		if _, err = e.svcs.Proposals.CreateCounterproposal(e.as("bm-sh"), *r.WorkingVersionID, re.unitID("B-SH"), "revenue",
-			line("revenue", "600.00")); err != nil {
+		cp, err := e.svcs.Proposals.CreateCounterproposal(bm, vid, re.unitID("B-SH"), "kinds",
+			[]planning.LineInput{line("t_share", 3, "20.00"), line("t_plans", planning.YearPeriod, "4.5")})
+		if err != nil {
 			t.Fatal(err)
+		}
+		if cp, err = e.svcs.Proposals.Submit(bm, cp.ID, nil); err != nil {
+			t.Fatal(err)
+		}
+		grid := func() map[string]string {
+			out := map[string]string{}
+			for _, u := range []string{"R-EAST", "B-SH", "B-SH-KA", "B-SH-CH"} {
+				id := re.unitID(u)
+				rows, _, err := e.svcs.Targets.FindGrid(e.as("strategy"), planning.GridFilter{VersionID: vid, OrgUnitID: &id,
+					MeasureIDs: []int64{ms["t_share"].ID, ms["t_plans"].ID, re.revenue.ID}})
+				if err != nil {
+					t.Fatal(err)
+				}
+				for _, g := range rows {
+					got := ""
+					for _, p := range g.Periods {
+						got += shown(p.Amount, p.Absent, g.Scale) + " "
+					}
+					out[u+"/"+g.MeasureCode] = got
+				}
+			}
+			return out
+		}
+		was := grid()
+		pm := e.as("pm-industry")
+		share, plans := cp.Lines[0].ID, cp.Lines[1].ID
+		// Refused, changing nothing: a rating off its scale, an apply mode.
+		_, err = e.svcs.Proposals.Decide(pm, cp.ID, []planning.LineDecision{{LineID: share, Action: planning.DecisionAccept},
+			{LineID: plans, Action: planning.DecisionModify, Amount: ptr(dec("4.2"))}}, nil)
+		wantField(t, err, "decisions[1].amount")
+		_, err = e.svcs.Proposals.Decide(pm, cp.ID, []planning.LineDecision{{LineID: share, Action: planning.DecisionAccept, Apply: planning.ApplyRaiseParent}}, nil)
+		wantField(t, err, "decisions[0].apply")
+		if now := grid(); fmt.Sprint(now) != fmt.Sprint(was) {
+			t.Fatalf("a refused decision changed cells:\n%v\n%v", was, now)
+		}
+		// The preview compares each unit's year by the measure's rule:
+		// B-SH's share weighted by its revenue, 500.00 a month: 25.00,
+		// then (25 × 2 + 20) ÷ 3 = 23.33; its plans rating is the last
+		// month's, none before and 3.5 after. Only the unit moves.
+		decisions := []planning.LineDecision{{LineID: share, Action: planning.DecisionAccept},
+			{LineID: plans, Action: planning.DecisionModify, Amount: ptr(dec("3.5"))}}
+		effects, err := e.svcs.Proposals.PreviewDecision(pm, cp.ID, decisions)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var moved []string
+		for _, x := range effects {
+			if !x.Before.Equal(x.After) {
+				moved = append(moved, fmt.Sprintf("%d %s %s %s→%s", x.LineID, x.Relation, x.OrgUnit.Code, x.Before, x.After))
+			}
+		}
+		if want := []string{fmt.Sprintf("%d unit B-SH 25→23.33", share), fmt.Sprintf("%d unit B-SH 0→3.5", plans)}; fmt.Sprint(moved) != fmt.Sprint(want) {
+			t.Errorf("preview moves %q, want %q", moved, want)
+		}
+		if now := grid(); fmt.Sprint(now) != fmt.Sprint(was) {
+			t.Fatalf("the preview changed cells")
+		}
+		cp, err = e.svcs.Proposals.Decide(pm, cp.ID, decisions, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if cp.Status != planning.CPClosed || cp.Lines[0].ApplyMode != "" {
+			t.Errorf("decided: %s, apply %q", cp.Status, cp.Lines[0].ApplyMode)
+		}
+		now := grid()
+		want := map[string]string{}
+		for k, v := range was {
+			want[k] = v
+		}
+		// B-SH's own June share and every month of its plans rating; its
+		// teams, its region and every revenue cell as they were.
+		want["B-SH/t_share"] = "25.00 25.00 20.00 " + strings.Repeat("- ", 9)
+		want["B-SH/t_plans"] = strings.Repeat("3.5 ", 12)
+		for k, v := range want {
+			if now[k] != v {
+				t.Errorf("%s: %q, want %q", k, now[k], v)
+			}
+		}
+		if len(now) != len(want) {
+			t.Errorf("rows %v, want %v", now, want)
+		}
+	})
+}
+
+// TestMeasureKindsDiff checks that a diff's rollups sum the changes of
+// measures that add up only: a market share, a customer count at period
+// end or a rating changed is listed cell by cell and counted as not
+// summed, never added into a unit's, a line's, a measure's or a month's
+// total.
+func TestMeasureKindsDiff(t *testing.T) {
+	forEachDB(t, func(t *testing.T, e *env) {
+		re, ms := kindsFixture(t, e)
+		ctx := e.as("strategy")
+		v1 := *re.round.WorkingVersionID
+		v2, err := e.svcs.Versions.CopyVersion(ctx, v1, "revised", "")
+		if err != nil {
+			t.Fatal(err)
+		}
+		pos := re.lines["POS"].ID
+		set := func(unit, measure string, p int, amount string) planning.CellEdit {
+			return planning.CellEdit{CellKey: planning.CellKey{OrgUnitID: re.unitID(unit), ProductLineID: pos, MeasureID: ms[measure].ID, Period: p}, Amount: dec(amount)}
+		}
+		// B-SH: revenue +50.00 in April; its share 25.00 → 30.00 in April
+		// and May; its plans rating 4.0 → 4.5; B-SH-KA's customers 7 → 9.
+		edits := []planning.CellEdit{set("B-SH", "revenue", 1, "550.00"), set("B-SH", "t_share", 1, "30.00"), set("B-SH", "t_share", 2, "30.00"),
+			set("B-SH", "t_plans", 3, "4.5"), set("B-SH-KA", "t_customers", 2, "9")}
+		if _, err := e.svcs.Targets.EditCells(ctx, v2.ID, edits, nil); err != nil {
+			t.Fatal(err)
+		}
+		d, err := e.svcs.Targets.DiffVersions(ctx, planning.DiffFilter{VersionID: v2.ID, AgainstID: v1})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if d.ChangedCells != 5 || len(d.Changes) != 5 {
+			t.Fatalf("changed %d, listed %d, want 5", d.ChangedCells, len(d.Changes))
+		}
+		level := re.unit("B-SH").Depth()
+		for name, rs := range map[string][]planning.DiffRollup{"by_org_unit": d.ByOrgUnit, "by_product_line": d.ByProductLine,
+			"by_measure": d.ByMeasure, "by_period": d.ByPeriod} {
+			if len(rs) != 1 || rs[0].Level != level || !rs[0].Before.Equal(dec("500")) || !rs[0].After.Equal(dec("550")) || !rs[0].Delta.Equal(dec("50")) {
+				t.Errorf("%s: %+v, want revenue's 500.00 → 550.00 alone", name, rs)
+			}
+		}
+		want := []planning.DiffNotSummed{{MeasureID: ms["t_share"].ID, Aggregation: planning.AggWeightedAverage, ChangedCells: 2},
+			{MeasureID: ms["t_customers"].ID, Aggregation: planning.AggLastValue, ChangedCells: 1},
+			{MeasureID: ms["t_plans"].ID, Aggregation: planning.AggNone, ChangedCells: 1}}
+		slices.SortFunc(want, func(a, b planning.DiffNotSummed) int { return int(a.MeasureID - b.MeasureID) })
+		if fmt.Sprint(d.NotSummed) != fmt.Sprint(want) {
+			t.Errorf("not summed %+v, want %+v", d.NotSummed, want)
 		}
 	})
 }

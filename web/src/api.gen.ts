@@ -402,6 +402,12 @@ export interface Diff {
   version_id: number;
 }
 
+export interface DiffNotSummed {
+  aggregation: "weighted_average" | "last_value" | "none";
+  changed_cells: number;
+  measure: string;
+}
+
 export interface DiffRollup {
   after: string;
   before: string;
@@ -415,6 +421,7 @@ export interface DiffRollups {
   by_org_unit: DiffRollup[];
   by_period: DiffRollup[];
   by_product_line: DiffRollup[];
+  not_summed: DiffNotSummed[];
 }
 
 export interface Event {
@@ -455,7 +462,7 @@ export interface GridRow {
   periods: PeriodValue[];
   product_line: string;
   product_line_id: number;
-  total: string;
+  total: string | null;
 }
 
 export interface ImportProblem {
@@ -650,7 +657,7 @@ export interface PasswordSet {
 }
 
 export interface PeriodValue {
-  amount: string;
+  amount: string | null;
   period: string;
 }
 
@@ -744,6 +751,7 @@ export interface Ranking {
   target_from: string;
   target_months: string[];
   target_to: string;
+  tie_rule: string;
   version_id: number;
 }
 

@@ -114,7 +114,7 @@ export async function attainmentScreen(c: Ctx, id: number, q: URLSearchParams): 
     const steps = diff.rollups.by_org_unit.filter((r) => r.level === lvNum && parseAmount(r.delta, scale) !== 0n);
     const base = await all<GridRow>(`/versions/${first.id}/targets?org_unit=${encodeURIComponent(top.code)}&subtree=true&measure=${measure.code}&grain=year${lineQ}`);
     const lvCodes = new Set(lvUnits.map((u) => u.code));
-    const start = base.filter((r) => lvCodes.has(r.org_unit)).reduce((s, r) => s + parseAmount(r.total, scale), 0n);
+    const start = base.filter((r) => lvCodes.has(r.org_unit)).reduce((s, r) => s + parseAmount(r.total ?? "0", scale), 0n);
     const end = steps.reduce((s, r) => s + parseAmount(r.delta, scale), start);
     waterfall = chart({
       id: "waterfall", kind: "waterfall", title: t("chart.waterfall", { a: t("version", { n: first.number }), b: t("version", { n: versions.items.find((v) => v.id === vid)?.number ?? vid }), level: t("kind." + level) }),

@@ -129,5 +129,5 @@ export async function diffScreen(c: Ctx, vid: number, q: URLSearchParams): Promi
     h("h1", {}, t("diffTitle", { a: vLabel(vid), b: vLabel(against) }) + " · " + round.name),
     h("div", { class: "toolbar" }, selA, h("span", {}, t("against")), selB, selM, selL, selU, selP, xlsx),
     h("p", { class: "muted", "data-changed": d.changed_cells }, t("changedCellsN", { n: d.changed_cells.toLocaleString() })),
-    h("div", { class: "diff-cols" }, h("div", {}, levelTable, h("p", { class: "muted legend" }, h("span", { class: "heat-up-4 swatch" }, t("heatMore")), " ", h("span", { class: "heat-down-4 swatch" }, t("heatLess"))), treeTable), drill));
+    h("div", { class: "diff-cols" }, h("div", {}, levelTable, (d.rollups.not_summed ?? []).map((x) => h("p", { class: "muted not-summed" }, t("diffNotSummed", { measure: x.measure, aggregation: x.aggregation, n: x.changed_cells }))), h("p", { class: "muted legend" }, h("span", { class: "heat-up-4 swatch" }, t("heatMore")), " ", h("span", { class: "heat-down-4 swatch" }, t("heatLess"))), treeTable), drill));
 }

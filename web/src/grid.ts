@@ -18,7 +18,12 @@ const OVERSCAN = 8;
 interface Row {
   unit: OrgUnit;
   line: ProductLine;
-  months: bigint[]; // twelve, at the measure's scale
+  // twelve, at the measure's scale; null where a measure that does not
+  // add up (a rate, level or rating) holds no value: not zero
+  months: (bigint | null)[];
+  // a measure that does not add up: Q1-Q4 and the year by its rule, as
+  // the server computes them (its months are not summed)
+  subs?: (bigint | null)[];
 }
 
 interface Col {
@@ -57,12 +62,28 @@ function columns(round: Round, grain: string): Col[] {
   return cols;
 }
 
-function value(row: Row, col: Col): bigint {
+function value(row: Row, col: Col): bigint | null {
   if (col.month !== undefined) return row.months[col.month];
+  if (row.subs) return row.subs[col.year ? 4 : col.quarter!];
   const [from, to] = col.year ? [0, 12] : [col.quarter! * 3, col.quarter! * 3 + 3];
   let s = 0n;
-  for (let m = from; m < to; m++) s += row.months[m];
+  for (let m = from; m < to; m++) s += row.months[m] ?? 0n;
   return s;
+}
+
+// shown formats an amount for a cell: empty where there is no value.
+function shown(v: bigint | null, scale: number, wan: boolean): string {
+  return v === null ? "" : format(v, scale, wan);
+}
+
+// amountOf is an amount to copy or edit: empty where there is no value.
+function amountOf(v: bigint | null, scale: number): string {
+  return v === null ? "" : toAmount(v, scale);
+}
+
+// orNull parses an amount of the grid, null staying null.
+function orNull(s: string | null | undefined, scale: number): bigint | null {
+  return s == null ? null : parseAmount(s, scale);
 }
 
 export async function gridScreen(c: Ctx, vid: number, q: URLSearchParams): Promise<HTMLElement> {
@@ -73,6 +94,7 @@ export async function gridScreen(c: Ctx, vid: number, q: URLSearchParams): Promi
   const grain = ["month", "quarter", "year"].includes(q.get("grain") ?? "") ? q.get("grain")! : "month";
   const wan = q.get("wan") === "1";
   const scale = measure.scale;
+  const summed = (c.measures.find((m) => m.code === measure.code)?.aggregation ?? "sum") === "sum";
   const unitsByCode = new Map(c.units.map((u) => [u.code, u]));
   const linesByCode = new Map(c.lines.map((l) => [l.code, l]));
   const root = unitsByCode.get(unitCode);
@@ -99,10 +121,27 @@ export async function gridScreen(c: Ctx, vid: number, q: URLSearchParams): Promi
         const unit = unitsByCode.get(r.org_unit);
         const line = linesByCode.get(r.product_line);
         if (!unit || !line) continue;
-        out.push({ unit, line, months: r.periods.map((p) => parseAmount(p.amount, scale)) });
+        out.push({ unit, line, months: r.periods.map((p) => orNull(p.amount, scale)) });
       }
       if (!res.data.next_cursor) break;
       cursor = res.data.next_cursor;
+    }
+    if (!summed) {
+      // Quarters and the year of a rate or rating follow its rule: read
+      // them from the server rather than adding months up.
+      const subs = new Map<string, (bigint | null)[]>();
+      for (const g of ["quarter", "year"]) {
+        for (let cur = ""; ;) {
+          const res = await call<GridPage>("GET", `/versions/${vid}/targets?org_unit=${encodeURIComponent(unitCode)}&subtree=true&measure=${measure.code}&grain=${g}&limit=1000` + (cur ? "&cursor=" + encodeURIComponent(cur) : ""));
+          for (const r of res.data.items) {
+            const k = r.org_unit + "\u001f" + r.product_line;
+            subs.set(k, [...(subs.get(k) ?? []), ...r.periods.map((p) => orNull(p.amount, scale))]);
+          }
+          if (!res.data.next_cursor) break;
+          cur = res.data.next_cursor;
+        }
+      }
+      for (const row of out) row.subs = subs.get(row.unit.code + "\u001f" + row.line.code) ?? [null, null, null, null, null];
     }
     const order = new Map(treeOrder(c.units).map((u, i) => [u.id, i]));
     const lineOrder = new Map([...c.lines].sort((a, b) => (a.group ?? "").localeCompare(b.group ?? "") || a.id - b.id).map((l, i) => [l.id, i]));
@@ -170,7 +209,7 @@ export async function gridScreen(c: Ctx, vid: number, q: URLSearchParams): Promi
             class: "cell num" + (col.month === undefined ? " sub" : "") + (sel ? " sel" : "") + (isActive ? " active" : ""),
             role: "gridcell", id: isActive ? "grid-active" : null, "aria-selected": sel ? "true" : "false",
             "data-r": i, "data-c": ci,
-          }, format(value(row, col), scale, wan));
+          }, shown(value(row, col), scale, wan));
         }));
       el.style.gridTemplateColumns = template;
       el.style.transform = `translateY(${i * ROW_H}px)`;
@@ -186,7 +225,7 @@ export async function gridScreen(c: Ctx, vid: number, q: URLSearchParams): Promi
   function describe(): void {
     const row = rows[active.r];
     if (!row) return;
-    selected.textContent = `${unitName(row.unit)} · ${lineName(row.line)} · ${cols[active.c].label}: ${format(value(row, cols[active.c]), scale, wan)}`;
+    selected.textContent = `${unitName(row.unit)} · ${lineName(row.line)} · ${cols[active.c].label}: ${shown(value(row, cols[active.c]), scale, wan)}`;
   }
 
   function move(dr: number, dc: number, extend: boolean): void {
@@ -228,7 +267,7 @@ export async function gridScreen(c: Ctx, vid: number, q: URLSearchParams): Promi
     if (editing || !canWrite || grain !== "month" || cols[active.c]?.month === undefined || e.ctrlKey || e.metaKey || e.altKey) return;
     if (e.key === "Enter" || e.key === "F2") {
       e.preventDefault();
-      edit(toAmount(value(rows[active.r], cols[active.c]), scale), true);
+      edit(amountOf(value(rows[active.r], cols[active.c]), scale), true);
     } else if (/^[0-9.-]$/.test(e.key)) {
       e.preventDefault();
       edit(e.key, false);
@@ -261,7 +300,7 @@ export async function gridScreen(c: Ctx, vid: number, q: URLSearchParams): Promi
     const lines: string[] = [];
     for (let r = Math.min(active.r, anchor.r); r <= Math.max(active.r, anchor.r); r++) {
       const vals: string[] = [];
-      for (let ci = Math.min(active.c, anchor.c); ci <= Math.max(active.c, anchor.c); ci++) vals.push(toAmount(value(rows[r], cols[ci]), scale));
+      for (let ci = Math.min(active.c, anchor.c); ci <= Math.max(active.c, anchor.c); ci++) vals.push(amountOf(value(rows[r], cols[ci]), scale));
       lines.push(vals.join("\t"));
     }
     e.clipboardData?.setData("text/plain", lines.join("\r\n"));
@@ -339,7 +378,7 @@ export async function gridScreen(c: Ctx, vid: number, q: URLSearchParams): Promi
       clear(list);
       if (drafts.length === 0) list.append(h("tr", {}, h("td", { colspan: 5, class: "muted" }, t("noLines"))));
       for (const d of drafts) list.append(h("tr", {}, h("td", {}, unitName(d.row.unit) + " · " + lineName(d.row.line)), h("td", {}, d.col.year ? t("year") : d.col.label),
-        h("td", { class: "num" }, format(value(d.row, d.col), scale, false)), h("td", {}, d.proposed), h("td", {}, d.reason)));
+        h("td", { class: "num" }, shown(value(d.row, d.col), scale, false)), h("td", {}, d.proposed), h("td", {}, d.reason)));
     };
     // Add a line for every selected month or year cell of the selection.
     const add = h("button", { type: "button", onclick: () => {
@@ -352,7 +391,7 @@ export async function gridScreen(c: Ctx, vid: number, q: URLSearchParams): Promi
           // A counterproposal is one unit's: other units' cells wait for their own.
           const unit = drafts[0]?.row.unit ?? row.unit;
           if (row.unit !== unit) { msg.textContent = t("oneUnit", { unit: unitName(unit) }); continue; }
-          const proposed = h("input", { class: "amount", inputmode: "decimal", "aria-label": t("proposed") + " " + lineName(row.line) + " " + col.label, value: toAmount(value(row, col), scale) });
+          const proposed = h("input", { class: "amount", inputmode: "decimal", "aria-label": t("proposed") + " " + lineName(row.line) + " " + col.label, value: amountOf(value(row, col), scale) });
           const reason = h("input", { "aria-label": t("reason") + " " + lineName(row.line) + " " + col.label, placeholder: t("reason") });
           drafts.push({ row, col, proposed, reason });
           first ??= proposed;

@@ -217,7 +217,7 @@ export async function studioScreen(c: Ctx, vid: number, q: URLSearchParams): Pro
       const scale = measureScale();
       for (const u of unitsAt(depth)) {
         const rows = await all<ActualRow>(`/actuals?org_unit=${encodeURIComponent(u.code)}&product_line=${lines}&measure=${measureSel.value}&period=${from}..${to}`);
-        sums.set(u.code, rows.reduce((s, r) => s + parseAmount(r.total, scale), 0n));
+        sums.set(u.code, rows.reduce((s, r) => s + parseAmount(r.total ?? "0", scale), 0n));
       }
       if ([...sums.values()].every((v) => v === 0n)) { levelMsg.textContent = t("noActuals", { from, to }); return; }
       for (const [code, v] of sums) inputs.get(code)!.value = toAmount(v, scale);
@@ -302,7 +302,7 @@ export async function studioScreen(c: Ctx, vid: number, q: URLSearchParams): Pro
     const scale = measureScale();
     const lines = [...new Set(ns.map((n) => n.product_line))];
     const byKey = new Map(ns.map((n) => [n.org_unit + "|" + n.product_line, n]));
-    const cur = new Map(current.map((r) => [r.org_unit + "|" + r.product_line, parseAmount(r.total, scale)]));
+    const cur = new Map(current.map((r) => [r.org_unit + "|" + r.product_line, parseAmount(r.total ?? "0", scale)]));
     const sub = subtree().filter((u) => lines.some((l) => byKey.has(u.code + "|" + l)));
     const d0 = rootUnit().depth;
     // Totals per level and line: each level holds its own cells.
