@@ -191,33 +191,42 @@ func TestMeasureKindsGrid(t *testing.T) {
 	forEachDB(t, func(t *testing.T, e *env) {
 		re, ms := kindsFixture(t, e)
 		ka := re.unitID("B-SH-KA")
-		for _, c := range []struct {
-			measure string
-			grain   planning.Grain
-			want    string
-		}{
-			// A period without a value of a measure that does not add up
-			// is absent (-), not zero; a sum's missing cells are zero.
-			{"t_share", planning.GrainQuarter, "20.00 - - - | 20.00"},
-			{"t_share", planning.GrainYear, "20.00 | 20.00"},
-			{"t_share", planning.GrainMonth, "10.00 20.00 30.00 - - - - - - - - - | 20.00"},
-			{"t_customers", planning.GrainQuarter, "7 - - - | 7"},
-			{"t_customers", planning.GrainMonth, "5 7 - - - - - - - - - - | 7"},
-			{"revenue", planning.GrainQuarter, "500.00 0.00 0.00 0.00 | 500.00"},
-			{"revenue", planning.GrainMonth, "100.00 300.00 100.00 0.00 0.00 0.00 0.00 0.00 0.00 0.00 0.00 0.00 | 500.00"},
-		} {
-			rows, _, err := re.svcs.Targets.FindGrid(re.as("strategy"), planning.GridFilter{VersionID: *re.round.WorkingVersionID, OrgUnitID: &ka,
-				MeasureIDs: []int64{ms[c.measure].ID}, Grain: c.grain})
-			if err != nil || len(rows) != 1 {
-				t.Fatalf("%s: %v %d rows", c.measure, err, len(rows))
-			}
-			got := ""
-			for _, p := range rows[0].Periods {
-				got += shown(p.Amount, p.Absent, rows[0].Scale) + " "
-			}
-			got += "| " + shown(rows[0].Total, rows[0].TotalAbsent, rows[0].Scale)
-			if got != c.want {
-				t.Errorf("%s by %s: %s, want %s", c.measure, c.grain, got, c.want)
+		// A copy reads through to its source's cells (copy-on-write), and
+		// the source moves on to a new layer over them: both read the same
+		// by every rule, the weights included.
+		cp, err := re.svcs.Versions.CopyVersion(re.as("strategy"), *re.round.WorkingVersionID, "copy", "")
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, vid := range []int64{*re.round.WorkingVersionID, cp.ID} {
+			for _, c := range []struct {
+				measure string
+				grain   planning.Grain
+				want    string
+			}{
+				// A period without a value of a measure that does not add up
+				// is absent (-), not zero; a sum's missing cells are zero.
+				{"t_share", planning.GrainQuarter, "20.00 - - - | 20.00"},
+				{"t_share", planning.GrainYear, "20.00 | 20.00"},
+				{"t_share", planning.GrainMonth, "10.00 20.00 30.00 - - - - - - - - - | 20.00"},
+				{"t_customers", planning.GrainQuarter, "7 - - - | 7"},
+				{"t_customers", planning.GrainMonth, "5 7 - - - - - - - - - - | 7"},
+				{"revenue", planning.GrainQuarter, "500.00 0.00 0.00 0.00 | 500.00"},
+				{"revenue", planning.GrainMonth, "100.00 300.00 100.00 0.00 0.00 0.00 0.00 0.00 0.00 0.00 0.00 0.00 | 500.00"},
+			} {
+				rows, _, err := re.svcs.Targets.FindGrid(re.as("strategy"), planning.GridFilter{VersionID: vid, OrgUnitID: &ka,
+					MeasureIDs: []int64{ms[c.measure].ID}, Grain: c.grain})
+				if err != nil || len(rows) != 1 {
+					t.Fatalf("%s: %v %d rows", c.measure, err, len(rows))
+				}
+				got := ""
+				for _, p := range rows[0].Periods {
+					got += shown(p.Amount, p.Absent, rows[0].Scale) + " "
+				}
+				got += "| " + shown(rows[0].Total, rows[0].TotalAbsent, rows[0].Scale)
+				if got != c.want {
+					t.Errorf("version %d, %s by %s: %s, want %s", vid, c.measure, c.grain, got, c.want)
+				}
 			}
 		}
 	})
