@@ -234,12 +234,24 @@ func extendsProblem(t reflect.Type) bool {
 }
 
 // nullable returns the property schema allowing null. A reference cannot
-// carry nullable beside it in OpenAPI 3.0, so it is wrapped in allOf.
+// carry nullable beside it in OpenAPI 3.0, so it is wrapped in allOf,
+// with the referenced schema's type beside nullable (which needs one).
 func nullable(prop *openapi3.SchemaRef) *openapi3.SchemaRef {
 	if prop.Ref != "" {
-		return openapi3.NewSchemaRef("", &openapi3.Schema{Nullable: true, AllOf: openapi3.SchemaRefs{prop}})
+		typ := &openapi3.Types{openapi3.TypeObject}
+		if prop.Value != nil && prop.Value.Type != nil {
+			typ = prop.Value.Type
+		}
+		return openapi3.NewSchemaRef("", &openapi3.Schema{Type: typ, Nullable: true, AllOf: openapi3.SchemaRefs{prop}})
 	}
 	prop.Value.Nullable = true
+	if prop.Value.Type == nil && len(prop.Value.AllOf) > 0 {
+		// swag's own allOf wrapper of a described reference.
+		prop.Value.Type = &openapi3.Types{openapi3.TypeObject}
+		if v := prop.Value.AllOf[0].Value; v != nil && v.Type != nil {
+			prop.Value.Type = v.Type
+		}
+	}
 	return prop
 }
 

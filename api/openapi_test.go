@@ -120,6 +120,33 @@ func TestOpenAPIContract(t *testing.T) {
 	if l := doc.Info.License; l == nil || l.Name == "" || l.URL == "" {
 		t.Errorf("info.license %+v: want a name and a URL", l)
 	}
+	// Linters (Redocly's nullable-type-sibling) and generators want a
+	// type beside every nullable, wrapped references included.
+	raw, err := doc.MarshalJSON()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var tree any
+	if err := json.Unmarshal(raw, &tree); err != nil {
+		t.Fatal(err)
+	}
+	var typed func(x any, at string)
+	typed = func(x any, at string) {
+		switch x := x.(type) {
+		case map[string]any:
+			if x["nullable"] == true && x["type"] == nil {
+				t.Errorf("%s: nullable without a type", at)
+			}
+			for k, v := range x {
+				typed(v, at+"/"+k)
+			}
+		case []any:
+			for i, v := range x {
+				typed(v, fmt.Sprintf("%s/%d", at, i))
+			}
+		}
+	}
+	typed(tree, "#")
 	if len(doc.Servers) == 0 {
 		t.Errorf("no servers")
 	}
