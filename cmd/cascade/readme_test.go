@@ -130,3 +130,60 @@ func normalizeDefault(s string) string {
 	}
 	return s
 }
+
+// TestReadmeLinks checks that every relative link of README.md and
+// ARCHITECTURE.md names a file of the repository and every #anchor a
+// heading of the document it points into.
+func TestReadmeLinks(t *testing.T) {
+	link := regexp.MustCompile(`\]\(([^)\s]+)\)`)
+	for _, doc := range []string{"README.md", "ARCHITECTURE.md"} {
+		text, err := os.ReadFile("../../" + doc)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, m := range link.FindAllStringSubmatch(string(text), -1) {
+			target := m[1]
+			if strings.Contains(target, "://") || strings.HasPrefix(target, "mailto:") {
+				continue
+			}
+			file, anchor, _ := strings.Cut(target, "#")
+			if file == "" {
+				file = doc
+			}
+			body, err := os.ReadFile("../../" + file)
+			if err != nil {
+				if _, statErr := os.Stat("../../" + file); statErr != nil {
+					t.Errorf("%s links %q: %v", doc, target, statErr)
+				}
+				continue
+			}
+			if anchor != "" && !hasHeadingAnchor(string(body), anchor) {
+				t.Errorf("%s links %q: %s has no heading with that anchor", doc, target, file)
+			}
+		}
+	}
+}
+
+// hasHeadingAnchor reports whether a Markdown heading of doc gets anchor
+// as GitHub makes anchors: lower case, punctuation dropped, spaces to hyphens.
+func hasHeadingAnchor(doc, anchor string) bool {
+	for _, line := range strings.Split(doc, "\n") {
+		if !strings.HasPrefix(line, "#") {
+			continue
+		}
+		title := strings.TrimSpace(strings.TrimLeft(line, "#"))
+		var b strings.Builder
+		for _, r := range strings.ToLower(title) {
+			switch {
+			case r == ' ':
+				b.WriteRune('-')
+			case r == '-' || r == '_' || r >= 'a' && r <= 'z' || r >= '0' && r <= '9' || r > 127:
+				b.WriteRune(r)
+			}
+		}
+		if b.String() == anchor {
+			return true
+		}
+	}
+	return false
+}
