@@ -1,6 +1,9 @@
 package planning
 
-import "fmt"
+import (
+	"fmt"
+	"slices"
+)
 
 // This file is the one place that answers "may this actor do this to this
 // thing, and if not, why". Each May… method returns nil or an EFORBIDDEN
@@ -33,9 +36,16 @@ func (a *Actor) MayManageRounds() error {
 // from where the round stands is the round's own rule (see Round.Move).
 func (a *Actor) MayMoveRoundTo(to RoundStatus) error {
 	var roles []Role
+	add := func(rs []Role) {
+		for _, r := range rs {
+			if !slices.Contains(roles, r) {
+				roles = append(roles, r)
+			}
+		}
+	}
 	for _, r := range RoundTransitions {
 		if r.To == to {
-			roles = append(roles, r.Roles...)
+			add(r.Roles)
 		}
 	}
 	if len(roles) == 0 {
@@ -43,9 +53,11 @@ func (a *Actor) MayMoveRoundTo(to RoundStatus) error {
 		// moves rounds at all hears why from the state machine or the
 		// validation; anybody else is refused.
 		for _, r := range RoundTransitions {
-			roles = append(roles, r.Roles...)
+			add(r.Roles)
 		}
 	}
+	// Each role once: several moves lead to one phase, and the refusal is
+	// read by people (the console shows it beside the move).
 	if !a.HasRole(roles...) {
 		return Errorf(EFORBIDDEN, "moving a round to %s needs the role %v", to, roles)
 	}
