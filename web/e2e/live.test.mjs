@@ -167,3 +167,33 @@ test("the grid follows another's edit in place and keeps an unsaved edit", async
   assert.deepEqual(page.errors, []);
   await context.close();
 });
+
+test("attainment follows an actuals import", async () => {
+  await plan();
+  const { context, page } = await person(browser);
+  await signIn(page, "admin");
+  await page.getByRole("heading", { name: "My work" }).waitFor();
+  const path = `/rounds/${round.id}/attainment?basis=ytd&level=branch&period=2027-06`;
+  await page.goto(BASE + path);
+  await page.getByRole("heading", { name: /Attainment/ }).waitFor();
+  let navigations = 0;
+  page.on("framenavigated", () => navigations++);
+  const actualOnScreen = () => page.locator('.by-unit tr[data-key="B-SH"] td').nth(1).textContent({ timeout: 10000 });
+  const before = await page.locator('.by-unit tr[data-key="B-SH"]').count() ? await actualOnScreen() : null;
+  const cents = 100000 + (Date.now() % 100000);
+  const form = new FormData();
+  form.append("file", new Blob([`org_unit,product_line,measure,month,amount\nB-SH-KA,DMP,revenue,2027-05,${Math.floor(cents / 100)}.${String(cents % 100).padStart(2, "0")}\n`], { type: "text/csv" }), "may.csv");
+  form.append("round", round.code);
+  const res = await fetch(BASE + "/api/v1/actuals/imports", { method: "POST", headers: { Authorization: "Bearer cas_demo_strategy" }, body: form });
+  assert.equal(res.status, 200, await res.text());
+  await page.waitForFunction((b) => {
+    const td = document.querySelectorAll('.by-unit tr[data-key="B-SH"] td')[1];
+    return td && td.textContent !== b;
+  }, before, { timeout: 10000 });
+  const report = await api("admin", "GET", `/rounds/${round.id}/attainment?measure=revenue&basis=ytd&level=branch&period=2027-06&version=${vid}&limit=1000`);
+  const sh = report.items.find((r) => r.org_unit === "B-SH" && r.product_line === null);
+  assert.equal(amount(await actualOnScreen()), sh.actual);
+  assert.equal(navigations, 0, "the page was not reloaded");
+  assert.deepEqual(page.errors, []);
+  await context.close();
+});
