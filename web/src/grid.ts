@@ -440,9 +440,22 @@ export async function gridScreen(c: Ctx, vid: number, q: URLSearchParams): Promi
   // and the proposal's drafts stay. A cell being edited is never
   // overwritten: a notice offers the change, and saving the edit meets the
   // version's new revision as a conflict (412) with its reapply.
-  const refresh = async () => {
+  const stale = () => {
+    status.className = "grid-status stale";
+    clear(status);
+    status.append(t("gridChanged"), " ", h("button", { type: "button", class: "link", onclick: async () => {
+      editing = false;
+      clear(status);
+      await refresh();
+      viewport.focus();
+    } }, t("liveRefresh")));
+  };
+  const refresh = async (): Promise<void> => {
     const top = viewport.scrollTop;
     await load();
+    // An edit opened while the rows were read stays open: the rows are
+    // painted when it closes.
+    if (editing) { stale(); return; }
     body.style.height = rows.length * ROW_H + "px";
     viewport.setAttribute("aria-rowcount", String(rows.length + 1));
     active = { r: Math.min(active.r, Math.max(0, rows.length - 1)), c: active.c };
@@ -452,15 +465,8 @@ export async function gridScreen(c: Ctx, vid: number, q: URLSearchParams): Promi
     updated();
   };
   follow(screen, (e) => e.data.version_id === vid && ["allocation.saved", "counterproposal.decided", "targets.edited", "version.frozen"].includes(e.type), async () => {
-    if (!editing) { await refresh(); return; }
-    status.className = "grid-status stale";
-    clear(status);
-    status.append(t("gridChanged"), " ", h("button", { type: "button", class: "link", onclick: async () => {
-      editing = false;
-      clear(status);
-      await refresh();
-      viewport.focus();
-    } }, t("liveRefresh")));
+    if (editing) stale();
+    else await refresh();
   });
   return screen;
 }
