@@ -20,9 +20,11 @@ const (
 	EventVersionCreated          EventType = "version.created"
 	EventVersionFrozen           EventType = "version.frozen"
 	EventAllocationSaved         EventType = "allocation.saved"
+	EventTargetsEdited           EventType = "targets.edited"
 	EventCounterproposalSubmit   EventType = "counterproposal.submitted"
 	EventCounterproposalDecided  EventType = "counterproposal.decided"
 	EventCounterproposalWithdraw EventType = "counterproposal.withdrawn"
+	EventCounterproposalComment  EventType = "counterproposal.commented"
 	EventApprovalActed           EventType = "approval.acted"
 	EventApprovalRejected        EventType = "approval.rejected"
 	EventActualsImported         EventType = "actuals.imported"
@@ -33,8 +35,8 @@ const (
 // EventTypes lists every event type, for filters and the documentation.
 var EventTypes = []EventType{
 	EventRoundCreated, EventRoundOpened, EventRoundPhaseChanged, EventRoundUpdated,
-	EventVersionCreated, EventVersionFrozen, EventAllocationSaved,
-	EventCounterproposalSubmit, EventCounterproposalDecided, EventCounterproposalWithdraw,
+	EventVersionCreated, EventVersionFrozen, EventAllocationSaved, EventTargetsEdited,
+	EventCounterproposalSubmit, EventCounterproposalDecided, EventCounterproposalWithdraw, EventCounterproposalComment,
 	EventApprovalActed, EventApprovalRejected, EventActualsImported,
 	EventDeadlineApproaching, EventDeadlinePassed,
 }
@@ -63,12 +65,16 @@ func EventTypeOfAudit(action string, phase RoundStatus) EventType {
 		return EventVersionFrozen
 	case "targets.allocate":
 		return EventAllocationSaved
+	case "targets.edit":
+		return EventTargetsEdited
 	case "counterproposal.submit":
 		return EventCounterproposalSubmit
 	case "counterproposal.decide":
 		return EventCounterproposalDecided
 	case "counterproposal.withdraw":
 		return EventCounterproposalWithdraw
+	case "counterproposal.comment":
+		return EventCounterproposalComment
 	case "approval.submit", "approval.approve", "approval.reopen":
 		return EventApprovalActed
 	case "approval.reject":

@@ -186,3 +186,54 @@ func TestWebhookEndpointsAdminOnly(t *testing.T) {
 		}
 	})
 }
+
+// TestEditsAndCommentsAreEvents checks that the changes a screen shows
+// besides allocations and decisions report events too, so an open console
+// follows them: an edit of a version's cells (version-wide) and a
+// comment on a counterproposal (its unit's, so another branch never sees it).
+func TestEditsAndCommentsAreEvents(t *testing.T) {
+	forEachDB(t, func(t *testing.T, e *env) {
+		re := toCounterproposals(t, e)
+		vid := *re.round.WorkingVersionID
+		cp, err := e.svcs.Proposals.CreateCounterproposal(e.as("bm-sh"), vid, re.unitID("B-SH"), "", []planning.LineInput{{
+			ProductLineID: re.lines["POS"].ID, MeasureID: re.revenue.ID, Period: planning.YearPeriod, Proposed: dec("50000.00"), Reason: "r"}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		last := func(user string) int64 {
+			evs, err := e.svcs.Events.FindEvents(e.as(user), planning.EventFilter{Limit: 1000})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if len(evs) == 0 {
+				return 0
+			}
+			return evs[len(evs)-1].ID
+		}
+		fromSH, fromJS := last("bm-sh"), last("bm-js")
+		if _, err := e.svcs.Proposals.AddComment(e.as("bm-sh"), cp.ID, "see the file"); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := e.svcs.Targets.EditCells(e.as("strategy"), vid, []planning.CellEdit{{CellKey: planning.CellKey{
+			OrgUnitID: re.unitID("B-SH-KA"), ProductLineID: re.lines["POS"].ID, MeasureID: re.revenue.ID, Period: 1}, Amount: dec("10.00")}}, nil); err != nil {
+			t.Fatal(err)
+		}
+		sh, err := e.svcs.Events.FindEvents(e.as("bm-sh"), planning.EventFilter{AfterID: fromSH})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := eventTypes(t, sh); !slices.Equal(got, []planning.EventType{planning.EventCounterproposalComment, planning.EventTargetsEdited}) {
+			t.Fatalf("Shanghai's events %v", got)
+		}
+		if sh[0].EntityID != cp.ID || sh[1].VersionID == nil || *sh[1].VersionID != vid {
+			t.Fatalf("events about %s %d and version %v", sh[0].Entity, sh[0].EntityID, sh[1].VersionID)
+		}
+		js, err := e.svcs.Events.FindEvents(e.as("bm-js"), planning.EventFilter{AfterID: fromJS})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := eventTypes(t, js); !slices.Equal(got, []planning.EventType{planning.EventTargetsEdited}) {
+			t.Fatalf("Jiangsu's events %v: another branch's comment must not reach it", got)
+		}
+	})
+}

@@ -127,6 +127,10 @@ test("grid: paste from Excel meets a 412, then is reapplied", async () => {
   const { context, page } = await person(browser);
   await signIn(page, "pm-industry");
   await page.getByRole("heading", { name: "My work" }).waitFor();
+  // The live stream is held back here, so the other's write below is not
+  // yet shown when the paste is sent (live.test.mjs covers the grid
+  // taking it in): the 412 is what then protects it.
+  await page.route("**/api/v1/events*", (r) => r.fulfill({ status: 200, contentType: "text/event-stream", body: ": held\n\n" }));
   let t0 = Date.now();
   await page.goto(BASE + `/versions/${vid}/grid?unit=B-SH`);
   await page.locator(".grid-body .grid-row").first().waitFor();

@@ -12,6 +12,7 @@ import { format, parseAmount, toAmount } from "./decimal";
 import { Ctx, unitName, lineName, measureName, navigate, link } from "./main";
 import { chart } from "./charts";
 import { treeOrder } from "./grid";
+import { followScreen } from "./live";
 
 const BASES = ["month", "qtd", "ytd", "year"];
 const MAX_BARS = 20;
@@ -30,6 +31,12 @@ export async function attainmentScreen(c: Ctx, id: number, q: URLSearchParams): 
   const fmt = (s: string) => format(parseAmount(s, scale), scale, false);
   const pct = (s: string | null) => (s === null ? "—" : s + "%");
   const byCode = new Map(c.units.map((u) => [u.code, u]));
+  // Live: an actuals import, and the round's changes to what is compared
+  // (its phase, versions, approval and targets).
+  const live = (el: HTMLElement): HTMLElement => {
+    followScreen(el, (e) => e.type === "actuals.imported" || (e.data.round_id === id && !e.type.startsWith("deadline.")), () => attainmentScreen(c, id, q));
+    return el;
+  };
 
   let report: AttainmentReport, ranking: Ranking, byLine: AttainmentRow[];
   try {
@@ -40,7 +47,7 @@ export async function attainmentScreen(c: Ctx, id: number, q: URLSearchParams): 
     byLine = (await all<AttainmentRow>(`/rounds/${id}/attainment?${common}&org_unit=${encodeURIComponent(top.code)}`)).filter((r) => r.product_line !== null);
   } catch (e) {
     if (e instanceof ApiError && (e.status === 422 || e.status === 409)) {
-      return h("section", {}, h("h1", {}, t("attainment") + " · " + round.name), h("p", { class: "muted" }, e.message), link(`/rounds/${id}`, t("controlRoom")));
+      return live(h("section", {}, h("h1", {}, t("attainment") + " · " + round.name), h("p", { class: "muted" }, e.message), link(`/rounds/${id}`, t("controlRoom"))));
     }
     throw e;
   }
@@ -123,7 +130,7 @@ export async function attainmentScreen(c: Ctx, id: number, q: URLSearchParams): 
     });
   }
 
-  return h("section", { class: "attainment" },
+  return live(h("section", { class: "attainment" },
     h("h1", {}, t("attainment") + " · " + round.name),
     h("div", { class: "toolbar" }, basisBtns, selM, selLv, h("label", { for: "att-period" }, t("asOf")), selP, selL),
     h("p", { class: "muted", "data-version": vid }, (report.budget_of_record ? "★ " + t("budgetOfRecord") : t("notRecord")) + " · " +
@@ -133,5 +140,5 @@ export async function attainmentScreen(c: Ctx, id: number, q: URLSearchParams): 
     h("h2", {}, t("ranking")),
     h("ol", { class: "ranking" }, ranking.items.map((r) => h("li", { "data-unit": r.org_unit, "data-rank": r.rank }, h("strong", {}, "#" + r.rank + " "), uname(r.org_unit), " · " + pct(r.attainment_pct)))),
     h("h2", {}, t("byLine", { unit: unitName(top) })), rowsTable(byLine, (r) => lineName(c.lines.find((l) => l.code === r.product_line)), "by-line"),
-    h("p", {}, link(`/rounds/${id}`, t("controlRoom"))));
+    h("p", {}, link(`/rounds/${id}`, t("controlRoom")))));
 }

@@ -9,6 +9,7 @@ import { ApiError, call, get } from "./api";
 import { h, clear } from "./dom";
 import { t, when } from "./i18n";
 import { Ctx, unitName, problemText, link, navigate, homeUnit } from "./main";
+import { followScreen } from "./live";
 
 const PHASES = ["draft", "open", "counterproposals", "review", "approved", "closed"];
 const CP_STATES = ["none", "draft", "submitted", "closed", "withdrawn"];
@@ -173,5 +174,9 @@ export async function controlRoom(c: Ctx, id: number): Promise<HTMLElement> {
       link(`/rounds/${id}/attainment`, t("attainment")),
       wv ? link(`/versions/${wv}/studio`, t("studio")) : null));
   clear(msg);
+  // Live: everything of the round (phase, moves, board, approval,
+  // versions) but its reminders.
+  followScreen(body, (e) => (e.data.round_id === id || (e.data.entity === "round" && e.data.entity_id === id)) && !e.type.startsWith("deadline."),
+    () => controlRoom(c, id));
   return body;
 }

@@ -11,6 +11,7 @@ import { h, clear } from "./dom";
 import { t, when } from "./i18n";
 import { format, parseAmount, toAmount } from "./decimal";
 import { Ctx, unitName, lineName, measureName, navigate, problemText, link } from "./main";
+import { follow, updated } from "./live";
 
 const ROW_H = 30;
 const OVERSCAN = 8;
@@ -433,5 +434,39 @@ export async function gridScreen(c: Ctx, vid: number, q: URLSearchParams): Promi
     h("p", { class: "muted" }, canWrite ? t("pasteHint") : canPropose ? t("proposeHint") : ""),
     viewport, selected, status, proposal);
   requestAnimationFrame(() => paint());
+
+  // ---- live: another's allocation run, decision or edit ----
+  // The rows are read again in place: the scroll position, the selection
+  // and the proposal's drafts stay. A cell being edited is never
+  // overwritten: a notice offers the change, and saving the edit meets the
+  // version's new revision as a conflict (412) with its reapply.
+  const stale = () => {
+    status.className = "grid-status stale";
+    clear(status);
+    status.append(t("gridChanged"), " ", h("button", { type: "button", class: "link", onclick: async () => {
+      editing = false;
+      clear(status);
+      await refresh();
+      viewport.focus();
+    } }, t("liveRefresh")));
+  };
+  const refresh = async (): Promise<void> => {
+    const top = viewport.scrollTop;
+    await load();
+    // An edit opened while the rows were read stays open: the rows are
+    // painted when it closes.
+    if (editing) { stale(); return; }
+    body.style.height = rows.length * ROW_H + "px";
+    viewport.setAttribute("aria-rowcount", String(rows.length + 1));
+    active = { r: Math.min(active.r, Math.max(0, rows.length - 1)), c: active.c };
+    anchor = { r: Math.min(anchor.r, Math.max(0, rows.length - 1)), c: anchor.c };
+    viewport.scrollTop = top;
+    paint();
+    updated();
+  };
+  follow(screen, (e) => e.data.version_id === vid && ["allocation.saved", "counterproposal.decided", "targets.edited", "version.frozen"].includes(e.type), async () => {
+    if (editing) stale();
+    else await refresh();
+  });
   return screen;
 }

@@ -12,7 +12,7 @@ import { controlRoom } from "./control";
 import { diffScreen } from "./diff";
 import { attainmentScreen } from "./attainment";
 import { format, parseAmount } from "./decimal";
-import { startLive, stopLive } from "./live";
+import { startLive, stopLive, followScreen } from "./live";
 
 export interface Ctx {
   me: Me;
@@ -94,7 +94,8 @@ function shell(c: Ctx, main: HTMLElement): HTMLElement {
     h("header", { class: "top" },
       link("/", h("span", { class: "brand" }, t("appName"))),
       h("nav", { "aria-label": "main" }, link("/", t("myWork"))),
-      h("div", { class: "who" }, h("span", { class: "user-name" }, c.me.user.name), langBtn, out)),
+      h("div", { class: "who" }, h("span", { id: "live-note", class: "live-note", role: "status", "aria-live": "polite" }),
+        h("span", { class: "user-name" }, c.me.user.name), langBtn, out)),
     h("main", { id: "main" }, main));
 }
 
@@ -122,14 +123,18 @@ async function render(): Promise<void> {
     if (e instanceof ApiError && e.status === 401) return; // whenUnauthorized went to sign-in
     return show(h("p", { class: "error" }, t("error", { msg: problemText(e) })));
   }
-  // "My work" follows the caller's events without a reload.
-  startLive(() => { if (location.pathname === "/") void render(); });
+  // The screens follow the caller's events without a reload, over one
+  // stream for the tab.
+  startLive();
   const main = h("div", {}, h("p", { class: "muted" }, t("loading")));
   show(shell(c, main));
   let m: RegExpExecArray | null;
   try {
     let screen: HTMLElement;
-    if (path === "/") screen = await homeScreen(c);
+    if (path === "/") {
+      screen = await homeScreen(c);
+      followScreen(screen, () => true, () => homeScreen(c));
+    }
     else if ((m = /^\/versions\/(\d+)\/grid$/.exec(path))) screen = await gridScreen(c, Number(m[1]), new URLSearchParams(location.search));
     else if ((m = /^\/versions\/(\d+)\/approval$/.exec(path))) screen = await approvalScreen(c, Number(m[1]));
     else if ((m = /^\/counterproposals\/(\d+)$/.exec(path))) screen = await counterproposalScreen(c, Number(m[1]));
@@ -333,7 +338,7 @@ async function counterproposalScreen(c: Ctx, id: number): Promise<HTMLElement> {
       } catch (e) { msg.textContent = problemText(e); }
     } }, t("decide")));
   }
-  return h("section", {},
+  const screen = h("section", {},
     h("h1", {}, t("counterproposal") + ": " + cp.title),
     h("dl", { class: "facts" },
       h("dt", {}, t("unit")), h("dd", {}, unitName(unit)),
@@ -348,6 +353,12 @@ async function counterproposalScreen(c: Ctx, id: number): Promise<HTMLElement> {
     h("h2", {}, t("comments")),
     h("ul", { class: "history comments" }, comments.items.map((cm) => h("li", {}, h("strong", {}, cm.author_name), " · " + when(cm.created_at), h("div", { class: "comment" }, cm.body)))),
     commentForm(id));
+  // Live: its status, decisions and comments; the amounts it is read
+  // against; the round's phase (who may act).
+  followScreen(screen, (e) => (e.data.entity === "counterproposal" && e.data.entity_id === id) ||
+    (e.data.version_id === cp.version_id && ["allocation.saved", "targets.edited", "version.frozen"].includes(e.type)) ||
+    (e.data.round_id === version.round_id && e.type.startsWith("round.")), () => counterproposalScreen(c, id));
+  return screen;
 }
 
 function commentForm(id: number): HTMLElement {
@@ -398,7 +409,7 @@ async function approvalScreen(c: Ctx, vid: number): Promise<HTMLElement> {
         h("td", { class: "num" }, format(parseAmount(r.after, revenue.scale), revenue.scale, false)),
         h("td", { class: "num" }, format(parseAmount(r.delta, revenue.scale), revenue.scale, false))))));
   }
-  return h("section", {},
+  const screen = h("section", {},
     h("h1", {}, t("approval") + ": " + round.name + " · " + t("version", { n: version.number })),
     h("p", { class: "state " + ap.state }, t("approval." + ap.state)),
     h("ol", { class: "timeline" }, ap.steps.map((s) => h("li", { class: "step " + s.state },
@@ -413,6 +424,10 @@ async function approvalScreen(c: Ctx, vid: number): Promise<HTMLElement> {
     h("h2", {}, t("diff")), diff,
     version.parent_id ? h("p", {}, link(`/versions/${vid}/diff?against=${version.parent_id}`, t("fullDiff"))) : null,
     h("p", {}, link(`/versions/${vid}/grid?unit=${encodeURIComponent(homeUnit(c))}`, t("targets"))));
+  // Live: the version's steps and changes, and the round's phase.
+  followScreen(screen, (e) => (e.data.version_id === vid && !e.type.startsWith("deadline.")) ||
+    (e.data.round_id === round.id && e.type.startsWith("round.")), () => approvalScreen(c, vid));
+  return screen;
 }
 
 void render();
