@@ -71,6 +71,22 @@ func cellsFrom(v *versionRow, alias string) (string, []any) {
 		sameKey("x", "b") + ")) AS " + alias, []any{v.layer(), v.base(), v.layer()}
 }
 
+// cellJoin is a LEFT JOIN of version v's one cell at a key, named alias
+// in on (which gives the key's condition for an alias), and the expression
+// of its amount (NULL when v holds no cell there). Over a base it is two
+// probes by primary key, the version's layer first, not a join on the
+// cellsFrom union, which SQLite would scan once per outer row.
+func cellJoin(v *versionRow, alias string, on func(alias string) string) (join, amount string, args []any) {
+	if v.base() == 0 {
+		return " LEFT JOIN target_cells AS " + alias + " ON " + alias + ".version_id = ? AND " + on(alias), alias + ".amount", []any{v.ID}
+	}
+	own, base := alias+"_own", alias+"_base"
+	return " LEFT JOIN target_cells AS " + own + " ON " + own + ".version_id = ? AND " + on(own) +
+			" LEFT JOIN target_cells AS " + base + " ON " + base + ".version_id = ? AND " + on(base),
+		"CASE WHEN " + own + ".version_id IS NOT NULL THEN " + own + ".amount ELSE " + base + ".amount END",
+		[]any{v.layer(), v.base()}
+}
+
 // cellsOf is cellsFrom for a version known by its id.
 func (db *DB) cellsOf(ctx context.Context, idb bun.IDB, versionID int64, alias string) (string, []any, error) {
 	v, err := db.loadVersion(ctx, idb, versionID)

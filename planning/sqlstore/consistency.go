@@ -116,22 +116,24 @@ func (s *TargetService) findInconsistencies(ctx context.Context, idb bun.IDB, ve
 		scope += ")"
 	}
 	cFrom, cArgs := cellsFrom(v, "c")
-	pFrom, pArgs := cellsFrom(v, "p")
-	q := `SELECT g.parent_id, g.product_line_id, g.measure_id, g.period, g.children, p.amount AS parent, m.scale, b.buffer
+	pJoin, parent, pArgs := cellJoin(v, "p", func(p string) string {
+		return p + ".org_unit_id = g.parent_id AND " + p + ".product_line_id = g.product_line_id AND " +
+			p + ".measure_id = g.measure_id AND " + p + ".period = g.period"
+	})
+	q := `SELECT g.parent_id, g.product_line_id, g.measure_id, g.period, g.children, ` + parent + ` AS parent, m.scale, b.buffer
 		FROM (SELECT ou.parent_id, c.product_line_id, c.measure_id, c.period, SUM(` + s.db.minorUnits("c.amount") + `) AS children
 		      FROM ` + cFrom + ` JOIN org_units AS ou ON ou.id = c.org_unit_id
 		      WHERE c.version_id = ? AND ou.parent_id IS NOT NULL
 		      GROUP BY ou.parent_id, c.product_line_id, c.measure_id, c.period) AS g
 		JOIN measures AS m ON m.id = g.measure_id
-		JOIN org_units AS pu ON pu.id = g.parent_id
-		LEFT JOIN ` + pFrom + ` ON p.version_id = ? AND p.org_unit_id = g.parent_id
-		     AND p.product_line_id = g.product_line_id AND p.measure_id = g.measure_id AND p.period = g.period
+		JOIN org_units AS pu ON pu.id = g.parent_id` + pJoin + `
 		LEFT JOIN allocation_buffers AS b ON b.version_id = ? AND b.org_unit_id = g.parent_id
 		     AND b.product_line_id = g.product_line_id AND b.measure_id = g.measure_id
 		WHERE m.aggregation = 'sum'
-		  AND (p.amount IS NULL OR b.buffer IS NOT NULL OR g.children <> ` + s.db.minorUnits("p.amount") + `)` + scope + `
+		  AND ((` + parent + `) IS NULL OR b.buffer IS NOT NULL OR g.children <> ` + s.db.minorUnits("("+parent+")") + `)` + scope + `
 		ORDER BY g.parent_id, g.product_line_id, g.measure_id, g.period`
-	args := append(append(append(append(cArgs, versionID), pArgs...), versionID, versionID), scopeArgs...)
+	args := append(append(append(cArgs, versionID), pArgs...), versionID)
+	args = append(args, scopeArgs...)
 	var groups []groupRow
 	if err := idb.NewRaw(q, args...).Scan(ctx, &groups); err != nil {
 		return nil, "", s.db.mapError(err)

@@ -406,27 +406,25 @@ func (db *DB) diffQuery(va, vb *versionRow, whereA, whereB string, argsA, argsB 
 		ORDER BY 1, 2, 3, 4`, concatArgs(fa, argsA, fb, argsB)
 	}
 	nq, nargs := newAndChangedSQL(va, vb, whereA, argsA)
-	probeA, pa := cellsFrom(va, "a")
+	joinA, amountA, pa := cellJoin(va, "a", func(a string) string { return sameKey(a, "b") })
 	q := nq + `
 		UNION ALL
 		SELECT b.org_unit_id, b.product_line_id, b.measure_id, b.period, b.amount, NULL
-		FROM (SELECT * FROM ` + fromB + ` WHERE ` + whereB + `) AS b
-		WHERE NOT EXISTS (SELECT 1 FROM ` + probeA + ` WHERE a.version_id = ? AND a.org_unit_id = b.org_unit_id
-		AND a.product_line_id = b.product_line_id AND a.measure_id = b.measure_id AND a.period = b.period)
+		FROM (SELECT * FROM ` + fromB + ` WHERE ` + whereB + `) AS b` + joinA + `
+		WHERE (` + amountA + `) IS NULL
 		ORDER BY 1, 2, 3, 4`
-	return q, concatArgs(nargs, fb, argsB, pa, []any{va.ID})
+	return q, concatArgs(nargs, fb, argsB, pa)
 }
 
 // newAndChangedSQL selects the cells of a (whereA) that b lacks or holds
-// another amount for, probing b's primary key once per cell of a.
+// another amount for, probing b's primary key once per cell of a (its
+// layer, then its base: cellJoin).
 func newAndChangedSQL(va, vb *versionRow, whereA string, argsA []any) (string, []any) {
 	fromA, fa := cellsFrom(va, "t")
-	probeB, pb := cellsFrom(vb, "b")
-	return `SELECT a.org_unit_id, a.product_line_id, a.measure_id, a.period, b.amount, a.amount
-		FROM (SELECT * FROM ` + fromA + ` WHERE ` + whereA + `) AS a
-		LEFT JOIN ` + probeB + ` ON b.version_id = ? AND b.org_unit_id = a.org_unit_id
-		AND b.product_line_id = a.product_line_id AND b.measure_id = a.measure_id AND b.period = a.period
-		WHERE b.amount IS NULL OR a.amount <> b.amount`, concatArgs(fa, argsA, pb, []any{vb.ID})
+	joinB, amountB, pb := cellJoin(vb, "b", func(b string) string { return sameKey(b, "a") })
+	return `SELECT a.org_unit_id, a.product_line_id, a.measure_id, a.period, ` + amountB + `, a.amount
+		FROM (SELECT * FROM ` + fromA + ` WHERE ` + whereA + `) AS a` + joinB + `
+		WHERE (` + amountB + `) IS NULL OR a.amount <> (` + amountB + `)`, concatArgs(fa, argsA, pb)
 }
 
 func keyAfter(k, after planning.CellKey) bool {
