@@ -77,13 +77,11 @@ func requireTargetWriter(c echo.Context) error {
 
 // versionRound returns the version and its round.
 func (s *Server) versionRound(c echo.Context, id int64) (*planning.Version, *planning.Round, error) {
-	ctx := c.Request().Context()
-	v, err := s.svcs.Versions.FindVersionByID(ctx, id)
+	got, err := s.svcs.Resolve.Resolve(c.Request().Context(), planning.Refs{VersionID: id})
 	if err != nil {
 		return nil, nil, err
 	}
-	r, err := s.svcs.Rounds.FindRoundByID(ctx, v.RoundID)
-	return v, r, err
+	return got.Version, got.Round, nil
 }
 
 // gridFilters reads the filters the grid and the diff share: codeFilters'

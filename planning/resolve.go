@@ -1,0 +1,114 @@
+package planning
+
+import (
+	"context"
+	"slices"
+)
+
+// Refs names everything one request refers to, so that it is looked up
+// once: a version (and with it its round), and the org units, product
+// lines and measures a request names by code or a response labels by id.
+// Zero fields name nothing.
+type Refs struct {
+	VersionID                          int64
+	UnitCodes, LineCodes, MeasureCodes []string
+	UnitIDs, LineIDs, MeasureIDs       []int64
+}
+
+// Resolved is what Refs named and the caller may see: the version and its
+// round, and the org units (within the caller's scope), product lines and
+// measures found. A code or id that names nothing is simply absent; the
+// caller reports it against the field that carried it.
+type Resolved struct {
+	Version  *Version
+	Round    *Round
+	Units    []*OrgUnit
+	Lines    []*ProductLine
+	Measures []*Measure
+}
+
+// ResolveService looks up a request's references in one call.
+type ResolveService interface {
+	// Resolve loads what refs names: the version first (ENOTFOUND when
+	// there is none, and nothing else is looked up), then one query per
+	// kind and per MaxPageSize codes or ids.
+	Resolve(ctx context.Context, refs Refs) (*Resolved, error)
+}
+
+// NewResolveService answers Resolve through the finders of svcs, so the
+// scope and visibility rules are theirs.
+func NewResolveService(svcs Services) ResolveService { return resolveService{svcs} }
+
+type resolveService struct{ svcs Services }
+
+func (s resolveService) Resolve(ctx context.Context, refs Refs) (*Resolved, error) {
+	out := &Resolved{}
+	if refs.VersionID != 0 {
+		v, err := s.svcs.Versions.FindVersionByID(ctx, refs.VersionID)
+		if err != nil {
+			return nil, err
+		}
+		r, err := s.svcs.Rounds.FindRoundByID(ctx, v.RoundID)
+		if err != nil {
+			return nil, err
+		}
+		out.Version, out.Round = v, r
+	}
+	page := PageRequest{Limit: MaxPageSize}
+	for _, codes := range chunks(refs.UnitCodes) {
+		us, _, err := s.svcs.OrgUnits.FindOrgUnits(ctx, OrgUnitFilter{Codes: codes, Page: page})
+		if err != nil {
+			return nil, err
+		}
+		out.Units = append(out.Units, us...)
+	}
+	for _, ids := range chunks(refs.UnitIDs) {
+		us, _, err := s.svcs.OrgUnits.FindOrgUnits(ctx, OrgUnitFilter{IDs: ids, Page: page})
+		if err != nil {
+			return nil, err
+		}
+		out.Units = append(out.Units, us...)
+	}
+	for _, codes := range chunks(refs.LineCodes) {
+		ls, _, err := s.svcs.ProductLines.FindProductLines(ctx, ProductLineFilter{Codes: codes, Page: page})
+		if err != nil {
+			return nil, err
+		}
+		out.Lines = append(out.Lines, ls...)
+	}
+	for _, ids := range chunks(refs.LineIDs) {
+		ls, _, err := s.svcs.ProductLines.FindProductLines(ctx, ProductLineFilter{IDs: ids, Page: page})
+		if err != nil {
+			return nil, err
+		}
+		out.Lines = append(out.Lines, ls...)
+	}
+	for _, codes := range chunks(refs.MeasureCodes) {
+		ms, _, err := s.svcs.Measures.FindMeasures(ctx, MeasureFilter{Codes: codes, Page: page})
+		if err != nil {
+			return nil, err
+		}
+		out.Measures = append(out.Measures, ms...)
+	}
+	for _, ids := range chunks(refs.MeasureIDs) {
+		ms, _, err := s.svcs.Measures.FindMeasures(ctx, MeasureFilter{IDs: ids, Page: page})
+		if err != nil {
+			return nil, err
+		}
+		out.Measures = append(out.Measures, ms...)
+	}
+	return out, nil
+}
+
+// chunks sorts and de-duplicates xs and cuts it into pieces of at most
+// MaxPageSize, what one finder query may name.
+func chunks[T int64 | string](xs []T) [][]T {
+	xs = slices.Compact(slices.Sorted(slices.Values(xs)))
+	var out [][]T
+	for len(xs) > 0 {
+		n := min(len(xs), MaxPageSize)
+		out = append(out, xs[:n])
+		xs = xs[n:]
+	}
+	return out
+}
