@@ -130,12 +130,8 @@ func (s *Server) diffVersions(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	v, r, err := s.versionRound(c, id)
-	if err != nil {
-		return err
-	}
 	ctx := c.Request().Context()
-	res := newResolver(ctx, s.svcs)
+	res := newVersionResolver(ctx, s.svcs, id)
 	q := newQuery(c, "against", "org_unit", "subtree", "product_line", "measure", "period", "format")
 	format := q.str("format")
 	if format != "" && format != "json" && format != spreadsheet.FormatXLSX {
@@ -147,10 +143,11 @@ func (s *Server) diffVersions(c echo.Context) error {
 	} else if _, given := q.get("against"); !given {
 		q.fail("against", "is required: the id of the version to compare with")
 	}
-	f.OrgUnitID, f.Subtree, f.ProductLineIDs, f.MeasureIDs, f.PeriodFrom, f.PeriodTo, err = s.gridFilters(q, res, r)
+	f.OrgUnitID, f.Subtree, f.ProductLineIDs, f.MeasureIDs, f.PeriodFrom, f.PeriodTo, err = s.gridFilters(q, res)
 	if err != nil {
 		return err
 	}
+	v, r := res.version, res.round
 	if err := q.err(); err != nil {
 		return err
 	}

@@ -23,6 +23,20 @@ type resolver struct {
 	measures map[string]*planning.Measure
 	measIDs  map[int64]*planning.Measure
 	val      planning.Validation
+	// versionID, when set, is the version the request is about: the next
+	// load looks it up (and its round) with the codes, into version and
+	// round.
+	versionID int64
+	version   *planning.Version
+	round     *planning.Round
+}
+
+// newVersionResolver is a resolver for a request about version id: its
+// first load looks the version and its round up with the codes.
+func newVersionResolver(ctx context.Context, svcs planning.Services, id int64) *resolver {
+	r := newResolver(ctx, svcs)
+	r.versionID = id
+	return r
 }
 
 func newResolver(ctx context.Context, svcs planning.Services) *resolver {
@@ -50,6 +64,9 @@ func missing[V any](m map[string]V, codes []string) []string {
 // yet (and the version refs names, with its round), and keeps it for unit,
 // line, measure and the code lookups.
 func (r *resolver) load(refs planning.Refs) (*planning.Resolved, error) {
+	if refs.VersionID == 0 && r.version == nil {
+		refs.VersionID = r.versionID
+	}
 	refs.UnitCodes, refs.LineCodes, refs.MeasureCodes = missing(r.units, refs.UnitCodes), missing(r.lines, refs.LineCodes), missing(r.measures, refs.MeasureCodes)
 	refs.UnitIDs, refs.LineIDs, refs.MeasureIDs = missingIDs(r.unitIDs, refs.UnitIDs), missingIDs(r.lineIDs, refs.LineIDs), missingIDs(r.measIDs, refs.MeasureIDs)
 	if refs.VersionID == 0 && len(refs.UnitCodes)+len(refs.LineCodes)+len(refs.MeasureCodes)+len(refs.UnitIDs)+len(refs.LineIDs)+len(refs.MeasureIDs) == 0 {
@@ -58,6 +75,9 @@ func (r *resolver) load(refs planning.Refs) (*planning.Resolved, error) {
 	got, err := r.svcs.Resolve.Resolve(r.ctx, refs)
 	if err != nil {
 		return nil, err
+	}
+	if got.Version != nil && (r.versionID == 0 || got.Version.ID == r.versionID) {
+		r.versionID, r.version, r.round = got.Version.ID, got.Version, got.Round
 	}
 	for _, u := range got.Units {
 		r.units[u.Code], r.unitIDs[u.ID] = u, u

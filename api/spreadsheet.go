@@ -90,10 +90,6 @@ func (s *Server) exportVersion(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	v, r, err := s.versionRound(c, id)
-	if err != nil {
-		return err
-	}
 	ctx := c.Request().Context()
 	q := newQuery(c, "format", "org_unit", "subtree", "product_line", "measure", "period", "grain", "blank_rows")
 	format := q.str("format")
@@ -110,11 +106,12 @@ func (s *Server) exportVersion(c echo.Context) error {
 	if f.Grain != planning.GrainMonth && f.Grain != planning.GrainQuarter && f.Grain != planning.GrainYear {
 		q.fail("grain", "must be month, quarter or year")
 	}
-	res := newResolver(ctx, s.svcs)
-	f.OrgUnitID, f.Subtree, f.ProductLineIDs, f.MeasureIDs, f.PeriodFrom, f.PeriodTo, err = s.gridFilters(q, res, r)
+	res := newVersionResolver(ctx, s.svcs, id)
+	f.OrgUnitID, f.Subtree, f.ProductLineIDs, f.MeasureIDs, f.PeriodFrom, f.PeriodTo, err = s.gridFilters(q, res)
 	if err != nil {
 		return err
 	}
+	v, r := res.version, res.round
 	blankRows := q.boolean("blank_rows")
 	if err := q.err(); err != nil {
 		return err

@@ -85,13 +85,16 @@ func (s *Server) versionRound(c echo.Context, id int64) (*planning.Version, *pla
 }
 
 // gridFilters reads the filters the grid and the diff share: codeFilters'
-// org unit, product line and measure, and the round's periods.
-func (s *Server) gridFilters(q *query, res *resolver, r *planning.Round) (orgUnit *int64, subtree bool, lines, measures []int64, from, to int, err error) {
+// org unit, product line and measure, and the round's periods. res is a
+// version resolver (newVersionResolver): the version and its round are
+// looked up with the codes, in one call, and left in res.version and
+// res.round.
+func (s *Server) gridFilters(q *query, res *resolver) (orgUnit *int64, subtree bool, lines, measures []int64, from, to int, err error) {
 	if orgUnit, subtree, lines, measures, err = s.codeFilters(q, res); err != nil {
 		return nil, false, nil, nil, 0, 0, err
 	}
 	var perr error
-	if from, to, perr = parsePeriods(r, q.str("period")); perr != nil {
+	if from, to, perr = parsePeriods(res.round, q.str("period")); perr != nil {
 		q.fail("period", "%s", perr)
 	}
 	return orgUnit, subtree, lines, measures, from, to, nil
@@ -124,21 +127,18 @@ func (s *Server) getTargets(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	v, r, err := s.versionRound(c, id)
-	if err != nil {
-		return err
-	}
 	ctx := c.Request().Context()
-	res := newResolver(ctx, s.svcs)
+	res := newVersionResolver(ctx, s.svcs, id)
 	q := newQuery(c, "org_unit", "subtree", "product_line", "measure", "period", "grain")
 	f := planning.GridFilter{VersionID: id, Grain: planning.Grain(q.str("grain")), Page: q.page()}
 	if f.Grain != "" && f.Grain != planning.GrainMonth && f.Grain != planning.GrainQuarter && f.Grain != planning.GrainYear {
 		q.fail("grain", "must be month, quarter or year")
 	}
-	f.OrgUnitID, f.Subtree, f.ProductLineIDs, f.MeasureIDs, f.PeriodFrom, f.PeriodTo, err = s.gridFilters(q, res, r)
+	f.OrgUnitID, f.Subtree, f.ProductLineIDs, f.MeasureIDs, f.PeriodFrom, f.PeriodTo, err = s.gridFilters(q, res)
 	if err != nil {
 		return err
 	}
+	v := res.version
 	if err := q.err(); err != nil {
 		return err
 	}
