@@ -3,6 +3,8 @@ package planning
 import (
 	"context"
 	"slices"
+	"strings"
+	"unicode/utf8"
 )
 
 // Refs names everything one request refers to, so that it is looked up
@@ -18,7 +20,9 @@ type Refs struct {
 // Resolved is what Refs named and the caller may see: the version and its
 // round, and the org units (within the caller's scope), product lines and
 // measures found. A code or id that names nothing is simply absent; the
-// caller reports it against the field that carried it.
+// caller reports it against the field that carried it. A code that is not
+// valid UTF-8, or holds a NUL, names nothing and is not sent to the
+// database.
 type Resolved struct {
 	Version  *Version
 	Round    *Round
@@ -55,7 +59,7 @@ func (s resolveService) Resolve(ctx context.Context, refs Refs) (*Resolved, erro
 		out.Version, out.Round = v, r
 	}
 	page := PageRequest{Limit: MaxPageSize}
-	for _, codes := range chunks(refs.UnitCodes) {
+	for _, codes := range codeChunks(refs.UnitCodes) {
 		us, _, err := s.svcs.OrgUnits.FindOrgUnits(ctx, OrgUnitFilter{Codes: codes, Page: page})
 		if err != nil {
 			return nil, err
@@ -69,7 +73,7 @@ func (s resolveService) Resolve(ctx context.Context, refs Refs) (*Resolved, erro
 		}
 		out.Units = append(out.Units, us...)
 	}
-	for _, codes := range chunks(refs.LineCodes) {
+	for _, codes := range codeChunks(refs.LineCodes) {
 		ls, _, err := s.svcs.ProductLines.FindProductLines(ctx, ProductLineFilter{Codes: codes, Page: page})
 		if err != nil {
 			return nil, err
@@ -83,7 +87,7 @@ func (s resolveService) Resolve(ctx context.Context, refs Refs) (*Resolved, erro
 		}
 		out.Lines = append(out.Lines, ls...)
 	}
-	for _, codes := range chunks(refs.MeasureCodes) {
+	for _, codes := range codeChunks(refs.MeasureCodes) {
 		ms, _, err := s.svcs.Measures.FindMeasures(ctx, MeasureFilter{Codes: codes, Page: page})
 		if err != nil {
 			return nil, err
@@ -98,6 +102,13 @@ func (s resolveService) Resolve(ctx context.Context, refs Refs) (*Resolved, erro
 		out.Measures = append(out.Measures, ms...)
 	}
 	return out, nil
+}
+
+// codeChunks is chunks of the codes that could name something.
+func codeChunks(codes []string) [][]string {
+	return chunks(slices.DeleteFunc(slices.Clone(codes), func(c string) bool {
+		return c == "" || !utf8.ValidString(c) || strings.IndexByte(c, 0) >= 0
+	}))
 }
 
 // chunks sorts and de-duplicates xs and cuts it into pieces of at most

@@ -51,5 +51,6 @@ func newServices(db *DB) planning.Services {
 		AllocationJobs: &AllocationJobService{db: db, targets: &TargetService{db: db}},
 	}
 	s.Resolve = planning.NewResolveService(s)
+	s.Letters = planning.NewLetterService(s)
 	return s
 }
