@@ -276,12 +276,6 @@ func (s *Server) diffWorkbook(c echo.Context, res *resolver, v *planning.Version
 			return planning.Errorf(planning.ETOOLARGE, "the diff has more than %d changed cells: narrow it by org unit, product line, measure or period", MaxExportRows)
 		}
 	}
-	// The diff has checked that against is a version of the same round.
-	against, err := s.svcs.Versions.FindVersionByID(ctx, f.AgainstID)
-	if err != nil {
-		return err
-	}
-	view.Against = against
 	var units, lines, measures []int64
 	for _, ch := range view.Changes {
 		units, lines, measures = append(units, ch.OrgUnitID), append(lines, ch.ProductLineID), append(measures, ch.MeasureID)
@@ -292,9 +286,14 @@ func (s *Server) diffWorkbook(c echo.Context, res *resolver, v *planning.Version
 	for _, x := range view.NotSummed {
 		measures = append(measures, x.MeasureID)
 	}
-	if err := res.loadIDs(units, lines, measures); err != nil {
+	// The diff has checked that against is a version of the same round;
+	// it is looked up with the codes of the changes.
+	got, err := res.load(planning.Refs{VersionID: f.AgainstID, UnitIDs: units, LineIDs: lines, MeasureIDs: measures})
+	if err != nil {
 		return err
 	}
+	against := got.Version
+	view.Against = against
 	view.Units, view.Lines, view.Measures = res.unitIDs, res.lineIDs, res.measIDs
 	q := c.QueryParams()
 	view.Filters = "Filters: " + diffFilterWords(q.Get("measure"), q.Get("product_line"), q.Get("org_unit"), q.Get("subtree"), q.Get("period")) + "."
