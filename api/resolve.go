@@ -64,12 +64,15 @@ func missing[V any](m map[string]V, codes []string) []string {
 // yet (and the version refs names, with its round), and keeps it for unit,
 // line, measure and the code lookups.
 func (r *resolver) load(refs planning.Refs) (*planning.Resolved, error) {
-	if refs.VersionID == 0 && r.version == nil {
+	if refs.VersionID == 0 {
 		refs.VersionID = r.versionID
+	}
+	if r.version != nil && refs.VersionID == r.version.ID {
+		refs.VersionID = 0
 	}
 	refs.UnitCodes, refs.LineCodes, refs.MeasureCodes = missing(r.units, refs.UnitCodes), missing(r.lines, refs.LineCodes), missing(r.measures, refs.MeasureCodes)
 	refs.UnitIDs, refs.LineIDs, refs.MeasureIDs = missingIDs(r.unitIDs, refs.UnitIDs), missingIDs(r.lineIDs, refs.LineIDs), missingIDs(r.measIDs, refs.MeasureIDs)
-	if refs.VersionID == 0 && len(refs.UnitCodes)+len(refs.LineCodes)+len(refs.MeasureCodes)+len(refs.UnitIDs)+len(refs.LineIDs)+len(refs.MeasureIDs) == 0 {
+	if refs.VersionID == 0 && len(refs.UnitCodes)+len(refs.LineCodes)+len(refs.MeasureCodes)+len(refs.UnitIDs)+len(refs.LineIDs)+len(refs.MeasureIDs)+len(refs.ProfileCodes)+len(refs.ProfileIDs) == 0 {
 		return &planning.Resolved{}, nil
 	}
 	got, err := r.svcs.Resolve.Resolve(r.ctx, refs)

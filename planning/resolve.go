@@ -15,6 +15,11 @@ type Refs struct {
 	VersionID                          int64
 	UnitCodes, LineCodes, MeasureCodes []string
 	UnitIDs, LineIDs, MeasureIDs       []int64
+	// ProfileCodes and ProfileIDs name seasonality profiles; unlike the
+	// others, an id that names no profile is ENOTFOUND (ids come from
+	// stored requests, which name existing profiles).
+	ProfileCodes []string
+	ProfileIDs   []int64
 }
 
 // Resolved is what Refs named and the caller may see: the version and its
@@ -29,6 +34,7 @@ type Resolved struct {
 	Units    []*OrgUnit
 	Lines    []*ProductLine
 	Measures []*Measure
+	Profiles []*SeasonalityProfile
 }
 
 // ResolveService looks up a request's references in one call.
@@ -100,6 +106,24 @@ func (s resolveService) Resolve(ctx context.Context, refs Refs) (*Resolved, erro
 			return nil, err
 		}
 		out.Measures = append(out.Measures, ms...)
+	}
+	for _, codes := range codeChunks(refs.ProfileCodes) {
+		for _, code := range codes {
+			ps, _, err := s.svcs.Seasonality.FindSeasonalityProfiles(ctx, SeasonalityProfileFilter{Code: code})
+			if err != nil {
+				return nil, err
+			}
+			out.Profiles = append(out.Profiles, ps...)
+		}
+	}
+	for _, ids := range chunks(refs.ProfileIDs) {
+		for _, id := range ids {
+			p, err := s.svcs.Seasonality.FindSeasonalityProfileByID(ctx, id)
+			if err != nil {
+				return nil, err
+			}
+			out.Profiles = append(out.Profiles, p)
+		}
 	}
 	return out, nil
 }
