@@ -209,25 +209,18 @@ func (s *Server) putTargets(c echo.Context) error {
 		return &planning.Error{Code: planning.ETOOLARGE, Message: fmt.Sprintf("at most %d cells per batch; split the edit", planning.MaxBatchCells),
 			Fields: []planning.FieldError{{Field: "cells", Message: "too many cells"}}}
 	}
-	_, r, err := s.versionRound(c, id)
-	if err != nil {
-		return err
-	}
+	// The version, its round and every code of the batch are looked up
+	// in one call.
 	ctx := c.Request().Context()
-	res := newResolver(ctx, s.svcs)
-	var units, lines, measures []string
+	res := newVersionResolver(ctx, s.svcs, id)
+	var refs planning.Refs
 	for _, cell := range req.Cells {
-		units, lines, measures = append(units, cell.OrgUnit), append(lines, cell.ProductLine), append(measures, cell.Measure)
+		refs.UnitCodes, refs.LineCodes, refs.MeasureCodes = append(refs.UnitCodes, cell.OrgUnit), append(refs.LineCodes, cell.ProductLine), append(refs.MeasureCodes, cell.Measure)
 	}
-	if err := res.loadUnits(units); err != nil {
+	if _, err := res.load(refs); err != nil {
 		return err
 	}
-	if err := res.loadLines(lines); err != nil {
-		return err
-	}
-	if err := res.loadMeasures(measures); err != nil {
-		return err
-	}
+	r := res.round
 	edits := make([]planning.CellEdit, len(req.Cells))
 	for i, cell := range req.Cells {
 		f := fmt.Sprintf("cells[%d]", i)
