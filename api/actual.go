@@ -193,17 +193,22 @@ type ActualPage struct {
 	NextCursor string      `json:"next_cursor,omitempty"`
 }
 
+// filterRefs names the codes of codeFilters' parameters.
+func filterRefs(q *query) planning.Refs {
+	refs := planning.Refs{LineCodes: codesList(q.str("product_line")), MeasureCodes: codesList(q.str("measure"))}
+	if code, ok := q.get("org_unit"); ok {
+		refs.UnitCodes = []string{code}
+	}
+	return refs
+}
+
 // codeFilters reads the org unit, product line and measure filters the
 // actuals, the attainment and the exports share.
 func (s *Server) codeFilters(q *query, res *resolver) (orgUnit *int64, subtree bool, lines, measures []int64, err error) {
 	// Every code the filters name is looked up at once.
 	code, hasUnit := q.get("org_unit")
 	lineCodes, measureCodes := codesList(q.str("product_line")), codesList(q.str("measure"))
-	refs := planning.Refs{LineCodes: lineCodes, MeasureCodes: measureCodes}
-	if hasUnit {
-		refs.UnitCodes = []string{code}
-	}
-	if _, err = res.load(refs); err != nil {
+	if _, err = res.load(filterRefs(q)); err != nil {
 		return
 	}
 	if hasUnit {

@@ -29,6 +29,9 @@ type resolver struct {
 	versionID int64
 	version   *planning.Version
 	round     *planning.Round
+	// roundID, when set (and versionID is not), is the round the request
+	// is about: the next load looks it up with the codes, into round.
+	roundID int64
 }
 
 // newVersionResolver is a resolver for a request about version id: its
@@ -70,9 +73,12 @@ func (r *resolver) load(refs planning.Refs) (*planning.Resolved, error) {
 	if r.version != nil && refs.VersionID == r.version.ID {
 		refs.VersionID = 0
 	}
+	if refs.VersionID == 0 && refs.RoundID == 0 && r.round == nil {
+		refs.RoundID = r.roundID
+	}
 	refs.UnitCodes, refs.LineCodes, refs.MeasureCodes = missing(r.units, refs.UnitCodes), missing(r.lines, refs.LineCodes), missing(r.measures, refs.MeasureCodes)
 	refs.UnitIDs, refs.LineIDs, refs.MeasureIDs = missingIDs(r.unitIDs, refs.UnitIDs), missingIDs(r.lineIDs, refs.LineIDs), missingIDs(r.measIDs, refs.MeasureIDs)
-	if refs.VersionID == 0 && len(refs.UnitCodes)+len(refs.LineCodes)+len(refs.MeasureCodes)+len(refs.UnitIDs)+len(refs.LineIDs)+len(refs.MeasureIDs)+len(refs.ProfileCodes)+len(refs.ProfileIDs) == 0 {
+	if refs.VersionID == 0 && refs.RoundID == 0 && len(refs.UnitCodes)+len(refs.LineCodes)+len(refs.MeasureCodes)+len(refs.UnitIDs)+len(refs.LineIDs)+len(refs.MeasureIDs)+len(refs.ProfileCodes)+len(refs.ProfileIDs) == 0 {
 		return &planning.Resolved{}, nil
 	}
 	got, err := r.svcs.Resolve.Resolve(r.ctx, refs)
@@ -81,6 +87,8 @@ func (r *resolver) load(refs planning.Refs) (*planning.Resolved, error) {
 	}
 	if got.Version != nil && (r.versionID == 0 || got.Version.ID == r.versionID) {
 		r.versionID, r.version, r.round = got.Version.ID, got.Version, got.Round
+	} else if got.Version == nil && got.Round != nil && got.Round.ID == r.roundID {
+		r.round = got.Round
 	}
 	for _, u := range got.Units {
 		r.units[u.Code], r.unitIDs[u.ID] = u, u

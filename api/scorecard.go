@@ -423,7 +423,8 @@ func (s *Server) getScores(c echo.Context) error {
 	if format != "" && format != "json" && format != "xlsx" {
 		q.fail("format", "must be json or xlsx")
 	}
-	r, version, period, basis, err := s.attainmentParams(c, q)
+	res := newResolver(ctx, s.svcs)
+	r, version, period, basis, err := s.attainmentParams(c, q, res)
 	if err != nil {
 		return err
 	}
@@ -435,10 +436,6 @@ func (s *Server) getScores(c echo.Context) error {
 		q.fail("level", "must be one of %v", planning.OrgUnitKinds)
 	}
 	if code := q.str("org_unit"); code != "" {
-		res := newResolver(ctx, s.svcs)
-		if err := res.loadUnits([]string{code}); err != nil {
-			return err
-		}
 		u, found := res.units[code]
 		if !found {
 			return planning.Errorf(planning.ENOTFOUND, "org unit %s not found", code)

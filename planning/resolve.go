@@ -12,7 +12,9 @@ import (
 // lines and measures a request names by code or a response labels by id.
 // Zero fields name nothing.
 type Refs struct {
-	VersionID                          int64
+	VersionID int64
+	// RoundID names a round, when no version does.
+	RoundID                            int64
 	UnitCodes, LineCodes, MeasureCodes []string
 	UnitIDs, LineIDs, MeasureIDs       []int64
 	// ProfileCodes and ProfileIDs name seasonality profiles; unlike the
@@ -39,8 +41,8 @@ type Resolved struct {
 
 // ResolveService looks up a request's references in one call.
 type ResolveService interface {
-	// Resolve loads what refs names: the version first (ENOTFOUND when
-	// there is none, and nothing else is looked up), then one query per
+	// Resolve loads what refs names: the version or the round first
+	// (ENOTFOUND when there is none, and nothing else is looked up), then one query per
 	// kind and per MaxPageSize codes or ids.
 	Resolve(ctx context.Context, refs Refs) (*Resolved, error)
 }
@@ -63,6 +65,12 @@ func (s resolveService) Resolve(ctx context.Context, refs Refs) (*Resolved, erro
 			return nil, err
 		}
 		out.Version, out.Round = v, r
+	} else if refs.RoundID != 0 {
+		r, err := s.svcs.Rounds.FindRoundByID(ctx, refs.RoundID)
+		if err != nil {
+			return nil, err
+		}
+		out.Round = r
 	}
 	page := PageRequest{Limit: MaxPageSize}
 	for _, codes := range codeChunks(refs.UnitCodes) {
