@@ -250,16 +250,13 @@ func (s *Server) listScorecards(c echo.Context) error {
 		return err
 	}
 	if format == "xlsx" {
-		r, err := s.svcs.Rounds.FindRoundByID(ctx, id)
+		got, err := s.svcs.Resolve.Resolve(ctx, planning.Refs{RoundID: id, RoundMeasures: true})
 		if err != nil {
 			return err
 		}
-		ms, _, err := s.svcs.Measures.FindMeasures(ctx, planning.MeasureFilter{IDs: r.MeasureIDs, Page: planning.PageRequest{Limit: planning.MaxPageSize}})
-		if err != nil {
-			return err
-		}
-		byID := make(map[int64]*planning.Measure, len(ms))
-		for _, m := range ms {
+		r := got.Round
+		byID := make(map[int64]*planning.Measure, len(got.Measures))
+		for _, m := range got.Measures {
 			byID[m.ID] = m
 		}
 		var buf bytes.Buffer

@@ -68,7 +68,7 @@ func (s letterService) WriteLetters(ctx context.Context, req LetterRequest, writ
 
 func (s letterService) writeLetters(ctx context.Context, req LetterRequest, write func(*Letter) error) (v *Version, r *Round, err error) {
 	batch := req.OrgUnit == ""
-	refs := Refs{VersionID: req.VersionID}
+	refs := Refs{VersionID: req.VersionID, RoundMeasures: true}
 	if !batch {
 		refs.UnitCodes = []string{req.OrgUnit}
 	}
@@ -114,6 +114,9 @@ func (s letterService) writeLetters(ctx context.Context, req LetterRequest, writ
 	}
 	lines := map[int64]*ProductLine{}
 	measures := map[int64]*Measure{}
+	for _, m := range got.Measures {
+		measures[m.ID] = m
+	}
 	cards := map[OrgUnitKind]*Scorecard{}
 	for _, unit := range units {
 		rows, err := s.wholeGrid(ctx, GridFilter{VersionID: v.ID, OrgUnitID: &unit.ID, Grain: GrainMonth}, req.MaxRows)
@@ -126,19 +129,13 @@ func (s letterService) writeLetters(ctx context.Context, req LetterRequest, writ
 				need.LineIDs = append(need.LineIDs, row.ProductLineID)
 			}
 		}
-		if len(measures) == 0 {
-			need.MeasureIDs = r.MeasureIDs
-		}
-		if len(need.LineIDs)+len(need.MeasureIDs) > 0 {
+		if len(need.LineIDs) > 0 {
 			found, err := s.svcs.Resolve.Resolve(ctx, need)
 			if err != nil {
 				return nil, nil, err
 			}
 			for _, l := range found.Lines {
 				lines[l.ID] = l
-			}
-			for _, m := range found.Measures {
-				measures[m.ID] = m
 			}
 		}
 		l := &Letter{Version: v, Round: r, Record: rec, Unit: unit, Lines: lines, Rows: rows}

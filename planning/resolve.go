@@ -14,7 +14,9 @@ import (
 type Refs struct {
 	VersionID int64
 	// RoundID names a round, when no version does.
-	RoundID                            int64
+	RoundID int64
+	// RoundMeasures asks for the measures of the round found too.
+	RoundMeasures                      bool
 	UnitCodes, LineCodes, MeasureCodes []string
 	UnitIDs, LineIDs, MeasureIDs       []int64
 	// ProfileCodes and ProfileIDs name seasonality profiles; unlike the
@@ -71,6 +73,9 @@ func (s resolveService) Resolve(ctx context.Context, refs Refs) (*Resolved, erro
 			return nil, err
 		}
 		out.Round = r
+	}
+	if refs.RoundMeasures && out.Round != nil {
+		refs.MeasureIDs = append(slices.Clone(refs.MeasureIDs), out.Round.MeasureIDs...)
 	}
 	page := PageRequest{Limit: MaxPageSize}
 	for _, codes := range codeChunks(refs.UnitCodes) {

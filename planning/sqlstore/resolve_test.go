@@ -51,8 +51,12 @@ func TestResolveLooksUpARequest(t *testing.T) {
 		_, err = e.svcs.Resolve.Resolve(ctx, planning.Refs{RoundID: 1 << 40})
 		wantCode(t, err, planning.ENOTFOUND)
 		got, err = e.svcs.Resolve.Resolve(ctx, planning.Refs{RoundID: re.round.ID})
-		if err != nil || got.Round.ID != re.round.ID || got.Version != nil {
+		if err != nil || got.Round.ID != re.round.ID || got.Version != nil || len(got.Measures) != 0 {
 			t.Fatalf("round alone: %+v %v", got, err)
+		}
+		got, err = e.svcs.Resolve.Resolve(ctx, planning.Refs{RoundID: re.round.ID, RoundMeasures: true, MeasureIDs: []int64{re.revenue.ID}})
+		if err != nil || len(got.Measures) != len(re.round.MeasureIDs) {
+			t.Fatalf("the round's measures: %v %v, want its %d", got.Measures, err, len(re.round.MeasureIDs))
 		}
 
 		// More ids than one query may name are looked up in pieces.
