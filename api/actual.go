@@ -193,13 +193,25 @@ type ActualPage struct {
 	NextCursor string      `json:"next_cursor,omitempty"`
 }
 
+// filterRefs names the codes of codeFilters' parameters.
+func filterRefs(q *query) planning.Refs {
+	refs := planning.Refs{LineCodes: codesList(q.str("product_line")), MeasureCodes: codesList(q.str("measure"))}
+	if code, ok := q.get("org_unit"); ok {
+		refs.UnitCodes = []string{code}
+	}
+	return refs
+}
+
 // codeFilters reads the org unit, product line and measure filters the
 // actuals, the attainment and the exports share.
 func (s *Server) codeFilters(q *query, res *resolver) (orgUnit *int64, subtree bool, lines, measures []int64, err error) {
-	if code, ok := q.get("org_unit"); ok {
-		if err = res.loadUnits([]string{code}); err != nil {
-			return
-		}
+	// Every code the filters name is looked up at once.
+	code, hasUnit := q.get("org_unit")
+	lineCodes, measureCodes := codesList(q.str("product_line")), codesList(q.str("measure"))
+	if _, err = res.load(filterRefs(q)); err != nil {
+		return
+	}
+	if hasUnit {
 		u, found := res.units[code]
 		if !found {
 			return nil, false, nil, nil, planning.Errorf(planning.ENOTFOUND, "org unit %s not found", code)
@@ -209,10 +221,7 @@ func (s *Server) codeFilters(q *query, res *resolver) (orgUnit *int64, subtree b
 	if b := q.boolean("subtree"); b != nil {
 		subtree = *b
 	}
-	if codes := codesList(q.str("product_line")); len(codes) > 0 {
-		if err = res.loadLines(codes); err != nil {
-			return
-		}
+	if codes := lineCodes; len(codes) > 0 {
 		for _, code := range codes {
 			if l, found := res.lines[code]; found {
 				lines = append(lines, l.ID)
@@ -221,10 +230,7 @@ func (s *Server) codeFilters(q *query, res *resolver) (orgUnit *int64, subtree b
 			}
 		}
 	}
-	if codes := codesList(q.str("measure")); len(codes) > 0 {
-		if err = res.loadMeasures(codes); err != nil {
-			return
-		}
+	if codes := measureCodes; len(codes) > 0 {
 		for _, code := range codes {
 			if m, found := res.measures[code]; found {
 				measures = append(measures, m.ID)

@@ -187,13 +187,13 @@ func (req *AllocationRequest) toDomain(s *Server, res *resolver, versionID int64
 	for _, t := range req.Targets {
 		lines = append(lines, t.ProductLine)
 	}
-	if err := res.loadUnits(units); err != nil {
-		return out, err
+	// Every code the request names is looked up in one call.
+	refs := planning.Refs{UnitCodes: units, LineCodes: lines, MeasureCodes: []string{req.Measure}}
+	if req.Phasing.Profile != "" {
+		refs.ProfileCodes = []string{req.Phasing.Profile}
 	}
-	if err := res.loadLines(lines); err != nil {
-		return out, err
-	}
-	if err := res.loadMeasures([]string{req.Measure}); err != nil {
+	got, err := res.load(refs)
+	if err != nil {
 		return out, err
 	}
 	out.RootID = res.unit("root", req.Root)
@@ -239,14 +239,10 @@ func (req *AllocationRequest) toDomain(s *Server, res *resolver, versionID int64
 	out.Phasing.Method = planning.PhasingMethod(req.Phasing.Method)
 	out.Phasing.ReferenceVersionID = req.Phasing.ReferenceVersionID
 	if req.Phasing.Profile != "" {
-		ps, _, err := s.svcs.Seasonality.FindSeasonalityProfiles(res.ctx, planning.SeasonalityProfileFilter{Code: req.Phasing.Profile})
-		if err != nil {
-			return out, err
-		}
-		if len(ps) == 0 {
+		if i := slices.IndexFunc(got.Profiles, func(p *planning.SeasonalityProfile) bool { return p.Code == req.Phasing.Profile }); i < 0 {
 			res.val.Add("phasing.profile", "no seasonality profile with code %q", req.Phasing.Profile)
 		} else {
-			out.Phasing.ProfileID = &ps[0].ID
+			out.Phasing.ProfileID = &got.Profiles[i].ID
 		}
 	}
 	return out, res.err()
@@ -269,7 +265,13 @@ func (s *Server) fromDomainAllocationRequest(res *resolver, req *planning.Alloca
 	for _, t := range req.Targets {
 		lines = append(lines, t.ProductLineID)
 	}
-	if err := res.loadIDs(units, lines, []int64{req.MeasureID}); err != nil {
+	// Every id the request names is looked up in one call.
+	refs := planning.Refs{UnitIDs: units, LineIDs: lines, MeasureIDs: []int64{req.MeasureID}}
+	if req.Phasing.ProfileID != nil {
+		refs.ProfileIDs = []int64{*req.Phasing.ProfileID}
+	}
+	got, err := res.load(refs)
+	if err != nil {
 		return AllocationRequest{}, err
 	}
 	out := AllocationRequest{Root: res.unitCode(req.RootID), Depth: req.Depth, Targets: []AllocationTarget{}, Levels: []AllocationLevel{}, Locks: []string{},
@@ -301,11 +303,11 @@ func (s *Server) fromDomainAllocationRequest(res *resolver, req *planning.Alloca
 		out.Locks = append(out.Locks, res.unitCode(id))
 	}
 	if req.Phasing.ProfileID != nil {
-		p, err := s.svcs.Seasonality.FindSeasonalityProfileByID(res.ctx, *req.Phasing.ProfileID)
-		if err != nil {
-			return AllocationRequest{}, err
+		for _, p := range got.Profiles {
+			if p.ID == *req.Phasing.ProfileID {
+				out.Phasing.Profile = p.Code
+			}
 		}
-		out.Phasing.Profile = p.Code
 	}
 	return out, nil
 }
@@ -328,12 +330,19 @@ func (r *resolver) unitValues(field string, vs []UnitValue, scale int32) map[int
 	return out
 }
 
-func (s *Server) fromDomainRun(res *resolver, r *planning.Round, run *planning.AllocationRun, dry bool) (AllocationRun, error) {
+func (s *Server) fromDomainRun(res *resolver, run *planning.AllocationRun, dry bool) (AllocationRun, error) {
 	// Only the measure's scale is needed: the explanations carry their
-	// codes, and the request is shown by id.
-	if err := res.loadIDs(nil, nil, []int64{run.Request.MeasureID}); err != nil {
+	// codes, and the request is shown by id. An explanation names its
+	// months by the round's calendar: the version is looked up with the
+	// measure.
+	refs := planning.Refs{MeasureIDs: []int64{run.Request.MeasureID}}
+	if run.Explanation != nil {
+		refs.VersionID = run.VersionID
+	}
+	if _, err := res.load(refs); err != nil {
 		return AllocationRun{}, err
 	}
+	r := res.round
 	scale := int32(2)
 	if m := res.measureOf(run.Request.MeasureID); m != nil {
 		scale = m.Scale
@@ -434,15 +443,8 @@ func (s *Server) allocate(c echo.Context) error {
 		return err
 	}
 	// The run holds ids the request named, whose codes the resolver
-	// knows; the nodes carry their codes. An explained preview names its
-	// months by the round's calendar.
-	var r *planning.Round
-	if result.Run.Explanation != nil {
-		if _, r, err = s.versionRound(c, id); err != nil {
-			return err
-		}
-	}
-	run, err := s.fromDomainRun(res, r, result.Run, req.DryRun)
+	// knows; the nodes carry their codes.
+	run, err := s.fromDomainRun(res, result.Run, req.DryRun)
 	if err != nil {
 		return err
 	}
@@ -498,7 +500,7 @@ func (s *Server) listAllocations(c echo.Context) error {
 	out := AllocationRunPage{Items: make([]AllocationRun, 0, len(runs)), NextCursor: next}
 	for _, run := range runs {
 		// A listed run carries no explanation: no month to label.
-		x, err := s.fromDomainRun(res, nil, run, false)
+		x, err := s.fromDomainRun(res, run, false)
 		if err != nil {
 			return err
 		}
@@ -548,11 +550,7 @@ func (s *Server) getAllocation(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	_, r, err := s.versionRound(c, run.VersionID)
-	if err != nil {
-		return err
-	}
-	out, err := s.fromDomainRun(res, r, run, false)
+	out, err := s.fromDomainRun(res, run, false)
 	if err != nil {
 		return err
 	}

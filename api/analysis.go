@@ -130,12 +130,8 @@ func (s *Server) diffVersions(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	v, r, err := s.versionRound(c, id)
-	if err != nil {
-		return err
-	}
 	ctx := c.Request().Context()
-	res := newResolver(ctx, s.svcs)
+	res := newVersionResolver(ctx, s.svcs, id)
 	q := newQuery(c, "against", "org_unit", "subtree", "product_line", "measure", "period", "format")
 	format := q.str("format")
 	if format != "" && format != "json" && format != spreadsheet.FormatXLSX {
@@ -147,10 +143,11 @@ func (s *Server) diffVersions(c echo.Context) error {
 	} else if _, given := q.get("against"); !given {
 		q.fail("against", "is required: the id of the version to compare with")
 	}
-	f.OrgUnitID, f.Subtree, f.ProductLineIDs, f.MeasureIDs, f.PeriodFrom, f.PeriodTo, err = s.gridFilters(q, res, r)
+	f.OrgUnitID, f.Subtree, f.ProductLineIDs, f.MeasureIDs, f.PeriodFrom, f.PeriodTo, err = s.gridFilters(q, res)
 	if err != nil {
 		return err
 	}
+	v, r := res.version, res.round
 	if err := q.err(); err != nil {
 		return err
 	}
@@ -279,12 +276,6 @@ func (s *Server) diffWorkbook(c echo.Context, res *resolver, v *planning.Version
 			return planning.Errorf(planning.ETOOLARGE, "the diff has more than %d changed cells: narrow it by org unit, product line, measure or period", MaxExportRows)
 		}
 	}
-	// The diff has checked that against is a version of the same round.
-	against, err := s.svcs.Versions.FindVersionByID(ctx, f.AgainstID)
-	if err != nil {
-		return err
-	}
-	view.Against = against
 	var units, lines, measures []int64
 	for _, ch := range view.Changes {
 		units, lines, measures = append(units, ch.OrgUnitID), append(lines, ch.ProductLineID), append(measures, ch.MeasureID)
@@ -295,9 +286,14 @@ func (s *Server) diffWorkbook(c echo.Context, res *resolver, v *planning.Version
 	for _, x := range view.NotSummed {
 		measures = append(measures, x.MeasureID)
 	}
-	if err := res.loadIDs(units, lines, measures); err != nil {
+	// The diff has checked that against is a version of the same round;
+	// it is looked up with the codes of the changes.
+	got, err := res.load(planning.Refs{VersionID: f.AgainstID, UnitIDs: units, LineIDs: lines, MeasureIDs: measures})
+	if err != nil {
 		return err
 	}
+	against := got.Version
+	view.Against = against
 	view.Units, view.Lines, view.Measures = res.unitIDs, res.lineIDs, res.measIDs
 	q := c.QueryParams()
 	view.Filters = "Filters: " + diffFilterWords(q.Get("measure"), q.Get("product_line"), q.Get("org_unit"), q.Get("subtree"), q.Get("period")) + "."

@@ -123,14 +123,17 @@ func fromDomainAttainmentBasis(rep *planning.AttainmentReport) AttainmentBasis {
 
 // attainmentParams reads the parameters attainment and rankings share:
 // the version, the as-of month and the basis.
-func (s *Server) attainmentParams(c echo.Context, q *query) (r *planning.Round, version *int64, period int, basis planning.Basis, err error) {
+func (s *Server) attainmentParams(c echo.Context, q *query, res *resolver) (r *planning.Round, version *int64, period int, basis planning.Basis, err error) {
 	id, err := pathID(c, "id")
 	if err != nil {
 		return
 	}
-	if r, err = s.svcs.Rounds.FindRoundByID(c.Request().Context(), id); err != nil {
+	// The round and the codes of the filters are looked up in one call.
+	res.roundID = id
+	if _, err = res.load(filterRefs(q)); err != nil {
 		return
 	}
+	r = res.round
 	version = q.id("version")
 	if m, ok := q.get("period"); ok {
 		if p, perr := r.PeriodOf(m); perr != nil {
@@ -174,7 +177,8 @@ func (s *Server) attainmentParams(c echo.Context, q *query) (r *planning.Round, 
 func (s *Server) getAttainment(c echo.Context) error {
 	ctx := c.Request().Context()
 	q := newQuery(c, "version", "org_unit", "subtree", "level", "product_line", "measure", "period", "basis")
-	r, version, period, basis, err := s.attainmentParams(c, q)
+	res := newResolver(ctx, s.svcs)
+	r, version, period, basis, err := s.attainmentParams(c, q, res)
 	if err != nil {
 		return err
 	}
@@ -183,7 +187,7 @@ func (s *Server) getAttainment(c echo.Context) error {
 	if f.Kind != "" && !f.Kind.Valid() {
 		q.fail("level", "must be one of %v", planning.OrgUnitKinds)
 	}
-	f.OrgUnitID, f.Subtree, f.ProductLineIDs, f.MeasureIDs, err = s.codeFilters(q, newResolver(ctx, s.svcs))
+	f.OrgUnitID, f.Subtree, f.ProductLineIDs, f.MeasureIDs, err = s.codeFilters(q, res)
 	if err != nil {
 		return err
 	}
@@ -235,7 +239,8 @@ func (s *Server) getRankings(c echo.Context) error {
 	if format != "" && format != "json" && format != spreadsheet.FormatXLSX {
 		q.fail("format", "must be json or xlsx")
 	}
-	r, version, period, basis, err := s.attainmentParams(c, q)
+	res := newResolver(ctx, s.svcs)
+	r, version, period, basis, err := s.attainmentParams(c, q, res)
 	if err != nil {
 		return err
 	}
@@ -246,7 +251,6 @@ func (s *Server) getRankings(c echo.Context) error {
 	case !f.Kind.Valid():
 		q.fail("level", "must be one of %v", planning.OrgUnitKinds)
 	}
-	res := newResolver(ctx, s.svcs)
 	_, _, f.ProductLineIDs, _, err = s.codeFilters(q, res)
 	if err != nil {
 		return err

@@ -146,14 +146,16 @@ func (s *Server) getCellHistory(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	_, r, err := s.versionRound(c, id)
-	if err != nil {
-		return err
-	}
 	q := newQuery(c, "org_unit", "product_line", "measure", "period")
 	ctx := c.Request().Context()
-	res := newResolver(ctx, s.svcs)
+	res := newVersionResolver(ctx, s.svcs, id)
 	unit, line, measure, period := q.str("org_unit"), q.str("product_line"), q.str("measure"), q.str("period")
+	// The version, its round and the cell's codes are looked up in one
+	// call; an unknown version answers before the query is checked.
+	if _, err := res.load(planning.Refs{UnitCodes: []string{unit}, LineCodes: []string{line}, MeasureCodes: []string{measure}}); err != nil {
+		return err
+	}
+	r := res.round
 	for name, v := range map[string]string{"org_unit": unit, "product_line": line, "measure": measure, "period": period} {
 		if v == "" {
 			q.fail(name, "is required")
@@ -162,18 +164,9 @@ func (s *Server) getCellHistory(c echo.Context) error {
 	if err := q.err(); err != nil {
 		return err
 	}
-	if err := res.loadUnits([]string{unit}); err != nil {
-		return err
-	}
 	if _, found := res.units[unit]; !found {
 		// Unknown, or outside the caller's scope: 404, as the grid says.
 		return planning.Errorf(planning.ENOTFOUND, "org unit %s not found", unit)
-	}
-	if err := res.loadLines([]string{line}); err != nil {
-		return err
-	}
-	if err := res.loadMeasures([]string{measure}); err != nil {
-		return err
 	}
 	k := planning.CellKey{OrgUnitID: res.unit("org_unit", unit), ProductLineID: res.line("product_line", line)}
 	m := res.measure("measure", measure)

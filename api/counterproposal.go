@@ -171,18 +171,20 @@ func fromDomainCP(cp *planning.Counterproposal) Counterproposal {
 	return out
 }
 
-// lineInputs resolves drafted lines.
-func lineInputs(res *resolver, r *planning.Round, in []CPLineInput) ([]planning.LineInput, error) {
-	var lines, measures []string
+// lineRefs names the codes of drafted lines.
+func lineRefs(in []CPLineInput) planning.Refs {
+	var refs planning.Refs
 	for _, l := range in {
-		lines, measures = append(lines, l.ProductLine), append(measures, l.Measure)
+		refs.LineCodes, refs.MeasureCodes = append(refs.LineCodes, l.ProductLine), append(refs.MeasureCodes, l.Measure)
 	}
-	if err := res.loadLines(lines); err != nil {
-		return nil, err
-	}
-	if err := res.loadMeasures(measures); err != nil {
-		return nil, err
-	}
+	return refs
+}
+
+// lineInputs resolves drafted lines. res is the resolver of the version
+// drafted against (newVersionResolver) that has loaded lineRefs(in): the
+// version, its round and the lines' codes are looked up in one call.
+func lineInputs(res *resolver, in []CPLineInput) ([]planning.LineInput, error) {
+	r := res.round
 	out := make([]planning.LineInput, len(in))
 	for i, l := range in {
 		f := fmt.Sprintf("lines[%d]", i)
@@ -204,12 +206,6 @@ func lineInputs(res *resolver, r *planning.Round, in []CPLineInput) ([]planning.
 		}
 	}
 	return out, res.err()
-}
-
-// cpRound returns the round a counterproposal's version belongs to.
-func (s *Server) cpRound(c echo.Context, cp *planning.Counterproposal) (*planning.Round, error) {
-	_, r, err := s.versionRound(c, cp.VersionID)
-	return r, err
 }
 
 func (s *Server) respondCP(c echo.Context, status int, cp *planning.Counterproposal) error {
@@ -245,10 +241,7 @@ func (s *Server) listCounterproposals(c echo.Context) error {
 		return err
 	}
 	ctx := c.Request().Context()
-	if _, err := s.svcs.Versions.FindVersionByID(ctx, id); err != nil {
-		return err
-	}
-	res := newResolver(ctx, s.svcs)
+	res := newVersionResolver(ctx, s.svcs, id)
 	q := newQuery(c, "org_unit", "status", "awaiting_decision")
 	f := planning.CounterproposalFilter{VersionID: id, Status: planning.CounterproposalStatus(q.str("status")), Page: q.page()}
 	switch f.Status {
@@ -260,10 +253,16 @@ func (s *Server) listCounterproposals(c echo.Context) error {
 		uid := planning.ActorFromContext(ctx).UserID()
 		f.AwaitingDecisionBy = &uid
 	}
-	if code, ok := q.get("org_unit"); ok {
-		if err := res.loadUnits([]string{code}); err != nil {
-			return err
-		}
+	// The version and the org unit are looked up in one call.
+	code, byUnit := q.get("org_unit")
+	var refs planning.Refs
+	if byUnit {
+		refs.UnitCodes = []string{code}
+	}
+	if _, err := res.load(refs); err != nil {
+		return err
+	}
+	if byUnit {
 		u, found := res.units[code]
 		if !found {
 			return planning.Errorf(planning.ENOTFOUND, "org unit %s not found", code)
@@ -311,17 +310,15 @@ func (s *Server) createCounterproposal(c echo.Context) error {
 	if err := decodeJSON(c, &req); err != nil {
 		return err
 	}
-	_, r, err := s.versionRound(c, id)
-	if err != nil {
-		return err
-	}
 	ctx := c.Request().Context()
-	res := newResolver(ctx, s.svcs)
-	if err := res.loadUnits([]string{req.OrgUnit}); err != nil {
+	res := newVersionResolver(ctx, s.svcs, id)
+	refs := lineRefs(req.Lines)
+	refs.UnitCodes = []string{req.OrgUnit}
+	if _, err := res.load(refs); err != nil {
 		return err
 	}
 	unit := res.unit("org_unit", req.OrgUnit)
-	lines, err := lineInputs(res, r, req.Lines)
+	lines, err := lineInputs(res, req.Lines)
 	if err != nil {
 		return err
 	}
@@ -399,13 +396,13 @@ func (s *Server) updateCounterproposal(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	r, err := s.cpRound(c, cur)
-	if err != nil {
-		return err
-	}
 	var lines *[]planning.LineInput
 	if req.Lines != nil {
-		ls, err := lineInputs(newResolver(ctx, s.svcs), r, *req.Lines)
+		res := newVersionResolver(ctx, s.svcs, cur.VersionID)
+		if _, err := res.load(lineRefs(*req.Lines)); err != nil {
+			return err
+		}
+		ls, err := lineInputs(res, *req.Lines)
 		if err != nil {
 			return err
 		}

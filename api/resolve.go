@@ -23,6 +23,23 @@ type resolver struct {
 	measures map[string]*planning.Measure
 	measIDs  map[int64]*planning.Measure
 	val      planning.Validation
+	// versionID, when set, is the version the request is about: the next
+	// load looks it up (and its round) with the codes, into version and
+	// round.
+	versionID int64
+	version   *planning.Version
+	round     *planning.Round
+	// roundID, when set (and versionID is not), is the round the request
+	// is about: the next load looks it up with the codes, into round.
+	roundID int64
+}
+
+// newVersionResolver is a resolver for a request about version id: its
+// first load looks the version and its round up with the codes.
+func newVersionResolver(ctx context.Context, svcs planning.Services, id int64) *resolver {
+	r := newResolver(ctx, svcs)
+	r.versionID = id
+	return r
 }
 
 func newResolver(ctx context.Context, svcs planning.Services) *resolver {
@@ -46,112 +63,76 @@ func missing[V any](m map[string]V, codes []string) []string {
 	return slices.Compact(out)
 }
 
-// loadUnits fetches the org units with these codes that the caller sees.
-func (r *resolver) loadUnits(codes []string) error {
-	todo := missing(r.units, codes)
-	for len(todo) > 0 {
-		chunk := todo[:min(len(todo), planning.MaxPageSize)]
-		todo = todo[len(chunk):]
-		us, _, err := r.svcs.OrgUnits.FindOrgUnits(r.ctx, planning.OrgUnitFilter{Codes: chunk, Page: planning.PageRequest{Limit: planning.MaxPageSize}})
-		if err != nil {
-			return err
-		}
-		for _, u := range us {
-			r.units[u.Code], r.unitIDs[u.ID] = u, u
+// load looks up, in one service call, what refs names that is not loaded
+// yet (and the version refs names, with its round), and keeps it for unit,
+// line, measure and the code lookups.
+func (r *resolver) load(refs planning.Refs) (*planning.Resolved, error) {
+	if refs.VersionID == 0 {
+		refs.VersionID = r.versionID
+	}
+	if r.version != nil && refs.VersionID == r.version.ID {
+		refs.VersionID = 0
+	}
+	if refs.VersionID == 0 && refs.RoundID == 0 && r.round == nil {
+		refs.RoundID = r.roundID
+	}
+	refs.UnitCodes, refs.LineCodes, refs.MeasureCodes = missing(r.units, refs.UnitCodes), missing(r.lines, refs.LineCodes), missing(r.measures, refs.MeasureCodes)
+	refs.UnitIDs, refs.LineIDs, refs.MeasureIDs = missingIDs(r.unitIDs, refs.UnitIDs), missingIDs(r.lineIDs, refs.LineIDs), missingIDs(r.measIDs, refs.MeasureIDs)
+	if refs.VersionID == 0 && refs.RoundID == 0 && len(refs.UnitCodes)+len(refs.LineCodes)+len(refs.MeasureCodes)+len(refs.UnitIDs)+len(refs.LineIDs)+len(refs.MeasureIDs)+len(refs.ProfileCodes)+len(refs.ProfileIDs) == 0 {
+		return &planning.Resolved{}, nil
+	}
+	got, err := r.svcs.Resolve.Resolve(r.ctx, refs)
+	if err != nil {
+		return nil, err
+	}
+	if got.Version != nil && (r.versionID == 0 || got.Version.ID == r.versionID) {
+		r.versionID, r.version, r.round = got.Version.ID, got.Version, got.Round
+	} else if got.Version == nil && got.Round != nil && got.Round.ID == r.roundID {
+		r.round = got.Round
+	}
+	for _, u := range got.Units {
+		r.units[u.Code], r.unitIDs[u.ID] = u, u
+	}
+	for _, l := range got.Lines {
+		r.lines[l.Code], r.lineIDs[l.ID] = l, l
+	}
+	for _, m := range got.Measures {
+		r.measures[m.Code], r.measIDs[m.ID] = m, m
+	}
+	return got, nil
+}
+
+// missingIDs returns the ids not loaded yet.
+func missingIDs[V any](m map[int64]V, ids []int64) []int64 {
+	var out []int64
+	for _, id := range ids {
+		if _, ok := m[id]; !ok {
+			out = append(out, id)
 		}
 	}
-	return nil
+	return out
+}
+
+// loadUnits fetches the org units with these codes that the caller sees.
+func (r *resolver) loadUnits(codes []string) error {
+	_, err := r.load(planning.Refs{UnitCodes: codes})
+	return err
 }
 
 func (r *resolver) loadLines(codes []string) error {
-	todo := missing(r.lines, codes)
-	for len(todo) > 0 {
-		chunk := todo[:min(len(todo), planning.MaxPageSize)]
-		todo = todo[len(chunk):]
-		ls, _, err := r.svcs.ProductLines.FindProductLines(r.ctx, planning.ProductLineFilter{Codes: chunk, Page: planning.PageRequest{Limit: planning.MaxPageSize}})
-		if err != nil {
-			return err
-		}
-		for _, l := range ls {
-			r.lines[l.Code], r.lineIDs[l.ID] = l, l
-		}
-	}
-	return nil
+	_, err := r.load(planning.Refs{LineCodes: codes})
+	return err
 }
 
 func (r *resolver) loadMeasures(codes []string) error {
-	todo := missing(r.measures, codes)
-	if len(todo) == 0 {
-		return nil
-	}
-	ms, _, err := r.svcs.Measures.FindMeasures(r.ctx, planning.MeasureFilter{Codes: todo, Page: planning.PageRequest{Limit: planning.MaxPageSize}})
-	if err != nil {
-		return err
-	}
-	for _, m := range ms {
-		r.measures[m.Code], r.measIDs[m.ID] = m, m
-	}
-	return nil
+	_, err := r.load(planning.Refs{MeasureCodes: codes})
+	return err
 }
 
 // loadIDs fetches the entities with these ids, for labelling responses.
 func (r *resolver) loadIDs(unitIDs, lineIDs, measureIDs []int64) error {
-	var needU, needL, needM []int64
-	for _, id := range unitIDs {
-		if _, ok := r.unitIDs[id]; !ok {
-			needU = append(needU, id)
-		}
-	}
-	for _, id := range lineIDs {
-		if _, ok := r.lineIDs[id]; !ok {
-			needL = append(needL, id)
-		}
-	}
-	for _, id := range measureIDs {
-		if _, ok := r.measIDs[id]; !ok {
-			needM = append(needM, id)
-		}
-	}
-	for _, chunk := range chunkIDs(needU) {
-		us, _, err := r.svcs.OrgUnits.FindOrgUnits(r.ctx, planning.OrgUnitFilter{IDs: chunk, Page: planning.PageRequest{Limit: planning.MaxPageSize}})
-		if err != nil {
-			return err
-		}
-		for _, u := range us {
-			r.units[u.Code], r.unitIDs[u.ID] = u, u
-		}
-	}
-	for _, chunk := range chunkIDs(needL) {
-		ls, _, err := r.svcs.ProductLines.FindProductLines(r.ctx, planning.ProductLineFilter{IDs: chunk, Page: planning.PageRequest{Limit: planning.MaxPageSize}})
-		if err != nil {
-			return err
-		}
-		for _, l := range ls {
-			r.lines[l.Code], r.lineIDs[l.ID] = l, l
-		}
-	}
-	for _, chunk := range chunkIDs(needM) {
-		ms, _, err := r.svcs.Measures.FindMeasures(r.ctx, planning.MeasureFilter{IDs: chunk, Page: planning.PageRequest{Limit: planning.MaxPageSize}})
-		if err != nil {
-			return err
-		}
-		for _, m := range ms {
-			r.measures[m.Code], r.measIDs[m.ID] = m, m
-		}
-	}
-	return nil
-}
-
-func chunkIDs(ids []int64) [][]int64 {
-	slices.Sort(ids)
-	ids = slices.Compact(ids)
-	var out [][]int64
-	for len(ids) > 0 {
-		n := min(len(ids), planning.MaxPageSize)
-		out = append(out, ids[:n])
-		ids = ids[n:]
-	}
-	return out
+	_, err := r.load(planning.Refs{UnitIDs: unitIDs, LineIDs: lineIDs, MeasureIDs: measureIDs})
+	return err
 }
 
 // unit returns the id of the org unit code names, recording a field error

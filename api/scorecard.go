@@ -250,16 +250,13 @@ func (s *Server) listScorecards(c echo.Context) error {
 		return err
 	}
 	if format == "xlsx" {
-		r, err := s.svcs.Rounds.FindRoundByID(ctx, id)
+		got, err := s.svcs.Resolve.Resolve(ctx, planning.Refs{RoundID: id, RoundMeasures: true})
 		if err != nil {
 			return err
 		}
-		ms, _, err := s.svcs.Measures.FindMeasures(ctx, planning.MeasureFilter{IDs: r.MeasureIDs, Page: planning.PageRequest{Limit: planning.MaxPageSize}})
-		if err != nil {
-			return err
-		}
-		byID := make(map[int64]*planning.Measure, len(ms))
-		for _, m := range ms {
+		r := got.Round
+		byID := make(map[int64]*planning.Measure, len(got.Measures))
+		for _, m := range got.Measures {
 			byID[m.ID] = m
 		}
 		var buf bytes.Buffer
@@ -423,7 +420,8 @@ func (s *Server) getScores(c echo.Context) error {
 	if format != "" && format != "json" && format != "xlsx" {
 		q.fail("format", "must be json or xlsx")
 	}
-	r, version, period, basis, err := s.attainmentParams(c, q)
+	res := newResolver(ctx, s.svcs)
+	r, version, period, basis, err := s.attainmentParams(c, q, res)
 	if err != nil {
 		return err
 	}
@@ -435,10 +433,6 @@ func (s *Server) getScores(c echo.Context) error {
 		q.fail("level", "must be one of %v", planning.OrgUnitKinds)
 	}
 	if code := q.str("org_unit"); code != "" {
-		res := newResolver(ctx, s.svcs)
-		if err := res.loadUnits([]string{code}); err != nil {
-			return err
-		}
 		u, found := res.units[code]
 		if !found {
 			return planning.Errorf(planning.ENOTFOUND, "org unit %s not found", code)

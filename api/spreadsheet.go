@@ -90,10 +90,6 @@ func (s *Server) exportVersion(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	v, r, err := s.versionRound(c, id)
-	if err != nil {
-		return err
-	}
 	ctx := c.Request().Context()
 	q := newQuery(c, "format", "org_unit", "subtree", "product_line", "measure", "period", "grain", "blank_rows")
 	format := q.str("format")
@@ -110,11 +106,12 @@ func (s *Server) exportVersion(c echo.Context) error {
 	if f.Grain != planning.GrainMonth && f.Grain != planning.GrainQuarter && f.Grain != planning.GrainYear {
 		q.fail("grain", "must be month, quarter or year")
 	}
-	res := newResolver(ctx, s.svcs)
-	f.OrgUnitID, f.Subtree, f.ProductLineIDs, f.MeasureIDs, f.PeriodFrom, f.PeriodTo, err = s.gridFilters(q, res, r)
+	res := newVersionResolver(ctx, s.svcs, id)
+	f.OrgUnitID, f.Subtree, f.ProductLineIDs, f.MeasureIDs, f.PeriodFrom, f.PeriodTo, err = s.gridFilters(q, res)
 	if err != nil {
 		return err
 	}
+	v, r := res.version, res.round
 	blankRows := q.boolean("blank_rows")
 	if err := q.err(); err != nil {
 		return err
@@ -238,28 +235,13 @@ func (s *Server) getLetter(c echo.Context) error {
 	if err := q.err(); err != nil {
 		return err
 	}
-	v, r, err := s.versionRound(c, id)
-	if err != nil {
-		return err
-	}
-	ctx := c.Request().Context()
-	res := newResolver(ctx, s.svcs)
-	code := c.Param("org_unit")
-	if err := res.loadUnits([]string{code}); err != nil {
-		return err
-	}
-	unit := res.units[code]
-	if unit == nil {
-		return planning.Errorf(planning.ENOTFOUND, "org unit %s not found", code)
-	}
-	rec, err := s.svcs.ApprovalRecords.FindApprovalRecord(ctx, id)
-	if err != nil {
-		return err
-	}
-	if !rec.Record {
-		return planning.Errorf(planning.ECONFLICT, "version %d is not the budget of record of round %s: target letters are issued from the approved version", id, r.Code)
-	}
-	body, name, err := s.writeLetter(c, res, v, r, rec, unit, format)
+	var body []byte
+	var name string
+	v, _, err := s.svcs.Letters.WriteLetters(c.Request().Context(), planning.LetterRequest{VersionID: id, OrgUnit: c.Param("org_unit"), Format: format, MaxRows: MaxExportRows},
+		func(l *planning.Letter) (err error) {
+			body, name, err = s.writeLetter(c, l, format)
+			return err
+		})
 	if err != nil {
 		return err
 	}
@@ -270,58 +252,17 @@ func (s *Server) getLetter(c echo.Context) error {
 	return sendFile(c, media, name, v.Revision, body)
 }
 
-// writeLetter writes one unit's target letter from the budget of record,
-// as XLSX or (format "pdf") PDF, and names its file.
-func (s *Server) writeLetter(c echo.Context, res *resolver, v *planning.Version, r *planning.Round, rec *planning.ApprovalRecord,
-	unit *planning.OrgUnit, format string) ([]byte, string, error) {
-	ctx := c.Request().Context()
-	rows, err := s.readWholeGrid(c, planning.GridFilter{VersionID: v.ID, OrgUnitID: &unit.ID, Grain: planning.GrainMonth})
-	if err != nil {
-		return nil, "", err
-	}
-	var lineIDs []int64
-	for _, row := range rows {
-		lineIDs = append(lineIDs, row.ProductLineID)
-	}
-	if err := res.loadIDs(nil, lineIDs, r.MeasureIDs); err != nil {
-		return nil, "", err
-	}
-	l := &spreadsheet.Letter{Unit: unit, Round: r, Version: v, Approval: rec, Lines: res.lineIDs, Rows: rows, IssuedAt: time.Now().UTC(),
-		Location: s.cfg.TimeZone}
-	var others []int64
-	for _, mid := range r.MeasureIDs {
-		if m := res.measureOf(mid); m != nil {
-			l.Measures = append(l.Measures, m)
-			if !m.IsSum() {
-				others = append(others, m.ID)
-			}
-		}
-	}
-	if len(others) > 0 {
-		// Quarters and the year of rates, levels and ratings follow their
-		// aggregation rule, as the target grid rolls them up.
-		qs, err := s.readWholeGrid(c, planning.GridFilter{VersionID: v.ID, OrgUnitID: &unit.ID, MeasureIDs: others, Grain: planning.GrainQuarter})
-		if err != nil {
-			return nil, "", err
-		}
-		l.Rollups = make(map[[2]int64]planning.GridRow, len(qs))
-		for _, q := range qs {
-			l.Rollups[[2]int64{q.ProductLineID, q.MeasureID}] = q
-		}
-	}
-	if a := planning.ActorFromContext(ctx); a != nil && a.User != nil {
+// writeLetter writes one unit's target letter, as XLSX or (format "pdf")
+// PDF, and names its file.
+func (s *Server) writeLetter(c echo.Context, pl *planning.Letter, format string) ([]byte, string, error) {
+	l := &spreadsheet.Letter{Unit: pl.Unit, Round: pl.Round, Version: pl.Version, Approval: pl.Record, Measures: pl.Measures, Lines: pl.Lines, Rows: pl.Rows,
+		Rollups: pl.Rollups, Scorecard: pl.Scorecard, IssuedAt: time.Now().UTC(), Location: s.cfg.TimeZone}
+	if a := planning.ActorFromContext(c.Request().Context()); a != nil && a.User != nil {
 		l.IssuedTo = a.User.Name
 	}
 	var buf bytes.Buffer
-	base := fmt.Sprintf("target-letter-%s-%s", fileSafe(r.Code), fileSafe(unit.Code))
+	base := fmt.Sprintf("target-letter-%s-%s", fileSafe(pl.Round.Code), fileSafe(pl.Unit.Code))
 	if format == "pdf" {
-		card, err := s.svcs.Scorecards.FindScorecard(ctx, r.ID, unit.Kind)
-		switch {
-		case err == nil:
-			l.Scorecard = card
-		case planning.ErrorCode(err) != planning.ENOTFOUND:
-			return nil, "", err
-		}
 		if err := spreadsheet.WriteLetterPDF(&buf, l); err != nil {
 			return nil, "", err
 		}
@@ -559,60 +500,28 @@ func (s *Server) issueLetters(c echo.Context) error {
 	if err := decodeJSON(c, &req); err != nil {
 		return err
 	}
-	v, r, err := s.versionRound(c, id)
-	if err != nil {
-		return err
-	}
-	if a := planning.ActorFromContext(ctx); a == nil || !a.HasRole(planning.RoleStrategyOffice, planning.RoleAdmin) {
-		return planning.Errorf(planning.EFORBIDDEN, "only the strategy office and administrators issue target letters")
-	}
-	rec, err := s.svcs.ApprovalRecords.FindApprovalRecord(ctx, id)
-	if err != nil {
-		return err
-	}
-	if !rec.Record {
-		return planning.Errorf(planning.ECONFLICT, "version %d is not the budget of record of round %s: target letters are issued from the approved version", id, r.Code)
-	}
-	var val planning.Validation
-	level := planning.OrgUnitKind(req.Level)
-	if level != "" && !level.Valid() {
-		val.Add("level", "must be one of %v", planning.OrgUnitKinds)
-	}
-	if req.Format != "pdf" && req.Format != "xlsx" {
-		val.Add("format", "must be pdf or xlsx")
-	}
-	if err := val.Err(); err != nil {
-		return err
-	}
-	active := true
-	units, err := planning.CollectPages(func(page planning.PageRequest) ([]*planning.OrgUnit, string, error) {
-		return s.svcs.OrgUnits.FindOrgUnits(ctx, planning.OrgUnitFilter{Kind: level, Active: &active, Page: page})
-	})
-	if err != nil {
-		return err
-	}
 	var buf bytes.Buffer
 	zw := zip.NewWriter(&buf)
-	res := newResolver(ctx, s.svcs)
-	for _, u := range units {
-		body, name, err := s.writeLetter(c, res, v, r, rec, u, req.Format)
-		if err != nil {
+	v, r, err := s.svcs.Letters.WriteLetters(ctx, planning.LetterRequest{VersionID: id, Level: planning.OrgUnitKind(req.Level), Format: req.Format, MaxRows: MaxExportRows},
+		func(l *planning.Letter) error {
+			body, name, err := s.writeLetter(c, l, req.Format)
+			if err != nil {
+				return err
+			}
+			fw, err := zw.CreateHeader(&zip.FileHeader{Name: name, Method: zip.Deflate, Modified: time.Now()})
+			if err != nil {
+				return err
+			}
+			_, err = fw.Write(body)
 			return err
-		}
-		fw, err := zw.CreateHeader(&zip.FileHeader{Name: name, Method: zip.Deflate, Modified: time.Now()})
-		if err != nil {
-			return err
-		}
-		if _, err := fw.Write(body); err != nil {
-			return err
-		}
+		})
+	if err != nil {
+		return err
 	}
 	if err := zw.Close(); err != nil {
 		return err
 	}
-	if err := s.svcs.ApprovalRecords.RecordLettersIssued(ctx, id, units, req.Format); err != nil {
-		return err
-	}
+	level := req.Level
 	name := fmt.Sprintf("target-letters-%s-v%d", fileSafe(r.Code), v.Number)
 	if level != "" {
 		name += "-" + string(level)

@@ -77,23 +77,24 @@ func requireTargetWriter(c echo.Context) error {
 
 // versionRound returns the version and its round.
 func (s *Server) versionRound(c echo.Context, id int64) (*planning.Version, *planning.Round, error) {
-	ctx := c.Request().Context()
-	v, err := s.svcs.Versions.FindVersionByID(ctx, id)
+	got, err := s.svcs.Resolve.Resolve(c.Request().Context(), planning.Refs{VersionID: id})
 	if err != nil {
 		return nil, nil, err
 	}
-	r, err := s.svcs.Rounds.FindRoundByID(ctx, v.RoundID)
-	return v, r, err
+	return got.Version, got.Round, nil
 }
 
 // gridFilters reads the filters the grid and the diff share: codeFilters'
-// org unit, product line and measure, and the round's periods.
-func (s *Server) gridFilters(q *query, res *resolver, r *planning.Round) (orgUnit *int64, subtree bool, lines, measures []int64, from, to int, err error) {
+// org unit, product line and measure, and the round's periods. res is a
+// version resolver (newVersionResolver): the version and its round are
+// looked up with the codes, in one call, and left in res.version and
+// res.round.
+func (s *Server) gridFilters(q *query, res *resolver) (orgUnit *int64, subtree bool, lines, measures []int64, from, to int, err error) {
 	if orgUnit, subtree, lines, measures, err = s.codeFilters(q, res); err != nil {
 		return nil, false, nil, nil, 0, 0, err
 	}
 	var perr error
-	if from, to, perr = parsePeriods(r, q.str("period")); perr != nil {
+	if from, to, perr = parsePeriods(res.round, q.str("period")); perr != nil {
 		q.fail("period", "%s", perr)
 	}
 	return orgUnit, subtree, lines, measures, from, to, nil
@@ -126,21 +127,18 @@ func (s *Server) getTargets(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	v, r, err := s.versionRound(c, id)
-	if err != nil {
-		return err
-	}
 	ctx := c.Request().Context()
-	res := newResolver(ctx, s.svcs)
+	res := newVersionResolver(ctx, s.svcs, id)
 	q := newQuery(c, "org_unit", "subtree", "product_line", "measure", "period", "grain")
 	f := planning.GridFilter{VersionID: id, Grain: planning.Grain(q.str("grain")), Page: q.page()}
 	if f.Grain != "" && f.Grain != planning.GrainMonth && f.Grain != planning.GrainQuarter && f.Grain != planning.GrainYear {
 		q.fail("grain", "must be month, quarter or year")
 	}
-	f.OrgUnitID, f.Subtree, f.ProductLineIDs, f.MeasureIDs, f.PeriodFrom, f.PeriodTo, err = s.gridFilters(q, res, r)
+	f.OrgUnitID, f.Subtree, f.ProductLineIDs, f.MeasureIDs, f.PeriodFrom, f.PeriodTo, err = s.gridFilters(q, res)
 	if err != nil {
 		return err
 	}
+	v := res.version
 	if err := q.err(); err != nil {
 		return err
 	}
@@ -211,25 +209,18 @@ func (s *Server) putTargets(c echo.Context) error {
 		return &planning.Error{Code: planning.ETOOLARGE, Message: fmt.Sprintf("at most %d cells per batch; split the edit", planning.MaxBatchCells),
 			Fields: []planning.FieldError{{Field: "cells", Message: "too many cells"}}}
 	}
-	_, r, err := s.versionRound(c, id)
-	if err != nil {
-		return err
-	}
+	// The version, its round and every code of the batch are looked up
+	// in one call.
 	ctx := c.Request().Context()
-	res := newResolver(ctx, s.svcs)
-	var units, lines, measures []string
+	res := newVersionResolver(ctx, s.svcs, id)
+	var refs planning.Refs
 	for _, cell := range req.Cells {
-		units, lines, measures = append(units, cell.OrgUnit), append(lines, cell.ProductLine), append(measures, cell.Measure)
+		refs.UnitCodes, refs.LineCodes, refs.MeasureCodes = append(refs.UnitCodes, cell.OrgUnit), append(refs.LineCodes, cell.ProductLine), append(refs.MeasureCodes, cell.Measure)
 	}
-	if err := res.loadUnits(units); err != nil {
+	if _, err := res.load(refs); err != nil {
 		return err
 	}
-	if err := res.loadLines(lines); err != nil {
-		return err
-	}
-	if err := res.loadMeasures(measures); err != nil {
-		return err
-	}
+	r := res.round
 	edits := make([]planning.CellEdit, len(req.Cells))
 	for i, cell := range req.Cells {
 		f := fmt.Sprintf("cells[%d]", i)

@@ -30,6 +30,11 @@ type Services struct {
 	// manages the endpoints it is delivered to.
 	Events   EventService
 	Webhooks WebhookService
+	// Resolve looks up what a request names (a version and its round, org
+	// units, product lines, measures by code or id) in one call.
+	Resolve ResolveService
+	// Letters gathers the target letters of the budget of record.
+	Letters LetterService
 	// Ping reports whether the storage is reachable (for readiness checks).
 	Ping func(ctx context.Context) error
 	// Atomically runs fn in one transaction that every service call made

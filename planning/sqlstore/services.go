@@ -21,7 +21,7 @@ func NewServices(db *DB) planning.Services {
 }
 
 func newServices(db *DB) planning.Services {
-	return planning.Services{
+	s := planning.Services{
 		OrgUnits:     &OrgUnitService{db: db},
 		ProductLines: &ProductLineService{db: db},
 		Measures:     &MeasureService{db: db},
@@ -50,4 +50,7 @@ func newServices(db *DB) planning.Services {
 		// Allocations in the background, with progress and cancel.
 		AllocationJobs: &AllocationJobService{db: db, targets: &TargetService{db: db}},
 	}
+	s.Resolve = planning.NewResolveService(s)
+	s.Letters = planning.NewLetterService(s)
+	return s
 }
