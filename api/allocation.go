@@ -1,6 +1,7 @@
 package api
 
 import (
+	"context"
 	"fmt"
 	"net/http"
 	"slices"
@@ -389,6 +390,39 @@ func (s *Server) fromDomainRun(res *resolver, run *planning.AllocationRun, dry b
 	return out, nil
 }
 
+// allocationRequest reads the allocation a POST of a version's
+// allocations or allocation jobs asks for: the caller's right to write
+// targets, If-Match, the body, and its codes translated to ids here, once.
+// The service finds the version (404) before it reports what the
+// translation found wrong (dreq.Invalid).
+func (s *Server) allocationRequest(c echo.Context) (context.Context, *resolver, planning.AllocationRequest, error) {
+	id, err := pathID(c, "id")
+	if err != nil {
+		return nil, nil, planning.AllocationRequest{}, err
+	}
+	if err := requireTargetWriter(c); err != nil {
+		return nil, nil, planning.AllocationRequest{}, err
+	}
+	match, err := ifMatch(c)
+	if err != nil {
+		return nil, nil, planning.AllocationRequest{}, err
+	}
+	var req AllocationRequest
+	if err := decodeJSON(c, &req); err != nil {
+		return nil, nil, planning.AllocationRequest{}, err
+	}
+	ctx := c.Request().Context()
+	res := newResolver(ctx, s.svcs)
+	dreq, err := req.toDomain(s, res, id)
+	if planning.ErrorCode(err) == planning.EINVALID {
+		dreq.Invalid = err
+	} else if err != nil {
+		return nil, nil, planning.AllocationRequest{}, err
+	}
+	dreq.IfMatch = match
+	return ctx, res, dreq, nil
+}
+
 // allocate godoc
 //
 //	@Summary		Run a top-down allocation
@@ -412,44 +446,22 @@ func (s *Server) fromDomainRun(res *resolver, run *planning.AllocationRun, dry b
 //	@Failure		422			{object}	api.Problem				"Invalid allocation, fields named"
 //	@Router			/versions/{id}/allocations [post]
 func (s *Server) allocate(c echo.Context) error {
-	id, err := pathID(c, "id")
+	ctx, res, dreq, err := s.allocationRequest(c)
 	if err != nil {
 		return err
 	}
-	if err := requireTargetWriter(c); err != nil {
-		return err
-	}
-	match, err := ifMatch(c)
-	if err != nil {
-		return err
-	}
-	var req AllocationRequest
-	if err := decodeJSON(c, &req); err != nil {
-		return err
-	}
-	// The codes are translated to ids here, once; the service finds the
-	// version (404) before it reports what the translation found wrong.
-	ctx := c.Request().Context()
-	res := newResolver(ctx, s.svcs)
-	dreq, err := req.toDomain(s, res, id)
-	if planning.ErrorCode(err) == planning.EINVALID {
-		dreq.Invalid = err
-	} else if err != nil {
-		return err
-	}
-	dreq.IfMatch = match
 	result, err := s.svcs.Targets.Allocate(ctx, dreq)
 	if err != nil {
 		return err
 	}
 	// The run holds ids the request named, whose codes the resolver
 	// knows; the nodes carry their codes.
-	run, err := s.fromDomainRun(res, result.Run, req.DryRun)
+	run, err := s.fromDomainRun(res, result.Run, dreq.DryRun)
 	if err != nil {
 		return err
 	}
 	resp := AllocationResponse{Run: run}
-	if req.DryRun || req.IncludeNodes {
+	if dreq.DryRun || dreq.IncludeNodes {
 		scale := res.measureOf(dreq.MeasureID).Scale
 		for _, n := range result.Nodes {
 			an := AllocatedNode{OrgUnit: n.OrgUnitCode, ProductLine: n.ProductLineCode,
@@ -460,7 +472,7 @@ func (s *Server) allocate(c echo.Context) error {
 			resp.Nodes = append(resp.Nodes, an)
 		}
 	}
-	if req.DryRun {
+	if dreq.DryRun {
 		return c.JSON(http.StatusOK, resp)
 	}
 	return created(c, location("/allocations/%d", run.ID), nil, resp)

@@ -87,30 +87,10 @@ func (s *Server) fromDomainJob(res *resolver, j *planning.AllocationJob) (Alloca
 //	@Failure		422			{object}	api.Problem				"Invalid allocation, fields named"
 //	@Router			/versions/{id}/allocation-jobs [post]
 func (s *Server) createAllocationJob(c echo.Context) error {
-	id, err := pathID(c, "id")
+	ctx, res, dreq, err := s.allocationRequest(c)
 	if err != nil {
 		return err
 	}
-	if err := requireTargetWriter(c); err != nil {
-		return err
-	}
-	match, err := ifMatch(c)
-	if err != nil {
-		return err
-	}
-	var req AllocationRequest
-	if err := decodeJSON(c, &req); err != nil {
-		return err
-	}
-	ctx := c.Request().Context()
-	res := newResolver(ctx, s.svcs)
-	dreq, err := req.toDomain(s, res, id)
-	if planning.ErrorCode(err) == planning.EINVALID {
-		dreq.Invalid = err
-	} else if err != nil {
-		return err
-	}
-	dreq.IfMatch = match
 	job, err := s.svcs.AllocationJobs.CreateAllocationJob(ctx, dreq)
 	if err != nil {
 		return err
