@@ -131,9 +131,13 @@ func TestMailerSendsRemindersAndEscalations(t *testing.T) {
 				t.Fatal(err)
 			}
 		}
-		f.db.Now = func() time.Time { return due.Add(time.Minute) }
-		if n, err := sqlstore.NewDeadlineQueue(f.db).FireDue(context.Background()); err != nil || n != 3 {
-			t.Fatalf("fired %d: %v", n, err)
+		// Each timer fires in its own time: the two reminders, then the
+		// escalation (fired together, the reminders would be superseded).
+		for _, at := range []time.Duration{-71 * time.Hour, -23 * time.Hour, time.Minute} {
+			f.db.Now = func() time.Time { return due.Add(at) }
+			if n, err := sqlstore.NewDeadlineQueue(f.db).FireDue(context.Background()); err != nil || n != 1 {
+				t.Fatalf("at %s fired %d: %v", at, n, err)
+			}
 		}
 		var wg sync.WaitGroup
 		for _, m := range mailers {

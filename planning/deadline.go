@@ -63,6 +63,21 @@ func (r *Round) DeadlineTimers() []DeadlineTimer {
 // reminder, one not yet begun has no answers to wait for).
 func (t DeadlineTimer) Applies(r *Round) bool { return r.Status == t.Phase }
 
+// Superseded reports whether a reminder has nothing left to say at now
+// because a later timer of the same deadline is due too: a deadline set
+// less than a day ahead, or a server that was down, would otherwise send
+// the 3-day and the 1-day reminder (and the escalation) at once. The
+// latest due timer speaks for all of them.
+func (t DeadlineTimer) Superseded(now time.Time) bool {
+	offset := t.FireAt.Sub(t.Due)
+	for _, o := range DeadlineOffsets {
+		if o.Offset > offset && !now.Before(t.Due.Add(o.Offset)) {
+			return true
+		}
+	}
+	return false
+}
+
 // EventType is the event a firing timer reports.
 func (t DeadlineTimer) EventType() EventType {
 	if t.Kind == DeadlineEscalate {

@@ -53,6 +53,23 @@ func TestDeadlineRules(t *testing.T) {
 		ts[2].EventType() != planning.EventDeadlinePassed || ts[0].EventType() != planning.EventDeadlineApproaching || !ts[0].Applies(r) {
 		t.Fatalf("timers %+v", ts)
 	}
+	// A reminder whose later sibling is due too stays silent: the latest
+	// due timer speaks.
+	for _, c := range []struct {
+		now  time.Time
+		want [3]bool
+	}{
+		{due.Add(-80 * time.Hour), [3]bool{false, false, false}},
+		{due.Add(-48 * time.Hour), [3]bool{false, false, false}},
+		{due.Add(-12 * time.Hour), [3]bool{true, false, false}},
+		{due.Add(time.Hour), [3]bool{true, true, false}},
+	} {
+		for i, tm := range ts {
+			if got := tm.Superseded(c.now); got != c.want[i] {
+				t.Errorf("%s at %s: superseded %v", tm.Kind, c.now, got)
+			}
+		}
+	}
 	r.Status = planning.RoundClosed
 	if len(r.DeadlineTimers()) != 0 {
 		t.Fatal("a closed round keeps timers")

@@ -97,7 +97,7 @@ func (q *DeadlineQueue) fire(ctx context.Context, row *timerRow) (bool, error) {
 		if err != nil {
 			return err
 		}
-		if !t.Applies(r) {
+		if !t.Applies(r) || t.Superseded(now) {
 			return nil
 		}
 		ans, err := q.answers(ctx, tx, r)

@@ -101,9 +101,11 @@ func TestDeadlineTimers(t *testing.T) {
 		if counts[0]+counts[1] != 3 {
 			t.Fatalf("fired %v, want 3 in all", counts)
 		}
+		// Fired after the deadline, the two reminders are superseded by
+		// the escalation: one event, not three at once.
 		evs := deadlineEvents(t, e)
-		if len(evs) != 3 || evs[2].Type != planning.EventDeadlinePassed {
-			t.Fatalf("deadline events %d", len(evs))
+		if len(evs) != 1 || evs[0].Type != planning.EventDeadlinePassed {
+			t.Fatalf("deadline events %+v", evs)
 		}
 		var data struct {
 			Waiting []struct {
@@ -112,7 +114,7 @@ func TestDeadlineTimers(t *testing.T) {
 			} `json:"waiting"`
 			EscalatedTo []int64 `json:"escalated_to"`
 		}
-		if err := json.Unmarshal(evs[2].Data, &data); err != nil {
+		if err := json.Unmarshal(evs[0].Data, &data); err != nil {
 			t.Fatal(err)
 		}
 		js, sh := re.unitID("B-JS"), re.unitID("B-SH")
@@ -127,7 +129,7 @@ func TestDeadlineTimers(t *testing.T) {
 			t.Fatalf("escalation %+v", data)
 		}
 		// The branch manager sees the event, but no other branch in it.
-		mine, err := e.svcs.Events.FindEvents(e.as("bm-sh"), planning.EventFilter{AfterID: evs[2].ID - 1})
+		mine, err := e.svcs.Events.FindEvents(e.as("bm-sh"), planning.EventFilter{AfterID: evs[0].ID - 1})
 		if err != nil || len(mine) != 1 {
 			t.Fatalf("bm-sh: %v %v", mine, err)
 		}
@@ -146,7 +148,7 @@ func TestDeadlineTimers(t *testing.T) {
 		// Past the review deadline while still in counterproposals: the
 		// review timers fire without an event.
 		e.db.Now = func() time.Time { return due.Add(60 * 24 * time.Hour) }
-		if n, err := sqlstore.NewDeadlineQueue(e.db).FireDue(context.Background()); err != nil || n != 3 || len(deadlineEvents(t, e)) != 3 {
+		if n, err := sqlstore.NewDeadlineQueue(e.db).FireDue(context.Background()); err != nil || n != 3 || len(deadlineEvents(t, e)) != 1 {
 			t.Fatalf("review timers: %d %v", n, err)
 		}
 	})
