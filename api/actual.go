@@ -1,10 +1,8 @@
 package api
 
 import (
-	"context"
 	"errors"
 	"net/http"
-	"strconv"
 	"strings"
 
 	"github.com/labstack/echo/v4"
@@ -66,28 +64,6 @@ func fromDomainImportReport(r *planning.ActualImportReport, name, format string)
 	return out
 }
 
-// findRound returns the round a reference names: its id, or its code.
-func (s *Server) findRound(ctx context.Context, field, ref string) (*planning.Round, error) {
-	if id, err := strconv.ParseInt(ref, 10, 64); err == nil && id > 0 {
-		r, err := s.svcs.Rounds.FindRoundByID(ctx, id)
-		if planning.ErrorCode(err) == planning.ENOTFOUND {
-			return nil, invalid(field, "no round with id %d", id)
-		}
-		return r, err
-	}
-	for r, err := range planning.AllPages(func(page planning.PageRequest) ([]*planning.Round, string, error) {
-		return s.svcs.Rounds.FindRounds(ctx, planning.RoundFilter{Page: page})
-	}) {
-		if err != nil {
-			return nil, err
-		}
-		if r.Code == ref {
-			return r, nil
-		}
-	}
-	return nil, invalid(field, "no round with code %q", ref)
-}
-
 // importActuals godoc
 //
 //	@Summary		Import actuals from a CSV or XLSX file
@@ -122,8 +98,8 @@ func (s *Server) importActuals(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	if !a.CanImportActuals() {
-		return planning.Errorf(planning.EFORBIDDEN, "only the strategy office and administrators import actuals")
+	if err := a.MayImportActuals(); err != nil {
+		return err
 	}
 	up, err := readUpload(c, "dry_run", "round")
 	if err != nil {
@@ -138,11 +114,14 @@ func (s *Server) importActuals(c echo.Context) error {
 		return err
 	}
 	if ref != "" {
-		r, err := s.findRound(ctx, "round", ref)
+		got, err := newResolver(ctx, s.svcs).load(planning.Refs{RoundCode: ref})
 		if err != nil {
 			return err
 		}
-		imp.RoundID = &r.ID
+		if got.Round == nil {
+			return invalid("round", "no round with code or id %q", ref)
+		}
+		imp.RoundID = &got.Round.ID
 	}
 	if imp.Format, err = spreadsheet.DetectFormat(up.name, up.data); err != nil {
 		return invalid("file", "%s", err)

@@ -392,14 +392,14 @@ func (s *Server) updateCounterproposal(c echo.Context) error {
 		return err
 	}
 	ctx := c.Request().Context()
-	cur, err := s.svcs.Proposals.FindCounterproposalByID(ctx, id)
-	if err != nil {
-		return err
-	}
 	var lines *[]planning.LineInput
 	if req.Lines != nil {
-		res := newVersionResolver(ctx, s.svcs, cur.VersionID)
-		if _, err := res.load(lineRefs(*req.Lines)); err != nil {
+		// The counterproposal names the version the lines' codes are
+		// looked up for, in the same call.
+		res := newResolver(ctx, s.svcs)
+		refs := lineRefs(*req.Lines)
+		refs.CounterproposalID = id
+		if _, err := res.load(refs); err != nil {
 			return err
 		}
 		ls, err := lineInputs(res, *req.Lines)

@@ -113,28 +113,21 @@ func (s *Server) listEvents(c echo.Context) error {
 		if after != nil {
 			f.AfterID = *after
 		}
-		evs, err := s.svcs.Events.FindEvents(ctx, f)
+		evs, last, err := s.svcs.Events.FindEvents(ctx, f)
 		if err != nil {
 			return err
 		}
-		page := EventPage{Items: make([]Event, 0, len(evs)), LastEventID: f.AfterID}
+		page := EventPage{Items: make([]Event, 0, len(evs)), LastEventID: last}
 		for _, e := range evs {
 			page.Items = append(page.Items, fromDomainEvent(e))
 		}
-		if len(evs) > 0 {
-			page.LastEventID = evs[len(evs)-1].ID
-		}
 		return c.JSON(http.StatusOK, page)
 	}
-	var pos int64
+	// A stream without a position starts after the newest event now: its
+	// first read finds that position and no events.
+	f := planning.EventFilter{Limit: 500, FromNewest: after == nil}
 	if after != nil {
-		pos = *after
-	} else {
-		n, err := s.svcs.Events.LatestEventID(ctx)
-		if err != nil {
-			return err
-		}
-		pos = n
+		f.AfterID = *after
 	}
 	res := c.Response()
 	h := res.Header()
@@ -142,13 +135,15 @@ func (s *Server) listEvents(c echo.Context) error {
 	h.Set(echo.HeaderCacheControl, "no-store")
 	h.Set("X-Accel-Buffering", "no")
 	res.WriteHeader(http.StatusOK)
-	fmt.Fprintf(res, "retry: 2000\n: stream from %d\n\n", pos)
-	res.Flush()
+	if !f.FromNewest {
+		fmt.Fprintf(res, "retry: 2000\n: stream from %d\n\n", f.AfterID)
+		res.Flush()
+	}
 	poll, keep := time.NewTicker(s.cfg.EventPoll), time.NewTicker(eventKeepAlive)
 	defer poll.Stop()
 	defer keep.Stop()
 	for {
-		evs, err := s.svcs.Events.FindEvents(ctx, planning.EventFilter{AfterID: pos, Limit: 500})
+		evs, last, err := s.svcs.Events.FindEvents(ctx, f)
 		if err != nil {
 			if ctx.Err() != nil {
 				return nil
@@ -156,19 +151,24 @@ func (s *Server) listEvents(c echo.Context) error {
 			s.logger.Warn("event stream", "error", err)
 			return nil // the client reconnects with Last-Event-ID
 		}
+		if f.FromNewest {
+			fmt.Fprintf(res, "retry: 2000\n: stream from %d\n\n", last)
+			res.Flush()
+		}
 		for _, e := range evs {
 			b, err := json.Marshal(fromDomainEvent(e))
 			if err != nil {
 				return err
 			}
 			fmt.Fprintf(res, "id: %d\nevent: %s\ndata: %s\n\n", e.ID, e.Type, b)
-			pos = e.ID
 		}
 		if len(evs) > 0 {
 			res.Flush()
-			if len(evs) == 500 {
-				continue
-			}
+		}
+		more := f.FromNewest || len(evs) == f.Limit
+		f = planning.EventFilter{AfterID: last, Limit: f.Limit}
+		if more {
+			continue
 		}
 		select {
 		case <-ctx.Done():

@@ -137,11 +137,11 @@ func TestEventStreamResumes(t *testing.T) {
 	}
 	// Signed in through the service: password hashing on a loaded
 	// machine may take longer than this server's short request timeout.
-	_, cookie, err := env.Services.Sessions.SignIn(context.Background(), planning.SignInRequest{Username: "bm-sh", Password: "demo-bm-sh", Address: "127.0.0.1"})
+	in, err := env.Services.Sessions.SignIn(context.Background(), planning.SignInRequest{Username: "bm-sh", Password: "demo-bm-sh", Address: "127.0.0.1"})
 	if err != nil {
 		t.Fatal(err)
 	}
-	ch, stopCookie := openStream(t, env, "cookie="+cookie, strconv.FormatInt(got[1].id, 10))
+	ch, stopCookie := openStream(t, env, "cookie="+in.Secret, strconv.FormatInt(got[1].id, 10))
 	defer stopCookie()
 	if ev := next(t, ch); ev.id != got[2].id {
 		t.Fatalf("console stream: %+v", ev)

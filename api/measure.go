@@ -104,14 +104,16 @@ func fromDomainMeasure(m *planning.Measure) Measure {
 // weightMeasureID translates a weight measure's code (422 on the field
 // weight_measure when unknown).
 func (s *Server) weightMeasureID(ctx context.Context, code string) (*int64, error) {
-	ms, _, err := s.svcs.Measures.FindMeasures(ctx, planning.MeasureFilter{Code: code, Page: planning.PageRequest{Limit: 1}})
+	got, err := newResolver(ctx, s.svcs).load(planning.Refs{MeasureCodes: []string{code}})
 	if err != nil {
 		return nil, err
 	}
-	if len(ms) == 0 {
-		return nil, invalidField("weight_measure", "no measure has the code %q", code)
+	for _, m := range got.Measures {
+		if m.Code == code {
+			return &m.ID, nil
+		}
 	}
-	return &ms[0].ID, nil
+	return nil, invalidField("weight_measure", "no measure has the code %q", code)
 }
 
 func invalidField(field, format string, args ...any) error {

@@ -42,6 +42,23 @@ func newVersionResolver(ctx context.Context, svcs planning.Services, id int64) *
 	return r
 }
 
+// newRoundResolver is a resolver for a request about round id: its first
+// load looks the round up with the codes (ENOTFOUND when there is none).
+func newRoundResolver(ctx context.Context, svcs planning.Services, id int64) *resolver {
+	r := newResolver(ctx, svcs)
+	r.roundID = id
+	return r
+}
+
+// loadRound looks up the resolver's round with the codes refs names, and
+// returns the round.
+func (r *resolver) loadRound(refs planning.Refs) (*planning.Round, error) {
+	if _, err := r.load(refs); err != nil {
+		return nil, err
+	}
+	return r.round, nil
+}
+
 func newResolver(ctx context.Context, svcs planning.Services) *resolver {
 	return &resolver{svcs: svcs, ctx: ctx,
 		units: map[string]*planning.OrgUnit{}, unitIDs: map[int64]*planning.OrgUnit{},
@@ -78,7 +95,7 @@ func (r *resolver) load(refs planning.Refs) (*planning.Resolved, error) {
 	}
 	refs.UnitCodes, refs.LineCodes, refs.MeasureCodes = missing(r.units, refs.UnitCodes), missing(r.lines, refs.LineCodes), missing(r.measures, refs.MeasureCodes)
 	refs.UnitIDs, refs.LineIDs, refs.MeasureIDs = missingIDs(r.unitIDs, refs.UnitIDs), missingIDs(r.lineIDs, refs.LineIDs), missingIDs(r.measIDs, refs.MeasureIDs)
-	if refs.VersionID == 0 && refs.RoundID == 0 && len(refs.UnitCodes)+len(refs.LineCodes)+len(refs.MeasureCodes)+len(refs.UnitIDs)+len(refs.LineIDs)+len(refs.MeasureIDs)+len(refs.ProfileCodes)+len(refs.ProfileIDs) == 0 {
+	if refs.VersionID == 0 && refs.RoundID == 0 && refs.RoundCode == "" && refs.CounterproposalID == 0 && len(refs.UnitCodes)+len(refs.LineCodes)+len(refs.MeasureCodes)+len(refs.UnitIDs)+len(refs.LineIDs)+len(refs.MeasureIDs)+len(refs.ProfileCodes)+len(refs.ProfileIDs) == 0 {
 		return &planning.Resolved{}, nil
 	}
 	got, err := r.svcs.Resolve.Resolve(r.ctx, refs)

@@ -152,17 +152,21 @@ func fromDomainScorecard(c *planning.Scorecard) Scorecard {
 	return out
 }
 
-// toDomain parses the body, resolving codes; every bad field is reported.
-func (b *ScorecardPut) toDomain(res *resolver, roundID int64, level planning.OrgUnitKind) (*planning.Scorecard, error) {
-	var measureCodes, lineCodes []string
+// refs names the measures and product lines of b's KPIs.
+func (b *ScorecardPut) refs() planning.Refs {
+	var refs planning.Refs
 	for _, k := range b.KPIs {
-		measureCodes = append(measureCodes, k.Measure)
-		lineCodes = append(lineCodes, k.ProductLines...)
+		refs.MeasureCodes = append(refs.MeasureCodes, k.Measure)
+		refs.LineCodes = append(refs.LineCodes, k.ProductLines...)
 	}
-	if err := res.loadMeasures(measureCodes); err != nil {
-		return nil, err
-	}
-	if err := res.loadLines(lineCodes); err != nil {
+	return refs
+}
+
+// toDomain parses the body, resolving codes through res (which looks up
+// what b.refs() names that it has not loaded yet); every bad field is
+// reported.
+func (b *ScorecardPut) toDomain(res *resolver, roundID int64, level planning.OrgUnitKind) (*planning.Scorecard, error) {
+	if _, err := res.load(b.refs()); err != nil {
 		return nil, err
 	}
 	c := &planning.Scorecard{RoundID: roundID, Level: level, Name: b.Name,
@@ -341,14 +345,15 @@ func (s *Server) putScorecard(c echo.Context) error {
 	}
 	// Role and round state come before validation (403 → 409 → 422): the
 	// round is read first so a missing one is a 404 and a frozen one a 409.
-	r, err := s.svcs.Rounds.FindRoundByID(ctx, id)
+	res := newRoundResolver(ctx, s.svcs, id)
+	r, err := res.loadRound(req.refs())
 	if err != nil {
 		return err
 	}
 	if err := planning.CheckScorecardWrite(planning.ActorFromContext(ctx), r); err != nil {
 		return err
 	}
-	card, err := req.toDomain(newResolver(ctx, s.svcs), id, level)
+	card, err := req.toDomain(res, id, level)
 	if err != nil {
 		return err
 	}
@@ -551,7 +556,7 @@ func (s *Server) issueScores(c echo.Context) error {
 	if err := decodeJSON(c, &req); err != nil {
 		return err
 	}
-	r, err := s.svcs.Rounds.FindRoundByID(ctx, id)
+	r, err := newRoundResolver(ctx, s.svcs, id).loadRound(planning.Refs{})
 	if err != nil {
 		return err
 	}
@@ -610,7 +615,7 @@ func (s *Server) listScoreIssues(c echo.Context) error {
 	if err := q.err(); err != nil {
 		return err
 	}
-	r, err := s.svcs.Rounds.FindRoundByID(ctx, id)
+	r, err := newRoundResolver(ctx, s.svcs, id).loadRound(planning.Refs{})
 	if err != nil {
 		return err
 	}
@@ -647,14 +652,7 @@ func (s *Server) applyDefaultScorecards(c echo.Context) error {
 		return err
 	}
 	ctx := c.Request().Context()
-	tpls, err := s.svcs.Scorecards.FindScorecardTemplates(ctx)
-	if err != nil {
-		return err
-	}
-	if len(tpls) == 0 {
-		tpls = planning.DeckScorecards()
-	}
-	cards, err := s.svcs.Scorecards.ApplyDefaultScorecards(ctx, id, tpls)
+	cards, err := s.svcs.Scorecards.ApplyDefaultScorecards(ctx, id)
 	if err != nil {
 		return err
 	}

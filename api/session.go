@@ -164,19 +164,15 @@ func (s *Server) signIn(c echo.Context) error {
 		return err
 	}
 	ctx := c.Request().Context()
-	sess, secret, err := s.svcs.Sessions.SignIn(ctx, planning.SignInRequest{Username: req.Username, Password: req.Password, Address: clientAddress(c)})
+	in, err := s.svcs.Sessions.SignIn(ctx, planning.SignInRequest{Username: req.Username, Password: req.Password, Address: clientAddress(c)})
 	if err != nil {
 		if planning.ErrorCode(err) == planning.ETHROTTLED {
 			c.Response().Header().Set("Retry-After", strconv.Itoa(int(planning.FailureWindow.Seconds())))
 		}
 		return err
 	}
-	actor, _, err := s.svcs.Sessions.Authenticate(ctx, secret)
-	if err != nil {
-		return err
-	}
-	s.setSessionCookie(c, secret, sess.ExpiresAt)
-	return created(c, location("/sessions/current"), nil, SessionInfo{User: fromDomainUser(actor.User), ExpiresAt: sess.ExpiresAt.UTC(), CSRFToken: csrfToken(secret)})
+	s.setSessionCookie(c, in.Secret, in.Session.ExpiresAt)
+	return created(c, location("/sessions/current"), nil, SessionInfo{User: fromDomainUser(in.Actor.User), ExpiresAt: in.Session.ExpiresAt.UTC(), CSRFToken: csrfToken(in.Secret)})
 }
 
 // currentSession returns the request's session, or ENOTFOUND when it

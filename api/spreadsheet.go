@@ -44,23 +44,6 @@ func fileSafe(s string) string {
 	}, s)
 }
 
-// readWholeGrid reads every row of a grid view, up to MaxExportRows.
-func (s *Server) readWholeGrid(c echo.Context, f planning.GridFilter) ([]planning.GridRow, error) {
-	var out []planning.GridRow
-	for row, err := range planning.AllPages(func(page planning.PageRequest) ([]planning.GridRow, string, error) {
-		f.Page = page
-		return s.svcs.Targets.FindGrid(c.Request().Context(), f)
-	}) {
-		if err != nil {
-			return nil, err
-		}
-		if out = append(out, row); len(out) > MaxExportRows {
-			return nil, planning.Errorf(planning.ETOOLARGE, "the view has more than %d rows: narrow it by org unit, product line or measure", MaxExportRows)
-		}
-	}
-	return out, nil
-}
-
 // exportVersion godoc
 //
 //	@Summary		Export a grid view to XLSX or CSV
@@ -116,10 +99,6 @@ func (s *Server) exportVersion(c echo.Context) error {
 	if err := q.err(); err != nil {
 		return err
 	}
-	rows, err := s.readWholeGrid(c, f)
-	if err != nil {
-		return err
-	}
 	view := &spreadsheet.GridView{Round: r, Version: v, Grain: f.Grain, From: max(f.PeriodFrom, 1), To: f.PeriodTo,
 		ExportedAt: time.Now().UTC(), Units: map[int64]*planning.OrgUnit{}}
 	if view.To == 0 {
@@ -132,52 +111,42 @@ func (s *Server) exportVersion(c echo.Context) error {
 	if len(measureIDs) == 0 {
 		measureIDs = r.MeasureIDs
 	}
-	if blankRows != nil && *blankRows {
-		g, err := planning.LoadGridCombinations(ctx, s.svcs, f, measureIDs, view.PeriodLabels())
-		if err != nil {
-			return err
+	if err := res.loadIDs(nil, nil, measureIDs); err != nil {
+		return err
+	}
+	req := planning.GridExportRequest{Filter: f, MaxRows: MaxExportRows, BlankRows: blankRows != nil && *blankRows,
+		MeasureIDs: measureIDs, Periods: view.PeriodLabels()}
+	for _, id := range measureIDs {
+		if m := res.measureOf(id); m != nil {
+			view.Measures = append(view.Measures, m)
+			// The quarter subtotals of rates, levels and ratings follow
+			// their aggregation rule, as the target grid rolls them up.
+			if !m.IsSum() && f.Grain == planning.GrainMonth && format == spreadsheet.FormatXLSX {
+				req.RollupMeasureIDs = append(req.RollupMeasureIDs, m.ID)
+			}
 		}
-		if err := g.CheckSize(MaxExportRows); err != nil {
-			return err
-		}
+	}
+	got, err := planning.ReadGridExport(ctx, s.svcs, req)
+	if err != nil {
+		return err
+	}
+	rows := got.Rows
+	if g := got.Combinations; g != nil {
 		for _, u := range g.Units {
 			res.units[u.Code], res.unitIDs[u.ID] = u, u
 		}
 		if err := res.loadIDs(unitIDsOf(rows), nil, nil); err != nil {
 			return err
 		}
-		rows = planning.FillBlankRows(rows, g, res.unitPath)
+		rows = planning.FillBlankRows(rows, *g, res.unitPath)
 	}
-	var unitIDs []int64
-	for _, row := range rows {
-		unitIDs = append(unitIDs, row.OrgUnitID)
-	}
-	if err := res.loadIDs(unitIDs, nil, measureIDs); err != nil {
+	if err := res.loadIDs(unitIDsOf(rows), nil, nil); err != nil {
 		return err
 	}
-	for _, id := range measureIDs {
-		if m := res.measureOf(id); m != nil {
-			view.Measures = append(view.Measures, m)
-		}
-	}
 	view.Units, view.Rows = res.unitIDs, rows
-	var others []int64
-	for _, m := range view.Measures {
-		if !m.IsSum() {
-			others = append(others, m.ID)
-		}
-	}
-	if f.Grain == planning.GrainMonth && format == spreadsheet.FormatXLSX && len(others) > 0 {
-		// The quarter subtotals of rates, levels and ratings follow their
-		// aggregation rule, as the target grid rolls them up.
-		qf := f
-		qf.Grain, qf.MeasureIDs = planning.GrainQuarter, others
-		qs, err := s.readWholeGrid(c, qf)
-		if err != nil {
-			return err
-		}
-		view.Rollups = make(map[[3]int64]planning.GridRow, len(qs))
-		for _, q := range qs {
+	if len(req.RollupMeasureIDs) > 0 {
+		view.Rollups = make(map[[3]int64]planning.GridRow, len(got.Rollups))
+		for _, q := range got.Rollups {
 			view.Rollups[[3]int64{q.OrgUnitID, q.ProductLineID, q.MeasureID}] = q
 		}
 	}
@@ -412,8 +381,8 @@ func (s *Server) importTargets(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	if !a.HasRole(planning.RoleAdmin, planning.RoleStrategyOffice, planning.RoleProductManager) {
-		return planning.Errorf(planning.EFORBIDDEN, "only product managers, the strategy office and administrators edit targets")
+	if err := a.MayEditTargets(); err != nil {
+		return err
 	}
 	_, r, err := s.versionRound(c, id)
 	if err != nil {

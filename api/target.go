@@ -69,10 +69,7 @@ func requireTargetWriter(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	if !a.CanWriteTargets() {
-		return planning.Errorf(planning.EFORBIDDEN, "only product managers, the strategy office and administrators write targets")
-	}
-	return nil
+	return a.MayEditTargets()
 }
 
 // versionRound returns the version and its round.

@@ -115,9 +115,14 @@ func (s *Server) createVersion(c echo.Context) error {
 		return err
 	}
 	ctx := c.Request().Context()
-	src, err := s.svcs.Versions.FindVersionByID(ctx, req.FromVersionID)
-	if err != nil || src.RoundID != roundID {
+	if req.FromVersionID <= 0 {
 		return invalid("from_version_id", "must be a version of round %d", roundID)
+	}
+	got, err := s.svcs.Resolve.Resolve(ctx, planning.Refs{VersionID: req.FromVersionID})
+	if planning.ErrorCode(err) == planning.ENOTFOUND || err == nil && got.Version.RoundID != roundID {
+		return invalid("from_version_id", "must be a version of round %d", roundID)
+	} else if err != nil {
+		return err
 	}
 	v, err := s.svcs.Versions.CopyVersion(ctx, req.FromVersionID, req.Label, req.Purpose)
 	if err != nil {

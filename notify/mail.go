@@ -57,14 +57,15 @@ func (m *Mailer) RunOnce(ctx context.Context) (int, error) {
 		return 0, err
 	}
 	ctx = planning.NewContextWithActor(ctx, planning.SystemActor())
-	evs, err := m.svcs.Events.FindEvents(ctx, planning.EventFilter{AfterID: last, Limit: 100})
+	evs, read, err := m.svcs.Events.FindEvents(ctx, planning.EventFilter{AfterID: last, Limit: 100})
 	pos := last
 	if err == nil {
+		pos = read
 		for _, e := range evs {
 			if err = m.mail(ctx, e); err != nil {
+				pos = e.ID - 1
 				break
 			}
-			pos = e.ID
 		}
 	}
 	if rerr := m.cursors.ReleaseCursor(context.WithoutCancel(ctx), mailCursor, pos); err == nil {

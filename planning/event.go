@@ -132,17 +132,20 @@ func (s *Scope) RedactEvent(e *Event) {
 type EventFilter struct {
 	// AfterID is the last event the reader has (Last-Event-ID).
 	AfterID int64
-	Limit   int
+	// FromNewest starts after the newest event there is now, whatever
+	// AfterID says: where a stream that asks for no history starts.
+	FromNewest bool
+	Limit      int
 }
 
 // EventService reads the outbox as a stream, scoped to the caller.
 type EventService interface {
 	// FindEvents returns the events after f.AfterID that the actor of ctx
-	// may see, oldest first, redacted to their scope.
-	FindEvents(ctx context.Context, f EventFilter) ([]*Event, error)
-	// LatestEventID is the newest event's id (0 when there is none),
-	// where a stream that asks for no history starts.
-	LatestEventID(ctx context.Context) (int64, error)
+	// may see, oldest first, redacted to their scope, and the id of the
+	// last event it read (f.AfterID when it read none): the AfterID of
+	// the next call, which so skips the events the actor may not see
+	// rather than reading them again.
+	FindEvents(ctx context.Context, f EventFilter) ([]*Event, int64, error)
 }
 
 // MayManageWebhooks: administrators and the strategy office manage the

@@ -117,3 +117,71 @@ func LoadGridCombinations(ctx context.Context, svcs Services, f GridFilter, meas
 	}
 	return g, nil
 }
+
+// GridExportRequest is what an export of a grid view reads.
+type GridExportRequest struct {
+	Filter GridFilter
+	// MaxRows is the most rows (and, with BlankRows, combinations) the
+	// export may hold: ETOOLARGE beyond.
+	MaxRows int
+	// BlankRows asks for the combinations of the view's units, lines and
+	// MeasureIDs too (LoadGridCombinations), with Periods for their
+	// columns.
+	BlankRows  bool
+	MeasureIDs []int64
+	Periods    []string
+	// RollupMeasureIDs are measures whose quarter rows are read as well,
+	// for subtotals that follow their aggregation rule.
+	RollupMeasureIDs []int64
+}
+
+// GridExport is what ReadGridExport read.
+type GridExport struct {
+	Rows         []GridRow
+	Combinations *GridCombinations
+	Rollups      []GridRow
+}
+
+// ReadGridExport reads every row of a grid view (Filter), and what the
+// request asks for with it: the combinations for blank rows and the
+// quarter rows of the rollup measures.
+func ReadGridExport(ctx context.Context, svcs Services, req GridExportRequest) (*GridExport, error) {
+	whole := func(f GridFilter) ([]GridRow, error) {
+		var out []GridRow
+		for row, err := range AllPages(func(page PageRequest) ([]GridRow, string, error) {
+			f.Page = page
+			return svcs.Targets.FindGrid(ctx, f)
+		}) {
+			if err != nil {
+				return nil, err
+			}
+			if out = append(out, row); len(out) > req.MaxRows {
+				return nil, Errorf(ETOOLARGE, "the view has more than %d rows: narrow it by org unit, product line or measure", req.MaxRows)
+			}
+		}
+		return out, nil
+	}
+	out := &GridExport{}
+	var err error
+	if out.Rows, err = whole(req.Filter); err != nil {
+		return nil, err
+	}
+	if req.BlankRows {
+		g, err := LoadGridCombinations(ctx, svcs, req.Filter, req.MeasureIDs, req.Periods)
+		if err != nil {
+			return nil, err
+		}
+		if err := g.CheckSize(req.MaxRows); err != nil {
+			return nil, err
+		}
+		out.Combinations = &g
+	}
+	if len(req.RollupMeasureIDs) > 0 {
+		qf := req.Filter
+		qf.Grain, qf.MeasureIDs = GrainQuarter, req.RollupMeasureIDs
+		if out.Rollups, err = whole(qf); err != nil {
+			return nil, err
+		}
+	}
+	return out, nil
+}

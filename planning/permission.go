@@ -281,6 +281,25 @@ func (a *Actor) MayManageUsers() error {
 	return nil
 }
 
+// MaySetScorecardTemplates refuses whoever may not set the organisation's
+// default scorecards.
+func (a *Actor) MaySetScorecardTemplates() error {
+	if !a.HasRole(RoleStrategyOffice, RoleAdmin) {
+		return Errorf(EFORBIDDEN, "only the strategy office and administrators set the default scorecards")
+	}
+	return nil
+}
+
+// MayRunJob refuses to run allocation job id as starter, the actor of the
+// user who started it: nil when that user is no longer active. A job
+// runs with its starter's rights, checked again when it runs.
+func MayRunJob(id int64, starter *Actor) error {
+	if starter == nil {
+		return Errorf(EFORBIDDEN, "the user who started allocation job %d is no longer active", id)
+	}
+	return nil
+}
+
 // MayIssueLetters refuses whoever may not issue target letters.
 func (a *Actor) MayIssueLetters() error {
 	if !a.HasRole(RoleStrategyOffice, RoleAdmin) {

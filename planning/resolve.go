@@ -3,6 +3,7 @@ package planning
 import (
 	"context"
 	"slices"
+	"strconv"
 	"strings"
 	"unicode/utf8"
 )
@@ -12,9 +13,17 @@ import (
 // lines and measures a request names by code or a response labels by id.
 // Zero fields name nothing.
 type Refs struct {
-	VersionID int64
+	// CounterproposalID names a counterproposal; its version and round are
+	// then the ones looked up (VersionID and RoundID are ignored).
+	CounterproposalID int64
+	VersionID         int64
 	// RoundID names a round, when no version does.
 	RoundID int64
+	// RoundCode names a round by code or, when it is a positive number, by
+	// id, when neither a version nor RoundID does. Unlike RoundID, a round
+	// it does not name is simply absent (Resolved.Round is nil): the
+	// caller reports it against the field that carried it.
+	RoundCode string
 	// RoundMeasures asks for the measures of the round found too.
 	RoundMeasures                      bool
 	UnitCodes, LineCodes, MeasureCodes []string
@@ -33,12 +42,13 @@ type Refs struct {
 // valid UTF-8, or holds a NUL, names nothing and is not sent to the
 // database.
 type Resolved struct {
-	Version  *Version
-	Round    *Round
-	Units    []*OrgUnit
-	Lines    []*ProductLine
-	Measures []*Measure
-	Profiles []*SeasonalityProfile
+	Counterproposal *Counterproposal
+	Version         *Version
+	Round           *Round
+	Units           []*OrgUnit
+	Lines           []*ProductLine
+	Measures        []*Measure
+	Profiles        []*SeasonalityProfile
 }
 
 // ResolveService looks up a request's references in one call.
@@ -57,6 +67,13 @@ type resolveService struct{ svcs Services }
 
 func (s resolveService) Resolve(ctx context.Context, refs Refs) (*Resolved, error) {
 	out := &Resolved{}
+	if refs.CounterproposalID != 0 {
+		cp, err := s.svcs.Proposals.FindCounterproposalByID(ctx, refs.CounterproposalID)
+		if err != nil {
+			return nil, err
+		}
+		out.Counterproposal, refs.VersionID = cp, cp.VersionID
+	}
 	if refs.VersionID != 0 {
 		v, err := s.svcs.Versions.FindVersionByID(ctx, refs.VersionID)
 		if err != nil {
@@ -69,6 +86,12 @@ func (s resolveService) Resolve(ctx context.Context, refs Refs) (*Resolved, erro
 		out.Version, out.Round = v, r
 	} else if refs.RoundID != 0 {
 		r, err := s.svcs.Rounds.FindRoundByID(ctx, refs.RoundID)
+		if err != nil {
+			return nil, err
+		}
+		out.Round = r
+	} else if refs.RoundCode != "" {
+		r, err := s.roundByCode(ctx, refs.RoundCode)
 		if err != nil {
 			return nil, err
 		}
@@ -139,6 +162,26 @@ func (s resolveService) Resolve(ctx context.Context, refs Refs) (*Resolved, erro
 		}
 	}
 	return out, nil
+}
+
+// roundByCode is the round code names (or, for a positive number, the
+// round of that id), or nil.
+func (s resolveService) roundByCode(ctx context.Context, code string) (*Round, error) {
+	if id, err := strconv.ParseInt(code, 10, 64); err == nil && id > 0 {
+		r, err := s.svcs.Rounds.FindRoundByID(ctx, id)
+		if ErrorCode(err) == ENOTFOUND {
+			return nil, nil
+		}
+		return r, err
+	}
+	for r, err := range AllPages(func(page PageRequest) ([]*Round, string, error) {
+		return s.svcs.Rounds.FindRounds(ctx, RoundFilter{Page: page})
+	}) {
+		if err != nil || r.Code == code {
+			return r, err
+		}
+	}
+	return nil, nil
 }
 
 // codeChunks is chunks of the codes that could name something.

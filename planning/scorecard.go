@@ -450,11 +450,12 @@ type ScorecardService interface {
 	// with the units the actor sees.
 	FindScoreIssues(ctx context.Context, roundID int64, level OrgUnitKind) ([]*ScoreIssue, error)
 	// ApplyDefaultScorecards gives each level of the round that has no
-	// scorecard yet the template's scorecard, with the KPIs whose measure
+	// scorecard yet the default template's scorecard (DefaultTemplates:
+	// the organisation's, else the deck's), with the KPIs whose measure
 	// is one of the round's and whose key product lines exist, reweighted
 	// to 100 (ScorecardTemplate.Reweight). It returns the scorecards it
 	// created. Same roles and states as PutScorecard.
-	ApplyDefaultScorecards(ctx context.Context, roundID int64, templates []ScorecardTemplate) ([]*Scorecard, error)
+	ApplyDefaultScorecards(ctx context.Context, roundID int64) ([]*Scorecard, error)
 	// FindScorecardTemplates returns the organisation's default
 	// scorecards, by level; none until some are set.
 	FindScorecardTemplates(ctx context.Context) ([]ScorecardTemplate, error)
@@ -510,6 +511,16 @@ type ScorecardTemplate struct {
 	Name     string
 	KPIs     []KPITemplate
 	Rounding Rounding
+}
+
+// DefaultTemplates are the templates a round's default scorecards come
+// from when they are asked for: the organisation's (set), or the deck's
+// when it has set none. A new round gets only the organisation's.
+func DefaultTemplates(set []ScorecardTemplate) []ScorecardTemplate {
+	if len(set) == 0 {
+		return DeckScorecards()
+	}
+	return set
 }
 
 // DeckScorecards are the deck's KPIs as default scorecards: the branch

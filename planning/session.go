@@ -165,15 +165,24 @@ func CheckNoPassword(p string) bool {
 	return false
 }
 
+// SignedIn is a session just opened: the session, its secret (never
+// stored, so shown only now) and the actor it authenticates.
+type SignedIn struct {
+	Session *Session
+	Secret  string
+	Actor   *Actor
+}
+
 // SessionService signs people in and out and manages their passwords.
 type SessionService interface {
 	// SignIn checks the username and password and opens a session,
-	// returning it with its secret, which is not stored. Returns
+	// returning it with its secret, which is not stored, and the actor it
+	// authenticates. Returns
 	// EUNAUTHORIZED, with one message for every cause (unknown user, wrong
 	// password, no password, inactive user), and ERATELIMITED when the
 	// username or address has failed too often within FailureWindow. It
 	// needs no actor in ctx.
-	SignIn(ctx context.Context, req SignInRequest) (*Session, string, error)
+	SignIn(ctx context.Context, req SignInRequest) (*SignedIn, error)
 	// SignOut revokes the session of the secret; an unknown or already
 	// revoked session is not an error.
 	SignOut(ctx context.Context, secret string) error

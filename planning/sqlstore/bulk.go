@@ -51,11 +51,17 @@ func (db *DB) connTxOnce(ctx context.Context, fn func(conn bun.Conn, tx bun.Tx) 
 	}
 	defer func() {
 		if p := recover(); p != nil {
+			db.dropOutbox(tx)
 			_ = tx.Rollback()
 			panic(p)
 		}
 	}()
 	if err := fn(conn, tx); err != nil {
+		db.dropOutbox(tx)
+		_ = tx.Rollback()
+		return err
+	}
+	if err := db.writeOutbox(ctx, tx); err != nil {
 		_ = tx.Rollback()
 		return err
 	}

@@ -50,6 +50,9 @@ type DB struct {
 	// stats counts the statistics refreshes running in the background
 	// (refreshCellStats), for Probe.WaitStats.
 	stats sync.WaitGroup
+	// outbox holds each open transaction's events until it commits (see
+	// emitEvent), by its *sql.Tx.
+	outbox sync.Map
 }
 
 // IsPostgresDSN reports whether dsn names a PostgreSQL database rather than a

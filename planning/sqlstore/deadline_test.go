@@ -30,7 +30,7 @@ func (e *env) timers(roundID int64) []timerView {
 
 func deadlineEvents(t *testing.T, e *env) []*planning.Event {
 	t.Helper()
-	evs, err := e.svcs.Events.FindEvents(e.as("strategy"), planning.EventFilter{})
+	evs, _, err := e.svcs.Events.FindEvents(e.as("strategy"), planning.EventFilter{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -129,7 +129,7 @@ func TestDeadlineTimers(t *testing.T) {
 			t.Fatalf("escalation %+v", data)
 		}
 		// The branch manager sees the event, but no other branch in it.
-		mine, err := e.svcs.Events.FindEvents(e.as("bm-sh"), planning.EventFilter{AfterID: evs[0].ID - 1})
+		mine, _, err := e.svcs.Events.FindEvents(e.as("bm-sh"), planning.EventFilter{AfterID: evs[0].ID - 1})
 		if err != nil || len(mine) != 1 {
 			t.Fatalf("bm-sh: %v %v", mine, err)
 		}

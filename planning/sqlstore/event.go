@@ -42,6 +42,17 @@ func (r *eventRow) toDomain() *planning.Event {
 // delivery of it to every endpoint (active or paused) that subscribes to
 // its type, in the same transaction, so the worker only ever sends what
 // committed.
+//
+// Readers follow the outbox by id (the event stream, the mail cursor,
+// pages after an id), so ids must become visible in their order. On
+// PostgreSQL an id is taken at insert and seen at commit: a transaction
+// that took id n and commits after another took and committed n+1 would
+// put n behind a reader that has passed n+1, and that reader would never
+// see it. So a transaction's events are kept until it commits, then
+// written last (writeOutbox) under a lock held to the commit: ids are
+// taken and committed one transaction at a time, and the lock, taken
+// after every other lock of the transaction, cannot close a cycle of
+// waits. SQLite has one writer, which orders them the same way.
 func (db *DB) emitEvent(ctx context.Context, tx bun.IDB, audit *auditRow, after any) error {
 	data, phase := eventData(audit.Action, after)
 	typ := planning.EventTypeOfAudit(audit.Action, phase)
@@ -58,15 +69,55 @@ func (db *DB) emitEvent(ctx context.Context, tx bun.IDB, audit *auditRow, after 
 		s := string(b)
 		row.Data = &s
 	}
-	if _, err := tx.NewInsert().Model(row).Returning("id").Exec(ctx); err != nil {
-		return err
+	if t, ok := tx.(bun.Tx); ok && t.Tx != nil {
+		held, _ := db.outbox.LoadOrStore(t.Tx, &[]*eventRow{})
+		rows := held.(*[]*eventRow)
+		*rows = append(*rows, row)
+		return nil
 	}
-	_, err := tx.NewRaw(`INSERT INTO webhook_deliveries (endpoint_id, event_id, state, attempts, next_at, created_at)
-		SELECT id, ?, ?, 0, ?, ? FROM webhook_endpoints
-		WHERE status IN (?, ?) AND (event_types = '' OR event_types LIKE ?)`,
-		row.ID, planning.DeliveryPending, row.At, row.At, planning.EndpointActive, planning.EndpointPaused,
-		"%,"+string(typ)+",%").Exec(ctx)
-	return err
+	return db.insertEvents(ctx, tx, []*eventRow{row})
+}
+
+// writeOutbox writes the events tx emitted, as its last writes before it
+// commits (see emitEvent).
+func (db *DB) writeOutbox(ctx context.Context, tx bun.Tx) error {
+	held, ok := db.outbox.LoadAndDelete(tx.Tx)
+	if !ok {
+		return nil
+	}
+	return db.insertEvents(ctx, tx, *held.(*[]*eventRow))
+}
+
+// dropOutbox forgets the events of tx, which rolls back.
+func (db *DB) dropOutbox(tx bun.Tx) { db.outbox.Delete(tx.Tx) }
+
+// eventsLock is the PostgreSQL advisory lock that orders the outbox's ids.
+const eventsLock = 0x63617363616465 // "cascade"
+
+// insertEvents inserts rows and queues their deliveries.
+func (db *DB) insertEvents(ctx context.Context, tx bun.IDB, rows []*eventRow) error {
+	if len(rows) == 0 {
+		return nil
+	}
+	if db.dialect == Postgres {
+		if _, err := tx.ExecContext(ctx, "SELECT pg_advisory_xact_lock(?)", int64(eventsLock)); err != nil {
+			return err
+		}
+	}
+	for _, row := range rows {
+		if _, err := tx.NewInsert().Model(row).Returning("id").Exec(ctx); err != nil {
+			return err
+		}
+		_, err := tx.NewRaw(`INSERT INTO webhook_deliveries (endpoint_id, event_id, state, attempts, next_at, created_at)
+			SELECT id, ?, ?, 0, ?, ? FROM webhook_endpoints
+			WHERE status IN (?, ?) AND (event_types = '' OR event_types LIKE ?)`,
+			row.ID, planning.DeliveryPending, row.At, row.At, planning.EndpointActive, planning.EndpointPaused,
+			"%,"+row.Type+",%").Exec(ctx)
+		if err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 // eventData is the small part of an audited entity that its event
@@ -108,27 +159,31 @@ type EventService struct{ db *DB }
 var _ planning.EventService = (*EventService)(nil)
 
 // FindEvents implements planning.EventService.
-func (s *EventService) FindEvents(ctx context.Context, f planning.EventFilter) ([]*planning.Event, error) {
+func (s *EventService) FindEvents(ctx context.Context, f planning.EventFilter) ([]*planning.Event, int64, error) {
 	a, err := planning.RequireActor(ctx)
 	if err != nil {
-		return nil, err
+		return nil, 0, err
+	}
+	after := f.AfterID
+	if f.FromNewest {
+		err := s.db.bun.NewSelect().TableExpr("events").ColumnExpr("COALESCE(MAX(id), 0)").Scan(ctx, &after)
+		return nil, after, s.db.mapError(err)
 	}
 	sc, err := s.db.readScope(ctx, a)
 	if err != nil {
-		return nil, err
+		return nil, 0, err
 	}
 	limit := f.Limit
 	if limit <= 0 || limit > 500 {
 		limit = 500
 	}
 	var out []*planning.Event
-	after := f.AfterID
 	// Scope filtering happens after the read, so a page can come back
 	// short; read on until it is full or the outbox is exhausted.
 	for len(out) < limit {
 		var rows []eventRow
 		if err := s.db.bun.NewSelect().Model(&rows).Where("id > ?", after).OrderExpr("id").Limit(int64(limit)).Scan(ctx); err != nil {
-			return nil, s.db.mapError(err)
+			return nil, 0, s.db.mapError(err)
 		}
 		for i := range rows {
 			e := rows[i].toDomain()
@@ -146,15 +201,5 @@ func (s *EventService) FindEvents(ctx context.Context, f planning.EventFilter) (
 			break
 		}
 	}
-	return out, nil
-}
-
-// LatestEventID implements planning.EventService.
-func (s *EventService) LatestEventID(ctx context.Context) (int64, error) {
-	if _, err := planning.RequireActor(ctx); err != nil {
-		return 0, err
-	}
-	var id int64
-	err := s.db.bun.NewSelect().TableExpr("events").ColumnExpr("COALESCE(MAX(id), 0)").Scan(ctx, &id)
-	return id, s.db.mapError(err)
+	return out, after, nil
 }

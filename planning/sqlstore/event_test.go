@@ -46,7 +46,7 @@ func TestOutboxEventsCommitWithTheirChange(t *testing.T) {
 			t.Fatal(err)
 		}
 		re := openRound(t, e)
-		evs, err := e.svcs.Events.FindEvents(e.as("strategy"), planning.EventFilter{})
+		evs, _, err := e.svcs.Events.FindEvents(e.as("strategy"), planning.EventFilter{})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -83,7 +83,7 @@ func TestOutboxEventsCommitWithTheirChange(t *testing.T) {
 		if _, err := e.svcs.Rounds.TransitionRound(e.as("strategy"), re.round.ID, planning.RoundCounterproposals, "", nil); err != nil {
 			t.Fatal(err)
 		}
-		evs, err = e.svcs.Events.FindEvents(e.as("strategy"), planning.EventFilter{AfterID: evs[len(evs)-1].ID})
+		evs, _, err = e.svcs.Events.FindEvents(e.as("strategy"), planning.EventFilter{AfterID: evs[len(evs)-1].ID})
 		if err != nil || len(evs) != 1 || evs[0].Type != planning.EventRoundPhaseChanged {
 			t.Fatalf("after the commit: %v %v", evs, err)
 		}
@@ -111,13 +111,30 @@ func TestEventsAreScoped(t *testing.T) {
 				t.Fatal(err)
 			}
 		}
-		all, err := e.svcs.Events.FindEvents(e.as("pm-industry"), planning.EventFilter{})
+		all, allRead, err := e.svcs.Events.FindEvents(e.as("pm-industry"), planning.EventFilter{})
 		if err != nil {
 			t.Fatal(err)
 		}
-		mine, err := e.svcs.Events.FindEvents(e.as("bm-sh"), planning.EventFilter{})
+		mine, mineRead, err := e.svcs.Events.FindEvents(e.as("bm-sh"), planning.EventFilter{})
 		if err != nil {
 			t.Fatal(err)
+		}
+		// Both read the whole outbox, so both positions are past its
+		// newest event, the one Shanghai may not see (Jiangsu's
+		// submission) included: a scoped reader's next read does not
+		// read it again. FromNewest finds the same position, no events.
+		newest, newestAt, err := e.svcs.Events.FindEvents(e.as("bm-sh"), planning.EventFilter{FromNewest: true, AfterID: 1})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if allRead != all[len(all)-1].ID || mineRead != allRead || mine[len(mine)-1].ID >= mineRead {
+			t.Fatalf("positions: product manager read to %d (last %d), Shanghai read to %d (last %d)", allRead, all[len(all)-1].ID, mineRead, mine[len(mine)-1].ID)
+		}
+		if len(newest) != 0 || newestAt != allRead {
+			t.Fatalf("FromNewest: %d events at %d, want none at %d", len(newest), newestAt, allRead)
+		}
+		if again, at, err := e.svcs.Events.FindEvents(e.as("bm-sh"), planning.EventFilter{AfterID: mineRead}); err != nil || len(again) != 0 || at != mineRead {
+			t.Fatalf("read again from %d: %d events, at %d (%v)", mineRead, len(again), at, err)
 		}
 		submitted := func(evs []*planning.Event) int {
 			n := 0
@@ -201,7 +218,7 @@ func TestEditsAndCommentsAreEvents(t *testing.T) {
 			t.Fatal(err)
 		}
 		last := func(user string) int64 {
-			evs, err := e.svcs.Events.FindEvents(e.as(user), planning.EventFilter{Limit: 1000})
+			evs, _, err := e.svcs.Events.FindEvents(e.as(user), planning.EventFilter{Limit: 1000})
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -218,7 +235,7 @@ func TestEditsAndCommentsAreEvents(t *testing.T) {
 			OrgUnitID: re.unitID("B-SH-KA"), ProductLineID: re.lines["POS"].ID, MeasureID: re.revenue.ID, Period: 1}, Amount: dec("10.00")}}, nil); err != nil {
 			t.Fatal(err)
 		}
-		sh, err := e.svcs.Events.FindEvents(e.as("bm-sh"), planning.EventFilter{AfterID: fromSH})
+		sh, _, err := e.svcs.Events.FindEvents(e.as("bm-sh"), planning.EventFilter{AfterID: fromSH})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -228,12 +245,81 @@ func TestEditsAndCommentsAreEvents(t *testing.T) {
 		if sh[0].EntityID != cp.ID || sh[1].VersionID == nil || *sh[1].VersionID != vid {
 			t.Fatalf("events about %s %d and version %v", sh[0].Entity, sh[0].EntityID, sh[1].VersionID)
 		}
-		js, err := e.svcs.Events.FindEvents(e.as("bm-js"), planning.EventFilter{AfterID: fromJS})
+		js, _, err := e.svcs.Events.FindEvents(e.as("bm-js"), planning.EventFilter{AfterID: fromJS})
 		if err != nil {
 			t.Fatal(err)
 		}
 		if got := eventTypes(t, js); !slices.Equal(got, []planning.EventType{planning.EventTargetsEdited}) {
 			t.Fatalf("Jiangsu's events %v: another branch's comment must not reach it", got)
+		}
+	})
+}
+
+// TestEventsBecomeVisibleInIDOrder: a reader that follows the outbox by id
+// (the event stream, the mail cursor) never passes an event that commits
+// later. A transaction that emits an event and stays open while another
+// emits and commits its own must not leave its event behind a position
+// the reader has already passed. On SQLite the single writer orders them;
+// on PostgreSQL the events are written last, under a lock held to the
+// commit (emitEvent).
+func TestEventsBecomeVisibleInIDOrder(t *testing.T) {
+	forEachDB(t, func(t *testing.T, e *env) {
+		if e.db.Dialect() != sqlstore.Postgres {
+			t.Skip("SQLite runs one write transaction at a time: ids commit in order")
+		}
+		re := toCounterproposals(t, e)
+		vid := *re.round.WorkingVersionID
+		line := []planning.LineInput{{ProductLineID: re.lines["POS"].ID, MeasureID: re.revenue.ID, Period: planning.YearPeriod,
+			Proposed: dec("50000.00"), Reason: "two big customers left"}}
+		_, start, err := e.svcs.Events.FindEvents(e.as("strategy"), planning.EventFilter{FromNewest: true})
+		if err != nil {
+			t.Fatal(err)
+		}
+		emitted, release, done := make(chan struct{}), make(chan struct{}), make(chan error, 1)
+		go func() {
+			done <- e.db.Atomically(e.as("bm-sh"), func(ctx context.Context) error {
+				cp, err := e.svcs.Proposals.CreateCounterproposal(ctx, vid, re.unitID("B-SH"), "", line)
+				if err == nil {
+					_, err = e.svcs.Proposals.Submit(ctx, cp.ID, nil)
+				}
+				close(emitted)
+				<-release
+				return err
+			})
+		}()
+		<-emitted
+		cp, err := e.svcs.Proposals.CreateCounterproposal(e.as("bm-js"), vid, re.unitID("B-JS"), "", line)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := e.svcs.Proposals.Submit(e.as("bm-js"), cp.ID, nil); err != nil {
+			t.Fatal(err)
+		}
+		first, pos, err := e.svcs.Events.FindEvents(e.as("strategy"), planning.EventFilter{AfterID: start})
+		if err != nil {
+			t.Fatal(err)
+		}
+		close(release)
+		if err := <-done; err != nil {
+			t.Fatal(err)
+		}
+		later, _, err := e.svcs.Events.FindEvents(e.as("strategy"), planning.EventFilter{AfterID: pos})
+		if err != nil {
+			t.Fatal(err)
+		}
+		submitted := map[string]int{}
+		for _, ev := range append(first, later...) {
+			if ev.Type == planning.EventCounterproposalSubmit {
+				submitted[ev.OrgPath]++
+			}
+		}
+		all, _, err := e.svcs.Events.FindEvents(e.as("strategy"), planning.EventFilter{AfterID: start})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(first)+len(later) != len(all) || len(submitted) != 2 {
+			t.Fatalf("a reader following the outbox saw %d events then %d (submissions by unit %v); the outbox holds %d since the start",
+				len(first), len(later), submitted, len(all))
 		}
 	})
 }

@@ -453,8 +453,8 @@ func (s *AllocationJobService) run(ctx context.Context, row *jobRow) error {
 	var a *planning.Actor
 	if row.CreatedBy == nil {
 		a = planning.SystemActor()
-	} else if a, err = s.db.loadActor(ctx, *row.CreatedBy); err == nil && a == nil {
-		err = planning.Errorf(planning.EFORBIDDEN, "the user who started allocation job %d is no longer active", j.ID)
+	} else if a, err = s.db.loadActor(ctx, *row.CreatedBy); err == nil {
+		err = planning.MayRunJob(j.ID, a)
 	}
 	if err != nil {
 		s.settle(ctx, row, nil, err)

@@ -214,7 +214,9 @@ func (s *RoundService) CreateRound(ctx context.Context, r *planning.Round) error
 		if err := s.createRound(ctx, a, r); err != nil {
 			return err
 		}
-		return (&ScorecardService{db: s.db}).applyTemplates(ctx, r.ID)
+		// A new round gets the organisation's templates only, not the deck's.
+		_, err := (&ScorecardService{db: s.db}).applyTemplates(ctx, r.ID, func(set []planning.ScorecardTemplate) []planning.ScorecardTemplate { return set })
+		return err
 	})
 }
 

@@ -617,7 +617,14 @@ func (s *ScorecardService) FindScoreIssues(ctx context.Context, roundID int64, l
 // ApplyDefaultScorecards implements planning.ScorecardService: the
 // scorecards are created in one transaction, each as PutScorecard creates
 // one.
-func (s *ScorecardService) ApplyDefaultScorecards(ctx context.Context, roundID int64, templates []planning.ScorecardTemplate) ([]*planning.Scorecard, error) {
+func (s *ScorecardService) ApplyDefaultScorecards(ctx context.Context, roundID int64) ([]*planning.Scorecard, error) {
+	return s.applyTemplates(ctx, roundID, planning.DefaultTemplates)
+}
+
+// applyTemplates gives round roundID the scorecards of choose(the
+// organisation's templates), read and written in one transaction that
+// joins the caller's (ctx may carry one).
+func (s *ScorecardService) applyTemplates(ctx context.Context, roundID int64, choose func([]planning.ScorecardTemplate) []planning.ScorecardTemplate) ([]*planning.Scorecard, error) {
 	a, err := planning.RequireActor(ctx)
 	if err != nil {
 		return nil, err
@@ -627,7 +634,14 @@ func (s *ScorecardService) ApplyDefaultScorecards(ctx context.Context, roundID i
 		// Reads join the ambient transaction, so a round created in it
 		// (CreateRound gives a new round the templates) is seen.
 		return s.db.inTx(ctx, func(tx bun.Tx) error {
-			return s.applyDefaults(ctx, tx, a, roundID, templates, &out)
+			ts, err := s.db.scorecardTemplates(ctx, tx)
+			if err != nil {
+				return err
+			}
+			if ts = choose(ts); len(ts) == 0 {
+				return nil
+			}
+			return s.applyDefaults(ctx, tx, a, roundID, ts, &out)
 		})
 	})
 	return out, err

@@ -111,8 +111,8 @@ func (s *ScorecardService) SetScorecardTemplates(ctx context.Context, templates 
 	if err != nil {
 		return err
 	}
-	if !a.HasRole(planning.RoleStrategyOffice, planning.RoleAdmin) {
-		return planning.Errorf(planning.EFORBIDDEN, "only the strategy office and administrators set the default scorecards")
+	if err := a.MaySetScorecardTemplates(); err != nil {
+		return err
 	}
 	seen := map[planning.OrgUnitKind]bool{}
 	for i := range templates {
@@ -145,15 +145,4 @@ func (s *ScorecardService) SetScorecardTemplates(ctx context.Context, templates 
 		return s.db.writeAudit(ctx, tx, "scorecard_templates.set", "scorecard_templates", 0,
 			map[string]any{"templates": before}, map[string]any{"templates": rows})
 	})
-}
-
-// applyTemplates gives a new round the organisation's default
-// scorecards, inside the caller's transaction (ctx carries it).
-func (s *ScorecardService) applyTemplates(ctx context.Context, roundID int64) error {
-	ts, err := s.db.scorecardTemplates(ctx, s.db.bun)
-	if err != nil || len(ts) == 0 {
-		return err
-	}
-	_, err = s.ApplyDefaultScorecards(ctx, roundID, ts)
-	return err
 }

@@ -67,21 +67,21 @@ func clip(s string, n int) string {
 }
 
 // SignIn implements planning.SessionService.
-func (s *SessionService) SignIn(ctx context.Context, req planning.SignInRequest) (*planning.Session, string, error) {
+func (s *SessionService) SignIn(ctx context.Context, req planning.SignInRequest) (*planning.SignedIn, error) {
 	unauthorized := planning.Errorf(planning.EUNAUTHORIZED, "wrong username or password")
 	username, address := clip(req.Username, 64), clip(req.Address, 64)
 	now := s.db.Now()
 	since := now.Add(-planning.FailureWindow)
 	byUser, err := s.db.bun.NewSelect().Model((*signInFailureRow)(nil)).Where("username = ? AND at > ?", username, since).Count(ctx)
 	if err != nil {
-		return nil, "", s.db.mapError(err)
+		return nil, s.db.mapError(err)
 	}
 	byAddr, err := s.db.bun.NewSelect().Model((*signInFailureRow)(nil)).Where("address = ? AND at > ?", address, since).Count(ctx)
 	if err != nil {
-		return nil, "", s.db.mapError(err)
+		return nil, s.db.mapError(err)
 	}
 	if byUser >= planning.MaxFailuresPerUsername || byAddr >= planning.MaxFailuresPerAddress {
-		return nil, "", planning.Errorf(planning.ETHROTTLED, "too many failed sign-ins: try again in %d minutes", int(planning.FailureWindow.Minutes()))
+		return nil, planning.Errorf(planning.ETHROTTLED, "too many failed sign-ins: try again in %d minutes", int(planning.FailureWindow.Minutes()))
 	}
 
 	// Look the user and their password up; every failure below costs one
@@ -94,14 +94,14 @@ func (s *SessionService) SignIn(ctx context.Context, req planning.SignInRequest)
 	case errors.Is(err, sql.ErrNoRows):
 		planning.CheckNoPassword(req.Password)
 	case err != nil:
-		return nil, "", s.db.mapError(err)
+		return nil, s.db.mapError(err)
 	default:
 		err = s.db.bun.NewSelect().Model(pw).Where("user_id = ?", user.ID).Scan(ctx)
 		switch {
 		case errors.Is(err, sql.ErrNoRows):
 			planning.CheckNoPassword(req.Password)
 		case err != nil:
-			return nil, "", s.db.mapError(err)
+			return nil, s.db.mapError(err)
 		default:
 			ok = planning.CheckPassword(pw.Hash, req.Password) && user.Active
 		}
@@ -116,9 +116,9 @@ func (s *SessionService) SignIn(ctx context.Context, req planning.SignInRequest)
 			return err
 		})
 		if err != nil {
-			return nil, "", s.db.mapError(err)
+			return nil, s.db.mapError(err)
 		}
-		return nil, "", unauthorized
+		return nil, unauthorized
 	}
 
 	secret, hash := planning.NewSessionSecret()
@@ -139,9 +139,13 @@ func (s *SessionService) SignIn(ctx context.Context, req planning.SignInRequest)
 		return s.db.writeAudit(actx, tx, "session.create", "session", row.ID, nil, row)
 	})
 	if err != nil {
-		return nil, "", s.db.mapError(err)
+		return nil, s.db.mapError(err)
 	}
-	return row.toDomain(), secret, nil
+	actor, err := s.db.loadActor(ctx, user.ID)
+	if err != nil {
+		return nil, err
+	}
+	return &planning.SignedIn{Session: row.toDomain(), Secret: secret, Actor: actor}, nil
 }
 
 // SignOut implements planning.SessionService.
