@@ -49,7 +49,8 @@ type EventData struct {
 type EventPage struct {
 	Items []Event `json:"items"`
 	// LastEventID is where the next read starts (after=…): the last event
-	// read, or the position given when there was none.
+	// read, those the caller may not see included (so they are not read
+	// again), or the position given when there was none.
 	LastEventID int64 `json:"last_event_id" example:"120"`
 }
 

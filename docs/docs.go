@@ -9059,7 +9059,7 @@ const docTemplate = `{
                     }
                 },
                 "last_event_id": {
-                    "description": "LastEventID is where the next read starts (after=…): the last event\nread, or the position given when there was none.",
+                    "description": "LastEventID is where the next read starts (after=…): the last event\nread, those the caller may not see included (so they are not read\nagain), or the position given when there was none.",
                     "type": "integer",
                     "example": 120
                 }
