@@ -82,7 +82,7 @@ func checkAfterCrash(t *testing.T, base, dsn string, data *crashData, acked *ack
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := storetest.Bun(db).NewRaw("SELECT COUNT(*) FROM allocation_runs WHERE version_id = ?", version).Scan(ctx, &dbRuns); err != nil {
+	if err := storetest.Bun(db).NewRaw("SELECT COUNT(*) FROM allocation_runs WHERE round_id = (SELECT round_id FROM versions WHERE id = ?) AND version_id = ?", version, version).Scan(ctx, &dbRuns); err != nil {
 		t.Fatal(err)
 	}
 

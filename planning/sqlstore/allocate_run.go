@@ -14,6 +14,7 @@ import (
 type runRow struct {
 	bun.BaseModel `bun:"table:allocation_runs"`
 	ID            int64     `bun:"id,pk,autoincrement" json:"id"`
+	RoundID       int64     `bun:"round_id" json:"round_id"`
 	VersionID     int64     `bun:"version_id" json:"version_id"`
 	Request       string    `bun:"request" json:"request"`
 	CellCount     int64     `bun:"cell_count" json:"cell_count"`
@@ -125,7 +126,7 @@ func (st *allocStore) ReplaceCells(ctx context.Context, versionID int64, in *pla
 			return 0, err
 		}
 	}
-	if err := db.writeBuffers(ctx, st.tx, v.ID, in); err != nil {
+	if err := db.writeBuffers(ctx, st.tx, v, in); err != nil {
 		return 0, err
 	}
 	v.CellCount += written - deleted
@@ -141,7 +142,7 @@ func (st *allocStore) RecordRun(ctx context.Context, r *planning.Round, run *pla
 	if err != nil {
 		return err
 	}
-	row := &runRow{VersionID: run.VersionID, Request: string(reqJSON), CellCount: run.CellCount, Checksum: run.Checksum,
+	row := &runRow{RoundID: r.ID, VersionID: run.VersionID, Request: string(reqJSON), CellCount: run.CellCount, Checksum: run.Checksum,
 		Inputs: inputs, ActorID: run.ActorID, At: run.At}
 	if _, err := st.tx.NewInsert().Model(row).Returning("id").Exec(ctx); err != nil {
 		return err

@@ -100,8 +100,8 @@ func (db *DB) clearAllocated(ctx context.Context, tx bun.Tx, versionID int64, p 
 			}
 		}
 		res, err := tx.NewDelete().TableExpr("target_cells").
-			Where("version_id = ? AND measure_id = ? AND product_line_id IN (?) AND org_unit_id IN (?)",
-				append([]any{v.layer()}, region...)...).Exec(ctx)
+			Where("round_id = ? AND version_id = ? AND measure_id = ? AND product_line_id IN (?) AND org_unit_id IN (?)",
+				append([]any{v.RoundID, v.layer()}, region...)...).Exec(ctx)
 		if err != nil {
 			return 0, err
 		}
@@ -110,8 +110,8 @@ func (db *DB) clearAllocated(ctx context.Context, tx bun.Tx, versionID int64, p 
 		}
 		deleted += shown
 		if _, err := tx.NewDelete().TableExpr("allocation_buffers").
-			Where("version_id = ? AND measure_id = ? AND product_line_id IN (?) AND org_unit_id IN (?)",
-				versionID, p.MeasureID, bun.In(p.LineIDs()), bun.In(chunk)).Exec(ctx); err != nil {
+			Where("round_id = ? AND version_id = ? AND measure_id = ? AND product_line_id IN (?) AND org_unit_id IN (?)",
+				v.RoundID, versionID, p.MeasureID, bun.In(p.LineIDs()), bun.In(chunk)).Exec(ctx); err != nil {
 			return 0, err
 		}
 	}
@@ -136,20 +136,20 @@ func (db *DB) hideAllocated(ctx context.Context, tx bun.Tx, versionID int64, p *
 
 // writeBuffers records, for every parent an allocation split with a
 // buffer, the buffer its children carry, for the consistency check.
-func (db *DB) writeBuffers(ctx context.Context, tx bun.Tx, versionID int64, p *planning.AllocationInputs) error {
+func (db *DB) writeBuffers(ctx context.Context, tx bun.Tx, v *versionRow, p *planning.AllocationInputs) error {
 	var rows []string
 	var args []any
 	for _, b := range p.Buffers() {
-		rows = append(rows, "(?, ?, ?, ?, ?)")
-		args = append(args, versionID, b.OrgUnitID, b.ProductLineID, p.MeasureID, b.Buffer)
+		rows = append(rows, "(?, ?, ?, ?, ?, ?)")
+		args = append(args, v.RoundID, v.ID, b.OrgUnitID, b.ProductLineID, p.MeasureID, b.Buffer)
 	}
 	for len(rows) > 0 {
 		n := min(len(rows), 500)
-		if _, err := tx.NewRaw("INSERT INTO allocation_buffers (version_id, org_unit_id, product_line_id, measure_id, buffer) VALUES "+
-			strings.Join(rows[:n], ", "), args[:n*5]...).Exec(ctx); err != nil {
+		if _, err := tx.NewRaw("INSERT INTO allocation_buffers (round_id, version_id, org_unit_id, product_line_id, measure_id, buffer) VALUES "+
+			strings.Join(rows[:n], ", "), args[:n*6]...).Exec(ctx); err != nil {
 			return err
 		}
-		rows, args = rows[n:], args[n*5:]
+		rows, args = rows[n:], args[n*6:]
 	}
 	return nil
 }
@@ -164,17 +164,17 @@ func (db *DB) writeCells(ctx context.Context, conn bun.Conn, tx bun.Tx, versionI
 		return 0, err
 	}
 	if db.dialect == Postgres {
-		return copyCells(ctx, conn, v.layer(), measureID, rows)
+		return copyCells(ctx, conn, v.RoundID, v.layer(), measureID, rows)
 	}
-	return insertCells(ctx, tx.Tx, v.layer(), measureID, rows)
+	return insertCells(ctx, tx.Tx, v.RoundID, v.layer(), measureID, rows)
 }
 
 // copyCells streams the cells to PostgreSQL's COPY in its text format.
-func copyCells(ctx context.Context, conn bun.Conn, versionID, measureID int64, rows planning.CellStream) (int64, error) {
+func copyCells(ctx context.Context, conn bun.Conn, roundID, versionID, measureID int64, rows planning.CellStream) (int64, error) {
 	pr, pw := io.Pipe()
 	go func() {
 		w := bufio.NewWriterSize(pw, 1<<16)
-		prefix := strconv.AppendInt(nil, versionID, 10)
+		prefix := strconv.AppendInt(append(strconv.AppendInt(nil, roundID, 10), '\t'), versionID, 10)
 		suffix := strconv.AppendInt([]byte{'\t'}, measureID, 10)
 		var line []byte
 		err := rows(func(unit, pl int64, period int, amount []byte) error {
@@ -198,7 +198,7 @@ func copyCells(ctx context.Context, conn bun.Conn, versionID, measureID int64, r
 		pw.CloseWithError(err)
 	}()
 	res, err := pgdriver.CopyFrom(ctx, conn, pr,
-		"COPY target_cells (version_id, org_unit_id, product_line_id, measure_id, period, amount) FROM STDIN")
+		"COPY target_cells (round_id, version_id, org_unit_id, product_line_id, measure_id, period, amount) FROM STDIN")
 	pr.Close()
 	if err != nil {
 		return 0, err
@@ -215,9 +215,9 @@ const sqliteBatch = 5000
 // per cell keeps the driver's per-parameter cost (quadratic in the number
 // of parameters of a statement in modernc.org/sqlite) out of a million-cell
 // load; the amounts stay text and the ids integers, as with plain VALUES.
-func insertCells(ctx context.Context, tx *sql.Tx, versionID, measureID int64, rows planning.CellStream) (int64, error) {
-	stmt, err := tx.PrepareContext(ctx, `INSERT INTO target_cells (version_id, org_unit_id, product_line_id, measure_id, period, amount)
-		SELECT ?1, value->>0, value->>1, ?2, value->>2, value->>3 FROM json_each(?3)`)
+func insertCells(ctx context.Context, tx *sql.Tx, roundID, versionID, measureID int64, rows planning.CellStream) (int64, error) {
+	stmt, err := tx.PrepareContext(ctx, `INSERT INTO target_cells (round_id, version_id, org_unit_id, product_line_id, measure_id, period, amount)
+		SELECT ?1, ?2, value->>0, value->>1, ?3, value->>2, value->>3 FROM json_each(?4)`)
 	if err != nil {
 		return 0, err
 	}
@@ -227,7 +227,7 @@ func insertCells(ctx context.Context, tx *sql.Tx, versionID, measureID int64, ro
 	n := 0
 	flush := func() error {
 		batch = append(batch, ']')
-		res, err := stmt.ExecContext(ctx, versionID, measureID, string(batch))
+		res, err := stmt.ExecContext(ctx, roundID, versionID, measureID, string(batch))
 		if err != nil {
 			return err
 		}

@@ -57,18 +57,21 @@ func sameKey(x, y string) string {
 // cellsFrom is a FROM item named alias holding the cells of version v with
 // the columns of target_cells, version_id being v's id: a query written
 // against "target_cells AS c WHERE c.version_id = ?" reads the same with
-// cellsFrom in place of the table. The arguments go before the query's
-// own.
+// cellsFrom in place of the table. Every read names the version's round,
+// the first column of the key (a sharded database finds the round's node
+// by it). The arguments go before the query's own.
 func cellsFrom(v *versionRow, alias string) (string, []any) {
 	if v.base() == 0 {
-		return "target_cells AS " + alias, nil
+		return "(SELECT round_id, version_id, " + keyCols + ", amount FROM target_cells WHERE round_id = ? AND version_id = ?) AS " + alias,
+			[]any{v.RoundID, v.ID}
 	}
 	id := strconv.FormatInt(v.ID, 10)
-	return "(SELECT CAST(" + id + " AS bigint) AS version_id, o.org_unit_id, o.product_line_id, o.measure_id, o.period, o.amount" +
-		" FROM target_cells AS o WHERE o.version_id = ? AND o.amount IS NOT NULL" +
-		" UNION ALL SELECT CAST(" + id + " AS bigint), b.org_unit_id, b.product_line_id, b.measure_id, b.period, b.amount" +
-		" FROM target_cells AS b WHERE b.version_id = ? AND NOT EXISTS (SELECT 1 FROM target_cells AS x WHERE x.version_id = ? AND " +
-		sameKey("x", "b") + ")) AS " + alias, []any{v.layer(), v.base(), v.layer()}
+	return "(SELECT o.round_id, CAST(" + id + " AS bigint) AS version_id, o.org_unit_id, o.product_line_id, o.measure_id, o.period, o.amount" +
+			" FROM target_cells AS o WHERE o.round_id = ? AND o.version_id = ? AND o.amount IS NOT NULL" +
+			" UNION ALL SELECT b.round_id, CAST(" + id + " AS bigint), b.org_unit_id, b.product_line_id, b.measure_id, b.period, b.amount" +
+			" FROM target_cells AS b WHERE b.round_id = ? AND b.version_id = ? AND NOT EXISTS (SELECT 1 FROM target_cells AS x WHERE x.round_id = b.round_id AND x.version_id = ? AND " +
+			sameKey("x", "b") + ")) AS " + alias,
+		[]any{v.RoundID, v.layer(), v.RoundID, v.base(), v.layer()}
 }
 
 // cellJoin is a LEFT JOIN of version v's one cell at a key, named alias
@@ -78,13 +81,14 @@ func cellsFrom(v *versionRow, alias string) (string, []any) {
 // cellsFrom union, which SQLite would scan once per outer row.
 func cellJoin(v *versionRow, alias string, on func(alias string) string) (join, amount string, args []any) {
 	if v.base() == 0 {
-		return " LEFT JOIN target_cells AS " + alias + " ON " + alias + ".version_id = ? AND " + on(alias), alias + ".amount", []any{v.ID}
+		return " LEFT JOIN target_cells AS " + alias + " ON " + alias + ".round_id = ? AND " + alias + ".version_id = ? AND " + on(alias),
+			alias + ".amount", []any{v.RoundID, v.ID}
 	}
 	own, base := alias+"_own", alias+"_base"
-	return " LEFT JOIN target_cells AS " + own + " ON " + own + ".version_id = ? AND " + on(own) +
-			" LEFT JOIN target_cells AS " + base + " ON " + base + ".version_id = ? AND " + on(base),
+	return " LEFT JOIN target_cells AS " + own + " ON " + own + ".round_id = ? AND " + own + ".version_id = ? AND " + on(own) +
+			" LEFT JOIN target_cells AS " + base + " ON " + base + ".round_id = ? AND " + base + ".version_id = ? AND " + on(base),
 		"CASE WHEN " + own + ".version_id IS NOT NULL THEN " + own + ".amount ELSE " + base + ".amount END",
-		[]any{v.layer(), v.base()}
+		[]any{v.RoundID, v.layer(), v.RoundID, v.base()}
 }
 
 // cellsOf is cellsFrom for a version known by its id.
@@ -110,8 +114,8 @@ func (db *DB) hideBase(ctx context.Context, idb bun.IDB, v *versionRow, where st
 	if v.base() == 0 {
 		return nil
 	}
-	q := "INSERT INTO target_cells (version_id, " + keyCols + ", amount) SELECT ?, " + keyCols + ", NULL FROM target_cells AS b" +
-		" WHERE b.version_id = ? AND " + where + " AND NOT EXISTS (SELECT 1 FROM target_cells AS x WHERE x.version_id = ? AND " + sameKey("x", "b") + ")"
-	_, err := idb.NewRaw(q, append(append([]any{v.layer(), v.base()}, args...), v.layer())...).Exec(ctx)
+	q := "INSERT INTO target_cells (round_id, version_id, " + keyCols + ", amount) SELECT b.round_id, ?, " + keyCols + ", NULL FROM target_cells AS b" +
+		" WHERE b.round_id = ? AND b.version_id = ? AND " + where + " AND NOT EXISTS (SELECT 1 FROM target_cells AS x WHERE x.round_id = b.round_id AND x.version_id = ? AND " + sameKey("x", "b") + ")"
+	_, err := idb.NewRaw(q, append(append([]any{v.layer(), v.RoundID, v.base()}, args...), v.layer())...).Exec(ctx)
 	return err
 }

@@ -127,12 +127,12 @@ func (s *TargetService) findInconsistencies(ctx context.Context, idb bun.IDB, ve
 		      GROUP BY ou.parent_id, c.product_line_id, c.measure_id, c.period) AS g
 		JOIN measures AS m ON m.id = g.measure_id
 		JOIN org_units AS pu ON pu.id = g.parent_id` + pJoin + `
-		LEFT JOIN allocation_buffers AS b ON b.version_id = ? AND b.org_unit_id = g.parent_id
+		LEFT JOIN allocation_buffers AS b ON b.round_id = ? AND b.version_id = ? AND b.org_unit_id = g.parent_id
 		     AND b.product_line_id = g.product_line_id AND b.measure_id = g.measure_id
 		WHERE m.aggregation = 'sum'
 		  AND ((` + parent + `) IS NULL OR b.buffer IS NOT NULL OR g.children <> ` + s.db.minorUnits("("+parent+")") + `)` + scope + `
 		ORDER BY g.parent_id, g.product_line_id, g.measure_id, g.period`
-	args := append(append(append(cArgs, versionID), pArgs...), versionID)
+	args := append(append(append(cArgs, versionID), pArgs...), v.RoundID, versionID)
 	args = append(args, scopeArgs...)
 	var groups []groupRow
 	if err := idb.NewRaw(q, args...).Scan(ctx, &groups); err != nil {

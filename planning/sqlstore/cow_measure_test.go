@@ -44,8 +44,8 @@ func TestCopyOnWriteCopyCost(t *testing.T) {
 		if e.db.Dialect() == sqlstore.SQLite {
 			amount = "CAST(i % 100000 AS text) || '.25'"
 		}
-		if _, err := bdb.NewRaw(`INSERT INTO target_cells (version_id, org_unit_id, product_line_id, measure_id, period, amount)
-			SELECT ?, 1000000 + i / 480, 1000 + (i / 12) % 40, 1, 1 + i % 12, `+amount+` FROM `+series, v1, n).Exec(ctx); err != nil {
+		if _, err := bdb.NewRaw(`INSERT INTO target_cells (round_id, version_id, org_unit_id, product_line_id, measure_id, period, amount)
+			SELECT (SELECT round_id FROM versions WHERE id = ?), ?, 1000000 + i / 480, 1000 + (i / 12) % 40, 1, 1 + i % 12, `+amount+` FROM `+series, v1, v1, n).Exec(ctx); err != nil {
 			t.Fatal(err)
 		}
 		if _, err := bdb.NewRaw("UPDATE versions SET cell_count = ? WHERE id = ?", n, v1).Exec(ctx); err != nil {

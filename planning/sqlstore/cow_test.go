@@ -298,10 +298,10 @@ func TestCopyOnWriteDeletedCells(t *testing.T) {
 		if err := bdb.NewRaw("SELECT COALESCE(cells_id, id), base_id FROM versions WHERE id = ?", v2.ID).Scan(context.Background(), &layer, &base); err != nil {
 			t.Fatal(err)
 		}
-		res, err := bdb.NewRaw(`INSERT INTO target_cells (version_id, org_unit_id, product_line_id, measure_id, period, amount)
-			SELECT ?, org_unit_id, product_line_id, measure_id, period, NULL FROM target_cells
-			WHERE version_id = ? AND org_unit_id = ? AND product_line_id = ? AND measure_id = ?`,
-			layer, base, gone, re.lines["HPC"].ID, re.revenue.ID).Exec(context.Background())
+		res, err := bdb.NewRaw(`INSERT INTO target_cells (round_id, version_id, org_unit_id, product_line_id, measure_id, period, amount)
+			SELECT round_id, ?, org_unit_id, product_line_id, measure_id, period, NULL FROM target_cells
+			WHERE round_id = ? AND version_id = ? AND org_unit_id = ? AND product_line_id = ? AND measure_id = ?`,
+			layer, v2.RoundID, base, gone, re.lines["HPC"].ID, re.revenue.ID).Exec(context.Background())
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -213,7 +213,7 @@ func (s *CounterproposalService) raiseAncestors(ctx context.Context, tx bun.Tx, 
 			return err
 		}
 		n, err := tx.NewSelect().TableExpr("allocation_buffers").
-			Where("version_id = ? AND org_unit_id = ? AND product_line_id = ? AND measure_id = ?", v.ID, anc.ID, l.ProductLineID, l.MeasureID).Count(ctx)
+			Where("round_id = ? AND version_id = ? AND org_unit_id = ? AND product_line_id = ? AND measure_id = ?", v.RoundID, v.ID, anc.ID, l.ProductLineID, l.MeasureID).Count(ctx)
 		if err != nil {
 			return err
 		}
@@ -239,7 +239,7 @@ func (s *CounterproposalService) raiseAncestors(ctx context.Context, tx bun.Tx, 
 // buffers the subtree's levels carry, and holding the locked units.
 func (s *CounterproposalService) resplit(ctx context.Context, conn bun.Conn, tx bun.Tx, a *planning.Actor, v *versionRow, r *planning.Round,
 	root *orgUnitRow, l *planning.CounterproposalLine, year decimal.Decimal, locks []int64) (int64, error) {
-	levels, err := s.db.storedLevels(ctx, tx, v.ID, root, l.ProductLineID, l.MeasureID)
+	levels, err := s.db.storedLevels(ctx, tx, v, root, l.ProductLineID, l.MeasureID)
 	if err != nil {
 		return 0, err
 	}
@@ -259,14 +259,14 @@ func (s *CounterproposalService) resplit(ctx context.Context, conn bun.Conn, tx 
 
 // storedLevels returns the levels for re-splitting root's subtree, from the
 // buffers earlier allocations left in it (planning.ResplitLevels).
-func (db *DB) storedLevels(ctx context.Context, tx bun.Tx, versionID int64, root *orgUnitRow, lineID, measureID int64) ([]planning.LevelSpec, error) {
+func (db *DB) storedLevels(ctx context.Context, tx bun.Tx, v *versionRow, root *orgUnitRow, lineID, measureID int64) ([]planning.LevelSpec, error) {
 	var rows []struct {
 		Path   string `bun:"path"`
 		Buffer string `bun:"buffer"`
 	}
 	if err := tx.NewSelect().TableExpr("allocation_buffers AS b").ColumnExpr("ou.path, b.buffer").
 		Join("JOIN org_units AS ou ON ou.id = b.org_unit_id").
-		Where("b.version_id = ? AND b.product_line_id = ? AND b.measure_id = ? AND ou.path LIKE ?", versionID, lineID, measureID, root.Path+"%").
+		Where("b.round_id = ? AND b.version_id = ? AND b.product_line_id = ? AND b.measure_id = ? AND ou.path LIKE ?", v.RoundID, v.ID, lineID, measureID, root.Path+"%").
 		Scan(ctx, &rows); err != nil {
 		return nil, err
 	}
@@ -284,7 +284,7 @@ func (db *DB) storedLevels(ctx context.Context, tx bun.Tx, versionID int64, root
 		}
 		stored = append(stored, planning.StoredBuffer{Depth: strings.Count(row.Path, "/") - rootDepth, Buffer: b})
 	}
-	return planning.ResplitLevels(root.Code, versionID, deepest-rootDepth, stored)
+	return planning.ResplitLevels(root.Code, v.ID, deepest-rootDepth, stored)
 }
 
 // PreviewDecision implements planning.CounterproposalService.

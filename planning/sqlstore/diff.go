@@ -111,7 +111,7 @@ func (s *TargetService) DiffVersions(ctx context.Context, f planning.DiffFilter)
 		// the layers, on PostgreSQL.
 		where, args := whereA[len("version_id = ? AND "):], argsA[1:]
 		var held int64
-		if err := s.db.bun.NewRaw("SELECT COUNT(*) FROM target_cells WHERE version_id IN (?)", bun.In(layers)).Scan(ctx, &held); err != nil {
+		if err := s.db.bun.NewRaw("SELECT COUNT(*) FROM target_cells WHERE round_id = ? AND version_id IN (?)", v.RoundID, bun.In(layers)).Scan(ctx, &held); err != nil {
 			return nil, s.db.mapError(err)
 		}
 		q, qargs := overlayDiffQuery(v, other, layers, where, args)
@@ -161,12 +161,13 @@ func overlayScanQuery(a, b *versionRow, layers []int64, where string, args []any
 	q := `SELECT ` + key("org_unit_id") + `, ` + key("product_line_id") + `, ` + key("measure_id") + `, ` + key("period") + `,
 		CASE WHEN ob.version_id IS NOT NULL THEN ob.amount ELSE s.amount END,
 		CASE WHEN oa.version_id IS NOT NULL THEN oa.amount ELSE s.amount END
-		FROM (SELECT * FROM target_cells WHERE version_id = ? AND ` + where + `) AS oa
-		FULL OUTER JOIN (SELECT * FROM target_cells WHERE version_id = ? AND ` + where + `) AS ob ON ` + sameKey("oa", "ob") + `
-		LEFT JOIN target_cells AS s ON s.version_id = ? AND s.org_unit_id = ` + key("org_unit_id") + `
+		FROM (SELECT * FROM target_cells WHERE round_id = ? AND version_id = ? AND ` + where + `) AS oa
+		FULL OUTER JOIN (SELECT * FROM target_cells WHERE round_id = ? AND version_id = ? AND ` + where + `) AS ob ON ` + sameKey("oa", "ob") + `
+		LEFT JOIN target_cells AS s ON s.round_id = ? AND s.version_id = ? AND s.org_unit_id = ` + key("org_unit_id") + `
 		AND s.product_line_id = ` + key("product_line_id") + ` AND s.measure_id = ` + key("measure_id") + ` AND s.period = ` + key("period") + `
 		ORDER BY 1, 2, 3, 4`
-	return q, concatArgs([]any{la}, args, []any{lb}, args, []any{shared})
+	r := a.RoundID // versions over one base are of one round
+	return q, concatArgs([]any{r, la}, args, []any{r, lb}, args, []any{r, shared})
 }
 
 // overlayDiffQuery is diffQuery for two versions that differ only at the
@@ -178,13 +179,13 @@ func overlayDiffQuery(a, b *versionRow, layers []int64, where string, args []any
 	q := `SELECT k.org_unit_id, k.product_line_id, k.measure_id, k.period,
 		CASE WHEN ob.version_id IS NULL THEN bb.amount ELSE ob.amount END,
 		CASE WHEN oa.version_id IS NULL THEN ba.amount ELSE oa.amount END
-		FROM (SELECT DISTINCT ` + keyCols + ` FROM target_cells WHERE version_id IN (?) AND ` + where + `) AS k
-		LEFT JOIN target_cells AS oa ON oa.version_id = ? AND ` + sameKey("oa", "k") + `
-		LEFT JOIN target_cells AS ba ON ba.version_id = ? AND ` + sameKey("ba", "k") + `
-		LEFT JOIN target_cells AS ob ON ob.version_id = ? AND ` + sameKey("ob", "k") + `
-		LEFT JOIN target_cells AS bb ON bb.version_id = ? AND ` + sameKey("bb", "k") + `
+		FROM (SELECT DISTINCT round_id, ` + keyCols + ` FROM target_cells WHERE round_id = ? AND version_id IN (?) AND ` + where + `) AS k
+		LEFT JOIN target_cells AS oa ON oa.round_id = k.round_id AND oa.version_id = ? AND ` + sameKey("oa", "k") + `
+		LEFT JOIN target_cells AS ba ON ba.round_id = k.round_id AND ba.version_id = ? AND ` + sameKey("ba", "k") + `
+		LEFT JOIN target_cells AS ob ON ob.round_id = k.round_id AND ob.version_id = ? AND ` + sameKey("ob", "k") + `
+		LEFT JOIN target_cells AS bb ON bb.round_id = k.round_id AND bb.version_id = ? AND ` + sameKey("bb", "k") + `
 		ORDER BY 1, 2, 3, 4`
-	out := append([]any{bun.In(layers)}, args...)
+	out := append([]any{a.RoundID, bun.In(layers)}, args...) // versions over one base are of one round
 	return q, append(out, a.layer(), a.base(), b.layer(), b.base())
 }
 

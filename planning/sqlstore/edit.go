@@ -288,7 +288,7 @@ func (db *DB) readCells(ctx context.Context, idb bun.IDB, versionID int64, keys 
 	}
 	out := make(map[planning.CellKey]decimal.Decimal, len(keys))
 	held := map[planning.CellKey]bool{}
-	if err := db.readLayer(ctx, idb, v.layer(), keys, out, held); err != nil || v.base() == 0 {
+	if err := db.readLayer(ctx, idb, v.RoundID, v.layer(), keys, out, held); err != nil || v.base() == 0 {
 		return out, err
 	}
 	var rest []planning.CellKey
@@ -297,15 +297,15 @@ func (db *DB) readCells(ctx context.Context, idb bun.IDB, versionID int64, keys 
 			rest = append(rest, k)
 		}
 	}
-	return out, db.readLayer(ctx, idb, v.base(), rest, out, held)
+	return out, db.readLayer(ctx, idb, v.RoundID, v.base(), rest, out, held)
 }
 
 // readLayer adds the amounts one layer holds for the keys to out, and
 // marks in held every key the layer holds, tombstones too.
-func (db *DB) readLayer(ctx context.Context, idb bun.IDB, layer int64, keys []planning.CellKey, out map[planning.CellKey]decimal.Decimal, held map[planning.CellKey]bool) error {
+func (db *DB) readLayer(ctx context.Context, idb bun.IDB, roundID, layer int64, keys []planning.CellKey, out map[planning.CellKey]decimal.Decimal, held map[planning.CellKey]bool) error {
 	for _, chunk := range chunks(keys, 500) {
-		vals := make([]any, 0, len(chunk)*4+1)
-		vals = append(vals, layer)
+		vals := make([]any, 0, len(chunk)*4+2)
+		vals = append(vals, roundID, layer)
 		ph := make([]byte, 0, len(chunk)*12)
 		for i, k := range chunk {
 			if i > 0 {
@@ -321,7 +321,7 @@ func (db *DB) readLayer(ctx context.Context, idb bun.IDB, layer int64, keys []pl
 			Period        int     `bun:"period"`
 			Amount        *string `bun:"amount"`
 		}
-		err := idb.NewRaw("SELECT org_unit_id, product_line_id, measure_id, period, CAST(amount AS text) AS amount FROM target_cells WHERE version_id = ? AND (org_unit_id, product_line_id, measure_id, period) IN (VALUES "+string(ph)+")", vals...).Scan(ctx, &rows)
+		err := idb.NewRaw("SELECT org_unit_id, product_line_id, measure_id, period, CAST(amount AS text) AS amount FROM target_cells WHERE round_id = ? AND version_id = ? AND (org_unit_id, product_line_id, measure_id, period) IN (VALUES "+string(ph)+")", vals...).Scan(ctx, &rows)
 		if err != nil {
 			return err
 		}
@@ -351,17 +351,17 @@ func (db *DB) upsertCells(ctx context.Context, idb bun.IDB, versionID int64, edi
 	}
 	layer := v.layer()
 	for _, chunk := range chunks(edits, 500) {
-		vals := make([]any, 0, len(chunk)*6)
-		ph := make([]byte, 0, len(chunk)*14)
+		vals := make([]any, 0, len(chunk)*7)
+		ph := make([]byte, 0, len(chunk)*16)
 		for i, e := range chunk {
 			if i > 0 {
 				ph = append(ph, ',')
 			}
-			ph = append(ph, "(?,?,?,?,?,?)"...)
-			vals = append(vals, layer, e.OrgUnitID, e.ProductLineID, e.MeasureID, e.Period, e.Amount.StringFixed(measures[e.MeasureID].Scale))
+			ph = append(ph, "(?,?,?,?,?,?,?)"...)
+			vals = append(vals, v.RoundID, layer, e.OrgUnitID, e.ProductLineID, e.MeasureID, e.Period, e.Amount.StringFixed(measures[e.MeasureID].Scale))
 		}
-		q := "INSERT INTO target_cells (version_id, org_unit_id, product_line_id, measure_id, period, amount) VALUES " + string(ph) +
-			" ON CONFLICT (version_id, org_unit_id, product_line_id, measure_id, period) DO UPDATE SET amount = excluded.amount"
+		q := "INSERT INTO target_cells (round_id, version_id, org_unit_id, product_line_id, measure_id, period, amount) VALUES " + string(ph) +
+			" ON CONFLICT (round_id, version_id, org_unit_id, product_line_id, measure_id, period) DO UPDATE SET amount = excluded.amount"
 		if _, err := idb.NewRaw(q, vals...).Exec(ctx); err != nil {
 			return err
 		}

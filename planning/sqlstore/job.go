@@ -70,6 +70,7 @@ func (db *DB) JobQueued() <-chan struct{} { return db.jobs.wake }
 type jobRow struct {
 	bun.BaseModel   `bun:"table:allocation_jobs"`
 	ID              int64      `bun:"id,pk,autoincrement"`
+	RoundID         int64      `bun:"round_id"`
 	VersionID       int64      `bun:"version_id"`
 	State           string     `bun:"state"`
 	Request         string     `bun:"request"`
@@ -177,7 +178,7 @@ func (s *AllocationJobService) CreateAllocationJob(ctx context.Context, req plan
 		if err != nil {
 			return err
 		}
-		row := &jobRow{VersionID: v.ID, State: string(planning.JobQueued), Request: string(reqJSON), MaxCells: req.MaxCells,
+		row := &jobRow{RoundID: r.ID, VersionID: v.ID, State: string(planning.JobQueued), Request: string(reqJSON), MaxCells: req.MaxCells,
 			CreatedBy: actorIDPtrOf(a), CreatedAt: s.db.Now()}
 		if _, err := tx.NewInsert().Model(row).Returning("id").Exec(ctx); err != nil {
 			return err

@@ -42,14 +42,14 @@ var orgDataTables = []struct{ table, column string }{
 }
 
 // unitHoldsCells says whether any layer of target cells (see cells.go)
-// holds a row of the unit: one probe of the primary key's (version_id,
-// org_unit_id) prefix per layer, so target_cells needs no index of its own
-// on org_unit_id.
+// holds a row of the unit: one probe of the primary key's (round_id,
+// version_id, org_unit_id) prefix per layer, so target_cells needs no index
+// of its own on org_unit_id.
 func (db *DB) unitHoldsCells(ctx context.Context, idb bun.IDB, unitID int64) (bool, error) {
 	var held bool
-	err := idb.NewRaw(`SELECT EXISTS (SELECT 1 FROM (SELECT id AS layer FROM versions UNION ALL
-		SELECT cells_id FROM versions WHERE cells_id IS NOT NULL) AS l
-		WHERE EXISTS (SELECT 1 FROM target_cells AS c WHERE c.version_id = l.layer AND c.org_unit_id = ?))`, unitID).Scan(ctx, &held)
+	err := idb.NewRaw(`SELECT EXISTS (SELECT 1 FROM (SELECT round_id, id AS layer FROM versions UNION ALL
+		SELECT round_id, cells_id FROM versions WHERE cells_id IS NOT NULL) AS l
+		WHERE EXISTS (SELECT 1 FROM target_cells AS c WHERE c.round_id = l.round_id AND c.version_id = l.layer AND c.org_unit_id = ?))`, unitID).Scan(ctx, &held)
 	return held, err
 }
 

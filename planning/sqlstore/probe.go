@@ -90,15 +90,24 @@ func (p *Probe) VersionCounts(ctx context.Context, versionID int64) (VersionCoun
 		sql string
 	}{
 		{&c.CellCount, "SELECT cell_count FROM versions WHERE id = ?"},
-		{&c.Runs, "SELECT COUNT(*) FROM allocation_runs WHERE version_id = ?"},
+		{&c.Runs, "SELECT COUNT(*) FROM allocation_runs WHERE round_id = (SELECT round_id FROM versions WHERE id = ?) AND version_id = ?"},
 		{&c.AuditedRuns, "SELECT COUNT(*) FROM audit_events WHERE action = 'targets.allocate' AND entity = 'version' AND entity_id = ?"},
 	} {
-		if err := p.db.bun.NewRaw(q.sql, versionID).Scan(ctx, q.dst); err != nil {
+		args := make([]any, strings.Count(q.sql, "?"))
+		for i := range args {
+			args[i] = versionID
+		}
+		if err := p.db.bun.NewRaw(q.sql, args...).Scan(ctx, q.dst); err != nil {
 			return c, err
 		}
 	}
 	return c, nil
 }
+
+// anyRound is the condition that a row of target_cells is of any round:
+// rows under an id no version has (the benchmark's scratch copies) are
+// found by one probe of the key's (round_id, version_id) prefix per round.
+const anyRound = "round_id IN (SELECT id FROM rounds)"
 
 // CountCells counts the cells of a version, or the rows of target_cells
 // (every layer's) when versionID is 0.
@@ -107,8 +116,8 @@ func (p *Probe) CountCells(ctx context.Context, versionID int64) (int64, error) 
 	q := p.db.bun.NewSelect().TableExpr("target_cells")
 	if versionID != 0 {
 		// An id no version has (the benchmark's scratch copies) counts
-		// the rows stored under it.
-		from, args := "target_cells", []any(nil)
+		// the rows stored under it, in whichever round.
+		from, args := "(SELECT * FROM target_cells WHERE "+anyRound+") AS c", []any(nil)
 		if v, err := p.db.loadVersion(ctx, p.db.bun, versionID); err == nil {
 			from, args = cellsFrom(v, "c")
 		} else if planning.ErrorCode(err) != planning.ENOTFOUND {
@@ -124,7 +133,7 @@ func (p *Probe) CountCells(ctx context.Context, versionID int64) (int64, error) 
 // table after them, so the next measurement does not pay for dead rows.
 // The benchmark removes its baseline's copies with it.
 func (p *Probe) DeleteCells(ctx context.Context, versionID int64) error {
-	if _, err := p.db.bun.ExecContext(ctx, "DELETE FROM target_cells WHERE version_id = ?", versionID); err != nil {
+	if _, err := p.db.bun.ExecContext(ctx, "DELETE FROM target_cells WHERE "+anyRound+" AND version_id = ?", versionID); err != nil {
 		return err
 	}
 	if p.db.dialect == Postgres {
@@ -205,8 +214,9 @@ func (p *Probe) Query(ctx context.Context, query string) (time.Duration, error) 
 // CopyCellsSQL is the in-database copy of a version's cells under another
 // version id: what copying a version costs the database itself.
 func (p *Probe) CopyCellsSQL(from, to int64) string {
-	return fmt.Sprintf(`INSERT INTO target_cells (version_id, org_unit_id, product_line_id, measure_id, period, amount)
-SELECT %d, org_unit_id, product_line_id, measure_id, period, amount FROM target_cells WHERE version_id = %d`, to, from)
+	return fmt.Sprintf(`INSERT INTO target_cells (round_id, version_id, org_unit_id, product_line_id, measure_id, period, amount)
+SELECT round_id, %d, org_unit_id, product_line_id, measure_id, period, amount FROM target_cells
+WHERE round_id = (SELECT round_id FROM versions WHERE id = %d) AND version_id = %d`, to, from, from)
 }
 
 // DiffCellsSQL is the join that lists the cells that differ between
@@ -218,20 +228,20 @@ func (p *Probe) DiffCellsSQL(a, b int64) string {
 	if p.db.dialect == Postgres {
 		return fmt.Sprintf(`SELECT COALESCE(a.org_unit_id, b.org_unit_id), COALESCE(a.product_line_id, b.product_line_id),
 COALESCE(a.measure_id, b.measure_id), COALESCE(a.period, b.period), b.amount, a.amount
-FROM (SELECT * FROM target_cells WHERE version_id = %d) AS a
-FULL OUTER JOIN (SELECT * FROM target_cells WHERE version_id = %d) AS b
+FROM (SELECT * FROM target_cells WHERE `+anyRound+` AND version_id = %d) AS a
+FULL OUTER JOIN (SELECT * FROM target_cells WHERE `+anyRound+` AND version_id = %d) AS b
 ON a.org_unit_id = b.org_unit_id AND a.product_line_id = b.product_line_id AND a.measure_id = b.measure_id AND a.period = b.period
 WHERE a.amount IS NULL OR b.amount IS NULL OR a.amount <> b.amount
 ORDER BY 1, 2, 3, 4`, a, b)
 	}
 	return fmt.Sprintf(`SELECT a.org_unit_id, a.product_line_id, a.measure_id, a.period, b.amount, a.amount
-FROM target_cells AS a LEFT JOIN target_cells AS b ON b.version_id = %[2]d AND b.org_unit_id = a.org_unit_id
+FROM target_cells AS a LEFT JOIN target_cells AS b ON b.round_id = a.round_id AND b.version_id = %[2]d AND b.org_unit_id = a.org_unit_id
 AND b.product_line_id = a.product_line_id AND b.measure_id = a.measure_id AND b.period = a.period
-WHERE a.version_id = %[1]d AND (b.amount IS NULL OR a.amount <> b.amount)
+WHERE a.`+anyRound+` AND a.version_id = %[1]d AND (b.amount IS NULL OR a.amount <> b.amount)
 UNION ALL
 SELECT b.org_unit_id, b.product_line_id, b.measure_id, b.period, b.amount, NULL
-FROM target_cells AS b WHERE b.version_id = %[2]d AND NOT EXISTS (SELECT 1 FROM target_cells AS a
-WHERE a.version_id = %[1]d AND a.org_unit_id = b.org_unit_id AND a.product_line_id = b.product_line_id
+FROM target_cells AS b WHERE b.`+anyRound+` AND b.version_id = %[2]d AND NOT EXISTS (SELECT 1 FROM target_cells AS a
+WHERE a.round_id = b.round_id AND a.version_id = %[1]d AND a.org_unit_id = b.org_unit_id AND a.product_line_id = b.product_line_id
 AND a.measure_id = b.measure_id AND a.period = b.period)
 ORDER BY 1, 2, 3, 4`, a, b)
 }
@@ -278,7 +288,7 @@ func (p *Probe) ExportCellsCSV(ctx context.Context, versionID, measureID int64, 
 	if err != nil {
 		return 0, err
 	}
-	query := p.db.bun.QueryGen().FormatQuery(fmt.Sprintf(`SELECT version_id, org_unit_id, product_line_id, measure_id, period, amount FROM `+from+`
+	query := p.db.bun.QueryGen().FormatQuery(fmt.Sprintf(`SELECT round_id, version_id, org_unit_id, product_line_id, measure_id, period, amount FROM `+from+`
 		WHERE version_id = %d AND measure_id = %d ORDER BY org_unit_id, product_line_id, period`, versionID, measureID), args...)
 	var n int64
 	if p.db.dialect == Postgres {
@@ -300,11 +310,11 @@ func (p *Probe) ExportCellsCSV(ctx context.Context, versionID, measureID int64, 
 			return 0, err
 		}
 		defer rows.Close()
-		var k [5]int64
+		var k [6]int64
 		var amount string
 		var line []byte
 		for rows.Next() {
-			if err := rows.Scan(&k[0], &k[1], &k[2], &k[3], &k[4], &amount); err != nil {
+			if err := rows.Scan(&k[0], &k[1], &k[2], &k[3], &k[4], &k[5], &amount); err != nil {
 				return 0, err
 			}
 			line = line[:0]
@@ -339,7 +349,7 @@ func (p *Probe) MaterializeCells(ctx context.Context, versionID, scratch int64) 
 	if err != nil {
 		return 0, err
 	}
-	res, err := p.db.bun.NewRaw("INSERT INTO target_cells (version_id, "+keyCols+", amount) SELECT ?, "+keyCols+", amount FROM "+from+" WHERE version_id = ?",
+	res, err := p.db.bun.NewRaw("INSERT INTO target_cells (round_id, version_id, "+keyCols+", amount) SELECT round_id, ?, "+keyCols+", amount FROM "+from+" WHERE version_id = ?",
 		append(append([]any{scratch}, args...), versionID)...).Exec(ctx)
 	if err != nil {
 		return 0, err
@@ -354,7 +364,16 @@ func (p *Probe) MaterializeCells(ctx context.Context, versionID, scratch int64) 
 // b's, and the anti-join of b's only when b holds cells a lacks, as
 // diffCells decides.
 func (p *Probe) DiffBaselineSQL(ctx context.Context, a, b int64) ([]string, error) {
-	va, vb := &versionRow{ID: a}, &versionRow{ID: b}
+	var ra, rb int64
+	for _, x := range []struct {
+		id    int64
+		round *int64
+	}{{a, &ra}, {b, &rb}} {
+		if err := p.db.bun.NewRaw("SELECT round_id FROM target_cells WHERE "+anyRound+" AND version_id = ? LIMIT 1", x.id).Scan(ctx, x.round); err != nil {
+			return nil, err
+		}
+	}
+	va, vb := &versionRow{ID: a, RoundID: ra}, &versionRow{ID: b, RoundID: rb}
 	where := "version_id = ? AND period BETWEEN ? AND ?"
 	argsA, argsB := []any{a, 1, 12}, []any{b, 1, 12}
 	format := func(q string, args []any) string { return p.db.bun.QueryGen().FormatQuery(q, args...) }
@@ -362,14 +381,16 @@ func (p *Probe) DiffBaselineSQL(ctx context.Context, a, b int64) ([]string, erro
 	if p.db.dialect == Postgres {
 		return []string{format(q, args)}, nil
 	}
-	count := format("SELECT (SELECT COUNT(*) FROM target_cells WHERE "+where+"), (SELECT COUNT(*) FROM target_cells WHERE "+where+")",
-		concatArgs(argsA, argsB))
+	fromA, fa := cellsFrom(va, "t")
+	fromB, fb := cellsFrom(vb, "t")
+	count := format("SELECT (SELECT COUNT(*) FROM "+fromA+" WHERE "+where+"), (SELECT COUNT(*) FROM "+fromB+" WHERE "+where+")",
+		concatArgs(fa, argsA, fb, argsB))
 	nq, nargs := newAndChangedSQL(va, vb, where, argsA)
 	out := []string{count, format(nq+"\n\t\tORDER BY 1, 2, 3, 4", nargs)}
 	// Whether the service needs the anti-join too: b holds keys a lacks.
 	var bOnly int64
-	if err := p.db.bun.NewRaw(`SELECT COUNT(*) FROM target_cells AS b WHERE b.version_id = ? AND NOT EXISTS
-		(SELECT 1 FROM target_cells AS a WHERE a.version_id = ? AND `+sameKey("a", "b")+`)`, b, a).Scan(ctx, &bOnly); err != nil {
+	if err := p.db.bun.NewRaw(`SELECT COUNT(*) FROM target_cells AS b WHERE b.round_id = ? AND b.version_id = ? AND NOT EXISTS
+		(SELECT 1 FROM target_cells AS a WHERE a.round_id = ? AND a.version_id = ? AND `+sameKey("a", "b")+`)`, rb, b, ra, a).Scan(ctx, &bOnly); err != nil {
 		return nil, err
 	}
 	if bOnly > 0 {

@@ -28,11 +28,12 @@ func (s *TargetService) FindAllocationRuns(ctx context.Context, versionID int64,
 	if err := page.Validate(); err != nil {
 		return nil, "", err
 	}
-	if _, err := s.db.loadVersion(ctx, s.db.bun, versionID); err != nil {
+	v, err := s.db.loadVersion(ctx, s.db.bun, versionID)
+	if err != nil {
 		return nil, "", err
 	}
 	var rows []runRow
-	q := s.db.bun.NewSelect().Model(&rows).ExcludeColumn("inputs").Where("version_id = ?", versionID).
+	q := s.db.bun.NewSelect().Model(&rows).ExcludeColumn("inputs").Where("round_id = ? AND version_id = ?", v.RoundID, versionID).
 		OrderExpr("id DESC").Limit(fetchLimit(page))
 	if after, err := idCursor(page.Cursor); err != nil {
 		return nil, "", err

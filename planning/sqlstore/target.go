@@ -149,7 +149,7 @@ func (s *TargetService) gridSeries(ctx context.Context, a *planning.Actor, v *ve
 		Join("CROSS JOIN product_lines AS pl").
 		Join("CROSS JOIN measures AS m").
 		Join("CROSS JOIN target_cells AS c"+s.db.byPrimaryKey("target_cells")).
-		Where("c.org_unit_id = ou.id AND c.product_line_id = pl.id AND c.measure_id = m.id").
+		Where("c.round_id = ? AND c.org_unit_id = ou.id AND c.product_line_id = pl.id AND c.measure_id = m.id", v.RoundID).
 		Where("c.period BETWEEN ? AND ?", from, to).
 		GroupExpr("ou.path, pl.code, m.code, ou.id, pl.id, m.id").
 		OrderExpr("ou.path, pl.code, m.code").

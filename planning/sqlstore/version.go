@@ -160,8 +160,9 @@ func (s *VersionService) CopyVersion(ctx context.Context, from int64, label, pur
 		if copied, err = s.db.copyCells(ctx, tx, src, v); err != nil {
 			return err
 		}
-		if _, err := tx.NewRaw(`INSERT INTO allocation_buffers (version_id, org_unit_id, product_line_id, measure_id, buffer)
-			SELECT ?, org_unit_id, product_line_id, measure_id, buffer FROM allocation_buffers WHERE version_id = ?`, v.ID, src.ID).Exec(ctx); err != nil {
+		if _, err := tx.NewRaw(`INSERT INTO allocation_buffers (round_id, version_id, org_unit_id, product_line_id, measure_id, buffer)
+			SELECT round_id, ?, org_unit_id, product_line_id, measure_id, buffer FROM allocation_buffers WHERE round_id = ? AND version_id = ?`,
+			v.ID, src.RoundID, src.ID).Exec(ctx); err != nil {
 			return err
 		}
 		v.CellCount = src.CellCount
@@ -193,8 +194,8 @@ func (db *DB) copyCells(ctx context.Context, tx bun.Tx, src, v *versionRow) (int
 	if src.base() != 0 {
 		base := src.base()
 		v.BaseID = &base
-		res, err := tx.NewRaw(`INSERT INTO target_cells (version_id, `+keyCols+`, amount)
-			SELECT ?, `+keyCols+`, amount FROM target_cells WHERE version_id = ?`, v.layer(), src.layer()).Exec(ctx)
+		res, err := tx.NewRaw(`INSERT INTO target_cells (round_id, version_id, `+keyCols+`, amount)
+			SELECT round_id, ?, `+keyCols+`, amount FROM target_cells WHERE round_id = ? AND version_id = ?`, v.layer(), src.RoundID, src.layer()).Exec(ctx)
 		if err != nil {
 			return 0, err
 		}
