@@ -6,6 +6,7 @@ import (
 	"database/sql"
 	"fmt"
 	"slices"
+	"strconv"
 	"strings"
 
 	"github.com/shopspring/decimal"
@@ -115,9 +116,14 @@ func (s *TargetService) DiffVersions(ctx context.Context, f planning.DiffFilter)
 			return nil, s.db.mapError(err)
 		}
 		q, qargs := overlayDiffQuery(v, other, layers, where, args)
-		// SQLite plans the joins of overlayScanQuery as nested loops over
-		// unindexed subqueries: it always probes.
-		if s.db.dialect == Postgres && held*8 > max(v.CellCount, other.CellCount) {
+		if held*diffScanFactor > max(v.CellCount, other.CellCount) {
+			if s.db.dialect == SQLite {
+				// SQLite plans the joins of overlayScanQuery as nested
+				// loops over unindexed subqueries: the layers and the
+				// base are read in key order and merged here instead.
+				d, err := s.db.mergeLayers(ctx, v, other, layers, where, args, after, f.Page.Size(), levels)
+				return d, s.db.mapError(err)
+			}
 			q, qargs = overlayScanQuery(v, other, layers, where, args)
 		}
 		d, _, err := scanDiff(ctx, s.db.bun, q, qargs, after, f.Page.Size(), levels)
@@ -125,6 +131,12 @@ func (s *TargetService) DiffVersions(ctx context.Context, f planning.DiffFilter)
 	}
 	return s.db.diffCells(ctx, v, other, whereA, whereB, argsA, argsB, after, f.Page.Size(), levels)
 }
+
+// diffScanFactor decides how a diff of two versions over one base reads
+// the keys their layers hold: by primary key while the layers hold fewer
+// than 1/diffScanFactor of the larger version's cells, by scanning the
+// layers and the base in one pass beyond.
+var diffScanFactor int64 = 8
 
 // overlayLayers returns the layers outside which versions a and b hold
 // the same cells (see cells.go), or nil when they share no base: both
@@ -149,6 +161,7 @@ func overlayLayers(a, b *versionRow) []int64 {
 // that is the other's base), so the database can hash-join large layers
 // as it joins two whole versions. Each version's amount is its own
 // layer's row (a tombstone's NULL included) or else the shared one's.
+// The rows come in no particular order (see scanDiff).
 func overlayScanQuery(a, b *versionRow, layers []int64, where string, args []any) (string, []any) {
 	la, lb, shared := a.layer(), b.layer(), a.base()
 	switch {
@@ -164,9 +177,138 @@ func overlayScanQuery(a, b *versionRow, layers []int64, where string, args []any
 		FROM (SELECT * FROM target_cells WHERE version_id = ? AND ` + where + `) AS oa
 		FULL OUTER JOIN (SELECT * FROM target_cells WHERE version_id = ? AND ` + where + `) AS ob ON ` + sameKey("oa", "ob") + `
 		LEFT JOIN target_cells AS s ON s.version_id = ? AND s.org_unit_id = ` + key("org_unit_id") + `
-		AND s.product_line_id = ` + key("product_line_id") + ` AND s.measure_id = ` + key("measure_id") + ` AND s.period = ` + key("period") + `
-		ORDER BY 1, 2, 3, 4`
+		AND s.product_line_id = ` + key("product_line_id") + ` AND s.measure_id = ` + key("measure_id") + ` AND s.period = ` + key("period")
 	return q, concatArgs([]any{la}, args, []any{lb}, args, []any{shared})
+}
+
+// mergeLayers is overlayScanQuery by merging in Go: it reads the two
+// listed layers' rows and the shared layer's (see overlayScanQuery) in
+// primary-key order, each by its own statement in one read transaction,
+// and walks them together once, as a merge join would, so no row is
+// probed by key. Keys that neither listed layer holds are the same in
+// both versions and skipped.
+func (db *DB) mergeLayers(ctx context.Context, a, b *versionRow, layers []int64, where string, args []any,
+	after planning.CellKey, size int, keys diffKeys) (*planning.Diff, error) {
+	la, lb, shared := a.layer(), b.layer(), a.base()
+	switch {
+	case !slices.Contains(layers, lb): // b's layer is a's base
+		lb, shared = 0, b.layer()
+	case !slices.Contains(layers, la): // a's layer is b's base
+		la, shared = 0, a.layer()
+	}
+	tx, err := db.bun.BeginTx(ctx, &sql.TxOptions{ReadOnly: true})
+	if err != nil {
+		return nil, err
+	}
+	defer tx.Rollback() //nolint:errcheck // a read-only transaction; nothing to keep
+	open := func(layer int64) (*layerRows, error) {
+		if layer == 0 {
+			return &layerRows{}, nil
+		}
+		rows, err := tx.QueryContext(ctx, "SELECT "+keyCols+", amount FROM target_cells WHERE version_id = ? AND "+where+
+			" ORDER BY "+keyCols, append([]any{layer}, args...)...)
+		if err != nil {
+			return nil, err
+		}
+		r := &layerRows{rows: rows}
+		return r, r.next()
+	}
+	var streams [3]*layerRows // a's layer, b's layer, the shared one
+	for i, layer := range []int64{la, lb, shared} {
+		if streams[i], err = open(layer); err != nil {
+			break
+		}
+		defer streams[i].close()
+	}
+	if err != nil {
+		return nil, err
+	}
+	sa, sb, ss := streams[0], streams[1], streams[2]
+	sc := newDiffScanner(after, size, keys)
+	for {
+		var k planning.CellKey
+		found := false
+		for _, s := range streams {
+			if s.ok && (!found || cmpKey(s.key, k) < 0) {
+				k, found = s.key, true
+			}
+		}
+		if !found {
+			break
+		}
+		inA, inB, inS := sa.at(k), sb.at(k), ss.at(k)
+		if inA || inB {
+			before, afterAmt := ss.amountIf(inS), ss.amountIf(inS)
+			if inA {
+				afterAmt = sa.amount
+			}
+			if inB {
+				before = sb.amount
+			}
+			if err := sc.add(k, before, afterAmt); err != nil {
+				return nil, err
+			}
+		}
+		for _, s := range streams {
+			if s.at(k) {
+				if err := s.next(); err != nil {
+					return nil, err
+				}
+			}
+		}
+	}
+	return sc.finish(), nil
+}
+
+// layerRows is one layer's rows in key order, at its current row.
+type layerRows struct {
+	rows   *sql.Rows
+	ok     bool // at a row
+	key    planning.CellKey
+	amount sql.RawBytes // nil for NULL: a tombstone
+	cols   [4]any
+}
+
+func (r *layerRows) next() error {
+	if r.rows == nil || !r.rows.Next() {
+		r.ok = false
+		if r.rows == nil {
+			return nil
+		}
+		return r.rows.Err()
+	}
+	if err := r.rows.Scan(&r.cols[0], &r.cols[1], &r.cols[2], &r.cols[3], &r.amount); err != nil {
+		return err
+	}
+	var p int64
+	var ok [4]bool
+	r.key.OrgUnitID, ok[0] = keyInt(r.cols[0])
+	r.key.ProductLineID, ok[1] = keyInt(r.cols[1])
+	r.key.MeasureID, ok[2] = keyInt(r.cols[2])
+	p, ok[3] = keyInt(r.cols[3])
+	if ok != [4]bool{true, true, true, true} {
+		return fmt.Errorf("diff: a key column holds %T %T %T %T", r.cols[0], r.cols[1], r.cols[2], r.cols[3])
+	}
+	r.key.Period, r.ok = int(p), true
+	return nil
+}
+
+// at reports whether the layer's current row is at key k.
+func (r *layerRows) at(k planning.CellKey) bool { return r.ok && r.key == k }
+
+// amountIf is the current row's amount when the layer holds the key, nil
+// (no cell) when not.
+func (r *layerRows) amountIf(held bool) []byte {
+	if !held {
+		return nil
+	}
+	return r.amount
+}
+
+func (r *layerRows) close() {
+	if r.rows != nil {
+		_ = r.rows.Close()
+	}
 }
 
 // overlayDiffQuery is diffQuery for two versions that differ only at the
@@ -282,111 +424,235 @@ func concatArgs(lists ...[]any) []any {
 }
 
 // scanDiff runs a query shaped like diffQuery's and streams its rows once,
-// collecting the page and the rollups as it goes, so memory stays
-// proportional to the page and the number of rollup keys, not to the
-// cells. It also returns how many rows lacked the "against" amount.
-// keys gives each org unit's level, by which the rollups are kept apart,
-// and each measure's scale: amounts stored at it (at most
-// planning.MaxStoredDigits digits) are compared and summed as integers of
-// minor units, any other as decimals; both are exact. The changes of
-// measures that do not add up are counted, not summed.
+// collecting the page and the rollups as it goes (diffScanner), so memory
+// stays proportional to the page and the number of rollup keys, not to
+// the cells. The rows may come in any order: the page is the smallest
+// keys after the cursor, kept as they pass, so the database need not sort
+// the cells. It also returns how many rows lacked the "against" amount.
 func scanDiff(ctx context.Context, idb bun.IConn, q string, args []any, after planning.CellKey, size int, keys diffKeys) (*planning.Diff, int64, error) {
 	rows, err := idb.QueryContext(ctx, q, args...)
 	if err != nil {
 		return nil, 0, err
 	}
 	defer rows.Close()
-	d := &planning.Diff{}
-	acc := newRollups()
-	var added int64
-	var before, afterAmt sql.NullString
+	sc := newDiffScanner(after, size, keys)
+	// Keys are scanned as the driver's values and amounts as raw bytes:
+	// no conversion by reflection and no allocation per row.
+	var ko, kl, km, kp any
+	var before, afterAmt sql.RawBytes
 	for rows.Next() {
+		if err := rows.Scan(&ko, &kl, &km, &kp, &before, &afterAmt); err != nil {
+			return nil, 0, err
+		}
 		var k planning.CellKey
-		if err := rows.Scan(&k.OrgUnitID, &k.ProductLineID, &k.MeasureID, &k.Period, &before, &afterAmt); err != nil {
+		var p int64
+		var ok [4]bool
+		k.OrgUnitID, ok[0] = keyInt(ko)
+		k.ProductLineID, ok[1] = keyInt(kl)
+		k.MeasureID, ok[2] = keyInt(km)
+		p, ok[3] = keyInt(kp)
+		if ok != [4]bool{true, true, true, true} {
+			return nil, 0, fmt.Errorf("diff: a key column holds %T %T %T %T", ko, kl, km, kp)
+		}
+		k.Period = int(p)
+		if err := sc.add(k, before, afterAmt); err != nil {
 			return nil, 0, err
-		}
-		if !before.Valid {
-			added++
-		}
-		level := keys.units[k.OrgUnitID]
-		scale, known := keys.scales[k.MeasureID]
-		bm, okB := minorOf(before, scale)
-		am, okA := minorOf(afterAmt, scale)
-		delta, okD := subInt(am, bm)
-		if known && okB && okA && okD {
-			if am == bm {
-				continue // a missing cell and an explicit zero are the same target
-			}
-			d.ChangedCells++
-			if _, unsummed := keys.unsummed[k.MeasureID]; unsummed {
-				acc.notSummed[k.MeasureID]++
-			} else {
-				acc.addMinor(level, k, scale, bm, am, delta)
-			}
-			if keyAfter(k, after) {
-				if len(d.Changes) < size {
-					d.Changes = append(d.Changes, planning.CellChange{CellKey: k, Before: decimal.New(bm, -scale),
-						After: decimal.New(am, -scale), Delta: decimal.New(delta, -scale)})
-				} else if d.NextCursor == "" {
-					d.NextCursor = cursorOf(d.Changes[len(d.Changes)-1].CellKey)
-				}
-			}
-			continue
-		}
-		b, err := optDecimal(before)
-		if err != nil {
-			return nil, 0, err
-		}
-		x, err := optDecimal(afterAmt)
-		if err != nil {
-			return nil, 0, err
-		}
-		if b.Equal(x) {
-			continue
-		}
-		ch := planning.CellChange{CellKey: k, Before: b, After: x, Delta: x.Sub(b)}
-		d.ChangedCells++
-		if _, unsummed := keys.unsummed[k.MeasureID]; unsummed {
-			acc.notSummed[k.MeasureID]++
-		} else {
-			acc.add(&ch, level)
-		}
-		if keyAfter(k, after) {
-			if len(d.Changes) < size {
-				d.Changes = append(d.Changes, ch)
-			} else if d.NextCursor == "" {
-				d.NextCursor = cursorOf(d.Changes[len(d.Changes)-1].CellKey)
-			}
 		}
 	}
 	if err := rows.Err(); err != nil {
 		return nil, 0, err
 	}
+	return sc.finish(), sc.added, nil
+}
+
+// keyInt reads a key column as the drivers return it.
+func keyInt(v any) (int64, bool) {
+	switch x := v.(type) {
+	case int64:
+		return x, true
+	case int32:
+		return int64(x), true
+	case int:
+		return int64(x), true
+	case []byte:
+		n, err := strconv.ParseInt(string(x), 10, 64)
+		return n, err == nil
+	case string:
+		n, err := strconv.ParseInt(x, 10, 64)
+		return n, err == nil
+	}
+	return 0, false
+}
+
+// diffScanner takes the rows of a diff (a key, the "against" amount and
+// this version's, nil where a version lacks the cell) in any order and
+// keeps the count of changed cells, the rollups and the page: the size
+// smallest changed keys after the cursor, and whether more follow.
+// keys gives each org unit's level, by which the rollups are kept apart,
+// and each measure's scale: amounts stored at it (at most
+// planning.MaxStoredDigits digits) are compared and summed as integers of
+// minor units, any other as decimals; both are exact. The changes of
+// measures that do not add up are counted, not summed.
+type diffScanner struct {
+	d     *planning.Diff
+	acc   *rollups
+	after planning.CellKey
+	size  int
+	keys  diffKeys
+	// page is a max-heap by key of at most size+1 changes: the smallest
+	// keys after the cursor seen so far.
+	page  []planning.CellChange
+	added int64
+	// The last unit's and measure's lookups: the rows of one unit, and of
+	// one measure within it, mostly come together.
+	unit, measure      int64
+	level              int
+	scale              int32
+	known, unsummed    bool
+	haveUnit, haveMeas bool
+}
+
+func newDiffScanner(after planning.CellKey, size int, keys diffKeys) *diffScanner {
+	return &diffScanner{d: &planning.Diff{}, acc: newRollups(), after: after, size: size, keys: keys}
+}
+
+// add counts one row.
+func (s *diffScanner) add(k planning.CellKey, before, after []byte) error {
+	if before == nil {
+		s.added++
+	}
+	if !s.haveUnit || k.OrgUnitID != s.unit {
+		s.unit, s.level, s.haveUnit = k.OrgUnitID, s.keys.units[k.OrgUnitID], true
+	}
+	if !s.haveMeas || k.MeasureID != s.measure {
+		s.measure, s.haveMeas = k.MeasureID, true
+		s.scale, s.known = s.keys.scales[k.MeasureID]
+		_, s.unsummed = s.keys.unsummed[k.MeasureID]
+	}
+	bm, okB := minorOfBytes(before, s.scale)
+	am, okA := minorOfBytes(after, s.scale)
+	delta, okD := subInt(am, bm)
+	if s.known && okB && okA && okD {
+		if am == bm {
+			return nil // a missing cell and an explicit zero are the same target
+		}
+		s.d.ChangedCells++
+		if s.unsummed {
+			s.acc.notSummed[k.MeasureID]++
+		} else {
+			s.acc.addMinor(s.level, k, s.scale, bm, am, delta)
+		}
+		if s.wants(k) {
+			s.offer(planning.CellChange{CellKey: k, Before: decimal.New(bm, -s.scale), After: decimal.New(am, -s.scale), Delta: decimal.New(delta, -s.scale)})
+		}
+		return nil
+	}
+	b, err := bytesDecimal(before)
+	if err != nil {
+		return err
+	}
+	x, err := bytesDecimal(after)
+	if err != nil {
+		return err
+	}
+	if b.Equal(x) {
+		return nil
+	}
+	ch := planning.CellChange{CellKey: k, Before: b, After: x, Delta: x.Sub(b)}
+	s.d.ChangedCells++
+	if s.unsummed {
+		s.acc.notSummed[k.MeasureID]++
+	} else {
+		s.acc.add(&ch, s.level)
+	}
+	if s.wants(k) {
+		s.offer(ch)
+	}
+	return nil
+}
+
+// wants reports whether a change at k belongs on the page as seen so far.
+func (s *diffScanner) wants(k planning.CellKey) bool {
+	if !keyAfter(k, s.after) {
+		return false
+	}
+	return len(s.page) <= s.size || cmpKey(k, s.page[0].CellKey) < 0
+}
+
+// offer puts a change on the page, dropping the largest key when the page
+// holds size+1 (one more than it lists, to know a next page exists).
+func (s *diffScanner) offer(ch planning.CellChange) {
+	h := s.page
+	if len(h) <= s.size {
+		h = append(h, ch)
+		for i := len(h) - 1; i > 0; { // sift up
+			p := (i - 1) / 2
+			if cmpKey(h[i].CellKey, h[p].CellKey) <= 0 {
+				break
+			}
+			h[i], h[p] = h[p], h[i]
+			i = p
+		}
+		s.page = h
+		return
+	}
+	h[0] = ch
+	for i := 0; ; { // sift down
+		l, r, m := 2*i+1, 2*i+2, i
+		if l < len(h) && cmpKey(h[l].CellKey, h[m].CellKey) > 0 {
+			m = l
+		}
+		if r < len(h) && cmpKey(h[r].CellKey, h[m].CellKey) > 0 {
+			m = r
+		}
+		if m == i {
+			break
+		}
+		h[i], h[m] = h[m], h[i]
+		i = m
+	}
+}
+
+// finish returns the diff: the page in key order, and the rollups.
+func (s *diffScanner) finish() *planning.Diff {
+	d := s.d
+	slices.SortFunc(s.page, func(a, b planning.CellChange) int { return cmpKey(a.CellKey, b.CellKey) })
+	if len(s.page) > s.size {
+		s.page = s.page[:s.size]
+		d.NextCursor = cursorOf(s.page[len(s.page)-1].CellKey)
+	}
+	if len(s.page) > 0 {
+		d.Changes = s.page
+	}
+	acc := s.acc
 	acc.fold()
 	d.ByOrgUnit, d.ByProductLine, d.ByMeasure, d.ByPeriod = acc.unit.list(), acc.line.list(), acc.measure.list(), acc.period.list()
-	d.NotSummed = acc.notSummedList(keys)
-	return d, added, nil
+	d.NotSummed = acc.notSummedList(s.keys)
+	return d
 }
 
 func cursorOf(k planning.CellKey) string {
 	return planning.EncodeCursor(fmt.Sprintf("%d,%d,%d,%d", k.OrgUnitID, k.ProductLineID, k.MeasureID, k.Period))
 }
 
-// minorOf reads an amount of a diff row (NULL is zero) as minor units.
-func minorOf(s sql.NullString, scale int32) (int64, bool) {
-	if !s.Valid {
+// minorOfBytes reads an amount of a diff row (nil, NULL, is zero) as minor
+// units.
+func minorOfBytes(b []byte, scale int32) (int64, bool) {
+	if b == nil {
 		return 0, true
 	}
-	return planning.ParseMinor(s.String, scale)
+	return planning.ParseMinor(string(b), scale)
 }
 
 // diffQuery returns the SQL that lists the cells that differ between
 // version a (this one) and b (the one compared against): each cell's key,
-// then b's amount and a's, NULL where a version lacks the cell, ordered by
-// key. whereA and whereB select each version's cells; they filter on key
-// columns only, so a cell that passes one passes the other.
+// then b's amount and a's, NULL where a version lacks the cell. whereA and
+// whereB select each version's cells; they filter on key columns only, so
+// a cell that passes one passes the other.
 //
-// PostgreSQL answers a FULL OUTER JOIN of the two with one hash join.
+// PostgreSQL answers a FULL OUTER JOIN of the two with one hash join, in
+// no particular order: scanDiff keeps the page's smallest keys itself,
+// so the database never sorts the cells.
 // SQLite plans the same join as a nested loop over the materialized second
 // version (a million cells each way never finishes), so there the cells of
 // a that are new or changed (a LEFT JOIN probing b's primary key) are
@@ -402,8 +668,7 @@ func (db *DB) diffQuery(va, vb *versionRow, whereA, whereB string, argsA, argsB 
 		FULL OUTER JOIN (SELECT * FROM ` + fromB + ` WHERE ` + whereB + `) AS b
 		ON a.org_unit_id = b.org_unit_id AND a.product_line_id = b.product_line_id
 		AND a.measure_id = b.measure_id AND a.period = b.period
-		WHERE a.amount IS NULL OR b.amount IS NULL OR a.amount <> b.amount
-		ORDER BY 1, 2, 3, 4`, concatArgs(fa, argsA, fb, argsB)
+		WHERE a.amount IS NULL OR b.amount IS NULL OR a.amount <> b.amount`, concatArgs(fa, argsA, fb, argsB)
 	}
 	nq, nargs := newAndChangedSQL(va, vb, whereA, argsA)
 	joinA, amountA, pa := cellJoin(va, "a", func(a string) string { return sameKey(a, "b") })
@@ -443,11 +708,12 @@ func cmpKey(a, b planning.CellKey) int {
 	return 0
 }
 
-func optDecimal(s sql.NullString) (decimal.Decimal, error) {
-	if !s.Valid {
+// bytesDecimal reads an amount of a diff row (nil, NULL, is zero).
+func bytesDecimal(b []byte) (decimal.Decimal, error) {
+	if b == nil {
 		return decimal.Zero, nil
 	}
-	return decimal.NewFromString(s.String)
+	return decimal.NewFromString(string(b))
 }
 
 // rollupKey is one rollup's level and key.
@@ -491,6 +757,12 @@ type rollups struct {
 	// notSummed counts the changed cells of each measure that does not
 	// add up.
 	notSummed map[int64]int64
+	// last is the sum each of the four rollups added to last: the
+	// changes of one unit, line and measure mostly come together.
+	last [4]struct {
+		key minorKey
+		sum *minorSum
+	}
 }
 
 // minorKey is one rollup's key in one of the four rollups (0 unit, 1
@@ -512,10 +784,14 @@ func newRollups() *rollups {
 func (r *rollups) addMinor(level int, k planning.CellKey, scale int32, before, after, delta int64) {
 	for which, key := range [4]int64{k.OrgUnitID, k.ProductLineID, k.MeasureID, int64(k.Period)} {
 		mk := minorKey{which, rollupKey{level, key}, scale}
-		s := r.minor[mk]
-		if s == nil {
-			s = &minorSum{}
-			r.minor[mk] = s
+		s := r.last[which].sum
+		if s == nil || r.last[which].key != mk {
+			s = r.minor[mk]
+			if s == nil {
+				s = &minorSum{}
+				r.minor[mk] = s
+			}
+			r.last[which].key, r.last[which].sum = mk, s
 		}
 		b, okB := addInt(s.before, before)
 		a, okA := addInt(s.after, after)
@@ -541,6 +817,10 @@ func (r *rollups) fold() {
 		r.flush(mk, s)
 	}
 	r.minor = map[minorKey]*minorSum{}
+	r.last = [4]struct {
+		key minorKey
+		sum *minorSum
+	}{}
 }
 
 // subInt subtracts two int64s, reporting whether the difference fits.
