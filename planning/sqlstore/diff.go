@@ -109,14 +109,19 @@ func (s *TargetService) DiffVersions(ctx context.Context, f planning.DiffFilter)
 		// Outside the layers named, the two versions hold the same base:
 		// only the keys of those layers can differ. Few such keys are read
 		// by primary key; many (a version re-allocated in full) by joining
-		// the layers, on PostgreSQL.
+		// the layers. The layers' rows are counted only up to the
+		// threshold, which is all the choice needs.
 		where, args := whereA[len("version_id = ? AND "):], argsA[1:]
-		var held int64
-		if err := s.db.bun.NewRaw("SELECT COUNT(*) FROM target_cells WHERE version_id IN (?)", bun.In(layers)).Scan(ctx, &held); err != nil {
-			return nil, s.db.mapError(err)
+		var held, enough int64
+		if diffScanFactor > 0 {
+			enough = max(v.CellCount, other.CellCount)/diffScanFactor + 1
+			if err := s.db.bun.NewRaw("SELECT COUNT(*) FROM (SELECT 1 FROM target_cells WHERE version_id IN (?) LIMIT ?) AS l",
+				bun.In(layers), enough).Scan(ctx, &held); err != nil {
+				return nil, s.db.mapError(err)
+			}
 		}
 		q, qargs := overlayDiffQuery(v, other, layers, where, args)
-		if held*diffScanFactor > max(v.CellCount, other.CellCount) {
+		if enough > 0 && held >= enough {
 			if s.db.dialect == SQLite {
 				// SQLite plans the joins of overlayScanQuery as nested
 				// loops over unindexed subqueries: the layers and the
@@ -133,9 +138,9 @@ func (s *TargetService) DiffVersions(ctx context.Context, f planning.DiffFilter)
 }
 
 // diffScanFactor decides how a diff of two versions over one base reads
-// the keys their layers hold: by primary key while the layers hold fewer
-// than 1/diffScanFactor of the larger version's cells, by scanning the
-// layers and the base in one pass beyond.
+// the keys their layers hold: by primary key while the layers hold at
+// most 1/diffScanFactor of the larger version's cells, by scanning the
+// layers and the base in one pass beyond (0: always by primary key).
 var diffScanFactor int64 = 8
 
 // overlayLayers returns the layers outside which versions a and b hold
@@ -156,10 +161,10 @@ func overlayLayers(a, b *versionRow) []int64 {
 }
 
 // overlayScanQuery is overlayDiffQuery by joins rather than probes: the
-// two listed layers' rows full-joined by key, then the row of each key in
-// the layer both versions read through (a shared base, or the one's layer
-// that is the other's base), so the database can hash-join large layers
-// as it joins two whole versions. Each version's amount is its own
+// rows of each of the two listed layers joined by key with the other
+// layer's and with the layer both versions read through (a shared base,
+// or the one's layer that is the other's base), so the database can
+// hash-join large layers as it joins two whole versions. Each version's amount is its own
 // layer's row (a tombstone's NULL included) or else the shared one's.
 // The rows come in no particular order (see scanDiff).
 func overlayScanQuery(a, b *versionRow, layers []int64, where string, args []any) (string, []any) {
@@ -170,15 +175,19 @@ func overlayScanQuery(a, b *versionRow, layers []int64, where string, args []any
 	case !slices.Contains(layers, la): // a's layer is b's base
 		la, shared = 0, a.layer()
 	}
-	key := func(col string) string { return "COALESCE(oa." + col + ", ob." + col + ")" }
-	q := `SELECT ` + key("org_unit_id") + `, ` + key("product_line_id") + `, ` + key("measure_id") + `, ` + key("period") + `,
-		CASE WHEN ob.version_id IS NOT NULL THEN ob.amount ELSE s.amount END,
+	// The keys b's layer holds, then those only a's holds: no FULL JOIN,
+	// whose output PostgreSQL can only join further on COALESCEd keys.
+	q := `SELECT ob.org_unit_id, ob.product_line_id, ob.measure_id, ob.period, ob.amount,
 		CASE WHEN oa.version_id IS NOT NULL THEN oa.amount ELSE s.amount END
+		FROM (SELECT * FROM target_cells WHERE version_id = ? AND ` + where + `) AS ob
+		LEFT JOIN target_cells AS oa ON oa.version_id = ? AND ` + sameKey("oa", "ob") + `
+		LEFT JOIN target_cells AS s ON s.version_id = ? AND ` + sameKey("s", "ob") + `
+		UNION ALL
+		SELECT oa.org_unit_id, oa.product_line_id, oa.measure_id, oa.period, s.amount, oa.amount
 		FROM (SELECT * FROM target_cells WHERE version_id = ? AND ` + where + `) AS oa
-		FULL OUTER JOIN (SELECT * FROM target_cells WHERE version_id = ? AND ` + where + `) AS ob ON ` + sameKey("oa", "ob") + `
-		LEFT JOIN target_cells AS s ON s.version_id = ? AND s.org_unit_id = ` + key("org_unit_id") + `
-		AND s.product_line_id = ` + key("product_line_id") + ` AND s.measure_id = ` + key("measure_id") + ` AND s.period = ` + key("period")
-	return q, concatArgs([]any{la}, args, []any{lb}, args, []any{shared})
+		LEFT JOIN target_cells AS s ON s.version_id = ? AND ` + sameKey("s", "oa") + `
+		WHERE NOT EXISTS (SELECT 1 FROM target_cells AS x WHERE x.version_id = ? AND ` + sameKey("x", "oa") + `)`
+	return q, concatArgs([]any{lb}, args, []any{la, shared, la}, args, []any{shared, lb})
 }
 
 // mergeLayers is overlayScanQuery by merging in Go: it reads the two
