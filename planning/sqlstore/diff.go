@@ -214,7 +214,10 @@ func (db *DB) mergeLayers(ctx context.Context, a, b *versionRow, layers []int64,
 		if layer == 0 {
 			return &layerRows{}, nil
 		}
-		rows, err := tx.QueryContext(ctx, "SELECT "+keyCols+", amount FROM target_cells WHERE version_id = ? AND "+where+
+		// The measure and the month come as one integer: each column
+		// read costs a lock of the connection in the embedded SQLite,
+		// and where keeps the months within 1 to 12 (periodRange).
+		rows, err := tx.QueryContext(ctx, "SELECT org_unit_id, product_line_id, measure_id * 16 + period, amount FROM target_cells WHERE version_id = ? AND "+where+
 			" ORDER BY "+keyCols, append([]any{layer}, args...)...)
 		if err != nil {
 			return nil, err
@@ -275,7 +278,7 @@ type layerRows struct {
 	ok     bool // at a row
 	key    planning.CellKey
 	amount sql.RawBytes // nil for NULL: a tombstone
-	cols   [4]any
+	cols   [3]any
 }
 
 func (r *layerRows) next() error {
@@ -286,19 +289,18 @@ func (r *layerRows) next() error {
 		}
 		return r.rows.Err()
 	}
-	if err := r.rows.Scan(&r.cols[0], &r.cols[1], &r.cols[2], &r.cols[3], &r.amount); err != nil {
+	if err := r.rows.Scan(&r.cols[0], &r.cols[1], &r.cols[2], &r.amount); err != nil {
 		return err
 	}
-	var p int64
-	var ok [4]bool
+	var mp int64
+	var ok [3]bool
 	r.key.OrgUnitID, ok[0] = keyInt(r.cols[0])
 	r.key.ProductLineID, ok[1] = keyInt(r.cols[1])
-	r.key.MeasureID, ok[2] = keyInt(r.cols[2])
-	p, ok[3] = keyInt(r.cols[3])
-	if ok != [4]bool{true, true, true, true} {
-		return fmt.Errorf("diff: a key column holds %T %T %T %T", r.cols[0], r.cols[1], r.cols[2], r.cols[3])
+	mp, ok[2] = keyInt(r.cols[2])
+	if ok != [3]bool{true, true, true} || mp&15 < 1 || mp&15 > 12 {
+		return fmt.Errorf("diff: a key column holds %v %v %v", r.cols[0], r.cols[1], r.cols[2])
 	}
-	r.key.Period, r.ok = int(p), true
+	r.key.MeasureID, r.key.Period, r.ok = mp>>4, int(mp&15), true
 	return nil
 }
 
