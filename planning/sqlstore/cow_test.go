@@ -11,6 +11,7 @@ import (
 	"github.com/shopspring/decimal"
 
 	"github.com/cascade-planning/cascade/planning"
+	"github.com/cascade-planning/cascade/planning/sqlstore"
 	"github.com/cascade-planning/cascade/planning/sqlstore/storetest"
 )
 
@@ -96,27 +97,33 @@ func (re *roundEnv) checkDiff(t *testing.T, a, b int64, ma, mb cowCells) {
 			}
 		}
 	}
-	got := map[string]string{}
-	page := planning.PageRequest{Limit: 9}
-	for {
-		d, err := re.svcs.Targets.DiffVersions(re.as("strategy"), planning.DiffFilter{VersionID: a, AgainstID: b,
-			MeasureIDs: []int64{re.revenue.ID}, Page: page})
-		if err != nil {
-			t.Fatal(err)
+	// Both ways a diff of versions over one base reads: by primary key
+	// and by scanning the layers.
+	for _, factor := range []int64{0, 1 << 40} {
+		restore := sqlstore.SetDiffScanFactor(factor)
+		got := map[string]string{}
+		page := planning.PageRequest{Limit: 9}
+		for {
+			d, err := re.svcs.Targets.DiffVersions(re.as("strategy"), planning.DiffFilter{VersionID: a, AgainstID: b,
+				MeasureIDs: []int64{re.revenue.ID}, Page: page})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if d.ChangedCells != int64(len(want)) {
+				t.Fatalf("diff %d against %d (scan factor %d): %d changed cells, want %d", a, b, factor, d.ChangedCells, len(want))
+			}
+			for _, c := range d.Changes {
+				got[fmt.Sprintf("%d/%d/%d", c.OrgUnitID, c.ProductLineID, c.Period)] = c.Before.String() + ">" + c.After.String()
+			}
+			if d.NextCursor == "" {
+				break
+			}
+			page.Cursor = d.NextCursor
 		}
-		if d.ChangedCells != int64(len(want)) {
-			t.Fatalf("diff %d against %d: %d changed cells, want %d", a, b, d.ChangedCells, len(want))
+		restore()
+		if !reflect.DeepEqual(got, want) {
+			t.Fatalf("diff %d against %d (scan factor %d):\n%v\nwant\n%v", a, b, factor, got, want)
 		}
-		for _, c := range d.Changes {
-			got[fmt.Sprintf("%d/%d/%d", c.OrgUnitID, c.ProductLineID, c.Period)] = c.Before.String() + ">" + c.After.String()
-		}
-		if d.NextCursor == "" {
-			break
-		}
-		page.Cursor = d.NextCursor
-	}
-	if !reflect.DeepEqual(got, want) {
-		t.Fatalf("diff %d against %d:\n%v\nwant\n%v", a, b, got, want)
 	}
 }
 

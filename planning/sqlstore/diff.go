@@ -6,6 +6,7 @@ import (
 	"database/sql"
 	"fmt"
 	"slices"
+	"strconv"
 	"strings"
 
 	"github.com/shopspring/decimal"
@@ -108,16 +109,26 @@ func (s *TargetService) DiffVersions(ctx context.Context, f planning.DiffFilter)
 		// Outside the layers named, the two versions hold the same base:
 		// only the keys of those layers can differ. Few such keys are read
 		// by primary key; many (a version re-allocated in full) by joining
-		// the layers, on PostgreSQL.
+		// the layers. The layers' rows are counted only up to the
+		// threshold, which is all the choice needs.
 		where, args := whereA[len("version_id = ? AND "):], argsA[1:]
-		var held int64
-		if err := s.db.bun.NewRaw("SELECT COUNT(*) FROM target_cells WHERE round_id = ? AND version_id IN (?)", v.RoundID, bun.In(layers)).Scan(ctx, &held); err != nil {
-			return nil, s.db.mapError(err)
+		var held, enough int64
+		if diffScanFactor > 0 {
+			enough = max(v.CellCount, other.CellCount)/diffScanFactor + 1
+			if err := s.db.bun.NewRaw("SELECT COUNT(*) FROM (SELECT 1 FROM target_cells WHERE round_id = ? AND version_id IN (?) LIMIT ?) AS l",
+				v.RoundID, bun.In(layers), enough).Scan(ctx, &held); err != nil {
+				return nil, s.db.mapError(err)
+			}
 		}
 		q, qargs := overlayDiffQuery(v, other, layers, where, args)
-		// SQLite plans the joins of overlayScanQuery as nested loops over
-		// unindexed subqueries: it always probes.
-		if s.db.dialect == Postgres && held*8 > max(v.CellCount, other.CellCount) {
+		if enough > 0 && held >= enough {
+			if s.db.dialect == SQLite {
+				// SQLite plans the joins of overlayScanQuery as nested
+				// loops over unindexed subqueries: the layers and the
+				// base are read in key order and merged here instead.
+				d, err := s.db.mergeLayers(ctx, v, other, layers, where, args, after, f.Page.Size(), levels)
+				return d, s.db.mapError(err)
+			}
 			q, qargs = overlayScanQuery(v, other, layers, where, args)
 		}
 		d, _, err := scanDiff(ctx, s.db.bun, q, qargs, after, f.Page.Size(), levels)
@@ -125,6 +136,12 @@ func (s *TargetService) DiffVersions(ctx context.Context, f planning.DiffFilter)
 	}
 	return s.db.diffCells(ctx, v, other, whereA, whereB, argsA, argsB, after, f.Page.Size(), levels)
 }
+
+// diffScanFactor decides how a diff of two versions over one base reads
+// the keys their layers hold: by primary key while the layers hold at
+// most 1/diffScanFactor of the larger version's cells, by scanning the
+// layers and the base in one pass beyond (0: always by primary key).
+var diffScanFactor int64 = 8
 
 // overlayLayers returns the layers outside which versions a and b hold
 // the same cells (see cells.go), or nil when they share no base: both
@@ -144,11 +161,12 @@ func overlayLayers(a, b *versionRow) []int64 {
 }
 
 // overlayScanQuery is overlayDiffQuery by joins rather than probes: the
-// two listed layers' rows full-joined by key, then the row of each key in
-// the layer both versions read through (a shared base, or the one's layer
-// that is the other's base), so the database can hash-join large layers
-// as it joins two whole versions. Each version's amount is its own
+// rows of each of the two listed layers joined by key with the other
+// layer's and with the layer both versions read through (a shared base,
+// or the one's layer that is the other's base), so the database can
+// hash-join large layers as it joins two whole versions. Each version's amount is its own
 // layer's row (a tombstone's NULL included) or else the shared one's.
+// The rows come in no particular order (see scanDiff).
 func overlayScanQuery(a, b *versionRow, layers []int64, where string, args []any) (string, []any) {
 	la, lb, shared := a.layer(), b.layer(), a.base()
 	switch {
@@ -157,17 +175,152 @@ func overlayScanQuery(a, b *versionRow, layers []int64, where string, args []any
 	case !slices.Contains(layers, la): // a's layer is b's base
 		la, shared = 0, a.layer()
 	}
-	key := func(col string) string { return "COALESCE(oa." + col + ", ob." + col + ")" }
-	q := `SELECT ` + key("org_unit_id") + `, ` + key("product_line_id") + `, ` + key("measure_id") + `, ` + key("period") + `,
-		CASE WHEN ob.version_id IS NOT NULL THEN ob.amount ELSE s.amount END,
+	// The keys b's layer holds, then those only a's holds: no FULL JOIN,
+	// whose output PostgreSQL can only join further on COALESCEd keys.
+	q := `SELECT ob.org_unit_id, ob.product_line_id, ob.measure_id, ob.period, ob.amount,
 		CASE WHEN oa.version_id IS NOT NULL THEN oa.amount ELSE s.amount END
+		FROM (SELECT * FROM target_cells WHERE round_id = ? AND version_id = ? AND ` + where + `) AS ob
+		LEFT JOIN target_cells AS oa ON oa.round_id = ob.round_id AND oa.version_id = ? AND ` + sameKey("oa", "ob") + `
+		LEFT JOIN target_cells AS s ON s.round_id = ob.round_id AND s.version_id = ? AND ` + sameKey("s", "ob") + `
+		UNION ALL
+		SELECT oa.org_unit_id, oa.product_line_id, oa.measure_id, oa.period, s.amount, oa.amount
 		FROM (SELECT * FROM target_cells WHERE round_id = ? AND version_id = ? AND ` + where + `) AS oa
-		FULL OUTER JOIN (SELECT * FROM target_cells WHERE round_id = ? AND version_id = ? AND ` + where + `) AS ob ON ` + sameKey("oa", "ob") + `
-		LEFT JOIN target_cells AS s ON s.round_id = ? AND s.version_id = ? AND s.org_unit_id = ` + key("org_unit_id") + `
-		AND s.product_line_id = ` + key("product_line_id") + ` AND s.measure_id = ` + key("measure_id") + ` AND s.period = ` + key("period") + `
-		ORDER BY 1, 2, 3, 4`
+		LEFT JOIN target_cells AS s ON s.round_id = oa.round_id AND s.version_id = ? AND ` + sameKey("s", "oa") + `
+		WHERE NOT EXISTS (SELECT 1 FROM target_cells AS x WHERE x.round_id = oa.round_id AND x.version_id = ? AND ` + sameKey("x", "oa") + `)`
 	r := a.RoundID // versions over one base are of one round
-	return q, concatArgs([]any{r, la}, args, []any{r, lb}, args, []any{r, shared})
+	return q, concatArgs([]any{r, lb}, args, []any{la, shared, r, la}, args, []any{shared, lb})
+}
+
+// mergeLayers is overlayScanQuery by merging in Go: it reads the two
+// listed layers' rows and the shared layer's (see overlayScanQuery) in
+// primary-key order, each by its own statement in one read transaction,
+// and walks them together once, as a merge join would, so no row is
+// probed by key. Keys that neither listed layer holds are the same in
+// both versions and skipped.
+func (db *DB) mergeLayers(ctx context.Context, a, b *versionRow, layers []int64, where string, args []any,
+	after planning.CellKey, size int, keys diffKeys) (*planning.Diff, error) {
+	la, lb, shared := a.layer(), b.layer(), a.base()
+	switch {
+	case !slices.Contains(layers, lb): // b's layer is a's base
+		lb, shared = 0, b.layer()
+	case !slices.Contains(layers, la): // a's layer is b's base
+		la, shared = 0, a.layer()
+	}
+	tx, err := db.bun.BeginTx(ctx, &sql.TxOptions{ReadOnly: true})
+	if err != nil {
+		return nil, err
+	}
+	defer tx.Rollback() //nolint:errcheck // a read-only transaction; nothing to keep
+	open := func(layer int64) (*layerRows, error) {
+		if layer == 0 {
+			return &layerRows{}, nil
+		}
+		// The measure and the month come as one integer: each column
+		// read costs a lock of the connection in the embedded SQLite,
+		// and where keeps the months within 1 to 12 (periodRange).
+		rows, err := tx.QueryContext(ctx, "SELECT org_unit_id, product_line_id, measure_id * 16 + period, amount FROM target_cells WHERE round_id = ? AND version_id = ? AND "+where+
+			" ORDER BY "+keyCols, append([]any{a.RoundID, layer}, args...)...)
+		if err != nil {
+			return nil, err
+		}
+		r := &layerRows{rows: rows}
+		return r, r.next()
+	}
+	var streams [3]*layerRows // a's layer, b's layer, the shared one
+	for i, layer := range []int64{la, lb, shared} {
+		if streams[i], err = open(layer); err != nil {
+			break
+		}
+		defer streams[i].close()
+	}
+	if err != nil {
+		return nil, err
+	}
+	sa, sb, ss := streams[0], streams[1], streams[2]
+	sc := newDiffScanner(after, size, keys)
+	for {
+		var k planning.CellKey
+		found := false
+		for _, s := range streams {
+			if s.ok && (!found || cmpKey(s.key, k) < 0) {
+				k, found = s.key, true
+			}
+		}
+		if !found {
+			break
+		}
+		inA, inB, inS := sa.at(k), sb.at(k), ss.at(k)
+		if inA || inB {
+			before, afterAmt := ss.amountIf(inS), ss.amountIf(inS)
+			if inA {
+				afterAmt = sa.amount
+			}
+			if inB {
+				before = sb.amount
+			}
+			if err := sc.add(k, before, afterAmt); err != nil {
+				return nil, err
+			}
+		}
+		for _, s := range streams {
+			if s.at(k) {
+				if err := s.next(); err != nil {
+					return nil, err
+				}
+			}
+		}
+	}
+	return sc.finish(), nil
+}
+
+// layerRows is one layer's rows in key order, at its current row.
+type layerRows struct {
+	rows   *sql.Rows
+	ok     bool // at a row
+	key    planning.CellKey
+	amount sql.RawBytes // nil for NULL: a tombstone
+	cols   [3]any
+}
+
+func (r *layerRows) next() error {
+	if r.rows == nil || !r.rows.Next() {
+		r.ok = false
+		if r.rows == nil {
+			return nil
+		}
+		return r.rows.Err()
+	}
+	if err := r.rows.Scan(&r.cols[0], &r.cols[1], &r.cols[2], &r.amount); err != nil {
+		return err
+	}
+	var mp int64
+	var ok [3]bool
+	r.key.OrgUnitID, ok[0] = keyInt(r.cols[0])
+	r.key.ProductLineID, ok[1] = keyInt(r.cols[1])
+	mp, ok[2] = keyInt(r.cols[2])
+	if ok != [3]bool{true, true, true} || mp&15 < 1 || mp&15 > 12 {
+		return fmt.Errorf("diff: a key column holds %v %v %v", r.cols[0], r.cols[1], r.cols[2])
+	}
+	r.key.MeasureID, r.key.Period, r.ok = mp>>4, int(mp&15), true
+	return nil
+}
+
+// at reports whether the layer's current row is at key k.
+func (r *layerRows) at(k planning.CellKey) bool { return r.ok && r.key == k }
+
+// amountIf is the current row's amount when the layer holds the key, nil
+// (no cell) when not.
+func (r *layerRows) amountIf(held bool) []byte {
+	if !held {
+		return nil
+	}
+	return r.amount
+}
+
+func (r *layerRows) close() {
+	if r.rows != nil {
+		_ = r.rows.Close()
+	}
 }
 
 // overlayDiffQuery is diffQuery for two versions that differ only at the
@@ -283,111 +436,235 @@ func concatArgs(lists ...[]any) []any {
 }
 
 // scanDiff runs a query shaped like diffQuery's and streams its rows once,
-// collecting the page and the rollups as it goes, so memory stays
-// proportional to the page and the number of rollup keys, not to the
-// cells. It also returns how many rows lacked the "against" amount.
-// keys gives each org unit's level, by which the rollups are kept apart,
-// and each measure's scale: amounts stored at it (at most
-// planning.MaxStoredDigits digits) are compared and summed as integers of
-// minor units, any other as decimals; both are exact. The changes of
-// measures that do not add up are counted, not summed.
+// collecting the page and the rollups as it goes (diffScanner), so memory
+// stays proportional to the page and the number of rollup keys, not to
+// the cells. The rows may come in any order: the page is the smallest
+// keys after the cursor, kept as they pass, so the database need not sort
+// the cells. It also returns how many rows lacked the "against" amount.
 func scanDiff(ctx context.Context, idb bun.IConn, q string, args []any, after planning.CellKey, size int, keys diffKeys) (*planning.Diff, int64, error) {
 	rows, err := idb.QueryContext(ctx, q, args...)
 	if err != nil {
 		return nil, 0, err
 	}
 	defer rows.Close()
-	d := &planning.Diff{}
-	acc := newRollups()
-	var added int64
-	var before, afterAmt sql.NullString
+	sc := newDiffScanner(after, size, keys)
+	// Keys are scanned as the driver's values and amounts as raw bytes:
+	// no conversion by reflection and no allocation per row.
+	var ko, kl, km, kp any
+	var before, afterAmt sql.RawBytes
 	for rows.Next() {
+		if err := rows.Scan(&ko, &kl, &km, &kp, &before, &afterAmt); err != nil {
+			return nil, 0, err
+		}
 		var k planning.CellKey
-		if err := rows.Scan(&k.OrgUnitID, &k.ProductLineID, &k.MeasureID, &k.Period, &before, &afterAmt); err != nil {
+		var p int64
+		var ok [4]bool
+		k.OrgUnitID, ok[0] = keyInt(ko)
+		k.ProductLineID, ok[1] = keyInt(kl)
+		k.MeasureID, ok[2] = keyInt(km)
+		p, ok[3] = keyInt(kp)
+		if ok != [4]bool{true, true, true, true} {
+			return nil, 0, fmt.Errorf("diff: a key column holds %T %T %T %T", ko, kl, km, kp)
+		}
+		k.Period = int(p)
+		if err := sc.add(k, before, afterAmt); err != nil {
 			return nil, 0, err
-		}
-		if !before.Valid {
-			added++
-		}
-		level := keys.units[k.OrgUnitID]
-		scale, known := keys.scales[k.MeasureID]
-		bm, okB := minorOf(before, scale)
-		am, okA := minorOf(afterAmt, scale)
-		delta, okD := subInt(am, bm)
-		if known && okB && okA && okD {
-			if am == bm {
-				continue // a missing cell and an explicit zero are the same target
-			}
-			d.ChangedCells++
-			if _, unsummed := keys.unsummed[k.MeasureID]; unsummed {
-				acc.notSummed[k.MeasureID]++
-			} else {
-				acc.addMinor(level, k, scale, bm, am, delta)
-			}
-			if keyAfter(k, after) {
-				if len(d.Changes) < size {
-					d.Changes = append(d.Changes, planning.CellChange{CellKey: k, Before: decimal.New(bm, -scale),
-						After: decimal.New(am, -scale), Delta: decimal.New(delta, -scale)})
-				} else if d.NextCursor == "" {
-					d.NextCursor = cursorOf(d.Changes[len(d.Changes)-1].CellKey)
-				}
-			}
-			continue
-		}
-		b, err := optDecimal(before)
-		if err != nil {
-			return nil, 0, err
-		}
-		x, err := optDecimal(afterAmt)
-		if err != nil {
-			return nil, 0, err
-		}
-		if b.Equal(x) {
-			continue
-		}
-		ch := planning.CellChange{CellKey: k, Before: b, After: x, Delta: x.Sub(b)}
-		d.ChangedCells++
-		if _, unsummed := keys.unsummed[k.MeasureID]; unsummed {
-			acc.notSummed[k.MeasureID]++
-		} else {
-			acc.add(&ch, level)
-		}
-		if keyAfter(k, after) {
-			if len(d.Changes) < size {
-				d.Changes = append(d.Changes, ch)
-			} else if d.NextCursor == "" {
-				d.NextCursor = cursorOf(d.Changes[len(d.Changes)-1].CellKey)
-			}
 		}
 	}
 	if err := rows.Err(); err != nil {
 		return nil, 0, err
 	}
+	return sc.finish(), sc.added, nil
+}
+
+// keyInt reads a key column as the drivers return it.
+func keyInt(v any) (int64, bool) {
+	switch x := v.(type) {
+	case int64:
+		return x, true
+	case int32:
+		return int64(x), true
+	case int:
+		return int64(x), true
+	case []byte:
+		n, err := strconv.ParseInt(string(x), 10, 64)
+		return n, err == nil
+	case string:
+		n, err := strconv.ParseInt(x, 10, 64)
+		return n, err == nil
+	}
+	return 0, false
+}
+
+// diffScanner takes the rows of a diff (a key, the "against" amount and
+// this version's, nil where a version lacks the cell) in any order and
+// keeps the count of changed cells, the rollups and the page: the size
+// smallest changed keys after the cursor, and whether more follow.
+// keys gives each org unit's level, by which the rollups are kept apart,
+// and each measure's scale: amounts stored at it (at most
+// planning.MaxStoredDigits digits) are compared and summed as integers of
+// minor units, any other as decimals; both are exact. The changes of
+// measures that do not add up are counted, not summed.
+type diffScanner struct {
+	d     *planning.Diff
+	acc   *rollups
+	after planning.CellKey
+	size  int
+	keys  diffKeys
+	// page is a max-heap by key of at most size+1 changes: the smallest
+	// keys after the cursor seen so far.
+	page  []planning.CellChange
+	added int64
+	// The last unit's and measure's lookups: the rows of one unit, and of
+	// one measure within it, mostly come together.
+	unit, measure      int64
+	level              int
+	scale              int32
+	known, unsummed    bool
+	haveUnit, haveMeas bool
+}
+
+func newDiffScanner(after planning.CellKey, size int, keys diffKeys) *diffScanner {
+	return &diffScanner{d: &planning.Diff{}, acc: newRollups(), after: after, size: size, keys: keys}
+}
+
+// add counts one row.
+func (s *diffScanner) add(k planning.CellKey, before, after []byte) error {
+	if before == nil {
+		s.added++
+	}
+	if !s.haveUnit || k.OrgUnitID != s.unit {
+		s.unit, s.level, s.haveUnit = k.OrgUnitID, s.keys.units[k.OrgUnitID], true
+	}
+	if !s.haveMeas || k.MeasureID != s.measure {
+		s.measure, s.haveMeas = k.MeasureID, true
+		s.scale, s.known = s.keys.scales[k.MeasureID]
+		_, s.unsummed = s.keys.unsummed[k.MeasureID]
+	}
+	bm, okB := minorOfBytes(before, s.scale)
+	am, okA := minorOfBytes(after, s.scale)
+	delta, okD := subInt(am, bm)
+	if s.known && okB && okA && okD {
+		if am == bm {
+			return nil // a missing cell and an explicit zero are the same target
+		}
+		s.d.ChangedCells++
+		if s.unsummed {
+			s.acc.notSummed[k.MeasureID]++
+		} else {
+			s.acc.addMinor(s.level, k, s.scale, bm, am, delta)
+		}
+		if s.wants(k) {
+			s.offer(planning.CellChange{CellKey: k, Before: decimal.New(bm, -s.scale), After: decimal.New(am, -s.scale), Delta: decimal.New(delta, -s.scale)})
+		}
+		return nil
+	}
+	b, err := bytesDecimal(before)
+	if err != nil {
+		return err
+	}
+	x, err := bytesDecimal(after)
+	if err != nil {
+		return err
+	}
+	if b.Equal(x) {
+		return nil
+	}
+	ch := planning.CellChange{CellKey: k, Before: b, After: x, Delta: x.Sub(b)}
+	s.d.ChangedCells++
+	if s.unsummed {
+		s.acc.notSummed[k.MeasureID]++
+	} else {
+		s.acc.add(&ch, s.level)
+	}
+	if s.wants(k) {
+		s.offer(ch)
+	}
+	return nil
+}
+
+// wants reports whether a change at k belongs on the page as seen so far.
+func (s *diffScanner) wants(k planning.CellKey) bool {
+	if !keyAfter(k, s.after) {
+		return false
+	}
+	return len(s.page) <= s.size || cmpKey(k, s.page[0].CellKey) < 0
+}
+
+// offer puts a change on the page, dropping the largest key when the page
+// holds size+1 (one more than it lists, to know a next page exists).
+func (s *diffScanner) offer(ch planning.CellChange) {
+	h := s.page
+	if len(h) <= s.size {
+		h = append(h, ch)
+		for i := len(h) - 1; i > 0; { // sift up
+			p := (i - 1) / 2
+			if cmpKey(h[i].CellKey, h[p].CellKey) <= 0 {
+				break
+			}
+			h[i], h[p] = h[p], h[i]
+			i = p
+		}
+		s.page = h
+		return
+	}
+	h[0] = ch
+	for i := 0; ; { // sift down
+		l, r, m := 2*i+1, 2*i+2, i
+		if l < len(h) && cmpKey(h[l].CellKey, h[m].CellKey) > 0 {
+			m = l
+		}
+		if r < len(h) && cmpKey(h[r].CellKey, h[m].CellKey) > 0 {
+			m = r
+		}
+		if m == i {
+			break
+		}
+		h[i], h[m] = h[m], h[i]
+		i = m
+	}
+}
+
+// finish returns the diff: the page in key order, and the rollups.
+func (s *diffScanner) finish() *planning.Diff {
+	d := s.d
+	slices.SortFunc(s.page, func(a, b planning.CellChange) int { return cmpKey(a.CellKey, b.CellKey) })
+	if len(s.page) > s.size {
+		s.page = s.page[:s.size]
+		d.NextCursor = cursorOf(s.page[len(s.page)-1].CellKey)
+	}
+	if len(s.page) > 0 {
+		d.Changes = s.page
+	}
+	acc := s.acc
 	acc.fold()
 	d.ByOrgUnit, d.ByProductLine, d.ByMeasure, d.ByPeriod = acc.unit.list(), acc.line.list(), acc.measure.list(), acc.period.list()
-	d.NotSummed = acc.notSummedList(keys)
-	return d, added, nil
+	d.NotSummed = acc.notSummedList(s.keys)
+	return d
 }
 
 func cursorOf(k planning.CellKey) string {
 	return planning.EncodeCursor(fmt.Sprintf("%d,%d,%d,%d", k.OrgUnitID, k.ProductLineID, k.MeasureID, k.Period))
 }
 
-// minorOf reads an amount of a diff row (NULL is zero) as minor units.
-func minorOf(s sql.NullString, scale int32) (int64, bool) {
-	if !s.Valid {
+// minorOfBytes reads an amount of a diff row (nil, NULL, is zero) as minor
+// units.
+func minorOfBytes(b []byte, scale int32) (int64, bool) {
+	if b == nil {
 		return 0, true
 	}
-	return planning.ParseMinor(s.String, scale)
+	return planning.ParseMinor(string(b), scale)
 }
 
 // diffQuery returns the SQL that lists the cells that differ between
 // version a (this one) and b (the one compared against): each cell's key,
-// then b's amount and a's, NULL where a version lacks the cell, ordered by
-// key. whereA and whereB select each version's cells; they filter on key
-// columns only, so a cell that passes one passes the other.
+// then b's amount and a's, NULL where a version lacks the cell. whereA and
+// whereB select each version's cells; they filter on key columns only, so
+// a cell that passes one passes the other.
 //
-// PostgreSQL answers a FULL OUTER JOIN of the two with one hash join.
+// PostgreSQL answers a FULL OUTER JOIN of the two with one hash join, in
+// no particular order: scanDiff keeps the page's smallest keys itself,
+// so the database never sorts the cells.
 // SQLite plans the same join as a nested loop over the materialized second
 // version (a million cells each way never finishes), so there the cells of
 // a that are new or changed (a LEFT JOIN probing b's primary key) are
@@ -403,8 +680,7 @@ func (db *DB) diffQuery(va, vb *versionRow, whereA, whereB string, argsA, argsB 
 		FULL OUTER JOIN (SELECT * FROM ` + fromB + ` WHERE ` + whereB + `) AS b
 		ON a.org_unit_id = b.org_unit_id AND a.product_line_id = b.product_line_id
 		AND a.measure_id = b.measure_id AND a.period = b.period
-		WHERE a.amount IS NULL OR b.amount IS NULL OR a.amount <> b.amount
-		ORDER BY 1, 2, 3, 4`, concatArgs(fa, argsA, fb, argsB)
+		WHERE a.amount IS NULL OR b.amount IS NULL OR a.amount <> b.amount`, concatArgs(fa, argsA, fb, argsB)
 	}
 	nq, nargs := newAndChangedSQL(va, vb, whereA, argsA)
 	joinA, amountA, pa := cellJoin(va, "a", func(a string) string { return sameKey(a, "b") })
@@ -444,11 +720,12 @@ func cmpKey(a, b planning.CellKey) int {
 	return 0
 }
 
-func optDecimal(s sql.NullString) (decimal.Decimal, error) {
-	if !s.Valid {
+// bytesDecimal reads an amount of a diff row (nil, NULL, is zero).
+func bytesDecimal(b []byte) (decimal.Decimal, error) {
+	if b == nil {
 		return decimal.Zero, nil
 	}
-	return decimal.NewFromString(s.String)
+	return decimal.NewFromString(string(b))
 }
 
 // rollupKey is one rollup's level and key.
@@ -492,6 +769,12 @@ type rollups struct {
 	// notSummed counts the changed cells of each measure that does not
 	// add up.
 	notSummed map[int64]int64
+	// last is the sum each of the four rollups added to last: the
+	// changes of one unit, line and measure mostly come together.
+	last [4]struct {
+		key minorKey
+		sum *minorSum
+	}
 }
 
 // minorKey is one rollup's key in one of the four rollups (0 unit, 1
@@ -513,10 +796,14 @@ func newRollups() *rollups {
 func (r *rollups) addMinor(level int, k planning.CellKey, scale int32, before, after, delta int64) {
 	for which, key := range [4]int64{k.OrgUnitID, k.ProductLineID, k.MeasureID, int64(k.Period)} {
 		mk := minorKey{which, rollupKey{level, key}, scale}
-		s := r.minor[mk]
-		if s == nil {
-			s = &minorSum{}
-			r.minor[mk] = s
+		s := r.last[which].sum
+		if s == nil || r.last[which].key != mk {
+			s = r.minor[mk]
+			if s == nil {
+				s = &minorSum{}
+				r.minor[mk] = s
+			}
+			r.last[which].key, r.last[which].sum = mk, s
 		}
 		b, okB := addInt(s.before, before)
 		a, okA := addInt(s.after, after)
@@ -542,6 +829,10 @@ func (r *rollups) fold() {
 		r.flush(mk, s)
 	}
 	r.minor = map[minorKey]*minorSum{}
+	r.last = [4]struct {
+		key minorKey
+		sum *minorSum
+	}{}
 }
 
 // subInt subtracts two int64s, reporting whether the difference fits.

@@ -360,7 +360,7 @@ func (p *Probe) MaterializeCells(ctx context.Context, versionID, scratch int64) 
 // DiffBaselineSQL returns the statements the service runs to diff the
 // plain rows under ids a and b (versions without a base, or materialized
 // ones) with no filter, with the ids written in: on PostgreSQL the full
-// outer join; on SQLite the two counts and the join of a's cells against
+// outer join, in key order; on SQLite the two counts and the join of a's cells against
 // b's, and the anti-join of b's only when b holds cells a lacks, as
 // diffCells decides.
 func (p *Probe) DiffBaselineSQL(ctx context.Context, a, b int64) ([]string, error) {
@@ -379,7 +379,9 @@ func (p *Probe) DiffBaselineSQL(ctx context.Context, a, b int64) ([]string, erro
 	format := func(q string, args []any) string { return p.db.bun.QueryGen().FormatQuery(q, args...) }
 	q, args := p.db.diffQuery(va, vb, where, where, argsA, argsB)
 	if p.db.dialect == Postgres {
-		return []string{format(q, args)}, nil
+		// The changed cells in key order, as a client listing them would
+		// ask for them (the service keeps its page's order itself).
+		return []string{format(q+"\n\t\tORDER BY 1, 2, 3, 4", args)}, nil
 	}
 	fromA, fa := cellsFrom(va, "t")
 	fromB, fb := cellsFrom(vb, "t")
