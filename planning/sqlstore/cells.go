@@ -15,7 +15,9 @@ import (
 // (versions.base_id) that never changes again. The cells of a version are
 // the cells of its layer whose amount is not NULL, and the cells of its
 // base whose key its layer does not hold: a layer row with a NULL amount (a
-// tombstone) hides the base's cell of that key.
+// tombstone) hides the base's cell of that key. Every row also carries
+// its version's round (round_id, the first column of the key): a layer and
+// its base are always of one round, and every read and write names it.
 //
 // Copying a version therefore writes no cells when it has no base: the copy
 // reads through to the source's layer, and a working source (whose layer

@@ -3,6 +3,7 @@ package sqlstore
 import (
 	"os"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"testing"
 )
@@ -40,5 +41,56 @@ func TestCellReadsGoThroughLayers(t *testing.T) {
 		if _, ok := layered[f]; !ok && strings.Contains(string(src), "target_cells") {
 			t.Errorf("%s names target_cells: read a version's cells through cellsFrom or cellsOf (cells.go), which see through to its base", f)
 		}
+	}
+}
+
+// TestCellQueriesNameTheRound keeps the round-scoped bulk tables ready for
+// a database sharded by round (see distribution_test.go): every statement
+// that names target_cells or allocation_buffers names round_id too, the
+// first column of their keys, so it finds its rows by the key's prefix and
+// a sharded database can send it to the round's node. A statement is the
+// source from the table's name on (300 characters, comments left out);
+// statements on the whole table (statistics, vacuum, the benchmark's copy
+// of its shape) are exempt.
+func TestCellQueriesNameTheRound(t *testing.T) {
+	files, err := filepath.Glob("*.go")
+	if err != nil {
+		t.Fatal(err)
+	}
+	wholeTable := regexp.MustCompile(`ANALYZE |VACUUM |LIKE target_cells|sqlite_master|refreshStaleStats\(|BaselineTable|ReplaceAll\(`)
+	trailing := regexp.MustCompile(`\s//\s.*$`)
+	table := regexp.MustCompile(`\b(target_cells|allocation_buffers)\b`)
+	found := 0
+	for _, f := range files {
+		if strings.HasSuffix(f, "_test.go") {
+			continue
+		}
+		src, err := os.ReadFile(f)
+		if err != nil {
+			t.Fatal(err)
+		}
+		lines := strings.Split(string(src), "\n")
+		for i, l := range lines {
+			if strings.HasPrefix(strings.TrimSpace(l), "//") {
+				lines[i] = ""
+			} else {
+				lines[i] = trailing.ReplaceAllString(l, "")
+			}
+		}
+		code := strings.Join(lines, "\n")
+		for _, m := range table.FindAllStringIndex(code, -1) {
+			line := strings.Count(code[:m[0]], "\n")
+			if wholeTable.MatchString(lines[line]) {
+				continue
+			}
+			found++
+			stmt := code[m[0]:min(len(code), m[0]+300)]
+			if !strings.Contains(stmt, "round_id") && !strings.Contains(stmt, "anyRound") {
+				t.Errorf("%s:%d: a statement on %s that does not name round_id: %s", f, line+1, code[m[0]:m[1]], strings.TrimSpace(lines[line]))
+			}
+		}
+	}
+	if found < 20 {
+		t.Fatalf("found only %d statements on the cell tables: the scan is broken", found)
 	}
 }
