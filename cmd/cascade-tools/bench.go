@@ -41,6 +41,9 @@ type benchConfig struct {
 	// steps, has the database write further rounds' cells up to it, and the
 	// grid measured again.
 	FillCells int64
+	// GridOnly measures only the grid reads, on the database --db names,
+	// one a benchmark kept (--keep).
+	GridOnly bool
 }
 
 func runBench(ctx context.Context, args []string, stdout, stderr io.Writer) error {
@@ -55,6 +58,7 @@ func runBench(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	fs.IntVar(&cfg.Rate, "rate", 50, "grid reads a second of the latency measurement (open loop)")
 	fs.DurationVar(&cfg.CapacityTime, "capacity-time", 10*time.Second, "how long each client count of the grid capacity sweep reads")
 	fs.Int64Var(&cfg.FillCells, "fill-cells", 0, "after the other steps, have the database write further rounds' cells until target_cells holds this many rows, then measure the grid again (e.g. 100000000)")
+	fs.BoolVar(&cfg.GridOnly, "grid-only", false, "only measure the grid reads and capacity, on the database --db names, one a benchmark kept with --keep (it is neither created nor dropped)")
 	fs.IntVar(&cfg.Repeats, "repeats", 3, "runs of each diff and its baseline (the median counts)")
 	small := fs.Bool("small", false, "a quick run for CI: 200 units × 10 lines, 1000 edits, 100 reads, 1 s per capacity step (explicit flags still win)")
 	fs.StringVar(&cfg.Out, "out", "", "also write the report to this Markdown file")
@@ -136,8 +140,10 @@ func (b *bench) step(ctx context.Context, format string, args ...any) {
 }
 
 func (b *bench) run(ctx context.Context) (err error) {
-	target, drop, err := freshBenchDB(ctx, b.cfg.DB)
-	if err != nil {
+	target, drop, err := b.cfg.DB, func() error { return nil }, error(nil)
+	if b.cfg.GridOnly {
+		b.cfg.Keep = true
+	} else if target, drop, err = freshBenchDB(ctx, b.cfg.DB); err != nil {
 		return err
 	}
 	defer func() {
@@ -174,6 +180,17 @@ func (b *bench) run(ctx context.Context) (err error) {
 	b.client = &benchClient{base: b.main.URL() + "/api/v1", http: &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: 64}}}
 	b.step(ctx, "database %s (%s); server on %s", redactDSN(target), b.dialect, b.main.URL())
 
+	if b.cfg.GridOnly {
+		if b.data, err = loadBenchData(ctx, sqlstore.NewServices(b.main.DB)); err != nil {
+			return err
+		}
+		for _, f := range []func(context.Context) error{b.gridReads, b.gridCapacity} {
+			if err := f(ctx); err != nil {
+				return err
+			}
+		}
+		return b.report(ctx)
+	}
 	start := time.Now()
 	b.step(ctx, "building the data set: %d units, %d lines, %d measures", b.cfg.Units, b.cfg.Lines, b.cfg.Measures)
 	if b.data, err = buildBenchData(ctx, sqlstore.NewServices(b.main.DB), b.cfg.Units, b.cfg.Lines, b.cfg.Measures); err != nil {
