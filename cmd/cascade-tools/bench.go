@@ -696,6 +696,14 @@ func (b *bench) report(ctx context.Context) error {
 		buildVersion(), b.dialect, dbVersion, b.raw.tool, len(b.data.Units), len(b.data.LineCodes), len(b.data.Measures),
 		runtime.Version(), runtime.NumCPU(), runtime.GOMAXPROCS(0), strings.Join(strings.Fields(string(load))[:min(3, len(strings.Fields(string(load))))], " "),
 		time.Now().UTC().Format("2006-01-02 15:04 UTC"))
+	if hwm, err := benchProcStatus("VmHWM"); err == nil {
+		since := "since the first allocation began"
+		if b.cfg.GridOnly {
+			since = "since the process started"
+		}
+		b.rows = append(b.rows, benchRow{Operation: "server memory over the whole run: peak resident set (VmHWM " + since + ")", Rows: "—",
+			Cascade: benchMB(hwm), Baseline: "—", Ratio: "—", Goal: "< 500 MB", Result: benchCheck(hwm < 500e6)})
+	}
 	writeBenchTable(&sb, b.rows)
 	fmt.Fprint(&sb, "\nCascade times are whole HTTP calls on the loopback to the service running in this process; baseline times are the database's own client running the same statements on the same database and rows in the same run, without its start-up and connection (psql's \\timing; for sqlite3 the run less a run that does nothing), before and after the service's step where the table state allows; a statistics refresh (ANALYZE) the service starts after a bulk write counts in the write's time. Memory is this process's (the service's, plus the benchmark client's).\n")
 	missed := 0
