@@ -22,7 +22,7 @@ func (db *DB) rollupKinds(ctx context.Context, v *versionRow, series []cellRow, 
 	// one) needs no further query.
 	var ids []int64
 	for i := range rows {
-		if series[i].Aggregation != string(planning.AggSum) {
+		if series[i].Kind != 0 {
 			ids = append(ids, rows[i].MeasureID)
 		}
 	}
