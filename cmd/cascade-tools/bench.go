@@ -44,6 +44,9 @@ type benchConfig struct {
 	// GridOnly measures only the grid reads, on the database --db names,
 	// one a benchmark kept (--keep).
 	GridOnly bool
+	// Compare, with GridOnly, is a second kept database whose grid is
+	// measured taking turns with the first's.
+	Compare string
 }
 
 func runBench(ctx context.Context, args []string, stdout, stderr io.Writer) error {
@@ -59,6 +62,7 @@ func runBench(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	fs.DurationVar(&cfg.CapacityTime, "capacity-time", 10*time.Second, "how long each client count of the grid capacity sweep reads")
 	fs.Int64Var(&cfg.FillCells, "fill-cells", 0, "after the other steps, have the database write further rounds' cells until target_cells holds this many rows, then measure the grid again (e.g. 100000000)")
 	fs.BoolVar(&cfg.GridOnly, "grid-only", false, "only measure the grid reads and capacity, on the database --db names, one a benchmark kept with --keep (it is neither created nor dropped)")
+	fs.StringVar(&cfg.Compare, "compare", "", "with --grid-only: a second kept database, measured taking turns with --db's (blocks of 10 s of the open-loop reads, each client count of the sweep), with a row of ratios")
 	fs.IntVar(&cfg.Repeats, "repeats", 3, "runs of each diff and its baseline (the median counts)")
 	small := fs.Bool("small", false, "a quick run for CI: 200 units × 10 lines, 1000 edits, 100 reads, 1 s per capacity step (explicit flags still win)")
 	fs.StringVar(&cfg.Out, "out", "", "also write the report to this Markdown file")
@@ -95,8 +99,8 @@ Markdown table; exits non-zero only on errors, not on missed goals.
 	}
 	cfg.DB = *db
 	if cfg.Units < 5 || cfg.Lines < 1 || cfg.Measures < 1 || cfg.Edits < 1 || cfg.Edits > 10000 || cfg.Reads < 1 || cfg.Repeats < 1 ||
-		cfg.Rate < 1 || cfg.CapacityTime <= 0 || cfg.FillCells < 0 {
-		fmt.Fprintln(stderr, "--units must be at least 5, --lines, --measures, --reads, --repeats and --rate at least 1, --edits between 1 and 10000, --capacity-time positive, --fill-cells not negative")
+		cfg.Rate < 1 || cfg.CapacityTime <= 0 || cfg.FillCells < 0 || (cfg.Compare != "" && !cfg.GridOnly) {
+		fmt.Fprintln(stderr, "--units must be at least 5, --lines, --measures, --reads, --repeats and --rate at least 1, --edits between 1 and 10000, --capacity-time positive, --fill-cells not negative; --compare needs --grid-only")
 		return errUsage
 	}
 	if cfg.Out != "" {
@@ -122,6 +126,7 @@ type bench struct {
 	dialect sqlstore.Dialect
 	copyID  int64 // the version copied from the first
 	grids   []gridResult
+	held    int64  // rows of target_cells at the last grid measurement
 	csv     string // the first allocation's cells, for the bulk-load baselines
 }
 
@@ -184,10 +189,27 @@ func (b *bench) run(ctx context.Context) (err error) {
 		if b.data, err = loadBenchData(ctx, sqlstore.NewServices(b.main.DB)); err != nil {
 			return err
 		}
-		for _, f := range []func(context.Context) error{b.gridReads, b.gridCapacity} {
-			if err := f(ctx); err != nil {
-				return err
+		if b.cfg.Compare == "" {
+			for _, f := range []func(context.Context) error{b.gridReads, b.gridCapacity} {
+				if err := f(ctx); err != nil {
+					return err
+				}
 			}
+			return b.report(ctx)
+		}
+		o := &bench{cfg: b.cfg, stdout: b.stdout, log: b.log}
+		if o.main, err = startService(ctx, b.cfg.Compare, logger, func(c *api.Config) { c.RateLimit, c.RequestTimeout = -1, -1 }); err != nil {
+			return fmt.Errorf("--compare: %w", err)
+		}
+		defer o.main.Close()
+		o.dialect = o.main.DB.Dialect()
+		o.raw = newBenchRawDB(o.dialect, b.cfg.Compare, o.main.DB.Probe())
+		o.client = &benchClient{base: o.main.URL() + "/api/v1", http: &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: 64}}}
+		if o.data, err = loadBenchData(ctx, sqlstore.NewServices(o.main.DB)); err != nil {
+			return fmt.Errorf("--compare: %w", err)
+		}
+		if err := b.gridCompare(ctx, o); err != nil {
+			return err
 		}
 		return b.report(ctx)
 	}

@@ -148,6 +148,18 @@ func TestBenchGridOnly(t *testing.T) {
 			if strings.Contains(stdout.String(), "| save an allocation") {
 				t.Errorf("--grid-only allocated:\n%s", stdout.String())
 			}
+			// The same database twice, taking turns.
+			stdout.Reset()
+			stderr.Reset()
+			if code := run(context.Background(), []string{"bench", "--db", kept, "--grid-only", "--compare", kept, "--reads", "5", "--warmups", "1", "--capacity-time", "100ms"}, &stdout, &stderr); code != 0 {
+				t.Fatalf("exit %d\n%s", code, stderr.String())
+			}
+			if got := strings.Count(stdout.String(), "| grid read capacity"); got != 2 {
+				t.Errorf("%d capacity rows, want 2:\n%s", got, stdout.String())
+			}
+			if !strings.Contains(stdout.String(), "| grid read, the --compare database against the --db one, taking turns (same run) | 3,362 cells against 3,362 |") {
+				t.Errorf("no comparison row:\n%s", stdout.String())
+			}
 		})
 	}
 }
