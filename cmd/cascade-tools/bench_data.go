@@ -172,3 +172,62 @@ func benchUnitIndex(units []benchUnit, code string) int {
 func (d *benchData) allocationCells() int64 {
 	return int64(len(d.Units)) * int64(len(d.LineCodes)) * 12
 }
+
+// loadBenchData finds, in a database a benchmark kept (--keep), what the
+// grid reads need: round BENCH's first version, its first branch, the
+// lines and measures, and a new token of that branch's manager.
+func loadBenchData(ctx context.Context, svcs planning.Services) (*benchData, error) {
+	ctx = planning.NewContextWithActor(ctx, planning.SystemActor())
+	year := 2027
+	rounds, _, err := svcs.Rounds.FindRounds(ctx, planning.RoundFilter{FiscalYear: &year, Page: planning.PageRequest{Limit: 100}})
+	if err != nil {
+		return nil, err
+	}
+	d := &benchData{BranchCode: "B0001"}
+	var round *planning.Round
+	for _, r := range rounds {
+		if r.Code == "BENCH" {
+			round = r
+		}
+	}
+	if round == nil {
+		return nil, fmt.Errorf("no round BENCH: not a database the benchmark kept")
+	}
+	d.RoundID = round.ID
+	versions, _, err := svcs.Versions.FindVersions(ctx, planning.VersionFilter{RoundID: round.ID, Page: planning.PageRequest{Limit: 100}})
+	if err != nil {
+		return nil, err
+	}
+	for _, v := range versions {
+		if v.Number == 1 {
+			d.VersionID = v.ID
+		}
+	}
+	for _, id := range round.MeasureIDs {
+		m, err := svcs.Measures.FindMeasureByID(ctx, id)
+		if err != nil {
+			return nil, err
+		}
+		d.Measures = append(d.Measures, *m)
+	}
+	for cursor := ""; ; {
+		lines, next, err := svcs.ProductLines.FindProductLines(ctx, planning.ProductLineFilter{Page: planning.PageRequest{Limit: 1000, Cursor: cursor}})
+		if err != nil {
+			return nil, err
+		}
+		for _, l := range lines {
+			d.LineCodes = append(d.LineCodes, l.Code)
+		}
+		if cursor = next; cursor == "" {
+			break
+		}
+	}
+	users, _, err := svcs.Users.FindUsers(ctx, planning.UserFilter{Username: "bench-bm"})
+	if err != nil || len(users) != 1 {
+		return nil, fmt.Errorf("the branch manager bench-bm: %d found (%v)", len(users), err)
+	}
+	if d.BMToken, err = svcs.Tokens.CreateToken(ctx, &planning.Token{UserID: users[0].ID, Name: "benchmark grid"}); err != nil {
+		return nil, err
+	}
+	return d, nil
+}

@@ -230,3 +230,10 @@ func writeBenchTable(w io.Writer, rows []benchRow) {
 		fmt.Fprintf(w, "| %s | %s | %s | %s | %s | %s | %s |\n", r.Operation, r.Rows, r.Cascade, r.Baseline, r.Ratio, r.Goal, r.Result)
 	}
 }
+
+// benchLoad is the system's load averages over 1, 5 and 15 minutes.
+func benchLoad() string {
+	load, _ := os.ReadFile("/proc/loadavg")
+	f := strings.Fields(string(load))
+	return strings.Join(f[:min(3, len(f))], " ")
+}

@@ -3,8 +3,10 @@ package main
 import (
 	"bytes"
 	"context"
+	"net/url"
 	"os"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"testing"
 	"time"
@@ -82,12 +84,13 @@ func TestBenchSmall(t *testing.T) {
 			out := filepath.Join(t.TempDir(), "bench.md")
 			var stdout, stderr bytes.Buffer
 			code := run(context.Background(), []string{"bench", "--db", dsn, "--small", "--units", "40", "--lines", "3",
-				"--edits", "50", "--reads", "5", "--warmups", "1", "--repeats", "1", "--out", out}, &stdout, &stderr)
+				"--edits", "50", "--reads", "5", "--warmups", "1", "--repeats", "1", "--capacity-time", "100ms", "--fill-cells", "20000", "--out", out}, &stdout, &stderr)
 			if code != 0 {
 				t.Fatalf("exit %d\n%s\n%s", code, stdout.String(), stderr.String())
 			}
 			for _, want := range []string{"| save an allocation", "1,440 |", "| copy a version", "| diff two versions", "50 changed",
-				"| grid read", "p99", "peak resident set"} {
+				"| grid read", "p99", "peak resident set", "| grid read capacity", "back to back from 1 client(s)",
+				"| fill the database: 3 further rounds", "| 21,600 |", "24,962 cells in the database", "the database filled against before the fill"} {
 				if !strings.Contains(stdout.String(), want) {
 					t.Errorf("the report lacks %q:\n%s", want, stdout.String())
 				}
@@ -99,6 +102,63 @@ func TestBenchSmall(t *testing.T) {
 				if left, _ := filepath.Glob(filepath.Join(filepath.Dir(dsn), "cascade_bench_*")); len(left) > 0 {
 					t.Errorf("the benchmark left %v behind", left)
 				}
+			}
+		})
+	}
+}
+
+// TestBenchGridOnly keeps a small benchmark's database and measures its
+// grid again with --grid-only, on every database under test.
+func TestBenchGridOnly(t *testing.T) {
+	for _, d := range storetest.Dialects(t) {
+		t.Run(string(d), func(t *testing.T) {
+			dsn := filepath.Join(t.TempDir(), "cascade.db")
+			if d == sqlstore.Postgres {
+				dsn = storetest.PGDSN()
+			}
+			var stdout, stderr bytes.Buffer
+			if code := run(context.Background(), []string{"bench", "--db", dsn, "--small", "--units", "40", "--lines", "3",
+				"--edits", "50", "--reads", "5", "--warmups", "1", "--repeats", "1", "--capacity-time", "100ms", "--keep"}, &stdout, &stderr); code != 0 {
+				t.Fatalf("exit %d\n%s", code, stderr.String())
+			}
+			name := regexp.MustCompile(`kept the database: .*(cascade_bench_[0-9a-f]+)`).FindStringSubmatch(stderr.String())
+			if name == nil {
+				t.Fatalf("no kept database named:\n%s", stderr.String())
+			}
+			kept := filepath.Join(filepath.Dir(dsn), name[1]+".db")
+			if d == sqlstore.Postgres {
+				u, err := url.Parse(dsn)
+				if err != nil {
+					t.Fatal(err)
+				}
+				u.Path = "/" + name[1]
+				kept = u.String()
+				t.Cleanup(func() { _ = sqlstore.DropDatabase(context.Background(), dsn, name[1]) })
+			}
+			stdout.Reset()
+			stderr.Reset()
+			if code := run(context.Background(), []string{"bench", "--db", kept, "--grid-only", "--reads", "5", "--warmups", "1", "--capacity-time", "100ms"}, &stdout, &stderr); code != 0 {
+				t.Fatalf("exit %d\n%s", code, stderr.String())
+			}
+			for _, want := range []string{"| grid read as the branch manager", "15 rows × 12 months; 3,362 cells in the database", "| grid read capacity", "since the process started"} {
+				if !strings.Contains(stdout.String(), want) {
+					t.Errorf("the report lacks %q:\n%s", want, stdout.String())
+				}
+			}
+			if strings.Contains(stdout.String(), "| save an allocation") {
+				t.Errorf("--grid-only allocated:\n%s", stdout.String())
+			}
+			// The same database twice, taking turns.
+			stdout.Reset()
+			stderr.Reset()
+			if code := run(context.Background(), []string{"bench", "--db", kept, "--grid-only", "--compare", kept, "--reads", "5", "--warmups", "1", "--capacity-time", "100ms"}, &stdout, &stderr); code != 0 {
+				t.Fatalf("exit %d\n%s", code, stderr.String())
+			}
+			if got := strings.Count(stdout.String(), "| grid read capacity"); got != 2 {
+				t.Errorf("%d capacity rows, want 2:\n%s", got, stdout.String())
+			}
+			if !strings.Contains(stdout.String(), "| grid read, the --compare database against the --db one, taking turns (same run) | 3,362 cells against 3,362 |") {
+				t.Errorf("no comparison row:\n%s", stdout.String())
 			}
 		})
 	}

@@ -26,6 +26,7 @@ import (
 	"time"
 
 	"github.com/cascade-planning/cascade/api"
+	"github.com/cascade-planning/cascade/planning"
 	"github.com/cascade-planning/cascade/planning/sqlstore"
 )
 
@@ -198,4 +199,21 @@ func (s *service) Close() error {
 		}
 	}
 	return err
+}
+
+// startJobs runs a worker for allocation jobs in this process, as `cascade
+// serve` does, until the returned function stops it (and waits for it).
+func (s *service) startJobs(logger *slog.Logger) (stop func()) {
+	ctx, cancel := context.WithCancel(context.Background())
+	w := &planning.JobWorker{Jobs: sqlstore.NewServices(s.DB).AllocationJobs, Concurrency: 1, Wake: s.DB.JobQueued(),
+		OnError: func(err error) { logger.Warn("allocation jobs", slog.Any("error", err)) }}
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		w.Run(ctx)
+	}()
+	return func() {
+		cancel()
+		<-done
+	}
 }

@@ -18,9 +18,13 @@ import (
 // average reads its weight measure's cells of the same unit and line; a
 // period without a value by the rule is marked absent (not zero).
 func (db *DB) rollupKinds(ctx context.Context, v *versionRow, series []cellRow, rows []planning.GridRow, grain planning.Grain, from, to int) error {
+	// The grid query told each series' rule: a page of sums (the usual
+	// one) needs no further query.
 	var ids []int64
 	for i := range rows {
-		ids = append(ids, rows[i].MeasureID)
+		if series[i].Kind != 0 {
+			ids = append(ids, rows[i].MeasureID)
+		}
 	}
 	if len(ids) == 0 {
 		return nil

@@ -29,6 +29,9 @@ type cellRow struct {
 	MeasureCode     string `bun:"m_code"`
 	OrgUnitCode     string `bun:"ou_code"`
 	Scale           int32  `bun:"scale"`
+	// Kind is 1 when the measure's aggregation rule is not a sum, else 0
+	// (grid reads only): rollupKinds looks up only those measures.
+	Kind int64 `bun:"-"`
 }
 
 // cellScope restricts a query over target_cells joined as c with org_units
@@ -145,7 +148,7 @@ func (s *TargetService) gridSeries(ctx context.Context, a *planning.Actor, v *ve
 	// stops at the limit, instead of reading and sorting every cell of the
 	// version or the subtree first.
 	q := s.db.bun.NewSelect().TableExpr("org_units AS ou").
-		ColumnExpr("ou.id, pl.id, m.id, ou.path, ou.code, pl.code, m.code, m.scale").
+		ColumnExpr("ou.id, pl.id, m.id, ou.path, ou.code, pl.code, m.code, m.scale, CASE WHEN m.aggregation = 'sum' THEN 0 ELSE 1 END").
 		Join("CROSS JOIN product_lines AS pl").
 		Join("CROSS JOIN measures AS m").
 		Join("CROSS JOIN target_cells AS c"+s.db.byPrimaryKey("target_cells")).
