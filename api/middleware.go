@@ -43,10 +43,20 @@ func (s *Server) authenticate(next echo.HandlerFunc) echo.HandlerFunc {
 		if actor == nil || actor.User == nil {
 			return planning.Errorf(planning.EUNAUTHORIZED, "invalid token")
 		}
-		req := c.Request()
-		c.SetRequest(req.WithContext(planning.NewContextWithActor(req.Context(), actor)))
+		c.SetRequest(actorRequest(c.Request(), actor))
 		return next(c)
 	}
+}
+
+// actorRequest is req with actor on its context, and, when its method
+// changes nothing, a planning.ReadMemo: the store then reads a row the
+// request needs twice (a version, a round) once.
+func actorRequest(req *http.Request, actor *planning.Actor) *http.Request {
+	ctx := planning.NewContextWithActor(req.Context(), actor)
+	if req.Method == http.MethodGet || req.Method == http.MethodHead {
+		ctx = planning.WithReadMemo(ctx)
+	}
+	return req.WithContext(ctx)
 }
 
 // validTokenSyntax reports whether s could be a token: printable ASCII

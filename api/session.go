@@ -127,7 +127,7 @@ func (s *Server) authenticateSession(c echo.Context, secret string, next echo.Ha
 	}
 	c.Set("session", sess)
 	c.Set("session_secret", secret)
-	c.SetRequest(req.WithContext(planning.NewContextWithActor(req.Context(), actor)))
+	c.SetRequest(actorRequest(req, actor))
 	return next(c)
 }
 

@@ -101,9 +101,19 @@ type RoundService struct{ db *DB }
 var _ planning.RoundService = (*RoundService)(nil)
 
 func (db *DB) loadRound(ctx context.Context, idb bun.IDB, id int64) (*roundRow, *planning.Round, error) {
+	memo := db.readMemo(ctx, idb)
+	key := memoKey{db, "round", id}
 	row := new(roundRow)
-	if err := db.scanOne(ctx, idb.NewSelect().Model(row).Where("id = ?", id), "round", id); err != nil {
-		return nil, nil, err
+	if v, ok := memoLoad(memo, key); ok {
+		*row = *v.(*roundRow)
+	} else {
+		if err := db.scanOne(ctx, idb.NewSelect().Model(row).Where("id = ?", id), "round", id); err != nil {
+			return nil, nil, err
+		}
+		if memo != nil {
+			kept := *row
+			memo.Store(key, &kept)
+		}
 	}
 	r, err := row.toDomain()
 	return row, r, err

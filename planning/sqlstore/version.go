@@ -52,11 +52,37 @@ func actorIDPtr(a *planning.Actor) *int64 {
 }
 
 func (db *DB) loadVersion(ctx context.Context, idb bun.IDB, id int64) (*versionRow, error) {
+	memo := db.readMemo(ctx, idb)
+	key := memoKey{db, "version", id}
+	if v, ok := memoLoad(memo, key); ok {
+		row := *v.(*versionRow)
+		return &row, nil
+	}
 	row := new(versionRow)
 	if err := db.scanOne(ctx, idb.NewSelect().Model(row).Where("id = ?", id), "version", id); err != nil {
 		return nil, err
 	}
+	if memo != nil {
+		kept := *row
+		memo.Store(key, &kept)
+	}
 	return row, nil
+}
+
+// memoKey names a row of one database in a planning.ReadMemo.
+type memoKey struct {
+	db    *DB
+	table string
+	id    int64
+}
+
+// readMemo is the request's memo when a read through idb may use it: a
+// read outside any transaction, of a request that changes nothing.
+func (db *DB) readMemo(ctx context.Context, idb bun.IDB) *planning.ReadMemo {
+	if d, ok := idb.(*bun.DB); !ok || d != db.bun {
+		return nil
+	}
+	return planning.ReadMemoFrom(ctx)
 }
 
 // insertVersion creates the next working version of a round.
@@ -321,4 +347,12 @@ func (db *DB) lockVersion(ctx context.Context, tx bun.Tx, id int64) (*versionRow
 		return nil, notFound("version", id)
 	}
 	return db.loadVersion(ctx, tx, id)
+}
+
+// memoLoad is memo.Load, for a memo that may be nil.
+func memoLoad(memo *planning.ReadMemo, key memoKey) (any, bool) {
+	if memo == nil {
+		return nil, false
+	}
+	return memo.Load(key)
 }
