@@ -426,10 +426,10 @@ func (p *Probe) FillVersionCells(ctx context.Context, versionID int64, measureID
 	var total int64
 	for _, m := range measureIDs {
 		start := time.Now()
-		res, err := p.db.bun.ExecContext(ctx, `INSERT INTO target_cells (version_id, org_unit_id, product_line_id, measure_id, period, amount)
-SELECT ?, ou.id, pl.id, ?, p.n, (ou.id * 7919 + pl.id * 104729 + p.n * 31 + ? * 17) % 1000000
+		res, err := p.db.bun.ExecContext(ctx, `INSERT INTO target_cells (round_id, version_id, org_unit_id, product_line_id, measure_id, period, amount)
+SELECT ?, ?, ou.id, pl.id, ?, p.n, (ou.id * 7919 + pl.id * 104729 + p.n * 31 + ? * 17) % 1000000
 FROM org_units AS ou CROSS JOIN product_lines AS pl CROSS JOIN (`+strings.Join(months, " UNION ALL ")+`) AS p
-ORDER BY ou.id, pl.id, p.n`, v.layer(), m, m)
+ORDER BY ou.id, pl.id, p.n`, v.RoundID, v.layer(), m, m)
 		if err != nil {
 			return total, err
 		}
