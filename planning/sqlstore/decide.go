@@ -298,14 +298,10 @@ func (s *CounterproposalService) PreviewDecision(ctx context.Context, id int64, 
 	// the preview changes nothing, also inside a request's ambient
 	// transaction (an Idempotency-Key), which goes on after it.
 	err = s.db.inConnTx(ctx, func(conn bun.Conn, tx bun.Tx) error {
-		if _, err := tx.ExecContext(ctx, "SAVEPOINT cascade_preview"); err != nil {
+		return s.db.undone(ctx, tx, func() (err error) {
+			effects, err = s.preview(ctx, conn, tx, a, id, decisions)
 			return err
-		}
-		effects, err = s.preview(ctx, conn, tx, a, id, decisions)
-		if _, rerr := tx.ExecContext(ctx, "ROLLBACK TO SAVEPOINT cascade_preview"); err == nil {
-			err = rerr
-		}
-		return err
+		})
 	})
 	if err != nil {
 		return nil, err

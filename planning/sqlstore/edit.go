@@ -146,29 +146,23 @@ func (s *TargetService) WriteCells(ctx context.Context, w planning.CellWrite) (*
 	}
 	out := &planning.CellWriteResult{}
 	err = s.db.inTx(ctx, func(tx bun.Tx) error {
-		if w.DryRun {
-			if _, err := tx.ExecContext(ctx, "SAVEPOINT cascade_dry_run"); err != nil {
-				return err
-			}
-		}
-		v, err := s.editCellsIn(ctx, tx, a, w.VersionID, w.Edits, w.IfMatch)
-		if err == nil {
-			out.Version = v
-			out.Inconsistencies, err = s.touchedInconsistencies(ctx, tx, w.VersionID, w.Edits)
-		}
-		if w.DryRun {
-			if _, rerr := tx.ExecContext(ctx, "ROLLBACK TO SAVEPOINT cascade_dry_run"); rerr != nil && err == nil {
-				err = rerr
-			}
-			if _, rerr := tx.ExecContext(ctx, "RELEASE SAVEPOINT cascade_dry_run"); rerr != nil && err == nil {
-				err = rerr
-			}
+		write := func() error {
+			v, err := s.editCellsIn(ctx, tx, a, w.VersionID, w.Edits, w.IfMatch)
 			if err == nil {
-				var v *versionRow
-				if v, err = s.db.loadVersion(ctx, tx, w.VersionID); err == nil {
-					out.Version = v.toDomain()
-				}
+				out.Version = v
+				out.Inconsistencies, err = s.touchedInconsistencies(ctx, tx, w.VersionID, w.Edits)
 			}
+			return err
+		}
+		if !w.DryRun {
+			return write()
+		}
+		if err := s.db.undone(ctx, tx, write); err != nil {
+			return err
+		}
+		v, err := s.db.loadVersion(ctx, tx, w.VersionID)
+		if err == nil {
+			out.Version = v.toDomain()
 		}
 		return err
 	})

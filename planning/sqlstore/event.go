@@ -91,6 +91,33 @@ func (db *DB) writeOutbox(ctx context.Context, tx bun.Tx) error {
 // dropOutbox forgets the events of tx, which rolls back.
 func (db *DB) dropOutbox(tx bun.Tx) { db.outbox.Delete(tx.Tx) }
 
+// undone runs fn in tx inside a savepoint that is then rolled back, so
+// what fn writes is undone, the events it emitted (held until the commit)
+// included, and tx goes on: a dry run runs the very statements of the
+// write. It returns fn's error. Every savepoint of the store is this one,
+// so no rolled-back write leaves an event behind.
+func (db *DB) undone(ctx context.Context, tx bun.Tx, fn func() error) error {
+	if _, err := tx.ExecContext(ctx, "SAVEPOINT cascade_undone"); err != nil {
+		return err
+	}
+	mark := 0
+	if held, ok := db.outbox.Load(tx.Tx); ok {
+		mark = len(*held.(*[]*eventRow))
+	}
+	err := fn()
+	if held, ok := db.outbox.Load(tx.Tx); ok {
+		rows := held.(*[]*eventRow)
+		*rows = (*rows)[:mark]
+	}
+	if _, rerr := tx.ExecContext(ctx, "ROLLBACK TO SAVEPOINT cascade_undone"); rerr != nil && err == nil {
+		err = rerr
+	}
+	if _, rerr := tx.ExecContext(ctx, "RELEASE SAVEPOINT cascade_undone"); rerr != nil && err == nil {
+		err = rerr
+	}
+	return err
+}
+
 // eventsLock is the PostgreSQL advisory lock that orders the outbox's ids.
 const eventsLock = 0x63617363616465 // "cascade"
 

@@ -323,3 +323,53 @@ func TestEventsBecomeVisibleInIDOrder(t *testing.T) {
 		}
 	})
 }
+
+// TestUndoneWritesEmitNoEvents: a dry run of a cell write and a decision
+// preview run the write inside a savepoint they roll back; the events the
+// write emitted go with it, also when the transaction goes on (a request's
+// Idempotency-Key) and commits. No event of an undone write reaches a
+// reader, a webhook or the mail.
+func TestUndoneWritesEmitNoEvents(t *testing.T) {
+	forEachDB(t, func(t *testing.T, e *env) {
+		re := toCounterproposals(t, e)
+		vid := *re.round.WorkingVersionID
+		line := []planning.LineInput{{ProductLineID: re.lines["POS"].ID, MeasureID: re.revenue.ID, Period: planning.YearPeriod,
+			Proposed: dec("50000.00"), Reason: "two big customers left"}}
+		cp, err := e.svcs.Proposals.CreateCounterproposal(e.as("bm-sh"), vid, re.unitID("B-SH"), "", line)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if cp, err = e.svcs.Proposals.Submit(e.as("bm-sh"), cp.ID, nil); err != nil {
+			t.Fatal(err)
+		}
+		_, start, err := e.svcs.Events.FindEvents(e.as("strategy"), planning.EventFilter{FromNewest: true})
+		if err != nil {
+			t.Fatal(err)
+		}
+		pm := e.as("pm-industry")
+		edit := []planning.CellEdit{{CellKey: planning.CellKey{OrgUnitID: re.unitID("B-SH"), ProductLineID: re.lines["POS"].ID,
+			MeasureID: re.revenue.ID, Period: 3}, Amount: dec("1234.00")}}
+		undone := func(ctx context.Context) error {
+			if _, err := e.svcs.Targets.WriteCells(ctx, planning.CellWrite{VersionID: vid, Edits: edit, DryRun: true}); err != nil {
+				return err
+			}
+			_, err := e.svcs.Proposals.PreviewDecision(ctx, cp.ID, []planning.LineDecision{{LineID: cp.Lines[0].ID, Action: planning.DecisionAccept}})
+			return err
+		}
+		if err := undone(pm); err != nil {
+			t.Fatal(err)
+		}
+		// In one transaction that goes on and commits, as an idempotent
+		// request's does.
+		if err := e.db.Atomically(pm, undone); err != nil {
+			t.Fatal(err)
+		}
+		evs, _, err := e.svcs.Events.FindEvents(e.as("strategy"), planning.EventFilter{AfterID: start})
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, ev := range evs {
+			t.Errorf("an undone write emitted %s (entity %s %d, audit %d)", ev.Type, ev.Entity, ev.EntityID, ev.AuditID)
+		}
+	})
+}

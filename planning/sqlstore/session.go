@@ -145,6 +145,9 @@ func (s *SessionService) SignIn(ctx context.Context, req planning.SignInRequest)
 	if err != nil {
 		return nil, err
 	}
+	if actor == nil { // deactivated since the password was checked
+		return nil, unauthorized
+	}
 	return &planning.SignedIn{Session: row.toDomain(), Secret: secret, Actor: actor}, nil
 }
 
